@@ -1,0 +1,18 @@
+# Writes OUT: a C++ file holding every migration SQL file as a string literal.
+# Invoked at build time with -DROOT=<repo> -DOUT=<file> -DFILES=<a;b;c>.
+set(body "// Generated from services/*/migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.\n#include \"node/db/migrations.h\"\nnamespace gc {\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration> k = {\n")
+foreach(f ${FILES})
+  file(RELATIVE_PATH rel ${ROOT} ${f})
+  string(REGEX MATCH "([a-z_]+)/migrations/([0-9]+)_([a-z0-9_]+)\\.sql$" m ${rel})
+  if(NOT m)
+    message(FATAL_ERROR "migration file name must be services/<svc>/migrations/NNNN_name.sql: ${rel}")
+  endif()
+  set(svc ${CMAKE_MATCH_1})
+  math(EXPR ver "${CMAKE_MATCH_2}")
+  set(name ${CMAKE_MATCH_3})
+  file(READ ${f} sql)
+  string(APPEND body "    {\"${svc}\", ${ver}, \"${name}\", R\"gcsql(${sql})gcsql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return k;\n}\n}  // namespace gc\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,95 @@
+#include "federation/node_keys.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace gc {
+namespace fs = std::filesystem;
+
+std::string Base64Url(const std::string& raw) {
+  std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
+                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+namespace {
+
+Result<std::string> ReadSecret(const std::string& path, size_t size) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return Error::NotFound(path);
+  if ((st.st_mode & 077) != 0) {
+    return Error::Invalid(path + " is readable by other users (mode " + std::to_string(st.st_mode & 0777) +
+                          "); run chmod 600 " + path);
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::string data((std::istreambuf_iterator<char>(in)), {});
+  if (data.size() != size) return Error::Invalid(path + " is damaged: expected " + std::to_string(size) + " bytes");
+  return data;
+}
+
+Status WriteSecret(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::Unavailable("cannot write " + tmp + ": " + strerror(errno));
+  fchmod(fd, 0600);
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) && fsync(fd) == 0;
+  close(fd);
+  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) return Error::Unavailable("cannot write " + path);
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created) {
+  *created = false;
+  std::string dir = data_dir + "/keys";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Error::Unavailable("cannot create " + dir + ": " + ec.message());
+  chmod(dir.c_str(), 0700);
+  NodeKeys k;
+  std::string id_path = dir + "/identity.key";
+  auto id = ReadSecret(id_path, crypto_sign_SECRETKEYBYTES);
+  if (!id.ok() && id.error().code != ErrorCode::kNotFound) return id.error();
+  if (id.ok()) {
+    k.identity_secret = *id;
+  } else {
+    k.identity_secret.resize(crypto_sign_SECRETKEYBYTES);
+    std::string pk(crypto_sign_PUBLICKEYBYTES, '\0');
+    crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()),
+                        reinterpret_cast<unsigned char*>(k.identity_secret.data()));
+    GC_TRY(WriteSecret(id_path, k.identity_secret));
+    *created = true;
+  }
+  k.identity_public.resize(crypto_sign_PUBLICKEYBYTES);
+  crypto_sign_ed25519_sk_to_pk(reinterpret_cast<unsigned char*>(k.identity_public.data()),
+                               reinterpret_cast<const unsigned char*>(k.identity_secret.data()));
+
+  std::string tr_path = dir + "/transport.key";
+  auto tr = ReadSecret(tr_path, crypto_box_SECRETKEYBYTES);
+  if (!tr.ok() && tr.error().code != ErrorCode::kNotFound) return tr.error();
+  if (tr.ok()) {
+    k.transport_secret = *tr;
+  } else {
+    k.transport_secret.resize(crypto_box_SECRETKEYBYTES);
+    randombytes_buf(k.transport_secret.data(), k.transport_secret.size());
+    GC_TRY(WriteSecret(tr_path, k.transport_secret));
+    *created = true;
+  }
+  k.transport_public.resize(crypto_box_PUBLICKEYBYTES);
+  crypto_scalarmult_base(reinterpret_cast<unsigned char*>(k.transport_public.data()),
+                         reinterpret_cast<const unsigned char*>(k.transport_secret.data()));
+  k.key_id = "ed25519:" + Base64Url(k.identity_public).substr(0, 8);
+  return k;
+}
+
+}  // namespace gc

@@ -1,0 +1,41 @@
+// WorkerPool: a fixed set of threads for blocking work (database calls,
+// password hashing) so that I/O threads never block.
+//
+// Post() never blocks; tasks run in FIFO order. Stop() finishes queued tasks
+// and joins. Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace gc {
+
+class WorkerPool {
+ public:
+  WorkerPool(int threads, std::string name);
+  ~WorkerPool();  // Stop()
+
+  void Post(std::function<void()> task);
+  void Stop();
+  size_t queued() const;
+  int busy() const;
+  int size() const { return static_cast<int>(threads_.size()); }
+
+ private:
+  void Loop();
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  int busy_ = 0;                             // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+  std::string name_;
+};
+
+}  // namespace gc

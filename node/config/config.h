@@ -1,0 +1,102 @@
+// The node's configuration: one typed struct, loaded from one YAML file.
+//
+// Every key is documented in config/node.yaml. LoadConfig validates types,
+// ranges and unknown keys, and reports problems as `FILE:LINE:COL: message`.
+// Environment variables GROUPCHAT_<SECTION>_<KEY> (e.g. GROUPCHAT_HTTP_LISTEN,
+// GROUPCHAT_RATE_LIMITS_PER_IP_RATE) override file values after loading.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "node/common/result.h"
+
+namespace gc {
+
+struct TokenBucketConfig {
+  double rate = 0;   // tokens added per second, > 0
+  double burst = 0;  // bucket size, >= 1
+};
+
+struct Config {
+  std::string source_path;  // the file it was loaded from
+
+  struct Node {
+    std::string name;       // server name, e.g. acme.test (required)
+    std::string data_dir;   // keys, media, embedded database (required)
+  } node;
+
+  struct Http {
+    std::string listen = "127.0.0.1:8080";  // host:port; port 0 picks a free one
+    int threads = 2;                        // I/O threads, 1..64
+    int workers = 8;                        // threads for blocking work (db), 1..256
+    int max_connections = 10000;            // 1..1000000
+    int header_timeout_ms = 10000;          // whole request head must arrive within, 100..600000
+    int idle_timeout_s = 60;                // keep-alive idle limit, 1..86400
+    int max_body_bytes = 1048576;           // JSON request bodies, 1024..1073741824
+    std::vector<std::string> trusted_proxies;  // IPs whose X-Forwarded-For is believed
+  } http;
+
+  struct Federation {
+    std::string listen = "tcp://127.0.0.1:7000";
+    std::string policy = "open";  // open | allowlist
+    std::vector<std::string> allow;
+    std::vector<std::string> deny;
+    std::map<std::string, std::string> resolve;  // server name -> base URL
+  } federation;
+
+  struct Database {
+    std::string url;            // empty: embedded cluster under data_dir/pg
+    int pool_size = 8;          // 1..256
+    int connect_timeout_s = 10; // 1..600
+    std::string pg_bin_dir;     // empty: auto-detect /usr/lib/postgresql/<ver>/bin
+  } database;
+
+  struct Registration {
+    std::string mode = "open";  // open | invite | closed
+  } registration;
+
+  struct Limits {
+    int64_t max_message_bytes = 16384;       // 1..1048576
+    int64_t max_upload_bytes = 26214400;     // 1..4294967296
+    int display_name_max_chars = 256;        // fixed by contract; 1..256
+  } limits;
+
+  struct RateLimits {
+    bool enabled = true;
+    TokenBucketConfig per_ip{50, 200};              // every API request, by client IP
+    TokenBucketConfig per_user{20, 100};            // every authenticated request, by user
+    TokenBucketConfig login_per_ip{1, 10};          // login attempts by IP
+    TokenBucketConfig login_per_username{0.2, 5};   // login attempts by username
+    TokenBucketConfig register_per_ip{0.1, 5};      // registrations by IP
+  } rate_limits;
+
+  struct Log {
+    std::string level = "info";  // debug | info | warn | error
+    bool access = true;          // one JSON line per HTTP request
+  } log;
+};
+
+// Loads and validates the YAML file at `path`, then applies environment
+// overrides from `env` (name -> value; pass the process environment in
+// production, a map in tests). On failure the error message is
+// `FILE:LINE:COL: message` (or `FILE: message` when no position applies, and
+// `env GROUPCHAT_X: message` for a bad override).
+Result<Config> LoadConfig(const std::string& path,
+                          const std::map<std::string, std::string>& env);
+
+// Same as LoadConfig but from YAML text; `name` stands for the file name in
+// error messages.
+Result<Config> ParseConfig(const std::string& yaml_text, const std::string& name,
+                           const std::map<std::string, std::string>& env);
+
+// The process environment as a map (only GROUPCHAT_* variables).
+std::map<std::string, std::string> GroupchatEnvironment();
+
+// The effective configuration as YAML-like text with secrets (database.url
+// passwords) redacted, for logs and the admin console.
+std::string DescribeConfig(const Config& config);
+
+}  // namespace gc

@@ -1,0 +1,63 @@
+// Routes: method + path pattern -> handler, with the policy the gateway applies
+// before calling it (authentication, admin-only, rate limits, body size).
+//
+// Patterns are literal segments and `{name}` captures: /api/v1/users/{user_id}.
+// A capture matches one percent-encoded segment and is decoded before the
+// handler sees it (so `@alice%3Aacme.test` arrives as `@alice:acme.test`).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "node/common/principal.h"
+#include "node/http/http_types.h"
+
+namespace gc {
+
+struct RequestContext {
+  const HttpRequest& req;
+  std::vector<std::pair<std::string, std::string>> params;
+  Principal principal;  // set when the route requires auth
+
+  const std::string& param(std::string_view name) const;
+  const UserProfile& user() const { return *principal.user; }
+};
+
+using Handler = std::function<HttpResponse(RequestContext&)>;
+
+struct RouteOptions {
+  bool auth = true;          // requires a valid Bearer token
+  bool admin = false;        // requires an admin user (403 otherwise)
+  bool fast = false;         // never blocks once auth is resolved: may run on an I/O thread
+  bool rate_limited = true;  // subject to the per-IP and per-user buckets
+  size_t max_body = 0;       // 0: http.max_body_bytes
+};
+
+struct Route {
+  std::string method;
+  std::string pattern;
+  std::vector<std::string> segments;
+  RouteOptions options;
+  Handler handler;
+  int metric_index = -1;
+};
+
+class Router {
+ public:
+  Route& Add(std::string method, std::string pattern, RouteOptions options, Handler handler);
+
+  enum class MatchResult { kFound, kNotFound, kMethodNotAllowed, kBadPath };
+  // Finds the route for method+path; fills params on success.
+  MatchResult Match(std::string_view method, std::string_view path, const Route** route,
+                    std::vector<std::pair<std::string, std::string>>* params) const;
+
+  std::vector<Route>& routes() { return routes_; }
+
+ private:
+  std::vector<Route> routes_;
+};
+
+}  // namespace gc

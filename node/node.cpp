@@ -1,0 +1,186 @@
+#include "node/node.h"
+
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "admin/admin_http.h"
+#include "federation/node_keys.h"
+#include "node/common/log.h"
+#include "node/common/worker_pool.h"
+#include "node/db/migrations.h"
+#include "node/db/node_database.h"
+#include "node/db/pg.h"
+#include "node/http/gateway.h"
+#include "node/http/http_server.h"
+#include "node/http/json_body.h"
+#include "node/http/metrics.h"
+#include "node/http/rate_limiter.h"
+#include "node/http/router.h"
+#include "services/users/user_service.h"
+#include "services/users/users_http.h"
+
+namespace gc {
+
+namespace {
+GC_SQL(kPing, "SELECT 1");
+std::atomic<bool> g_db_healthy{true};
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+Result<std::unique_ptr<Node>> Node::Create(Config config) {
+  std::unique_ptr<Node> n(new Node());
+  n->config_ = std::move(config);
+  n->started_at_ = MonotonicSeconds();
+  const Config& c = n->config_;
+
+  auto db = NodeDatabase::Open(c, NodeDatabase::Mode::kServe);
+  if (!db.ok()) return db.error();
+  n->db_ = std::move(*db);
+  auto applied = ApplyMigrations(n->db_->pool());
+  if (!applied.ok()) return applied.error();
+
+  bool created = false;
+  auto keys = LoadOrCreateNodeKeys(c.node.data_dir, &created);
+  if (!keys.ok()) return keys.error();
+  n->keys_ = std::make_unique<NodeKeys>(std::move(*keys));
+  if (created) LogInfo("created node keys", {{"key_id", n->keys_->key_id}});
+
+  n->metrics_ = std::make_unique<Metrics>();
+  n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
+  n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode);
+  n->router_ = std::make_unique<Router>();
+  Router& router = *n->router_;
+  Node* self = n.get();
+
+  RouteOptions probe;
+  probe.auth = false;
+  probe.fast = true;
+  probe.rate_limited = false;
+  // GET /healthz
+  router.Add("GET", "/healthz", probe, [self](RequestContext&) {
+    bool db_ok = g_db_healthy.load();
+    nlohmann::json j = {{"status", db_ok ? "ok" : "degraded"},
+                        {"name", self->config_.node.name},
+                        {"version", GC_VERSION},
+                        {"database", db_ok ? "ok" : "unreachable"}};
+    return JsonResponse(db_ok ? 200 : 503, j);
+  });
+  // GET /metrics
+  router.Add("GET", "/metrics", probe, [self](RequestContext&) {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = self->metrics_->Render();
+    return r;
+  });
+  AddUserRoutes(router, *n->users_, c);
+  AddAdminRoutes(router, *n->users_);
+
+  n->gateway_ = std::make_unique<Gateway>(c, *n->metrics_, router, *n->users_,
+                                          [self](std::function<void()> f) { self->workers_->Post(std::move(f)); });
+  n->gateway_->Freeze();
+
+  HttpServerOptions ho;
+  ho.listen = c.http.listen;
+  ho.threads = c.http.threads;
+  ho.max_connections = c.http.max_connections;
+  ho.header_timeout_ms = c.http.header_timeout_ms;
+  ho.idle_timeout_s = c.http.idle_timeout_s;
+  ho.trusted_proxies = c.http.trusted_proxies;
+  ho.max_any_body = std::max<size_t>(static_cast<size_t>(c.http.max_body_bytes),
+                                     static_cast<size_t>(c.limits.max_upload_bytes));
+  n->http_ = std::make_unique<HttpServer>(ho, *n->gateway_);
+
+  Metrics& m = *n->metrics_;
+  PgPool* pool = &n->db_->pool();
+  HttpServer* http = n->http_.get();
+  WorkerPool* workers = n->workers_.get();
+  m.AddGauge("groupchat_db_pool_in_use", "Database connections in use.", [pool] { return pool->in_use(); });
+  m.AddGauge("groupchat_db_pool_idle", "Database connections idle.",
+             [pool] { return pool->size() - pool->in_use(); });
+  m.AddGauge("groupchat_process_resident_memory_bytes", "Resident set size of the node process.",
+             [] { return ProcessRssBytes(); });
+  m.AddGauge("groupchat_http_connections", "Open client connections.", [http] { return http->connections(); });
+  m.AddGauge("groupchat_worker_queue_depth", "Blocking tasks waiting for a worker.",
+             [workers] { return static_cast<double>(workers->queued()); });
+  m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
+             [self] { return MonotonicSeconds() - self->started_at_; });
+  return n;
+}
+
+Node::~Node() {
+  http_.reset();
+  gateway_.reset();
+  if (workers_) workers_->Stop();
+  if (users_) users_->FlushActivity();
+  users_.reset();
+  workers_.reset();
+  db_.reset();
+}
+
+Status Node::Serve() {
+  GC_TRY(http_->Listen());
+  http_->Start();
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stop = false;
+  std::thread housekeeping([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(5), [&] { return stop; })) {
+      lock.unlock();
+      Housekeeping();
+      lock.lock();
+    }
+  });
+
+  LogInfo("listening", {{"http", http_->local_endpoint()},
+                        {"federation", config_.federation.listen},
+                        {"name", config_.node.name},
+                        {"version", GC_VERSION}});
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+
+  http_->Stop(10000);
+  workers_->Stop();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  housekeeping.join();
+  users_->FlushActivity();
+  LogInfo("stopped");
+  return OkStatus();
+}
+
+void Node::Housekeeping() {
+  users_->FlushActivity();
+  auto r = db_->pool().With([](PgConn& c) { return c.Exec(kPing); });
+  bool ok = r.ok();
+  if (ok != g_db_healthy.exchange(ok)) {
+    if (ok) LogInfo("database reachable again");
+    else LogError("database unreachable", {{"error", r.error().message}});
+  }
+}
+
+}  // namespace gc

@@ -1,0 +1,53 @@
+// Node: the composition root. Builds every part of a running node in order,
+// wires them explicitly, and owns their lifetimes (destroyed in reverse).
+#pragma once
+
+#include <memory>
+
+#include "node/common/result.h"
+#include "node/config/config.h"
+
+namespace gc {
+
+class NodeDatabase;
+class Metrics;
+class Router;
+class Gateway;
+class HttpServer;
+class WorkerPool;
+class UserService;
+struct NodeKeys;
+
+class Node {
+ public:
+  // Opens the database (starting the embedded cluster if configured), applies
+  // migrations, loads or creates the node keys and builds the services.
+  static Result<std::unique_ptr<Node>> Create(Config config);
+  ~Node();
+
+  // Listens, logs {"msg":"listening",...}, serves until SIGTERM or SIGINT,
+  // then shuts down gracefully. The caller must have blocked SIGTERM/SIGINT
+  // in every thread (BlockShutdownSignals) before creating the Node.
+  Status Serve();
+
+ private:
+  Node() = default;
+  void Housekeeping();
+
+  Config config_;
+  std::unique_ptr<NodeDatabase> db_;
+  std::unique_ptr<NodeKeys> keys_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<WorkerPool> workers_;
+  std::unique_ptr<UserService> users_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<HttpServer> http_;
+  double started_at_ = 0;
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it
+// creates afterwards) and ignores SIGPIPE.
+void BlockShutdownSignals();
+
+}  // namespace gc

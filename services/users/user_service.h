@@ -1,0 +1,169 @@
+// UserService: local accounts, passwords, sessions (access tokens), profiles,
+// registration modes and invites, deactivation.
+//
+// Rules (CONTRACT.md): usernames are [a-z0-9._-]{1,64} (input is lowercased
+// first), passwords 8..1024 characters of valid UTF-8, display names up to
+// 256 characters of UTF-8 without control characters. Passwords are hashed
+// with argon2id (libsodium, INTERACTIVE limits); at most two hashes run at once
+// (each takes 64 MiB). Access tokens are 256-bit random values, shown once and
+// stored only as a BLAKE2b hash.
+//
+// Token lookups are cached in memory: the cache is updated in the same call
+// that revokes a session or deactivates a user, so a revoked token fails on
+// the very next request. (Several processes sharing one database do not see
+// each other's revocations until their cache entry expires: see
+// kTokenCacheTtl; the multi-process setup is future work.)
+//
+// Thread-safety: every method is thread-safe. Every method may block on the
+// database except CachedPrincipal.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <semaphore>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "node/common/principal.h"
+#include "node/common/result.h"
+#include "node/http/gateway.h"
+
+namespace gc {
+
+class PgPool;
+
+struct SessionInfo {
+  int64_t id = 0;
+  int64_t created_at_ms = 0;
+  int64_t last_used_at_ms = 0;
+  std::string ip;
+  std::string user_agent;
+};
+
+struct LoginResult {
+  std::shared_ptr<const UserProfile> user;
+  int64_t session_id = 0;
+  std::string access_token;  // shown once; only its hash is stored
+};
+
+struct Invite {
+  std::string token;
+  std::optional<int> uses_allowed;  // nullopt: unlimited
+  int uses = 0;
+  std::optional<int64_t> expires_at_ms;
+  int64_t created_at_ms = 0;
+  std::optional<std::string> created_by;  // user id
+  bool revoked = false;
+};
+
+struct ClientInfo {
+  std::string ip;
+  std::string user_agent;
+};
+
+class UserService : public Authenticator {
+ public:
+  UserService(PgPool& db, std::string server_name, std::string default_registration_mode);
+  ~UserService() override;
+
+  // --- registration and login
+  // kForbidden when registration is closed, or invite-only and the token is
+  // missing/invalid/used up/expired ("invite_required"/"invite_invalid");
+  // kInvalid for a bad username/password/display name (message says which
+  // rule); kConflict ("username_taken") when the name exists.
+  Result<LoginResult> Register(std::string_view username, std::string_view password,
+                               std::optional<std::string> display_name, std::optional<std::string> invite_token,
+                               const ClientInfo& client);
+  // kUnauthorized with the same message and about the same time whether the
+  // user is unknown, the password wrong or the account deactivated.
+  Result<LoginResult> Login(std::string_view username, std::string_view password, const ClientInfo& client);
+  Status Logout(const Principal& p);
+
+  // --- Authenticator
+  std::optional<Principal> CachedPrincipal(std::string_view token) override;
+  Result<Principal> Authenticate(std::string_view token) override;
+
+  // --- profile and sessions
+  Result<std::shared_ptr<const UserProfile>> UpdateProfile(const Principal& p, std::optional<std::string> display_name,
+                                                           std::optional<std::optional<std::string>> avatar_media_id);
+  Result<std::vector<SessionInfo>> ListSessions(const Principal& p);
+  // kNotFound when the session is not one of the caller's active sessions.
+  Status RevokeSession(const Principal& p, int64_t session_id);
+  // Local users by address or by local part; kNotFound otherwise.
+  Result<std::shared_ptr<const UserProfile>> GetUser(std::string_view user_id);
+
+  // --- administration
+  Result<std::shared_ptr<const UserProfile>> CreateUser(std::string_view username, std::string_view password,
+                                                        bool is_admin, std::optional<std::string> display_name);
+  // Ends every session of the user at once. kNotFound for unknown users.
+  Status SetDeactivated(std::string_view user_id, bool deactivated);
+  Status SetAdmin(std::string_view user_id, bool is_admin);
+  Result<std::vector<std::shared_ptr<const UserProfile>>> Search(std::string_view query, int limit, int offset,
+                                                                 int64_t* total);
+  Result<Invite> CreateInvite(std::optional<int> uses_allowed, std::optional<int64_t> expires_at_ms,
+                              std::optional<int64_t> created_by_user);
+  Result<std::vector<Invite>> ListInvites();
+  Status RevokeInvite(std::string_view token);
+
+  // open | invite | closed: the admin's runtime choice, else the config's.
+  Result<std::string> RegistrationMode();
+  Status SetRegistrationMode(std::string_view mode);
+
+  // Writes last-used times collected from cached requests (called every few
+  // seconds by the node, and at shutdown).
+  void FlushActivity();
+
+  const std::string& server_name() const { return server_name_; }
+
+ private:
+  struct CacheEntry {
+    CacheEntry(int64_t s, int64_t u, int64_t e) : session_id(s), user_row_id(u), expires_at_s(e) {}
+    CacheEntry(const CacheEntry& o)
+        : session_id(o.session_id), user_row_id(o.user_row_id), expires_at_s(o.expires_at_s) {}
+    CacheEntry& operator=(const CacheEntry& o) {
+      session_id = o.session_id;
+      user_row_id = o.user_row_id;
+      expires_at_s = o.expires_at_s;
+      return *this;
+    }
+    int64_t session_id;
+    int64_t user_row_id;
+    int64_t expires_at_s;                       // monotonic seconds
+    mutable std::atomic<bool> touched{false};   // used since the last FlushActivity
+  };
+  Result<std::shared_ptr<const UserProfile>> LoadUserByRowId(int64_t id);
+  std::shared_ptr<const UserProfile> CachedUser(int64_t id);
+  void PutUser(std::shared_ptr<const UserProfile> u);
+  void ForgetUserSessions(int64_t user_row_id);
+  Result<LoginResult> StartSession(std::shared_ptr<const UserProfile> user, const ClientInfo& client);
+  std::string HashPassword(std::string_view password);
+  bool VerifyPassword(const std::string& hash, std::string_view password);
+  // Resolves "@alice:server" or "alice" to a local part; kNotFound otherwise.
+  Result<std::string> LocalPartOf(std::string_view user_id);
+
+  PgPool& db_;
+  std::string server_name_;
+  std::string default_mode_;
+  std::string dummy_hash_;  // verified against for unknown users (equal timing)
+  std::counting_semaphore<2> hashing_{2};
+
+  std::shared_mutex cache_mu_;
+  std::unordered_map<std::string, CacheEntry> tokens_;                       // GUARDED_BY(cache_mu_), key: token hash
+  std::unordered_map<int64_t, std::shared_ptr<const UserProfile>> users_;    // GUARDED_BY(cache_mu_)
+  uint64_t generation_ = 0;  // GUARDED_BY(cache_mu_): bumped by every revocation
+};
+
+// Validation shared with other services and tests.
+// Lowercases ASCII and checks [a-z0-9._-]{1,64}.
+Result<std::string> NormalizeUsername(std::string_view username);
+Status ValidatePassword(std::string_view password);
+Status ValidateDisplayName(std::string_view name);
+// SHA-like hash used for token storage (BLAKE2b-256), as raw bytes.
+std::string HashToken(std::string_view token);
+
+}  // namespace gc

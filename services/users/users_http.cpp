@@ -1,0 +1,172 @@
+#include "services/users/users_http.h"
+
+#include <cstdlib>
+#include <memory>
+
+#include "node/config/config.h"
+#include "node/http/json_body.h"
+#include "node/http/rate_limiter.h"
+#include "node/http/router.h"
+#include "services/users/user_service.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+json ProfileJson(const UserProfile& u, bool self) {
+  json j = {{"user_id", u.user_id},
+            {"display_name", u.display_name},
+            {"avatar_media_id", u.avatar_media_id ? json(*u.avatar_media_id) : json(nullptr)}};
+  if (self) {
+    j["is_admin"] = u.is_admin;
+    j["created_at"] = u.created_at_ms;
+  }
+  if (u.deactivated) j["deactivated"] = true;
+  return j;
+}
+
+ClientInfo ClientOf(const HttpRequest& req) { return {req.remote_ip, std::string(req.header("user-agent"))}; }
+
+// Per-key login/registration limits, shared by the handlers below.
+struct AuthLimits {
+  bool enabled;
+  RateLimiter login_ip, login_user, register_ip;
+  explicit AuthLimits(const Config& c)
+      : enabled(c.rate_limits.enabled),
+        login_ip(c.rate_limits.login_per_ip.rate, c.rate_limits.login_per_ip.burst),
+        login_user(c.rate_limits.login_per_username.rate, c.rate_limits.login_per_username.burst),
+        register_ip(c.rate_limits.register_per_ip.rate, c.rate_limits.register_per_ip.burst) {}
+};
+
+std::optional<HttpResponse> Limit(bool enabled, RateLimiter& l, std::string_view key) {
+  if (!enabled) return std::nullopt;
+  int retry = 0;
+  if (l.Allow(key, MonotonicSeconds(), &retry)) return std::nullopt;
+  return ToHttp(Error::RateLimited(retry));
+}
+
+HttpResponse LoginResponse(int status, const LoginResult& r) {
+  return JsonResponse(status, {{"user_id", r.user->user_id},
+                               {"access_token", r.access_token},
+                               {"session_id", r.session_id},
+                               {"display_name", r.user->display_name}});
+}
+
+}  // namespace
+
+void AddUserRoutes(Router& router, UserService& users, const Config& config) {
+  auto limits = std::make_shared<AuthLimits>(config);
+  RouteOptions open;
+  open.auth = false;
+
+  // POST /api/v1/auth/register
+  router.Add("POST", "/api/v1/auth/register", open, [&users, limits](RequestContext& ctx) {
+    if (auto r = Limit(limits->enabled, limits->register_ip, ctx.req.remote_ip)) return *r;
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto username = RequiredString(*body, "username");
+    if (!username.ok()) return ToHttp(username.error());
+    auto password = RequiredString(*body, "password");
+    if (!password.ok()) return ToHttp(password.error());
+    auto display = OptionalString(*body, "display_name");
+    if (!display.ok()) return ToHttp(display.error());
+    auto invite = OptionalString(*body, "invite_token");
+    if (!invite.ok()) return ToHttp(invite.error());
+    auto r = users.Register(*username, *password, *display, *invite, ClientOf(ctx.req));
+    if (!r.ok()) return ToHttp(r.error());
+    return LoginResponse(201, *r);
+  });
+
+  // POST /api/v1/auth/login
+  router.Add("POST", "/api/v1/auth/login", open, [&users, limits](RequestContext& ctx) {
+    if (auto r = Limit(limits->enabled, limits->login_ip, ctx.req.remote_ip)) return *r;
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto username = RequiredString(*body, "username");
+    if (!username.ok()) return ToHttp(username.error());
+    auto password = RequiredString(*body, "password");
+    if (!password.ok()) return ToHttp(password.error());
+    // Per-username limit on the normalized name, so "Alice" and "alice" share it.
+    std::string key = *username;
+    if (auto n = NormalizeUsername(*username); n.ok()) key = *n;
+    if (auto r = Limit(limits->enabled, limits->login_user, key.substr(0, 300))) return *r;
+    auto r = users.Login(*username, *password, ClientOf(ctx.req));
+    if (!r.ok()) return ToHttp(r.error());
+    return LoginResponse(200, *r);
+  });
+
+  // POST /api/v1/auth/logout
+  router.Add("POST", "/api/v1/auth/logout", {}, [&users](RequestContext& ctx) {
+    auto st = users.Logout(ctx.principal);
+    if (!st.ok()) return ToHttp(st.error());
+    return HttpResponse::NoContent();
+  });
+
+  // GET /api/v1/me
+  RouteOptions fast;
+  fast.fast = true;
+  router.Add("GET", "/api/v1/me", fast, [](RequestContext& ctx) {
+    return JsonResponse(200, ProfileJson(ctx.user(), true));
+  });
+
+  // PATCH /api/v1/me
+  router.Add("PATCH", "/api/v1/me", {}, [&users](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto display = OptionalString(*body, "display_name");
+    if (!display.ok()) return ToHttp(display.error());
+    if (body->contains("display_name") && (*body)["display_name"].is_null()) {
+      return ToHttp(Error::Invalid("display_name must be a string"));
+    }
+    std::optional<std::optional<std::string>> avatar;
+    if (body->contains("avatar_media_id")) {
+      auto a = OptionalString(*body, "avatar_media_id");
+      if (!a.ok()) return ToHttp(a.error());
+      avatar = *a;  // null clears the avatar
+    }
+    if (!*display && !avatar) return ToHttp(Error::Invalid("nothing to change: send display_name or avatar_media_id"));
+    auto r = users.UpdateProfile(ctx.principal, *display, avatar);
+    if (!r.ok()) return ToHttp(r.error());
+    return JsonResponse(200, ProfileJson(**r, true));
+  });
+
+  // GET /api/v1/me/sessions
+  router.Add("GET", "/api/v1/me/sessions", {}, [&users](RequestContext& ctx) {
+    auto r = users.ListSessions(ctx.principal);
+    if (!r.ok()) return ToHttp(r.error());
+    json list = json::array();
+    for (const auto& s : *r) {
+      list.push_back({{"session_id", s.id},
+                      {"created_at", s.created_at_ms},
+                      {"last_used_at", s.last_used_at_ms},
+                      {"ip", s.ip},
+                      {"user_agent", s.user_agent},
+                      {"current", s.id == ctx.principal.session_id}});
+    }
+    return JsonResponse(200, {{"sessions", list}});
+  });
+
+  // DELETE /api/v1/me/sessions/{session_id}
+  router.Add("DELETE", "/api/v1/me/sessions/{session_id}", {}, [&users](RequestContext& ctx) {
+    const std::string& s = ctx.param("session_id");
+    char* end = nullptr;
+    long long id = std::strtoll(s.c_str(), &end, 10);
+    if (s.empty() || s.size() > 18 || *end != '\0' || id <= 0) {
+      return ToHttp(Error::Invalid("session_id must be a positive integer"));
+    }
+    auto st = users.RevokeSession(ctx.principal, id);
+    if (!st.ok()) return ToHttp(st.error());
+    return HttpResponse::NoContent();
+  });
+
+  // GET /api/v1/users/{user_id}
+  router.Add("GET", "/api/v1/users/{user_id}", {}, [&users](RequestContext& ctx) {
+    auto r = users.GetUser(ctx.param("user_id"));
+    if (!r.ok()) return ToHttp(r.error());
+    return JsonResponse(200, ProfileJson(**r, false));
+  });
+}
+
+}  // namespace gc
