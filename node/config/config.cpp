@@ -20,6 +20,8 @@
 //   ignored.
 #include "node/config/config.h"
 
+#include "node/common/address.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -45,41 +47,6 @@ namespace {
 // ---------------------------------------------------------------------------
 // Value checks. Each returns true when the (string) value is acceptable.
 
-bool IsDigits(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s)
-    if (c < '0' || c > '9') return false;
-  return true;
-}
-
-bool ParsePort(std::string_view s, int min, bool allow_leading_zero, int* out = nullptr) {
-  if (!IsDigits(s) || s.size() > 5) return false;
-  if (!allow_leading_zero && s.size() > 1 && s[0] == '0') return false;
-  int v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  if (v < min || v > 65535) return false;
-  if (out) *out = v;
-  return true;
-}
-
-// DNS host name: labels of [a-z0-9-] (uppercase too unless lowercase_only),
-// 1..63 characters, not starting or ending with '-'; at most 253 characters.
-bool IsDnsName(std::string_view s, bool lowercase_only) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string_view label = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char c : label) {
-      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                (!lowercase_only && c >= 'A' && c <= 'Z');
-      if (!ok) return false;
-    }
-    if (dot == std::string_view::npos) return true;
-    start = dot + 1;
-  }
-}
 
 bool IsIpv4(std::string_view s) {
   in_addr a{};
@@ -124,14 +91,7 @@ bool IsHostPort(std::string_view s, bool allow_star) {
   return ParsePort(port, 0, /*allow_leading_zero=*/true);
 }
 
-bool ValidServerName(std::string_view s) {
-  size_t colon = s.find(':');
-  if (colon != std::string_view::npos) {
-    if (!ParsePort(s.substr(colon + 1), 1, /*allow_leading_zero=*/false)) return false;
-    s = s.substr(0, colon);
-  }
-  return IsDnsName(s, /*lowercase_only=*/true);
-}
+bool ValidServerName(std::string_view s) { return IsValidServerName(s); }
 
 bool ValidHttpListen(std::string_view s) { return IsHostPort(s, /*allow_star=*/false); }
 

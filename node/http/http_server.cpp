@@ -3,6 +3,8 @@
 #include <sodium.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -59,6 +61,9 @@ struct HttpServer::Impl {
   asio::io_context ioc;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
+  // Keeps run() going while every session waits on a worker (no pending I/O):
+  // without it the threads would exit during shutdown with answers unsent.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::atomic<int> connections{0};
   std::atomic<bool> stopping{false};
   std::unordered_set<std::string> trusted;
@@ -190,9 +195,10 @@ class Session : public std::enable_shared_from_this<Session> {
         ec == asio::error::operation_aborted) {
       Close();
     } else if (ec == beast::error::timeout) {
-      // A request started but did not finish in time (slowloris): tell the
-      // client, then drop the connection.
-      WriteError(408, "request_timeout", "the request did not arrive in time", request_id_);
+      // A request started but did not finish in time (slowloris). The stream
+      // has already closed the socket, so there is no one to answer.
+      LogInfo("http request timed out", {{"ip", remote_ip_}});
+      Close();
     } else if (ec == http::error::body_limit) {
       WriteError(413, "payload_too_large", "request body is over the limit", request_id_);
     } else if (ec == http::error::header_limit) {
@@ -410,6 +416,7 @@ std::string HttpServer::local_endpoint() const {
 }
 
 void HttpServer::Start() {
+  impl_->work.emplace(impl_->ioc.get_executor());
   impl_->DoAccept();
   for (int i = 0; i < impl_->options.threads; ++i) {
     impl_->threads.emplace_back([this] {
@@ -436,6 +443,7 @@ void HttpServer::Stop(int grace_ms) {
   while (impl_->connections.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  impl_->work.reset();
   impl_->ioc.stop();
   for (auto& t : impl_->threads) t.join();
   impl_->threads.clear();

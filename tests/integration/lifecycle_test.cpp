@@ -1,0 +1,202 @@
+// The binary as an operator meets it: subcommands, exit codes, config errors,
+// the embedded PostgreSQL (created, reused, locked, stopped), keys, graceful
+// shutdown.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "tests/harness/harness.h"
+
+namespace gc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Processes whose command line mentions `needle` (from /proc).
+int CountProcesses(const std::string& needle) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    for (auto& c : cmd) {
+      if (c == '\0') c = ' ';
+    }
+    std::ifstream st(e.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(st)), {});
+    bool zombie = stat.find(") Z ") != std::string::npos;
+    if (!zombie && cmd.find(needle) != std::string::npos) ++n;
+  }
+  return n;
+}
+
+TEST(Cli, HelpAndVersion) {
+  auto h = RunCli({"--help"});
+  EXPECT_EQ(h.exit_code, 0);
+  EXPECT_NE(h.out.find("groupchat serve"), std::string::npos);
+  EXPECT_NE(h.out.find("admin create-user"), std::string::npos);
+  auto v = RunCli({"--version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_EQ(v.out.rfind("groupchat ", 0), 0u);
+  EXPECT_EQ(RunCli({}).exit_code, 64);
+  EXPECT_EQ(RunCli({"frobnicate"}).exit_code, 64);
+  EXPECT_EQ(RunCli({"serve"}).exit_code, 64);  // no --config
+  EXPECT_EQ(RunCli({"serve", "--config"}).exit_code, 64);
+  EXPECT_EQ(RunCli({"admin", "create-user", "--config", "x.yaml"}).exit_code, 64);
+}
+
+TEST(Cli, BadConfigExitsTwoWithPosition) {
+  TempDir dir;
+  std::string path = dir.path() + "/bad.yaml";
+  std::ofstream(path) << "node:\n  name: acme.test\n  data_dir: ./var\nhttp:\n  threads: lots\n";
+  auto r = RunCli({"serve", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(path + ":5:12: http.threads"), std::string::npos) << r.err;
+
+  std::ofstream(path) << "node:\n  name: acme.test\n  data_dir: ./var\nhttp:\n  listn: 1.2.3.4:5\n";
+  r = RunCli({"migrate", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(path + ":5:3:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("listn"), std::string::npos) << r.err;
+
+  auto missing = RunCli({"serve", "--config", dir.path() + "/nope.yaml"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("nope.yaml"), std::string::npos);
+
+  // An environment override is validated like the file.
+  std::ofstream(path) << "node:\n  name: acme.test\n  data_dir: ./var\n";
+  auto env = RunCli({"migrate", "--config", path}, {}, std::chrono::seconds(30), {{"GROUPCHAT_HTTP_THREADS", "0"}});
+  EXPECT_EQ(env.exit_code, 2);
+  EXPECT_NE(env.err.find("GROUPCHAT_HTTP_THREADS"), std::string::npos) << env.err;
+}
+
+TEST(Cli, KeygenCreatesPrivateKeysOnce) {
+  NodeProcess node;  // only for its config and data dir
+  node.WriteConfig();
+  auto first = node.Cli({"keygen"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_NE(first.out.find("created"), std::string::npos);
+  struct stat st;
+  ASSERT_EQ(stat((node.data_dir() + "/keys/identity.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  ASSERT_EQ(stat((node.data_dir() + "/keys/transport.key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto second = node.Cli({"keygen"});
+  ASSERT_EQ(second.exit_code, 0);
+  EXPECT_NE(second.out.find("kept existing"), std::string::npos);
+  // Same public key both times.
+  auto line = [](const std::string& out) { return out.substr(out.find("identity key")); };
+  EXPECT_EQ(line(first.out).substr(0, 80), line(second.out).substr(0, 80));
+  // A key readable by others is refused rather than used.
+  chmod((node.data_dir() + "/keys/identity.key").c_str(), 0644);
+  auto loose = node.Cli({"keygen"});
+  EXPECT_NE(loose.exit_code, 0);
+  EXPECT_NE(loose.err.find("chmod 600"), std::string::npos) << loose.err;
+}
+
+TEST(Cli, MigrateAppliesOnceAndRecords) {
+  NodeProcess node;
+  node.WriteConfig();
+  auto first = node.Cli({"migrate"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(first.out.find("applied 0"), std::string::npos) << first.out;
+  auto second = node.Cli({"migrate"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.out.find("applied 0 migration"), std::string::npos) << second.out;
+}
+
+// The full embedded path: initdb on first start, reuse on the next, refusal
+// of a second node on the same data dir, and nothing left running after.
+TEST(EmbeddedDatabase, CreatedReusedLockedAndStopped) {
+  NodeOptions o;
+  o.embedded_db = true;
+  o.extra_yaml = "rate_limits:\n  enabled: false\n";
+  NodeProcess node(o);
+  node.Start();
+  std::string pgdir = node.data_dir() + "/pg";
+  EXPECT_TRUE(fs::exists(pgdir + "/data/PG_VERSION") || fs::is_symlink(pgdir));
+  HttpClient c = node.Client();
+  auto reg = c.Post("/api/v1/auth/register", {{"username", "erin"}, {"password", "correct horse"}});
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  EXPECT_GE(CountProcesses(node.dir().path()), 2);  // the node and its postgres
+
+  // A second node on the same data dir is refused, and the first keeps going.
+  auto second = RunCli({"serve", "--config", node.config_path()}, {}, std::chrono::seconds(30));
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("already running"), std::string::npos) << second.err;
+  EXPECT_EQ(node.Client().Get("/healthz").status, 200);
+
+  // An admin command works next to the running node (through its socket).
+  auto cli = node.Cli({"admin", "create-user", "--username", "ops", "--password-file", "-"}, "opspassword\n");
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+
+  EXPECT_EQ(node.Stop(), 0);
+  EXPECT_EQ(CountProcesses(node.dir().path()), 0) << "postgres outlived the node";
+
+  // The cluster is reused: the user is still there.
+  node.Start();
+  auto login = node.Client().Post("/api/v1/auth/login", {{"username", "erin"}, {"password", "correct horse"}});
+  EXPECT_EQ(login.status, 200);
+  EXPECT_EQ(node.Client().Post("/api/v1/auth/login", {{"username", "ops"}, {"password", "opspassword"}}).status, 200);
+  EXPECT_EQ(node.LogText().find("creating embedded PostgreSQL cluster", node.LogText().find("creating embedded PostgreSQL cluster") + 1),
+            std::string::npos);
+
+  // SIGKILL: PostgreSQL must not outlive the node, and the next start recovers.
+  node.Kill();
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = CountProcesses(node.dir().path()) == 0;
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(gone) << "postgres outlived a killed node";
+  node.Start();
+  EXPECT_EQ(node.Client().Post("/api/v1/auth/login", {{"username", "erin"}, {"password", "correct horse"}}).status, 200);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+TEST(Shutdown, SigtermFinishesInFlightRequestsAndExitsZero) {
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\n";
+  NodeProcess node(o);
+  node.Start();
+  // A login takes tens of milliseconds (argon2): start several, then SIGTERM.
+  HttpClient setup = node.Client();
+  ASSERT_EQ(setup.Post("/api/v1/auth/register", {{"username", "sam"}, {"password", "correct horse"}}).status, 201);
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      try {
+        HttpClient c = node.Client();
+        auto r = c.Post("/api/v1/auth/login", {{"username", "sam"}, {"password", "correct horse"}});
+        if (r.status == 200) ++answered;
+      } catch (const std::exception&) {
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  int status = node.Stop();
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(node.LogText().find("\"msg\":\"stopped\""), std::string::npos);
+  // Requests that reached the node before the signal were answered.
+  EXPECT_GE(answered.load(), 1);
+}
+
+TEST(Config, EnvironmentOverridesTheFile) {
+  NodeOptions o;
+  o.env = {{"GROUPCHAT_REGISTRATION_MODE", "closed"}};
+  NodeProcess node(o);
+  node.Start();
+  auto r = node.Client().Post("/api/v1/auth/register", {{"username", "x"}, {"password", "correct horse"}});
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace gc::test

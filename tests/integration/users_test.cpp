@@ -1,0 +1,393 @@
+// The user service end to end: a real node on a real PostgreSQL, driven over
+// HTTP. Scenarios: registration (open, invite, closed), login, logout,
+// profiles, sessions, deactivation, and the bad input each endpoint must
+// refuse with a clear 4xx while the node keeps serving.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "tests/harness/harness.h"
+
+namespace gc::test {
+namespace {
+
+using nlohmann::json;
+
+std::string UniqueName(const char* prefix) {
+  static std::atomic<int> n{0};
+  return std::string(prefix) + std::to_string(getpid()) + "x" + std::to_string(n++);
+}
+
+class UsersTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    NodeOptions o;
+    o.extra_yaml = "rate_limits:\n  enabled: false\n";
+    node_ = new NodeProcess(o);
+    node_->Start();
+    // An admin, created the way an operator would.
+    auto r = node_->Cli({"admin", "create-user", "--username", "root", "--password-file", "-", "--admin"},
+                        "rootpassword\n");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    HttpClient c = node_->Client();
+    auto login = c.Post("/api/v1/auth/login", {{"username", "root"}, {"password", "rootpassword"}});
+    ASSERT_EQ(login.status, 200) << login.body;
+    admin_token_ = login.json()["access_token"];
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(node_->Stop(), 0);
+    delete node_;
+  }
+  void TearDown() override {
+    // Whatever a test sent, the node is still serving.
+    ASSERT_TRUE(node_->Running());
+    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+  }
+
+  struct Account {
+    std::string name, user_id, token;
+  };
+  Account Register(const std::string& name, const std::string& password = "correct horse") {
+    auto r = client_.Post("/api/v1/auth/register", {{"username", name}, {"password", password}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    if (r.status != 201) return {};
+    return {name, r.json()["user_id"], r.json()["access_token"]};
+  }
+  static std::string Code(const HttpResponse& r) { return r.json()["error"]["code"]; }
+
+  static NodeProcess* node_;
+  static std::string admin_token_;
+  HttpClient client_{node_->http_port()};
+};
+NodeProcess* UsersTest::node_ = nullptr;
+std::string UsersTest::admin_token_;
+
+TEST_F(UsersTest, RegisterLoginMeLogout) {
+  std::string name = UniqueName("alice");
+  auto reg = client_.Post("/api/v1/auth/register",
+                          {{"username", name}, {"password", "correct horse"}, {"display_name", "Alice A."}});
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  EXPECT_EQ(reg.json()["user_id"], "@" + name + ":acme.test");
+  std::string token = reg.json()["access_token"];
+  EXPECT_EQ(token.rfind("gct_", 0), 0u);
+  EXPECT_EQ(token.size(), 4u + 43u);  // 256 bits, base64url
+
+  auto me = client_.Get("/api/v1/me", token);
+  ASSERT_EQ(me.status, 200);
+  EXPECT_EQ(me.json()["user_id"], "@" + name + ":acme.test");
+  EXPECT_EQ(me.json()["display_name"], "Alice A.");
+  EXPECT_EQ(me.json()["is_admin"], false);
+  EXPECT_TRUE(me.json().contains("avatar_media_id"));
+
+  auto login = client_.Post("/api/v1/auth/login", {{"username", name}, {"password", "correct horse"}});
+  ASSERT_EQ(login.status, 200);
+  std::string token2 = login.json()["access_token"];
+  EXPECT_NE(token, token2);
+
+  EXPECT_EQ(client_.Post("/api/v1/auth/logout", nullptr, token).status, 204);
+  EXPECT_EQ(client_.Get("/api/v1/me", token).status, 401);
+  EXPECT_EQ(client_.Get("/api/v1/me", token2).status, 200);  // other sessions live on
+}
+
+TEST_F(UsersTest, UsernamesAreCaseInsensitiveAndUnique) {
+  std::string name = UniqueName("bob");
+  Register(name);
+  std::string upper = name;
+  for (auto& c : upper) c = static_cast<char>(toupper(c));
+  auto dup = client_.Post("/api/v1/auth/register", {{"username", upper}, {"password", "correct horse"}});
+  EXPECT_EQ(dup.status, 409);
+  EXPECT_EQ(Code(dup), "conflict");
+  EXPECT_EQ(dup.json()["error"]["reason"], "username_taken");
+  auto login = client_.Post("/api/v1/auth/login", {{"username", upper}, {"password", "correct horse"}});
+  EXPECT_EQ(login.status, 200);
+  auto full = client_.Post("/api/v1/auth/login", {{"username", "@" + name + ":acme.test"}, {"password", "correct horse"}});
+  EXPECT_EQ(full.status, 200);
+}
+
+TEST_F(UsersTest, WrongPasswordAndUnknownUserLookTheSame) {
+  std::string name = UniqueName("carol");
+  Register(name);
+  auto wrong = client_.Post("/api/v1/auth/login", {{"username", name}, {"password", "not the password"}});
+  auto unknown = client_.Post("/api/v1/auth/login", {{"username", UniqueName("nobody")}, {"password", "whatever1"}});
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(unknown.status, 401);
+  EXPECT_EQ(wrong.body, unknown.body);
+}
+
+TEST_F(UsersTest, RegistrationRejectsBadInput) {
+  struct Case {
+    std::string body;
+    int status;
+  };
+  std::vector<Case> cases = {
+      {R"({"username":"x y","password":"correct horse"})", 400},
+      {R"({"username":"","password":"correct horse"})", 400},
+      {R"({"username":"shortpw","password":"1234567"})", 400},
+      {R"({"username":"robert'); DROP TABLE users;--","password":"correct horse"})", 400},
+      {R"({"username":42,"password":"correct horse"})", 400},
+      {R"({"username":"nopw"})", 400},
+      {R"({"password":"correct horse"})", 400},
+      {R"({"username":"a","password":"correct horse","display_name":7})", 400},
+      {R"({"username":"ctrl","password":"correct horse","display_name":"a\u0000b"})", 400},
+      {R"({"username":"trunc","password":"corr)", 400},
+      {R"(["username","password"])", 400},
+      {R"(null)", 400},
+      {"", 400},
+      {"\xff\xfe garbage", 400},
+      {R"({"username":"ümlaut","password":"correct horse"})", 400},
+  };
+  cases.push_back({R"({"username":")" + std::string(65, 'a') + R"(","password":"correct horse"})", 400});
+  cases.push_back({R"({"username":"longpw","password":")" + std::string(1025, 'p') + R"("})", 400});
+  for (const auto& c : cases) {
+    auto r = client_.Request("POST", "/api/v1/auth/register", c.body, {{"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
+    if (r.status == 400) {
+      EXPECT_EQ(Code(r), "invalid_request") << c.body;
+      EXPECT_FALSE(r.json()["error"]["message"].get<std::string>().empty());
+    }
+  }
+  // The SQL-looking name did not break anything: the users table is intact.
+  Register(UniqueName("after"));
+}
+
+TEST_F(UsersTest, MalformedJsonSaysWhatIsWrong) {
+  auto r = client_.Request("POST", "/api/v1/auth/login", R"({"username": "a", )", {});
+  ASSERT_EQ(r.status, 400);
+  std::string msg = r.json()["error"]["message"];
+  EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
+}
+
+TEST_F(UsersTest, UnicodeDisplayNames) {
+  auto a = Register(UniqueName("uni"));
+  std::string name = "Zoë 🚀 נועה 日本";
+  auto r = client_.Patch("/api/v1/me", {{"display_name", name}}, a.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["display_name"], name);
+  EXPECT_EQ(client_.Get("/api/v1/me", a.token).json()["display_name"], name);
+  std::string max;
+  for (int i = 0; i < 256; ++i) max += "é";
+  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", max}}, a.token).status, 200);
+  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", max + "e"}}, a.token).status, 400);
+  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", "line\nbreak"}}, a.token).status, 400);
+  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", nullptr}}, a.token).status, 400);
+  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", 5}}, a.token).status, 400);
+  EXPECT_EQ(client_.Patch("/api/v1/me", json::object(), a.token).status, 400);
+  // Invalid UTF-8 never gets past the JSON parser.
+  auto bad = client_.Request("PATCH", "/api/v1/me", "{\"display_name\":\"\xc3\x28\"}",
+                             {{"Authorization", "Bearer " + a.token}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(client_.Get("/api/v1/me", a.token).json()["display_name"], max);
+}
+
+TEST_F(UsersTest, PublicProfiles) {
+  auto a = Register(UniqueName("pub"));
+  auto b = Register(UniqueName("viewer"));
+  client_.Patch("/api/v1/me", {{"display_name", "Pub Lic"}}, a.token);
+  auto r = client_.Get("/api/v1/users/" + std::string("%40") + a.name + "%3Aacme.test", b.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["display_name"], "Pub Lic");
+  EXPECT_FALSE(r.json().contains("is_admin"));
+  EXPECT_EQ(client_.Get("/api/v1/users/%40nobody-here%3Aacme.test", b.token).status, 404);
+  EXPECT_EQ(client_.Get("/api/v1/users/%40x%3Aother.test", b.token).status, 404);
+  EXPECT_EQ(client_.Get("/api/v1/users/%zz", b.token).status, 400);
+  EXPECT_EQ(client_.Get("/api/v1/users/%40" + a.name + "%3Aacme.test").status, 401);
+}
+
+TEST_F(UsersTest, SessionsCanBeListedAndRevoked) {
+  auto a = Register(UniqueName("sess"));
+  auto second = client_.Request("POST", "/api/v1/auth/login",
+                                json{{"username", a.name}, {"password", "correct horse"}}.dump(),
+                                {{"User-Agent", "phone-app/1.0"}});
+  ASSERT_EQ(second.status, 200);
+  std::string token2 = second.json()["access_token"];
+  auto list = client_.Get("/api/v1/me/sessions", a.token);
+  ASSERT_EQ(list.status, 200);
+  auto sessions = list.json()["sessions"];
+  ASSERT_EQ(sessions.size(), 2u);
+  int64_t other = 0;
+  int current = 0;
+  for (auto& s : sessions) {
+    if (s["current"] == true) ++current;
+    else other = s["session_id"];
+    EXPECT_EQ(s["ip"], "127.0.0.1");
+  }
+  EXPECT_EQ(current, 1);
+  ASSERT_NE(other, 0);
+  EXPECT_EQ(client_.Get("/api/v1/me", token2).status, 200);  // cached now
+  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/" + std::to_string(other), a.token).status, 204);
+  // Revoked: fails on the very next request even though it was cached.
+  EXPECT_EQ(client_.Get("/api/v1/me", token2).status, 401);
+  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/" + std::to_string(other), a.token).status, 404);
+  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/abc", a.token).status, 400);
+  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/-1", a.token).status, 400);
+  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/99999999999999999999", a.token).status, 400);
+  // Someone else's session is not found, not revoked.
+  auto b = Register(UniqueName("other"));
+  auto blist = client_.Get("/api/v1/me/sessions", b.token).json()["sessions"];
+  int64_t bsession = blist[0]["session_id"];
+  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/" + std::to_string(bsession), a.token).status, 404);
+  EXPECT_EQ(client_.Get("/api/v1/me", b.token).status, 200);
+}
+
+TEST_F(UsersTest, MissingInvalidAndMalformedTokens) {
+  auto r = client_.Get("/api/v1/me");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(Code(r), "unauthorized");
+  EXPECT_EQ(r.header("www-authenticate"), "Bearer");
+  EXPECT_EQ(client_.Get("/api/v1/me", "gct_not-a-real-token").status, 401);
+  EXPECT_EQ(client_.Get("/api/v1/me", std::string(5000, 'a')).status, 401);
+  EXPECT_EQ(client_.Request("GET", "/api/v1/me", "", {{"Authorization", "Basic dXNlcjpwYXNz"}}).status, 401);
+  EXPECT_EQ(client_.Request("GET", "/api/v1/me", "", {{"Authorization", "Bearer"}}).status, 401);
+  EXPECT_EQ(client_.Request("GET", "/api/v1/me", "", {{"Authorization", "Bearer ' OR '1'='1"}}).status, 401);
+}
+
+TEST_F(UsersTest, DeactivatedUserIsLockedOutAtOnce) {
+  auto a = Register(UniqueName("gone"));
+  EXPECT_EQ(client_.Get("/api/v1/me", a.token).status, 200);  // in the cache
+  auto r = client_.Post("/api/v1/admin/users/" + a.user_id + "/deactivate", nullptr, admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(client_.Get("/api/v1/me", a.token).status, 401);
+  auto login = client_.Post("/api/v1/auth/login", {{"username", a.name}, {"password", "correct horse"}});
+  EXPECT_EQ(login.status, 401);
+  // Reactivation lets them log in again, but old sessions stay dead.
+  ASSERT_EQ(client_.Post("/api/v1/admin/users/" + a.user_id + "/reactivate", nullptr, admin_token_).status, 200);
+  EXPECT_EQ(client_.Get("/api/v1/me", a.token).status, 401);
+  EXPECT_EQ(client_.Post("/api/v1/auth/login", {{"username", a.name}, {"password", "correct horse"}}).status, 200);
+}
+
+TEST_F(UsersTest, AdminRoutesRefuseNonAdmins) {
+  auto a = Register(UniqueName("pleb"));
+  for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/v1/admin/users"},
+           {"POST", "/api/v1/admin/users/@root:acme.test/deactivate"},
+           {"POST", "/api/v1/admin/users/@root:acme.test/reactivate"},
+           {"GET", "/api/v1/admin/invites"},
+           {"POST", "/api/v1/admin/invites"},
+           {"DELETE", "/api/v1/admin/invites/x"},
+           {"GET", "/api/v1/admin/registration"},
+           {"PUT", "/api/v1/admin/registration"}}) {
+    auto r = client_.Request(method, path, "{}", {{"Authorization", "Bearer " + a.token}});
+    EXPECT_EQ(r.status, 403) << method << " " << path;
+    EXPECT_EQ(Code(r), "forbidden");
+    EXPECT_EQ(client_.Request(method, path, "{}", {}).status, 401) << method << " " << path;
+  }
+  EXPECT_EQ(client_.Get("/api/v1/me", admin_token_).status, 200);  // root still fine
+}
+
+TEST_F(UsersTest, AdminSearchesUsers) {
+  std::string name = UniqueName("findme");
+  Register(name);
+  auto r = client_.Get("/api/v1/admin/users?q=" + name, admin_token_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(r.json()["users"].size(), 1u);
+  EXPECT_EQ(r.json()["users"][0]["user_id"], "@" + name + ":acme.test");
+  EXPECT_EQ(r.json()["total"], 1);
+  EXPECT_EQ(client_.Get("/api/v1/admin/users?limit=0", admin_token_).status, 400);
+  EXPECT_EQ(client_.Get("/api/v1/admin/users?limit=abc", admin_token_).status, 400);
+  EXPECT_EQ(client_.Get("/api/v1/admin/users?q=%25_%27", admin_token_).status, 200);
+}
+
+// Registration modes, on a node of its own (they are node-wide state).
+TEST(Registration, InviteOnlyAndClosed) {
+  NodeOptions o;
+  o.extra_yaml = "registration:\n  mode: invite\nrate_limits:\n  enabled: false\n";
+  NodeProcess node(o);
+  node.Start();
+  HttpClient c = node.Client();
+  auto none = c.Post("/api/v1/auth/register", {{"username", "ivan"}, {"password", "correct horse"}});
+  EXPECT_EQ(none.status, 403);
+  EXPECT_EQ(none.json()["error"]["reason"], "invite_required");
+  auto bogus = c.Post("/api/v1/auth/register",
+                      {{"username", "ivan"}, {"password", "correct horse"}, {"invite_token", "bogus"}});
+  EXPECT_EQ(bogus.status, 403);
+  EXPECT_EQ(bogus.json()["error"]["reason"], "invite_invalid");
+
+  // An invite from the command line, good for one use.
+  auto cli = node.Cli({"admin", "create-invite", "--uses", "1"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  std::string token = cli.out.substr(0, cli.out.find('\n'));
+  auto ok = c.Post("/api/v1/auth/register",
+                   {{"username", "ivan"}, {"password", "correct horse"}, {"invite_token", token}});
+  EXPECT_EQ(ok.status, 201) << ok.body;
+  auto used = c.Post("/api/v1/auth/register",
+                     {{"username", "ivan2"}, {"password", "correct horse"}, {"invite_token", token}});
+  EXPECT_EQ(used.status, 403);
+
+  // The admin API makes invites too, and can revoke them and switch modes.
+  ASSERT_EQ(node.Cli({"admin", "create-user", "--username", "boss", "--password-file", "-", "--admin"},
+                     "bosspassword\n").exit_code, 0);
+  std::string admin = c.Post("/api/v1/auth/login", {{"username", "boss"}, {"password", "bosspassword"}})
+                          .json()["access_token"];
+  auto inv = c.Post("/api/v1/admin/invites", {{"uses", 5}}, admin);
+  ASSERT_EQ(inv.status, 201) << inv.body;
+  std::string t2 = inv.json()["token"];
+  EXPECT_EQ(c.Post("/api/v1/admin/invites", {{"uses", 0}}, admin).status, 400);
+  EXPECT_EQ(c.Post("/api/v1/admin/invites", {{"uses", "many"}}, admin).status, 400);
+  EXPECT_EQ(c.Delete("/api/v1/admin/invites/" + t2, admin).status, 204);
+  EXPECT_EQ(c.Post("/api/v1/auth/register",
+                   {{"username", "jane"}, {"password", "correct horse"}, {"invite_token", t2}}).status,
+            403);
+  auto list = c.Get("/api/v1/admin/invites", admin);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.json()["invites"].size(), 2u);
+
+  ASSERT_EQ(c.Put("/api/v1/admin/registration", {{"mode", "closed"}}, admin).status, 200);
+  EXPECT_EQ(c.Put("/api/v1/admin/registration", {{"mode", "sometimes"}}, admin).status, 400);
+  auto closed = c.Post("/api/v1/auth/register", {{"username", "kim"}, {"password", "correct horse"}});
+  EXPECT_EQ(closed.status, 403);
+  EXPECT_EQ(closed.json()["error"]["reason"], "registration_closed");
+  ASSERT_EQ(c.Put("/api/v1/admin/registration", {{"mode", "open"}}, admin).status, 200);
+  EXPECT_EQ(c.Post("/api/v1/auth/register", {{"username", "kim"}, {"password", "correct horse"}}).status, 201);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+// Rate limits, on a node with small buckets.
+TEST(RateLimits, LoginAndRequestBucketsTrip) {
+  NodeOptions o;
+  o.extra_yaml =
+      "rate_limits:\n  enabled: true\n  login_per_username: {rate: 0.01, burst: 3}\n"
+      "  login_per_ip: {rate: 0.01, burst: 6}\n  per_user: {rate: 0.01, burst: 5}\n"
+      "  register_per_ip: {rate: 0.01, burst: 3}\n  per_ip: {rate: 1000, burst: 1000}\n";
+  NodeProcess node(o);
+  node.Start();
+  HttpClient c = node.Client();
+  auto reg = c.Post("/api/v1/auth/register", {{"username", "rita"}, {"password", "correct horse"}});
+  ASSERT_EQ(reg.status, 201);
+  std::string token = reg.json()["access_token"];
+  // Per-username login bucket: 3 tries, then 429 with Retry-After, even with
+  // the right password.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(c.Post("/api/v1/auth/login", {{"username", "rita"}, {"password", "wrong pass"}}).status, 401);
+  }
+  auto limited = c.Post("/api/v1/auth/login", {{"username", "RITA"}, {"password", "correct horse"}});
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.json()["error"]["code"], "rate_limited");
+  EXPECT_GE(std::stoi(limited.header("retry-after")), 1);
+  // Per-IP login bucket: other usernames from the same IP run out too.
+  int statuses429 = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (c.Post("/api/v1/auth/login", {{"username", "u" + std::to_string(i)}, {"password", "x12345678"}}).status == 429)
+      ++statuses429;
+  }
+  EXPECT_GE(statuses429, 1);
+  // Per-user request bucket.
+  int ok = 0, limited_user = 0;
+  for (int i = 0; i < 8; ++i) {
+    int s = c.Get("/api/v1/me", token).status;
+    if (s == 200) ++ok;
+    if (s == 429) ++limited_user;
+  }
+  EXPECT_EQ(ok, 5);
+  EXPECT_EQ(limited_user, 3);
+  // Registration per IP: 1 used above, 2 more, then 429.
+  EXPECT_EQ(c.Post("/api/v1/auth/register", {{"username", "s1"}, {"password", "correct horse"}}).status, 201);
+  EXPECT_EQ(c.Post("/api/v1/auth/register", {{"username", "s2"}, {"password", "correct horse"}}).status, 201);
+  EXPECT_EQ(c.Post("/api/v1/auth/register", {{"username", "s3"}, {"password", "correct horse"}}).status, 429);
+  // Probes are never limited.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(c.Get("/healthz").status, 200);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+}  // namespace
+}  // namespace gc::test
