@@ -1,5 +1,6 @@
 # Writes OUT: a C++ file holding every migration SQL file as a string literal.
-# Invoked at build time with -DROOT=<repo> -DOUT=<file> -DFILES=<a;b;c>.
+# Invoked at build time with -DROOT=<repo> -DOUT=<file> -DFILES=<a|b|c>.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "// Generated from services/*/migrations/*.sql by cmake/embed_migrations.cmake. Do not edit.\n#include \"node/db/migrations.h\"\nnamespace gc {\nconst std::vector<Migration>& EmbeddedMigrations() {\n  static const std::vector<Migration> k = {\n")
 foreach(f ${FILES})
   file(RELATIVE_PATH rel ${ROOT} ${f})

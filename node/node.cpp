@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -21,6 +22,13 @@
 #include "node/http/metrics.h"
 #include "node/http/rate_limiter.h"
 #include "node/http/router.h"
+#include "node/stream/stream_endpoint.h"
+#include "node/stream/stream_hub.h"
+#include "services/groups/group_log.h"
+#include "services/groups/group_service.h"
+#include "services/groups/groups_http.h"
+#include "services/messaging/messaging_http.h"
+#include "services/messaging/messaging_service.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -61,9 +69,42 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->metrics_ = std::make_unique<Metrics>();
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
   n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode);
+  Node* self = n.get();
+  n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
+  n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
+  n->messaging_ = std::make_unique<MessagingService>(*n->log_, n->db_->pool(), c.limits.max_message_bytes);
+  // Presence goes to everyone who shares a group with the user.
+  n->hub_ = std::make_unique<StreamHub>(
+      [self](const std::string& user) {
+        std::vector<std::string> audience;
+        auto rows = self->groups_->JoinedGroups(user);
+        if (!rows.ok()) return audience;
+        for (int64_t row : *rows) {
+          auto members = self->log_->Read(row, [](const GroupState& s) { return s.Joined(); });
+          if (members.ok()) audience.insert(audience.end(), (*members)->begin(), (*members)->end());
+        }
+        std::sort(audience.begin(), audience.end());
+        audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
+        return audience;
+      },
+      c.stream.typing_ttl_s);
+  n->log_->set_sink(n->hub_.get());
+  n->messaging_->set_ephemeral_sink(n->hub_.get());
+  n->users_->set_revocation_listener([self](int64_t session_id, const std::string& user) {
+    if (session_id) self->hub_->CloseSession(session_id);
+    if (!user.empty()) self->hub_->CloseUser(user);
+  });
+  GC_TRY(n->log_->Start(n->db_->pool().conninfo()));
+  StreamOptions so;
+  so.max_connections = c.stream.max_connections;
+  so.send_queue_bytes = static_cast<size_t>(c.stream.send_queue_bytes);
+  so.max_frame_bytes = static_cast<size_t>(c.stream.max_frame_bytes);
+  so.idle_timeout_s = c.stream.idle_timeout_s;
+  n->stream_ = std::make_unique<StreamEndpoint>(so, *n->users_, *n->groups_, *n->messaging_, *n->log_, *n->hub_,
+                                                [self](std::function<void()> f) { self->workers_->Post(std::move(f)); });
+
   n->router_ = std::make_unique<Router>();
   Router& router = *n->router_;
-  Node* self = n.get();
 
   RouteOptions probe;
   probe.auth = false;
@@ -85,8 +126,16 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     r.body = self->metrics_->Render();
     return r;
   });
-  AddUserRoutes(router, *n->users_, c);
+  AddUserRoutes(router, *n->users_, c, [self](const std::string& u) { return self->hub_->IsOnline(u); });
+  AddGroupRoutes(router, *n->groups_);
+  AddMessagingRoutes(router, *n->groups_, *n->messaging_);
   AddAdminRoutes(router, *n->users_);
+  // GET /api/v1/stream without an upgrade
+  router.Add("GET", "/api/v1/stream", probe, [](RequestContext&) {
+    HttpResponse r = ErrorResponse(426, "invalid_request", "this is a WebSocket endpoint: send an Upgrade request");
+    r.headers.emplace_back("Upgrade", "websocket");
+    return r;
+  });
 
   n->gateway_ = std::make_unique<Gateway>(c, *n->metrics_, router, *n->users_,
                                           [self](std::function<void()> f) { self->workers_->Post(std::move(f)); });
@@ -99,6 +148,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   ho.header_timeout_ms = c.http.header_timeout_ms;
   ho.idle_timeout_s = c.http.idle_timeout_s;
   ho.trusted_proxies = c.http.trusted_proxies;
+  ho.stream = n->stream_.get();
   ho.max_any_body = std::max<size_t>(static_cast<size_t>(c.http.max_body_bytes),
                                      static_cast<size_t>(c.limits.max_upload_bytes));
   n->http_ = std::make_unique<HttpServer>(ho, *n->gateway_);
@@ -115,15 +165,28 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   m.AddGauge("groupchat_http_connections", "Open client connections.", [http] { return http->connections(); });
   m.AddGauge("groupchat_worker_queue_depth", "Blocking tasks waiting for a worker.",
              [workers] { return static_cast<double>(workers->queued()); });
+  StreamHub* hub = n->hub_.get();
+  StreamEndpoint* stream = n->stream_.get();
+  GroupLog* log = n->log_.get();
+  m.AddGauge("groupchat_stream_connections", "Open WebSocket streams.", [hub] { return hub->connections(); });
+  m.AddGauge("groupchat_stream_frames_delivered", "Frames handed to stream connections (counter).",
+             [hub] { return static_cast<double>(hub->frames_delivered()); });
+  m.AddGauge("groupchat_stream_slow_consumers_dropped", "Streams closed because the client was too slow (counter).",
+             [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
+  m.AddGauge("groupchat_stream_position", "Last committed stream position.",
+             [log] { return static_cast<double>(log->last_stream_pos()); });
   m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
              [self] { return MonotonicSeconds() - self->started_at_; });
   return n;
 }
 
 Node::~Node() {
+  if (hub_) hub_->CloseAll();
   http_.reset();
   gateway_.reset();
   if (workers_) workers_->Stop();
+  if (log_) log_->Stop();
+  if (hub_) hub_->Stop();
   if (users_) users_->FlushActivity();
   users_.reset();
   workers_.reset();
@@ -160,8 +223,10 @@ Status Node::Serve() {
   }
   LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
 
+  hub_->CloseAll();
   http_->Stop(10000);
   workers_->Stop();
+  log_->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
     stop = true;

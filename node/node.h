@@ -16,6 +16,11 @@ class Gateway;
 class HttpServer;
 class WorkerPool;
 class UserService;
+class GroupLog;
+class GroupService;
+class MessagingService;
+class StreamHub;
+class StreamEndpoint;
 struct NodeKeys;
 
 class Node {
@@ -40,6 +45,11 @@ class Node {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<WorkerPool> workers_;
   std::unique_ptr<UserService> users_;
+  std::unique_ptr<GroupLog> log_;
+  std::unique_ptr<GroupService> groups_;
+  std::unique_ptr<MessagingService> messaging_;
+  std::unique_ptr<StreamHub> hub_;
+  std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<HttpServer> http_;

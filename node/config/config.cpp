@@ -217,7 +217,12 @@ const Key kKeys[] = {
 
     {"limits.max_message_bytes", Int64Field{GC_CFG(limits.max_message_bytes), 1, 1048576}},
     {"limits.max_upload_bytes", Int64Field{GC_CFG(limits.max_upload_bytes), 1, 4294967296LL}},
-    {"limits.display_name_max_chars", IntField{GC_CFG(limits.display_name_max_chars), 1, 256}},
+
+    {"stream.max_connections", IntField{GC_CFG(stream.max_connections), 1, 1000000}},
+    {"stream.send_queue_bytes", IntField{GC_CFG(stream.send_queue_bytes), 4096, 268435456}},
+    {"stream.max_frame_bytes", IntField{GC_CFG(stream.max_frame_bytes), 256, 1048576}},
+    {"stream.idle_timeout_s", IntField{GC_CFG(stream.idle_timeout_s), 5, 3600}},
+    {"stream.typing_ttl_s", IntField{GC_CFG(stream.typing_ttl_s), 1, 60}},
 
     {"rate_limits.enabled", BoolField{GC_CFG(rate_limits.enabled)}},
     GC_BUCKET(per_ip),

@@ -61,8 +61,15 @@ struct Config {
   struct Limits {
     int64_t max_message_bytes = 16384;       // 1..1048576
     int64_t max_upload_bytes = 26214400;     // 1..4294967296
-    int display_name_max_chars = 256;        // fixed by contract; 1..256
   } limits;
+
+  struct Stream {
+    int max_connections = 10000;       // open WebSocket streams, 1..1000000
+    int send_queue_bytes = 1048576;    // per connection; past it the client is dropped (4001), 4096..268435456
+    int max_frame_bytes = 16384;       // largest client frame, 256..1048576
+    int idle_timeout_s = 60;           // no traffic (pings are answered automatically): close, 5..3600
+    int typing_ttl_s = 5;              // typing notifications expire, 1..60
+  } stream;
 
   struct RateLimits {
     bool enabled = true;

@@ -11,6 +11,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include "node/common/log.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
+#include "node/stream/stream_endpoint.h"
 
 namespace gc {
 
@@ -221,6 +223,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest() {
     auto msg = parser_->release();
+    if (server_.options.stream && beast::websocket::is_upgrade(msg)) {
+      std::string_view t(msg.target().data(), msg.target().size());
+      if (t.substr(0, t.find('?')) == "/api/v1/stream") {
+        // The stream takes the connection over; this session ends here.
+        server_.options.stream->Accept(std::move(stream_), std::move(msg), remote_ip_, request_id_);
+        return;
+      }
+    }
     HttpRequest r;
     r.method = std::string(msg.method_string());
     r.target = std::string(msg.target());

@@ -21,6 +21,7 @@
 namespace gc {
 
 class Gateway;
+class StreamEndpoint;
 
 struct HttpServerOptions {
   std::string listen;                // host:port (port 0: any free port)
@@ -31,6 +32,7 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16384;
   size_t max_any_body = 64 << 20;    // upper bound of every route's body limit
   std::vector<std::string> trusted_proxies;
+  StreamEndpoint* stream = nullptr;  // takes WebSocket upgrades of /api/v1/stream
 };
 
 class HttpServer {

@@ -467,6 +467,7 @@ Status UserService::RevokeSession(const Principal& p, int64_t session_id) {
   auto r = db_.With([&](PgConn& c) { return c.Exec(kRevokeSession, {session_id, p.user->id}); });
   if (!r.ok()) return r.error();
   if (r->affected() == 0) return Error::NotFound("no such active session");
+  if (on_revoked_) on_revoked_(session_id, "");
   return OkStatus();
 }
 
@@ -497,6 +498,10 @@ Status UserService::SetDeactivated(std::string_view user_id, bool deactivated) {
   });
   if (!r.ok()) return r.error();
   ForgetUserSessions(*r);
+  if (deactivated && on_revoked_) {
+    auto local = LocalPartOf(user_id);
+    if (local.ok()) on_revoked_(0, "@" + *local + ":" + server_name_);
+  }
   LogInfo(deactivated ? "user deactivated" : "user reactivated", {{"user", std::string(user_id)}});
   return OkStatus();
 }

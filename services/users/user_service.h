@@ -19,6 +19,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -120,6 +121,11 @@ class UserService : public Authenticator {
 
   const std::string& server_name() const { return server_name_; }
 
+  // Told when sessions end, so open streams can be closed at once:
+  // (session_id, "") for one session, (0, user_id) for all of a user's.
+  using RevocationListener = std::function<void(int64_t session_id, const std::string& user_id)>;
+  void set_revocation_listener(RevocationListener l) { on_revoked_ = std::move(l); }
+
  private:
   struct CacheEntry {
     CacheEntry(int64_t s, int64_t u, int64_t e) : session_id(s), user_row_id(u), expires_at_s(e) {}
@@ -147,6 +153,7 @@ class UserService : public Authenticator {
   Result<std::string> LocalPartOf(std::string_view user_id);
 
   PgPool& db_;
+  RevocationListener on_revoked_;
   std::string server_name_;
   std::string default_mode_;
   std::string dummy_hash_;  // verified against for unknown users (equal timing)

@@ -56,7 +56,8 @@ HttpResponse LoginResponse(int status, const LoginResult& r) {
 
 }  // namespace
 
-void AddUserRoutes(Router& router, UserService& users, const Config& config) {
+void AddUserRoutes(Router& router, UserService& users, const Config& config,
+                   std::function<bool(const std::string&)> is_online) {
   auto limits = std::make_shared<AuthLimits>(config);
   RouteOptions open;
   open.auth = false;
@@ -162,10 +163,12 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config) {
   });
 
   // GET /api/v1/users/{user_id}
-  router.Add("GET", "/api/v1/users/{user_id}", {}, [&users](RequestContext& ctx) {
+  router.Add("GET", "/api/v1/users/{user_id}", {}, [&users, is_online](RequestContext& ctx) {
     auto r = users.GetUser(ctx.param("user_id"));
     if (!r.ok()) return ToHttp(r.error());
-    return JsonResponse(200, ProfileJson(**r, false));
+    json j = ProfileJson(**r, false);
+    j["presence"] = is_online && is_online((*r)->user_id) ? "online" : "offline";
+    return JsonResponse(200, j);
   });
 }
 

@@ -1,12 +1,17 @@
 // HTTP routes of the user service (/api/v1/auth/*, /me, /users/*).
 #pragma once
 
+#include <functional>
+#include <string>
+
 namespace gc {
 
 struct Config;
 class Router;
 class UserService;
 
-void AddUserRoutes(Router& router, UserService& users, const Config& config);
+// `is_online` answers presence for GET /users/{user_id}.
+void AddUserRoutes(Router& router, UserService& users, const Config& config,
+                   std::function<bool(const std::string&)> is_online);
 
 }  // namespace gc

@@ -12,3 +12,4 @@
 #include "tests/harness/node_process.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_postgres.h"
+#include "tests/harness/ws_client.h"

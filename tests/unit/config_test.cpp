@@ -72,7 +72,12 @@ registration:
 limits:
   max_message_bytes: 1000
   max_upload_bytes: 4294967296
-  display_name_max_chars: 64
+stream:
+  max_connections: 64
+  send_queue_bytes: 65536
+  max_frame_bytes: 4096
+  idle_timeout_s: 30
+  typing_ttl_s: 3
 rate_limits:
   enabled: no
   per_ip: {rate: 1.5, burst: 2}
@@ -120,7 +125,11 @@ log:
   EXPECT_EQ(c.registration.mode, "invite");
   EXPECT_EQ(c.limits.max_message_bytes, 1000);
   EXPECT_EQ(c.limits.max_upload_bytes, 4294967296LL);
-  EXPECT_EQ(c.limits.display_name_max_chars, 64);
+  EXPECT_EQ(c.stream.max_connections, 64);
+  EXPECT_EQ(c.stream.send_queue_bytes, 65536);
+  EXPECT_EQ(c.stream.max_frame_bytes, 4096);
+  EXPECT_EQ(c.stream.idle_timeout_s, 30);
+  EXPECT_EQ(c.stream.typing_ttl_s, 3);
   EXPECT_FALSE(c.rate_limits.enabled);
   EXPECT_DOUBLE_EQ(c.rate_limits.per_ip.rate, 1.5);
   EXPECT_DOUBLE_EQ(c.rate_limits.per_ip.burst, 2);
@@ -157,7 +166,8 @@ void ExpectDefaults(const Config& c) {
   EXPECT_EQ(c.registration.mode, "open");
   EXPECT_EQ(c.limits.max_message_bytes, 16384);
   EXPECT_EQ(c.limits.max_upload_bytes, 26214400);
-  EXPECT_EQ(c.limits.display_name_max_chars, 256);
+  EXPECT_EQ(c.stream.max_connections, 10000);
+  EXPECT_EQ(c.stream.typing_ttl_s, 5);
   EXPECT_TRUE(c.rate_limits.enabled);
   EXPECT_DOUBLE_EQ(c.rate_limits.per_ip.rate, 50);
   EXPECT_DOUBLE_EQ(c.rate_limits.per_ip.burst, 200);

@@ -1,0 +1,182 @@
+#include "node/stream/stream_hub.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace gc {
+
+using nlohmann::json;
+
+StreamHub::StreamHub(Audience presence_audience, int typing_ttl_s)
+    : audience_(std::move(presence_audience)), typing_ttl_s_(typing_ttl_s) {
+  typing_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "gc-typing");
+    ExpireTyping();
+  });
+}
+
+StreamHub::~StreamHub() { Stop(); }
+
+void StreamHub::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(typing_mu_);
+    stopping_ = true;
+  }
+  typing_cv_.notify_all();
+  if (typing_thread_.joinable()) typing_thread_.join();
+}
+
+void StreamHub::Attach(const std::string& user, std::shared_ptr<StreamConnection> conn) {
+  bool first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& v = by_user_[user];
+    first = v.empty();
+    v.push_back(std::move(conn));
+  }
+  ++connections_;
+  if (first) PresenceChanged(user, true);
+}
+
+void StreamHub::Detach(const std::string& user, const StreamConnection* conn) {
+  bool last = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_user_.find(user);
+    if (it == by_user_.end()) return;
+    auto& v = it->second;
+    auto pos = std::find_if(v.begin(), v.end(), [&](const auto& p) { return p.get() == conn; });
+    if (pos == v.end()) return;
+    v.erase(pos);
+    if (v.empty()) {
+      by_user_.erase(it);
+      last = true;
+    }
+  }
+  --connections_;
+  if (last) PresenceChanged(user, false);
+}
+
+void StreamHub::CloseSession(int64_t session_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [u, conns] : by_user_) {
+    for (auto& c : conns) {
+      if (c->session_id() == session_id) c->Kick(4002, "session ended");
+    }
+  }
+}
+
+void StreamHub::CloseUser(const std::string& user) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_user_.find(user);
+  if (it == by_user_.end()) return;
+  for (auto& c : it->second) c->Kick(4002, "session ended");
+}
+
+void StreamHub::CloseAll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [u, conns] : by_user_) {
+    for (auto& c : conns) c->Kick(1001, "server shutting down");
+  }
+}
+
+bool StreamHub::IsOnline(const std::string& user) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_user_.count(user) > 0;
+}
+
+void StreamHub::Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = 0;
+  for (const auto& u : users) {
+    auto it = by_user_.find(u);
+    if (it == by_user_.end()) continue;
+    for (const auto& c : it->second) {
+      c->Deliver(frame, pos);
+      ++n;
+    }
+  }
+  frames_delivered_ += n;
+}
+
+void StreamHub::Publish(const GroupEvent& event, const std::vector<std::string>& recipients) {
+  // Serialized once, shared by every receiver.
+  auto frame = std::make_shared<const std::string>(
+      json{{"type", "event"}, {"event", EventJson(event)}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  Send(recipients, frame, event.stream_pos);
+  // A message ends its sender's typing in that group.
+  if (event.type == "message") {
+    std::lock_guard<std::mutex> lock(typing_mu_);
+    typing_.erase({event.group_id, event.sender});
+  }
+}
+
+void StreamHub::Typing(const std::string& group_id, const std::string& user, bool typing,
+                       std::shared_ptr<const std::vector<std::string>> recipients) {
+  {
+    std::lock_guard<std::mutex> lock(typing_mu_);
+    auto key = std::make_pair(group_id, user);
+    if (typing) {
+      typing_[key] = {std::chrono::steady_clock::now() + std::chrono::seconds(typing_ttl_s_), recipients};
+    } else if (!typing_.erase(key)) {
+      return;  // was not typing: nothing to tell
+    }
+  }
+  auto frame = std::make_shared<const std::string>(
+      json{{"type", "typing"}, {"group_id", group_id}, {"user_id", user}, {"typing", typing},
+           {"timeout_ms", typing ? typing_ttl_s_ * 1000 : 0}}
+          .dump());
+  std::vector<std::string> others;
+  for (const auto& u : *recipients) {
+    if (u != user) others.push_back(u);
+  }
+  Send(others, frame, 0);
+}
+
+void StreamHub::ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) {
+  auto frame = std::make_shared<const std::string>(
+      json{{"type", "read"}, {"group_id", group_id}, {"seq", seq}}.dump());
+  Send({user}, frame, 0);
+}
+
+void StreamHub::PresenceChanged(const std::string& user, bool online) {
+  std::vector<std::string> audience = audience_ ? audience_(user) : std::vector<std::string>{};
+  auto frame = std::make_shared<const std::string>(
+      json{{"type", "presence"}, {"user_id", user}, {"presence", online ? "online" : "offline"}}.dump());
+  audience.erase(std::remove(audience.begin(), audience.end(), user), audience.end());
+  Send(audience, frame, 0);
+}
+
+void StreamHub::ExpireTyping() {
+  std::unique_lock<std::mutex> lock(typing_mu_);
+  while (!stopping_) {
+    typing_cv_.wait_for(lock, std::chrono::milliseconds(500));
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::pair<std::string, std::string>, TypingEntry>> expired;
+    for (auto it = typing_.begin(); it != typing_.end();) {
+      if (it->second.expires <= now) {
+        expired.emplace_back(it->first, it->second);
+        it = typing_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (expired.empty()) continue;
+    lock.unlock();
+    for (auto& [key, entry] : expired) {
+      auto frame = std::make_shared<const std::string>(
+          json{{"type", "typing"}, {"group_id", key.first}, {"user_id", key.second}, {"typing", false},
+               {"timeout_ms", 0}}
+              .dump());
+      std::vector<std::string> others;
+      for (const auto& u : *entry.recipients) {
+        if (u != key.second) others.push_back(u);
+      }
+      Send(others, frame, 0);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace gc

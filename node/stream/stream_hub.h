@@ -1,0 +1,103 @@
+// StreamHub: in-memory fan-out of events to the WebSocket connections of this
+// process, plus presence and typing.
+//
+// The GroupLog publishes each committed event once, with the list of local
+// users allowed to see it; the hub serializes the frame once and hands the
+// same immutable buffer to every connection of those users. Typing
+// notifications expire after a few seconds unless refreshed; presence is
+// "online" while a user has at least one stream open, and changes are sent to
+// everyone who shares a group with them.
+//
+// Thread-safety: thread-safe. Publish calls StreamConnection::Deliver under
+// the hub's lock: Deliver must not block or call back into the hub.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "services/groups/group_log.h"
+#include "services/messaging/messaging_service.h"
+
+namespace gc {
+
+using Frame = std::shared_ptr<const std::string>;
+
+// One client connection as the hub sees it (implemented by the WebSocket
+// session).
+class StreamConnection {
+ public:
+  virtual ~StreamConnection() = default;
+  // Queues a frame; `stream_pos` is 0 for ephemeral frames (typing, presence).
+  virtual void Deliver(const Frame& frame, int64_t stream_pos) = 0;
+  // Ends the connection with a WebSocket close code. Never blocks.
+  virtual void Kick(uint16_t code, const std::string& reason) = 0;
+  virtual int64_t session_id() const = 0;
+};
+
+class StreamHub : public EventSink, public EphemeralSink {
+ public:
+  // `shared_groups(user)` lists the users who share a group with `user`
+  // (presence audience).
+  using Audience = std::function<std::vector<std::string>(const std::string& user)>;
+  StreamHub(Audience presence_audience, int typing_ttl_s);
+  ~StreamHub() override;
+
+  // A connection starts receiving live frames for `user` from the moment it is
+  // attached. Returns false when presence changed (first connection).
+  void Attach(const std::string& user, std::shared_ptr<StreamConnection> conn);
+  void Detach(const std::string& user, const StreamConnection* conn);
+
+  // EventSink: called by the GroupLog writer in stream_pos order.
+  void Publish(const GroupEvent& event, const std::vector<std::string>& recipients) override;
+  // EphemeralSink
+  void Typing(const std::string& group_id, const std::string& user, bool typing,
+              std::shared_ptr<const std::vector<std::string>> recipients) override;
+  void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
+
+  bool IsOnline(const std::string& user) const;
+  // Close the streams of a revoked session, of a deactivated user, or all
+  // (shutdown).
+  void CloseSession(int64_t session_id);
+  void CloseUser(const std::string& user);
+  void CloseAll();
+  int connections() const { return connections_.load(); }
+  uint64_t frames_delivered() const { return frames_delivered_.load(); }
+
+  void Stop();
+
+ private:
+  void Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
+  void PresenceChanged(const std::string& user, bool online);
+  void ExpireTyping();
+
+  Audience audience_;
+  int typing_ttl_s_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::vector<std::shared_ptr<StreamConnection>>> by_user_;  // GUARDED_BY(mu_)
+  std::atomic<int> connections_{0};
+  std::atomic<uint64_t> frames_delivered_{0};
+
+  std::mutex typing_mu_;
+  // (group_id, user) -> expiry and audience
+  struct TypingEntry {
+    std::chrono::steady_clock::time_point expires;
+    std::shared_ptr<const std::vector<std::string>> recipients;
+  };
+  std::map<std::pair<std::string, std::string>, TypingEntry> typing_;  // GUARDED_BY(typing_mu_)
+  std::condition_variable typing_cv_;
+  bool stopping_ = false;  // GUARDED_BY(typing_mu_)
+  std::thread typing_thread_;
+};
+
+}  // namespace gc

@@ -1,0 +1,395 @@
+#include "services/groups/group_log.h"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <cstring>
+#include <set>
+
+#include "federation/node_keys.h"
+#include "node/common/log.h"
+#include "node/db/pg.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+GC_SQL(kMaxStreamPos, "SELECT coalesce(max(stream_pos), 0) FROM events");
+GC_SQL(kLoadGroup,
+       "SELECT id, address, server, title, topic, visibility, join_rule, created_by, created_at, last_seq, "
+       "last_event_at, deleted_at IS NOT NULL FROM groups WHERE id = $1");
+GC_SQL(kLoadMembers, "SELECT user_id, membership, role FROM group_members WHERE group_id = $1");
+GC_SQL(kFindGroup, "SELECT id FROM groups WHERE address = $1 AND deleted_at IS NULL");
+GC_SQL(kInsertGroup,
+       "INSERT INTO groups (address, server, title, topic, visibility, join_rule, created_by, created_at) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
+GC_SQL(kInsertEvent,
+       "INSERT INTO events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, "
+       "relates_to, txn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)");
+GC_SQL(kUpdateGroupSeq, "UPDATE groups SET last_seq = $2, last_event_at = $3 WHERE id = $1");
+
+}  // namespace
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string NewEventId() {
+  std::string raw(16, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return "$" + Base64Url(raw);
+}
+
+json EventJson(const GroupEvent& e) {
+  json j = {{"event_id", e.event_id}, {"group_id", e.group_id}, {"seq", e.seq},
+            {"stream_pos", e.stream_pos}, {"type", e.type}, {"sender", e.sender},
+            {"origin_ts", e.origin_ts}, {"content", e.content}};
+  if (e.deleted_at) {
+    j["content"] = json::object();
+    j["deleted"] = true;
+    j["deleted_at"] = *e.deleted_at;
+  } else if (e.edit_content) {
+    json c = e.content;
+    if (e.edit_content->contains("body")) c["body"] = (*e.edit_content)["body"];
+    j["content"] = c;
+    j["edited"] = true;
+    if (e.edited_at) j["edited_at"] = *e.edited_at;
+  }
+  return j;
+}
+
+GroupEvent EventFromRow(const PgResult& r, int i) {
+  GroupEvent e;
+  e.stream_pos = r.int64(i, 0);
+  e.event_id = r.text(i, 1);
+  e.seq = r.int64(i, 2);
+  e.type = r.text(i, 3);
+  e.sender = r.text(i, 4);
+  e.origin = r.text(i, 5);
+  e.origin_ts = r.int64(i, 6);
+  e.content = json::parse(r.view(i, 7));
+  e.relates_to = r.opt_text(i, 8);
+  if (!r.is_null(i, 9)) e.edit_content = json::parse(r.view(i, 9));
+  e.edited_at = r.opt_int64(i, 10);
+  e.deleted_at = r.opt_int64(i, 11);
+  e.group_row = r.int64(i, 12);
+  e.group_id = r.text(i, 13);
+  return e;
+}
+
+// ------------------------------------------------------------------ GroupState
+
+const Member* GroupState::Find(const std::string& user) const {
+  auto it = members.find(user);
+  return it == members.end() ? nullptr : &it->second;
+}
+
+bool GroupState::IsJoined(const std::string& user) const {
+  const Member* m = Find(user);
+  return m && m->membership == "join";
+}
+
+int GroupState::JoinedCount() const { return static_cast<int>(Joined()->size()); }
+
+int GroupState::OwnerCount() const {
+  int n = 0;
+  for (const auto& [u, m] : members) n += (m.membership == "join" && m.role == "owner");
+  return n;
+}
+
+std::shared_ptr<const std::vector<std::string>> GroupState::Joined() const {
+  auto cached = std::atomic_load(&joined_cache_);
+  if (cached) return cached;
+  auto v = std::make_shared<std::vector<std::string>>();
+  for (const auto& [u, m] : members) {
+    if (m.membership == "join") v->push_back(u);
+  }
+  std::shared_ptr<const std::vector<std::string>> out = v;
+  std::atomic_store(&joined_cache_, out);
+  return out;
+}
+
+// ------------------------------------------------------------------ GroupLog
+
+GroupLog::GroupLog(PgPool& db, std::string server_name) : db_(db), server_name_(std::move(server_name)) {}
+
+GroupLog::~GroupLog() { Stop(); }
+
+Status GroupLog::Start(const std::string& conninfo) {
+  writer_conn_ = std::make_unique<PgConn>(conninfo);
+  GC_TRY(writer_conn_->Connect());
+  auto r = writer_conn_->Exec(kMaxStreamPos);
+  if (!r.ok()) return r.error();
+  next_stream_pos_ = r->int64(0, 0) + 1;
+  last_committed_pos_ = next_stream_pos_ - 1;
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "gc-grouplog");
+    WriterLoop();
+  });
+  return OkStatus();
+}
+
+void GroupLog::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+Result<std::vector<GroupEvent>> GroupLog::Enqueue(std::unique_ptr<Request> r) {
+  auto fut = r->done.get_future();
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (stopping_) return Error::Unavailable("the node is shutting down");
+    queue_.push_back(std::move(r));
+  }
+  queue_cv_.notify_one();
+  return fut.get();
+}
+
+Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
+  auto r = std::make_unique<Request>();
+  r->row = row;
+  r->op = std::move(op);
+  return Enqueue(std::move(r));
+}
+
+Result<std::vector<GroupEvent>> GroupLog::Create(GroupState initial, Operation op) {
+  auto r = std::make_unique<Request>();
+  r->initial = std::move(initial);
+  r->op = std::move(op);
+  return Enqueue(std::move(r));
+}
+
+Result<int64_t> GroupLog::FindByAddress(const std::string& address) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kFindGroup, {address}); });
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return Error::NotFound("no such group");
+  return r->int64(0, 0);
+}
+
+void GroupLog::Evict(int64_t row) {
+  std::lock_guard<std::mutex> lock(entries_mu_);
+  entries_.erase(row);
+}
+
+static Result<std::shared_ptr<GroupState>> LoadState(PgConn& c, int64_t row) {
+  auto g = c.Exec(kLoadGroup, {row});
+  if (!g.ok()) return g.error();
+  if (g->rows() == 0) return Error::NotFound("no such group");
+  auto s = std::make_shared<GroupState>();
+  s->row = g->int64(0, 0);
+  s->address = g->text(0, 1);
+  s->server = g->text(0, 2);
+  s->title = g->text(0, 3);
+  s->topic = g->text(0, 4);
+  s->visibility = g->text(0, 5);
+  s->join_rule = g->text(0, 6);
+  s->created_by = g->text(0, 7);
+  s->created_at = g->int64(0, 8);
+  s->last_seq = g->int64(0, 9);
+  s->last_event_at = g->int64(0, 10);
+  s->deleted = g->boolean(0, 11);
+  auto m = c.Exec(kLoadMembers, {row});
+  if (!m.ok()) return m.error();
+  for (int i = 0; i < m->rows(); ++i) s->members[m->text(i, 0)] = Member{m->text(i, 1), m->text(i, 2)};
+  return s;
+}
+
+Result<std::shared_ptr<GroupLog::Entry>> GroupLog::LoadEntry(int64_t row) {
+  {
+    std::lock_guard<std::mutex> lock(entries_mu_);
+    auto it = entries_.find(row);
+    if (it != entries_.end()) return it->second;
+  }
+  auto s = db_.With([&](PgConn& c) { return LoadState(c, row); });
+  if (!s.ok()) return s.error();
+  std::lock_guard<std::mutex> lock(entries_mu_);
+  auto it = entries_.find(row);
+  if (it != entries_.end()) return it->second;  // loaded meanwhile
+  auto e = std::make_shared<Entry>();
+  e->state = std::move(*s);
+  entries_[row] = e;
+  return e;
+}
+
+void GroupLog::WriterLoop() {
+  constexpr size_t kMaxBatch = 256;
+  while (true) {
+    std::vector<std::unique_ptr<Request>> batch;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+  }
+}
+
+void GroupLog::RunBatch(std::vector<std::unique_ptr<Request>>& batch) {
+  std::vector<Result<std::vector<GroupEvent>>> results;
+  Status st = TryBatch(batch, results);
+  if (st.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+    return;
+  }
+  if (batch.size() == 1) {
+    batch[0]->done.set_value(st.error());
+    return;
+  }
+  // Retry one by one so that one failing operation does not sink the others.
+  LogWarn("group log batch failed, retrying one by one",
+          {{"size", static_cast<int64_t>(batch.size())}, {"error", st.error().message}});
+  for (auto& r : batch) {
+    std::vector<std::unique_ptr<Request>> one;
+    one.push_back(std::move(r));
+    RunBatch(one);
+  }
+}
+
+Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
+                          std::vector<Result<std::vector<GroupEvent>>>& results) {
+  PgConn& c = *writer_conn_;
+  int64_t saved_pos = next_stream_pos_;
+  results.clear();
+  // Working copies of the touched groups: operations see earlier operations'
+  // effects; readers see nothing until the commit.
+  std::unordered_map<int64_t, std::shared_ptr<GroupState>> working;
+  std::vector<std::pair<GroupEvent, std::vector<std::string>>> published;
+  std::vector<int64_t> touched_order;
+
+  GC_TRY(c.ExecScript("BEGIN"));
+  auto fail = [&](const Error& e) -> Status {
+    (void)c.ExecScript("ROLLBACK");
+    next_stream_pos_ = saved_pos;
+    return e;
+  };
+  int64_t now = NowMs();
+  for (auto& req : batch) {
+    std::shared_ptr<GroupState> state;
+    if (req->initial) {
+      GroupState& init = *req->initial;
+      auto taken = c.Exec(kFindGroup, {init.address});
+      if (!taken.ok()) return fail(taken.error());
+      if (taken->rows() > 0) {
+        results.push_back(Error::Conflict("a group with that name already exists", "group_exists"));
+        continue;
+      }
+      auto ins = c.Exec(kInsertGroup, {init.address, init.server, init.title, init.topic, init.visibility,
+                                       init.join_rule, init.created_by, now});
+      if (!ins.ok()) {
+        // A race with another process on the same database: the retry one
+        // by one answers this request with the conflict.
+        return fail(ins.error());
+      }
+      state = std::make_shared<GroupState>(init);
+      state->row = ins->int64(0, 0);
+      state->created_at = now;
+      working[state->row] = state;
+      touched_order.push_back(state->row);
+      req->row = state->row;
+    } else {
+      auto it = working.find(req->row);
+      if (it != working.end()) {
+        state = it->second;
+      } else {
+        auto entry = LoadEntry(req->row);
+        if (!entry.ok()) {
+          results.push_back(entry.error());
+          continue;
+        }
+        std::shared_lock lock((*entry)->mu);
+        state = std::make_shared<GroupState>(*(*entry)->state);
+        working[req->row] = state;
+        touched_order.push_back(req->row);
+      }
+      if (state->deleted) {
+        results.push_back(Error::NotFound("no such group"));
+        continue;
+      }
+    }
+    OpContext ctx{*state, c, now};
+    Result<std::vector<Draft>> drafts = Error::Internal("unset");
+    try {
+      drafts = req->op(ctx);
+    } catch (const std::exception& e) {
+      LogError("group operation threw", {{"error", e.what()}});
+      drafts = Error::Internal("internal error");
+    }
+    if (!drafts.ok()) {
+      if (drafts.error().code == ErrorCode::kInternal || drafts.error().code == ErrorCode::kUnavailable) {
+        return fail(drafts.error());  // the transaction may be unusable
+      }
+      results.push_back(drafts.error());
+      continue;
+    }
+    std::vector<GroupEvent> appended;
+    for (Draft& d : *drafts) {
+      GroupEvent ev;
+      ev.stream_pos = next_stream_pos_++;
+      ev.seq = ++state->last_seq;
+      ev.event_id = NewEventId();
+      ev.group_row = state->row;
+      ev.group_id = state->address;
+      ev.type = d.type;
+      ev.sender = d.sender;
+      ev.origin = server_name_;
+      ev.origin_ts = now;
+      ev.content = std::move(d.content);
+      ev.relates_to = d.relates_to;
+      ev.txn_id = d.txn_id;
+      auto ins = c.Exec(kInsertEvent, {ev.stream_pos, ev.event_id, ev.group_row, ev.seq, ev.type, ev.sender,
+                                       ev.origin, ev.origin_ts, ev.content.dump(), ev.relates_to, ev.txn_id});
+      if (!ins.ok()) return fail(ins.error());
+      if (d.project) {
+        auto p = d.project(c, ev);
+        if (!p.ok()) return fail(p.error());
+      }
+      if (d.apply) d.apply(*state);
+      state->last_event_at = now;
+      std::vector<std::string> recipients = *state->Joined();
+      for (auto& u : d.also_notify) {
+        if (!state->IsJoined(u)) recipients.push_back(u);  // joined ones are in already
+      }
+      appended.push_back(ev);
+      published.emplace_back(std::move(ev), std::move(recipients));
+    }
+    results.push_back(std::move(appended));
+  }
+  for (int64_t row : touched_order) {
+    auto& s = working[row];
+    auto u = c.Exec(kUpdateGroupSeq, {row, s->last_seq, s->last_event_at});
+    if (!u.ok()) return fail(u.error());
+  }
+  auto commit = c.ExecScript("COMMIT");
+  if (!commit.ok()) {
+    next_stream_pos_ = saved_pos;
+    return commit.error();
+  }
+  // Durable: show the new state to readers, then publish in order.
+  {
+    std::lock_guard<std::mutex> lock(entries_mu_);
+    for (int64_t row : touched_order) {
+      auto& e = entries_[row];
+      if (!e) e = std::make_shared<Entry>();
+      std::unique_lock elock(e->mu);
+      e->state = working[row];
+    }
+  }
+  if (!published.empty()) last_committed_pos_ = published.back().first.stream_pos;
+  if (sink_) {
+    for (auto& [ev, recipients] : published) sink_->Publish(ev, recipients);
+  }
+  return OkStatus();
+}
+
+}  // namespace gc

@@ -1,0 +1,228 @@
+// GroupLog: the sequencer of every group hosted by this node.
+//
+// All changes to groups (creation, membership, settings, messages, edits,
+// deletes, reactions) are operations submitted here. One writer thread takes
+// them in order, in batches: for each it checks the operation against the
+// group's current state, appends the resulting events with the next per-group
+// `seq` and node-wide `stream_pos`, runs the operation's projections (member
+// rows, reactions, ...) in the same transaction, and commits the batch once
+// (group commit). Only after the commit does it apply the result to the
+// in-memory state visible to readers, publish the events to the stream and
+// answer the callers, so nothing is acknowledged before it is durable and
+// stream positions become visible strictly in order.
+//
+// If a batch fails to commit, every group it touched is evicted from memory
+// (reloaded from the database on next use) and its operations are retried
+// one by one, so one bad operation cannot fail its neighbours.
+//
+// Thread-safety: every public method is thread-safe. Submit blocks the
+// caller until the batch holding its operation has committed.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "node/common/result.h"
+
+namespace gc {
+
+class PgPool;
+class PgConn;
+
+// An event as stored and as clients see it (see EventJson).
+struct GroupEvent {
+  int64_t stream_pos = 0;
+  int64_t seq = 0;
+  std::string event_id;
+  int64_t group_row = 0;
+  std::string group_id;  // "#eng:acme.test"
+  std::string type;
+  std::string sender;
+  std::string origin;
+  int64_t origin_ts = 0;
+  nlohmann::json content;
+  std::optional<std::string> relates_to;
+  std::optional<std::string> txn_id;
+  // History projections (not part of the event as sent):
+  std::optional<nlohmann::json> edit_content;
+  std::optional<int64_t> edited_at;
+  std::optional<int64_t> deleted_at;
+};
+
+// The client shape: {event_id, group_id, seq, stream_pos, type, sender,
+// origin_ts, content} plus, for messages in history, edited/deleted flags with
+// the latest text in content.
+nlohmann::json EventJson(const GroupEvent& e);
+
+struct Member {
+  std::string membership;  // join | invite | leave | ban
+  std::string role;        // owner | admin | member
+};
+
+struct GroupState {
+  int64_t row = 0;
+  std::string address;
+  std::string server;
+  std::string title;
+  std::string topic;
+  std::string visibility;  // public | private
+  std::string join_rule;   // open | invite
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t last_seq = 0;
+  int64_t last_event_at = 0;
+  bool deleted = false;
+  std::unordered_map<std::string, Member> members;  // every user with a membership row
+
+  const Member* Find(const std::string& user) const;
+  bool IsJoined(const std::string& user) const;
+  int JoinedCount() const;
+  int OwnerCount() const;
+  // Users with membership "join" (rebuilt lazily after membership changes).
+  std::shared_ptr<const std::vector<std::string>> Joined() const;
+  void MembershipChanged() { joined_cache_.reset(); }
+
+ private:
+  mutable std::shared_ptr<const std::vector<std::string>> joined_cache_;
+};
+
+// One event an operation wants appended.
+struct Draft {
+  std::string sender;
+  std::string type;
+  nlohmann::json content;
+  std::optional<std::string> relates_to;
+  std::optional<std::string> txn_id;
+  // Runs inside the batch transaction right after the event row is written
+  // (projections: member rows, reactions, edit text, ...).
+  std::function<Status(PgConn&, const GroupEvent&)> project;
+  // Applied to the group's state after the batch commits.
+  std::function<void(GroupState&)> apply;
+  // Users who must receive this event besides the joined members (e.g. the
+  // user who was just kicked or invited).
+  std::vector<std::string> also_notify;
+};
+
+// What an operation sees: the group as it will be when its events are
+// appended (earlier operations of the batch included), and the batch
+// transaction for look-ups. It must not change `group`; Draft::apply does.
+struct OpContext {
+  const GroupState& group;
+  PgConn& conn;
+  int64_t now_ms;
+};
+using Operation = std::function<Result<std::vector<Draft>>(OpContext&)>;
+
+// Receives committed events in stream_pos order (the stream hub).
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  // `recipients`: the local users who may see the event.
+  virtual void Publish(const GroupEvent& event, const std::vector<std::string>& recipients) = 0;
+};
+
+class GroupLog {
+ public:
+  GroupLog(PgPool& db, std::string server_name);
+  ~GroupLog();
+
+  void set_sink(EventSink* sink) { sink_ = sink; }
+  // Opens the writer's connection, reads the next stream position, starts the
+  // writer thread.
+  Status Start(const std::string& conninfo);
+  // Finishes queued operations, then stops the writer.
+  void Stop();
+
+  // Runs `op` on group `row` (kNotFound if it does not exist or was deleted)
+  // and returns the appended events once durable.
+  Result<std::vector<GroupEvent>> Submit(int64_t row, Operation op);
+  // Creates a group from `initial` (address, settings, created_by) and runs
+  // `op` on it in the same transaction. kConflict if the address is taken.
+  Result<std::vector<GroupEvent>> Create(GroupState initial, Operation op);
+
+  // Read access to a group's current state (loaded from the database on first
+  // use). fn(const GroupState&) runs under a shared lock; keep it short.
+  // Returns kNotFound for unknown or deleted groups.
+  template <typename Fn>
+  auto Read(int64_t row, Fn&& fn) -> Result<decltype(fn(std::declval<const GroupState&>()))>;
+  // Finds a live group by address.
+  Result<int64_t> FindByAddress(const std::string& address);
+
+  // Forgets a group's cached state (after a change made outside the log).
+  void Evict(int64_t row);
+
+  int64_t last_stream_pos() const { return last_committed_pos_.load(); }
+  const std::string& server_name() const { return server_name_; }
+
+ private:
+  struct Request {
+    int64_t row = 0;                    // 0: create from `initial`
+    std::optional<GroupState> initial;
+    Operation op;
+    std::promise<Result<std::vector<GroupEvent>>> done;
+  };
+  struct Entry {
+    std::shared_mutex mu;
+    std::shared_ptr<GroupState> state;  // GUARDED_BY(mu)
+  };
+
+  Result<std::vector<GroupEvent>> Enqueue(std::unique_ptr<Request> r);
+  void WriterLoop();
+  void RunBatch(std::vector<std::unique_ptr<Request>>& batch);
+  // Runs a batch in one transaction. On success fills `results` and
+  // `published`; on a commit failure returns the error.
+  Status TryBatch(std::vector<std::unique_ptr<Request>>& batch,
+                  std::vector<Result<std::vector<GroupEvent>>>& results);
+  Result<std::shared_ptr<Entry>> LoadEntry(int64_t row);
+
+  PgPool& db_;
+  std::string server_name_;
+  EventSink* sink_ = nullptr;
+  std::unique_ptr<PgConn> writer_conn_;  // used only by the writer thread
+  std::thread writer_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::unique_ptr<Request>> queue_;  // GUARDED_BY(queue_mu_)
+  bool stopping_ = false;                       // GUARDED_BY(queue_mu_)
+  int64_t next_stream_pos_ = 1;                 // writer thread only
+  std::atomic<int64_t> last_committed_pos_{0};
+
+  std::mutex entries_mu_;
+  std::unordered_map<int64_t, std::shared_ptr<Entry>> entries_;  // GUARDED_BY(entries_mu_)
+};
+
+template <typename Fn>
+auto GroupLog::Read(int64_t row, Fn&& fn) -> Result<decltype(fn(std::declval<const GroupState&>()))> {
+  auto e = LoadEntry(row);
+  if (!e.ok()) return e.error();
+  std::shared_lock lock((*e)->mu);
+  if (!(*e)->state || (*e)->state->deleted) return Error::NotFound("no such group");
+  return fn(*(*e)->state);
+}
+
+// Columns read by EventFromRow; queries select them FROM events e JOIN groups g.
+#define GC_EVENT_COLUMNS                                                                          \
+  "e.stream_pos, e.event_id, e.seq, e.type, e.sender, e.origin, e.origin_ts, e.content::text, " \
+  "e.relates_to, e.edit_content::text, e.edited_at, e.deleted_at, e.group_id, g.address"
+class PgResult;
+GroupEvent EventFromRow(const PgResult& r, int row);
+
+// Random event id: "$" + 22 base64url characters (128 bits).
+std::string NewEventId();
+int64_t NowMs();
+
+}  // namespace gc

@@ -1,0 +1,454 @@
+#include "services/groups/group_service.h"
+
+#include "node/common/address.h"
+#include "node/common/log.h"
+#include "node/common/text.h"
+#include "node/db/pg.h"
+#include "services/users/user_service.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+GC_SQL(kUpsertMember,
+       "INSERT INTO group_members (group_id, user_id, membership, role, since_seq) VALUES ($1, $2, $3, $4, $5) "
+       "ON CONFLICT (group_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, role = EXCLUDED.role, "
+       "since_seq = EXCLUDED.since_seq");
+GC_SQL(kUpdateSettings, "UPDATE groups SET title = $2, topic = $3, visibility = $4, join_rule = $5 WHERE id = $1");
+GC_SQL(kMarkDeleted, "UPDATE groups SET deleted_at = $2 WHERE id = $1");
+GC_SQL(kJoinedGroups,
+       "SELECT m.group_id FROM group_members m JOIN groups g ON g.id = m.group_id "
+       "WHERE m.user_id = $1 AND m.membership = 'join' AND g.deleted_at IS NULL");
+GC_SQL(kMyGroups,
+       "SELECT g.id, coalesce(r.seq, 0), "
+       " (SELECT count(*) FROM events e WHERE e.group_id = g.id AND e.seq > coalesce(r.seq, 0) "
+       "   AND e.type = 'message' AND e.sender <> $1 AND e.deleted_at IS NULL), "
+       " (SELECT count(*) FROM mentions x WHERE x.group_id = g.id AND x.user_id = $1 "
+       "   AND x.seq > coalesce(r.seq, 0)) "
+       "FROM group_members m JOIN groups g ON g.id = m.group_id "
+       "LEFT JOIN read_markers r ON r.group_id = g.id AND r.user_id = $1 "
+       "WHERE m.user_id = $1 AND m.membership IN ('join', 'invite') AND g.deleted_at IS NULL "
+       "ORDER BY g.last_event_at DESC");
+GC_SQL(kLastEvent, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
+                   "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT 1");
+GC_SQL(kDirectory,
+       "SELECT id, count(*) OVER () FROM groups WHERE visibility = 'public' AND deleted_at IS NULL "
+       "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(address, lower($1)) > 0 "
+       "     OR strpos(lower(topic), lower($1)) > 0) "
+       "ORDER BY last_event_at DESC, id LIMIT $2 OFFSET $3");
+
+Status ProjectMember(PgConn& c, const GroupEvent& ev, const std::string& user, const std::string& membership,
+                     const std::string& role) {
+  auto r = c.Exec(kUpsertMember, {ev.group_row, user, membership, role, ev.seq});
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+// A `member` event draft changing `user` to membership/role.
+Draft MemberDraft(const std::string& actor, const std::string& user, const std::string& membership,
+                  const std::string& role, const std::string& reason) {
+  Draft d;
+  d.sender = actor;
+  d.type = "member";
+  d.content = {{"user_id", user}, {"membership", membership}};
+  if (membership == "join") d.content["role"] = role;
+  if (!reason.empty()) d.content["reason"] = reason;
+  d.project = [user, membership, role](PgConn& c, const GroupEvent& ev) {
+    return ProjectMember(c, ev, user, membership, role);
+  };
+  d.apply = [user, membership, role](GroupState& s) {
+    s.members[user] = Member{membership, role};
+    s.MembershipChanged();
+  };
+  // The user concerned hears about it even when no longer (or not yet) joined.
+  d.also_notify.push_back(user);
+  return d;
+}
+
+Status ValidateTitle(const std::string& s, const char* field, size_t max_chars) {
+  auto len = Utf8Length(s);
+  if (!len) return Error::Invalid(std::string(field) + " must be valid UTF-8");
+  if (*len > max_chars) return Error::Invalid(std::string(field) + " must be at most " + std::to_string(max_chars) + " characters");
+  if (HasControlChars(s, std::string(field) == "topic")) return Error::Invalid(std::string(field) + " must not contain control characters");
+  return OkStatus();
+}
+
+Status ValidateSettings(const GroupSettingsPatch& p) {
+  if (p.title) GC_TRY(ValidateTitle(*p.title, "title", 256));
+  if (p.topic) GC_TRY(ValidateTitle(*p.topic, "topic", 1024));
+  if (p.visibility && *p.visibility != "public" && *p.visibility != "private") {
+    return Error::Invalid("visibility must be public or private");
+  }
+  if (p.join_rule && *p.join_rule != "open" && *p.join_rule != "invite") {
+    return Error::Invalid("join_rule must be open or invite");
+  }
+  return OkStatus();
+}
+
+GroupView ViewOf(const GroupState& s, const std::string& me) {
+  GroupView v;
+  v.group_id = s.address;
+  v.title = s.title;
+  v.topic = s.topic;
+  v.visibility = s.visibility;
+  v.join_rule = s.join_rule;
+  v.created_by = s.created_by;
+  v.created_at = s.created_at;
+  v.member_count = s.JoinedCount();
+  v.last_seq = s.last_seq;
+  v.last_event_at = s.last_event_at;
+  if (const Member* m = s.Find(me)) {
+    v.my_membership = m->membership;
+    if (m->membership == "join") v.my_role = m->role;
+  }
+  return v;
+}
+
+}  // namespace
+
+int RoleRank(const std::string& role) {
+  if (role == "owner") return 3;
+  if (role == "admin") return 2;
+  if (role == "member") return 1;
+  return 0;
+}
+
+json GroupViewJson(const GroupView& g) {
+  json j = {{"group_id", g.group_id},       {"title", g.title},
+            {"topic", g.topic},             {"visibility", g.visibility},
+            {"join_rule", g.join_rule},     {"created_by", g.created_by},
+            {"created_at", g.created_at},   {"member_count", g.member_count},
+            {"last_seq", g.last_seq},       {"last_event_at", g.last_event_at},
+            {"role", g.my_role ? json(*g.my_role) : json(nullptr)},
+            {"membership", g.my_membership ? json(*g.my_membership) : json(nullptr)}};
+  return j;
+}
+
+GroupService::GroupService(GroupLog& log, PgPool& db, UserService& users, std::string server_name)
+    : log_(log), db_(db), users_(users), server_name_(std::move(server_name)) {}
+
+Result<int64_t> GroupService::Resolve(const UserProfile& me, const std::string& group_id, bool must_be_member) {
+  auto addr = ParseGroupId(group_id);
+  if (!addr) return Error::NotFound("no such group");
+  if (addr->server != server_name_) return Error::NotFound("no such group on this node (federation is not enabled yet)");
+  auto row = log_.FindByAddress(group_id);
+  if (!row.ok()) return row.error();
+  auto visible = log_.Read(*row, [&](const GroupState& s) -> int {
+    const Member* m = s.Find(me.user_id);
+    bool joined = m && m->membership == "join";
+    bool invited = m && m->membership == "invite";
+    if (joined) return 2;
+    if (s.visibility == "public" || invited) return 1;
+    return 0;
+  });
+  if (!visible.ok()) return visible.error();
+  if (*visible == 0) return Error::NotFound("no such group");
+  if (must_be_member && *visible < 2) return Error::Forbidden("you are not a member of this group");
+  return *row;
+}
+
+Result<GroupView> GroupService::Create(const UserProfile& me, const std::string& name,
+                                       const GroupSettingsPatch& settings) {
+  if (!IsValidLocalPart(name)) {
+    return Error::Invalid("name must be 1 to 64 characters of a-z, 0-9, '.', '_' and '-'");
+  }
+  GC_TRY(ValidateSettings(settings));
+  GroupState init;
+  init.address = "#" + name + ":" + server_name_;
+  init.server = server_name_;
+  init.title = settings.title.value_or(name);
+  init.topic = settings.topic.value_or("");
+  init.visibility = settings.visibility.value_or("public");
+  init.join_rule = settings.join_rule.value_or(init.visibility == "private" ? "invite" : "open");
+  init.created_by = me.user_id;
+  std::string user = me.user_id;
+  auto r = log_.Create(init, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    Draft create;
+    create.sender = user;
+    create.type = "group.create";
+    create.content = {{"group_id", s.address}, {"creator", user},       {"title", s.title},
+                      {"topic", s.topic},      {"visibility", s.visibility}, {"join_rule", s.join_rule}};
+    std::vector<Draft> out;
+    out.push_back(std::move(create));
+    out.push_back(MemberDraft(user, user, "join", "owner", ""));
+    return out;
+  });
+  if (!r.ok()) return r.error();
+  auto row = r->front().group_row;
+  auto v = log_.Read(row, [&](const GroupState& s) { return ViewOf(s, me.user_id); });
+  if (!v.ok()) return v.error();
+  return *v;
+}
+
+Result<GroupView> GroupService::Get(const UserProfile& me, const std::string& group_id) {
+  auto row = Resolve(me, group_id, false);
+  if (!row.ok()) return row.error();
+  auto v = log_.Read(*row, [&](const GroupState& s) { return ViewOf(s, me.user_id); });
+  if (!v.ok()) return v.error();
+  return *v;
+}
+
+Result<GroupView> GroupService::UpdateSettings(const UserProfile& me, const std::string& group_id,
+                                               const GroupSettingsPatch& patch) {
+  GC_TRY(ValidateSettings(patch));
+  if (!patch.title && !patch.topic && !patch.visibility && !patch.join_rule) {
+    return Error::Invalid("nothing to change: send title, topic, visibility or join_rule");
+  }
+  auto row = Resolve(me, group_id, true);
+  if (!row.ok()) return row.error();
+  std::string user = me.user_id;
+  auto r = log_.Submit(*row, [user, patch](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    const Member* m = s.Find(user);
+    if (!m || m->membership != "join") return Error::Forbidden("you are not a member of this group");
+    if (RoleRank(m->role) < 2) return Error::Forbidden("only owners and admins change group settings");
+    std::string title = patch.title.value_or(s.title), topic = patch.topic.value_or(s.topic);
+    std::string vis = patch.visibility.value_or(s.visibility), rule = patch.join_rule.value_or(s.join_rule);
+    Draft d;
+    d.sender = user;
+    d.type = "group.settings";
+    d.content = {{"title", title}, {"topic", topic}, {"visibility", vis}, {"join_rule", rule}};
+    int64_t row = s.row;
+    d.project = [=](PgConn& c, const GroupEvent&) -> Status {
+      auto u = c.Exec(kUpdateSettings, {row, title, topic, vis, rule});
+      if (!u.ok()) return u.error();
+      return OkStatus();
+    };
+    d.apply = [=](GroupState& st) {
+      st.title = title;
+      st.topic = topic;
+      st.visibility = vis;
+      st.join_rule = rule;
+    };
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  return Get(me, group_id);
+}
+
+Status GroupService::Delete(const UserProfile& me, const std::string& group_id) {
+  auto row = Resolve(me, group_id, true);
+  if (!row.ok()) return row.error();
+  std::string user = me.user_id;
+  auto r = log_.Submit(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    const Member* m = s.Find(user);
+    if (!m || m->membership != "join" || m->role != "owner") {
+      return Error::Forbidden("only an owner can delete the group");
+    }
+    Draft d;
+    d.sender = user;
+    d.type = "group.delete";
+    d.content = {{"group_id", s.address}};
+    int64_t row = s.row;
+    int64_t now = ctx.now_ms;
+    d.project = [row, now](PgConn& c, const GroupEvent&) -> Status {
+      auto u = c.Exec(kMarkDeleted, {row, now});
+      if (!u.ok()) return u.error();
+      return OkStatus();
+    };
+    d.apply = [](GroupState& st) { st.deleted = true; };
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<GroupView> GroupService::Join(const UserProfile& me, const std::string& group_id) {
+  auto row = Resolve(me, group_id, false);
+  if (!row.ok()) return row.error();
+  std::string user = me.user_id;
+  auto r = log_.Submit(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    const Member* m = s.Find(user);
+    if (m && m->membership == "join") return std::vector<Draft>{};  // already in: nothing to do
+    if (m && m->membership == "ban") return Error::Forbidden("you are banned from this group");
+    bool invited = m && m->membership == "invite";
+    if (!invited && s.join_rule != "open") {
+      if (s.visibility == "private") return Error::NotFound("no such group");
+      return Error::Forbidden("this group is invite-only");
+    }
+    if (!invited && s.visibility == "private") return Error::NotFound("no such group");
+    return std::vector<Draft>{MemberDraft(user, user, "join", "member", "")};
+  });
+  if (!r.ok()) return r.error();
+  return Get(me, group_id);
+}
+
+Status GroupService::Leave(const UserProfile& me, const std::string& group_id) {
+  auto row = Resolve(me, group_id, false);
+  if (!row.ok()) return row.error();
+  std::string user = me.user_id;
+  auto r = log_.Submit(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    const Member* m = s.Find(user);
+    if (!m || (m->membership != "join" && m->membership != "invite")) {
+      return Error::Forbidden("you are not a member of this group");
+    }
+    if (m->membership == "join" && m->role == "owner" && s.OwnerCount() == 1) {
+      Error e = Error::Conflict("you are the last owner: make someone else owner first, or delete the group");
+      e.detail_code = "last_owner";
+      return e;
+    }
+    return std::vector<Draft>{MemberDraft(user, user, "leave", "member", "")};
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Status GroupService::Invite(const UserProfile& me, const std::string& group_id, const std::string& user_id) {
+  auto target = ParseUserId(user_id);
+  if (!target) return Error::Invalid("user_id must be an address like @alice:" + server_name_);
+  if (target->server != server_name_) {
+    return Error::Invalid("inviting users of other nodes needs federation, which is not enabled yet");
+  }
+  auto exists = users_.GetUser(user_id);
+  if (!exists.ok()) return exists.error();
+  return Membership(me, group_id, user_id, "invite", "");
+}
+
+Status GroupService::Kick(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                          const std::string& reason) {
+  return Membership(me, group_id, user_id, "kick", reason);
+}
+Status GroupService::Ban(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                         const std::string& reason) {
+  return Membership(me, group_id, user_id, "ban", reason);
+}
+Status GroupService::Unban(const UserProfile& me, const std::string& group_id, const std::string& user_id) {
+  return Membership(me, group_id, user_id, "unban", "");
+}
+
+Status GroupService::Membership(const UserProfile& me, const std::string& group_id, const std::string& target,
+                                const std::string& action, const std::string& reason) {
+  if (!ParseUserId(target)) return Error::Invalid("user_id must be an address like @alice:" + server_name_);
+  auto reason_len = Utf8Length(reason);
+  if (!reason_len || *reason_len > 512) return Error::Invalid("reason must be valid UTF-8, at most 512 characters");
+  auto row = Resolve(me, group_id, true);
+  if (!row.ok()) return row.error();
+  std::string actor = me.user_id;
+  auto r = log_.Submit(*row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    const Member* a = s.Find(actor);
+    if (!a || a->membership != "join") return Error::Forbidden("you are not a member of this group");
+    if (RoleRank(a->role) < 2) return Error::Forbidden("only owners and admins can " + action + " members");
+    const Member* t = s.Find(target);
+    if (target == actor) return Error::Invalid("you cannot " + action + " yourself");
+    if (t && t->membership == "join" && RoleRank(t->role) >= RoleRank(a->role)) {
+      return Error::Forbidden("you can only " + action + " members below your own role");
+    }
+    if (action == "invite") {
+      if (t && t->membership == "join") return Error::Conflict("already a member", "already_member");
+      if (t && t->membership == "ban") return Error::Forbidden("that user is banned; unban them first");
+      if (t && t->membership == "invite") return std::vector<Draft>{};
+      return std::vector<Draft>{MemberDraft(actor, target, "invite", "member", "")};
+    }
+    if (action == "kick") {
+      if (!t || (t->membership != "join" && t->membership != "invite")) return Error::NotFound("not a member");
+      return std::vector<Draft>{MemberDraft(actor, target, "leave", "member", reason)};
+    }
+    if (action == "ban") {
+      if (t && t->membership == "ban") return std::vector<Draft>{};
+      return std::vector<Draft>{MemberDraft(actor, target, "ban", "member", reason)};
+    }
+    // unban
+    if (!t || t->membership != "ban") return Error::NotFound("that user is not banned");
+    return std::vector<Draft>{MemberDraft(actor, target, "leave", "member", "")};
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Status GroupService::SetRole(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                             const std::string& role) {
+  if (RoleRank(role) == 0) return Error::Invalid("role must be owner, admin or member");
+  if (!ParseUserId(user_id)) return Error::Invalid("user_id must be an address");
+  auto row = Resolve(me, group_id, true);
+  if (!row.ok()) return row.error();
+  std::string actor = me.user_id;
+  auto r = log_.Submit(*row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const GroupState& s = ctx.group;
+    const Member* a = s.Find(actor);
+    if (!a || a->membership != "join" || a->role != "owner") return Error::Forbidden("only owners change roles");
+    const Member* t = s.Find(user_id);
+    if (!t || t->membership != "join") return Error::NotFound("that user is not a member of this group");
+    if (t->role == role) return std::vector<Draft>{};
+    if (user_id == actor && t->role == "owner" && s.OwnerCount() == 1) {
+      Error e = Error::Conflict("you are the last owner: make someone else owner first");
+      e.detail_code = "last_owner";
+      return e;
+    }
+    return std::vector<Draft>{MemberDraft(actor, user_id, "join", role, "")};
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<std::vector<MemberInfo>> GroupService::Members(const UserProfile& me, const std::string& group_id,
+                                                      const std::string& after, int limit) {
+  auto row = Resolve(me, group_id, false);
+  if (!row.ok()) return row.error();
+  auto r = log_.Read(*row, [&](const GroupState& s) {
+    std::vector<MemberInfo> all;
+    for (const auto& [u, m] : s.members) {
+      if ((m.membership == "join" || m.membership == "invite") && u > after) all.push_back({u, m.role, m.membership});
+    }
+    std::sort(all.begin(), all.end(), [](const MemberInfo& a, const MemberInfo& b) { return a.user_id < b.user_id; });
+    if (static_cast<int>(all.size()) > limit) all.resize(limit);
+    return all;
+  });
+  if (!r.ok()) return r.error();
+  return *r;
+}
+
+Result<std::vector<int64_t>> GroupService::JoinedGroups(const std::string& user_id) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kJoinedGroups, {user_id}); });
+  if (!r.ok()) return r.error();
+  std::vector<int64_t> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back(r->int64(i, 0));
+  return out;
+}
+
+Result<std::vector<GroupListItem>> GroupService::ListMine(const UserProfile& me) {
+  auto r = db_.With([&](PgConn& c) -> Result<std::vector<GroupListItem>> {
+    auto rows = c.Exec(kMyGroups, {me.user_id});
+    if (!rows.ok()) return rows.error();
+    std::vector<GroupListItem> out;
+    for (int i = 0; i < rows->rows(); ++i) {
+      int64_t row = rows->int64(i, 0);
+      auto v = log_.Read(row, [&](const GroupState& s) { return ViewOf(s, me.user_id); });
+      if (!v.ok()) continue;
+      GroupListItem item;
+      item.group = *v;
+      item.read_seq = rows->int64(i, 1);
+      item.unread_count = rows->int64(i, 2);
+      item.mention_count = rows->int64(i, 3);
+      if (v->my_membership == std::optional<std::string>("join")) {
+        auto last = c.Exec(kLastEvent, {row});
+        if (!last.ok()) return last.error();
+        if (last->rows() > 0) item.last_event = EventJson(EventFromRow(*last, 0));
+      }
+      out.push_back(std::move(item));
+    }
+    return out;
+  });
+  return r;
+}
+
+Result<std::vector<GroupView>> GroupService::Directory(const std::string& q, int limit, int offset, int64_t* total) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kDirectory, {q, limit, offset}); });
+  if (!r.ok()) return r.error();
+  *total = r->rows() > 0 ? r->int64(0, 1) : 0;
+  std::vector<GroupView> out;
+  UserProfile nobody;
+  for (int i = 0; i < r->rows(); ++i) {
+    auto v = log_.Read(r->int64(i, 0), [&](const GroupState& s) { return ViewOf(s, nobody.user_id); });
+    if (v.ok()) out.push_back(*v);
+  }
+  return out;
+}
+
+}  // namespace gc

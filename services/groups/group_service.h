@@ -1,0 +1,113 @@
+// GroupService: groups and membership. Create, settings, roles, invite,
+// join, leave, kick, ban/unban, members, delete, and the public directory.
+// Every change is an operation on the GroupLog, so it becomes an event.
+//
+// Visibility rules: a private group is invisible to non-members (404, never
+// 403, so its existence does not leak); public groups can be looked at and
+// joined (if open) by anyone on the node. Roles: owner > admin > member.
+// Owners and admins change settings, invite, kick and ban (only people below
+// their own role); only owners change roles; the last owner cannot leave or
+// step down (hand over first, or delete the group).
+//
+// Thread-safety: thread-safe; every method may block.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/common/principal.h"
+#include "node/common/result.h"
+#include "services/groups/group_log.h"
+
+namespace gc {
+
+class PgPool;
+class UserService;
+
+struct GroupSettingsPatch {
+  std::optional<std::string> title, topic, visibility, join_rule;
+};
+
+struct GroupView {
+  std::string group_id;
+  std::string title, topic, visibility, join_rule, created_by;
+  int64_t created_at = 0;
+  int member_count = 0;
+  std::optional<std::string> my_role;        // when joined
+  std::optional<std::string> my_membership;  // join | invite | ...
+  int64_t last_seq = 0;
+  int64_t last_event_at = 0;
+};
+
+struct GroupListItem {
+  GroupView group;
+  int64_t unread_count = 0;
+  int64_t mention_count = 0;
+  int64_t read_seq = 0;
+  std::optional<nlohmann::json> last_event;
+};
+
+struct MemberInfo {
+  std::string user_id;
+  std::string role;
+  std::string membership;
+};
+
+nlohmann::json GroupViewJson(const GroupView& g);
+
+class GroupService {
+ public:
+  GroupService(GroupLog& log, PgPool& db, UserService& users, std::string server_name);
+
+  // name: the local part of the address ([a-z0-9._-]{1,64}).
+  Result<GroupView> Create(const UserProfile& me, const std::string& name, const GroupSettingsPatch& settings);
+  Result<GroupView> Get(const UserProfile& me, const std::string& group_id);
+  Result<GroupView> UpdateSettings(const UserProfile& me, const std::string& group_id,
+                                   const GroupSettingsPatch& patch);
+  Status Delete(const UserProfile& me, const std::string& group_id);
+
+  Result<GroupView> Join(const UserProfile& me, const std::string& group_id);
+  Status Leave(const UserProfile& me, const std::string& group_id);
+  Status Invite(const UserProfile& me, const std::string& group_id, const std::string& user_id);
+  Status Kick(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+              const std::string& reason);
+  Status Ban(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+             const std::string& reason);
+  Status Unban(const UserProfile& me, const std::string& group_id, const std::string& user_id);
+  Status SetRole(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                 const std::string& role);
+
+  // Joined members (and, with include_invited, invitees), ordered by user id,
+  // after the cursor `after` (exclusive).
+  Result<std::vector<MemberInfo>> Members(const UserProfile& me, const std::string& group_id,
+                                          const std::string& after, int limit);
+  // The caller's groups, most recently active first, with unread counts.
+  Result<std::vector<GroupListItem>> ListMine(const UserProfile& me);
+  // Public groups of this node matching q (title or name), by activity.
+  Result<std::vector<GroupView>> Directory(const std::string& q, int limit, int offset, int64_t* total);
+
+  // Resolves an address to a group row the caller may see. With
+  // `must_be_member`, kForbidden for visible groups the caller has not
+  // joined; kNotFound for private groups they are not in.
+  Result<int64_t> Resolve(const UserProfile& me, const std::string& group_id, bool must_be_member);
+
+  // Rows of the groups `user_id` has joined (for the stream).
+  Result<std::vector<int64_t>> JoinedGroups(const std::string& user_id);
+
+ private:
+  Status Membership(const UserProfile& me, const std::string& group_id, const std::string& target,
+                    const std::string& action, const std::string& reason);
+
+  GroupLog& log_;
+  PgPool& db_;
+  UserService& users_;
+  std::string server_name_;
+};
+
+int RoleRank(const std::string& role);  // owner 3, admin 2, member 1, other 0
+
+}  // namespace gc

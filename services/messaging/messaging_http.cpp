@@ -1,0 +1,210 @@
+#include "services/messaging/messaging_http.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "node/http/json_body.h"
+#include "node/http/router.h"
+#include "services/groups/group_service.h"
+#include "services/messaging/messaging_service.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+Result<std::optional<int64_t>> OptInt(const HttpRequest& req, const char* name, int64_t lo, int64_t hi) {
+  auto v = req.query_param(name);
+  if (!v) return std::optional<int64_t>();
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || errno == ERANGE || n < lo || n > hi) {
+    return Error::Invalid(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
+                          std::to_string(hi));
+  }
+  return std::optional<int64_t>(n);
+}
+
+json PageJson(const HistoryPage& page) {
+  json events = json::array();
+  for (const auto& e : page.events) {
+    json j = EventJson(e);
+    auto rx = page.reactions.find(e.event_id);
+    if (rx != page.reactions.end()) j["reactions"] = rx->second;
+    events.push_back(std::move(j));
+  }
+  json out = {{"events", events}, {"has_more", page.has_more}};
+  out["first_seq"] = page.events.empty() ? json(nullptr) : json(page.events.front().seq);
+  out["last_seq"] = page.events.empty() ? json(nullptr) : json(page.events.back().seq);
+  return out;
+}
+
+}  // namespace
+
+void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& messaging) {
+  // Resolves {group_id} for a member, or answers the refusal.
+  auto member_row = [&groups](RequestContext& ctx, HttpResponse* err) -> std::optional<int64_t> {
+    auto row = groups.Resolve(ctx.user(), ctx.param("group_id"), true);
+    if (!row.ok()) {
+      *err = ToHttp(row.error());
+      return std::nullopt;
+    }
+    return *row;
+  };
+
+  // POST /api/v1/groups/{group_id}/messages
+  router.Add("POST", "/api/v1/groups/{group_id}/messages", {}, [&, member_row](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto text = RequiredString(*body, "body");
+    if (!text.ok()) return ToHttp(text.error());
+    SendRequest req;
+    req.body = *text;
+    for (auto [field, target] : {std::pair{"client_txn_id", &req.client_txn_id}, std::pair{"reply_to", &req.reply_to},
+                                 std::pair{"media_id", &req.media_id}}) {
+      auto v = OptionalString(*body, field);
+      if (!v.ok()) return ToHttp(v.error());
+      *target = *v;
+    }
+    HttpResponse err;
+    auto row = member_row(ctx, &err);
+    if (!row) return err;
+    auto r = messaging.Send(ctx.user(), *row, req);
+    if (!r.ok()) return ToHttp(r.error());
+    json out = EventJson(*r);
+    return JsonResponse(201, out);
+  });
+
+  // GET /api/v1/groups/{group_id}/messages?before=&after=&limit=
+  router.Add("GET", "/api/v1/groups/{group_id}/messages", {}, [&, member_row](RequestContext& ctx) {
+    auto before = OptInt(ctx.req, "before", 1, INT64_MAX);
+    if (!before.ok()) return ToHttp(before.error());
+    auto after = OptInt(ctx.req, "after", 0, INT64_MAX);
+    if (!after.ok()) return ToHttp(after.error());
+    auto limit = OptInt(ctx.req, "limit", 1, 100);
+    if (!limit.ok()) return ToHttp(limit.error());
+    HttpResponse err;
+    auto row = member_row(ctx, &err);
+    if (!row) return err;
+    auto page = messaging.History(ctx.user(), *row, *before, *after, static_cast<int>(limit->value_or(50)));
+    if (!page.ok()) return ToHttp(page.error());
+    return JsonResponse(200, PageJson(*page));
+  });
+
+  // PATCH /api/v1/groups/{group_id}/messages/{event_id} {body}
+  router.Add("PATCH", "/api/v1/groups/{group_id}/messages/{event_id}", {}, [&, member_row](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto text = RequiredString(*body, "body");
+    if (!text.ok()) return ToHttp(text.error());
+    HttpResponse err;
+    auto row = member_row(ctx, &err);
+    if (!row) return err;
+    auto r = messaging.Edit(ctx.user(), *row, ctx.param("event_id"), *text);
+    if (!r.ok()) return ToHttp(r.error());
+    return JsonResponse(200, EventJson(*r));
+  });
+
+  // DELETE /api/v1/groups/{group_id}/messages/{event_id}
+  router.Add("DELETE", "/api/v1/groups/{group_id}/messages/{event_id}", {}, [&, member_row](RequestContext& ctx) {
+    HttpResponse err;
+    auto row = member_row(ctx, &err);
+    if (!row) return err;
+    auto r = messaging.Delete(ctx.user(), *row, ctx.param("event_id"));
+    if (!r.ok()) return ToHttp(r.error());
+    return JsonResponse(200, *r ? EventJson(**r) : json::object());
+  });
+
+  // POST /api/v1/groups/{group_id}/messages/{event_id}/reactions {key}
+  router.Add("POST", "/api/v1/groups/{group_id}/messages/{event_id}/reactions", {},
+             [&, member_row](RequestContext& ctx) {
+               auto body = ParseJsonObject(ctx.req.body);
+               if (!body.ok()) return ToHttp(body.error());
+               auto key = RequiredString(*body, "key");
+               if (!key.ok()) return ToHttp(key.error());
+               HttpResponse err;
+               auto row = member_row(ctx, &err);
+               if (!row) return err;
+               auto r = messaging.React(ctx.user(), *row, ctx.param("event_id"), *key, true);
+               if (!r.ok()) return ToHttp(r.error());
+               return JsonResponse(200, *r ? EventJson(**r) : json::object());
+             });
+
+  // DELETE /api/v1/groups/{group_id}/messages/{event_id}/reactions/{key}
+  router.Add("DELETE", "/api/v1/groups/{group_id}/messages/{event_id}/reactions/{key}", {},
+             [&, member_row](RequestContext& ctx) {
+               HttpResponse err;
+               auto row = member_row(ctx, &err);
+               if (!row) return err;
+               auto r = messaging.React(ctx.user(), *row, ctx.param("event_id"), ctx.param("key"), false);
+               if (!r.ok()) return ToHttp(r.error());
+               return JsonResponse(200, *r ? EventJson(**r) : json::object());
+             });
+
+  // POST /api/v1/groups/{group_id}/read {seq}
+  router.Add("POST", "/api/v1/groups/{group_id}/read", {}, [&, member_row](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto seq = OptionalInt(*body, "seq");
+    if (!seq.ok()) return ToHttp(seq.error());
+    if (!*seq) return ToHttp(Error::Invalid("missing field: seq"));
+    HttpResponse err;
+    auto row = member_row(ctx, &err);
+    if (!row) return err;
+    auto st = messaging.MarkRead(ctx.user(), *row, **seq);
+    if (!st.ok()) return ToHttp(st.error());
+    return JsonResponse(200, {{"seq", **seq}});
+  });
+
+  // POST /api/v1/groups/{group_id}/typing {typing}
+  router.Add("POST", "/api/v1/groups/{group_id}/typing", {}, [&, member_row](RequestContext& ctx) {
+    auto body = ctx.req.body.empty() ? Result<json>(json::object()) : ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto typing = OptionalBool(*body, "typing");
+    if (!typing.ok()) return ToHttp(typing.error());
+    HttpResponse err;
+    auto row = member_row(ctx, &err);
+    if (!row) return err;
+    auto st = messaging.Typing(ctx.user(), *row, typing->value_or(true));
+    if (!st.ok()) return ToHttp(st.error());
+    return HttpResponse::NoContent();
+  });
+
+  // GET /api/v1/me/mentions?before=&limit=
+  router.Add("GET", "/api/v1/me/mentions", {}, [&](RequestContext& ctx) {
+    auto before = OptInt(ctx.req, "before", 1, INT64_MAX);
+    if (!before.ok()) return ToHttp(before.error());
+    auto limit = OptInt(ctx.req, "limit", 1, 100);
+    if (!limit.ok()) return ToHttp(limit.error());
+    auto r = messaging.Mentions(ctx.user(), *before, static_cast<int>(limit->value_or(50)));
+    if (!r.ok()) return ToHttp(r.error());
+    json list = json::array();
+    for (const auto& e : *r) list.push_back(EventJson(e));
+    return JsonResponse(200, {{"events", list}});
+  });
+
+  // GET /api/v1/search?q=&limit=&offset=
+  router.Add("GET", "/api/v1/search", {}, [&](RequestContext& ctx) {
+    auto limit = OptInt(ctx.req, "limit", 1, 100);
+    if (!limit.ok()) return ToHttp(limit.error());
+    auto offset = OptInt(ctx.req, "offset", 0, 10000);
+    if (!offset.ok()) return ToHttp(offset.error());
+    int lim = static_cast<int>(limit->value_or(20));
+    auto r = messaging.Search(ctx.user(), ctx.req.query_param("q").value_or(""), lim + 1,
+                              static_cast<int>(offset->value_or(0)));
+    if (!r.ok()) return ToHttp(r.error());
+    bool more = static_cast<int>(r->size()) > lim;
+    if (more) r->pop_back();
+    json list = json::array();
+    for (const auto& h : *r) {
+      json j = EventJson(h.event);
+      j["rank"] = h.rank;
+      list.push_back(std::move(j));
+    }
+    return JsonResponse(200, {{"results", list}, {"has_more", more}});
+  });
+}
+
+}  // namespace gc

@@ -1,0 +1,394 @@
+#include "services/messaging/messaging_service.h"
+
+#include <algorithm>
+#include <set>
+
+#include "node/common/address.h"
+#include "node/common/text.h"
+#include "node/db/pg.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+GC_SQL(kByTxn, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
+               "WHERE e.sender = $1 AND e.txn_id = $2");
+GC_SQL(kTarget, "SELECT sender, type, deleted_at IS NOT NULL FROM events WHERE event_id = $1 AND group_id = $2");
+GC_SQL(kInsertMention, "INSERT INTO mentions (user_id, stream_pos, group_id, seq) VALUES ($1, $2, $3, $4) "
+                       "ON CONFLICT DO NOTHING");
+GC_SQL(kSetEdit, "UPDATE events SET edit_content = $2::jsonb, edited_at = $3 WHERE event_id = $1");
+GC_SQL(kEraseMessage,
+       "UPDATE events SET content = '{}'::jsonb, edit_content = NULL, deleted_at = $2 WHERE event_id = $1");
+GC_SQL(kEraseEdits,
+       "UPDATE events SET content = jsonb_build_object('event_id', relates_to) "
+       "WHERE relates_to = $1 AND type = 'message.edit'");
+GC_SQL(kEraseMentions,
+       "DELETE FROM mentions WHERE stream_pos = (SELECT stream_pos FROM events WHERE event_id = $1)");
+GC_SQL(kHasReaction, "SELECT 1 FROM reactions WHERE target = $1 AND user_id = $2 AND key = $3");
+GC_SQL(kAddReaction,
+       "INSERT INTO reactions (target, user_id, key, group_id, stream_pos) VALUES ($1, $2, $3, $4, $5)");
+GC_SQL(kRemoveReaction, "DELETE FROM reactions WHERE target = $1 AND user_id = $2 AND key = $3");
+GC_SQL(kHistoryLatest, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
+                       "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT $2");
+GC_SQL(kHistoryBefore, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
+                       "WHERE e.group_id = $1 AND e.seq < $3 ORDER BY e.seq DESC LIMIT $2");
+GC_SQL(kHistoryAfter, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
+                      "WHERE e.group_id = $1 AND e.seq > $3 ORDER BY e.seq ASC LIMIT $2");
+GC_SQL(kReactionsOf,
+       "SELECT target, key, array_to_json(array_agg(user_id ORDER BY stream_pos))::text FROM reactions "
+       "WHERE target = ANY($1::text[]) GROUP BY target, key");
+GC_SQL(kMarkRead,
+       "INSERT INTO read_markers (group_id, user_id, seq) VALUES ($1, $2, $3) "
+       "ON CONFLICT (group_id, user_id) DO UPDATE SET seq = greatest(read_markers.seq, EXCLUDED.seq)");
+GC_SQL(kMentions,
+       "SELECT " GC_EVENT_COLUMNS " FROM mentions x JOIN events e ON e.stream_pos = x.stream_pos "
+       "JOIN groups g ON g.id = e.group_id "
+       "JOIN group_members m ON m.group_id = e.group_id AND m.user_id = x.user_id AND m.membership = 'join' "
+       "WHERE x.user_id = $1 AND x.stream_pos < $2 AND g.deleted_at IS NULL "
+       "ORDER BY x.stream_pos DESC LIMIT $3");
+GC_SQL(kSearch,
+       "SELECT " GC_EVENT_COLUMNS ", ts_rank(e.search, q) AS rank "
+       "FROM events e JOIN groups g ON g.id = e.group_id "
+       "JOIN group_members m ON m.group_id = e.group_id AND m.user_id = $1 AND m.membership = 'join', "
+       "plainto_tsquery('simple', $2) q "
+       "WHERE e.search @@ q AND g.deleted_at IS NULL "
+       "ORDER BY rank DESC, e.stream_pos DESC LIMIT $3 OFFSET $4");
+
+GC_SQL(kEventsSince,
+       "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
+       "WHERE e.stream_pos > $1 AND e.stream_pos <= $2 "
+       "AND (e.group_id = ANY($3::bigint[]) OR (e.type = 'member' AND e.content ->> 'user_id' = $4)) "
+       "ORDER BY e.stream_pos LIMIT $5");
+
+bool IsTxnChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+         c == '.' || c == ':';
+}
+
+Status ValidateTxnId(const std::string& t) {
+  if (t.empty() || t.size() > 128 || !std::all_of(t.begin(), t.end(), IsTxnChar)) {
+    return Error::Invalid("client_txn_id must be 1 to 128 characters of A-Z, a-z, 0-9, '-', '_', '.', ':'");
+  }
+  return OkStatus();
+}
+
+Status ValidateEventId(const std::string& id) {
+  if (id.size() < 2 || id.size() > 128 || id[0] != '$') return Error::NotFound("no such message");
+  return OkStatus();
+}
+
+bool IsJoined(const GroupState& s, const std::string& user) { return s.IsJoined(user); }
+
+struct Target {
+  std::string sender, type;
+  bool deleted;
+};
+
+Result<std::optional<Target>> LoadTarget(PgConn& c, const std::string& event_id, int64_t row) {
+  auto r = c.Exec(kTarget, {event_id, row});
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return std::optional<Target>();
+  return std::optional<Target>(Target{r->text(0, 0), r->text(0, 1), r->boolean(0, 2)});
+}
+
+}  // namespace
+
+std::vector<std::string> ExtractMentions(const std::string& body) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  auto local_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'; };
+  auto server_char = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':'; };
+  for (size_t i = 0; i < body.size() && out.size() < 50; ++i) {
+    if (body[i] != '@') continue;
+    if (i > 0 && (local_char(body[i - 1]) || body[i - 1] == '@')) continue;  // part of an e-mail address
+    size_t j = i + 1;
+    while (j < body.size() && local_char(body[j])) ++j;
+    if (j == i + 1 || j >= body.size() || body[j] != ':') continue;
+    size_t k = j + 1;
+    while (k < body.size() && server_char(body[k])) ++k;
+    std::string candidate = body.substr(i, k - i);
+    // Trailing punctuation belongs to the sentence, not the address.
+    while (!candidate.empty() && (candidate.back() == '.' || candidate.back() == ':' || candidate.back() == '-')) {
+      candidate.pop_back();
+    }
+    if (ParseUserId(candidate) && seen.insert(candidate).second) out.push_back(candidate);
+    i = k - 1;
+  }
+  return out;
+}
+
+MessagingService::MessagingService(GroupLog& log, PgPool& db, int64_t max_message_bytes)
+    : log_(log), db_(db), max_message_bytes_(max_message_bytes) {}
+
+Status MessagingService::ValidateBody(const std::string& body) const {
+  if (static_cast<int64_t>(body.size()) > max_message_bytes_) {
+    return Error::TooLarge("body is over the limit of " + std::to_string(max_message_bytes_) + " bytes");
+  }
+  if (!Utf8Length(body)) return Error::Invalid("body must be valid UTF-8");
+  if (HasControlChars(body, true)) return Error::Invalid("body must not contain control characters");
+  return OkStatus();
+}
+
+Result<std::optional<GroupEvent>> MessagingService::FindByTxn(const std::string& sender, const std::string& txn) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kByTxn, {sender, txn}); });
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return std::optional<GroupEvent>();
+  return std::optional<GroupEvent>(EventFromRow(*r, 0));
+}
+
+Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, const SendRequest& req) {
+  GC_TRY(ValidateBody(req.body));
+  if (req.body.empty() && !req.media_id) return Error::Invalid("a message needs a body (or a media_id)");
+  if (req.media_id && (req.media_id->empty() || req.media_id->size() > 128)) return Error::Invalid("media_id is malformed");
+  if (req.reply_to) GC_TRY(ValidateEventId(*req.reply_to));
+  if (req.client_txn_id) {
+    GC_TRY(ValidateTxnId(*req.client_txn_id));
+    auto prior = FindByTxn(me.user_id, *req.client_txn_id);
+    if (!prior.ok()) return prior.error();
+    if (*prior) {
+      if ((*prior)->group_row != row) return Error::Conflict("client_txn_id was already used in another group");
+      return **prior;
+    }
+  }
+  std::string user = me.user_id;
+  SendRequest r = req;
+  auto result = log_.Submit(row, [user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
+    if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
+    if (r.reply_to) {
+      auto t = LoadTarget(ctx.conn, *r.reply_to, ctx.group.row);
+      if (!t.ok()) return t.error();
+      if (!*t) return Error::Invalid("reply_to must be an event of this group");
+    }
+    Draft d;
+    d.sender = user;
+    d.type = "message";
+    d.content = {{"body", r.body}};
+    if (r.reply_to) d.content["reply_to"] = *r.reply_to;
+    if (r.media_id) d.content["media_id"] = *r.media_id;
+    d.relates_to = r.reply_to;
+    d.txn_id = r.client_txn_id;
+    std::vector<std::string> mentions = ExtractMentions(r.body);
+    if (!mentions.empty()) {
+      d.project = [mentions](PgConn& c, const GroupEvent& ev) -> Status {
+        for (const auto& m : mentions) {
+          auto ins = c.Exec(kInsertMention, {m, ev.stream_pos, ev.group_row, ev.seq});
+          if (!ins.ok()) return ins.error();
+        }
+        return OkStatus();
+      };
+      d.content["mentions"] = mentions;
+    }
+    return std::vector<Draft>{d};
+  });
+  if (!result.ok()) {
+    // Two sends with the same client_txn_id raced: the loser finds the winner.
+    if (req.client_txn_id && result.error().code == ErrorCode::kConflict) {
+      auto prior = FindByTxn(me.user_id, *req.client_txn_id);
+      if (prior.ok() && *prior) return **prior;
+    }
+    return result.error();
+  }
+  return result->front();
+}
+
+Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row, std::optional<int64_t> before,
+                                              std::optional<int64_t> after, int limit) {
+  if (before && after) return Error::Invalid("give before or after, not both");
+  HistoryPage page;
+  auto st = db_.With([&](PgConn& c) -> Status {
+    Result<PgResult> r = Error::Internal("unset");
+    if (after) r = c.Exec(kHistoryAfter, {row, limit + 1, *after});
+    else if (before) r = c.Exec(kHistoryBefore, {row, limit + 1, *before});
+    else r = c.Exec(kHistoryLatest, {row, limit + 1});
+    if (!r.ok()) return r.error();
+    int n = r->rows();
+    page.has_more = n > limit;
+    for (int i = 0; i < std::min(n, limit); ++i) page.events.push_back(EventFromRow(*r, i));
+    if (!after) std::reverse(page.events.begin(), page.events.end());
+    std::string ids = "{";
+    bool first = true;
+    for (const auto& e : page.events) {
+      if (e.type != "message" || e.deleted_at) continue;
+      if (!first) ids += ',';
+      ids += "\"" + e.event_id + "\"";  // event ids are [$A-Za-z0-9_-]: no quoting issues
+      first = false;
+    }
+    ids += "}";
+    if (!first) {
+      auto rx = c.Exec(kReactionsOf, {ids});
+      if (!rx.ok()) return rx.error();
+      for (int i = 0; i < rx->rows(); ++i) {
+        page.reactions[rx->text(i, 0)][rx->text(i, 1)] = json::parse(rx->view(i, 2)).get<std::vector<std::string>>();
+      }
+    }
+    return OkStatus();
+  });
+  if (!st.ok()) return st.error();
+  return page;
+}
+
+Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, const std::string& event_id,
+                                          const std::string& body) {
+  GC_TRY(ValidateEventId(event_id));
+  GC_TRY(ValidateBody(body));
+  if (body.empty()) return Error::Invalid("body must not be empty; delete the message instead");
+  std::string user = me.user_id;
+  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+    if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
+    auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
+    if (!t.ok()) return t.error();
+    if (!*t || (*t)->type != "message" || (*t)->deleted) return Error::NotFound("no such message");
+    if ((*t)->sender != user) return Error::Forbidden("only the sender can edit a message");
+    Draft d;
+    d.sender = user;
+    d.type = "message.edit";
+    d.content = {{"event_id", event_id}, {"body", body}};
+    d.relates_to = event_id;
+    d.project = [event_id, body](PgConn& c, const GroupEvent& ev) -> Status {
+      auto u = c.Exec(kSetEdit, {event_id, json{{"body", body}}.dump(), ev.origin_ts});
+      if (!u.ok()) return u.error();
+      return OkStatus();
+    };
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  return r->front();
+}
+
+Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me, int64_t row,
+                                                           const std::string& event_id) {
+  GC_TRY(ValidateEventId(event_id));
+  std::string user = me.user_id;
+  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const Member* m = ctx.group.Find(user);
+    if (!m || m->membership != "join") return Error::Forbidden("you are not a member of this group");
+    auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
+    if (!t.ok()) return t.error();
+    if (!*t || (*t)->type != "message") return Error::NotFound("no such message");
+    if ((*t)->deleted) return std::vector<Draft>{};  // already gone: nothing to do
+    if ((*t)->sender != user && m->role != "owner" && m->role != "admin") {
+      return Error::Forbidden("only the sender or a group admin can delete a message");
+    }
+    Draft d;
+    d.sender = user;
+    d.type = "message.delete";
+    d.content = {{"event_id", event_id}};
+    d.relates_to = event_id;
+    d.project = [event_id](PgConn& c, const GroupEvent& ev) -> Status {
+      for (auto* q : {&kEraseMessage, &kEraseEdits, &kEraseMentions}) {
+        auto u = q == &kEraseMessage ? c.Exec(*q, {event_id, ev.origin_ts}) : c.Exec(*q, {event_id});
+        if (!u.ok()) return u.error();
+      }
+      return OkStatus();
+    };
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  if (r->empty()) return std::optional<GroupEvent>();
+  return std::optional<GroupEvent>(r->front());
+}
+
+Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me, int64_t row,
+                                                          const std::string& event_id, const std::string& key,
+                                                          bool add) {
+  GC_TRY(ValidateEventId(event_id));
+  auto len = Utf8Length(key);
+  if (key.empty() || !len || *len > 32 || key.size() > 128 || HasControlChars(key, false)) {
+    return Error::Invalid("key must be 1 to 32 characters of UTF-8 (an emoji or a short word)");
+  }
+  std::string user = me.user_id;
+  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+    if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
+    auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
+    if (!t.ok()) return t.error();
+    if (!*t || (*t)->type != "message" || (*t)->deleted) return Error::NotFound("no such message");
+    auto has = ctx.conn.Exec(kHasReaction, {event_id, user, key});
+    if (!has.ok()) return has.error();
+    bool exists = has->rows() > 0;
+    if (exists == add) return std::vector<Draft>{};  // already as asked: one reaction per user per key
+    Draft d;
+    d.sender = user;
+    d.type = "reaction";
+    d.content = {{"event_id", event_id}, {"key", key}};
+    if (!add) d.content["removed"] = true;
+    d.relates_to = event_id;
+    d.project = [=](PgConn& c, const GroupEvent& ev) -> Status {
+      auto u = add ? c.Exec(kAddReaction, {event_id, user, key, ev.group_row, ev.stream_pos})
+                   : c.Exec(kRemoveReaction, {event_id, user, key});
+      if (!u.ok()) return u.error();
+      return OkStatus();
+    };
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  if (r->empty()) return std::optional<GroupEvent>();
+  return std::optional<GroupEvent>(r->front());
+}
+
+Status MessagingService::MarkRead(const UserProfile& me, int64_t row, int64_t seq) {
+  if (seq < 0) return Error::Invalid("seq must be zero or more");
+  auto last = log_.Read(row, [](const GroupState& s) { return s.last_seq; });
+  if (!last.ok()) return last.error();
+  if (seq > *last) return Error::Invalid("seq is past the end of the group's log (" + std::to_string(*last) + ")");
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kMarkRead, {row, me.user_id, seq}); });
+  if (!r.ok()) return r.error();
+  if (ephemeral_) {
+    auto addr = log_.Read(row, [](const GroupState& s) { return s.address; });
+    if (addr.ok()) ephemeral_->ReadMarker(me.user_id, *addr, seq);
+  }
+  return OkStatus();
+}
+
+Result<std::vector<GroupEvent>> MessagingService::Mentions(const UserProfile& me, std::optional<int64_t> before_pos,
+                                                           int limit) {
+  auto r = db_.With([&](PgConn& c) {
+    return c.Exec(kMentions, {me.user_id, before_pos.value_or(INT64_MAX), limit});
+  });
+  if (!r.ok()) return r.error();
+  std::vector<GroupEvent> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back(EventFromRow(*r, i));
+  return out;
+}
+
+Result<std::vector<SearchHit>> MessagingService::Search(const UserProfile& me, const std::string& query, int limit,
+                                                        int offset) {
+  auto len = Utf8Length(query);
+  if (query.empty() || !len || *len > 256) return Error::Invalid("q must be 1 to 256 characters");
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kSearch, {me.user_id, query, limit, offset}); });
+  if (!r.ok()) return r.error();
+  std::vector<SearchHit> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back({EventFromRow(*r, i), r->float64(i, 14)});
+  return out;
+}
+
+Status MessagingService::Typing(const UserProfile& me, int64_t row, bool typing) {
+  auto info = log_.Read(row, [&](const GroupState& s) {
+    return std::make_pair(s.IsJoined(me.user_id) ? s.Joined() : nullptr, s.address);
+  });
+  if (!info.ok()) return info.error();
+  if (!info->first) return Error::Forbidden("you are not a member of this group");
+  if (ephemeral_) ephemeral_->Typing(info->second, me.user_id, typing, info->first);
+  return OkStatus();
+}
+
+}  // namespace gc
+
+namespace gc {
+
+Result<std::vector<GroupEvent>> MessagingService::EventsSince(const std::string& user,
+                                                              const std::vector<int64_t>& groups, int64_t since,
+                                                              int64_t upto, int limit) {
+  std::string arr = "{";
+  for (size_t i = 0; i < groups.size(); ++i) arr += (i ? "," : "") + std::to_string(groups[i]);
+  arr += "}";
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kEventsSince, {since, upto, arr, user, limit}); });
+  if (!r.ok()) return r.error();
+  std::vector<GroupEvent> out;
+  out.reserve(r->rows());
+  for (int i = 0; i < r->rows(); ++i) out.push_back(EventFromRow(*r, i));
+  return out;
+}
+
+}  // namespace gc

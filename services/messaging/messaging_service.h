@@ -1,0 +1,101 @@
+// MessagingService: messages in groups and everything around them: send
+// (idempotent per user and client_txn_id), history by seq in both
+// directions, edit, delete, replies, reactions, mentions, read markers with
+// unread counts, full-text search, typing notifications.
+//
+// Writes go through the GroupLog (so they are events, ordered and durable
+// before they are acknowledged); reads go to PostgreSQL directly. Membership
+// is checked by the caller (GroupService::Resolve) for the fast refusal and
+// again inside each log operation against the authoritative state.
+//
+// Thread-safety: thread-safe; every method may block.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/common/principal.h"
+#include "node/common/result.h"
+#include "services/groups/group_log.h"
+
+namespace gc {
+
+class PgPool;
+class TypingSink;
+
+struct SendRequest {
+  std::string body;
+  std::optional<std::string> client_txn_id;
+  std::optional<std::string> reply_to;
+  std::optional<std::string> media_id;
+};
+
+struct HistoryPage {
+  std::vector<GroupEvent> events;  // ascending seq
+  bool has_more = false;           // more in the direction of travel
+  // reactions[event_id][key] = users
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> reactions;
+};
+
+struct SearchHit {
+  GroupEvent event;
+  double rank = 0;
+};
+
+// Receives typing notifications and read markers (the stream hub).
+class EphemeralSink {
+ public:
+  virtual ~EphemeralSink() = default;
+  virtual void Typing(const std::string& group_id, const std::string& user, bool typing,
+                      std::shared_ptr<const std::vector<std::string>> recipients) = 0;
+  virtual void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) = 0;
+};
+
+class MessagingService {
+ public:
+  MessagingService(GroupLog& log, PgPool& db, int64_t max_message_bytes);
+  void set_ephemeral_sink(EphemeralSink* sink) { ephemeral_ = sink; }
+
+  // `row` must come from GroupService::Resolve. Returns the message event
+  // (the first one for a repeated client_txn_id).
+  Result<GroupEvent> Send(const UserProfile& me, int64_t row, const SendRequest& req);
+  // before/after: seq bounds (exclusive). Neither: the newest page.
+  Result<HistoryPage> History(const UserProfile& me, int64_t row, std::optional<int64_t> before,
+                              std::optional<int64_t> after, int limit);
+  Result<GroupEvent> Edit(const UserProfile& me, int64_t row, const std::string& event_id, const std::string& body);
+  Result<std::optional<GroupEvent>> Delete(const UserProfile& me, int64_t row, const std::string& event_id);
+  Result<std::optional<GroupEvent>> React(const UserProfile& me, int64_t row, const std::string& event_id,
+                                          const std::string& key, bool add);
+  Status MarkRead(const UserProfile& me, int64_t row, int64_t seq);
+  Result<std::vector<GroupEvent>> Mentions(const UserProfile& me, std::optional<int64_t> before_pos, int limit);
+  Result<std::vector<SearchHit>> Search(const UserProfile& me, const std::string& query, int limit, int offset);
+  Status Typing(const UserProfile& me, int64_t row, bool typing);
+
+  // For stream resumption: events with since < stream_pos <= upto of the
+  // given groups, plus membership events about `user` anywhere (so a user
+  // kicked while away learns of it), in stream_pos order, at most `limit`.
+  Result<std::vector<GroupEvent>> EventsSince(const std::string& user, const std::vector<int64_t>& groups,
+                                              int64_t since, int64_t upto, int limit);
+
+  // Body rules: valid UTF-8, 1..max_message_bytes bytes, no control
+  // characters other than newline, tab and carriage return.
+  Status ValidateBody(const std::string& body) const;
+
+ private:
+  Result<std::optional<GroupEvent>> FindByTxn(const std::string& sender, const std::string& txn);
+
+  GroupLog& log_;
+  PgPool& db_;
+  int64_t max_message_bytes_;
+  EphemeralSink* ephemeral_ = nullptr;
+};
+
+// The user addresses mentioned in a message body ("@alice:acme.test"), unique,
+// at most 50.
+std::vector<std::string> ExtractMentions(const std::string& body);
+
+}  // namespace gc
