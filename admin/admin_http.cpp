@@ -71,9 +71,9 @@ void AddAdminRoutes(Router& router, UserService& users) {
 
   // POST /api/v1/admin/users/{user_id}/deactivate
   router.Add("POST", "/api/v1/admin/users/{user_id}/deactivate", admin, [&users](RequestContext& ctx) {
-    if (ctx.param("user_id") == ctx.user().user_id) {
-      return ToHttp(Error::Invalid("admins cannot deactivate themselves"));
-    }
+    auto target = users.GetUser(ctx.param("user_id"));
+    if (!target.ok()) return ToHttp(target.error());
+    if ((*target)->id == ctx.user().id) return ToHttp(Error::Invalid("admins cannot deactivate themselves"));
     auto st = users.SetDeactivated(ctx.param("user_id"), true);
     if (!st.ok()) return ToHttp(st.error());
     return JsonResponse(200, {{"user_id", ctx.param("user_id")}, {"deactivated", true}});
@@ -109,6 +109,7 @@ void AddAdminRoutes(Router& router, UserService& users) {
     if (*uses) u = static_cast<int>(**uses);
     auto r = users.CreateInvite(u, *expires, ctx.user().id);
     if (!r.ok()) return ToHttp(r.error());
+    r->created_by = ctx.user().user_id;
     return JsonResponse(201, InviteJson(*r));
   });
 

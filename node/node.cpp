@@ -169,9 +169,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   StreamEndpoint* stream = n->stream_.get();
   GroupLog* log = n->log_.get();
   m.AddGauge("groupchat_stream_connections", "Open WebSocket streams.", [hub] { return hub->connections(); });
-  m.AddGauge("groupchat_stream_frames_delivered", "Frames handed to stream connections (counter).",
+  m.AddCounterFn("groupchat_stream_frames_delivered_total", "Frames handed to stream connections.",
              [hub] { return static_cast<double>(hub->frames_delivered()); });
-  m.AddGauge("groupchat_stream_slow_consumers_dropped", "Streams closed because the client was too slow (counter).",
+  m.AddCounterFn("groupchat_stream_slow_consumers_dropped_total", "Streams closed because the client was too slow.",
              [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
   m.AddGauge("groupchat_stream_position", "Last committed stream position.",
              [log] { return static_cast<double>(log->last_stream_pos()); });
@@ -181,7 +181,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
 }
 
 Node::~Node() {
-  if (hub_) hub_->CloseAll();
+  if (hub_) hub_->DetachAll();
   http_.reset();
   gateway_.reset();
   if (workers_) workers_->Stop();
@@ -223,8 +223,13 @@ Status Node::Serve() {
   }
   LogInfo("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
 
+  // Streams first: send close frames and give clients a moment to answer.
   hub_->CloseAll();
+  for (int i = 0; i < 200 && hub_->connections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   http_->Stop(10000);
+  hub_->DetachAll();
   workers_->Stop();
   log_->Stop();
   {

@@ -27,6 +27,10 @@ void Metrics::AddGauge(const std::string& name, const std::string& help, std::fu
   gauges_.push_back({name, help, std::move(read)});
 }
 
+void Metrics::AddCounterFn(const std::string& name, const std::string& help, std::function<double()> read) {
+  counter_fns_.push_back({name, help, std::move(read)});
+}
+
 std::atomic<uint64_t>* Metrics::AddCounter(const std::string& name, const std::string& help) {
   counters_.push_back(std::make_unique<Counter>());
   counters_.back()->name = name;
@@ -81,6 +85,10 @@ std::string Metrics::Render() const {
   for (const auto& c : counters_) {
     out += "# HELP " + c->name + " " + c->help + "\n# TYPE " + c->name + " counter\n";
     out += c->name + " " + std::to_string(c->value.load(std::memory_order_relaxed)) + "\n";
+  }
+  for (const auto& g : counter_fns_) {
+    snprintf(buf, sizeof buf, "%.17g", g.read());
+    out += "# HELP " + g.name + " " + g.help + "\n# TYPE " + g.name + " counter\n" + g.name + " " + buf + "\n";
   }
   for (const auto& g : gauges_) {
     snprintf(buf, sizeof buf, "%.17g", g.read());

@@ -29,6 +29,8 @@ class Metrics {
   void AddGauge(const std::string& name, const std::string& help, std::function<double()> read);
   // A counter owned by the caller (e.g. WebSocket frames); Thread-safe to bump.
   std::atomic<uint64_t>* AddCounter(const std::string& name, const std::string& help);
+  // A counter whose value another component keeps (read at scrape time).
+  void AddCounterFn(const std::string& name, const std::string& help, std::function<double()> read);
 
   std::string Render() const;
 
@@ -54,6 +56,7 @@ class Metrics {
   };
   std::vector<std::unique_ptr<Route>> routes_;
   std::vector<Gauge> gauges_;
+  std::vector<Gauge> counter_fns_;
   std::vector<std::unique_ptr<Counter>> counters_;
 };
 

@@ -93,7 +93,10 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     ep_.post_blocking([self, token] {
       auto p = self->ep_.auth.Authenticate(token);
       asio::dispatch(self->ws_.get_executor(), [self, p = std::move(p)]() mutable {
-        if (!p.ok()) return self->Reject(401, "unauthorized", p.error().message);
+        if (!p.ok()) {
+          if (p.error().code == ErrorCode::kUnavailable) return self->Reject(503, "unavailable", p.error().message);
+          return self->Reject(401, "unauthorized", p.error().message);
+        }
         self->principal_ = *p;
         self->Upgrade();
       });
@@ -170,8 +173,8 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     ep_.hub.Attach(user(), shared_from_this());
     attached_ = true;
     ReadLoop();
+    upto_ = ep_.log.last_stream_pos();
     if (since_) {
-      upto_ = ep_.log.last_stream_pos();
       cursor_ = *since_;
       FetchReplayPage();
     } else {
@@ -253,7 +256,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     if (dropped) {
       ++ep_.slow_consumers_dropped;
       LogWarn("stream dropped: client too slow", {{"user", user()}, {"ip", ip_}, {"last_stream_pos", last_pos_}});
-      return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since=" + std::to_string(last_pos_));
+      return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
     }
     for (auto& [frame, pos] : batch) {
       if (replaying_) {
@@ -267,7 +270,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     }
     if (held_bytes_ > ep_.options.send_queue_bytes) {
       ++ep_.slow_consumers_dropped;
-      return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since=" + std::to_string(last_pos_));
+      return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
     }
   }
 

@@ -81,6 +81,17 @@ void StreamHub::CloseAll() {
   }
 }
 
+void StreamHub::DetachAll() {
+  decltype(by_user_) gone;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    gone.swap(by_user_);
+  }
+  connections_ = 0;
+  // `gone` drops the references outside the lock: a session's destructor
+  // calls Detach, which takes the lock.
+}
+
 bool StreamHub::IsOnline(const std::string& user) const {
   std::lock_guard<std::mutex> lock(mu_);
   return by_user_.count(user) > 0;

@@ -71,6 +71,9 @@ class StreamHub : public EventSink, public EphemeralSink {
   void CloseSession(int64_t session_id);
   void CloseUser(const std::string& user);
   void CloseAll();
+  // Forgets every connection (after the I/O threads stopped, before the
+  // connections' io_context is destroyed).
+  void DetachAll();
   int connections() const { return connections_.load(); }
   uint64_t frames_delivered() const { return frames_delivered_.load(); }
 

@@ -23,10 +23,10 @@ GC_SQL(kJoinedGroups,
        "WHERE m.user_id = $1 AND m.membership = 'join' AND g.deleted_at IS NULL");
 GC_SQL(kMyGroups,
        "SELECT g.id, coalesce(r.seq, 0), "
-       " (SELECT count(*) FROM events e WHERE e.group_id = g.id AND e.seq > coalesce(r.seq, 0) "
-       "   AND e.type = 'message' AND e.sender <> $1 AND e.deleted_at IS NULL), "
-       " (SELECT count(*) FROM mentions x WHERE x.group_id = g.id AND x.user_id = $1 "
-       "   AND x.seq > coalesce(r.seq, 0)) "
+       " CASE WHEN m.membership <> 'join' THEN 0 ELSE (SELECT count(*) FROM events e WHERE e.group_id = g.id "
+       "   AND e.seq > coalesce(r.seq, 0) AND e.type = 'message' AND e.sender <> $1 AND e.deleted_at IS NULL) END, "
+       " CASE WHEN m.membership <> 'join' THEN 0 ELSE (SELECT count(*) FROM mentions x WHERE x.group_id = g.id "
+       "   AND x.user_id = $1 AND x.seq > coalesce(r.seq, 0)) END "
        "FROM group_members m JOIN groups g ON g.id = m.group_id "
        "LEFT JOIN read_markers r ON r.group_id = g.id AND r.user_id = $1 "
        "WHERE m.user_id = $1 AND m.membership IN ('join', 'invite') AND g.deleted_at IS NULL "
@@ -35,7 +35,7 @@ GC_SQL(kLastEvent, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g
                    "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT 1");
 GC_SQL(kDirectory,
        "SELECT id, count(*) OVER () FROM groups WHERE visibility = 'public' AND deleted_at IS NULL "
-       "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(address, lower($1)) > 0 "
+       "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(split_part(address, ':', 1), lower($1)) > 0 "
        "     OR strpos(lower(topic), lower($1)) > 0) "
        "ORDER BY last_event_at DESC, id LIMIT $2 OFFSET $3");
 
