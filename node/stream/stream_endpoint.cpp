@@ -2,6 +2,8 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -12,6 +14,7 @@
 #include <optional>
 
 #include "node/common/log.h"
+#include "node/common/text.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
 #include "node/http/rate_limiter.h"
@@ -31,7 +34,16 @@ namespace {
 
 constexpr uint16_t kCloseSlowConsumer = 4001;
 
-Frame MakeFrame(const json& j) { return std::make_shared<const std::string>(j.dump(-1, ' ', false, json::error_handler_t::replace)); }
+Frame MakeFrame(const json& j) { return WsTextFrame(j.dump(-1, ' ', false, json::error_handler_t::replace)); }
+
+// A server control frame (close, ping, pong): FIN, opcode, payload <= 125.
+std::shared_ptr<const std::string> ControlFrame(uint8_t opcode, const std::string& payload) {
+  auto f = std::make_shared<std::string>();
+  f->push_back(static_cast<char>(0x80 | opcode));
+  f->push_back(static_cast<char>(std::min<size_t>(payload.size(), 125)));
+  f->append(payload.substr(0, 125));
+  return f;
+}
 
 Frame ErrorFrame(const std::string& code, const std::string& message) {
   return MakeFrame({{"type", "error"}, {"code", code}, {"message", message}});
@@ -40,8 +52,8 @@ Frame ErrorFrame(const std::string& code, const std::string& message) {
 class WsSession : public StreamConnection, public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(StreamEndpoint& ep, beast::tcp_stream&& stream, std::string ip, std::string request_id)
-      : ep_(ep), ws_(std::move(stream)), ip_(std::move(ip)), request_id_(std::move(request_id)),
-        frame_limiter_(20, 40) {}
+      : ep_(ep), executor_(stream.get_executor()), ws_(std::in_place, std::move(stream)), ip_(std::move(ip)),
+        request_id_(std::move(request_id)), timer_(executor_), frame_limiter_(20, 40) {}
 
   ~WsSession() override {
     Detach();
@@ -92,7 +104,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     auto self = shared_from_this();
     ep_.post_blocking([self, token] {
       auto p = self->ep_.auth.Authenticate(token);
-      asio::dispatch(self->ws_.get_executor(), [self, p = std::move(p)]() mutable {
+      asio::dispatch(self->executor_, [self, p = std::move(p)]() mutable {
         if (!p.ok()) {
           if (p.error().code == ErrorCode::kUnavailable) return self->Reject(503, "unavailable", p.error().message);
           return self->Reject(401, "unauthorized", p.error().message);
@@ -104,7 +116,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   }
 
   // StreamConnection: any thread, under the hub's lock. Never blocks.
-  void Deliver(const Frame& frame, int64_t pos) override {
+  void Deliver(const Frame& frame, int64_t pos, bool flush) override {
     bool schedule = false;
     {
       std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -115,17 +127,29 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
       } else {
         inbox_.emplace_back(frame, pos);
       }
-      schedule = !scheduled_;
-      scheduled_ = true;
+      if (flush) {
+        schedule = !scheduled_;
+        scheduled_ = true;
+      }
     }
-    if (schedule) asio::post(ws_.get_executor(), [self = shared_from_this()] { self->DrainInbox(); });
+    if (schedule) asio::post(executor_, [self = shared_from_this()] { self->DrainInbox(); });
+  }
+
+  void Flush() override {
+    bool schedule;
+    {
+      std::lock_guard<std::mutex> lock(inbox_mu_);
+      schedule = !scheduled_ && (!inbox_.empty() || dropped_);
+      if (schedule) scheduled_ = true;
+    }
+    if (schedule) asio::post(executor_, [self = shared_from_this()] { self->DrainInbox(); });
   }
 
   int64_t session_id() const override { return principal_.session_id; }
   const std::string& user() const { return principal_.user->user_id; }
 
   void Kick(uint16_t code, const std::string& reason) override {
-    asio::post(ws_.get_executor(), [self = shared_from_this(), code, reason] { self->CloseWith(code, reason); });
+    asio::post(executor_, [self = shared_from_this(), code, reason] { self->CloseWith(code, reason); });
   }
 
  private:
@@ -139,27 +163,28 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     res->keep_alive(false);
     res->body() = ErrorBody(code, message);
     res->prepare_payload();
-    auto& tcp = beast::get_lowest_layer(ws_);
+    auto& tcp = ws_->next_layer();
     tcp.expires_after(std::chrono::seconds(5));
     http::async_write(tcp, *res, [self = shared_from_this(), res](beast::error_code, size_t) {
       beast::error_code ec;
-      beast::get_lowest_layer(self->ws_).socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
-      beast::get_lowest_layer(self->ws_).close();
+      self->ws_->next_layer().socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+      self->ws_->next_layer().close();
     });
   }
 
+  // Beast performs the opening handshake (it validates the request and
+  // answers 101); then the connection leaves Beast's WebSocket stream and this
+  // session speaks the framing itself, so that many pre-built frames go out
+  // in one write (see WriteNext).
   void Upgrade() {
-    beast::get_lowest_layer(ws_).expires_never();
-    websocket::stream_base::timeout t = websocket::stream_base::timeout::suggested(beast::role_type::server);
-    t.idle_timeout = std::chrono::seconds(ep_.options.idle_timeout_s);
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
+    ws_->next_layer().expires_after(std::chrono::seconds(10));
+    ws_->set_option(websocket::stream_base::decorator(
         [id = request_id_](websocket::response_type& res) { res.set("X-Request-Id", id); }));
-    ws_.read_message_max(ep_.options.max_frame_bytes);
-    ws_.auto_fragment(false);
-    ws_.async_accept(req_, [self = shared_from_this()](beast::error_code ec) {
+    ws_->async_accept(req_, [self = shared_from_this()](beast::error_code ec) {
       if (ec) return;
+      self->sock_.emplace(std::move(self->ws_->next_layer()));
+      self->ws_.reset();
+      self->sock_->expires_never();
       self->OnAccepted();
     });
   }
@@ -172,7 +197,9 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     replaying_ = true;
     ep_.hub.Attach(user(), shared_from_this());
     attached_ = true;
+    last_rx_ = std::chrono::steady_clock::now();
     ReadLoop();
+    Heartbeat();
     upto_ = ep_.log.last_stream_pos();
     if (since_) {
       cursor_ = *since_;
@@ -198,7 +225,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
         events = ep.messaging.EventsSince(self->user(), *self->groups_, self->cursor_, self->upto_,
                                           ep.options.replay_page);
       }
-      asio::dispatch(self->ws_.get_executor(), [self, events = std::move(events)]() mutable {
+      asio::dispatch(self->executor_, [self, events = std::move(events)]() mutable {
         self->OnReplayPage(std::move(events));
       });
     });
@@ -281,72 +308,201 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     if (!writing_) WriteNext();
   }
 
+  // Writes every queued frame (up to 256 KiB) with one gathered write: the
+  // frames are shared, pre-built byte strings, so a burst costs one syscall.
   void WriteNext() {
-    if (queue_.empty() || closing_) {
+    if (queue_.empty() || !sock_) {
       writing_ = false;
+      if (close_sent_ && !shut_down_) ShutdownAfterClose();
       return;
     }
     writing_ = true;
-    ws_.text(true);
-    ws_.async_write(asio::buffer(*queue_.front()), [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->queued_bytes_ -= self->queue_.front()->size();
-      self->queue_.pop_front();
+    in_flight_.clear();
+    size_t bytes = 0;
+    while (!queue_.empty() && (in_flight_.empty() || bytes + queue_.front()->size() <= (256u << 10)) &&
+           in_flight_.size() < 512) {
+      bytes += queue_.front()->size();
+      in_flight_.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    buffers_.clear();
+    for (const auto& f : in_flight_) buffers_.emplace_back(f->data(), f->size());
+    asio::async_write(*sock_, buffers_, [self = shared_from_this(), bytes](beast::error_code ec, size_t) {
+      self->queued_bytes_ -= bytes;
+      self->in_flight_.clear();
       if (ec) {
-        self->closing_ = true;
         self->writing_ = false;
+        self->Finish();
         return;
       }
       self->MaybeContinueReplay();
-      if (self->close_after_write_ && self->queue_.empty()) {
-        self->writing_ = false;
-        return self->CloseWith(self->close_code_, self->close_reason_);
-      }
       self->WriteNext();
     });
   }
 
+  // Sends a close frame after what is already queued, then stops sending.
   void CloseWith(uint16_t code, const std::string& reason) {
     if (closing_) return;
-    if (writing_) {
-      // Let the frame in flight finish; drop the rest.
-      while (queue_.size() > 1) {
-        queued_bytes_ -= queue_.back()->size();
-        queue_.pop_back();
-      }
-      close_after_write_ = true;
-      close_code_ = code;
-      close_reason_ = reason;
-      return;
-    }
     closing_ = true;
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason), [self = shared_from_this()](beast::error_code) {});
+    std::string payload;
+    payload += static_cast<char>(code >> 8);
+    payload += static_cast<char>(code & 0xff);
+    payload += reason.substr(0, 123);
+    // A slow consumer gets its close frame at once, not after the backlog.
+    if (code == kCloseSlowConsumer) {
+      for (auto& f : queue_) queued_bytes_ -= f->size();
+      queue_.clear();
+    }
+    queue_.push_back(ControlFrame(0x8, payload));
+    queued_bytes_ += queue_.back()->size();
+    close_sent_ = true;
+    if (!writing_) WriteNext();
+  }
+
+  void ShutdownAfterClose() {
+    shut_down_ = true;
+    beast::error_code ec;
+    sock_->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    // The read loop sees the peer's close (or EOF) and finishes; make sure
+    // it does not wait for ever.
+    timer_.expires_after(std::chrono::seconds(2));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->Finish();
+    });
+  }
+
+  // Ends the connection for good.
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    closing_ = true;
+    timer_.cancel();
+    beast::error_code ec;
+    if (sock_) sock_->socket().close(ec);
+    Detach();
+  }
+
+  // Pings every idle_timeout/2; no traffic at all for idle_timeout ends it.
+  void Heartbeat() {
+    timer_.expires_after(std::chrono::seconds(std::max(1, ep_.options.idle_timeout_s / 2)));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->finished_ || self->close_sent_) return;
+      auto idle = std::chrono::steady_clock::now() - self->last_rx_;
+      if (idle > std::chrono::seconds(self->ep_.options.idle_timeout_s)) {
+        LogInfo("stream idle timeout", {{"user", self->user()}, {"ip", self->ip_}});
+        return self->Finish();
+      }
+      self->Enqueue(ControlFrame(0x9, "hb"));
+      self->Heartbeat();
+    });
   }
 
   // ---------------------------------------------------------------- inbound
 
   void ReadLoop() {
-    ws_.async_read(in_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (ec) {
-        // Closed, timed out, or a protocol violation (Beast already sent the
-        // close frame, e.g. 1009 for an oversized message).
-        self->closing_ = true;
-        self->Detach();
-        return;
-      }
-      self->OnClientFrame();
+    auto buf = rx_.prepare(16384);
+    sock_->async_read_some(buf, [self = shared_from_this()](beast::error_code ec, size_t n) {
+      if (ec) return self->Finish();  // closed, reset or shut down
+      self->rx_.commit(n);
+      self->last_rx_ = std::chrono::steady_clock::now();
+      if (!self->ParseFrames()) return;
+      if (self->finished_) return;
       self->ReadLoop();
     });
   }
 
-  void OnClientFrame() {
-    std::string text = beast::buffers_to_string(in_.data());
-    in_.consume(in_.size());
+  // Fails the connection with `code` (RFC 6455 section 7.1.7).
+  bool Fail(uint16_t code, const std::string& why) {
+    LogInfo("stream protocol error", {{"user", user()}, {"ip", ip_}, {"code", static_cast<int>(code)}, {"why", why}});
+    CloseWith(code, why);
+    rx_.consume(rx_.size());
+    return true;  // keep reading until the peer closes or the timer ends it
+  }
+
+  // Parses every complete client frame in rx_. Returns false to stop reading.
+  bool ParseFrames() {
+    while (!close_sent_ || !peer_closed_) {
+      auto data = rx_.data();
+      const auto* p = static_cast<const unsigned char*>(data.data());
+      size_t avail = data.size();
+      if (close_sent_) {  // after our close, only the peer's close matters
+        rx_.consume(avail);
+        return true;
+      }
+      if (avail < 2) return true;
+      bool fin = p[0] & 0x80;
+      int rsv = p[0] & 0x70;
+      int op = p[0] & 0x0f;
+      bool masked = p[1] & 0x80;
+      uint64_t len = p[1] & 0x7f;
+      size_t hdr = 2;
+      if (len == 126) {
+        if (avail < 4) return true;
+        len = (uint64_t{p[2]} << 8) | p[3];
+        hdr = 4;
+      } else if (len == 127) {
+        if (avail < 10) return true;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+        hdr = 10;
+      }
+      if (rsv) return Fail(1002, "reserved bits set");
+      if (!masked) return Fail(1002, "client frames must be masked");
+      bool control = op & 0x8;
+      if (control && (!fin || len > 125)) return Fail(1002, "bad control frame");
+      if (!control && op != 0 && op != 1 && op != 2) return Fail(1002, "unknown opcode");
+      if (control && op != 8 && op != 9 && op != 10) return Fail(1002, "unknown opcode");
+      if (!control && message_.size() + len > ep_.options.max_frame_bytes) {
+        return Fail(1009, "frame too large");
+      }
+      hdr += 4;
+      if (avail < hdr + len) {
+        rx_.reserve(hdr + len);
+        return true;
+      }
+      const unsigned char* key = p + hdr - 4;
+      std::string payload(len, '\0');
+      for (uint64_t i = 0; i < len; ++i) payload[i] = static_cast<char>(p[hdr + i] ^ key[i % 4]);
+      rx_.consume(hdr + len);
+      if (op == 8) {  // close: answer with the same code, then stop
+        peer_closed_ = true;
+        uint16_t code = payload.size() >= 2 ? static_cast<uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                                                    static_cast<unsigned char>(payload[1]))
+                                            : 1000;
+        CloseWith(code < 1000 || code >= 5000 ? 1002 : code, "");
+        return true;
+      }
+      if (op == 9) {
+        Enqueue(ControlFrame(0xA, payload));
+        continue;
+      }
+      if (op == 10) continue;
+      if (op != 0) {
+        if (in_message_) return Fail(1002, "expected a continuation frame");
+        message_binary_ = op == 2;
+        in_message_ = true;
+      } else if (!in_message_) {
+        return Fail(1002, "continuation without a message");
+      }
+      message_ += payload;
+      if (!fin) continue;
+      in_message_ = false;
+      std::string msg = std::move(message_);
+      message_.clear();
+      if (!message_binary_ && !Utf8Length(msg)) return Fail(1007, "text frames must be UTF-8");
+      OnClientFrame(msg, message_binary_);
+      if (finished_) return false;
+    }
+    return true;
+  }
+
+  void OnClientFrame(const std::string& text, bool binary) {
     int retry = 0;
     if (!frame_limiter_.Allow("", MonotonicSeconds(), &retry)) {
       if (++refused_ > 100) return CloseWith(1008, "too many frames");
       return Enqueue(ErrorFrame("rate_limited", "too many frames; slow down"));
     }
-    if (!ws_.got_text()) return Enqueue(ErrorFrame("invalid_request", "frames must be JSON text"));
+    if (binary) return Enqueue(ErrorFrame("invalid_request", "frames must be JSON text"));
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       return Enqueue(ErrorFrame("invalid_request", "a frame must be a JSON object"));
@@ -375,7 +531,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
         Status st = row.ok() ? self->ep_.messaging.Typing(*self->principal_.user, *row, typing) : Status(row.error());
         if (!st.ok()) {
           Frame f = ErrorFrame(st.error().code == ErrorCode::kNotFound ? "not_found" : "forbidden", st.error().message);
-          asio::dispatch(self->ws_.get_executor(), [self, f] { self->Enqueue(f); });
+          asio::dispatch(self->executor_, [self, f] { self->Enqueue(f); });
         }
       });
       return;
@@ -384,7 +540,9 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   }
 
   StreamEndpoint& ep_;
-  websocket::stream<beast::tcp_stream> ws_;
+  asio::any_io_executor executor_;  // the connection's strand
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;  // until the handshake is done
+  std::optional<beast::tcp_stream> sock_;                  // after it
   std::string ip_;
   std::string request_id_;
   http::request<http::string_body> req_;
@@ -403,13 +561,21 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   std::vector<std::pair<Frame, int64_t>> held_;
   size_t held_bytes_ = 0;
   std::deque<Frame> queue_;
+  std::vector<Frame> in_flight_;
+  std::vector<asio::const_buffer> buffers_;
   std::atomic<size_t> queued_bytes_{0};
   bool writing_ = false;
-  bool closing_ = false;
-  bool close_after_write_ = false;
-  uint16_t close_code_ = 1000;
-  std::string close_reason_;
-  beast::flat_buffer in_;
+  bool closing_ = false;    // no more frames are queued
+  bool close_sent_ = false; // our close frame is queued
+  bool peer_closed_ = false;
+  bool shut_down_ = false;
+  bool finished_ = false;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point last_rx_;
+  beast::flat_buffer rx_;
+  std::string message_;  // a fragmented message being reassembled
+  bool in_message_ = false;
+  bool message_binary_ = false;
   RateLimiter frame_limiter_;
   int refused_ = 0;
 

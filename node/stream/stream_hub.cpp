@@ -8,6 +8,25 @@ namespace gc {
 
 using nlohmann::json;
 
+Frame WsTextFrame(const std::string& payload) {
+  auto f = std::make_shared<std::string>();
+  size_t n = payload.size();
+  f->reserve(n + 10);
+  f->push_back(static_cast<char>(0x81));  // FIN, text
+  if (n < 126) {
+    f->push_back(static_cast<char>(n));
+  } else if (n < 65536) {
+    f->push_back(static_cast<char>(126));
+    f->push_back(static_cast<char>(n >> 8));
+    f->push_back(static_cast<char>(n & 0xff));
+  } else {
+    f->push_back(static_cast<char>(127));
+    for (int i = 7; i >= 0; --i) f->push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
+  }
+  f->append(payload);
+  return f;
+}
+
 StreamHub::StreamHub(Audience presence_audience, int typing_ttl_s)
     : audience_(std::move(presence_audience)), typing_ttl_s_(typing_ttl_s) {
   typing_thread_ = std::thread([this] {
@@ -111,11 +130,43 @@ void StreamHub::Send(const std::vector<std::string>& users, const Frame& frame, 
   frames_delivered_ += n;
 }
 
-void StreamHub::Publish(const GroupEvent& event, const std::vector<std::string>& recipients) {
+void StreamHub::BeginBatch() { in_batch_ = true; }
+
+void StreamHub::EndBatch() {
+  in_batch_ = false;
+  std::sort(to_flush_.begin(), to_flush_.end());
+  to_flush_.erase(std::unique(to_flush_.begin(), to_flush_.end()), to_flush_.end());
+  for (auto& c : to_flush_) c->Flush();
+  to_flush_.clear();
+}
+
+void StreamHub::SendDeferred(const std::vector<std::string>& users, const Frame& frame, int64_t pos) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t n = 0;
+  for (const auto& u : users) {
+    auto it = by_user_.find(u);
+    if (it == by_user_.end()) continue;
+    for (const auto& c : it->second) {
+      c->Deliver(frame, pos, false);
+      to_flush_.push_back(c);
+      ++n;
+    }
+  }
+  frames_delivered_ += n;
+}
+
+void StreamHub::Publish(const GroupEvent& event, const std::vector<std::string>& members,
+                        const std::vector<std::string>& extra) {
   // Serialized once, shared by every receiver.
-  auto frame = std::make_shared<const std::string>(
+  auto frame = WsTextFrame(
       json{{"type", "event"}, {"event", EventJson(event)}}.dump(-1, ' ', false, json::error_handler_t::replace));
-  Send(recipients, frame, event.stream_pos);
+  if (in_batch_) {
+    SendDeferred(members, frame, event.stream_pos);
+    SendDeferred(extra, frame, event.stream_pos);
+  } else {
+    Send(members, frame, event.stream_pos);
+    Send(extra, frame, event.stream_pos);
+  }
   // A message ends its sender's typing in that group.
   if (event.type == "message") {
     std::lock_guard<std::mutex> lock(typing_mu_);
@@ -134,7 +185,7 @@ void StreamHub::Typing(const std::string& group_id, const std::string& user, boo
       return;  // was not typing: nothing to tell
     }
   }
-  auto frame = std::make_shared<const std::string>(
+  auto frame = WsTextFrame(
       json{{"type", "typing"}, {"group_id", group_id}, {"user_id", user}, {"typing", typing},
            {"timeout_ms", typing ? typing_ttl_s_ * 1000 : 0}}
           .dump());
@@ -146,14 +197,14 @@ void StreamHub::Typing(const std::string& group_id, const std::string& user, boo
 }
 
 void StreamHub::ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) {
-  auto frame = std::make_shared<const std::string>(
+  auto frame = WsTextFrame(
       json{{"type", "read"}, {"group_id", group_id}, {"seq", seq}}.dump());
   Send({user}, frame, 0);
 }
 
 void StreamHub::PresenceChanged(const std::string& user, bool online) {
   std::vector<std::string> audience = audience_ ? audience_(user) : std::vector<std::string>{};
-  auto frame = std::make_shared<const std::string>(
+  auto frame = WsTextFrame(
       json{{"type", "presence"}, {"user_id", user}, {"presence", online ? "online" : "offline"}}.dump());
   audience.erase(std::remove(audience.begin(), audience.end(), user), audience.end());
   Send(audience, frame, 0);
@@ -176,7 +227,7 @@ void StreamHub::ExpireTyping() {
     if (expired.empty()) continue;
     lock.unlock();
     for (auto& [key, entry] : expired) {
-      auto frame = std::make_shared<const std::string>(
+      auto frame = WsTextFrame(
           json{{"type", "typing"}, {"group_id", key.first}, {"user_id", key.second}, {"typing", false},
                {"timeout_ms", 0}}
               .dump());

@@ -31,7 +31,12 @@
 
 namespace gc {
 
+// A complete WebSocket frame as it goes on the wire (header and payload),
+// built once and shared by every connection that sends it.
 using Frame = std::shared_ptr<const std::string>;
+
+// A final, unmasked server text frame around `payload`.
+Frame WsTextFrame(const std::string& payload);
 
 // One client connection as the hub sees it (implemented by the WebSocket
 // session).
@@ -39,7 +44,10 @@ class StreamConnection {
  public:
   virtual ~StreamConnection() = default;
   // Queues a frame; `stream_pos` is 0 for ephemeral frames (typing, presence).
-  virtual void Deliver(const Frame& frame, int64_t stream_pos) = 0;
+  // With `flush` false the frame waits for Flush() (the hub batches the
+  // events of one commit this way).
+  virtual void Deliver(const Frame& frame, int64_t stream_pos, bool flush = true) = 0;
+  virtual void Flush() = 0;
   // Ends the connection with a WebSocket close code. Never blocks.
   virtual void Kick(uint16_t code, const std::string& reason) = 0;
   virtual int64_t session_id() const = 0;
@@ -59,7 +67,10 @@ class StreamHub : public EventSink, public EphemeralSink {
   void Detach(const std::string& user, const StreamConnection* conn);
 
   // EventSink: called by the GroupLog writer in stream_pos order.
-  void Publish(const GroupEvent& event, const std::vector<std::string>& recipients) override;
+  void Publish(const GroupEvent& event, const std::vector<std::string>& members,
+               const std::vector<std::string>& extra) override;
+  void BeginBatch() override;
+  void EndBatch() override;
   // EphemeralSink
   void Typing(const std::string& group_id, const std::string& user, bool typing,
               std::shared_ptr<const std::vector<std::string>> recipients) override;
@@ -81,6 +92,10 @@ class StreamHub : public EventSink, public EphemeralSink {
 
  private:
   void Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
+  // During a batch (writer thread only): deliver without flushing, remember whom.
+  void SendDeferred(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
+  bool in_batch_ = false;                                        // writer thread only
+  std::vector<std::shared_ptr<StreamConnection>> to_flush_;      // writer thread only
   void PresenceChanged(const std::string& user, bool online);
   void ExpireTyping();
 

@@ -25,9 +25,42 @@ GC_SQL(kFindGroup, "SELECT id FROM groups WHERE address = $1 AND deleted_at IS N
 GC_SQL(kInsertGroup,
        "INSERT INTO groups (address, server, title, topic, visibility, join_rule, created_by, created_at) "
        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
-GC_SQL(kInsertEvent,
+// All events of a batch in one statement (arrays, one element per event).
+GC_SQL(kInsertEvents,
        "INSERT INTO events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, "
-       "relates_to, txn_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)");
+       "relates_to, txn_id) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
+       "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[])");
+
+// A PostgreSQL array literal of text values (NULL for nullopt), quoted so
+// that any value round-trips.
+class ArrayLiteral {
+ public:
+  void Add(const std::string& v) {
+    Sep();
+    s_ += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') s_ += '\\';
+      s_ += c;
+    }
+    s_ += '"';
+  }
+  void Add(const std::optional<std::string>& v) {
+    if (v) return Add(*v);
+    Sep();
+    s_ += "NULL";
+  }
+  void Add(int64_t v) {
+    Sep();
+    s_ += std::to_string(v);
+  }
+  std::string str() const { return "{" + s_ + "}"; }
+
+ private:
+  void Sep() {
+    if (!s_.empty()) s_ += ',';
+  }
+  std::string s_;
+};
 GC_SQL(kUpdateGroupSeq, "UPDATE groups SET last_seq = $2, last_event_at = $3 WHERE id = $1");
 
 }  // namespace
@@ -264,7 +297,13 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   // Working copies of the touched groups: operations see earlier operations'
   // effects; readers see nothing until the commit.
   std::unordered_map<int64_t, std::shared_ptr<GroupState>> working;
-  std::vector<std::pair<GroupEvent, std::vector<std::string>>> published;
+  struct Pending {
+    GroupEvent event;
+    std::shared_ptr<const std::vector<std::string>> members;
+    std::vector<std::string> extra;
+    std::function<Status(PgConn&, const GroupEvent&)> project;
+  };
+  std::vector<Pending> pending;
   std::vector<int64_t> touched_order;
 
   GC_TRY(c.ExecScript("BEGIN"));
@@ -347,23 +386,42 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       ev.content = std::move(d.content);
       ev.relates_to = d.relates_to;
       ev.txn_id = d.txn_id;
-      auto ins = c.Exec(kInsertEvent, {ev.stream_pos, ev.event_id, ev.group_row, ev.seq, ev.type, ev.sender,
-                                       ev.origin, ev.origin_ts, ev.content.dump(), ev.relates_to, ev.txn_id});
-      if (!ins.ok()) return fail(ins.error());
-      if (d.project) {
-        auto p = d.project(c, ev);
-        if (!p.ok()) return fail(p.error());
-      }
       if (d.apply) d.apply(*state);
       state->last_event_at = now;
-      std::vector<std::string> recipients = *state->Joined();
+      std::vector<std::string> extra;
       for (auto& u : d.also_notify) {
-        if (!state->IsJoined(u)) recipients.push_back(u);  // joined ones are in already
+        if (!state->IsJoined(u)) extra.push_back(u);  // joined ones are in already
       }
       appended.push_back(ev);
-      published.emplace_back(std::move(ev), std::move(recipients));
+      pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project)});
     }
     results.push_back(std::move(appended));
+  }
+  // One statement for all events of the batch, then the projections in order.
+  if (!pending.empty()) {
+    ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn;
+    for (const auto& p : pending) {
+      const GroupEvent& e = p.event;
+      pos.Add(e.stream_pos);
+      id.Add(e.event_id);
+      grp.Add(e.group_row);
+      seq.Add(e.seq);
+      type.Add(e.type);
+      sender.Add(e.sender);
+      origin.Add(e.origin);
+      ts.Add(e.origin_ts);
+      content.Add(e.content.dump(-1, ' ', false, json::error_handler_t::replace));
+      rel.Add(e.relates_to);
+      txn.Add(e.txn_id);
+    }
+    auto ins = c.Exec(kInsertEvents, {pos.str(), id.str(), grp.str(), seq.str(), type.str(), sender.str(),
+                                      origin.str(), ts.str(), content.str(), rel.str(), txn.str()});
+    if (!ins.ok()) return fail(ins.error());
+    for (auto& p : pending) {
+      if (!p.project) continue;
+      auto st = p.project(c, p.event);
+      if (!st.ok()) return fail(st.error());
+    }
   }
   for (int64_t row : touched_order) {
     auto& s = working[row];
@@ -385,9 +443,11 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       e->state = working[row];
     }
   }
-  if (!published.empty()) last_committed_pos_ = published.back().first.stream_pos;
-  if (sink_) {
-    for (auto& [ev, recipients] : published) sink_->Publish(ev, recipients);
+  if (!pending.empty()) last_committed_pos_ = pending.back().event.stream_pos;
+  if (sink_ && !pending.empty()) {
+    sink_->BeginBatch();
+    for (const auto& p : pending) sink_->Publish(p.event, *p.members, p.extra);
+    sink_->EndBatch();
   }
   return OkStatus();
 }

@@ -131,8 +131,14 @@ using Operation = std::function<Result<std::vector<Draft>>(OpContext&)>;
 class EventSink {
  public:
   virtual ~EventSink() = default;
-  // `recipients`: the local users who may see the event.
-  virtual void Publish(const GroupEvent& event, const std::vector<std::string>& recipients) = 0;
+  // `members`: the group's joined local users after the event; `extra`:
+  // others who must see it (the user an event is about).
+  virtual void Publish(const GroupEvent& event, const std::vector<std::string>& members,
+                       const std::vector<std::string>& extra) = 0;
+  // Brackets the events of one committed batch, so that receivers can send
+  // them together.
+  virtual void BeginBatch() {}
+  virtual void EndBatch() {}
 };
 
 class GroupLog {

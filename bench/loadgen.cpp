@@ -1,0 +1,395 @@
+// gc-loadgen: load generator for a GroupChat node.
+//
+// N WebSocket clients (members of one group) receive; S senders post
+// messages over HTTP keep-alive at a target total rate (or flat out) for a
+// duration. Each message body carries its send time, so every receiver
+// measures send-to-receive latency on the same clock. Prints messages
+// accepted/s, deliveries/s, latency p50/p90/p99/max over all receivers, and
+// the node's RSS idle and with N connections (KB per connection) when given
+// its pid.
+//
+//   gc-loadgen --port P [--members N] [--senders S] [--rate R] [--duration D]
+//              [--payload BYTES] [--node-pid PID] [--conns-per-user K] [--idle]
+//
+// --rate 0 is flat out. --idle only opens the connections and reports memory.
+// Users are registered as lg-<run>-<i>; the node must have rate limits off.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
+
+struct Options {
+  int port = 8080;
+  int members = 100;
+  int senders = 8;
+  double rate = 0;
+  int duration = 10;
+  int payload = 64;
+  int node_pid = 0;
+  int conns_per_user = 1;
+  bool idle = false;
+};
+
+int Connect(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    perror("connect");
+    exit(1);
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+bool WriteAll(int fd, const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// A keep-alive HTTP/1.1 client: one request at a time.
+class Http {
+ public:
+  explicit Http(int port) : port_(port), fd_(Connect(port)) {}
+  ~Http() { close(fd_); }
+  int Request(const std::string& method, const std::string& path, const std::string& body, const std::string& token,
+              std::string* out) {
+    std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+    if (!token.empty()) req += "Authorization: Bearer " + token + "\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    if (!WriteAll(fd_, req)) return -1;
+    std::string buf;
+    char tmp[65536];
+    size_t head_end;
+    while ((head_end = buf.find("\r\n\r\n")) == std::string::npos) {
+      ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0) return -1;
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    int status = std::atoi(buf.c_str() + 9);
+    size_t cl = buf.find("Content-Length: ");
+    size_t len = cl == std::string::npos ? 0 : std::strtoul(buf.c_str() + cl + 16, nullptr, 10);
+    while (buf.size() < head_end + 4 + len) {
+      ssize_t n = recv(fd_, tmp, sizeof tmp, 0);
+      if (n <= 0) return -1;
+      buf.append(tmp, static_cast<size_t>(n));
+    }
+    if (out) *out = buf.substr(head_end + 4, len);
+    return status;
+  }
+
+ private:
+  int port_;
+  int fd_;
+};
+
+std::string JsonField(const std::string& body, const std::string& field) {
+  std::string key = "\"" + field + "\":\"";
+  size_t p = body.find(key);
+  if (p == std::string::npos) return "";
+  p += key.size();
+  return body.substr(p, body.find('"', p) - p);
+}
+
+long RssKb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
+struct WsConn {
+  int fd;
+  std::string buf;
+  bool ready = false;
+};
+
+// Receivers: all WebSocket connections in one epoll loop.
+class Receivers {
+ public:
+  void Open(int port, const std::vector<std::string>& tokens, int per_user) {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    for (const auto& t : tokens) {
+      for (int k = 0; k < per_user; ++k) {
+        int fd = Connect(port);
+        std::string req = "GET /api/v1/stream?access_token=" + t +
+                          " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        WriteAll(fd, req);
+        std::string head;
+        char c;
+        while (head.find("\r\n\r\n") == std::string::npos && recv(fd, &c, 1, 0) == 1) head += c;
+        if (head.rfind("HTTP/1.1 101", 0) != 0) {
+          fprintf(stderr, "stream refused: %s\n", head.c_str());
+          exit(1);
+        }
+        conns_.push_back(new WsConn{fd, {}, false});
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.ptr = conns_.back();
+        epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev);
+      }
+    }
+  }
+  void Run(std::atomic<bool>& stop) {
+    epoll_event events[256];
+    char tmp[262144];
+    while (!stop.load()) {
+      int n = epoll_wait(ep_, events, 256, 100);
+      for (int i = 0; i < n; ++i) {
+        auto* c = static_cast<WsConn*>(events[i].data.ptr);
+        ssize_t r = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
+        if (r <= 0) continue;
+        c->buf.append(tmp, static_cast<size_t>(r));
+        Parse(*c);
+      }
+    }
+  }
+  size_t size() const { return conns_.size(); }
+  int ready() const {
+    int n = 0;
+    for (auto* c : conns_) n += c->ready;
+    return n;
+  }
+  std::vector<int64_t> TakeLatencies() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::move(latencies_);
+  }
+  std::atomic<uint64_t> deliveries{0};
+  std::atomic<bool> recording{false};
+
+ private:
+  void Parse(WsConn& c) {
+    size_t off = 0;
+    while (c.buf.size() - off >= 2) {
+      auto b = [&](size_t i) { return static_cast<unsigned char>(c.buf[off + i]); };
+      int op = b(0) & 0x0f;
+      uint64_t len = b(1) & 0x7f;
+      size_t hdr = 2;
+      if (len == 126) {
+        if (c.buf.size() - off < 4) break;
+        len = (b(2) << 8) | b(3);
+        hdr = 4;
+      } else if (len == 127) {
+        if (c.buf.size() - off < 10) break;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | b(2 + i);
+        hdr = 10;
+      }
+      if (c.buf.size() - off < hdr + len) break;
+      const char* p = c.buf.data() + off + hdr;
+      if (op == 9) {  // ping -> pong (masked, zero key)
+        std::string pong = "\x8a";
+        pong += static_cast<char>(0x80 | len);
+        pong.append(4, '\0');
+        pong.append(p, len);
+        WriteAll(c.fd, pong);
+      } else if (op == 1) {
+        std::string_view f(p, len);
+        if (!c.ready && f.find("\"type\":\"ready\"") != std::string_view::npos) c.ready = true;
+        size_t t = f.find("\"body\":\"lg ");
+        if (t != std::string_view::npos && f.find("\"type\":\"message\"") != std::string_view::npos) {
+          int64_t sent = std::strtoll(f.data() + t + 11, nullptr, 10);
+          int64_t lat = NowNs() - sent;
+          deliveries.fetch_add(1, std::memory_order_relaxed);
+          if (recording.load(std::memory_order_relaxed)) {
+            std::lock_guard<std::mutex> l(mu_);
+            latencies_.push_back(lat);
+          }
+        }
+      }
+      off += hdr + len;
+    }
+    c.buf.erase(0, off);
+  }
+  int ep_ = -1;
+  std::vector<WsConn*> conns_;
+  std::mutex mu_;
+  std::vector<int64_t> latencies_;
+};
+
+double Pct(std::vector<int64_t>& v, double p) {
+  if (v.empty()) return 0;
+  size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
+  return static_cast<double>(v[i]) / 1e6;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> const char* {
+      if (i + 1 >= argc) {
+        fprintf(stderr, "%s needs a value\n", a.c_str());
+        exit(64);
+      }
+      return argv[++i];
+    };
+    if (a == "--port") o.port = std::atoi(next());
+    else if (a == "--members") o.members = std::atoi(next());
+    else if (a == "--senders") o.senders = std::atoi(next());
+    else if (a == "--rate") o.rate = std::atof(next());
+    else if (a == "--duration") o.duration = std::atoi(next());
+    else if (a == "--payload") o.payload = std::atoi(next());
+    else if (a == "--node-pid") o.node_pid = std::atoi(next());
+    else if (a == "--conns-per-user") o.conns_per_user = std::atoi(next());
+    else if (a == "--idle") o.idle = true;
+    else {
+      fprintf(stderr, "unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
+      return 64;
+    }
+  }
+  rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+
+  std::string run = std::to_string(getpid());
+  // Register members in parallel (argon2 runs two at a time on the node).
+  std::vector<std::string> tokens(o.members);
+  {
+    std::vector<std::thread> ts;
+    std::atomic<int> next{0};
+    for (int t = 0; t < 4; ++t) {
+      ts.emplace_back([&] {
+        Http h(o.port);
+        for (int i = next++; i < o.members; i = next++) {
+          std::string out;
+          std::string body = "{\"username\":\"lg-" + run + "-" + std::to_string(i) + "\",\"password\":\"loadgen-password\"}";
+          if (h.Request("POST", "/api/v1/auth/register", body, "", &out) != 201) {
+            fprintf(stderr, "register failed: %s\n", out.c_str());
+            exit(1);
+          }
+          tokens[i] = JsonField(out, "access_token");
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+  }
+  Http admin(o.port);
+  std::string out;
+  std::string group = "lg-" + run;
+  if (admin.Request("POST", "/api/v1/groups", "{\"name\":\"" + group + "\"}", tokens[0], &out) != 201) {
+    fprintf(stderr, "create group failed: %s\n", out.c_str());
+    return 1;
+  }
+  std::string gpath = "/api/v1/groups/%23" + group + "%3A" + JsonField(out, "group_id").substr(group.size() + 2);
+  {
+    std::vector<std::thread> ts;
+    std::atomic<int> next{1};
+    for (int t = 0; t < 4; ++t) {
+      ts.emplace_back([&] {
+        Http h(o.port);
+        for (int i = next++; i < o.members; i = next++) {
+          if (h.Request("POST", gpath + "/join", "{}", tokens[i], nullptr) != 200) {
+            fprintf(stderr, "join failed\n");
+            exit(1);
+          }
+        }
+      });
+    }
+    for (auto& t : ts) t.join();
+  }
+
+  long rss_idle = o.node_pid ? RssKb(o.node_pid) : 0;
+  Receivers rx;
+  auto t0 = Clock::now();
+  rx.Open(o.port, tokens, o.conns_per_user);
+  std::atomic<bool> stop{false};
+  std::thread rx_thread([&] { rx.Run(stop); });
+  for (int i = 0; i < 300 && rx.ready() < static_cast<int>(rx.size()); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  double open_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  long rss_conns = o.node_pid ? RssKb(o.node_pid) : 0;
+  printf("connections: %zu open (%d ready) in %.1f s\n", rx.size(), rx.ready(), open_s);
+  if (o.node_pid) {
+    printf("node RSS: idle %ld KB, with connections %ld KB: %.1f KB per connection\n", rss_idle, rss_conns,
+           static_cast<double>(rss_conns - rss_idle) / static_cast<double>(std::max<size_t>(1, rx.size())));
+  }
+  if (o.idle) {
+    stop = true;
+    rx_thread.join();
+    return 0;
+  }
+
+  // Senders.
+  std::string pad(static_cast<size_t>(std::max(0, o.payload - 24)), 'x');
+  std::atomic<uint64_t> accepted{0}, failed{0};
+  rx.recording = true;
+  auto start = Clock::now();
+  auto end = start + std::chrono::seconds(o.duration);
+  std::vector<std::thread> senders;
+  for (int s = 0; s < o.senders; ++s) {
+    senders.emplace_back([&, s] {
+      Http h(o.port);
+      const std::string& token = tokens[s % tokens.size()];
+      double per_sender = o.rate > 0 ? o.rate / o.senders : 0;
+      auto next_send = Clock::now();
+      while (Clock::now() < end) {
+        if (per_sender > 0) {
+          std::this_thread::sleep_until(next_send);
+          next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_sender));
+        }
+        std::string body = "{\"body\":\"lg " + std::to_string(NowNs()) + " " + pad + "\"}";
+        int st = h.Request("POST", gpath + "/messages", body, token, nullptr);
+        if (st == 201) ++accepted;
+        else ++failed;
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // let deliveries drain
+  rx.recording = false;
+  stop = true;
+  rx_thread.join();
+  auto lat = rx.TakeLatencies();
+  std::sort(lat.begin(), lat.end());
+  uint64_t expected = accepted.load() * rx.size();
+  printf("members %d, connections %zu, senders %d, target %s msg/s, payload %d B, %d s\n", o.members, rx.size(),
+         o.senders, o.rate > 0 ? std::to_string(static_cast<int>(o.rate)).c_str() : "flat-out", o.payload,
+         o.duration);
+  printf("accepted: %.0f msg/s (%llu ok, %llu failed)\n", static_cast<double>(accepted.load()) / secs,
+         static_cast<unsigned long long>(accepted.load()), static_cast<unsigned long long>(failed.load()));
+  printf("deliveries: %.0f /s (%zu of %llu expected)\n", static_cast<double>(lat.size()) / secs, lat.size(),
+         static_cast<unsigned long long>(expected));
+  printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", Pct(lat, 50), Pct(lat, 90), Pct(lat, 99),
+         lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
+  if (o.node_pid) printf("node RSS after: %ld KB\n", RssKb(o.node_pid));
+  return 0;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs gc-loadgen against a fresh node (embedded PostgreSQL in a temp dir).
+#
+#   bash bench/stream_bench.sh [gc-loadgen options...]
+#   e.g. bash bench/stream_bench.sh --members 100 --senders 16 --duration 10
+#        bash bench/stream_bench.sh --members 1000 --senders 4 --rate 100
+#        bash bench/stream_bench.sh --members 100 --conns-per-user 100 --idle
+#
+# NODE_YAML_EXTRA may add YAML to the node's config (e.g. "log:\n  access: false").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=build/groupchat
+LOADGEN=build/bench/gc-loadgen
+[ -x "$BIN" ] && [ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)"
+
+TMP=$(mktemp -d /tmp/gc-bench-XXXXXX)
+chmod 755 "$TMP"
+PORT=$((20000 + RANDOM % 10000))
+cleanup() {
+  [ -n "${NODE_PID:-}" ] && kill -TERM "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+cat > "$TMP/node.yaml" <<YAML
+node:
+  name: bench.test
+  data_dir: $TMP/data
+http:
+  listen: 127.0.0.1:$PORT
+  threads: 2
+  workers: 32
+  max_connections: 20000
+federation:
+  listen: tcp://127.0.0.1:0
+database:
+  url: ""
+  pool_size: 16
+rate_limits:
+  enabled: false
+stream:
+  max_connections: 20000
+$(printf '%b' "${NODE_YAML_EXTRA:-}")
+YAML
+"$BIN" serve --config "$TMP/node.yaml" 2> "$TMP/node.log" &
+NODE_PID=$!
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+echo "# $(date -u +%F) $(nproc) cores; gc-loadgen $*"
+"$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" "$@"
