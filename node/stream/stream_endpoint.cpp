@@ -400,7 +400,9 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   // ---------------------------------------------------------------- inbound
 
   void ReadLoop() {
-    auto buf = rx_.prepare(16384);
+    // Small reads: client frames are small, and an idle connection should
+    // cost little memory (the buffer grows for a large frame).
+    auto buf = rx_.prepare(1024);
     sock_->async_read_some(buf, [self = shared_from_this()](beast::error_code ec, size_t n) {
       if (ec) return self->Finish();  // closed, reset or shut down
       self->rx_.commit(n);
