@@ -200,15 +200,27 @@ Result<std::vector<GroupEvent>> GroupLog::Create(GroupState initial, Operation o
 }
 
 Result<int64_t> GroupLog::FindByAddress(const std::string& address) {
+  {
+    std::lock_guard<std::mutex> lock(entries_mu_);
+    auto it = by_address_.find(address);
+    if (it != by_address_.end()) return it->second;
+  }
   auto r = db_.With([&](PgConn& c) { return c.Exec(kFindGroup, {address}); });
   if (!r.ok()) return r.error();
   if (r->rows() == 0) return Error::NotFound("no such group");
-  return r->int64(0, 0);
+  int64_t row = r->int64(0, 0);
+  std::lock_guard<std::mutex> lock(entries_mu_);
+  if (by_address_.size() > 100000) by_address_.clear();  // bound memory
+  by_address_[address] = row;
+  return row;
 }
 
 void GroupLog::Evict(int64_t row) {
   std::lock_guard<std::mutex> lock(entries_mu_);
   entries_.erase(row);
+  for (auto it = by_address_.begin(); it != by_address_.end();) {
+    it = it->second == row ? by_address_.erase(it) : std::next(it);
+  }
 }
 
 static Result<std::shared_ptr<GroupState>> LoadState(PgConn& c, int64_t row) {
@@ -441,6 +453,8 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       if (!e) e = std::make_shared<Entry>();
       std::unique_lock elock(e->mu);
       e->state = working[row];
+      // A deleted group frees its name at once.
+      if (e->state->deleted) by_address_.erase(e->state->address);
     }
   }
   if (!pending.empty()) last_committed_pos_ = pending.back().event.stream_pos;

@@ -209,6 +209,7 @@ class GroupLog {
 
   std::mutex entries_mu_;
   std::unordered_map<int64_t, std::shared_ptr<Entry>> entries_;  // GUARDED_BY(entries_mu_)
+  std::unordered_map<std::string, int64_t> by_address_;          // GUARDED_BY(entries_mu_): live groups
 };
 
 template <typename Fn>
