@@ -11,6 +11,9 @@
 
 #include "admin/admin_http.h"
 #include "federation/node_keys.h"
+#include "federation/signed_event.h"
+
+#include <sodium.h>
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/db/migrations.h"
@@ -110,6 +113,30 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   probe.auth = false;
   probe.fast = true;
   probe.rate_limited = false;
+  // GET /.well-known/groupchat/node: the node's identity, signed by itself
+  // (spec/federation.md section 2). Built once: the keys do not change while
+  // the node runs.
+  {
+    nlohmann::json doc = {{"name", c.node.name},
+                          {"federation_endpoint", c.federation.listen},
+                          {"public_key", Base64Url(n->keys_->identity_public)},
+                          {"key_id", n->keys_->key_id},
+                          {"transport_key", Base64Url(n->keys_->transport_public)},
+                          {"old_verify_keys", nlohmann::json::object()}};
+    SigningKey sk{c.node.name, n->keys_->key_id, n->keys_->identity_secret, n->keys_->identity_public};
+    auto bytes = SigningBytes(doc);
+    if (!bytes.ok()) return bytes.error();
+    unsigned char sig[crypto_sign_BYTES];
+    crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(),
+                         reinterpret_cast<const unsigned char*>(sk.secret_key.data()));
+    doc["signature"] = Base64Url(std::string(reinterpret_cast<char*>(sig), sizeof sig));
+    std::string body = doc.dump();
+    router.Add("GET", "/.well-known/groupchat/node", probe, [body](RequestContext&) {
+      HttpResponse r = HttpResponse::Json(200, body);
+      r.headers.emplace_back("Cache-Control", "public, max-age=300");
+      return r;
+    });
+  }
   // GET /healthz
   router.Add("GET", "/healthz", probe, [self](RequestContext&) {
     bool db_ok = g_db_healthy.load();

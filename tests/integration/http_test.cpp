@@ -5,10 +5,13 @@
 
 #include <thread>
 
+#include "federation/signed_event.h"
 #include "tests/harness/harness.h"
 
 namespace gc::test {
 namespace {
+
+using nlohmann::json;
 
 class HttpTest : public ::testing::Test {
  protected:
@@ -220,6 +223,26 @@ TEST_F(HttpTest, HealthAndMetrics) {
                              "groupchat_process_resident_memory_bytes "}) {
     EXPECT_NE(m.body.find(needle), std::string::npos) << needle;
   }
+}
+
+TEST_F(HttpTest, WellKnownNodeDocumentIsSelfSigned) {
+  HttpClient c(port());
+  auto r = c.Get("/.well-known/groupchat/node");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto doc = r.json();
+  EXPECT_EQ(doc["name"], "acme.test");
+  EXPECT_EQ(doc["key_id"].get<std::string>().rfind("ed25519:", 0), 0u);
+  // The signature covers the canonical JSON of the rest with the published key.
+  auto pk = DecodeBase64Url(doc["public_key"]);
+  ASSERT_TRUE(pk.ok());
+  json rest = doc;
+  std::string sig = rest["signature"];
+  rest.erase("signature");
+  json as_signed = rest;
+  as_signed["signatures"]["acme.test"][doc["key_id"].get<std::string>()] = sig;
+  EXPECT_TRUE(Verify(as_signed, "acme.test", doc["key_id"], *pk).ok());
+  as_signed["federation_endpoint"] = "tcp://evil.example:7000";
+  EXPECT_FALSE(Verify(as_signed, "acme.test", doc["key_id"], *pk).ok());
 }
 
 TEST_F(HttpTest, ManyConcurrentClients) {

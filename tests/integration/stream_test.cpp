@@ -362,6 +362,79 @@ TEST_F(StreamTest, RevokedSessionClosesItsStream) {
   EXPECT_EQ(m.close_code, 4002);
 }
 
+TEST_F(StreamTest, ReadMarkersReachTheUsersOtherStreams) {
+  User a = NewUser(), b = NewUser();
+  std::string g = NewGroup(a, {&b});
+  auto w1 = Connect(b), w2 = Connect(b), wa = Connect(a);
+  for (auto* w : {w1.get(), w2.get(), wa.get()}) UntilReady(*w);
+  json m = Send(a, g, "read me");
+  ASSERT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/read", {{"seq", m["seq"]}}, b.token).status, 200);
+  for (auto* w : {w1.get(), w2.get()}) {
+    auto r = w->WaitFor([](const json& f) { return f["type"] == "read"; }, 5000);
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)["group_id"], g);
+    EXPECT_EQ((*r)["seq"], m["seq"]);
+  }
+  // Not sent to anyone else.
+  Send(b, g, "marker");
+  std::vector<json> skipped;
+  ASSERT_TRUE(wa->WaitFor([](const json& f) { return IsMessage(f, "marker"); }, 5000, &skipped));
+  for (auto& f : skipped) EXPECT_NE(f["type"], "read");
+}
+
+TEST_F(StreamTest, DeactivationClosesTheUsersStreams) {
+  std::string admin_name = Unique("adm");
+  auto cli = node_->Cli({"admin", "create-user", "--username", admin_name, "--password-file", "-", "--admin"},
+                        "adminpassword\n");
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  std::string admin = c_.Post("/api/v1/auth/login", {{"username", admin_name}, {"password", "adminpassword"}})
+                          .json()["access_token"];
+  User a = NewUser();
+  auto w = Connect(a);
+  UntilReady(*w);
+  ASSERT_EQ(c_.Post("/api/v1/admin/users/" + G(a.id) + "/deactivate", nullptr, admin).status, 200);
+  WsMessage m;
+  for (int i = 0; i < 10; ++i) {
+    m = w->Receive(2000);
+    if (m.kind == WsMessage::kClose) break;
+  }
+  EXPECT_EQ(m.kind, WsMessage::kClose);
+  EXPECT_EQ(m.close_code, 4002);
+  WsClient again(node_->http_port(), StreamTarget(a.token));
+  EXPECT_EQ(again.status(), 401);
+}
+
+TEST(StreamIdle, SilentClientsAreDisconnected) {
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\nstream:\n  idle_timeout_s: 5\n";
+  NodeProcess node(o);
+  node.Start();
+  HttpClient c = node.Client();
+  std::string t = c.Post("/api/v1/auth/register", {{"username", "quiet"}, {"password", "correct horse"}})
+                      .json()["access_token"];
+  WsClient w(node.http_port(), StreamTarget(t));
+  ASSERT_EQ(w.status(), 101);
+  // Do not read, so the server's pings (every 2.5 s) go unanswered.
+  std::this_thread::sleep_for(std::chrono::seconds(7));
+  WsMessage m;
+  for (int i = 0; i < 20; ++i) {
+    m = w.Receive(3000);
+    if (m.kind == WsMessage::kClose || m.kind == WsMessage::kTimeout) break;
+  }
+  EXPECT_EQ(m.kind, WsMessage::kClose);
+  EXPECT_NE(node.LogText().find("stream idle timeout"), std::string::npos);
+  // A client that answers pings stays connected past the timeout.
+  WsClient alive(node.http_port(), StreamTarget(t));
+  ASSERT_EQ(alive.status(), 101);
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(7);
+  while (std::chrono::steady_clock::now() < until) {
+    WsMessage x = alive.Receive(500);  // answers pings
+    ASSERT_NE(x.kind, WsMessage::kClose);
+  }
+  EXPECT_TRUE(alive.open());
+  EXPECT_EQ(node.Stop(), 0);
+}
+
 // A client that stops reading is dropped with 4001 instead of growing the
 // node's memory, and resumes with since.
 TEST(StreamSlowConsumer, IsDroppedAndResumes) {
