@@ -239,6 +239,30 @@ class Receivers {
   std::vector<int64_t> latencies_;
 };
 
+// CPU seconds (user + system) used so far by process `pid`.
+double CpuSeconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> f;
+  size_t i = close + 2;
+  while (i < stat.size()) {
+    size_t j = stat.find(' ', i);
+    if (j == std::string::npos) j = stat.size();
+    f.push_back(stat.substr(i, j - i));
+    i = j + 1;
+  }
+  if (f.size() < 13) return 0;
+  return (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double SelfCpuSeconds() {
+  rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 double Pct(std::vector<int64_t>& v, double p) {
   if (v.empty()) return 0;
   size_t i = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
@@ -351,6 +375,7 @@ int main(int argc, char** argv) {
   std::string pad(static_cast<size_t>(std::max(0, o.payload - 24)), 'x');
   std::atomic<uint64_t> accepted{0}, failed{0};
   rx.recording = true;
+  double node_cpu0 = o.node_pid ? CpuSeconds(o.node_pid) : 0, self_cpu0 = SelfCpuSeconds();
   auto start = Clock::now();
   auto end = start + std::chrono::seconds(o.duration);
   std::vector<std::thread> senders;
@@ -374,6 +399,8 @@ int main(int argc, char** argv) {
   }
   for (auto& t : senders) t.join();
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  double node_cores = o.node_pid ? (CpuSeconds(o.node_pid) - node_cpu0) / secs : 0;
+  double self_cores = (SelfCpuSeconds() - self_cpu0) / secs;
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let deliveries drain
   rx.recording = false;
   stop = true;
@@ -391,5 +418,6 @@ int main(int argc, char** argv) {
   printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", Pct(lat, 50), Pct(lat, 90), Pct(lat, 99),
          lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
   if (o.node_pid) printf("node RSS after: %ld KB\n", RssKb(o.node_pid));
+  printf("cpu while sending: node %.2f cores, load generator %.2f cores\n", node_cores, self_cores);
   return 0;
 }
