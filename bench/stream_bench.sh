@@ -29,7 +29,7 @@ node:
 http:
   listen: 127.0.0.1:$PORT
   threads: 2
-  workers: 32
+  workers: ${WORKERS:-32}
   max_connections: 20000
 federation:
   listen: tcp://127.0.0.1:0

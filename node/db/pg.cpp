@@ -118,7 +118,83 @@ Result<PgResult> PgConn::Exec(const SqlQuery& q, const std::vector<PgParam>& par
   return ExecImpl(q, params.data(), params.size());
 }
 
+Status PgConn::Prepare(const SqlQuery& q) {
+  if (prepared_.count(q.name)) return OkStatus();
+  PGresult* pr = PQprepare(conn_, q.name, q.text, 0, nullptr);
+  if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+    Error e = MakeError(q.name, pr);
+    PQclear(pr);
+    return e;
+  }
+  PQclear(pr);
+  prepared_.insert(q.name);
+  return OkStatus();
+}
+
+void PgConn::BeginDeferred() {
+  deferring_ = true;
+  deferred_.clear();
+}
+
+Status PgConn::FlushDeferred() {
+  deferring_ = false;
+  std::vector<Deferred> work;
+  work.swap(deferred_);
+  if (work.empty()) return OkStatus();
+  if (!Healthy()) return Error::Unavailable("the database is unavailable");
+  for (const auto& d : work) {
+    if (d.query) GC_TRY(Prepare(*d.query));
+  }
+  if (PQenterPipelineMode(conn_) != 1) return Error::Internal("cannot enter pipeline mode");
+  Status first = OkStatus();
+  bool sent = true;
+  for (const auto& d : work) {
+    int ok;
+    if (d.query) {
+      std::vector<const char*> values;
+      for (const auto& p : d.params) values.push_back(p.value() ? p.value()->c_str() : nullptr);
+      ok = PQsendQueryPrepared(conn_, d.query->name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0);
+    } else {
+      ok = PQsendQueryParams(conn_, d.script.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+    }
+    if (!ok) {
+      sent = false;
+      break;
+    }
+  }
+  if (!sent || PQpipelineSync(conn_) != 1) {
+    first = MakeError("pipeline send", nullptr);
+  }
+  // Every statement's results end with NULL; the sync ends the pipeline.
+  if (sent) {
+    for (size_t i = 0; i < work.size(); ++i) {
+      while (PGresult* r = PQgetResult(conn_)) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && first.ok()) {
+          first = st == PGRES_PIPELINE_ABORTED ? Status(Error::Internal("pipeline aborted"))
+                                               : Status(MakeError(work[i].query ? work[i].query->name : "script", r));
+        }
+        PQclear(r);
+      }
+    }
+    while (PGresult* r = PQgetResult(conn_)) {
+      bool sync = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+      PQclear(r);
+      if (sync) break;
+    }
+  }
+  PQexitPipelineMode(conn_);
+  for (const auto& d : work) {
+    if (!d.query && d.script == "COMMIT") in_transaction_ = false;
+  }
+  return first;
+}
+
 Result<PgResult> PgConn::ExecImpl(const SqlQuery& q, const PgParam* params, size_t n) {
+  if (deferring_) {
+    deferred_.push_back({&q, {}, std::vector<PgParam>(params, params + n)});
+    return PgResult(nullptr);
+  }
   if (!Healthy()) {
     if (in_transaction_) return Error::Unavailable("the database is unavailable");
     auto st = Connect();
@@ -151,6 +227,10 @@ Result<PgResult> PgConn::ExecImpl(const SqlQuery& q, const PgParam* params, size
 }
 
 Status PgConn::ExecScript(const char* sql) {
+  if (deferring_) {
+    deferred_.push_back({nullptr, sql, {}});
+    return OkStatus();
+  }
   if (!Healthy()) {
     if (in_transaction_) return Error::Unavailable("the database is unavailable");
     GC_TRY(Connect());

@@ -98,6 +98,14 @@ class PgConn {
 
   bool Healthy() const;
   Status Connect();
+
+  // Deferred mode, for writes whose results nobody reads: after
+  // BeginDeferred(), Exec and ExecScript queue the statement and return an
+  // empty success; FlushDeferred() sends them all in one libpq pipeline (one
+  // round trip) and reports the first failure. Use BEGIN ... COMMIT inside,
+  // and ROLLBACK after a failure.
+  void BeginDeferred();
+  Status FlushDeferred();
   pg_conn* raw() { return conn_; }
 
  private:
@@ -108,6 +116,14 @@ class PgConn {
   pg_conn* conn_ = nullptr;
   std::unordered_set<std::string> prepared_;
   bool in_transaction_ = false;
+  struct Deferred {
+    const SqlQuery* query;  // nullptr: `script` is plain SQL
+    std::string script;
+    std::vector<PgParam> params;
+  };
+  bool deferring_ = false;
+  std::vector<Deferred> deferred_;
+  Status Prepare(const SqlQuery& q);
 };
 
 class PgPool {

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -318,7 +319,13 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   std::vector<Pending> pending;
   std::vector<int64_t> touched_order;
 
-  GC_TRY(c.ExecScript("BEGIN"));
+  // Creating a group needs its row id before its events: such a batch runs
+  // statement by statement inside one transaction. Any other batch checks its
+  // operations with plain reads (this thread is the only writer of the log,
+  // so committed data is all there is) and then sends all its writes, BEGIN
+  // to COMMIT, in one pipeline: one round trip to PostgreSQL per batch.
+  bool has_create = std::any_of(batch.begin(), batch.end(), [](const auto& r) { return r->initial.has_value(); });
+  if (has_create) GC_TRY(c.ExecScript("BEGIN"));
   auto fail = [&](const Error& e) -> Status {
     (void)c.ExecScript("ROLLBACK");
     next_stream_pos_ = saved_pos;
@@ -409,6 +416,10 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     }
     results.push_back(std::move(appended));
   }
+  if (!has_create) {
+    c.BeginDeferred();
+    (void)c.ExecScript("BEGIN");
+  }
   // One statement for all events of the batch, then the projections in order.
   if (!pending.empty()) {
     ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn;
@@ -441,7 +452,9 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     if (!u.ok()) return fail(u.error());
   }
   auto commit = c.ExecScript("COMMIT");
+  if (!has_create) commit = c.FlushDeferred();
   if (!commit.ok()) {
+    (void)c.ExecScript("ROLLBACK");
     next_stream_pos_ = saved_pos;
     return commit.error();
   }
