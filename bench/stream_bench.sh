@@ -50,3 +50,6 @@ for _ in $(seq 1 300); do
 done
 echo "# $(date -u +%F) $(nproc) cores; gc-loadgen $*"
 "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" "$@"
+slow=$(grep -c '"group log batch slow"' "$TMP/node.log" || true)
+echo "group log batches over 50 ms: $slow"
+grep '"group log batch slow"' "$TMP/node.log" | tail -3 || true

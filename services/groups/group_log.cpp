@@ -283,7 +283,12 @@ void GroupLog::WriterLoop() {
 
 void GroupLog::RunBatch(std::vector<std::unique_ptr<Request>>& batch) {
   std::vector<Result<std::vector<GroupEvent>>> results;
+  auto t0 = std::chrono::steady_clock::now();
   Status st = TryBatch(batch, results);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (ms > 50) {
+    LogWarn("group log batch slow", {{"ms", ms}, {"size", static_cast<int64_t>(batch.size())}});
+  }
   if (st.ok()) {
     for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
     return;
