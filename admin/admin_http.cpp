@@ -30,22 +30,15 @@ json InviteJson(const Invite& i) {
 
 // Parses ?limit=&offset= with bounds; false (and a 400) when malformed.
 bool Paging(const HttpRequest& req, int* limit, int* offset, HttpResponse* err) {
-  *limit = 50;
-  *offset = 0;
-  auto parse = [&](const char* name, int lo, int hi, int* out) {
-    auto v = req.query_param(name);
-    if (!v) return true;
-    char* end = nullptr;
-    long n = std::strtol(v->c_str(), &end, 10);
-    if (v->empty() || *end != '\0' || n < lo || n > hi) {
-      *err = ToHttp(Error::Invalid(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
-                                   std::to_string(hi)));
-      return false;
-    }
-    *out = static_cast<int>(n);
-    return true;
-  };
-  return parse("limit", 1, 500, limit) && parse("offset", 0, 100000000, offset);
+  auto l = QueryInt(req, "limit", 1, 500, 50);
+  auto o = QueryInt(req, "offset", 0, 100000000, 0);
+  if (!l.ok() || !o.ok()) {
+    *err = ToHttp(!l.ok() ? l.error() : o.error());
+    return false;
+  }
+  *limit = static_cast<int>(*l);
+  *offset = static_cast<int>(*o);
+  return true;
 }
 
 }  // namespace

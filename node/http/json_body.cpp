@@ -1,5 +1,8 @@
 #include "node/http/json_body.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 namespace gc {
 
 using nlohmann::json;
@@ -49,6 +52,25 @@ Result<std::optional<bool>> OptionalBool(const json& obj, const char* field) {
   if (it == obj.end() || it->is_null()) return std::optional<bool>();
   if (!it->is_boolean()) return Error::Invalid(std::string(field) + " must be true or false");
   return std::optional<bool>(it->get<bool>());
+}
+
+Result<std::optional<int64_t>> QueryInt(const HttpRequest& req, const char* name, int64_t lo, int64_t hi) {
+  auto v = req.query_param(name);
+  if (!v) return std::optional<int64_t>();
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || errno == ERANGE || n < lo || n > hi) {
+    return Error::Invalid(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
+                          std::to_string(hi));
+  }
+  return std::optional<int64_t>(n);
+}
+
+Result<int64_t> QueryInt(const HttpRequest& req, const char* name, int64_t lo, int64_t hi, int64_t def) {
+  auto v = QueryInt(req, name, lo, hi);
+  if (!v.ok()) return v.error();
+  return v->value_or(def);
 }
 
 HttpResponse ToHttp(const Error& e) {

@@ -23,6 +23,12 @@ Result<std::optional<std::string>> OptionalString(const nlohmann::json& obj, con
 Result<std::optional<int64_t>> OptionalInt(const nlohmann::json& obj, const char* field);
 Result<std::optional<bool>> OptionalBool(const nlohmann::json& obj, const char* field);
 
+// An integer query parameter within [lo, hi]: nullopt when absent, kInvalid
+// (naming the parameter and the range) when malformed or out of range.
+Result<std::optional<int64_t>> QueryInt(const HttpRequest& req, const char* name, int64_t lo, int64_t hi);
+// The same with a default for an absent parameter.
+Result<int64_t> QueryInt(const HttpRequest& req, const char* name, int64_t lo, int64_t hi, int64_t def);
+
 // The HTTP status and error code for a service error (CONTRACT.md).
 HttpResponse ToHttp(const Error& e);
 

@@ -12,20 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-// Reads an integer query parameter within [lo, hi]; `def` when absent.
-Result<int64_t> IntParam(const HttpRequest& req, const char* name, int64_t lo, int64_t hi, int64_t def) {
-  auto v = req.query_param(name);
-  if (!v) return def;
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0' || errno == ERANGE || n < lo || n > hi) {
-    return Error::Invalid(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
-                          std::to_string(hi));
-  }
-  return static_cast<int64_t>(n);
-}
-
 Result<GroupSettingsPatch> ReadSettings(const json& body) {
   GroupSettingsPatch p;
   for (auto [field, target] : {std::pair{"title", &p.title}, std::pair{"topic", &p.topic},
@@ -101,9 +87,9 @@ void AddGroupRoutes(Router& router, GroupService& groups) {
 
   // GET /api/v1/directory?q=&limit=&offset=
   router.Add("GET", "/api/v1/directory", {}, [&groups](RequestContext& ctx) {
-    auto limit = IntParam(ctx.req, "limit", 1, 100, 50);
+    auto limit = QueryInt(ctx.req, "limit", 1, 100, 50);
     if (!limit.ok()) return ToHttp(limit.error());
-    auto offset = IntParam(ctx.req, "offset", 0, 1000000, 0);
+    auto offset = QueryInt(ctx.req, "offset", 0, 1000000, 0);
     if (!offset.ok()) return ToHttp(offset.error());
     std::string q = ctx.req.query_param("q").value_or("");
     if (q.size() > 256) return ToHttp(Error::Invalid("q must be at most 256 bytes"));
@@ -156,7 +142,7 @@ void AddGroupRoutes(Router& router, GroupService& groups) {
 
   // GET /api/v1/groups/{group_id}/members?after=&limit=
   router.Add("GET", "/api/v1/groups/{group_id}/members", {}, [&groups](RequestContext& ctx) {
-    auto limit = IntParam(ctx.req, "limit", 1, 500, 100);
+    auto limit = QueryInt(ctx.req, "limit", 1, 500, 100);
     if (!limit.ok()) return ToHttp(limit.error());
     std::string after = ctx.req.query_param("after").value_or("");
     auto r = groups.Members(ctx.user(), ctx.param("group_id"), after, static_cast<int>(*limit) + 1);

@@ -14,19 +14,6 @@ using nlohmann::json;
 
 namespace {
 
-Result<std::optional<int64_t>> OptInt(const HttpRequest& req, const char* name, int64_t lo, int64_t hi) {
-  auto v = req.query_param(name);
-  if (!v) return std::optional<int64_t>();
-  char* end = nullptr;
-  errno = 0;
-  long long n = std::strtoll(v->c_str(), &end, 10);
-  if (v->empty() || *end != '\0' || errno == ERANGE || n < lo || n > hi) {
-    return Error::Invalid(std::string(name) + " must be an integer from " + std::to_string(lo) + " to " +
-                          std::to_string(hi));
-  }
-  return std::optional<int64_t>(n);
-}
-
 json PageJson(const HistoryPage& page) {
   json events = json::array();
   for (const auto& e : page.events) {
@@ -79,11 +66,11 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
 
   // GET /api/v1/groups/{group_id}/messages?before=&after=&limit=
   router.Add("GET", "/api/v1/groups/{group_id}/messages", {}, [&, member_row](RequestContext& ctx) {
-    auto before = OptInt(ctx.req, "before", 1, INT64_MAX);
+    auto before = QueryInt(ctx.req, "before", 1, INT64_MAX);
     if (!before.ok()) return ToHttp(before.error());
-    auto after = OptInt(ctx.req, "after", 0, INT64_MAX);
+    auto after = QueryInt(ctx.req, "after", 0, INT64_MAX);
     if (!after.ok()) return ToHttp(after.error());
-    auto limit = OptInt(ctx.req, "limit", 1, 100);
+    auto limit = QueryInt(ctx.req, "limit", 1, 100);
     if (!limit.ok()) return ToHttp(limit.error());
     HttpResponse err;
     auto row = member_row(ctx, &err);
@@ -174,9 +161,9 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
 
   // GET /api/v1/me/mentions?before=&limit=
   router.Add("GET", "/api/v1/me/mentions", {}, [&](RequestContext& ctx) {
-    auto before = OptInt(ctx.req, "before", 1, INT64_MAX);
+    auto before = QueryInt(ctx.req, "before", 1, INT64_MAX);
     if (!before.ok()) return ToHttp(before.error());
-    auto limit = OptInt(ctx.req, "limit", 1, 100);
+    auto limit = QueryInt(ctx.req, "limit", 1, 100);
     if (!limit.ok()) return ToHttp(limit.error());
     auto r = messaging.Mentions(ctx.user(), *before, static_cast<int>(limit->value_or(50)));
     if (!r.ok()) return ToHttp(r.error());
@@ -187,9 +174,9 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
 
   // GET /api/v1/search?q=&limit=&offset=
   router.Add("GET", "/api/v1/search", {}, [&](RequestContext& ctx) {
-    auto limit = OptInt(ctx.req, "limit", 1, 100);
+    auto limit = QueryInt(ctx.req, "limit", 1, 100);
     if (!limit.ok()) return ToHttp(limit.error());
-    auto offset = OptInt(ctx.req, "offset", 0, 10000);
+    auto offset = QueryInt(ctx.req, "offset", 0, 10000);
     if (!offset.ok()) return ToHttp(offset.error());
     int lim = static_cast<int>(limit->value_or(20));
     auto r = messaging.Search(ctx.user(), ctx.req.query_param("q").value_or(""), lim + 1,

@@ -13,3 +13,4 @@
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/test_postgres.h"
 #include "tests/harness/ws_client.h"
+#include "tests/harness/test_util.h"

@@ -14,23 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string Unique(const char* prefix) {
-  static std::atomic<int> n{0};
-  return std::string(prefix) + std::to_string(getpid() % 100000) + "n" + std::to_string(n++);
-}
+std::string Unique(const char* prefix) { return UniqueName(prefix); }
 
-// "#name:acme.test" percent-encoded for a path.
-std::string G(const std::string& group_id) {
-  std::string out;
-  for (char c : group_id) {
-    if (c == '#') out += "%23";
-    else if (c == ':') out += "%3A";
-    else if (c == '@') out += "%40";
-    else if (c == '$') out += "%24";
-    else out += c;
-  }
-  return out;
-}
+std::string G(const std::string& id) { return PathSegment(id); }
 
 struct User {
   std::string name, id, token;

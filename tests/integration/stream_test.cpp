@@ -14,22 +14,9 @@ namespace {
 
 using nlohmann::json;
 
-std::string G(const std::string& id) {
-  std::string out;
-  for (char c : id) {
-    if (c == '#') out += "%23";
-    else if (c == ':') out += "%3A";
-    else if (c == '@') out += "%40";
-    else if (c == '$') out += "%24";
-    else out += c;
-  }
-  return out;
-}
+std::string G(const std::string& id) { return PathSegment(id); }
 
-std::string Unique(const char* prefix) {
-  static std::atomic<int> n{0};
-  return std::string(prefix) + std::to_string(getpid() % 100000) + "s" + std::to_string(n++);
-}
+std::string Unique(const char* prefix) { return UniqueName(prefix); }
 
 struct User {
   std::string name, id, token;

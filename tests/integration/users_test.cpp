@@ -14,10 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string UniqueName(const char* prefix) {
-  static std::atomic<int> n{0};
-  return std::string(prefix) + std::to_string(getpid()) + "x" + std::to_string(n++);
-}
 
 class UsersTest : public ::testing::Test {
  protected:
