@@ -523,6 +523,29 @@ TEST(StreamRestart, ClientsResumeAfterANodeRestartAndMissNothing) {
   EXPECT_EQ(node.Stop(), 0);
 }
 
+TEST(StreamShutdown, StreamsAreClosedWith1001) {
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\n";
+  NodeProcess node(o);
+  node.Start();
+  HttpClient c = node.Client();
+  std::string t = c.Post("/api/v1/auth/register", {{"username", "bye"}, {"password", "correct horse"}})
+                      .json()["access_token"];
+  WsClient w(node.http_port(), StreamTarget(t));
+  ASSERT_EQ(w.status(), 101);
+  ASSERT_TRUE(w.WaitFor([](const json& f) { return f["type"] == "ready"; }, 5000));
+  // Answer the close from another thread while the node shuts down.
+  std::thread reader([&] {
+    for (int i = 0; i < 50; ++i) {
+      WsMessage m = w.Receive(200);
+      if (m.kind == WsMessage::kClose) break;
+    }
+  });
+  EXPECT_EQ(node.Stop(), 0);
+  reader.join();
+  EXPECT_EQ(w.close_code(), 1001);
+}
+
 TEST(StreamLimits, ConnectionLimitAnswers503) {
   NodeOptions o;
   o.extra_yaml = "rate_limits:\n  enabled: false\nstream:\n  max_connections: 2\n";
