@@ -1,11 +1,31 @@
 // Admin API routes (/api/v1/admin/*): admin users only, everyone else 403.
+// Every change is written to the audit log with who, what, target, when and
+// from which IP.
 #pragma once
+
+#include <functional>
 
 namespace gc {
 
+struct Config;
 class Router;
 class UserService;
+class GroupService;
+class MessagingService;
+class AuditLog;
+class PgPool;
 
-void AddAdminRoutes(Router& router, UserService& users);
+struct AdminDeps {
+  UserService& users;
+  GroupService& groups;
+  MessagingService& messaging;
+  AuditLog& audit;
+  PgPool& db;
+  const Config& config;
+  std::function<int()> connected_clients;  // open streams
+  std::function<double()> uptime_s;
+};
+
+void AddAdminRoutes(Router& router, AdminDeps deps);
 
 }  // namespace gc

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "admin/admin_http.h"
+#include "admin/audit_log.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
 
@@ -156,7 +157,10 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddUserRoutes(router, *n->users_, c, [self](const std::string& u) { return self->hub_->IsOnline(u); });
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
-  AddAdminRoutes(router, *n->users_);
+  n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
+  AddAdminRoutes(router, AdminDeps{*n->users_, *n->groups_, *n->messaging_, *n->audit_, n->db_->pool(), n->config_,
+                                   [self] { return self->hub_->connections(); },
+                                   [self] { return MonotonicSeconds() - self->started_at_; }});
   // GET /api/v1/stream without an upgrade
   router.Add("GET", "/api/v1/stream", probe, [](RequestContext&) {
     HttpResponse r = ErrorResponse(426, "invalid_request", "this is a WebSocket endpoint: send an Upgrade request");

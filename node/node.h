@@ -21,6 +21,7 @@ class GroupService;
 class MessagingService;
 class StreamHub;
 class StreamEndpoint;
+class AuditLog;
 struct NodeKeys;
 
 class Node {
@@ -50,6 +51,7 @@ class Node {
   std::unique_ptr<MessagingService> messaging_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamEndpoint> stream_;
+  std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Router> router_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<HttpServer> http_;

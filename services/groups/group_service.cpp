@@ -33,6 +33,7 @@ GC_SQL(kMyGroups,
        "ORDER BY g.last_event_at DESC");
 GC_SQL(kLastEvent, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
                    "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT 1");
+GC_SQL(kCountGroups, "SELECT count(*) FROM groups WHERE deleted_at IS NULL");
 GC_SQL(kDirectory,
        "SELECT id, count(*) OVER () FROM groups WHERE visibility = 'public' AND deleted_at IS NULL "
        "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(split_part(address, ':', 1), lower($1)) > 0 "
@@ -402,6 +403,12 @@ Result<std::vector<MemberInfo>> GroupService::Members(const UserProfile& me, con
   });
   if (!r.ok()) return r.error();
   return *r;
+}
+
+Result<int64_t> GroupService::CountGroups() {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kCountGroups); });
+  if (!r.ok()) return r.error();
+  return r->int64(0, 0);
 }
 
 Result<std::vector<int64_t>> GroupService::JoinedGroups(const std::string& user_id) {

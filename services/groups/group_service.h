@@ -95,6 +95,9 @@ class GroupService {
   // joined; kNotFound for private groups they are not in.
   Result<int64_t> Resolve(const UserProfile& me, const std::string& group_id, bool must_be_member);
 
+  // Live groups on this node (admin dashboard).
+  Result<int64_t> CountGroups();
+
   // Rows of the groups `user_id` has joined (for the stream).
   Result<std::vector<int64_t>> JoinedGroups(const std::string& user_id);
 

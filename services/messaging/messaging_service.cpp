@@ -62,6 +62,13 @@ GC_SQL(kEventsSince,
        "AND (e.group_id = ANY($3::bigint[]) OR (e.type = 'member' AND e.content ->> 'user_id' = $4)) "
        "ORDER BY e.stream_pos LIMIT $5");
 
+GC_SQL(kMessagesToday,
+       "SELECT count(*) FROM events WHERE type = 'message' "
+       "AND origin_ts >= (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'UTC')) * 1000)::bigint");
+GC_SQL(kMessagesPerHour,
+       "SELECT (($1::bigint - origin_ts) / 3600000)::int AS ago, count(*) FROM events "
+       "WHERE type = 'message' AND origin_ts > $1::bigint - 24 * 3600000 GROUP BY ago");
+
 bool IsTxnChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
          c == '.' || c == ':';
@@ -376,6 +383,26 @@ Status MessagingService::Typing(const UserProfile& me, int64_t row, bool typing)
 }  // namespace gc
 
 namespace gc {
+
+Result<MessagingService::Stats> MessagingService::MessageStats() {
+  Stats s;
+  s.last_24h.assign(24, 0);
+  int64_t now = NowMs();
+  auto st = db_.With([&](PgConn& c) -> Status {
+    auto t = c.Exec(kMessagesToday);
+    if (!t.ok()) return t.error();
+    s.today = t->int64(0, 0);
+    auto h = c.Exec(kMessagesPerHour, {now});
+    if (!h.ok()) return h.error();
+    for (int i = 0; i < h->rows(); ++i) {
+      int64_t ago = h->int64(i, 0);
+      if (ago >= 0 && ago < 24) s.last_24h[23 - ago] = h->int64(i, 1);
+    }
+    return OkStatus();
+  });
+  if (!st.ok()) return st.error();
+  return s;
+}
 
 Result<std::vector<GroupEvent>> MessagingService::EventsSince(const std::string& user,
                                                               const std::vector<int64_t>& groups, int64_t since,

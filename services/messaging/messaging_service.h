@@ -81,6 +81,12 @@ class MessagingService {
   Result<std::vector<GroupEvent>> EventsSince(const std::string& user, const std::vector<int64_t>& groups,
                                               int64_t since, int64_t upto, int limit);
 
+  struct Stats {
+    int64_t today = 0;                 // messages since 00:00 UTC
+    std::vector<int64_t> last_24h;     // 24 hourly counts, oldest first, the current hour last
+  };
+  Result<Stats> MessageStats();
+
   // Body rules: valid UTF-8, 1..max_message_bytes bytes, no control
   // characters other than newline, tab and carriage return.
   Status ValidateBody(const std::string& body) const;

@@ -71,6 +71,15 @@ GC_SQL(kListInvites,
        "FROM registration_invites i LEFT JOIN users u ON u.id = i.created_by ORDER BY i.created_at DESC");
 GC_SQL(kRevokeInvite,
        "UPDATE registration_invites SET revoked_at = coalesce(revoked_at, now()) WHERE token = $1");
+GC_SQL(kSetPassword, "UPDATE users SET password_hash = $2 WHERE local_part = $1 RETURNING id");
+GC_SQL(kRevokeAllByLocal,
+       "UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL AND user_id = "
+       "(SELECT id FROM users WHERE local_part = $1) RETURNING user_id");
+GC_SQL(kUserIdByLocal, "SELECT id, (extract(epoch FROM last_seen_at) * 1000)::bigint FROM users WHERE local_part = $1");
+GC_SQL(kCountUsers,
+       "SELECT count(*), count(*) FILTER (WHERE last_seen_at > now() - interval '24 hours' "
+       "  OR created_at > now() - interval '24 hours'), count(*) FILTER (WHERE is_admin), "
+       "count(*) FILTER (WHERE deactivated_at IS NOT NULL) FROM users");
 GC_SQL(kGetSetting, "SELECT value FROM node_settings WHERE key = $1");
 GC_SQL(kPutSetting,
        "INSERT INTO node_settings (key, value) VALUES ($1, $2) "
@@ -570,6 +579,75 @@ Status UserService::RevokeInvite(std::string_view token) {
   if (!r.ok()) return r.error();
   if (r->affected() == 0) return Error::NotFound("no such invite");
   return OkStatus();
+}
+
+Status UserService::ResetPassword(std::string_view user_id, std::string_view password) {
+  auto local = LocalPartOf(user_id);
+  if (!local.ok()) return local.error();
+  GC_TRY(ValidatePassword(password));
+  std::string hash = HashPassword(password);
+  if (hash.empty()) return Error::Unavailable("cannot hash the password now, retry");
+  auto r = db_.Transaction([&](PgConn& c) -> Result<int64_t> {
+    auto u = c.Exec(kSetPassword, {*local, hash});
+    if (!u.ok()) return u.error();
+    if (u->rows() == 0) return Error::NotFound("no such user");
+    int64_t id = u->int64(0, 0);
+    auto s = c.Exec(kRevokeUserSessions, {id});
+    if (!s.ok()) return s.error();
+    return id;
+  });
+  if (!r.ok()) return r.error();
+  ForgetUserSessions(*r);
+  if (on_revoked_) on_revoked_(0, "@" + *local + ":" + server_name_);
+  return OkStatus();
+}
+
+Status UserService::RevokeAllSessions(std::string_view user_id) {
+  auto local = LocalPartOf(user_id);
+  if (!local.ok()) return local.error();
+  auto exists = db_.With([&](PgConn& c) { return c.Exec(kUserIdByLocal, {*local}); });
+  if (!exists.ok()) return exists.error();
+  if (exists->rows() == 0) return Error::NotFound("no such user");
+  int64_t id = exists->int64(0, 0);
+  ForgetUserSessions(id);
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kRevokeAllByLocal, {*local}); });
+  if (!r.ok()) return r.error();
+  ForgetUserSessions(id);
+  if (on_revoked_) on_revoked_(0, "@" + *local + ":" + server_name_);
+  return OkStatus();
+}
+
+Result<std::vector<SessionInfo>> UserService::SessionsOf(std::string_view user_id) {
+  auto local = LocalPartOf(user_id);
+  if (!local.ok()) return local.error();
+  FlushActivity();
+  auto u = db_.With([&](PgConn& c) { return c.Exec(kUserIdByLocal, {*local}); });
+  if (!u.ok()) return u.error();
+  if (u->rows() == 0) return Error::NotFound("no such user");
+  int64_t id = u->int64(0, 0);
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kListSessions, {id}); });
+  if (!r.ok()) return r.error();
+  std::vector<SessionInfo> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    out.push_back({r->int64(i, 0), r->int64(i, 1), r->int64(i, 2), r->text(i, 3), r->text(i, 4)});
+  }
+  return out;
+}
+
+Result<std::optional<int64_t>> UserService::LastSeen(std::string_view user_id) {
+  auto local = LocalPartOf(user_id);
+  if (!local.ok()) return local.error();
+  auto u = db_.With([&](PgConn& c) { return c.Exec(kUserIdByLocal, {*local}); });
+  if (!u.ok()) return u.error();
+  if (u->rows() == 0) return Error::NotFound("no such user");
+  return u->opt_int64(0, 1);
+}
+
+Result<UserService::Stats> UserService::CountUsers() {
+  FlushActivity();
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kCountUsers); });
+  if (!r.ok()) return r.error();
+  return Stats{r->int64(0, 0), r->int64(0, 1), r->int64(0, 2), r->int64(0, 3)};
 }
 
 void UserService::FlushActivity() {

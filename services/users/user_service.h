@@ -111,6 +111,20 @@ class UserService : public Authenticator {
   Result<std::vector<Invite>> ListInvites();
   Status RevokeInvite(std::string_view token);
 
+  // Sets a new password and ends every session of the user (their streams
+  // close). kNotFound for unknown users, kInvalid for a bad password.
+  Status ResetPassword(std::string_view user_id, std::string_view password);
+  // Ends every session of the user at once.
+  Status RevokeAllSessions(std::string_view user_id);
+  Result<std::vector<SessionInfo>> SessionsOf(std::string_view user_id);
+  // Last time the user was seen (ms since the epoch), if ever.
+  Result<std::optional<int64_t>> LastSeen(std::string_view user_id);
+
+  struct Stats {
+    int64_t total = 0, active_24h = 0, admins = 0, deactivated = 0;
+  };
+  Result<Stats> CountUsers();
+
   // open | invite | closed: the admin's runtime choice, else the config's.
   Result<std::string> RegistrationMode();
   Status SetRegistrationMode(std::string_view mode);
