@@ -49,6 +49,21 @@ bool Paging(const HttpRequest& req, int* limit, int* offset, HttpResponse* err) 
 
 GC_SQL(kDatabaseSize, "SELECT pg_database_size(current_database())");
 
+json AdminGroupJson(const GroupService::AdminGroupInfo& g, bool with_members) {
+  json j = GroupViewJson(g.view);
+  j.erase("role");
+  j.erase("membership");
+  j["message_count"] = g.message_count;
+  j["participants"] = g.servers;
+  if (with_members) {
+    j["members"] = json::array();
+    for (const auto& m : g.members) {
+      j["members"].push_back({{"user_id", m.user_id}, {"role", m.role}, {"membership", m.membership}});
+    }
+  }
+  return j;
+}
+
 json SessionJson(const SessionInfo& s) {
   return {{"session_id", s.id}, {"created_at", s.created_at_ms}, {"last_used_at", s.last_used_at_ms},
           {"ip", s.ip}, {"user_agent", s.user_agent}};
@@ -285,6 +300,55 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
                               {"database_bytes", size->int64(0, 0)},
                               {"media_bytes", 0},
                               {"federation_peers", {{"up", 0}, {"down", 0}}}});
+  });
+
+  // GET /api/v1/admin/groups?q=&limit=&offset=: every group, private ones too
+  router.Add("GET", "/api/v1/admin/groups", admin, [deps](RequestContext& ctx) {
+    int limit, offset;
+    HttpResponse err;
+    if (!Paging(ctx.req, &limit, &offset, &err)) return err;
+    std::string q = ctx.req.query_param("q").value_or("");
+    if (q.size() > 256) return ToHttp(Error::Invalid("q is too long"));
+    int64_t total = 0;
+    auto r = deps.groups.AdminSearch(q, limit, offset, &total);
+    if (!r.ok()) return ToHttp(r.error());
+    json list = json::array();
+    for (const auto& g : *r) list.push_back(AdminGroupJson(g, false));
+    return JsonResponse(200, {{"groups", list}, {"total", total}, {"limit", limit}, {"offset", offset}});
+  });
+
+  // GET /api/v1/admin/groups/{group_id}: settings, members, counts, participants
+  router.Add("GET", "/api/v1/admin/groups/{group_id}", admin, [deps](RequestContext& ctx) {
+    auto r = deps.groups.AdminGet(ctx.param("group_id"));
+    if (!r.ok()) return ToHttp(r.error());
+    return JsonResponse(200, AdminGroupJson(*r, true));
+  });
+
+  // PUT /api/v1/admin/groups/{group_id}/owner {user_id}
+  router.Add("PUT", "/api/v1/admin/groups/{group_id}/owner", admin, [deps](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto user = RequiredString(*body, "user_id");
+    if (!user.ok()) return ToHttp(user.error());
+    auto st = deps.groups.AdminSetOwner(ctx.user(), ctx.param("group_id"), *user);
+    if (!st.ok()) return ToHttp(st.error());
+    Audit(deps.audit, ctx, "group.owner", ctx.param("group_id"), {{"owner", *user}});
+    return JsonResponse(200, {{"group_id", ctx.param("group_id")}, {"owner", *user}});
+  });
+
+  // DELETE /api/v1/admin/groups/{group_id} {confirm: group_id}: the group and its history
+  router.Add("DELETE", "/api/v1/admin/groups/{group_id}", admin, [deps](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto confirm = RequiredString(*body, "confirm");
+    if (!confirm.ok()) return ToHttp(confirm.error());
+    if (*confirm != ctx.param("group_id")) {
+      return ToHttp(Error::Invalid("to delete a group with its history, send {\"confirm\": \"<the group id>\"}"));
+    }
+    auto removed = deps.groups.AdminDelete(ctx.user(), ctx.param("group_id"));
+    if (!removed.ok()) return ToHttp(removed.error());
+    Audit(deps.audit, ctx, "group.delete", ctx.param("group_id"), {{"events_removed", *removed}});
+    return JsonResponse(200, {{"group_id", ctx.param("group_id")}, {"events_removed", *removed}});
   });
 
   // GET /api/v1/admin/config: the effective configuration, secrets redacted

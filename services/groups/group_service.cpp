@@ -1,5 +1,8 @@
 #include "services/groups/group_service.h"
 
+#include <algorithm>
+#include <set>
+
 #include "node/common/address.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
@@ -34,6 +37,15 @@ GC_SQL(kMyGroups,
 GC_SQL(kLastEvent, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
                    "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT 1");
 GC_SQL(kCountGroups, "SELECT count(*) FROM groups WHERE deleted_at IS NULL");
+GC_SQL(kAdminSearch,
+       "SELECT id, count(*) OVER () FROM groups WHERE deleted_at IS NULL "
+       "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(split_part(address, ':', 1), lower($1)) > 0) "
+       "ORDER BY last_event_at DESC, id LIMIT $2 OFFSET $3");
+GC_SQL(kMessageCount, "SELECT count(*) FROM events WHERE group_id = $1 AND type = 'message' AND deleted_at IS NULL");
+GC_SQL(kPurgeReactions, "DELETE FROM reactions WHERE group_id = $1");
+GC_SQL(kPurgeMentions, "DELETE FROM mentions WHERE group_id = $1");
+GC_SQL(kPurgeMarkers, "DELETE FROM read_markers WHERE group_id = $1");
+GC_SQL(kPurgeEvents, "DELETE FROM events WHERE group_id = $1 AND type <> 'group.delete'");
 GC_SQL(kDirectory,
        "SELECT id, count(*) OVER () FROM groups WHERE visibility = 'public' AND deleted_at IS NULL "
        "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(split_part(address, ':', 1), lower($1)) > 0 "
@@ -403,6 +415,95 @@ Result<std::vector<MemberInfo>> GroupService::Members(const UserProfile& me, con
   });
   if (!r.ok()) return r.error();
   return *r;
+}
+
+Result<GroupService::AdminGroupInfo> GroupService::AdminGet(const std::string& group_id) {
+  auto row = log_.FindByAddress(group_id);
+  if (!row.ok()) return row.error();
+  auto info = log_.Read(*row, [](const GroupState& s) {
+    AdminGroupInfo i;
+    i.view = ViewOf(s, "");
+    std::set<std::string> servers;
+    for (const auto& [u, m] : s.members) {
+      if (m.membership != "join" && m.membership != "invite") continue;
+      i.members.push_back({u, m.role, m.membership});
+      if (m.membership == "join") servers.insert(u.substr(u.find(':') + 1));
+    }
+    std::sort(i.members.begin(), i.members.end(),
+              [](const MemberInfo& a, const MemberInfo& b) { return a.user_id < b.user_id; });
+    i.servers.assign(servers.begin(), servers.end());
+    return i;
+  });
+  if (!info.ok()) return info.error();
+  auto count = db_.With([&](PgConn& c) { return c.Exec(kMessageCount, {*row}); });
+  if (!count.ok()) return count.error();
+  info->message_count = count->int64(0, 0);
+  return *info;
+}
+
+Result<std::vector<GroupService::AdminGroupInfo>> GroupService::AdminSearch(const std::string& q, int limit,
+                                                                           int offset, int64_t* total) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kAdminSearch, {q, limit, offset}); });
+  if (!r.ok()) return r.error();
+  *total = r->rows() > 0 ? r->int64(0, 1) : 0;
+  std::vector<AdminGroupInfo> out;
+  for (int i = 0; i < r->rows(); ++i) {
+    auto addr = log_.Read(r->int64(i, 0), [](const GroupState& s) { return s.address; });
+    if (!addr.ok()) continue;
+    auto info = AdminGet(*addr);
+    if (info.ok()) out.push_back(std::move(*info));
+  }
+  return out;
+}
+
+Status GroupService::AdminSetOwner(const UserProfile& admin, const std::string& group_id, const std::string& user_id) {
+  if (!ParseUserId(user_id)) return Error::Invalid("user_id must be an address like @alice:" + server_name_);
+  auto row = log_.FindByAddress(group_id);
+  if (!row.ok()) return row.error();
+  std::string actor = admin.user_id;
+  auto r = log_.Submit(*row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+    const Member* t = ctx.group.Find(user_id);
+    if (!t || t->membership != "join") return Error::Invalid("the new owner must be a member of the group");
+    if (t->role == "owner") return std::vector<Draft>{};
+    Draft d = MemberDraft(actor, user_id, "join", "owner", "");
+    d.content["by_node_admin"] = true;
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<int64_t> GroupService::AdminDelete(const UserProfile& admin, const std::string& group_id) {
+  auto row = log_.FindByAddress(group_id);
+  if (!row.ok()) return row.error();
+  std::string actor = admin.user_id;
+  auto r = log_.Submit(*row, [actor](OpContext& ctx) -> Result<std::vector<Draft>> {
+    Draft d;
+    d.sender = actor;
+    d.type = "group.delete";
+    d.content = {{"group_id", ctx.group.address}, {"by_node_admin", true}};
+    int64_t row = ctx.group.row;
+    int64_t now = ctx.now_ms;
+    d.project = [row, now](PgConn& c, const GroupEvent&) -> Status {
+      auto u = c.Exec(kMarkDeleted, {row, now});
+      if (!u.ok()) return u.error();
+      return OkStatus();
+    };
+    d.apply = [](GroupState& st) { st.deleted = true; };
+    return std::vector<Draft>{d};
+  });
+  if (!r.ok()) return r.error();
+  // The members have been told; now the history goes.
+  int64_t g = *row;
+  return db_.Transaction([&](PgConn& c) -> Result<int64_t> {
+    for (const auto* q : {&kPurgeReactions, &kPurgeMentions, &kPurgeMarkers}) {
+      auto d = c.Exec(*q, {g});
+      if (!d.ok()) return d.error();
+    }
+    auto e = c.Exec(kPurgeEvents, {g});
+    if (!e.ok()) return e.error();
+    return e->affected();
+  });
 }
 
 Result<int64_t> GroupService::CountGroups() {

@@ -98,6 +98,22 @@ class GroupService {
   // Live groups on this node (admin dashboard).
   Result<int64_t> CountGroups();
 
+  // --- administration (the caller has checked that `admin` is a node admin)
+  struct AdminGroupInfo {
+    GroupView view;
+    int64_t message_count = 0;
+    std::vector<MemberInfo> members;    // joined and invited
+    std::vector<std::string> servers;   // nodes with joined members
+  };
+  // Every live group, public and private, matching q; by activity.
+  Result<std::vector<AdminGroupInfo>> AdminSearch(const std::string& q, int limit, int offset, int64_t* total);
+  Result<AdminGroupInfo> AdminGet(const std::string& group_id);
+  // Makes a joined member an owner (the event's sender is the admin).
+  Status AdminSetOwner(const UserProfile& admin, const std::string& group_id, const std::string& user_id);
+  // Deletes the group and its whole history; members get a group.delete
+  // event first. Returns the number of events removed.
+  Result<int64_t> AdminDelete(const UserProfile& admin, const std::string& group_id);
+
   // Rows of the groups `user_id` has joined (for the stream).
   Result<std::vector<int64_t>> JoinedGroups(const std::string& user_id);
 

@@ -69,6 +69,10 @@ TEST_F(AdminTest, EveryRouteRefusesNonAdmins) {
       {"GET", "/api/v1/admin/audit"},
       {"GET", "/api/v1/admin/stats"},
       {"GET", "/api/v1/admin/config"},
+      {"GET", "/api/v1/admin/groups"},
+      {"GET", "/api/v1/admin/groups/%23x%3Aacme.test"},
+      {"PUT", "/api/v1/admin/groups/%23x%3Aacme.test/owner"},
+      {"DELETE", "/api/v1/admin/groups/%23x%3Aacme.test"},
   };
   for (const auto& [method, path] : routes) {
     auto r = c_.Request(method, path, R"({"password":"x1234567","is_admin":true,"mode":"open"})",
@@ -180,6 +184,47 @@ TEST_F(AdminTest, DashboardFiguresFollowTheNode) {
   EXPECT_GE(a["connected_clients"].get<int64_t>(), 1);
   EXPECT_GT(a["database_bytes"].get<int64_t>(), 1000000);
   EXPECT_GE(a["uptime_s"].get<int64_t>(), 0);
+}
+
+TEST_F(AdminTest, GroupsCanBeInspectedHandedOverAndDeleted) {
+  User owner = NewUser(), member = NewUser();
+  std::string name = UniqueName("secret");
+  std::string g = c_.Post("/api/v1/groups", {{"name", name}, {"visibility", "private"}, {"title", "Secret"}}, owner.token)
+                      .json()["group_id"];
+  ASSERT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/invites", {{"user_id", member.id}}, owner.token).status, 200);
+  ASSERT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), member.token).status, 200);
+  for (int i = 0; i < 4; ++i) c_.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", "hush"}}, owner.token);
+  // Private groups are visible to node admins.
+  auto list = c_.Get("/api/v1/admin/groups?q=" + name, admin_).json();
+  ASSERT_EQ(list["groups"].size(), 1u);
+  EXPECT_EQ(list["groups"][0]["visibility"], "private");
+  auto view = c_.Get("/api/v1/admin/groups/" + G(g), admin_);
+  ASSERT_EQ(view.status, 200) << view.body;
+  EXPECT_EQ(view.json()["message_count"], 4);
+  EXPECT_EQ(view.json()["members"].size(), 2u);
+  EXPECT_EQ(view.json()["participants"], json::array({"acme.test"}));
+  // Hand over ownership.
+  EXPECT_EQ(c_.Put("/api/v1/admin/groups/" + G(g) + "/owner", {{"user_id", "@stranger:acme.test"}}, admin_).status, 400);
+  ASSERT_EQ(c_.Put("/api/v1/admin/groups/" + G(g) + "/owner", {{"user_id", member.id}}, admin_).status, 200);
+  EXPECT_EQ(c_.Get("/api/v1/groups/" + G(g), member.token).json()["role"], "owner");
+  // Delete with history, only with the typed confirmation; members hear of it.
+  WsClient w(node_->http_port(), StreamTarget(member.token));
+  ASSERT_TRUE(w.WaitFor([](const json& f) { return f["type"] == "ready"; }, 5000));
+  auto no = c_.Request("DELETE", "/api/v1/admin/groups/" + G(g), R"({"confirm":"yes"})",
+                       {{"Authorization", "Bearer " + admin_}});
+  EXPECT_EQ(no.status, 400);
+  EXPECT_EQ(c_.Get("/api/v1/groups/" + G(g), member.token).status, 200);
+  auto del = c_.Request("DELETE", "/api/v1/admin/groups/" + G(g), json{{"confirm", g}}.dump(),
+                        {{"Authorization", "Bearer " + admin_}});
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_GE(del.json()["events_removed"].get<int64_t>(), 8);
+  ASSERT_TRUE(w.WaitFor([](const json& f) { return f["type"] == "event" && f["event"]["type"] == "group.delete"; }, 5000));
+  EXPECT_EQ(c_.Get("/api/v1/groups/" + G(g), member.token).status, 404);
+  EXPECT_EQ(c_.Get("/api/v1/admin/groups/" + G(g), admin_).status, 404);
+  auto audit = AuditFor(g);
+  ASSERT_EQ(audit.size(), 2u);
+  EXPECT_EQ(audit[0]["action"], "group.delete");
+  EXPECT_EQ(audit[1]["action"], "group.owner");
 }
 
 TEST_F(AdminTest, EffectiveConfigIsShown) {
