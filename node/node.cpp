@@ -26,6 +26,7 @@
 #include "node/http/metrics.h"
 #include "node/http/rate_limiter.h"
 #include "node/http/router.h"
+#include "node/http/static_site.h"
 #include "node/stream/stream_endpoint.h"
 #include "node/stream/stream_hub.h"
 #include "services/groups/group_log.h"
@@ -161,6 +162,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddAdminRoutes(router, AdminDeps{*n->users_, *n->groups_, *n->messaging_, *n->audit_, n->db_->pool(), n->config_,
                                    [self] { return self->hub_->connections(); },
                                    [self] { return MonotonicSeconds() - self->started_at_; }});
+  // The web client at /.
+  auto site = AddStaticSite(router, c.http.web_dir, "/");
+  if (!site.ok()) return site.error();
   // GET /api/v1/stream without an upgrade
   router.Add("GET", "/api/v1/stream", probe, [](RequestContext&) {
     HttpResponse r = ErrorResponse(426, "invalid_request", "this is a WebSocket endpoint: send an Upgrade request");

@@ -14,17 +14,36 @@ PACKAGES=(
   postgresql-15
   # tools used by tests and benchmarks
   curl wrk procps
+  # browser tests (tests/e2e): Debian's Chromium, driven by playwright-core
+  chromium
 )
 
 missing=()
+# Node.js and npm: a machine may already have its own (newer) build, which
+# Debian's npm package would conflict with; install Debian's only if absent.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
 
+npm_deps() {
+  # playwright-core for the browser tests, exactly as locked; never downloads
+  # a browser of its own (Debian's chromium is used).
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+  if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in tests/e2e"
+    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PACKAGES[@]} packages present"
+  npm_deps
   exit 0
 fi
 
@@ -39,4 +58,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_deps
 echo "deps: done"

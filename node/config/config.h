@@ -37,6 +37,7 @@ struct Config {
     int idle_timeout_s = 60;                // keep-alive idle limit, 1..86400
     int max_body_bytes = 1048576;           // JSON request bodies, 1024..1073741824
     std::vector<std::string> trusted_proxies;  // IPs whose X-Forwarded-For is believed
+    std::string web_dir = "web";               // the web client served at /; relative to the working directory
   } http;
 
   struct Federation {

@@ -1,0 +1,106 @@
+// Shared pieces of the browser tests: a real node on a free port with its
+// own embedded PostgreSQL in a temp dir, and Debian's headless Chromium
+// driven by playwright-core, kept on loopback.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BINARY = process.env.GC_BINARY;
+const SOURCE = process.env.GC_SOURCE_DIR;
+export const SHOTS = path.join(process.env.GC_BUILD_DIR || path.join(SOURCE, 'build'), 'screenshots');
+
+// A free loopback port (the node keeps it across restarts, so pages stay on
+// the same origin).
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+export async function startNode(name = 'acme.test') {
+  if (!BINARY || !SOURCE) throw new Error('GC_BINARY and GC_SOURCE_DIR must be set (ctest sets them)');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-e2e-'));
+  fs.chmodSync(dir, 0o755);
+  const config = path.join(dir, 'node.yaml');
+  fs.writeFileSync(config, [
+    'node:', `  name: ${name}`, `  data_dir: ${dir}/data`,
+    'http:', `  listen: 127.0.0.1:${await freePort()}`, `  web_dir: ${SOURCE}/web`,
+    'federation:', '  listen: tcp://127.0.0.1:0',
+    'database:', '  url: ""',
+    'rate_limits:', '  enabled: false', ''].join('\n'));
+  const logPath = path.join(dir, 'node.log');
+  const node = { dir, proc: null, port: 0, url: '' };
+  node.start = async () => {
+    const offset = fs.existsSync(logPath) ? fs.statSync(logPath).size : 0;
+    const log = fs.openSync(logPath, 'a');
+    node.proc = spawn(BINARY, ['serve', '--config', config], { cwd: SOURCE, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    const deadline = Date.now() + 60000;
+    node.port = 0;
+    while (!node.port) {
+      if (Date.now() > deadline || node.proc.exitCode !== null) {
+        throw new Error('node did not start:\n' + fs.readFileSync(logPath, 'utf8').slice(-3000));
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      for (const line of fs.readFileSync(logPath, 'utf8').slice(offset).split('\n')) {
+        if (line.includes('"msg":"listening"')) node.port = Number(JSON.parse(line).http.split(':').pop());
+      }
+    }
+    node.url = `http://127.0.0.1:${node.port}`;
+  };
+  node.kill = async (signal = 'SIGTERM') => {
+    const p = node.proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill(signal);
+    await new Promise((r) => { const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 20000); p.on('exit', () => { clearTimeout(t); r(); }); });
+  };
+  node.stop = async () => {
+    await node.kill();
+    if (!process.env.GC_KEEP_TEMP) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  await node.start();
+  return node;
+}
+
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.*, EXCLUDE ::1'],
+  });
+  const outside = [];
+  const newContext = async (opts = {}) => {
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 800 }, ...opts });
+    // Everything stays on loopback; the app must load nothing from outside.
+    await ctx.route('**/*', (route) => {
+      const u = new URL(route.request().url());
+      if (u.hostname === '127.0.0.1' || u.hostname === 'localhost') return route.continue();
+      outside.push(u.href);
+      return route.abort();
+    });
+    return ctx;
+  };
+  // Playwright gives every launch a fresh, empty profile of its own.
+  const close = async () => { await browser.close(); };
+  return { browser, newContext, close, outside };
+}
+
+export async function register(page, url, username, password = 'correct horse battery') {
+  await page.goto(url + '/');
+  await page.click('#tab-register');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#auth-submit');
+  await page.waitForSelector('#app:not([hidden])');
+}
+
+export async function shot(page, name) {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
