@@ -165,6 +165,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   // The web client at /.
   auto site = AddStaticSite(router, c.http.web_dir, "/");
   if (!site.ok()) return site.error();
+  // The admin console at /admin/ (its API calls need an admin's token).
+  auto console = AddStaticSite(router, c.http.admin_dir, "/admin/");
+  if (!console.ok()) return console.error();
   // GET /api/v1/stream without an upgrade
   router.Add("GET", "/api/v1/stream", probe, [](RequestContext&) {
     HttpResponse r = ErrorResponse(426, "invalid_request", "this is a WebSocket endpoint: send an Upgrade request");

@@ -198,6 +198,7 @@ const Key kKeys[] = {
     {"http.max_body_bytes", IntField{GC_CFG(http.max_body_bytes), 1024, 1073741824}},
     {"http.trusted_proxies", ListField{GC_CFG(http.trusted_proxies), IsIpAddress, "an IP address"}},
     {"http.web_dir", StringField{GC_CFG(http.web_dir), NonEmpty, "a directory path"}},
+    {"http.admin_dir", StringField{GC_CFG(http.admin_dir), NonEmpty, "a directory path"}},
 
     {"federation.listen", StringField{GC_CFG(federation.listen), ValidFederationListen,
                                       "tcp://host:port (port 0 to 65535)"}},

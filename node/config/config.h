@@ -38,6 +38,7 @@ struct Config {
     int max_body_bytes = 1048576;           // JSON request bodies, 1024..1073741824
     std::vector<std::string> trusted_proxies;  // IPs whose X-Forwarded-For is believed
     std::string web_dir = "web";               // the web client served at /; relative to the working directory
+    std::string admin_dir = "admin/web";       // the admin console served at /admin/
   } http;
 
   struct Federation {

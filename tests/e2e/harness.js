@@ -1,7 +1,7 @@
 // Shared pieces of the browser tests: a real node on a free port with its
 // own embedded PostgreSQL in a temp dir, and Debian's headless Chromium
 // driven by playwright-core, kept on loopback.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +29,7 @@ export async function startNode(name = 'acme.test') {
   const config = path.join(dir, 'node.yaml');
   fs.writeFileSync(config, [
     'node:', `  name: ${name}`, `  data_dir: ${dir}/data`,
-    'http:', `  listen: 127.0.0.1:${await freePort()}`, `  web_dir: ${SOURCE}/web`,
+    'http:', `  listen: 127.0.0.1:${await freePort()}`, `  web_dir: ${SOURCE}/web`, `  admin_dir: ${SOURCE}/admin/web`,
     'federation:', '  listen: tcp://127.0.0.1:0',
     'database:', '  url: ""',
     'rate_limits:', '  enabled: false', ''].join('\n'));
@@ -103,4 +103,22 @@ export async function register(page, url, username, password = 'correct horse ba
 export async function shot(page, name) {
   fs.mkdirSync(SHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+// Runs `groupchat ARGS --config <the node's config>` (e.g. admin create-user).
+export function cli(node, args, input = '') {
+  const r = spawnSync(BINARY, [...args, '--config', path.join(node.dir, 'node.yaml')],
+    { cwd: SOURCE, input, encoding: 'utf8', timeout: 60000 });
+  if (r.status !== 0) throw new Error(`groupchat ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+// Calls the node's HTTP API directly (test setup and checks).
+export async function call(node, method, urlPath, body, token) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(node.url + '/api/v1' + urlPath, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : {} };
 }

@@ -1,0 +1,109 @@
+// The admin console in a real browser: log in as an admin, read the
+// dashboard, find a user and deactivate them (their session fails at once),
+// switch registration to invite-only, create an invite and register with
+// it, and see all of it in the audit log. Non-admins are turned away.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startNode, launchBrowser, shot, cli, call } from './harness.js';
+
+let node;
+let chrome;
+
+before(async () => {
+  node = await startNode();
+  chrome = await launchBrowser();
+  cli(node, ['admin', 'create-user', '--username', 'root', '--password-file', '-', '--admin'], 'rootpassword\n');
+});
+
+after(async () => {
+  if (chrome) await chrome.close();
+  if (node) await node.stop();
+});
+
+async function login(page, username, password) {
+  await page.goto(node.url + '/admin/');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('#login-form button[type=submit]');
+}
+
+test('the console is served with a strict CSP', async () => {
+  const res = await fetch(node.url + '/admin/');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-security-policy'), /script-src 'self'/);
+  assert.match((await fetch(node.url + '/admin/console.js')).headers.get('content-type'), /javascript/);
+});
+
+test('non-admins cannot use the console', async () => {
+  assert.equal((await call(node, 'POST', '/auth/register', { username: 'pleb', password: 'correct horse' })).status, 201);
+  const ctx = await chrome.newContext();
+  const page = await ctx.newPage();
+  await login(page, 'pleb', 'correct horse');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent.includes('not an administrator'));
+  assert.equal(await page.isHidden('#console'), true);
+  await ctx.close();
+});
+
+test('an admin deactivates a user, runs invite-only registration, and reads the audit log', async () => {
+  const victim = await call(node, 'POST', '/auth/register', { username: 'victim', password: 'correct horse' });
+  assert.equal(victim.status, 201);
+  const token = victim.body.access_token;
+  assert.equal((await call(node, 'GET', '/me', undefined, token)).status, 200);
+
+  const ctx = await chrome.newContext();
+  const page = await ctx.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('dialog', (d) => d.accept());
+  await login(page, 'root', 'rootpassword');
+  await page.waitForSelector('#console:not([hidden])');
+  await page.waitForFunction(() => document.querySelectorAll('#cards .card').length >= 9);
+  const cards = await page.$$eval('#cards .card', (cs) => cs.map((c) => c.textContent));
+  assert.ok(cards.some((c) => c.includes('Users') && /\d/.test(c)));
+  assert.equal(await page.$$eval('#chart div', (bars) => bars.length), 24);
+  await shot(page, 'admin-dashboard');
+
+  // Find the user and deactivate them: their session fails at once.
+  await page.click('button[data-tab=users]');
+  await page.fill('#user-q', 'victim');
+  await page.click('#user-search button[type=submit]');
+  await page.waitForSelector('tr[data-user="@victim:acme.test"]');
+  await page.click('tr[data-user="@victim:acme.test"] button:has-text("Deactivate")');
+  await page.waitForSelector('tr[data-user="@victim:acme.test"] button:has-text("Reactivate")');
+  assert.equal((await call(node, 'GET', '/me', undefined, token)).status, 401);
+  await shot(page, 'admin-users');
+
+  // Invite-only registration with a token made in the console.
+  await page.click('button[data-tab=registration]');
+  await page.waitForFunction(() => document.querySelector('#mode').value !== '');
+  await page.selectOption('#mode', 'invite');
+  await page.click('#mode-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#status').textContent.includes('invite'));
+  assert.equal((await call(node, 'POST', '/auth/register', { username: 'newbie', password: 'correct horse' })).status, 403);
+  await page.click('#invite-form button[type=submit]');
+  await page.waitForSelector('#invite-rows td.token');
+  const invite = (await page.textContent('#invite-rows td.token')).trim();
+  const reg = await call(node, 'POST', '/auth/register', { username: 'newbie', password: 'correct horse', invite_token: invite });
+  assert.equal(reg.status, 201);
+  await shot(page, 'admin-registration');
+
+  // The audit log shows who did what.
+  await page.click('button[data-tab=audit]');
+  await page.waitForSelector('#audit-rows tr');
+  const audit = await page.$$eval('#audit-rows tr', (rows) => rows.map((r) => r.textContent));
+  assert.ok(audit.some((r) => r.includes('user.deactivate') && r.includes('@victim:acme.test') && r.includes('@root:acme.test')));
+  assert.ok(audit.some((r) => r.includes('invite.create')));
+  assert.ok(audit.some((r) => r.includes('registration.mode')));
+  await shot(page, 'admin-audit');
+
+  // Groups and node configuration pages load.
+  await page.click('button[data-tab=groups]');
+  await page.waitForSelector('section#groups:not([hidden])');
+  await page.click('button[data-tab=node]');
+  await page.waitForFunction(() => document.querySelector('#config').textContent.includes('acme.test'));
+  await shot(page, 'admin-node');
+
+  assert.deepEqual(errors, []);
+  assert.deepEqual(chrome.outside, []);
+  await ctx.close();
+});
