@@ -214,6 +214,7 @@ function onFrame(f) {
 }
 
 function onEvent(ev) {
+  if (ev.type === 'member') memberCache.delete(ev.group_id);
   let g = state.groups.get(ev.group_id);
   if (ev.type === 'member' && ev.content.user_id === state.me.user_id) {
     if (ev.content.membership === 'leave' || ev.content.membership === 'ban') {
@@ -552,7 +553,85 @@ function autosize() {
   t.style.height = Math.min(t.scrollHeight, 200) + 'px';
 }
 
+// ------------------------------------------------------------------ mention completion
+
+const memberCache = new Map();  // group_id -> [user ids]
+let suggestions = [];
+let chosen = 0;
+
+async function membersOf(groupId) {
+  if (!memberCache.has(groupId)) {
+    const r = await api('GET', `/groups/${enc(groupId)}/members?limit=500`);
+    memberCache.set(groupId, r.members.filter((m) => m.membership === 'join').map((m) => m.user_id));
+  }
+  return memberCache.get(groupId);
+}
+
+// The "@partial" just before the cursor, if any.
+function mentionPrefix() {
+  const t = $('message');
+  const before = t.value.slice(0, t.selectionStart);
+  const m = /(^|\s)(@[a-z0-9._:-]*)$/.exec(before);
+  return m ? m[2] : null;
+}
+
+async function updateMentions() {
+  const prefix = mentionPrefix();
+  if (!prefix || !state.current) return hideMentions();
+  const members = await membersOf(state.current).catch(() => []);
+  suggestions = members.filter((u) => u.startsWith(prefix) && u !== state.me.user_id).slice(0, 8);
+  if (!suggestions.length) return hideMentions();
+  chosen = Math.min(chosen, suggestions.length - 1);
+  const ul = $('mentions');
+  ul.replaceChildren(...suggestions.map((u, i) => {
+    const li = document.createElement('li');
+    li.role = 'option';
+    li.id = `mention-${i}`;
+    li.textContent = u;
+    li.setAttribute('aria-selected', String(i === chosen));
+    li.onmousedown = (e) => { e.preventDefault(); chosen = i; completeMention(); };
+    return li;
+  }));
+  ul.hidden = false;
+  $('message').setAttribute('aria-activedescendant', `mention-${chosen}`);
+}
+
+function hideMentions() {
+  suggestions = [];
+  chosen = 0;
+  $('mentions').hidden = true;
+  $('message').removeAttribute('aria-activedescendant');
+}
+
+function completeMention() {
+  const t = $('message');
+  const prefix = mentionPrefix();
+  if (!prefix || !suggestions[chosen]) return hideMentions();
+  const start = t.selectionStart - prefix.length;
+  t.value = t.value.slice(0, start) + suggestions[chosen] + ' ' + t.value.slice(t.selectionStart);
+  const pos = start + suggestions[chosen].length + 1;
+  t.setSelectionRange(pos, pos);
+  hideMentions();
+}
+
+$('message').addEventListener('input', () => { updateMentions(); });
+$('message').addEventListener('blur', () => setTimeout(hideMentions, 100));
+
 $('message').addEventListener('keydown', (e) => {
+  if (suggestions.length && !$('mentions').hidden) {
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      chosen = (chosen + (e.key === 'ArrowDown' ? 1 : suggestions.length - 1)) % suggestions.length;
+      updateMentions();
+      return;
+    }
+    if (e.key === 'Tab' || (e.key === 'Enter' && !e.shiftKey)) {
+      e.preventDefault();
+      completeMention();
+      return;
+    }
+    if (e.key === 'Escape') { hideMentions(); return; }
+  }
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
     e.preventDefault();
     $('composer').requestSubmit();
@@ -689,8 +768,26 @@ $('join-form').onsubmit = async (e) => {
   } catch (err) { alertStatus(err.message); }
 };
 
-$('browse').onclick = async () => {
-  const r = await api('GET', '/directory?limit=50');
+$('browse').onclick = () => browse('');
+
+async function browse(q) {
+  const r = await api('GET', `/directory?limit=50&q=${enc(q)}`);
+  const form = document.createElement('div');
+  form.className = 'row';
+  const label = document.createElement('label');
+  label.className = 'visually-hidden';
+  label.htmlFor = 'dir-q';
+  label.textContent = 'Search public groups';
+  const input = document.createElement('input');
+  input.id = 'dir-q';
+  input.placeholder = 'Search public groups';
+  input.value = q;
+  const go = document.createElement('button');
+  go.type = 'button';
+  go.textContent = 'Search';
+  go.onclick = () => { $('dialog').close(); browse(input.value); };
+  input.onkeydown = (e) => { if (e.key === 'Enter') { e.preventDefault(); go.click(); } };
+  form.append(label, input, go);
   const ul = document.createElement('ul');
   for (const g of r.groups) {
     const li = document.createElement('li');
@@ -704,9 +801,10 @@ $('browse').onclick = async () => {
     li.append(b);
     ul.append(li);
   }
-  if (!r.groups.length) ul.textContent = 'No public groups yet.';
-  show('Public groups', [ul]);
-};
+  if (!r.groups.length) ul.textContent = q ? 'No public group matches.' : 'No public groups yet.';
+  show('Public groups', [form, ul]);
+  input.focus();
+}
 
 $('invite').onclick = async () => {
   const r = await ask('Invite someone', [{ id: 'inv-user', label: 'User address (@name:server)' }]);

@@ -73,6 +73,17 @@ test('two users chat live; hostile bodies are text; reconnect resumes without lo
   await bob.press('#message', 'Enter');
   await waitForMessage(alice, 'hi alice\nsecond line');
 
+  // Mentions are completed from the members and highlighted for the person named.
+  await alice.type('#message', 'ping @bo');
+  await alice.waitForSelector('#mentions li:has-text("@bob:acme.test")');
+  await alice.press('#message', 'Tab');
+  assert.equal(await alice.inputValue('#message'), 'ping @bob:acme.test ');
+  await alice.type('#message', 'please look');
+  await alice.press('#message', 'Enter');
+  await waitForMessage(bob, 'ping @bob:acme.test please look');
+  assert.equal(await bob.$$eval('#timeline .msg.mentioned', (els) => els.length), 1);
+  assert.equal(await bob.$$eval('#timeline .mention-chip', (els) => els.map((e) => e.textContent)).then((t) => t.includes('@bob:acme.test')), true);
+
   // Hostile bodies are shown as text and never run.
   const evil = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2"> <b>bold?</b>';
   await alice.fill('#message', evil);
