@@ -4,7 +4,7 @@
 // it, and see all of it in the audit log. Non-admins are turned away.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNode, launchBrowser, shot, cli, call } from './harness.js';
+import { startNode, launchBrowser, shot, cli, call, axeViolations } from './harness.js';
 
 let node;
 let chrome;
@@ -62,6 +62,7 @@ test('an admin deactivates a user, runs invite-only registration, and reads the 
   assert.ok(cards.some((c) => c.includes('Users') && /\d/.test(c)));
   assert.equal(await page.$$eval('#chart div', (bars) => bars.length), 24);
   await shot(page, 'admin-dashboard');
+  assert.deepEqual(await axeViolations(page), []);
 
   // Find the user and deactivate them: their session fails at once.
   await page.click('button[data-tab=users]');
@@ -72,6 +73,7 @@ test('an admin deactivates a user, runs invite-only registration, and reads the 
   await page.waitForSelector('tr[data-user="@victim:acme.test"] button:has-text("Reactivate")');
   assert.equal((await call(node, 'GET', '/me', undefined, token)).status, 401);
   await shot(page, 'admin-users');
+  assert.deepEqual(await axeViolations(page), []);
 
   // Invite-only registration with a token made in the console.
   await page.click('button[data-tab=registration]');
@@ -99,6 +101,7 @@ test('an admin deactivates a user, runs invite-only registration, and reads the 
   // Groups and node configuration pages load.
   await page.click('button[data-tab=groups]');
   await page.waitForSelector('section#groups:not([hidden])');
+  await shot(page, 'admin-groups');
   await page.click('button[data-tab=node]');
   await page.waitForFunction(() => document.querySelector('#config').textContent.includes('acme.test'));
   await shot(page, 'admin-node');

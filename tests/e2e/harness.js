@@ -122,3 +122,13 @@ export async function call(node, method, urlPath, body, token) {
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : {} };
 }
+
+// Runs axe-core (WCAG 2 A and AA rules) in the page and returns the
+// violations. The page's CSP would refuse an injected script tag, so the
+// source is evaluated through the DevTools protocol.
+export async function axeViolations(page) {
+  const src = fs.readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+  await page.evaluate(src);
+  const result = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] }));
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}

@@ -3,7 +3,7 @@
 // without losing or doubling messages, and the page works at 375 px.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNode, launchBrowser, register, shot } from './harness.js';
+import { startNode, launchBrowser, register, shot, axeViolations } from './harness.js';
 
 let node;
 let chrome;
@@ -24,6 +24,16 @@ async function waitForMessage(page, text, timeout = 10000) {
   await page.waitForFunction((t) => [...document.querySelectorAll('#timeline .msg .body')].some((e) => e.textContent === t),
     text, { timeout });
 }
+
+test('the sign-in page passes an accessibility audit', async () => {
+  const ctx = await chrome.newContext();
+  const page = await ctx.newPage();
+  await page.goto(node.url + '/');
+  await page.waitForSelector('#auth:not([hidden])');
+  assert.deepEqual(await axeViolations(page), []);
+  await shot(page, 'web-sign-in');
+  await ctx.close();
+});
 
 test('serves the client with a strict CSP and no outside resources', async () => {
   const res = await fetch(node.url + '/');
@@ -98,6 +108,8 @@ test('two users chat live; hostile bodies are text; reconnect resumes without lo
   const hrefs = await bob.$$eval('#timeline a', (as) => as.map((a) => a.getAttribute('href')));
   assert.deepEqual(hrefs, ['http://127.0.0.1/docs']);
   await shot(bob, 'web-chat');
+  // No WCAG 2 A/AA violations in the chat view (axe-core).
+  assert.deepEqual(await axeViolations(bob), []);
 
   // The node goes away: both pages say so. What Bob types meanwhile is kept
   // and sent once when the node is back; what Alice sends after the restart
