@@ -117,13 +117,18 @@ bool StreamHub::IsOnline(const std::string& user) const {
 }
 
 void StreamHub::Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos) {
+  Deliver(users, frame, pos, /*deferred=*/false);
+}
+
+void StreamHub::Deliver(const std::vector<std::string>& users, const Frame& frame, int64_t pos, bool deferred) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t n = 0;
   for (const auto& u : users) {
     auto it = by_user_.find(u);
     if (it == by_user_.end()) continue;
     for (const auto& c : it->second) {
-      c->Deliver(frame, pos);
+      c->Deliver(frame, pos, !deferred);
+      if (deferred) to_flush_.push_back(c);
       ++n;
     }
   }
@@ -140,33 +145,13 @@ void StreamHub::EndBatch() {
   to_flush_.clear();
 }
 
-void StreamHub::SendDeferred(const std::vector<std::string>& users, const Frame& frame, int64_t pos) {
-  std::lock_guard<std::mutex> lock(mu_);
-  uint64_t n = 0;
-  for (const auto& u : users) {
-    auto it = by_user_.find(u);
-    if (it == by_user_.end()) continue;
-    for (const auto& c : it->second) {
-      c->Deliver(frame, pos, false);
-      to_flush_.push_back(c);
-      ++n;
-    }
-  }
-  frames_delivered_ += n;
-}
-
 void StreamHub::Publish(const GroupEvent& event, const std::vector<std::string>& members,
                         const std::vector<std::string>& extra) {
   // Serialized once, shared by every receiver.
   auto frame = WsTextFrame(
       json{{"type", "event"}, {"event", EventJson(event)}}.dump(-1, ' ', false, json::error_handler_t::replace));
-  if (in_batch_) {
-    SendDeferred(members, frame, event.stream_pos);
-    SendDeferred(extra, frame, event.stream_pos);
-  } else {
-    Send(members, frame, event.stream_pos);
-    Send(extra, frame, event.stream_pos);
-  }
+  Deliver(members, frame, event.stream_pos, in_batch_);
+  Deliver(extra, frame, event.stream_pos, in_batch_);
   // A message ends its sender's typing in that group.
   if (event.type == "message") {
     std::lock_guard<std::mutex> lock(typing_mu_);

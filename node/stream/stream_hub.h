@@ -92,8 +92,9 @@ class StreamHub : public EventSink, public EphemeralSink {
 
  private:
   void Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
-  // During a batch (writer thread only): deliver without flushing, remember whom.
-  void SendDeferred(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
+  // `deferred` (writer thread, during a batch): queue without flushing and
+  // remember the connection for EndBatch.
+  void Deliver(const std::vector<std::string>& users, const Frame& frame, int64_t pos, bool deferred);
   bool in_batch_ = false;                                        // writer thread only
   std::vector<std::shared_ptr<StreamConnection>> to_flush_;      // writer thread only
   void PresenceChanged(const std::string& user, bool online);
