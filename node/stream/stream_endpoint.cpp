@@ -258,6 +258,15 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   void FinishReplay() {
     replaying_ = false;
     Enqueue(MakeFrame({{"type", "ready"}, {"stream_pos", std::max(last_pos_, upto_)}}));
+    // Who is online now, among the people this user shares a group with.
+    auto self = shared_from_this();
+    ep_.post_blocking([self] {
+      auto frames = self->ep_.hub.PresenceSnapshot(self->user());
+      if (frames.empty()) return;
+      asio::dispatch(self->executor_, [self, frames = std::move(frames)] {
+        for (const auto& f : frames) self->Enqueue(f);
+      });
+    });
     for (auto& [frame, pos] : held_) {
       if (pos == 0 || pos > last_pos_) {
         Enqueue(frame);

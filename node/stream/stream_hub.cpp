@@ -111,6 +111,17 @@ void StreamHub::DetachAll() {
   // calls Detach, which takes the lock.
 }
 
+std::vector<Frame> StreamHub::PresenceSnapshot(const std::string& user) {
+  std::vector<std::string> audience = audience_ ? audience_(user) : std::vector<std::string>{};
+  std::vector<Frame> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& u : audience) {
+    if (u == user || !by_user_.count(u)) continue;
+    out.push_back(WsTextFrame(json{{"type", "presence"}, {"user_id", u}, {"presence", "online"}}.dump()));
+  }
+  return out;
+}
+
 bool StreamHub::IsOnline(const std::string& user) const {
   std::lock_guard<std::mutex> lock(mu_);
   return by_user_.count(user) > 0;

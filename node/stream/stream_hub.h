@@ -77,6 +77,10 @@ class StreamHub : public EventSink, public EphemeralSink {
   void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
 
   bool IsOnline(const std::string& user) const;
+  // Presence frames ("online") for everyone sharing a group with `user` who
+  // has a stream open: sent to a new stream after `ready`. May block (it asks
+  // the groups who the audience is).
+  std::vector<Frame> PresenceSnapshot(const std::string& user);
   // Close the streams of a revoked session, of a deactivated user, or all
   // (shutdown).
   void CloseSession(int64_t session_id);

@@ -254,6 +254,23 @@ TEST_F(StreamTest, PresenceFollowsOpenStreams) {
   EXPECT_EQ((*off)["presence"], "offline");
 }
 
+TEST_F(StreamTest, NewStreamsLearnWhoIsAlreadyOnline) {
+  User a = NewUser(), b = NewUser(), stranger = NewUser();
+  NewGroup(a, {&b});
+  auto wa = Connect(a);
+  UntilReady(*wa);
+  auto ws = Connect(stranger);  // online, but shares no group with b
+  UntilReady(*ws);
+  auto wb = Connect(b);
+  UntilReady(*wb);
+  std::vector<json> skipped;
+  auto p = wb->WaitFor([&](const json& f) { return f["type"] == "presence" && f["user_id"] == a.id; }, 5000, &skipped);
+  ASSERT_TRUE(p);
+  EXPECT_EQ((*p)["presence"], "online");
+  for (auto& f : wb->Drain(500)) skipped.push_back(f);
+  for (auto& f : skipped) EXPECT_NE(f.value("user_id", ""), stranger.id) << f.dump();
+}
+
 TEST_F(StreamTest, PingPongAndBadFrames) {
   User a = NewUser();
   auto w = Connect(a);
