@@ -27,6 +27,22 @@ bool IsMessage(const json& f, const std::string& body) {
   return f["type"] == "event" && f["event"]["type"] == "message" && f["event"]["content"].value("body", "") == body;
 }
 
+// A node of its own (rate limits off, plus `stream_yaml` lines under
+// `stream:`) for tests that need special settings, and a quick registration.
+std::unique_ptr<NodeProcess> StartedNode(const std::string& stream_yaml = "") {
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\n" + (stream_yaml.empty() ? "" : "stream:\n" + stream_yaml);
+  auto node = std::make_unique<NodeProcess>(o);
+  node->Start();
+  return node;
+}
+
+std::string RegisterToken(NodeProcess& node, const std::string& name) {
+  auto r = node.Client().Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
+  EXPECT_EQ(r.status, 201) << r.body;
+  return r.json()["access_token"];
+}
+
 class StreamTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -409,13 +425,9 @@ TEST_F(StreamTest, DeactivationClosesTheUsersStreams) {
 }
 
 TEST(StreamIdle, SilentClientsAreDisconnected) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\nstream:\n  idle_timeout_s: 5\n";
-  NodeProcess node(o);
-  node.Start();
-  HttpClient c = node.Client();
-  std::string t = c.Post("/api/v1/auth/register", {{"username", "quiet"}, {"password", "correct horse"}})
-                      .json()["access_token"];
+  auto owned = StartedNode("  idle_timeout_s: 5\n");
+  NodeProcess& node = *owned;
+  std::string t = RegisterToken(node, "quiet");
   WsClient w(node.http_port(), StreamTarget(t));
   ASSERT_EQ(w.status(), 101);
   // Do not read, so the server's pings (every 2.5 s) go unanswered.
@@ -442,16 +454,10 @@ TEST(StreamIdle, SilentClientsAreDisconnected) {
 // A client that stops reading is dropped with 4001 instead of growing the
 // node's memory, and resumes with since.
 TEST(StreamSlowConsumer, IsDroppedAndResumes) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\nstream:\n  send_queue_bytes: 65536\n";
-  NodeProcess node(o);
-  node.Start();
+  auto owned = StartedNode("  send_queue_bytes: 65536\n");
+  NodeProcess& node = *owned;
   HttpClient c = node.Client();
-  auto reg = [&](const char* n) {
-    auto r = c.Post("/api/v1/auth/register", {{"username", n}, {"password", "correct horse"}});
-    return r.json()["access_token"].get<std::string>();
-  };
-  std::string ta = reg("fast"), tb = reg("slow");
+  std::string ta = RegisterToken(node, "fast"), tb = RegisterToken(node, "slow");
   std::string g = c.Post("/api/v1/groups", {{"name", "firehose"}}, ta).json()["group_id"];
   c.Post("/api/v1/groups/" + G(g) + "/join", json::object(), tb);
   WsClient slow(node.http_port(), StreamTarget(tb));
@@ -493,16 +499,10 @@ TEST(StreamSlowConsumer, IsDroppedAndResumes) {
 }
 
 TEST(StreamRestart, ClientsResumeAfterANodeRestartAndMissNothing) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\n";
-  NodeProcess node(o);
-  node.Start();
+  auto owned = StartedNode();
+  NodeProcess& node = *owned;
   HttpClient c = node.Client();
-  auto reg = [&](const char* n) {
-    auto r = c.Post("/api/v1/auth/register", {{"username", n}, {"password", "correct horse"}});
-    return r.json()["access_token"].get<std::string>();
-  };
-  std::string ta = reg("alpha"), tb = reg("beta");
+  std::string ta = RegisterToken(node, "alpha"), tb = RegisterToken(node, "beta");
   std::string g = c.Post("/api/v1/groups", {{"name", "restart"}}, ta).json()["group_id"];
   c.Post("/api/v1/groups/" + G(g) + "/join", json::object(), tb);
   int64_t last = 0;
@@ -541,13 +541,9 @@ TEST(StreamRestart, ClientsResumeAfterANodeRestartAndMissNothing) {
 }
 
 TEST(StreamShutdown, StreamsAreClosedWith1001) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\n";
-  NodeProcess node(o);
-  node.Start();
-  HttpClient c = node.Client();
-  std::string t = c.Post("/api/v1/auth/register", {{"username", "bye"}, {"password", "correct horse"}})
-                      .json()["access_token"];
+  auto owned = StartedNode();
+  NodeProcess& node = *owned;
+  std::string t = RegisterToken(node, "bye");
   WsClient w(node.http_port(), StreamTarget(t));
   ASSERT_EQ(w.status(), 101);
   ASSERT_TRUE(w.WaitFor([](const json& f) { return f["type"] == "ready"; }, 5000));
@@ -564,13 +560,9 @@ TEST(StreamShutdown, StreamsAreClosedWith1001) {
 }
 
 TEST(StreamLimits, ConnectionLimitAnswers503) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\nstream:\n  max_connections: 2\n";
-  NodeProcess node(o);
-  node.Start();
-  HttpClient c = node.Client();
-  std::string t = c.Post("/api/v1/auth/register", {{"username", "lim"}, {"password", "correct horse"}})
-                      .json()["access_token"];
+  auto owned = StartedNode("  max_connections: 2\n");
+  NodeProcess& node = *owned;
+  std::string t = RegisterToken(node, "lim");
   WsClient w1(node.http_port(), StreamTarget(t)), w2(node.http_port(), StreamTarget(t));
   EXPECT_EQ(w1.status(), 101);
   EXPECT_EQ(w2.status(), 101);
