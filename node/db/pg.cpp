@@ -200,16 +200,7 @@ Result<PgResult> PgConn::ExecImpl(const SqlQuery& q, const PgParam* params, size
     auto st = Connect();
     if (!st.ok()) return st.error();
   }
-  if (!prepared_.count(q.name)) {
-    PGresult* pr = PQprepare(conn_, q.name, q.text, 0, nullptr);
-    if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
-      Error e = MakeError(q.name, pr);
-      PQclear(pr);
-      return e;
-    }
-    PQclear(pr);
-    prepared_.insert(q.name);
-  }
+  GC_TRY(Prepare(q));
   const char* values[64];
   std::vector<const char*> big;
   const char** vp = values;

@@ -80,6 +80,25 @@ Draft MemberDraft(const std::string& actor, const std::string& user, const std::
   return d;
 }
 
+// The `group.delete` draft: marks the group deleted (its name is free again)
+// and tells its members. `by_node_admin` when a node admin, not an owner, did it.
+Draft GroupDeleteDraft(const std::string& actor, const OpContext& ctx, bool by_node_admin) {
+  Draft d;
+  d.sender = actor;
+  d.type = "group.delete";
+  d.content = {{"group_id", ctx.group.address}};
+  if (by_node_admin) d.content["by_node_admin"] = true;
+  int64_t row = ctx.group.row;
+  int64_t now = ctx.now_ms;
+  d.project = [row, now](PgConn& c, const GroupEvent&) -> Status {
+    auto u = c.Exec(kMarkDeleted, {row, now});
+    if (!u.ok()) return u.error();
+    return OkStatus();
+  };
+  d.apply = [](GroupState& st) { st.deleted = true; };
+  return d;
+}
+
 Status ValidateTitle(const std::string& s, const char* field, size_t max_chars) {
   auto len = Utf8Length(s);
   if (!len) return Error::Invalid(std::string(field) + " must be valid UTF-8");
@@ -252,19 +271,7 @@ Status GroupService::Delete(const UserProfile& me, const std::string& group_id) 
     if (!m || m->membership != "join" || m->role != "owner") {
       return Error::Forbidden("only an owner can delete the group");
     }
-    Draft d;
-    d.sender = user;
-    d.type = "group.delete";
-    d.content = {{"group_id", s.address}};
-    int64_t row = s.row;
-    int64_t now = ctx.now_ms;
-    d.project = [row, now](PgConn& c, const GroupEvent&) -> Status {
-      auto u = c.Exec(kMarkDeleted, {row, now});
-      if (!u.ok()) return u.error();
-      return OkStatus();
-    };
-    d.apply = [](GroupState& st) { st.deleted = true; };
-    return std::vector<Draft>{d};
+    return std::vector<Draft>{GroupDeleteDraft(user, ctx, false)};
   });
   if (!r.ok()) return r.error();
   return OkStatus();
@@ -478,19 +485,7 @@ Result<int64_t> GroupService::AdminDelete(const UserProfile& admin, const std::s
   if (!row.ok()) return row.error();
   std::string actor = admin.user_id;
   auto r = log_.Submit(*row, [actor](OpContext& ctx) -> Result<std::vector<Draft>> {
-    Draft d;
-    d.sender = actor;
-    d.type = "group.delete";
-    d.content = {{"group_id", ctx.group.address}, {"by_node_admin", true}};
-    int64_t row = ctx.group.row;
-    int64_t now = ctx.now_ms;
-    d.project = [row, now](PgConn& c, const GroupEvent&) -> Status {
-      auto u = c.Exec(kMarkDeleted, {row, now});
-      if (!u.ok()) return u.error();
-      return OkStatus();
-    };
-    d.apply = [](GroupState& st) { st.deleted = true; };
-    return std::vector<Draft>{d};
+    return std::vector<Draft>{GroupDeleteDraft(actor, ctx, true)};
   });
   if (!r.ok()) return r.error();
   // The members have been told; now the history goes.

@@ -88,6 +88,13 @@ Status ValidateEventId(const std::string& id) {
 
 bool IsJoined(const GroupState& s, const std::string& user) { return s.IsJoined(user); }
 
+// The one event an operation appended, or nothing when it changed nothing.
+Result<std::optional<GroupEvent>> AppendedEvent(Result<std::vector<GroupEvent>> r) {
+  if (!r.ok()) return r.error();
+  if (r->empty()) return std::optional<GroupEvent>();
+  return std::optional<GroupEvent>(r->front());
+}
+
 struct Target {
   std::string sender, type;
   bool deleted;
@@ -292,9 +299,7 @@ Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me
     };
     return std::vector<Draft>{d};
   });
-  if (!r.ok()) return r.error();
-  if (r->empty()) return std::optional<GroupEvent>();
-  return std::optional<GroupEvent>(r->front());
+  return AppendedEvent(std::move(r));
 }
 
 Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me, int64_t row,
@@ -329,9 +334,7 @@ Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me,
     };
     return std::vector<Draft>{d};
   });
-  if (!r.ok()) return r.error();
-  if (r->empty()) return std::optional<GroupEvent>();
-  return std::optional<GroupEvent>(r->front());
+  return AppendedEvent(std::move(r));
 }
 
 Status MessagingService::MarkRead(const UserProfile& me, int64_t row, int64_t seq) {
