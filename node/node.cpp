@@ -93,7 +93,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
         return audience;
       },
       c.stream.typing_ttl_s);
-  n->log_->set_sink(n->hub_.get());
+  n->log_->add_sink(n->hub_.get());
+  n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);
   n->messaging_->set_ephemeral_sink(n->hub_.get());
   n->users_->set_revocation_listener([self](int64_t session_id, const std::string& user) {
     if (session_id) self->hub_->CloseSession(session_id);

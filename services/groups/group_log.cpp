@@ -7,7 +7,10 @@
 #include <cstring>
 #include <set>
 
+#include "federation/canonical_json.h"
+#include "federation/chain.h"
 #include "federation/node_keys.h"
+#include "federation/signed_event.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
 
@@ -20,17 +23,26 @@ namespace {
 GC_SQL(kMaxStreamPos, "SELECT coalesce(max(stream_pos), 0) FROM events");
 GC_SQL(kLoadGroup,
        "SELECT id, address, server, title, topic, visibility, join_rule, created_by, created_at, last_seq, "
-       "last_event_at, deleted_at IS NOT NULL FROM groups WHERE id = $1");
+       "last_event_at, deleted_at IS NOT NULL, head_hash, base_seq FROM groups WHERE id = $1");
 GC_SQL(kLoadMembers, "SELECT user_id, membership, role FROM group_members WHERE group_id = $1");
 GC_SQL(kFindGroup, "SELECT id FROM groups WHERE address = $1 AND deleted_at IS NULL");
 GC_SQL(kInsertGroup,
-       "INSERT INTO groups (address, server, title, topic, visibility, join_rule, created_by, created_at) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id");
+       "INSERT INTO groups (address, server, title, topic, visibility, join_rule, created_by, created_at, last_seq, "
+       "head_hash, base_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id");
 // All events of a batch in one statement (arrays, one element per event).
 GC_SQL(kInsertEvents,
        "INSERT INTO events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, "
-       "relates_to, txn_id) SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
-       "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[])");
+       "relates_to, txn_id, nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures) "
+       "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
+       "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[], $12::text[], "
+       "$13::text[], $14::bigint[], $15::text[], $16::text[], $17::jsonb[], $18::jsonb[])");
+// Which peers hold a replica of a group homed here (federation/pusher.h):
+// a remote user's membership makes their server a participant (-1: it needs
+// a snapshot first); losing its last member stops it at that seq.
+GC_SQL(kPeerJoined,
+       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
+       "ON CONFLICT (group_id, peer) DO UPDATE SET until_seq = NULL");
+GC_SQL(kPeerLeft, "UPDATE fed_group_peers SET until_seq = $3 WHERE group_id = $1 AND peer = $2");
 
 // A PostgreSQL array literal of text values (NULL for nullopt), quoted so
 // that any value round-trips.
@@ -62,7 +74,19 @@ class ArrayLiteral {
   }
   std::string s_;
 };
-GC_SQL(kUpdateGroupSeq, "UPDATE groups SET last_seq = $2, last_event_at = $3 WHERE id = $1");
+GC_SQL(kUpdateGroupSeq, "UPDATE groups SET last_seq = $2, last_event_at = $3, head_hash = $4 WHERE id = $1");
+
+thread_local std::shared_ptr<const FixedEvent> t_origin_pin;
+
+std::string ServerOf(const std::string& address) { return address.substr(address.find(':') + 1); }
+
+// Does `server` still have joined or invited members in `s`?
+bool HasMembersOn(const GroupState& s, const std::string& server) {
+  for (const auto& [u, m] : s.members) {
+    if ((m.membership == "join" || m.membership == "invite") && ServerOf(u) == server) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -186,10 +210,44 @@ Result<std::vector<GroupEvent>> GroupLog::Enqueue(std::unique_ptr<Request> r) {
   return fut.get();
 }
 
+ScopedOriginPin::ScopedOriginPin(std::shared_ptr<const FixedEvent> fixed) : saved_(std::move(t_origin_pin)) {
+  t_origin_pin = std::move(fixed);
+}
+ScopedOriginPin::~ScopedOriginPin() { t_origin_pin = std::move(saved_); }
+
+Result<GroupState> GroupLog::Snapshot(int64_t row) {
+  return Read(row, [](const GroupState& s) { return s; });
+}
+
 Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
+  if (remote_) {
+    auto state = Snapshot(row);
+    if (!state.ok()) return state.error();
+    if (state->server != server_name_) {
+      // A replica: check the operation here (clear errors without a round
+      // trip), then the home node decides.
+      auto drafts = db_.With([&](PgConn& c) -> Result<std::vector<Draft>> {
+        OpContext ctx{*state, c, NowMs()};
+        return op(ctx);
+      });
+      if (!drafts.ok()) return drafts.error();
+      if (drafts->empty()) return std::vector<GroupEvent>{};
+      return remote_->SubmitRemote(*state, std::move(*drafts));
+    }
+  }
   auto r = std::make_unique<Request>();
   r->row = row;
   r->op = std::move(op);
+  r->pin = t_origin_pin;
+  return Enqueue(std::move(r));
+}
+
+Result<std::vector<GroupEvent>> GroupLog::Apply(int64_t row, std::vector<Draft> entries) {
+  auto r = std::make_unique<Request>();
+  r->row = row;
+  r->replica_apply = true;
+  auto shared = std::make_shared<std::vector<Draft>>(std::move(entries));
+  r->op = [shared](OpContext&) -> Result<std::vector<Draft>> { return std::move(*shared); };
   return Enqueue(std::move(r));
 }
 
@@ -241,6 +299,8 @@ static Result<std::shared_ptr<GroupState>> LoadState(PgConn& c, int64_t row) {
   s->last_seq = g->int64(0, 9);
   s->last_event_at = g->int64(0, 10);
   s->deleted = g->boolean(0, 11);
+  s->head_hash = g->text(0, 12);
+  s->base_seq = g->int64(0, 13);
   auto m = c.Exec(kLoadMembers, {row});
   if (!m.ok()) return m.error();
   for (int i = 0; i < m->rows(); ++i) s->members[m->text(i, 0)] = Member{m->text(i, 1), m->text(i, 2)};
@@ -348,7 +408,8 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
         continue;
       }
       auto ins = c.Exec(kInsertGroup, {init.address, init.server, init.title, init.topic, init.visibility,
-                                       init.join_rule, init.created_by, now});
+                                       init.join_rule, init.created_by, init.created_at ? init.created_at : now,
+                                       init.last_seq, init.head_hash, init.base_seq});
       if (!ins.ok()) {
         // A race with another process on the same database: the retry one
         // by one answers this request with the conflict.
@@ -356,7 +417,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       }
       state = std::make_shared<GroupState>(init);
       state->row = ins->int64(0, 0);
-      state->created_at = now;
+      if (!state->created_at) state->created_at = now;
       working[state->row] = state;
       touched_order.push_back(state->row);
       req->row = state->row;
@@ -395,29 +456,83 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       results.push_back(drafts.error());
       continue;
     }
+    bool hosted = state->server == server_name_;
+    if (!hosted) {
+      // Replica entries: skip what is held, then they must continue the chain.
+      auto& v = *drafts;
+      auto fresh = std::find_if(v.begin(), v.end(), [&](const Draft& d) {
+        return !d.fixed || !d.fixed->seq || d.fixed->seq > state->last_seq;
+      });
+      v.erase(v.begin(), fresh);
+      int64_t want = state->last_seq + 1;
+      std::string prev = state->head_hash;
+      Status chain_ok = OkStatus();
+      for (const Draft& d : v) {
+        if (!d.fixed || d.fixed->seq != want || d.fixed->prev != prev) {
+          chain_ok = Error::Conflict("entry " + std::to_string(d.fixed ? d.fixed->seq : 0) +
+                                     " does not follow the chain head at seq " + std::to_string(want - 1), "gap");
+          break;
+        }
+        ++want;
+        prev = d.fixed->entry_hash;
+      }
+      if (!req->replica_apply) chain_ok = Error::Invalid("events of a remote group are sequenced by its home node");
+      if (!chain_ok.ok()) {
+        results.push_back(chain_ok.error());
+        continue;
+      }
+    } else if (req->replica_apply) {
+      results.push_back(Error::Invalid("this node is the home of the group: it takes no entries for it"));
+      continue;
+    } else if (req->pin && drafts->size() > 1) {
+      results.push_back(Error::Invalid("a remote event must map to exactly one event"));
+      continue;
+    }
     std::vector<GroupEvent> appended;
+    Status refused = OkStatus();
     for (Draft& d : *drafts) {
       GroupEvent ev;
-      ev.stream_pos = next_stream_pos_++;
-      ev.seq = ++state->last_seq;
-      ev.event_id = NewEventId();
       ev.group_row = state->row;
       ev.group_id = state->address;
       ev.type = d.type;
       ev.sender = d.sender;
-      ev.origin = server_name_;
-      ev.origin_ts = now;
       ev.content = std::move(d.content);
       ev.relates_to = d.relates_to;
       ev.txn_id = d.txn_id;
+      Status st = Chain(*state, d, *req, now, ev);
+      if (!st.ok()) {
+        // Only a pinned (single-event) request can fail here: nothing of it
+        // was applied yet.
+        refused = st;
+        break;
+      }
+      ev.stream_pos = next_stream_pos_++;
       if (d.apply) d.apply(*state);
-      state->last_event_at = now;
+      state->last_event_at = std::max(state->last_event_at, hosted ? now : ev.home_ts);
+      if (hosted && ev.type == "member" && ev.content.contains("user_id") && ev.content["user_id"].is_string()) {
+        std::string server = ServerOf(ev.content["user_id"].get<std::string>());
+        if (server != server_name_) {
+          bool still = HasMembersOn(*state, server);
+          int64_t row = state->row, seq = ev.seq;
+          auto inner = std::move(d.project);
+          d.project = [inner, server, still, row, seq](PgConn& c, const GroupEvent& e) -> Status {
+            if (inner) GC_TRY(inner(c, e));
+            auto r = still ? c.Exec(kPeerJoined, {row, server}) : c.Exec(kPeerLeft, {row, server, seq});
+            if (!r.ok()) return r.error();
+            return OkStatus();
+          };
+        }
+      }
       std::vector<std::string> extra;
       for (auto& u : d.also_notify) {
         if (!state->IsJoined(u)) extra.push_back(u);  // joined ones are in already
       }
       appended.push_back(ev);
       pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project)});
+    }
+    if (!refused.ok()) {
+      results.push_back(refused.error());
+      continue;
     }
     results.push_back(std::move(appended));
   }
@@ -427,7 +542,8 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   }
   // One statement for all events of the batch, then the projections in order.
   if (!pending.empty()) {
-    ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn;
+    ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,
+        osigs;
     for (const auto& p : pending) {
       const GroupEvent& e = p.event;
       pos.Add(e.stream_pos);
@@ -441,9 +557,18 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       content.Add(e.content.dump(-1, ' ', false, json::error_handler_t::replace));
       rel.Add(e.relates_to);
       txn.Add(e.txn_id);
+      nonce.Add(e.nonce);
+      chash.Add(e.content_hash);
+      hts.Add(e.home_ts);
+      prev.Add(e.prev_hash);
+      ehash.Add(e.entry_hash);
+      sigs.Add(e.signatures.is_null() ? std::optional<std::string>() : std::optional<std::string>(e.signatures.dump()));
+      osigs.Add(e.origin_signatures.is_null() ? std::optional<std::string>()
+                                              : std::optional<std::string>(e.origin_signatures.dump()));
     }
     auto ins = c.Exec(kInsertEvents, {pos.str(), id.str(), grp.str(), seq.str(), type.str(), sender.str(),
-                                      origin.str(), ts.str(), content.str(), rel.str(), txn.str()});
+                                      origin.str(), ts.str(), content.str(), rel.str(), txn.str(), nonce.str(),
+                                      chash.str(), hts.str(), prev.str(), ehash.str(), sigs.str(), osigs.str()});
     if (!ins.ok()) return fail(ins.error());
     for (auto& p : pending) {
       if (!p.project) continue;
@@ -453,7 +578,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   }
   for (int64_t row : touched_order) {
     auto& s = working[row];
-    auto u = c.Exec(kUpdateGroupSeq, {row, s->last_seq, s->last_event_at});
+    auto u = c.Exec(kUpdateGroupSeq, {row, s->last_seq, s->last_event_at, s->head_hash});
     if (!u.ok()) return fail(u.error());
   }
   auto commit = c.ExecScript("COMMIT");
@@ -476,11 +601,65 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     }
   }
   if (!pending.empty()) last_committed_pos_ = pending.back().event.stream_pos;
-  if (sink_ && !pending.empty()) {
-    sink_->BeginBatch();
-    for (const auto& p : pending) sink_->Publish(p.event, *p.members, p.extra);
-    sink_->EndBatch();
+  if (!pending.empty()) {
+    for (EventSink* sink : sinks_) {
+      sink->BeginBatch();
+      for (const auto& p : pending) sink->Publish(p.event, *p.members, p.extra);
+      sink->EndBatch();
+    }
   }
+  return OkStatus();
+}
+
+Status GroupLog::Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev) {
+  if (state.server != server_name_) {
+    // A replica entry, verified by the federation service before it came here.
+    const FixedEvent& f = *d.fixed;
+    ev.seq = f.seq;
+    ev.event_id = f.event_id;
+    ev.origin = f.origin;
+    ev.origin_ts = f.origin_ts;
+    ev.nonce = f.nonce;
+    ev.content_hash = f.content_hash;
+    ev.home_ts = f.home_ts;
+    ev.prev_hash = f.prev;
+    ev.entry_hash = f.entry_hash;
+    ev.signatures = f.signatures;
+    ev.origin_signatures = f.origin_signatures;
+    state.last_seq = f.seq;
+    state.head_hash = f.entry_hash;
+    return OkStatus();
+  }
+  auto chash = ContentHash(ev.content);
+  if (!chash.ok()) return chash.error();
+  ChainEvent ce{state.address, ev.type, ev.sender, server_name_, now, NewNonce(), *chash, ev.relates_to};
+  if (req.pin) {
+    const FixedEvent& pin = *req.pin;
+    if (pin.content_hash != *chash) {
+      return Error::Invalid("the event's content is not what this node builds for that action (content_hash differs)");
+    }
+    ce.origin = pin.origin;
+    ce.origin_ts = pin.origin_ts;
+    ce.nonce = pin.nonce;
+    ev.origin_signatures = pin.origin_signatures;
+  }
+  auto id = EventIdOf(ce);
+  if (!id.ok()) return id.error();
+  if (req.pin && *id != req.pin->event_id) return Error::Invalid("the event does not match its event_id");
+  ev.event_id = *id;
+  ev.origin = ce.origin;
+  ev.origin_ts = ce.origin_ts;
+  ev.nonce = ce.nonce;
+  ev.content_hash = *chash;
+  ev.seq = state.last_seq + 1;
+  ev.home_ts = now;
+  ev.prev_hash = state.head_hash;
+  auto bytes = CanonicalJson(EntryJson(state.address, ev.seq, ev.prev_hash, ev.event_id, ev.home_ts));
+  if (!bytes.ok()) return bytes.error();
+  ev.entry_hash = Base64Url(Sha256(*bytes));
+  if (!secret_key_.empty()) ev.signatures = {{server_name_, {{key_id_, SignBytes(*bytes, secret_key_)}}}};
+  state.last_seq = ev.seq;
+  state.head_hash = ev.entry_hash;
   return OkStatus();
 }
 

@@ -61,6 +61,26 @@ struct GroupEvent {
   std::optional<nlohmann::json> edit_content;
   std::optional<int64_t> edited_at;
   std::optional<int64_t> deleted_at;
+  // The hash chain (spec/federation.md section 6); filled when appended, not
+  // read back by EventFromRow (see LoadChainEntries).
+  std::string nonce, content_hash, prev_hash, entry_hash;
+  int64_t home_ts = 0;
+  nlohmann::json origin_signatures;  // {origin: {key_id: sig}} when the origin is not the home
+  nlohmann::json signatures;         // {home: {key_id: sig}} over the entry
+};
+
+// An event whose identity was fixed elsewhere: by its origin node (a remote
+// user's event this node, the home, sequences) or, with seq set, by the home
+// node (an entry a replica appends as it is).
+struct FixedEvent {
+  std::string event_id, origin, nonce, content_hash;
+  int64_t origin_ts = 0;
+  nlohmann::json origin_signatures;
+  // Replica entries only:
+  int64_t seq = 0;
+  std::string prev, entry_hash;
+  int64_t home_ts = 0;
+  nlohmann::json signatures;
 };
 
 // The client shape: {event_id, group_id, seq, stream_pos, type, sender,
@@ -86,6 +106,8 @@ struct GroupState {
   int64_t last_seq = 0;
   int64_t last_event_at = 0;
   bool deleted = false;
+  std::string head_hash;  // entry hash of the last event ("" before the first)
+  int64_t base_seq = 1;   // first seq held (a replica may start later)
   std::unordered_map<std::string, Member> members;  // every user with a membership row
 
   const Member* Find(const std::string& user) const;
@@ -115,6 +137,8 @@ struct Draft {
   // Users who must receive this event besides the joined members (e.g. the
   // user who was just kicked or invited).
   std::vector<std::string> also_notify;
+  // Set when the event was built elsewhere (see FixedEvent).
+  std::shared_ptr<const FixedEvent> fixed;
 };
 
 // What an operation sees: the group as it will be when its events are
@@ -141,12 +165,42 @@ class EventSink {
   virtual void EndBatch() {}
 };
 
+// Where operations on groups homed on other nodes go (the federation
+// service). Submit runs the operation against the local replica, then hands
+// the drafts over; the home node sequences them.
+class RemoteGroups {
+ public:
+  virtual ~RemoteGroups() = default;
+  virtual Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) = 0;
+};
+
+// While alive, GroupLog::Submit calls on this thread pin the one event the
+// operation appends to `fixed` (a remote origin's event): the operation must
+// build exactly that event (same type, sender, relates_to and content hash)
+// or it is refused.
+class ScopedOriginPin {
+ public:
+  explicit ScopedOriginPin(std::shared_ptr<const FixedEvent> fixed);
+  ~ScopedOriginPin();
+  ScopedOriginPin(const ScopedOriginPin&) = delete;
+  ScopedOriginPin& operator=(const ScopedOriginPin&) = delete;
+
+ private:
+  std::shared_ptr<const FixedEvent> saved_;
+};
+
 class GroupLog {
  public:
   GroupLog(PgPool& db, std::string server_name);
   ~GroupLog();
 
-  void set_sink(EventSink* sink) { sink_ = sink; }
+  void add_sink(EventSink* sink) { sinks_.push_back(sink); }
+  void set_remote(RemoteGroups* remote) { remote_ = remote; }
+  // Entries of groups homed here are signed with this key (64-byte Ed25519).
+  void set_signing_key(std::string key_id, std::string secret_key) {
+    key_id_ = std::move(key_id);
+    secret_key_ = std::move(secret_key);
+  }
   // Opens the writer's connection, reads the next stream position, starts the
   // writer thread.
   Status Start(const std::string& conninfo);
@@ -154,8 +208,13 @@ class GroupLog {
   void Stop();
 
   // Runs `op` on group `row` (kNotFound if it does not exist or was deleted)
-  // and returns the appended events once durable.
+  // and returns the appended events once durable. For a replica of a remote
+  // group the drafts go to the RemoteGroups handler instead.
   Result<std::vector<GroupEvent>> Submit(int64_t row, Operation op);
+  // Appends entries sequenced by the remote home node to replica `row`: every
+  // draft has `fixed` with seq and prev. Entries already held are skipped;
+  // kConflict ("gap") if the first new one does not follow the chain head.
+  Result<std::vector<GroupEvent>> Apply(int64_t row, std::vector<Draft> entries);
   // Creates a group from `initial` (address, settings, created_by) and runs
   // `op` on it in the same transaction. kConflict if the address is taken.
   Result<std::vector<GroupEvent>> Create(GroupState initial, Operation op);
@@ -167,6 +226,8 @@ class GroupLog {
   auto Read(int64_t row, Fn&& fn) -> Result<decltype(fn(std::declval<const GroupState&>()))>;
   // Finds a live group by address.
   Result<int64_t> FindByAddress(const std::string& address);
+  // A copy of a group's state.
+  Result<GroupState> Snapshot(int64_t row);
 
   // Forgets a group's cached state (after a change made outside the log).
   void Evict(int64_t row);
@@ -179,6 +240,8 @@ class GroupLog {
     int64_t row = 0;                    // 0: create from `initial`
     std::optional<GroupState> initial;
     Operation op;
+    std::shared_ptr<const FixedEvent> pin;  // see ScopedOriginPin
+    bool replica_apply = false;
     std::promise<Result<std::vector<GroupEvent>>> done;
   };
   struct Entry {
@@ -193,11 +256,16 @@ class GroupLog {
   // `published`; on a commit failure returns the error.
   Status TryBatch(std::vector<std::unique_ptr<Request>>& batch,
                   std::vector<Result<std::vector<GroupEvent>>>& results);
+  // Gives `ev` its seq, ids, hashes and signatures. Returns an error for this
+  // request only (the batch goes on).
+  Status Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev);
   Result<std::shared_ptr<Entry>> LoadEntry(int64_t row);
 
   PgPool& db_;
   std::string server_name_;
-  EventSink* sink_ = nullptr;
+  std::vector<EventSink*> sinks_;
+  RemoteGroups* remote_ = nullptr;
+  std::string key_id_, secret_key_;
   std::unique_ptr<PgConn> writer_conn_;  // used only by the writer thread
   std::thread writer_;
   std::mutex queue_mu_;

@@ -7,6 +7,7 @@
 #include "node/common/log.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
+#include "services/groups/projections.h"
 #include "services/users/user_service.h"
 
 namespace gc {
@@ -15,12 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-GC_SQL(kUpsertMember,
-       "INSERT INTO group_members (group_id, user_id, membership, role, since_seq) VALUES ($1, $2, $3, $4, $5) "
-       "ON CONFLICT (group_id, user_id) DO UPDATE SET membership = EXCLUDED.membership, role = EXCLUDED.role, "
-       "since_seq = EXCLUDED.since_seq");
-GC_SQL(kUpdateSettings, "UPDATE groups SET title = $2, topic = $3, visibility = $4, join_rule = $5 WHERE id = $1");
-GC_SQL(kMarkDeleted, "UPDATE groups SET deleted_at = $2 WHERE id = $1");
 GC_SQL(kJoinedGroups,
        "SELECT m.group_id FROM group_members m JOIN groups g ON g.id = m.group_id "
        "WHERE m.user_id = $1 AND m.membership = 'join' AND g.deleted_at IS NULL");
@@ -52,51 +47,21 @@ GC_SQL(kDirectory,
        "     OR strpos(lower(topic), lower($1)) > 0) "
        "ORDER BY last_event_at DESC, id LIMIT $2 OFFSET $3");
 
-Status ProjectMember(PgConn& c, const GroupEvent& ev, const std::string& user, const std::string& membership,
-                     const std::string& role) {
-  auto r = c.Exec(kUpsertMember, {ev.group_row, user, membership, role, ev.seq});
-  if (!r.ok()) return r.error();
-  return OkStatus();
-}
-
 // A `member` event draft changing `user` to membership/role.
 Draft MemberDraft(const std::string& actor, const std::string& user, const std::string& membership,
                   const std::string& role, const std::string& reason) {
-  Draft d;
-  d.sender = actor;
-  d.type = "member";
-  d.content = {{"user_id", user}, {"membership", membership}};
-  if (membership == "join") d.content["role"] = role;
-  if (!reason.empty()) d.content["reason"] = reason;
-  d.project = [user, membership, role](PgConn& c, const GroupEvent& ev) {
-    return ProjectMember(c, ev, user, membership, role);
-  };
-  d.apply = [user, membership, role](GroupState& s) {
-    s.members[user] = Member{membership, role};
-    s.MembershipChanged();
-  };
-  // The user concerned hears about it even when no longer (or not yet) joined.
-  d.also_notify.push_back(user);
-  return d;
+  json content = {{"user_id", user}, {"membership", membership}};
+  if (membership == "join") content["role"] = role;
+  if (!reason.empty()) content["reason"] = reason;
+  return EventDraft(actor, "member", std::move(content));
 }
 
 // The `group.delete` draft: marks the group deleted (its name is free again)
 // and tells its members. `by_node_admin` when a node admin, not an owner, did it.
 Draft GroupDeleteDraft(const std::string& actor, const OpContext& ctx, bool by_node_admin) {
-  Draft d;
-  d.sender = actor;
-  d.type = "group.delete";
-  d.content = {{"group_id", ctx.group.address}};
-  if (by_node_admin) d.content["by_node_admin"] = true;
-  int64_t row = ctx.group.row;
-  int64_t now = ctx.now_ms;
-  d.project = [row, now](PgConn& c, const GroupEvent&) -> Status {
-    auto u = c.Exec(kMarkDeleted, {row, now});
-    if (!u.ok()) return u.error();
-    return OkStatus();
-  };
-  d.apply = [](GroupState& st) { st.deleted = true; };
-  return d;
+  json content = {{"group_id", ctx.group.address}};
+  if (by_node_admin) content["by_node_admin"] = true;
+  return EventDraft(actor, "group.delete", std::move(content));
 }
 
 Status ValidateTitle(const std::string& s, const char* field, size_t max_chars) {
@@ -239,22 +204,8 @@ Result<GroupView> GroupService::UpdateSettings(const UserProfile& me, const std:
     if (RoleRank(m->role) < 2) return Error::Forbidden("only owners and admins change group settings");
     std::string title = patch.title.value_or(s.title), topic = patch.topic.value_or(s.topic);
     std::string vis = patch.visibility.value_or(s.visibility), rule = patch.join_rule.value_or(s.join_rule);
-    Draft d;
-    d.sender = user;
-    d.type = "group.settings";
-    d.content = {{"title", title}, {"topic", topic}, {"visibility", vis}, {"join_rule", rule}};
-    int64_t row = s.row;
-    d.project = [=](PgConn& c, const GroupEvent&) -> Status {
-      auto u = c.Exec(kUpdateSettings, {row, title, topic, vis, rule});
-      if (!u.ok()) return u.error();
-      return OkStatus();
-    };
-    d.apply = [=](GroupState& st) {
-      st.title = title;
-      st.topic = topic;
-      st.visibility = vis;
-      st.join_rule = rule;
-    };
+    Draft d = EventDraft(user, "group.settings",
+                         {{"title", title}, {"topic", topic}, {"visibility", vis}, {"join_rule", rule}});
     return std::vector<Draft>{d};
   });
   if (!r.ok()) return r.error();

@@ -6,6 +6,7 @@
 #include "node/common/address.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
+#include "services/groups/projections.h"
 
 namespace gc {
 
@@ -16,20 +17,7 @@ namespace {
 GC_SQL(kByTxn, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
                "WHERE e.sender = $1 AND e.txn_id = $2");
 GC_SQL(kTarget, "SELECT sender, type, deleted_at IS NOT NULL FROM events WHERE event_id = $1 AND group_id = $2");
-GC_SQL(kInsertMention, "INSERT INTO mentions (user_id, stream_pos, group_id, seq) VALUES ($1, $2, $3, $4) "
-                       "ON CONFLICT DO NOTHING");
-GC_SQL(kSetEdit, "UPDATE events SET edit_content = $2::jsonb, edited_at = $3 WHERE event_id = $1");
-GC_SQL(kEraseMessage,
-       "UPDATE events SET content = '{}'::jsonb, edit_content = NULL, deleted_at = $2 WHERE event_id = $1");
-GC_SQL(kEraseEdits,
-       "UPDATE events SET content = jsonb_build_object('event_id', relates_to) "
-       "WHERE relates_to = $1 AND type = 'message.edit'");
-GC_SQL(kEraseMentions,
-       "DELETE FROM mentions WHERE stream_pos = (SELECT stream_pos FROM events WHERE event_id = $1)");
 GC_SQL(kHasReaction, "SELECT 1 FROM reactions WHERE target = $1 AND user_id = $2 AND key = $3");
-GC_SQL(kAddReaction,
-       "INSERT INTO reactions (target, user_id, key, group_id, stream_pos) VALUES ($1, $2, $3, $4, $5)");
-GC_SQL(kRemoveReaction, "DELETE FROM reactions WHERE target = $1 AND user_id = $2 AND key = $3");
 GC_SQL(kHistoryLatest, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
                        "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT $2");
 GC_SQL(kHistoryBefore, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
@@ -175,25 +163,13 @@ Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, co
       if (!t.ok()) return t.error();
       if (!*t) return Error::Invalid("reply_to must be an event of this group");
     }
-    Draft d;
-    d.sender = user;
-    d.type = "message";
-    d.content = {{"body", r.body}};
-    if (r.reply_to) d.content["reply_to"] = *r.reply_to;
-    if (r.media_id) d.content["media_id"] = *r.media_id;
-    d.relates_to = r.reply_to;
-    d.txn_id = r.client_txn_id;
+    json content = {{"body", r.body}};
+    if (r.reply_to) content["reply_to"] = *r.reply_to;
+    if (r.media_id) content["media_id"] = *r.media_id;
     std::vector<std::string> mentions = ExtractMentions(r.body);
-    if (!mentions.empty()) {
-      d.project = [mentions](PgConn& c, const GroupEvent& ev) -> Status {
-        for (const auto& m : mentions) {
-          auto ins = c.Exec(kInsertMention, {m, ev.stream_pos, ev.group_row, ev.seq});
-          if (!ins.ok()) return ins.error();
-        }
-        return OkStatus();
-      };
-      d.content["mentions"] = mentions;
-    }
+    if (!mentions.empty()) content["mentions"] = mentions;
+    Draft d = EventDraft(user, "message", std::move(content), r.reply_to);
+    d.txn_id = r.client_txn_id;
     return std::vector<Draft>{d};
   });
   if (!result.ok()) {
@@ -255,16 +231,7 @@ Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, co
     if (!t.ok()) return t.error();
     if (!*t || (*t)->type != "message" || (*t)->deleted) return Error::NotFound("no such message");
     if ((*t)->sender != user) return Error::Forbidden("only the sender can edit a message");
-    Draft d;
-    d.sender = user;
-    d.type = "message.edit";
-    d.content = {{"event_id", event_id}, {"body", body}};
-    d.relates_to = event_id;
-    d.project = [event_id, body](PgConn& c, const GroupEvent& ev) -> Status {
-      auto u = c.Exec(kSetEdit, {event_id, json{{"body", body}}.dump(), ev.origin_ts});
-      if (!u.ok()) return u.error();
-      return OkStatus();
-    };
+    Draft d = EventDraft(user, "message.edit", {{"event_id", event_id}, {"body", body}}, event_id);
     return std::vector<Draft>{d};
   });
   if (!r.ok()) return r.error();
@@ -285,18 +252,7 @@ Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me
     if ((*t)->sender != user && m->role != "owner" && m->role != "admin") {
       return Error::Forbidden("only the sender or a group admin can delete a message");
     }
-    Draft d;
-    d.sender = user;
-    d.type = "message.delete";
-    d.content = {{"event_id", event_id}};
-    d.relates_to = event_id;
-    d.project = [event_id](PgConn& c, const GroupEvent& ev) -> Status {
-      for (auto* q : {&kEraseMessage, &kEraseEdits, &kEraseMentions}) {
-        auto u = q == &kEraseMessage ? c.Exec(*q, {event_id, ev.origin_ts}) : c.Exec(*q, {event_id});
-        if (!u.ok()) return u.error();
-      }
-      return OkStatus();
-    };
+    Draft d = EventDraft(user, "message.delete", {{"event_id", event_id}}, event_id);
     return std::vector<Draft>{d};
   });
   return AppendedEvent(std::move(r));
@@ -320,18 +276,9 @@ Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me,
     if (!has.ok()) return has.error();
     bool exists = has->rows() > 0;
     if (exists == add) return std::vector<Draft>{};  // already as asked: one reaction per user per key
-    Draft d;
-    d.sender = user;
-    d.type = "reaction";
-    d.content = {{"event_id", event_id}, {"key", key}};
-    if (!add) d.content["removed"] = true;
-    d.relates_to = event_id;
-    d.project = [=](PgConn& c, const GroupEvent& ev) -> Status {
-      auto u = add ? c.Exec(kAddReaction, {event_id, user, key, ev.group_row, ev.stream_pos})
-                   : c.Exec(kRemoveReaction, {event_id, user, key});
-      if (!u.ok()) return u.error();
-      return OkStatus();
-    };
+    json content = {{"event_id", event_id}, {"key", key}};
+    if (!add) content["removed"] = true;
+    Draft d = EventDraft(user, "reaction", std::move(content), event_id);
     return std::vector<Draft>{d};
   });
   return AppendedEvent(std::move(r));

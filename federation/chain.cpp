@@ -1,0 +1,62 @@
+#include "federation/chain.h"
+
+#include <sodium.h>
+
+#include "federation/canonical_json.h"
+#include "federation/node_keys.h"
+#include "federation/signed_event.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+json OriginEventJson(const ChainEvent& e) {
+  json j = {{"group_id", e.group_id}, {"type", e.type},           {"sender", e.sender},
+            {"origin", e.origin},     {"origin_ts", e.origin_ts}, {"nonce", e.nonce},
+            {"content_hash", e.content_hash}};
+  if (e.relates_to) j["relates_to"] = *e.relates_to;
+  return j;
+}
+
+json EntryJson(const std::string& group_id, int64_t seq, const std::string& prev, const std::string& event_id,
+               int64_t home_ts) {
+  return {{"group_id", group_id}, {"seq", seq}, {"prev", prev}, {"event_id", event_id}, {"home_ts", home_ts}};
+}
+
+Result<std::string> ContentHash(const json& content) {
+  auto c = CanonicalJson(content);
+  if (!c.ok()) return c.error();
+  return Base64Url(Sha256(*c));
+}
+
+Result<std::string> EventIdOf(const ChainEvent& e) { return ContentId(OriginEventJson(e)); }
+
+Result<std::string> EntryHash(const std::string& group_id, int64_t seq, const std::string& prev,
+                              const std::string& event_id, int64_t home_ts) {
+  auto c = CanonicalJson(EntryJson(group_id, seq, prev, event_id, home_ts));
+  if (!c.ok()) return c.error();
+  return Base64Url(Sha256(*c));
+}
+
+std::string NewNonce() {
+  std::string raw(16, '\0');
+  randombytes_buf(raw.data(), raw.size());
+  return Base64Url(raw);
+}
+
+std::string SignBytes(const std::string& bytes, const std::string& secret_key) {
+  unsigned char sig[crypto_sign_BYTES];
+  crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                       reinterpret_cast<const unsigned char*>(secret_key.data()));
+  return Base64Url(std::string(reinterpret_cast<char*>(sig), sizeof sig));
+}
+
+bool VerifyBytes(const std::string& bytes, const std::string& signature_b64, const std::string& public_key) {
+  auto sig = DecodeBase64Url(signature_b64);
+  if (!sig.ok() || sig->size() != crypto_sign_BYTES || public_key.size() != crypto_sign_PUBLICKEYBYTES) return false;
+  return crypto_sign_verify_detached(reinterpret_cast<const unsigned char*>(sig->data()),
+                                     reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                                     reinterpret_cast<const unsigned char*>(public_key.data())) == 0;
+}
+
+}  // namespace gc
