@@ -1,5 +1,8 @@
 #include "admin/admin_http.h"
 
+#include "federation/federation.h"
+#include "node/common/address.h"
+
 #include "admin/audit_log.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
@@ -62,6 +65,17 @@ json AdminGroupJson(const GroupService::AdminGroupInfo& g, bool with_members) {
     }
   }
   return j;
+}
+
+json PeerCounts(Federation* f) {
+  int up = 0, down = 0;
+  if (f) {
+    auto list = f->PeersJson();
+    if (list.ok()) {
+      for (const auto& p : *list) (p["status"] == "up" ? up : down)++;
+    }
+  }
+  return {{"up", up}, {"down", down}};
 }
 
 json SessionJson(const SessionInfo& s) {
@@ -299,8 +313,35 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
                               {"connected_clients", deps.connected_clients ? deps.connected_clients() : 0},
                               {"database_bytes", size->int64(0, 0)},
                               {"media_bytes", 0},
-                              {"federation_peers", {{"up", 0}, {"down", 0}}}});
+                              {"federation_peers", PeerCounts(deps.federation)}});
   });
+
+  // GET /api/v1/admin/peers: federation peers, their keys, contact and queues
+  router.Add("GET", "/api/v1/admin/peers", admin, [deps](RequestContext&) {
+    if (!deps.federation) return JsonResponse(200, {{"peers", json::array()}});
+    auto list = deps.federation->PeersJson();
+    if (!list.ok()) return ToHttp(list.error());
+    return JsonResponse(200, {{"peers", *list}, {"policy", deps.config.federation.policy},
+                              {"deny", deps.config.federation.deny}, {"allow", deps.config.federation.allow}});
+  });
+  // POST /api/v1/admin/peers/{name}/{block,unblock,allow,retry,accept-key}
+  for (const char* action : {"block", "unblock", "allow", "retry", "accept-key"}) {
+    std::string a = action;
+    router.Add("POST", std::string("/api/v1/admin/peers/{name}/") + action, admin, [deps, a](RequestContext& ctx) {
+      if (!deps.federation) return ToHttp(Error::NotFound("federation is off"));
+      std::string name = ctx.param("name");
+      if (!IsValidServerName(name)) return ToHttp(Error::Invalid("not a server name"));
+      Status st = OkStatus();
+      if (a == "block") st = deps.federation->SetPeerState(name, "blocked");
+      else if (a == "unblock") st = deps.federation->SetPeerState(name, "");
+      else if (a == "allow") st = deps.federation->SetPeerState(name, "allowed");
+      else if (a == "accept-key") st = deps.federation->peers().AcceptNewKey(name);
+      else deps.federation->RetryPeer(name);
+      if (!st.ok()) return ToHttp(st.error());
+      Audit(deps.audit, ctx, "peer." + a, name);
+      return JsonResponse(200, {{"name", name}, {"action", a}});
+    });
+  }
 
   // GET /api/v1/admin/groups?q=&limit=&offset=: every group, private ones too
   router.Add("GET", "/api/v1/admin/groups", admin, [deps](RequestContext& ctx) {

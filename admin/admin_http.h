@@ -7,6 +7,8 @@
 
 namespace gc {
 
+class Federation;
+
 struct Config;
 class Router;
 class UserService;
@@ -24,6 +26,7 @@ struct AdminDeps {
   const Config& config;
   std::function<int()> connected_clients;  // open streams
   std::function<double()> uptime_s;
+  Federation* federation = nullptr;
 };
 
 void AddAdminRoutes(Router& router, AdminDeps deps);

@@ -11,6 +11,7 @@
 
 #include "admin/admin_http.h"
 #include "admin/audit_log.h"
+#include "federation/federation.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
 
@@ -100,6 +101,12 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     if (session_id) self->hub_->CloseSession(session_id);
     if (!user.empty()) self->hub_->CloseUser(user);
   });
+  n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, n->db_->pool(), *n->log_);
+  GC_TRY(n->federation_->Bind());
+  n->federation_->set_services(n->groups_.get(), n->messaging_.get());
+  n->log_->set_remote(n->federation_.get());
+  n->log_->add_sink(n->federation_.get());
+  n->groups_->set_remote(n->federation_.get());
   GC_TRY(n->log_->Start(n->db_->pool().conninfo()));
   StreamOptions so;
   so.max_connections = c.stream.max_connections;
@@ -121,7 +128,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   // the node runs.
   {
     nlohmann::json doc = {{"name", c.node.name},
-                          {"federation_endpoint", c.federation.listen},
+                          {"federation_endpoint",
+                           c.federation.endpoint.empty() ? n->federation_->endpoint() : c.federation.endpoint},
                           {"public_key", Base64Url(n->keys_->identity_public)},
                           {"key_id", n->keys_->key_id},
                           {"transport_key", Base64Url(n->keys_->transport_public)},
@@ -134,10 +142,31 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                          reinterpret_cast<const unsigned char*>(sk.secret_key.data()));
     doc["signature"] = Base64Url(std::string(reinterpret_cast<char*>(sig), sizeof sig));
     std::string body = doc.dump();
+    n->federation_->set_node_document(body);
     router.Add("GET", "/.well-known/groupchat/node", probe, [body](RequestContext&) {
       HttpResponse r = HttpResponse::Json(200, body);
       r.headers.emplace_back("Cache-Control", "public, max-age=300");
       return r;
+    });
+  }
+  // POST /_federation/v1/hello {name}: another node introduces itself before
+  // connecting over ZeroMQ; this node resolves and pins it (if admitted).
+  {
+    RouteOptions hello;
+    hello.auth = false;
+    Federation* fed = n->federation_.get();
+    std::string fed_name = c.node.name;
+    router.Add("POST", "/_federation/v1/hello", hello, [fed, fed_name](RequestContext& ctx) {
+      auto body = ParseJsonObject(ctx.req.body);
+      if (!body.ok()) return ToHttp(body.error());
+      auto name = RequiredString(*body, "name");
+      if (!name.ok()) return ToHttp(name.error());
+      Status st = fed->Hello(*name);
+      if (!st.ok()) {
+        if (st.error().code == ErrorCode::kForbidden) return ToHttp(st.error());
+        return ErrorResponse(502, "peer_unreachable", st.error().message);
+      }
+      return JsonResponse(200, {{"name", fed_name}});
     });
   }
   // GET /healthz
@@ -162,7 +191,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
   AddAdminRoutes(router, AdminDeps{*n->users_, *n->groups_, *n->messaging_, *n->audit_, n->db_->pool(), n->config_,
                                    [self] { return self->hub_->connections(); },
-                                   [self] { return MonotonicSeconds() - self->started_at_; }});
+                                   [self] { return MonotonicSeconds() - self->started_at_; },
+                                   n->federation_.get()});
   // The web client at /.
   auto site = AddStaticSite(router, c.http.web_dir, "/");
   if (!site.ok()) return site.error();
@@ -214,6 +244,15 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
              [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
   m.AddGauge("groupchat_stream_position", "Last committed stream position.",
              [log] { return static_cast<double>(log->last_stream_pos()); });
+  Federation* fed = n->federation_.get();
+  m.AddCounterFn("groupchat_federation_entries_applied_total", "Remote entries appended to replicas.",
+                 [fed] { return static_cast<double>(fed->entries_applied.load()); });
+  m.AddCounterFn("groupchat_federation_entries_pushed_total", "Entries acknowledged by peers.",
+                 [fed] { return static_cast<double>(fed->entries_pushed.load()); });
+  m.AddCounterFn("groupchat_federation_rejected_total", "Federation frames and entries refused.",
+                 [fed] { return static_cast<double>(fed->rejected.load()); });
+  m.AddCounterFn("groupchat_federation_connections_refused_total", "Federation connections the ZAP handler refused.",
+                 [fed] { return static_cast<double>(fed->transport().zap_denied.load()); });
   m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
              [self] { return MonotonicSeconds() - self->started_at_; });
   return n;
@@ -224,6 +263,7 @@ Node::~Node() {
   http_.reset();
   gateway_.reset();
   if (workers_) workers_->Stop();
+  if (federation_) federation_->Stop();
   if (log_) log_->Stop();
   if (hub_) hub_->Stop();
   if (users_) users_->FlushActivity();
@@ -235,6 +275,7 @@ Node::~Node() {
 Status Node::Serve() {
   GC_TRY(http_->Listen());
   http_->Start();
+  GC_TRY(federation_->Start());
 
   std::mutex mu;
   std::condition_variable cv;
@@ -249,7 +290,7 @@ Status Node::Serve() {
   });
 
   LogInfo("listening", {{"http", http_->local_endpoint()},
-                        {"federation", config_.federation.listen},
+                        {"federation", federation_->endpoint()},
                         {"name", config_.node.name},
                         {"version", GC_VERSION}});
 
@@ -270,6 +311,7 @@ Status Node::Serve() {
   http_->Stop(10000);
   hub_->DetachAll();
   workers_->Stop();
+  federation_->Stop();
   log_->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -284,6 +326,7 @@ Status Node::Serve() {
 
 void Node::Housekeeping() {
   users_->FlushActivity();
+  federation_->Housekeeping();
   auto r = db_->pool().With([](PgConn& c) { return c.Exec(kPing); });
   bool ok = r.ok();
   if (ok != g_db_healthy.exchange(ok)) {

@@ -17,6 +17,7 @@ class HttpServer;
 class WorkerPool;
 class UserService;
 class GroupLog;
+class Federation;
 class GroupService;
 class MessagingService;
 class StreamHub;
@@ -49,6 +50,7 @@ class Node {
   std::unique_ptr<GroupLog> log_;
   std::unique_ptr<GroupService> groups_;
   std::unique_ptr<MessagingService> messaging_;
+  std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<AuditLog> audit_;

@@ -29,8 +29,9 @@ CREATE TABLE fed_group_peers (
   PRIMARY KEY (group_id, peer)
 );
 
--- Origin events of local users for remote groups, until the home node
--- acknowledges (or refuses) them.
+-- Origin events of local users for remote groups, sent until the home node
+-- acknowledges (done) or refuses them; finished rows are kept a day so that
+-- a client retrying with the same client_txn_id gets the same event.
 CREATE TABLE fed_outbox (
   id          bigserial PRIMARY KEY,
   peer        text NOT NULL,                -- the group's home node
@@ -41,7 +42,8 @@ CREATE TABLE fed_outbox (
   created_at  bigint NOT NULL,
   attempts    integer NOT NULL DEFAULT 0,
   next_at     bigint NOT NULL DEFAULT 0,
-  state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'refused')),
+  state       text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done', 'refused')),
+  seq         bigint,                       -- the seq the home gave it (state done)
   last_error  text
 );
 CREATE INDEX fed_outbox_pending ON fed_outbox (peer, id) WHERE state = 'pending';

@@ -95,6 +95,14 @@ bool ValidServerName(std::string_view s) { return IsValidServerName(s); }
 
 bool ValidHttpListen(std::string_view s) { return IsHostPort(s, /*allow_star=*/false); }
 
+bool ValidPublishedEndpoint(std::string_view s) {
+  constexpr std::string_view kScheme = "tcp://";
+  if (s.empty()) return true;
+  if (s.substr(0, kScheme.size()) != kScheme) return false;
+  auto hp = s.substr(kScheme.size());
+  return IsHostPort(hp, /*allow_star=*/false) && hp.substr(hp.rfind(':') + 1) != "0";
+}
+
 bool ValidFederationListen(std::string_view s) {
   constexpr std::string_view kScheme = "tcp://";
   if (s.substr(0, kScheme.size()) != kScheme) return false;
@@ -205,6 +213,10 @@ const Key kKeys[] = {
     {"federation.policy", StringField{GC_CFG(federation.policy), ValidPolicy, "open or allowlist"}},
     {"federation.allow", ListField{GC_CFG(federation.allow), ValidServerName, kServerNameExpect}},
     {"federation.deny", ListField{GC_CFG(federation.deny), ValidServerName, kServerNameExpect}},
+    {"federation.endpoint", StringField{GC_CFG(federation.endpoint), ValidPublishedEndpoint,
+                                        "empty, or tcp://host:port with a port 1 to 65535"}},
+    {"federation.rate_per_peer", DoubleField{GC_CFG(federation.rate_per_peer), 0, true}},
+    {"federation.burst_per_peer", DoubleField{GC_CFG(federation.burst_per_peer), 1, false}},
     {"federation.resolve", MapField{GC_CFG(federation.resolve), ValidServerName, kServerNameExpect,
                                     ValidBaseUrl, "an http:// or https:// URL"}},
 

@@ -47,6 +47,9 @@ struct Config {
     std::vector<std::string> allow;
     std::vector<std::string> deny;
     std::map<std::string, std::string> resolve;  // server name -> base URL
+    std::string endpoint;         // published in the node document; empty: the bound listen address
+    double rate_per_peer = 200;   // frames per second from one peer (token bucket)
+    double burst_per_peer = 1000;
   } federation;
 
   struct Database {

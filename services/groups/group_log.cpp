@@ -42,6 +42,8 @@ GC_SQL(kInsertEvents,
 GC_SQL(kPeerJoined,
        "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
        "ON CONFLICT (group_id, peer) DO UPDATE SET until_seq = NULL");
+GC_SQL(kSeedMember,
+       "INSERT INTO group_members (group_id, user_id, membership, role, since_seq) VALUES ($1, $2, $3, $4, $5)");
 GC_SQL(kPeerLeft, "UPDATE fed_group_peers SET until_seq = $3 WHERE group_id = $1 AND peer = $2");
 
 // A PostgreSQL array literal of text values (NULL for nullopt), quoted so
@@ -239,6 +241,23 @@ Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
   r->row = row;
   r->op = std::move(op);
   r->pin = t_origin_pin;
+  return Enqueue(std::move(r));
+}
+
+Result<std::vector<GroupEvent>> GroupLog::CreateReplica(GroupState initial, std::vector<Draft> entries) {
+  auto r = std::make_unique<Request>();
+  r->replica_apply = true;
+  auto members = std::make_shared<std::vector<std::pair<std::string, Member>>>(initial.members.begin(),
+                                                                               initial.members.end());
+  r->initial = std::move(initial);
+  auto shared = std::make_shared<std::vector<Draft>>(std::move(entries));
+  r->op = [shared, members](OpContext& ctx) -> Result<std::vector<Draft>> {
+    for (const auto& [user, m] : *members) {
+      auto ins = ctx.conn.Exec(kSeedMember, {ctx.group.row, user, m.membership, m.role, ctx.group.last_seq});
+      if (!ins.ok()) return Error::Internal(ins.error().message);
+    }
+    return std::move(*shared);
+  };
   return Enqueue(std::move(r));
 }
 

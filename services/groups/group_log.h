@@ -215,6 +215,10 @@ class GroupLog {
   // draft has `fixed` with seq and prev. Entries already held are skipped;
   // kConflict ("gap") if the first new one does not follow the chain head.
   Result<std::vector<GroupEvent>> Apply(int64_t row, std::vector<Draft> entries);
+  // Creates the replica of a remote group from a snapshot: `initial` holds
+  // the home's state (members included) with last_seq/head_hash/base_seq set
+  // to just before `entries`, which are then appended as by Apply.
+  Result<std::vector<GroupEvent>> CreateReplica(GroupState initial, std::vector<Draft> entries);
   // Creates a group from `initial` (address, settings, created_by) and runs
   // `op` on it in the same transaction. kConflict if the address is taken.
   Result<std::vector<GroupEvent>> Create(GroupState initial, Operation op);

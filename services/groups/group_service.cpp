@@ -129,7 +129,7 @@ GroupService::GroupService(GroupLog& log, PgPool& db, UserService& users, std::s
 Result<int64_t> GroupService::Resolve(const UserProfile& me, const std::string& group_id, bool must_be_member) {
   auto addr = ParseGroupId(group_id);
   if (!addr) return Error::NotFound("no such group");
-  if (addr->server != server_name_) return Error::NotFound("no such group on this node (federation is not enabled yet)");
+  if (addr->server != server_name_ && !remote_) return Error::NotFound("no such group (federation is off)");
   auto row = log_.FindByAddress(group_id);
   if (!row.ok()) return row.error();
   auto visible = log_.Read(*row, [&](const GroupState& s) -> int {
@@ -229,6 +229,12 @@ Status GroupService::Delete(const UserProfile& me, const std::string& group_id) 
 }
 
 Result<GroupView> GroupService::Join(const UserProfile& me, const std::string& group_id) {
+  auto addr = ParseGroupId(group_id);
+  if (addr && addr->server != server_name_ && remote_ && !log_.FindByAddress(group_id).ok()) {
+    // A group homed elsewhere that no one here is in yet: its home decides.
+    GC_TRY(remote_->JoinRemote(me, group_id));
+    return Get(me, group_id);
+  }
   auto row = Resolve(me, group_id, false);
   if (!row.ok()) return row.error();
   std::string user = me.user_id;
@@ -274,10 +280,12 @@ Status GroupService::Invite(const UserProfile& me, const std::string& group_id, 
   auto target = ParseUserId(user_id);
   if (!target) return Error::Invalid("user_id must be an address like @alice:" + server_name_);
   if (target->server != server_name_) {
-    return Error::Invalid("inviting users of other nodes needs federation, which is not enabled yet");
+    if (!remote_) return Error::Invalid("inviting users of other nodes needs federation");
+    GC_TRY(remote_->CheckRemoteUser(user_id));
+  } else {
+    auto exists = users_.GetUser(user_id);
+    if (!exists.ok()) return exists.error();
   }
-  auto exists = users_.GetUser(user_id);
-  if (!exists.ok()) return exists.error();
   return Membership(me, group_id, user_id, "invite", "");
 }
 

@@ -59,9 +59,20 @@ struct MemberInfo {
 
 nlohmann::json GroupViewJson(const GroupView& g);
 
+// Membership in groups homed on other nodes (the federation service).
+class RemoteMembership {
+ public:
+  virtual ~RemoteMembership() = default;
+  // Joins a remote group this node holds no replica of yet.
+  virtual Status JoinRemote(const UserProfile& me, const std::string& group_id) = 0;
+  // OK if a user of another node can be invited (their node is admitted).
+  virtual Status CheckRemoteUser(const std::string& user_id) = 0;
+};
+
 class GroupService {
  public:
   GroupService(GroupLog& log, PgPool& db, UserService& users, std::string server_name);
+  void set_remote(RemoteMembership* remote) { remote_ = remote; }
 
   // name: the local part of the address ([a-z0-9._-]{1,64}).
   Result<GroupView> Create(const UserProfile& me, const std::string& name, const GroupSettingsPatch& settings);
@@ -125,6 +136,7 @@ class GroupService {
   PgPool& db_;
   UserService& users_;
   std::string server_name_;
+  RemoteMembership* remote_ = nullptr;
 };
 
 int RoleRank(const std::string& role);  // owner 3, admin 2, member 1, other 0

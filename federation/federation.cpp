@@ -1,0 +1,1132 @@
+#include "federation/federation.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "federation/canonical_json.h"
+#include "federation/node_keys.h"
+#include "federation/signed_event.h"
+#include "node/common/address.h"
+#include "node/common/log.h"
+#include "node/common/worker_pool.h"
+#include "node/config/config.h"
+#include "node/db/pg.h"
+#include "node/http/rate_limiter.h"
+#include "services/groups/group_service.h"
+#include "services/groups/projections.h"
+#include "services/messaging/messaging_service.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
+constexpr size_t kMaxEventBytes = 64 * 1024;
+constexpr int kPushBatch = 500;
+constexpr int kSnapshotEntries = 50;
+constexpr int64_t kAnswerTimeoutMs = 5000;
+
+GC_SQL(kTracks,
+       "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers "
+       "WHERE until_seq IS NULL OR acked_seq < until_seq");
+GC_SQL(kSetAcked, "UPDATE fed_group_peers SET acked_seq = $3 WHERE group_id = $1 AND peer = $2");
+GC_SQL(kEntries,
+       "SELECT seq, event_id, type, sender, origin, origin_ts, nonce, content_hash, relates_to, content::text, "
+       "home_ts, prev_hash, entry_hash, signatures::text, origin_signatures::text FROM events "
+       "WHERE group_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq");
+GC_SQL(kEventSeq, "SELECT seq FROM events WHERE event_id = $1");
+GC_SQL(kOutboxInsert,
+       "INSERT INTO fed_outbox (peer, event_id, sender, txn_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
+       "ON CONFLICT DO NOTHING RETURNING id");
+GC_SQL(kOutboxByTxn, "SELECT event_id, state, seq, last_error FROM fed_outbox WHERE sender = $1 AND txn_id = $2");
+GC_SQL(kOutboxPending,
+       "SELECT id, peer, event_id, body FROM fed_outbox WHERE state = 'pending' AND next_at <= $1 "
+       "ORDER BY id LIMIT 512");
+GC_SQL(kOutboxDone, "UPDATE fed_outbox SET state = 'done', seq = $2 WHERE id = $1");
+GC_SQL(kOutboxRefused, "UPDATE fed_outbox SET state = 'refused', last_error = $2 WHERE id = $1");
+GC_SQL(kOutboxRetry,
+       "UPDATE fed_outbox SET attempts = attempts + 1, next_at = $2, last_error = $3 WHERE id = $1");
+GC_SQL(kOutboxRetryPeer, "UPDATE fed_outbox SET next_at = 0 WHERE peer = $1 AND state = 'pending'");
+GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
+GC_SQL(kTxnFromOutbox,
+       "UPDATE events e SET txn_id = o.txn_id FROM fed_outbox o WHERE o.event_id = e.event_id "
+       "AND e.group_id = $1 AND e.seq > $2 AND o.txn_id IS NOT NULL AND e.txn_id IS NULL");
+GC_SQL(kNeedSnapshot,
+       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
+       "ON CONFLICT (group_id, peer) DO UPDATE SET acked_seq = -1");
+GC_SQL(kRewind, "UPDATE fed_group_peers SET acked_seq = LEAST(acked_seq, $3) WHERE group_id = $1 AND peer = $2");
+GC_SQL(kQueueDepth,
+       "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
+       "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
+GC_SQL(kOutboxDepth,
+       "SELECT peer, count(*) FILTER (WHERE state = 'pending'), min(created_at) FILTER (WHERE state = 'pending'), "
+       "count(*) FILTER (WHERE state = 'refused') FROM fed_outbox GROUP BY peer");
+
+int64_t Now() { return NowMs(); }
+
+std::string ErrorCodeName(ErrorCode c) {
+  switch (c) {
+    case ErrorCode::kInvalid: return "invalid";
+    case ErrorCode::kUnauthorized: return "unauthorized";
+    case ErrorCode::kForbidden: return "forbidden";
+    case ErrorCode::kNotFound: return "not_found";
+    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kTooLarge: return "too_large";
+    case ErrorCode::kRateLimited: return "rate_limited";
+    case ErrorCode::kUnavailable: return "unavailable";
+    default: return "internal";
+  }
+}
+
+Error ErrorFromAnswer(const json& body) {
+  std::string code = body.value("code", "internal");
+  std::string msg = body.value("message", "the home node refused the event");
+  if (code == "invalid") return Error::Invalid(msg);
+  if (code == "forbidden" || code == "unauthorized") return Error::Forbidden(msg);
+  if (code == "not_found") return Error::NotFound(msg);
+  if (code == "conflict") return Error::Conflict(msg);
+  if (code == "too_large") return Error::TooLarge(msg);
+  if (code == "rate_limited" || code == "unavailable") return Error::Unavailable(msg);
+  return Error::Internal(msg);
+}
+
+// Retryable refusals leave an outbox item pending.
+bool Retryable(const json& body) {
+  std::string code = body.value("code", "");
+  return code == "rate_limited" || code == "unavailable" || code == "internal";
+}
+
+int64_t Backoff(int attempts) {
+  int64_t ms = 500LL << std::min(attempts, 7);
+  return std::min<int64_t>(ms, 60000);
+}
+
+std::string ServerOf(const std::string& address) {
+  auto colon = address.find(':');
+  return colon == std::string::npos ? "" : address.substr(colon + 1);
+}
+
+bool IsStr(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); }
+bool IsInt(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_number_integer(); }
+
+// An origin event as it travels: E's fields plus signatures.
+Result<ChainEvent> ParseOriginEvent(const json& e) {
+  if (!e.is_object()) return Error::Invalid("event must be an object");
+  for (const char* k : {"group_id", "type", "sender", "origin", "nonce", "content_hash"}) {
+    if (!IsStr(e, k)) return Error::Invalid(std::string("event needs a string ") + k);
+  }
+  if (!IsInt(e, "origin_ts")) return Error::Invalid("event needs an integer origin_ts");
+  ChainEvent c{e["group_id"], e["type"], e["sender"], e["origin"], e["origin_ts"].get<int64_t>(),
+               e["nonce"], e["content_hash"], std::nullopt};
+  if (e.contains("relates_to")) {
+    if (!e["relates_to"].is_string()) return Error::Invalid("relates_to must be a string");
+    c.relates_to = e["relates_to"].get<std::string>();
+  }
+  auto sender = ParseUserId(c.sender);
+  if (!sender) return Error::Invalid("sender is not a user address");
+  // The sender's server must be the origin that signs.
+  if (sender->server != c.origin) return Error::Forbidden("the sender's server is not the event's origin");
+  if (!ParseGroupId(c.group_id)) return Error::Invalid("group_id is not a group address");
+  return c;
+}
+
+// Does `content` match `hash`, or is it the blanked form of an erased message?
+bool ContentMatches(const std::string& type, const json& content, const std::string& hash,
+                    const std::optional<std::string>& relates_to) {
+  auto h = ContentHash(content);
+  if (h.ok() && *h == hash) return true;
+  if (type == "message" && content.is_object() && content.empty()) return true;
+  if (type == "message.edit" && relates_to && content == json{{"event_id", *relates_to}}) return true;
+  return false;
+}
+
+}  // namespace
+
+Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log)
+    : config_(config),
+      keys_(keys),
+      db_(db),
+      log_(log),
+      self_(config.node.name),
+      peers_(db, config),
+      transport_(config.node.name, keys.transport_public, keys.transport_secret, kMaxFrame + 4096),
+      limiter_(std::make_unique<RateLimiter>(config.federation.rate_per_peer, config.federation.burst_per_peer)) {}
+
+Federation::~Federation() { Stop(); }
+
+Status Federation::Bind() {
+  GC_TRY(peers_.Load());
+  return transport_.Bind(config_.federation.listen);
+}
+
+Status Federation::Start() {
+  workers_ = std::make_unique<WorkerPool>(4, "gc-fed-work");
+  applier_ = std::make_unique<WorkerPool>(1, "gc-fed-apply");
+  FederationTransport::Handlers h;
+  h.admit = [this](const std::string& k) { return Admit(k); };
+  h.on_request = [this](const std::string& p, std::string f) { OnRequest(p, std::move(f)); };
+  h.on_answer = [this](const std::string& p, std::string f) { OnAnswer(p, std::move(f)); };
+  transport_.Start(std::move(h));
+  pusher_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "gc-fed-push");
+    PusherLoop();
+  });
+  outbox_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "gc-fed-out");
+    OutboxLoop();
+  });
+  return OkStatus();
+}
+
+void Federation::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  push_cv_.notify_all();
+  out_cv_.notify_all();
+  waiters_cv_.notify_all();
+  if (pusher_.joinable()) pusher_.join();
+  if (outbox_.joinable()) outbox_.join();
+  transport_.Stop();
+  if (workers_) workers_->Stop();
+  if (applier_) applier_->Stop();
+  peers_.FlushContacts();
+}
+
+// ------------------------------------------------------------------ frames
+
+std::string Federation::NewMsgId() { return NewNonce(); }
+
+bool Federation::Request(const std::string& peer, const std::string& type, json body, AnswerFn on_answer,
+                         std::string* msg_id) {
+  auto info = peers_.Resolve(peer);
+  if (info.ok() && !EnsureIntroduced(peer)) info = Error::Unavailable(peer + " did not accept this node's introduction");
+  if (!info.ok()) {
+    if (on_answer) on_answer(false, {{"code", ErrorCodeName(info.error().code)}, {"message", info.error().message}});
+    return false;
+  }
+  std::string id = msg_id && !msg_id->empty() ? *msg_id : NewMsgId();
+  if (msg_id) *msg_id = id;
+  json frame = {{"v", 1}, {"id", id}, {"type", type}, {"body", std::move(body)}};
+  if (on_answer) {
+    std::lock_guard<std::mutex> lock(answers_mu_);
+    answers_[id] = {Now(), std::move(on_answer)};
+  }
+  transport_.Send(peer, info->endpoint, info->transport_key, frame.dump());
+  return true;
+}
+
+void Federation::Answer(const std::string& peer, const std::string& re, bool ok, json body) {
+  json frame = {{"v", 1}, {"type", ok ? "ack" : "error"}, {"re", re}, {"body", std::move(body)}};
+  transport_.Reply(peer, frame.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void Federation::AnswerError(const std::string& peer, const std::string& re, const Error& e) {
+  ++rejected;
+  LogWarn("federation request refused",
+          {{"peer", peer}, {"code", ErrorCodeName(e.code)}, {"error", e.message}, {"re", re}});
+  Answer(peer, re, false, {{"code", ErrorCodeName(e.code)}, {"message", e.message}});
+}
+
+std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConnection(key); }
+
+Status Federation::Hello(const std::string& name) {
+  if (!IsValidServerName(name)) return Error::Invalid("name must be a server name");
+  auto p = peers_.Resolve(name);
+  if (!p.ok()) return p.error();
+  return OkStatus();
+}
+
+bool Federation::EnsureIntroduced(const std::string& peer) {
+  {
+    std::lock_guard<std::mutex> lock(intro_mu_);
+    auto it = introduced_.find(peer);
+    if (it != introduced_.end() && (it->second > 0 || Now() + it->second < 2000)) return it->second > 0;
+  }
+  Status st = peers_.Introduce(peer);
+  std::lock_guard<std::mutex> lock(intro_mu_);
+  if (!st.ok()) {
+    LogWarn("cannot introduce this node to a peer", {{"peer", peer}, {"error", st.error().message}});
+    peers_.RecordError(peer, st.error().message);
+    introduced_[peer] = -Now();  // negative: failed at that time; retried after 2 s
+    return false;
+  }
+  introduced_[peer] = Now();
+  return true;
+}
+
+void Federation::Forget(const std::string& peer) {
+  std::lock_guard<std::mutex> lock(intro_mu_);
+  introduced_.erase(peer);
+}
+
+void Federation::OnRequest(const std::string& peer, std::string frame) {
+  // Runs on the I/O thread: check the envelope, then hand over.
+  peers_.Touch(peer);
+  int retry = 0;
+  auto parsed = ParseStrictJson(frame);
+  if (!parsed.ok() || !parsed->is_object() || !IsStr(*parsed, "id") || !IsStr(*parsed, "type") ||
+      !(*parsed)["body"].is_object() || !IsInt(*parsed, "v")) {
+    ++rejected;
+    LogWarn("federation frame refused: malformed", {{"peer", peer}, {"bytes", static_cast<int64_t>(frame.size())}});
+    std::string re = parsed.ok() && IsStr(*parsed, "id") ? (*parsed)["id"].get<std::string>() : "";
+    Answer(peer, re, false, {{"code", "invalid"}, {"message", "malformed frame"}});
+    return;
+  }
+  json f = std::move(*parsed);
+  std::string re = f["id"], type = f["type"];
+  if (f["v"] != 1) return AnswerError(peer, re, Error::Invalid("unsupported protocol version"));
+  if (!limiter_->Allow(peer, MonotonicSeconds(), &retry)) {
+    return AnswerError(peer, re, Error::RateLimited(retry));
+  }
+  json body = std::move(f["body"]);
+  if (type == "push" || type == "snapshot") {
+    bool snap = type == "snapshot";
+    applier_->Post([this, peer, re, body = std::move(body), snap] { HandleEntries(peer, re, body, snap); });
+  } else if (type == "submit" || type == "join") {
+    bool join = type == "join";
+    workers_->Post([this, peer, re, body = std::move(body), join] { HandleSubmit(peer, re, body, join); });
+  } else if (type == "catchup") {
+    workers_->Post([this, peer, re, body = std::move(body)] { HandleCatchup(peer, re, body); });
+  } else if (type == "key_query") {
+    Answer(peer, re, true, {{"document", json::parse(node_document_, nullptr, false)}});
+  } else {
+    AnswerError(peer, re, Error::Invalid("unknown frame type " + type));
+  }
+}
+
+void Federation::OnAnswer(const std::string& peer, std::string frame) {
+  peers_.Touch(peer);
+  json f = json::parse(frame, nullptr, false);
+  if (!f.is_object() || !IsStr(f, "re") || !IsStr(f, "type")) {
+    LogWarn("federation answer refused: malformed", {{"peer", peer}});
+    return;
+  }
+  AnswerFn fn;
+  {
+    std::lock_guard<std::mutex> lock(answers_mu_);
+    auto it = answers_.find(f["re"].get<std::string>());
+    if (it == answers_.end()) return;  // late or unknown: the sender has moved on
+    fn = std::move(it->second.second);
+    answers_.erase(it);
+  }
+  json body = f.contains("body") && f["body"].is_object() ? f["body"] : json::object();
+  bool ok = f["type"] == "ack";
+  // Callbacks may touch the database: not on the I/O thread.
+  workers_->Post([fn = std::move(fn), ok, body = std::move(body)] { fn(ok, body); });
+}
+
+// ------------------------------------------------------------------ origin events
+
+Result<json> Federation::SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id) {
+  auto chash = ContentHash(d.content);
+  if (!chash.ok()) return chash.error();
+  ChainEvent ce{group_id, d.type, d.sender, self_, Now(), NewNonce(), *chash, d.relates_to};
+  json e = OriginEventJson(ce);
+  auto bytes = SigningBytes(e);
+  if (!bytes.ok()) return bytes.error();
+  e["signatures"] = {{self_, {{keys_.key_id, SignBytes(*bytes, keys_.identity_secret)}}}};
+  auto id = ContentId(e);
+  if (!id.ok()) return id.error();
+  *event_id = *id;
+  return json{{"event", e}, {"content", d.content}};
+}
+
+Result<std::shared_ptr<FixedEvent>> Federation::VerifyOrigin(const std::string& peer, const json& body,
+                                                             ChainEvent* out) {
+  if (!body.contains("event") || !body.contains("content")) return Error::Invalid("body needs event and content");
+  const json& e = body["event"];
+  auto ce = ParseOriginEvent(e);
+  if (!ce.ok()) return ce.error();
+  if (ce->origin != peer) return Error::Forbidden("events are accepted only from their origin (" + ce->origin + ")");
+  const json& content = body["content"];
+  auto canon = CanonicalJson(content);
+  if (!canon.ok()) return Error::Invalid("content has no canonical form: " + canon.error().message);
+  if (canon->size() > kMaxEventBytes) return Error::TooLarge("event content is over 64 KiB");
+  auto chash = ContentHash(content);
+  if (!chash.ok() || *chash != ce->content_hash) return Error::Invalid("content does not match content_hash");
+  GC_TRY(CheckEventShape(ce->type, content, ce->relates_to));
+  auto key = peers_.Resolve(peer);
+  if (!key.ok()) return key.error();
+  if (!e.contains("signatures") || !e["signatures"].is_object()) return Error::Unauthorized("event is not signed");
+  GC_TRY(Verify(e, peer, key->key_id, key->identity_key));
+  auto id = ContentId(e);
+  if (!id.ok()) return id.error();
+  auto f = std::make_shared<FixedEvent>();
+  f->event_id = *id;
+  f->origin = ce->origin;
+  f->origin_ts = ce->origin_ts;
+  f->nonce = ce->nonce;
+  f->content_hash = ce->content_hash;
+  f->origin_signatures = {{peer, e["signatures"][peer]}};
+  *out = *ce;
+  return f;
+}
+
+// ------------------------------------------------------------------ home side
+
+void Federation::HandleSubmit(const std::string& peer, const std::string& re, const json& body, bool is_join) {
+  ChainEvent ce;
+  auto fixed = VerifyOrigin(peer, body, &ce);
+  if (!fixed.ok()) return AnswerError(peer, re, fixed.error());
+  if (ServerOf(ce.group_id) != self_) return AnswerError(peer, re, Error::NotFound("this node is not the group's home"));
+  const json& content = body["content"];
+  if (is_join && (ce.type != "member" || content.value("membership", "") != "join" ||
+                  content.value("user_id", "") != ce.sender)) {
+    return AnswerError(peer, re, Error::Invalid("a join carries the sender's own member join event"));
+  }
+  // Replays are harmless: an event already sequenced is acknowledged again.
+  auto seen = db_.With([&](PgConn& c) { return c.Exec(kEventSeq, {(*fixed)->event_id}); });
+  if (!seen.ok()) return AnswerError(peer, re, seen.error());
+  auto row = log_.FindByAddress(ce.group_id);
+  if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
+  if (seen->rows() > 0) {
+    if (is_join && !body.value("have_replica", true)) {
+      (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
+      std::lock_guard<std::mutex> lock(mu_);
+      reload_tracks_ = true;
+      push_cv_.notify_all();
+    }
+    return Answer(peer, re, true, {{"event_id", (*fixed)->event_id}, {"seq", seen->int64(0, 0)}, {"replayed", true}});
+  }
+  UserProfile who;
+  who.user_id = ce.sender;
+  Result<std::optional<GroupEvent>> r = Error::Internal("unset");
+  {
+    ScopedOriginPin pin(*fixed);
+    r = Dispatch(who, *row, ce.group_id, ce.type, content);
+  }
+  if (!r.ok()) return AnswerError(peer, re, r.error());
+  if (is_join && !body.value("have_replica", true)) {
+    // The joiner's node needs the group's state before anything else.
+    (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
+    std::lock_guard<std::mutex> lock(mu_);
+    reload_tracks_ = true;
+    push_cv_.notify_all();
+  }
+  json ack = {{"event_id", (*fixed)->event_id}};
+  if (*r) ack["seq"] = (*r)->seq;
+  else ack["noop"] = true;
+  Answer(peer, re, true, ack);
+}
+
+Result<std::optional<GroupEvent>> Federation::Dispatch(const UserProfile& who, int64_t row, const std::string& gid,
+                                                       const std::string& type, const json& c) {
+  auto one = [](Result<GroupEvent> r) -> Result<std::optional<GroupEvent>> {
+    if (!r.ok()) return r.error();
+    return std::optional<GroupEvent>(*r);
+  };
+  auto status = [](Status s) -> Result<std::optional<GroupEvent>> {
+    if (!s.ok()) return s.error();
+    return std::optional<GroupEvent>();  // the seq travels with the push
+  };
+  auto str = [&](const char* k) { return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : ""; };
+  auto opt = [&](const char* k) {
+    return c.contains(k) && c[k].is_string() ? std::optional<std::string>(c[k].get<std::string>()) : std::nullopt;
+  };
+  if (type == "message") {
+    SendRequest req;
+    req.body = str("body");
+    req.reply_to = opt("reply_to");
+    req.media_id = opt("media_id");
+    return one(messaging_->Send(who, row, req));
+  }
+  if (type == "message.edit") return one(messaging_->Edit(who, row, str("event_id"), str("body")));
+  if (type == "message.delete") return messaging_->Delete(who, row, str("event_id"));
+  if (type == "reaction") {
+    return messaging_->React(who, row, str("event_id"), str("key"), !(c.contains("removed") && c["removed"] == true));
+  }
+  if (type == "group.settings") {
+    GroupSettingsPatch p{opt("title"), opt("topic"), opt("visibility"), opt("join_rule")};
+    auto r = groups_->UpdateSettings(who, gid, p);
+    if (!r.ok()) return r.error();
+    return std::optional<GroupEvent>();
+  }
+  if (type == "group.delete") return status(groups_->Delete(who, gid));
+  if (type == "member") {
+    std::string user = str("user_id"), m = str("membership"), reason = str("reason");
+    if (user == who.user_id && m == "join") {
+      auto r = groups_->Join(who, gid);
+      if (!r.ok()) return r.error();
+      return std::optional<GroupEvent>();
+    }
+    if (user == who.user_id && m == "leave") return status(groups_->Leave(who, gid));
+    if (m == "invite") return status(groups_->Invite(who, gid, user));
+    if (m == "ban") return status(groups_->Ban(who, gid, user, reason));
+    if (m == "join") return status(groups_->SetRole(who, gid, user, str("role")));
+    if (m == "leave") {
+      auto banned = log_.Read(row, [&](const GroupState& s) {
+        const Member* t = s.Find(user);
+        return t && t->membership == "ban";
+      });
+      if (banned.ok() && *banned) return status(groups_->Unban(who, gid, user));
+      return status(groups_->Kick(who, gid, user, reason));
+    }
+  }
+  return Error::Invalid("events of type " + type + " cannot be submitted");
+}
+
+void Federation::HandleCatchup(const std::string& peer, const std::string& re, const json& body) {
+  if (!IsStr(body, "group_id") || !IsInt(body, "from_seq")) {
+    return AnswerError(peer, re, Error::Invalid("catchup needs group_id and from_seq"));
+  }
+  std::string gid = body["group_id"];
+  int64_t from = body["from_seq"];
+  auto row = log_.FindByAddress(gid);
+  if (!row.ok() || ServerOf(gid) != self_) return AnswerError(peer, re, Error::NotFound("no such group here"));
+  // Only a participant (a peer with a delivery row) can ask; it gets the log
+  // from `from_seq` by the normal pushes (0: a snapshot).
+  auto r = db_.With([&](PgConn& c) {
+    return from <= 0 ? c.Exec(kNeedSnapshot, {*row, peer}) : c.Exec(kRewind, {*row, peer, from - 1});
+  });
+  if (!r.ok()) return AnswerError(peer, re, r.error());
+  if (from > 0 && r->affected() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reload_tracks_ = true;
+    auto it = tracks_.find({*row, peer});
+    if (it != tracks_.end()) {
+      it->second.acked = from <= 0 ? -1 : std::min(it->second.acked, from - 1);
+      it->second.next_try_ms = 0;
+    }
+  }
+  push_cv_.notify_all();
+  Answer(peer, re, true, {{"group_id", gid}});
+}
+
+void Federation::Publish(const GroupEvent& event, const std::vector<std::string>&, const std::vector<std::string>&) {
+  if (ServerOf(event.group_id) != self_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_.insert(event.group_row);
+  if (event.type == "member" && event.content.contains("user_id") && event.content["user_id"].is_string() &&
+      ServerOf(event.content["user_id"].get<std::string>()) != self_) {
+    reload_tracks_ = true;
+  }
+}
+
+Result<json> Federation::LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kEntries, {row, from_seq, to_seq}); });
+  if (!r.ok()) return r.error();
+  json entries = json::array();
+  for (int i = 0; i < r->rows(); ++i) {
+    json e = {{"group_id", ""}, {"type", r->text(i, 2)}, {"sender", r->text(i, 3)}, {"origin", r->text(i, 4)},
+              {"origin_ts", r->int64(i, 5)}, {"nonce", r->opt_text(i, 6).value_or("")},
+              {"content_hash", r->opt_text(i, 7).value_or("")}};
+    if (auto rel = r->opt_text(i, 8)) e["relates_to"] = *rel;
+    if (auto os = r->opt_text(i, 14)) e["signatures"] = json::parse(*os, nullptr, false);
+    json entry = {{"seq", r->int64(i, 0)},
+                  {"event_id", r->text(i, 1)},
+                  {"event", e},
+                  {"content", json::parse(r->view(i, 9), nullptr, false)},
+                  {"home_ts", r->opt_int64(i, 10).value_or(0)},
+                  {"prev", r->opt_text(i, 11).value_or("")},
+                  {"signatures", json::parse(r->opt_text(i, 13).value_or("{}"), nullptr, false)}};
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+void Federation::PushOne(int64_t row, const std::string& peer, Track& t, int64_t now) {
+  auto state = log_.Snapshot(row);
+  if (!state.ok()) return;  // deleted or gone
+  int64_t target = t.until ? std::min(*t.until, state->last_seq) : state->last_seq;
+  if (t.acked >= target && t.acked >= 0) return;
+  if (!peers_.Admits(peer)) return;
+  json body;
+  std::string type;
+  if (t.acked < 0) {
+    // A snapshot: the state now and the latest entries up to it.
+    type = "snapshot";
+    int64_t from = std::max(state->base_seq, state->last_seq - kSnapshotEntries + 1);
+    auto entries = LoadEntries(row, from, state->last_seq);
+    if (!entries.ok()) return;
+    json members = json::array();
+    for (const auto& [u, m] : state->members) {
+      if (m.membership == "leave") continue;
+      members.push_back({{"user_id", u}, {"membership", m.membership}, {"role", m.role}});
+    }
+    body = {{"group_id", state->address},
+            {"state", {{"title", state->title}, {"topic", state->topic}, {"visibility", state->visibility},
+                       {"join_rule", state->join_rule}, {"created_by", state->created_by},
+                       {"created_at", state->created_at}, {"members", members}, {"last_seq", state->last_seq}}},
+            {"entries", *entries}};
+  } else {
+    type = "push";
+    auto entries = LoadEntries(row, t.acked + 1, std::min(target, t.acked + kPushBatch));
+    if (!entries.ok()) return;
+    body = {{"group_id", state->address}, {"entries", *entries}};
+  }
+  for (auto& e : body["entries"]) e["event"]["group_id"] = state->address;
+  size_t n = body["entries"].size();
+  auto key = std::make_pair(row, peer);
+  std::string id = NewMsgId();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    t.inflight = id;
+    t.sent_ms = now;
+  }
+  bool sent = Request(peer, type, std::move(body), [this, key, n, id](bool ok, const json& answer) {
+    bool has_have = ok && answer.contains("have") && answer["have"].is_number_integer();
+    int64_t have = has_have ? answer["have"].get<int64_t>() : 0;
+    // The position is durable before the pusher moves past it.
+    if (has_have) (void)db_.With([&](PgConn& c) { return c.Exec(kSetAcked, {key.first, key.second, have}); });
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = tracks_.find(key);
+    if (it == tracks_.end() || it->second.inflight != id) return;  // timed out meanwhile
+    Track& tr = it->second;
+    tr.inflight.clear();
+    if (has_have) {
+      tr.acked = have;
+      entries_pushed += n;
+      tr.attempts = 0;
+      tr.next_try_ms = 0;
+    } else {
+      tr.attempts++;
+      tr.next_try_ms = Now() + Backoff(tr.attempts);
+      LogWarn("federation push not accepted", {{"peer", key.second}, {"answer", answer.dump()}});
+    }
+    push_cv_.notify_all();
+  }, &id);
+  if (!sent) {
+    std::lock_guard<std::mutex> lock(mu_);
+    t.inflight.clear();
+    t.attempts++;
+    t.next_try_ms = now + Backoff(t.attempts);
+  }
+}
+
+void Federation::PusherLoop() {
+  int64_t last_reload = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    int64_t now = Now();
+    if (reload_tracks_ || now - last_reload > 5000) {
+      reload_tracks_ = false;
+      last_reload = now;
+      lock.unlock();
+      auto rows = db_.With([](PgConn& c) { return c.Exec(kTracks); });
+      lock.lock();
+      if (rows.ok()) {
+        std::set<std::pair<int64_t, std::string>> live;
+        for (int i = 0; i < rows->rows(); ++i) {
+          auto key = std::make_pair(rows->int64(i, 0), rows->text(i, 1));
+          live.insert(key);
+          Track& t = tracks_[key];
+          int64_t db_acked = rows->int64(i, 2);
+          // A rewind (catch-up, snapshot request) lowers it; acks raise it.
+          if (t.inflight.empty() && (db_acked < t.acked || t.acked == 0)) t.acked = db_acked;
+          t.until = rows->opt_int64(i, 3);
+          dirty_.insert(key.first);
+        }
+        for (auto it = tracks_.begin(); it != tracks_.end();) {
+          it = live.count(it->first) || !it->second.inflight.empty() ? std::next(it) : tracks_.erase(it);
+        }
+      }
+    }
+    // Expire answers that never came.
+    {
+      std::lock_guard<std::mutex> alock(answers_mu_);
+      for (auto it = answers_.begin(); it != answers_.end();) {
+        it = now - it->second.first > 30000 ? answers_.erase(it) : std::next(it);
+      }
+    }
+    std::set<int64_t> dirty;
+    dirty.swap(dirty_);
+    for (auto& [key, t] : tracks_) {
+      if (!t.inflight.empty()) {
+        if (now - t.sent_ms > kAnswerTimeoutMs) {
+          Forget(key.second);
+          t.inflight.clear();
+          t.attempts++;
+          t.next_try_ms = now + Backoff(t.attempts);
+        }
+        continue;
+      }
+      if (t.next_try_ms > now) continue;
+      if (!dirty.count(key.first) && t.attempts == 0 && t.acked >= 0 && t.next_try_ms == 0 &&
+          now - last_reload > 100) {
+        // Nothing new for this group since the last push was answered.
+        auto last = log_.Read(key.first, [](const GroupState& s) { return s.last_seq; });
+        if (!last.ok() || *last <= t.acked || (t.until && t.acked >= *t.until)) continue;
+      }
+      std::string peer = key.second;
+      int64_t row = key.first;
+      lock.unlock();
+      PushOne(row, peer, t, now);
+      lock.lock();
+      if (stopping_) return;
+    }
+    push_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_ || !dirty_.empty() || reload_tracks_; });
+  }
+}
+
+void Federation::RetryPeer(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, t] : tracks_) {
+      if (key.second == name) {
+        t.attempts = 0;
+        t.next_try_ms = 0;
+      }
+    }
+    peer_backoff_until_.erase(name);
+    outbox_dirty_ = true;
+  }
+  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetryPeer, {name}); });
+  push_cv_.notify_all();
+  out_cv_.notify_all();
+}
+
+// ------------------------------------------------------------------ participant side
+
+Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& home_key, const std::string& group_id,
+                                      const json& entry) {
+  if (!entry.is_object() || !IsInt(entry, "seq") || !IsStr(entry, "prev") || !IsStr(entry, "event_id") ||
+      !IsInt(entry, "home_ts") || !entry.contains("event") || !entry.contains("content") ||
+      !entry.contains("signatures")) {
+    return Error::Invalid("malformed entry");
+  }
+  auto ce = ParseOriginEvent(entry["event"]);
+  if (!ce.ok()) return ce.error();
+  if (ce->group_id != group_id) return Error::Invalid("entry of another group");
+  const json& content = entry["content"];
+  if (!ContentMatches(ce->type, content, ce->content_hash, ce->relates_to)) {
+    return Error::Invalid("content does not match content_hash");
+  }
+  GC_TRY(CheckEventShape(ce->type, content, ce->relates_to));
+  auto id = EventIdOf(*ce);
+  if (!id.ok() || *id != entry["event_id"]) return Error::Invalid("event_id is not the hash of the event");
+  int64_t seq = entry["seq"];
+  std::string prev = entry["prev"];
+  int64_t home_ts = entry["home_ts"];
+  auto bytes = CanonicalJson(EntryJson(group_id, seq, prev, *id, home_ts));
+  if (!bytes.ok()) return bytes.error();
+  const json& sigs = entry["signatures"];
+  if (!sigs.is_object() || !sigs.contains(home) || !sigs[home].is_object() || !sigs[home].contains(home_key.key_id) ||
+      !sigs[home][home_key.key_id].is_string() ||
+      !VerifyBytes(*bytes, sigs[home][home_key.key_id].get<std::string>(), home_key.identity_key)) {
+    return Error::Unauthorized("the home signature does not verify");
+  }
+  json osigs;
+  if (ce->origin != home) {
+    // A third node's user: its own signature must hold too.
+    std::string pub, kid;
+    if (ce->origin == self_) {
+      pub = keys_.identity_public;
+      kid = keys_.key_id;
+    } else {
+      auto p = peers_.Resolve(ce->origin);
+      if (!p.ok()) return Error::Unavailable("cannot check the origin signature: " + p.error().message);
+      pub = p->identity_key;
+      kid = p->key_id;
+    }
+    const json& e = entry["event"];
+    if (!e.contains("signatures")) return Error::Unauthorized("the origin signature is missing");
+    GC_TRY(Verify(e, ce->origin, kid, pub));
+    osigs = {{ce->origin, e["signatures"][ce->origin]}};
+  }
+  Draft d = EventDraft(ce->sender, ce->type, content, ce->relates_to);
+  auto f = std::make_shared<FixedEvent>();
+  f->event_id = *id;
+  f->origin = ce->origin;
+  f->nonce = ce->nonce;
+  f->content_hash = ce->content_hash;
+  f->origin_ts = ce->origin_ts;
+  f->origin_signatures = osigs;
+  f->seq = seq;
+  f->prev = prev;
+  f->home_ts = home_ts;
+  f->entry_hash = Base64Url(Sha256(*bytes));
+  f->signatures = {{home, sigs[home]}};
+  d.fixed = f;
+  return d;
+}
+
+Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::string& group_id, const json& entries,
+                                         const json* state) {
+  if (!entries.is_array() || entries.size() > static_cast<size_t>(kPushBatch)) {
+    return Error::Invalid("entries must be an array of at most 500");
+  }
+  auto key = peers_.Resolve(home);
+  if (!key.ok()) return key.error();
+  auto row = log_.FindByAddress(group_id);
+  int64_t last = 0;
+  std::string head;
+  if (row.ok()) {
+    auto st = log_.Read(*row, [](const GroupState& s) { return std::make_pair(s.last_seq, s.head_hash); });
+    if (!st.ok()) return st.error();
+    last = st->first;
+    head = st->second;
+  } else if (!state) {
+    return int64_t{-1};  // no replica: ask for a snapshot
+  }
+  std::vector<Draft> drafts;
+  int64_t want = row.ok() ? last + 1 : 0;
+  std::string prev = head;
+  Status bad = OkStatus();
+  for (const auto& e : entries) {
+    if (!IsInt(e, "seq")) {
+      bad = Error::Invalid("malformed entry");
+      break;
+    }
+    if (row.ok() && e["seq"].get<int64_t>() <= last) continue;  // held already
+    auto d = VerifyEntry(home, *key, group_id, e);
+    if (!d.ok()) {
+      bad = d.error();
+      break;
+    }
+    if (want == 0) {  // the first entry of a new replica anchors the chain
+      want = d->fixed->seq;
+      prev = d->fixed->prev;
+    }
+    if (d->fixed->seq != want || d->fixed->prev != prev) break;  // a gap: the home resends from `have`
+    ++want;
+    prev = d->fixed->entry_hash;
+    drafts.push_back(std::move(*d));
+  }
+  if (!bad.ok()) {
+    ++rejected;
+    LogWarn("federation entry refused", {{"peer", home}, {"group", group_id}, {"error", bad.error().message}});
+  }
+  if (!row.ok()) {
+    // A new replica from a snapshot.
+    const json& s = *state;
+    if (drafts.empty()) return bad.ok() ? Error::Invalid("a snapshot needs entries") : bad.error();
+    GroupState init;
+    init.address = group_id;
+    init.server = home;
+    init.title = s.value("title", "");
+    init.topic = s.value("topic", "");
+    init.visibility = s.value("visibility", "public") == "private" ? "private" : "public";
+    init.join_rule = s.value("join_rule", "open") == "invite" ? "invite" : "open";
+    init.created_by = s.value("created_by", "");
+    init.created_at = s.contains("created_at") && s["created_at"].is_number_integer() ? s["created_at"].get<int64_t>() : 0;
+    init.base_seq = drafts.front().fixed->seq;
+    init.last_seq = init.base_seq - 1;
+    init.head_hash = drafts.front().fixed->prev;
+    bool has_local = false;
+    if (s.contains("members") && s["members"].is_array()) {
+      for (const auto& m : s["members"]) {
+        if (!IsStr(m, "user_id") || !IsStr(m, "membership")) continue;
+        std::string u = m["user_id"], ms = m["membership"], role = m.value("role", "member");
+        if (!ParseUserId(u) || (ms != "join" && ms != "invite" && ms != "ban")) continue;
+        if (role != "owner" && role != "admin") role = "member";
+        init.members[u] = Member{ms, role};
+        if (ServerOf(u) == self_ && ms != "ban") has_local = true;
+      }
+    }
+    if (!has_local) return Error::Forbidden("no user of this node is in that group");
+    auto created = log_.CreateReplica(std::move(init), std::move(drafts));
+    if (!created.ok()) return created.error();
+    entries_applied += created->size();
+    auto nrow = log_.FindByAddress(group_id);
+    if (!nrow.ok()) return nrow.error();
+    return log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
+  }
+  if (!drafts.empty()) {
+    auto applied = log_.Apply(*row, std::move(drafts));
+    if (!applied.ok()) return applied.error();
+    entries_applied += applied->size();
+    (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {*row, last}); });
+    // Local senders waiting for their events see them now.
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& ev : *applied) {
+      auto it = waiters_.find(ev.event_id);
+      if (it != waiters_.end() && !it->second->done) {
+        it->second->done = true;
+        it->second->ok = true;
+        it->second->body = {{"seq", ev.seq}};
+      }
+    }
+    waiters_cv_.notify_all();
+  }
+  auto now_last = log_.Read(*row, [](const GroupState& st) { return st.last_seq; });
+  if (!now_last.ok()) return now_last.error();
+  return *now_last;
+}
+
+void Federation::HandleEntries(const std::string& peer, const std::string& re, const json& body, bool snapshot) {
+  if (!IsStr(body, "group_id") || !body.contains("entries")) {
+    return AnswerError(peer, re, Error::Invalid("push needs group_id and entries"));
+  }
+  std::string gid = body["group_id"];
+  if (!ParseGroupId(gid)) return AnswerError(peer, re, Error::Invalid("group_id is not a group address"));
+  if (ServerOf(gid) != peer) return AnswerError(peer, re, Error::Forbidden("only a group's home node pushes its entries"));
+  const json* state = nullptr;
+  if (snapshot) {
+    if (!body.contains("state") || !body["state"].is_object()) return AnswerError(peer, re, Error::Invalid("snapshot needs state"));
+    state = &body["state"];
+  }
+  auto have = ApplyEntries(peer, gid, body["entries"], state);
+  if (!have.ok()) return AnswerError(peer, re, have.error());
+  Answer(peer, re, true, {{"group_id", gid}, {"have", *have}});
+}
+
+Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts) {
+  std::vector<GroupEvent> out;
+  for (Draft& d : drafts) {
+    // An idempotent retry of a send still waiting in the outbox.
+    if (d.txn_id) {
+      auto prior = db_.With([&](PgConn& c) { return c.Exec(kOutboxByTxn, {d.sender, *d.txn_id}); });
+      if (!prior.ok()) return prior.error();
+      if (prior->rows() > 0) {
+        if (prior->text(0, 1) == "refused") {
+          return Error::Forbidden("the home node refused this message: " + prior->opt_text(0, 3).value_or(""));
+        }
+        GroupEvent ev;
+        ev.event_id = prior->text(0, 0);
+        ev.group_id = group.address;
+        ev.group_row = group.row;
+        ev.type = d.type;
+        ev.sender = d.sender;
+        ev.content = d.content;
+        ev.seq = prior->opt_int64(0, 2).value_or(0);
+        out.push_back(ev);
+        continue;
+      }
+    }
+    std::string event_id;
+    auto body = SignOrigin(group.address, d, &event_id);
+    if (!body.ok()) return body.error();
+    auto w = std::make_shared<Waiter>();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiters_[event_id] = w;
+    }
+    auto ins = db_.With([&](PgConn& c) {
+      return c.Exec(kOutboxInsert, {group.server, event_id, d.sender, d.txn_id, body->dump(), Now()});
+    });
+    if (!ins.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      waiters_.erase(event_id);
+      return ins.error();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      outbox_dirty_ = true;
+      out_cv_.notify_all();
+      // Wait a moment for the home's answer; past that the event stays queued
+      // and arrives by push when the home is back.
+      waiters_cv_.wait_for(lock, std::chrono::milliseconds(kAnswerTimeoutMs), [&] { return w->done || stopping_; });
+      waiters_.erase(event_id);
+    }
+    if (w->done && !w->ok) return ErrorFromAnswer(w->body);
+    GroupEvent ev;
+    ev.event_id = event_id;
+    ev.group_id = group.address;
+    ev.group_row = group.row;
+    ev.type = d.type;
+    ev.sender = d.sender;
+    ev.origin = self_;
+    ev.origin_ts = (*body)["event"]["origin_ts"];
+    ev.content = d.content;
+    ev.relates_to = d.relates_to;
+    ev.seq = w->done && w->body.contains("seq") && w->body["seq"].is_number_integer() ? w->body["seq"].get<int64_t>() : 0;
+    out.push_back(ev);
+  }
+  return out;
+}
+
+void Federation::OutboxLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    int64_t now = Now();
+    // Expire sends the home never answered.
+    std::vector<OutItem> expired;
+    for (auto it = out_inflight_.begin(); it != out_inflight_.end();) {
+      if (now - it->second.sent_ms > kAnswerTimeoutMs) {
+        expired.push_back(it->second);
+        it = out_inflight_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    bool poll = outbox_dirty_ || !expired.empty();
+    outbox_dirty_ = false;
+    lock.unlock();
+    for (const auto& item : expired) {
+      Forget(item.peer);
+      (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now + 2000, "no answer from the home node"}); });
+    }
+    Result<PgResult> pending = Error::Internal("skip");
+    if (poll || now % 1000 < 250) pending = db_.With([&](PgConn& c) { return c.Exec(kOutboxPending, {now}); });
+    lock.lock();
+    if (pending.ok()) {
+      std::set<int64_t> busy;
+      for (const auto& [id, item] : out_inflight_) busy.insert(item.id);
+      for (int i = 0; i < pending->rows() && out_inflight_.size() < 1024; ++i) {
+        int64_t id = pending->int64(i, 0);
+        std::string peer = pending->text(i, 1);
+        if (busy.count(id)) continue;
+        auto bo = peer_backoff_until_.find(peer);
+        if (bo != peer_backoff_until_.end() && bo->second > now) continue;
+        std::string event_id = pending->text(i, 2);
+        json body = json::parse(pending->view(i, 3), nullptr, false);
+        lock.unlock();
+        std::string msg;
+        bool sent = Request(peer, "submit", body, [this, id, peer, event_id](bool ok, const json& answer) {
+          std::string msg_id;
+          bool retry = !ok && Retryable(answer);
+          if (ok) {
+            int64_t seq = answer.contains("seq") && answer["seq"].is_number_integer() ? answer["seq"].get<int64_t>() : 0;
+            (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxDone, {id, seq}); });
+          } else if (retry) {
+            (void)db_.With([&](PgConn& c) {
+              return c.Exec(kOutboxRetry, {id, Now() + 2000, answer.value("message", "")});
+            });
+          } else {
+            LogWarn("home node refused an event", {{"peer", peer}, {"event_id", event_id}, {"answer", answer.dump()}});
+            (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRefused, {id, answer.value("message", "refused")}); });
+          }
+          std::lock_guard<std::mutex> l(mu_);
+          for (auto it = out_inflight_.begin(); it != out_inflight_.end(); ++it) {
+            if (it->second.id == id) {
+              out_inflight_.erase(it);
+              break;
+            }
+          }
+          if (!retry) {
+            auto w = waiters_.find(event_id);
+            if (w != waiters_.end()) {
+              w->second->done = true;
+              w->second->ok = ok;
+              w->second->body = answer;
+            }
+            waiters_cv_.notify_all();
+          }
+          outbox_dirty_ = true;
+          out_cv_.notify_all();
+        }, &msg);
+        lock.lock();
+        if (sent) {
+          out_inflight_[msg] = OutItem{id, peer, event_id, now};
+        } else {
+          peer_backoff_until_[peer] = now + 2000;
+        }
+      }
+    }
+    out_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_ || outbox_dirty_; });
+  }
+}
+
+Status Federation::JoinRemote(const UserProfile& me, const std::string& group_id) {
+  auto addr = ParseGroupId(group_id);
+  if (!addr) return Error::NotFound("no such group");
+  Draft d = EventDraft(me.user_id, "member", {{"user_id", me.user_id}, {"membership", "join"}, {"role", "member"}});
+  std::string event_id;
+  auto body = SignOrigin(group_id, d, &event_id);
+  if (!body.ok()) return body.error();
+  (*body)["have_replica"] = false;
+  struct JoinWait {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false, ok = false;
+    json body;
+  };
+  auto w = std::make_shared<JoinWait>();
+  Request(addr->server, "join", *body, [w](bool ok, const json& answer) {
+    std::lock_guard<std::mutex> lock(w->m);
+    w->done = true;
+    w->ok = ok;
+    w->body = answer;
+    w->cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(w->m);
+    if (!w->cv.wait_for(lock, std::chrono::seconds(10), [&] { return w->done; })) {
+      Forget(addr->server);
+      return Error::Unavailable("the group's home node " + addr->server + " did not answer");
+    }
+    if (!w->ok) return ErrorFromAnswer(w->body);
+  }
+  // The snapshot follows the acknowledgement.
+  for (int i = 0; i < 500; ++i) {
+    auto row = log_.FindByAddress(group_id);
+    if (row.ok()) {
+      auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(me.user_id); });
+      if (joined.ok() && *joined) return OkStatus();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Error::Unavailable("joined, but the group's state has not arrived yet; try again in a moment");
+}
+
+Status Federation::CheckRemoteUser(const std::string& user_id) {
+  auto u = ParseUserId(user_id);
+  if (!u) return Error::Invalid("user_id must be an address like @alice:example.org");
+  auto p = peers_.Resolve(u->server);
+  if (!p.ok()) return p.error();
+  return OkStatus();
+}
+
+// ------------------------------------------------------------------ admin
+
+Result<json> Federation::PeersJson() {
+  auto depth = db_.With([](PgConn& c) { return c.Exec(kQueueDepth); });
+  if (!depth.ok()) return depth.error();
+  auto out = db_.With([](PgConn& c) { return c.Exec(kOutboxDepth); });
+  if (!out.ok()) return out.error();
+  std::map<std::string, json> extra;
+  for (int i = 0; i < depth->rows(); ++i) {
+    extra[depth->text(i, 0)]["push_queue"] = depth->int64(i, 1);
+    extra[depth->text(i, 0)]["groups"] = depth->int64(i, 2);
+  }
+  int64_t now = Now();
+  for (int i = 0; i < out->rows(); ++i) {
+    json& e = extra[out->text(i, 0)];
+    e["outbox_pending"] = out->int64(i, 1);
+    e["outbox_lag_ms"] = out->is_null(i, 2) ? 0 : now - out->int64(i, 2);
+    e["outbox_refused"] = out->int64(i, 3);
+  }
+  std::set<std::string> backing_off;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, t] : tracks_) {
+      if (t.attempts > 0) backing_off.insert(key.second);
+    }
+  }
+  json list = json::array();
+  for (const PeerInfo& p : peers_.List()) {
+    json j = {{"name", p.name},
+              {"key_id", p.key_id},
+              {"fingerprint", p.identity_key.empty() ? "" : Base64Url(p.identity_key)},
+              {"endpoint", p.endpoint},
+              {"first_seen", p.first_seen},
+              {"last_seen", p.last_seen},
+              {"admin_state", p.admin_state},
+              {"admitted", peers_.Admits(p.name)},
+              {"key_conflict", p.key_conflict ? json(*p.key_conflict) : json(nullptr)},
+              {"last_error", p.last_error ? json(*p.last_error) : json(nullptr)},
+              {"push_queue", 0}, {"groups", 0}, {"outbox_pending", 0}, {"outbox_lag_ms", 0}, {"outbox_refused", 0}};
+    auto it = extra.find(p.name);
+    if (it != extra.end()) j.update(it->second);
+    std::string status = "up";
+    if (!peers_.Admits(p.name)) status = "blocked";
+    else if (p.key_conflict) status = "key_changed";
+    else if (p.identity_key.empty()) status = "unresolved";
+    else if (backing_off.count(p.name) || now - p.last_seen > 60000) status = "down";
+    j["status"] = status;
+    list.push_back(std::move(j));
+  }
+  return list;
+}
+
+Status Federation::SetPeerState(const std::string& name, const std::string& state) {
+  GC_TRY(peers_.SetAdminState(name, state));
+  if (state == "blocked") transport_.Drop(name);
+  else RetryPeer(name);
+  return OkStatus();
+}
+
+void Federation::Housekeeping() {
+  peers_.FlushContacts();
+  (void)db_.With([](PgConn& c) { return c.Exec(kOutboxPrune, {static_cast<int64_t>(Now() - int64_t{24} * 3600 * 1000)}); });
+}
+
+}  // namespace gc

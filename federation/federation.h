@@ -1,0 +1,185 @@
+// Federation: replicates groups between nodes (spec/federation.md).
+//
+// Home side: every event of a group homed here is pushed to each peer that
+// holds a replica (fed_group_peers), in seq order, in batches, until the peer
+// acknowledges how far it holds the log; the event log itself is the durable
+// queue, so a restart of either side loses nothing. A peer without a replica
+// (a user of it was just invited or joined) first gets a snapshot: the
+// group's state and its latest entries. Remote users' events arrive as
+// signed origin events (join, submit) and are sequenced by the same service
+// code as local ones (ScopedOriginPin).
+//
+// Participant side: pushed entries are verified (home signature with the
+// pinned key, origin signature, chain, event id, content hash, shape) and
+// appended to the local replica, which serves history and the stream even
+// while the home is down. Local users' events for remote groups are signed,
+// stored in fed_outbox and sent until the home acknowledges or refuses them.
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "federation/chain.h"
+#include "federation/peers.h"
+#include "federation/transport.h"
+#include "node/common/principal.h"
+#include "node/common/result.h"
+#include "services/groups/group_log.h"
+#include "services/groups/group_service.h"
+
+namespace gc {
+
+struct Config;
+struct NodeKeys;
+class PgPool;
+class GroupService;
+class MessagingService;
+class RateLimiter;
+class WorkerPool;
+
+class Federation : public RemoteGroups, public RemoteMembership, public EventSink {
+ public:
+  Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log);
+  ~Federation() override;
+
+  void set_services(GroupService* groups, MessagingService* messaging) {
+    groups_ = groups;
+    messaging_ = messaging;
+  }
+  // Binds federation.listen; endpoint() is then the bound address.
+  Status Bind();
+  const std::string& endpoint() const { return transport_.endpoint(); }
+  // The signed node document served at /.well-known/groupchat/node.
+  void set_node_document(std::string doc) { node_document_ = std::move(doc); }
+  Status Start();
+  void Stop();
+
+  // RemoteGroups: local users' events for groups homed elsewhere.
+  Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) override;
+  // Joins a group homed elsewhere that this node holds no replica of; returns
+  // once the replica exists.
+  Status JoinRemote(const UserProfile& me, const std::string& group_id) override;
+  // A remote user can be invited if their node is admitted.
+  Status CheckRemoteUser(const std::string& user_id) override;
+
+  // EventSink: wakes the pusher for groups homed here.
+  void Publish(const GroupEvent& event, const std::vector<std::string>& members,
+               const std::vector<std::string>& extra) override;
+
+  PeerDirectory& peers() { return peers_; }
+  // POST /_federation/v1/hello {name}: a node introduces itself; it is
+  // resolved through its own node document and pinned (if admitted).
+  Status Hello(const std::string& name);
+  // Peers with their delivery state, for the admin API.
+  Result<nlohmann::json> PeersJson();
+  // Clears backoff for a peer's queues (admin "retry").
+  void RetryPeer(const std::string& name);
+  // Blocks or unblocks a peer (closing its connection when blocked).
+  Status SetPeerState(const std::string& name, const std::string& state);
+  void Housekeeping();
+
+  std::atomic<uint64_t> rejected{0}, entries_applied{0}, entries_pushed{0};
+  const FederationTransport& transport() const { return transport_; }
+
+ private:
+  using AnswerFn = std::function<void(bool ok, const nlohmann::json& body)>;
+  struct Track {  // one (group homed here, peer) delivery
+    int64_t acked = 0;
+    std::optional<int64_t> until;
+    std::string inflight;  // msg id, "" when idle
+    int64_t sent_ms = 0, next_try_ms = 0;
+    int attempts = 0;
+  };
+  struct OutItem {
+    int64_t id;
+    std::string peer, event_id;
+    int64_t sent_ms;
+  };
+
+  // Frames
+  std::string NewMsgId();
+  bool Request(const std::string& peer, const std::string& type, nlohmann::json body, AnswerFn on_answer,
+                   std::string* msg_id = nullptr);
+  void Answer(const std::string& peer, const std::string& re, bool ok, nlohmann::json body);
+  void AnswerError(const std::string& peer, const std::string& re, const Error& e);
+  void OnRequest(const std::string& peer, std::string frame);
+  void OnAnswer(const std::string& peer, std::string frame);
+  std::string Admit(const std::string& key);
+  // Introduces this node to `peer` over HTTP once (again after failures).
+  bool EnsureIntroduced(const std::string& peer);
+  void Forget(const std::string& peer);
+
+  // Home side
+  void HandleSubmit(const std::string& peer, const std::string& re, const nlohmann::json& body, bool is_join);
+  void HandleCatchup(const std::string& peer, const std::string& re, const nlohmann::json& body);
+  Result<std::optional<GroupEvent>> Dispatch(const UserProfile& who, int64_t row, const std::string& group_id,
+                                             const std::string& type, const nlohmann::json& content);
+  void PusherLoop();
+  void PushOne(int64_t row, const std::string& peer, Track& t, int64_t now);
+  Result<nlohmann::json> LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq);
+
+  // Participant side
+  void HandleEntries(const std::string& peer, const std::string& re, const nlohmann::json& body, bool snapshot);
+  Result<int64_t> ApplyEntries(const std::string& home, const std::string& group_id, const nlohmann::json& entries,
+                               const nlohmann::json* state);
+  Result<Draft> VerifyEntry(const std::string& home, const PeerInfo& home_key, const std::string& group_id,
+                            const nlohmann::json& entry);
+  void OutboxLoop();
+  // Verifies a signed origin event {event, content} from `peer`.
+  Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
+                                                   ChainEvent* out);
+  Result<nlohmann::json> SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id);
+
+  const Config& config_;
+  const NodeKeys& keys_;
+  PgPool& db_;
+  GroupLog& log_;
+  GroupService* groups_ = nullptr;
+  MessagingService* messaging_ = nullptr;
+  std::string self_;
+  PeerDirectory peers_;
+  FederationTransport transport_;
+  std::string node_document_;
+  std::unique_ptr<RateLimiter> limiter_;
+  std::unique_ptr<WorkerPool> workers_;   // submits, joins, catch-up, resolution
+  std::unique_ptr<WorkerPool> applier_;   // pushes and snapshots, one at a time (in order)
+
+  std::mutex answers_mu_;
+  std::map<std::string, std::pair<int64_t, AnswerFn>> answers_;  // msg id -> (sent ms, callback)
+
+  std::mutex mu_;  // guards the pusher's and the outbox's shared state below
+  std::condition_variable push_cv_, out_cv_;
+  bool stopping_ = false;
+  bool reload_tracks_ = true;
+  std::set<int64_t> dirty_;                                        // groups with new events
+  std::map<std::pair<int64_t, std::string>, Track> tracks_;        // pusher thread mostly
+  bool outbox_dirty_ = true;
+  std::map<std::string, OutItem> out_inflight_;                    // msg id -> item
+  std::map<std::string, int64_t> peer_backoff_until_;              // outbox, per peer
+  // Local senders waiting for the home's answer to their event.
+  struct Waiter {
+    bool done = false;
+    bool ok = false;
+    nlohmann::json body;
+  };
+  std::map<std::string, std::shared_ptr<Waiter>> waiters_;         // event id
+  std::condition_variable waiters_cv_;
+  std::mutex intro_mu_;
+  std::map<std::string, int64_t> introduced_;  // GUARDED_BY(intro_mu_): ms; negative: failed then
+  std::thread pusher_, outbox_;
+};
+
+}  // namespace gc

@@ -1,0 +1,336 @@
+#include "federation/peers.h"
+
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+#include "federation/chain.h"
+#include "federation/node_keys.h"
+#include "federation/signed_event.h"
+#include "node/common/address.h"
+#include "node/common/log.h"
+#include "node/config/config.h"
+#include "node/db/pg.h"
+#include "services/groups/group_log.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+GC_SQL(kLoadPeers,
+       "SELECT name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen, admin_state, "
+       "key_conflict, last_error FROM fed_peers");
+GC_SQL(kInsertPeer,
+       "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO UPDATE SET transport_key = EXCLUDED.transport_key, "
+       "endpoint = EXCLUDED.endpoint, last_seen = EXCLUDED.last_seen, key_conflict = NULL "
+       "WHERE fed_peers.identity_key = EXCLUDED.identity_key");
+GC_SQL(kKeyConflict, "UPDATE fed_peers SET key_conflict = $2 WHERE name = $1");
+GC_SQL(kAcceptKey,
+       "UPDATE fed_peers SET identity_key = key_conflict, key_conflict = NULL WHERE name = $1 AND key_conflict IS NOT NULL");
+GC_SQL(kSetAdminState,
+       "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen, admin_state) "
+       "VALUES ($1, '', '', '', '', $3, 0, $2) ON CONFLICT (name) DO UPDATE SET admin_state = EXCLUDED.admin_state");
+GC_SQL(kTouch, "UPDATE fed_peers SET last_seen = $2 WHERE name = $1");
+GC_SQL(kRecordError, "UPDATE fed_peers SET last_error = $2 WHERE name = $1");
+
+}  // namespace
+
+// GET (or POST `body`) base_url + path over plain HTTP/1.1 with a deadline.
+// Only http://. Returns the body of a 200 answer.
+Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, int timeout_ms,
+                              const std::string* post_body) {
+  constexpr std::string_view kHttp = "http://";
+  if (base_url.rfind(kHttp, 0) != 0) {
+    return Error::Unavailable("only http:// node URLs can be fetched (set federation.resolve for " + base_url + ")");
+  }
+  std::string hostport = base_url.substr(kHttp.size());
+  if (auto slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
+  std::string host = hostport, port = "80";
+  if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) {
+    return Error::Unavailable("cannot resolve " + host);
+  }
+  int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int rc = fd < 0 ? -1 : connect(fd, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (fd < 0) return Error::Unavailable("socket failed");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto wait = [&](short events) {
+    int left = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    return poll(&p, 1, left) == 1;
+  };
+  if (rc != 0 && errno != EINPROGRESS) {
+    close(fd);
+    return Error::Unavailable("cannot connect to " + hostport);
+  }
+  std::string req = std::string(post_body ? "POST " : "GET ") + path + " HTTP/1.1\r\nHost: " + hostport +
+                    "\r\nConnection: close\r\nAccept: application/json\r\n";
+  if (post_body) {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(post_body->size()) + "\r\n\r\n" +
+           *post_body;
+  } else {
+    req += "\r\n";
+  }
+  size_t sent = 0;
+  while (sent < req.size()) {
+    if (!wait(POLLOUT)) {
+      close(fd);
+      return Error::Unavailable("timed out connecting to " + hostport);
+    }
+    ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      if (n < 0 && (errno == EAGAIN || errno == EINPROGRESS)) continue;
+      close(fd);
+      return Error::Unavailable("cannot connect to " + hostport);
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string resp;
+  char buf[8192];
+  while (resp.size() < 65536) {
+    if (!wait(POLLIN)) break;
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EAGAIN) continue;
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  auto head_end = resp.find("\r\n\r\n");
+  if (head_end == std::string::npos) return Error::Unavailable(hostport + path + " gave no answer");
+  if (resp.rfind("HTTP/1.1 200", 0) != 0) {
+    std::string status = resp.substr(0, resp.find("\r\n"));
+    if (resp.rfind("HTTP/1.1 403", 0) == 0) return Error::Forbidden(hostport + " refused: " + resp.substr(head_end + 4));
+    return Error::Unavailable(hostport + path + " answered " + status + ": " + resp.substr(head_end + 4, 300));
+  }
+  std::string head = resp.substr(0, head_end);
+  std::string body = resp.substr(head_end + 4);
+  if (head.find("chunked") != std::string::npos) return Error::Unavailable("chunked answers are not supported");
+  return body;
+}
+
+Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url) {
+  auto body = HttpFetch(base_url, "/.well-known/groupchat/node", 5000, nullptr);
+  if (!body.ok()) return body.error();
+  json doc = json::parse(*body, nullptr, false);
+  if (!doc.is_object()) return Error::Unavailable(name + ": the node document is not JSON");
+  auto str = [&](const char* k) { return doc.contains(k) && doc[k].is_string() ? doc[k].get<std::string>() : ""; };
+  if (str("name") != name) return Error::Unavailable(name + ": the node document names " + str("name"));
+  auto pub = DecodeBase64Url(str("public_key"));
+  auto tkey = DecodeBase64Url(str("transport_key"));
+  if (!pub.ok() || pub->size() != 32 || !tkey.ok() || tkey->size() != 32) {
+    return Error::Unavailable(name + ": the node document has malformed keys");
+  }
+  std::string sig = str("signature");
+  json unsigned_doc = doc;
+  unsigned_doc.erase("signature");
+  auto bytes = SigningBytes(unsigned_doc);
+  if (!bytes.ok() || !VerifyBytes(*bytes, sig, *pub)) {
+    return Error::Unavailable(name + ": the node document's signature does not verify");
+  }
+  std::string endpoint = str("federation_endpoint");
+  if (endpoint.rfind("tcp://", 0) != 0) return Error::Unavailable(name + ": no federation endpoint");
+  PeerInfo p;
+  p.name = name;
+  p.identity_key = *pub;
+  p.key_id = str("key_id");
+  p.transport_key = *tkey;
+  p.endpoint = endpoint;
+  return p;
+}
+
+PeerDirectory::PeerDirectory(PgPool& db, const Config& c)
+    : db_(db),
+      self_(c.node.name),
+      policy_(c.federation.policy),
+      allow_(c.federation.allow.begin(), c.federation.allow.end()),
+      deny_(c.federation.deny.begin(), c.federation.deny.end()),
+      resolve_(c.federation.resolve) {}
+
+Status PeerDirectory::Load() {
+  auto r = db_.With([](PgConn& c) { return c.Exec(kLoadPeers); });
+  if (!r.ok()) return r.error();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < r->rows(); ++i) {
+    PeerInfo p;
+    p.name = r->text(i, 0);
+    auto id = DecodeBase64Url(r->text(i, 1));
+    auto tk = DecodeBase64Url(r->text(i, 3));
+    p.identity_key = id.ok() ? *id : "";
+    p.key_id = r->text(i, 2);
+    p.transport_key = tk.ok() ? *tk : "";
+    p.endpoint = r->text(i, 4);
+    p.first_seen = r->int64(i, 5);
+    p.last_seen = r->int64(i, 6);
+    p.admin_state = r->text(i, 7);
+    p.key_conflict = r->opt_text(i, 8);
+    p.last_error = r->opt_text(i, 9);
+    peers_[p.name] = p;
+  }
+  return OkStatus();
+}
+
+Status PeerDirectory::Introduce(const std::string& name) {
+  std::string body = nlohmann::json{{"name", self_}}.dump();
+  auto r = HttpFetch(BaseUrl(name), "/_federation/v1/hello", 10000, &body);
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+std::string PeerDirectory::BaseUrl(const std::string& name) const {
+  auto it = resolve_.find(name);
+  if (it != resolve_.end()) return it->second;
+  return "http://" + name;
+}
+
+bool PeerDirectory::Admits(const std::string& name) const {
+  if (name == self_ || !IsValidServerName(name) || deny_.count(name)) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(name);
+  std::string state = it == peers_.end() ? "" : it->second.admin_state;
+  if (state == "blocked") return false;
+  if (policy_ == "allowlist") return allow_.count(name) > 0 || state == "allowed";
+  return true;
+}
+
+std::string PeerDirectory::AdmitsConnection(const std::string& key) const {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [n, p] : peers_) {
+      if (!p.identity_key.empty() && p.transport_key == key && !p.key_conflict) name = n;
+    }
+  }
+  return !name.empty() && Admits(name) ? name : "";
+}
+
+std::optional<PeerInfo> PeerDirectory::Lookup(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(name);
+  if (it == peers_.end() || it->second.identity_key.empty()) return std::nullopt;
+  return it->second;
+}
+
+Result<PeerInfo> PeerDirectory::Resolve(const std::string& name) {
+  if (!Admits(name)) return Error::Forbidden(name + " is not admitted by this node's federation policy");
+  if (auto p = Lookup(name)) {
+    if (p->key_conflict) return Error::Conflict(name + " presented a different identity key; an admin must accept it");
+    return *p;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = failed_at_.find(name);
+    if (it != failed_at_.end() && NowMs() - it->second < 2000) {
+      return Error::Unavailable(name + " could not be resolved a moment ago");
+    }
+  }
+  auto fetched = FetchNodeDocument(name, BaseUrl(name));
+  if (!fetched.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    failed_at_[name] = NowMs();
+    LogWarn("cannot resolve peer", {{"peer", name}, {"error", fetched.error().message}});
+    return fetched.error();
+  }
+  return Pin(*fetched);
+}
+
+Result<PeerInfo> PeerDirectory::Pin(const PeerInfo& f) {
+  int64_t now = NowMs();
+  std::string id = Base64Url(f.identity_key), tk = Base64Url(f.transport_key);
+  auto st = db_.With([&](PgConn& c) -> Result<bool> {
+    auto r = c.Exec(kInsertPeer, {f.name, id, f.key_id, tk, f.endpoint, now});
+    if (!r.ok()) return r.error();
+    if (r->affected() > 0) return true;
+    auto k = c.Exec(kKeyConflict, {f.name, id});
+    if (!k.ok()) return k.error();
+    return false;
+  });
+  if (!st.ok()) return st.error();
+  std::lock_guard<std::mutex> lock(mu_);
+  PeerInfo& p = peers_[f.name];
+  if (!*st) {
+    p.key_conflict = id;
+    LogError("peer presented a different identity key: refused", {{"peer", f.name}, {"key", id}});
+    return Error::Conflict(f.name + " presented a different identity key; an admin must accept it");
+  }
+  std::string admin_state = p.admin_state;
+  int64_t first = p.first_seen ? p.first_seen : now;
+  p = f;
+  p.admin_state = admin_state;
+  p.first_seen = first;
+  p.last_seen = now;
+  LogInfo("peer pinned", {{"peer", f.name}, {"key_id", f.key_id}, {"endpoint", f.endpoint}});
+  return p;
+}
+
+Status PeerDirectory::SetAdminState(const std::string& name, const std::string& state) {
+  if (!IsValidServerName(name) || name == self_) return Error::Invalid("not a peer server name");
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kSetAdminState, {name, state, NowMs()}); });
+  if (!r.ok()) return r.error();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& p = peers_[name];
+  if (p.name.empty()) {
+    p.name = name;
+    p.first_seen = NowMs();
+  }
+  p.admin_state = state;
+  return OkStatus();
+}
+
+Status PeerDirectory::AcceptNewKey(const std::string& name) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kAcceptKey, {name}); });
+  if (!r.ok()) return r.error();
+  if (r->affected() == 0) return Error::NotFound("no changed key to accept for " + name);
+  std::lock_guard<std::mutex> lock(mu_);
+  peers_.erase(name);  // re-resolved (and re-pinned) on next contact
+  return OkStatus();
+}
+
+std::vector<PeerInfo> PeerDirectory::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<PeerInfo> out;
+  for (const auto& [n, p] : peers_) out.push_back(p);
+  return out;
+}
+
+void PeerDirectory::Touch(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(name);
+  if (it == peers_.end()) return;
+  it->second.last_seen = NowMs();
+  touched_.insert(name);
+}
+
+void PeerDirectory::RecordError(const std::string& name, const std::string& error) {
+  (void)db_.With([&](PgConn& c) { return c.Exec(kRecordError, {name, error}); });
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = peers_.find(name);
+  if (it != peers_.end()) it->second.last_error = error;
+}
+
+void PeerDirectory::FlushContacts() {
+  std::map<std::string, int64_t> todo;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& n : touched_) todo[n] = peers_[n].last_seen;
+    touched_.clear();
+  }
+  for (const auto& [n, t] : todo) (void)db_.With([&](PgConn& c) { return c.Exec(kTouch, {n, t}); });
+}
+
+}  // namespace gc

