@@ -38,6 +38,15 @@ Result<std::string> EntryHash(const std::string& group_id, int64_t seq, const st
   return Base64Url(Sha256(*c));
 }
 
+bool ContentMatchesHash(const std::string& type, const json& content, const std::string& content_hash,
+                        const std::optional<std::string>& relates_to) {
+  auto h = ContentHash(content);
+  if (h.ok() && *h == content_hash) return true;
+  if (type == "message" && content.is_object() && content.empty()) return true;
+  if (type == "message.edit" && relates_to && content == json{{"event_id", *relates_to}}) return true;
+  return false;
+}
+
 std::string NewNonce() {
   std::string raw(16, '\0');
   randombytes_buf(raw.data(), raw.size());

@@ -42,6 +42,10 @@ Result<std::string> EventIdOf(const ChainEvent& e);
 // base64url(SHA-256(canonical(H))).
 Result<std::string> EntryHash(const std::string& group_id, int64_t seq, const std::string& prev,
                               const std::string& event_id, int64_t home_ts);
+// Does `content` hash to `content_hash`, or is it the erased form of a
+// deleted message ({}) or of an edit of one ({"event_id": relates_to})?
+bool ContentMatchesHash(const std::string& type, const nlohmann::json& content, const std::string& content_hash,
+                        const std::optional<std::string>& relates_to);
 // 16 random bytes, base64url.
 std::string NewNonce();
 

@@ -28,6 +28,7 @@ constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
 constexpr size_t kMaxEventBytes = 64 * 1024;
 constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
+constexpr size_t kMaxPushBytes = 768 * 1024;  // entries per frame, under the 1 MiB frame limit
 constexpr int64_t kAnswerTimeoutMs = 5000;
 
 GC_SQL(kTracks,
@@ -58,7 +59,10 @@ GC_SQL(kTxnFromOutbox,
 GC_SQL(kNeedSnapshot,
        "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
        "ON CONFLICT (group_id, peer) DO UPDATE SET acked_seq = -1");
-GC_SQL(kRewind, "UPDATE fed_group_peers SET acked_seq = LEAST(acked_seq, $3) WHERE group_id = $1 AND peer = $2");
+// Only a current participant (not stopped at until_seq) can rewind.
+GC_SQL(kRewind,
+       "UPDATE fed_group_peers SET acked_seq = LEAST(acked_seq, $3) WHERE group_id = $1 AND peer = $2 "
+       "AND until_seq IS NULL");
 GC_SQL(kQueueDepth,
        "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
        "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
@@ -134,16 +138,6 @@ Result<ChainEvent> ParseOriginEvent(const json& e) {
   return c;
 }
 
-// Does `content` match `hash`, or is it the blanked form of an erased message?
-bool ContentMatches(const std::string& type, const json& content, const std::string& hash,
-                    const std::optional<std::string>& relates_to) {
-  auto h = ContentHash(content);
-  if (h.ok() && *h == hash) return true;
-  if (type == "message" && content.is_object() && content.empty()) return true;
-  if (type == "message.edit" && relates_to && content == json{{"event_id", *relates_to}}) return true;
-  return false;
-}
-
 }  // namespace
 
 Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log)
@@ -165,6 +159,7 @@ Status Federation::Bind() {
 
 Status Federation::Start() {
   workers_ = std::make_unique<WorkerPool>(4, "gc-fed-work");
+  for (int i = 0; i < 4; ++i) lanes_.push_back(std::make_unique<WorkerPool>(1, "gc-fed-lane"));
   applier_ = std::make_unique<WorkerPool>(1, "gc-fed-apply");
   FederationTransport::Handlers h;
   h.admit = [this](const std::string& k) { return Admit(k); };
@@ -194,6 +189,7 @@ void Federation::Stop() {
   if (pusher_.joinable()) pusher_.join();
   if (outbox_.joinable()) outbox_.join();
   transport_.Stop();
+  for (auto& l : lanes_) l->Stop();
   if (workers_) workers_->Stop();
   if (applier_) applier_->Stop();
   peers_.FlushContacts();
@@ -206,7 +202,10 @@ std::string Federation::NewMsgId() { return NewNonce(); }
 bool Federation::Request(const std::string& peer, const std::string& type, json body, AnswerFn on_answer,
                          std::string* msg_id) {
   auto info = peers_.Resolve(peer);
-  if (info.ok() && !EnsureIntroduced(peer)) info = Error::Unavailable(peer + " did not accept this node's introduction");
+  if (info.ok()) {
+    Status intro = EnsureIntroduced(peer);
+    if (!intro.ok()) info = intro.error();
+  }
   if (!info.ok()) {
     if (on_answer) on_answer(false, {{"code", ErrorCodeName(info.error().code)}, {"message", info.error().message}});
     return false;
@@ -239,31 +238,44 @@ std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConn
 Status Federation::Hello(const std::string& name) {
   if (!IsValidServerName(name)) return Error::Invalid("name must be a server name");
   auto p = peers_.Resolve(name);
-  if (!p.ok()) return p.error();
+  if (!p.ok()) {
+    ++rejected;
+    LogWarn("federation introduction refused", {{"peer", name}, {"error", p.error().message}});
+    return p.error();
+  }
   return OkStatus();
 }
 
-bool Federation::EnsureIntroduced(const std::string& peer) {
+Status Federation::EnsureIntroduced(const std::string& peer) {
   {
     std::lock_guard<std::mutex> lock(intro_mu_);
     auto it = introduced_.find(peer);
-    if (it != introduced_.end() && (it->second > 0 || Now() + it->second < 2000)) return it->second > 0;
+    if (it != introduced_.end() && it->second.ok) return OkStatus();
+    if (it != introduced_.end() && Now() - it->second.at < 2000) return it->second.error;
   }
   Status st = peers_.Introduce(peer);
   std::lock_guard<std::mutex> lock(intro_mu_);
   if (!st.ok()) {
     LogWarn("cannot introduce this node to a peer", {{"peer", peer}, {"error", st.error().message}});
     peers_.RecordError(peer, st.error().message);
-    introduced_[peer] = -Now();  // negative: failed at that time; retried after 2 s
-    return false;
+    introduced_[peer] = Intro{false, Now(), st.error()};
+    down_since_.emplace(peer, Now());
+    return st;
   }
-  introduced_[peer] = Now();
-  return true;
+  introduced_[peer] = Intro{true, Now(), Error::Internal("")};
+  return OkStatus();
 }
 
 void Federation::Forget(const std::string& peer) {
   std::lock_guard<std::mutex> lock(intro_mu_);
   introduced_.erase(peer);
+  // Until it answers again, local senders do not wait for it.
+  down_since_.emplace(peer, Now());
+}
+
+bool Federation::PeerDown(const std::string& peer) {
+  std::lock_guard<std::mutex> lock(intro_mu_);
+  return down_since_.count(peer) > 0;
 }
 
 void Federation::OnRequest(const std::string& peer, std::string frame) {
@@ -291,7 +303,11 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
     applier_->Post([this, peer, re, body = std::move(body), snap] { HandleEntries(peer, re, body, snap); });
   } else if (type == "submit" || type == "join") {
     bool join = type == "join";
-    workers_->Post([this, peer, re, body = std::move(body), join] { HandleSubmit(peer, re, body, join); });
+    // One sender's events are sequenced in the order they were sent: each
+    // sender maps to one serial lane; different senders run in parallel.
+    std::string sender = body.contains("event") && IsStr(body["event"], "sender") ? body["event"]["sender"].get<std::string>() : "";
+    size_t lane = std::hash<std::string>{}(sender) % lanes_.size();
+    lanes_[lane]->Post([this, peer, re, body = std::move(body), join] { HandleSubmit(peer, re, body, join); });
   } else if (type == "catchup") {
     workers_->Post([this, peer, re, body = std::move(body)] { HandleCatchup(peer, re, body); });
   } else if (type == "key_query") {
@@ -303,6 +319,10 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
 
 void Federation::OnAnswer(const std::string& peer, std::string frame) {
   peers_.Touch(peer);
+  {
+    std::lock_guard<std::mutex> lock(intro_mu_);
+    down_since_.erase(peer);
+  }
   json f = json::parse(frame, nullptr, false);
   if (!f.is_object() || !IsStr(f, "re") || !IsStr(f, "type")) {
     LogWarn("federation answer refused: malformed", {{"peer", peer}});
@@ -387,7 +407,8 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   auto row = log_.FindByAddress(ce.group_id);
   if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
   if (seen->rows() > 0) {
-    if (is_join && !body.value("have_replica", true)) {
+    auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(ce.sender); });
+    if (is_join && !body.value("have_replica", true) && joined.ok() && *joined) {
       (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
       std::lock_guard<std::mutex> lock(mu_);
       reload_tracks_ = true;
@@ -410,8 +431,11 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
     reload_tracks_ = true;
     push_cv_.notify_all();
   }
+  // The seq the event got (actions answer without it); none if the action
+  // changed nothing (e.g. a join of a member).
   json ack = {{"event_id", (*fixed)->event_id}};
-  if (*r) ack["seq"] = (*r)->seq;
+  auto got = db_.With([&](PgConn& c) { return c.Exec(kEventSeq, {(*fixed)->event_id}); });
+  if (got.ok() && got->rows() > 0) ack["seq"] = got->int64(0, 0);
   else ack["noop"] = true;
   Answer(peer, re, true, ack);
 }
@@ -482,11 +506,9 @@ void Federation::HandleCatchup(const std::string& peer, const std::string& re, c
   if (!row.ok() || ServerOf(gid) != self_) return AnswerError(peer, re, Error::NotFound("no such group here"));
   // Only a participant (a peer with a delivery row) can ask; it gets the log
   // from `from_seq` by the normal pushes (0: a snapshot).
-  auto r = db_.With([&](PgConn& c) {
-    return from <= 0 ? c.Exec(kNeedSnapshot, {*row, peer}) : c.Exec(kRewind, {*row, peer, from - 1});
-  });
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kRewind, {*row, peer, std::max<int64_t>(from - 1, -1)}); });
   if (!r.ok()) return AnswerError(peer, re, r.error());
-  if (from > 0 && r->affected() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
+  if (r->affected() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
   {
     std::lock_guard<std::mutex> lock(mu_);
     reload_tracks_ = true;
@@ -562,6 +584,21 @@ void Federation::PushOne(int64_t row, const std::string& peer, Track& t, int64_t
     if (!entries.ok()) return;
     body = {{"group_id", state->address}, {"entries", *entries}};
   }
+  // Keep the frame under the limit: entries beyond it go in the next push
+  // (a snapshot keeps at least its last entry).
+  size_t bytes = 0, keep = 0;
+  json& list = body["entries"];
+  for (; keep < list.size(); ++keep) {
+    bytes += list[keep].dump().size() + 1;
+    if (bytes > kMaxPushBytes && keep > 0) break;
+  }
+  if (type == "snapshot" && keep < list.size()) {
+    json tail = json::array();
+    for (size_t i = list.size() - keep; i < list.size(); ++i) tail.push_back(list[i]);
+    list = tail;
+  } else if (keep < list.size()) {
+    list.erase(list.begin() + static_cast<long>(keep), list.end());
+  }
   for (auto& e : body["entries"]) e["event"]["group_id"] = state->address;
   size_t n = body["entries"].size();
   auto key = std::make_pair(row, peer);
@@ -581,11 +618,17 @@ void Federation::PushOne(int64_t row, const std::string& peer, Track& t, int64_t
     if (it == tracks_.end() || it->second.inflight != id) return;  // timed out meanwhile
     Track& tr = it->second;
     tr.inflight.clear();
-    if (has_have) {
+    if (has_have && (have > tr.acked || n == 0)) {
       tr.acked = have;
       entries_pushed += n;
       tr.attempts = 0;
       tr.next_try_ms = 0;
+    } else if (has_have) {
+      // The peer took nothing (a gap it reports, or an entry it refused):
+      // resend from where it is, after a backoff rather than at once.
+      tr.acked = have;
+      tr.attempts++;
+      tr.next_try_ms = Now() + Backoff(tr.attempts);
     } else {
       tr.attempts++;
       tr.next_try_ms = Now() + Backoff(tr.attempts);
@@ -696,7 +739,7 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& h
   if (!ce.ok()) return ce.error();
   if (ce->group_id != group_id) return Error::Invalid("entry of another group");
   const json& content = entry["content"];
-  if (!ContentMatches(ce->type, content, ce->content_hash, ce->relates_to)) {
+  if (!ContentMatchesHash(ce->type, content, ce->content_hash, ce->relates_to)) {
     return Error::Invalid("content does not match content_hash");
   }
   GC_TRY(CheckEventShape(ce->type, content, ce->relates_to));
@@ -913,10 +956,23 @@ Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group
       out_cv_.notify_all();
       // Wait a moment for the home's answer; past that the event stays queued
       // and arrives by push when the home is back.
-      waiters_cv_.wait_for(lock, std::chrono::milliseconds(kAnswerTimeoutMs), [&] { return w->done || stopping_; });
+      int64_t wait_ms = PeerDown(group.server) ? 0 : kAnswerTimeoutMs;
+      waiters_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return w->done || stopping_; });
       waiters_.erase(event_id);
     }
     if (w->done && !w->ok) return ErrorFromAnswer(w->body);
+    int64_t seq = w->done && w->body.contains("seq") && w->body["seq"].is_number_integer()
+                      ? w->body["seq"].get<int64_t>() : 0;
+    if (seq > 0) {
+      // Read your own writes: the push with the sequenced event follows the
+      // acknowledgement closely; wait for it (briefly) before answering.
+      std::unique_lock<std::mutex> lock(mu_);
+      waiters_cv_.wait_for(lock, std::chrono::milliseconds(3000), [&] {
+        if (stopping_) return true;
+        auto last = log_.Read(group.row, [](const GroupState& s) { return s.last_seq; });
+        return !last.ok() || *last >= seq;
+      });
+    }
     GroupEvent ev;
     ev.event_id = event_id;
     ev.group_id = group.address;
@@ -927,7 +983,7 @@ Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group
     ev.origin_ts = (*body)["event"]["origin_ts"];
     ev.content = d.content;
     ev.relates_to = d.relates_to;
-    ev.seq = w->done && w->body.contains("seq") && w->body["seq"].is_number_integer() ? w->body["seq"].get<int64_t>() : 0;
+    ev.seq = seq;
     out.push_back(ev);
   }
   return out;

@@ -31,6 +31,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "federation/chain.h"
 #include "federation/peers.h"
@@ -119,8 +120,10 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void OnAnswer(const std::string& peer, std::string frame);
   std::string Admit(const std::string& key);
   // Introduces this node to `peer` over HTTP once (again after failures).
-  bool EnsureIntroduced(const std::string& peer);
+  Status EnsureIntroduced(const std::string& peer);
+  // After a timeout: introduce again next time, and treat the peer as down.
   void Forget(const std::string& peer);
+  bool PeerDown(const std::string& peer);
 
   // Home side
   void HandleSubmit(const std::string& peer, const std::string& re, const nlohmann::json& body, bool is_join);
@@ -156,6 +159,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<WorkerPool> workers_;   // submits, joins, catch-up, resolution
   std::unique_ptr<WorkerPool> applier_;   // pushes and snapshots, one at a time (in order)
+  std::vector<std::unique_ptr<WorkerPool>> lanes_;  // submits and joins, by sender
 
   std::mutex answers_mu_;
   std::map<std::string, std::pair<int64_t, AnswerFn>> answers_;  // msg id -> (sent ms, callback)
@@ -178,7 +182,13 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::map<std::string, std::shared_ptr<Waiter>> waiters_;         // event id
   std::condition_variable waiters_cv_;
   std::mutex intro_mu_;
-  std::map<std::string, int64_t> introduced_;  // GUARDED_BY(intro_mu_): ms; negative: failed then
+  struct Intro {
+    bool ok;
+    int64_t at;
+    Error error;
+  };
+  std::map<std::string, Intro> introduced_;      // GUARDED_BY(intro_mu_)
+  std::map<std::string, int64_t> down_since_;    // GUARDED_BY(intro_mu_)
   std::thread pusher_, outbox_;
 };
 

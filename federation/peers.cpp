@@ -28,12 +28,16 @@ GC_SQL(kLoadPeers,
        "key_conflict, last_error FROM fed_peers");
 GC_SQL(kInsertPeer,
        "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO UPDATE SET transport_key = EXCLUDED.transport_key, "
-       "endpoint = EXCLUDED.endpoint, last_seen = EXCLUDED.last_seen, key_conflict = NULL "
-       "WHERE fed_peers.identity_key = EXCLUDED.identity_key");
+       "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO UPDATE SET identity_key = EXCLUDED.identity_key, "
+       "key_id = EXCLUDED.key_id, transport_key = EXCLUDED.transport_key, endpoint = EXCLUDED.endpoint, "
+       "last_seen = EXCLUDED.last_seen, key_conflict = NULL "
+       // A row an admin created (block/allow before first contact) has no key yet.
+       "WHERE fed_peers.identity_key = EXCLUDED.identity_key OR fed_peers.identity_key = ''");
 GC_SQL(kKeyConflict, "UPDATE fed_peers SET key_conflict = $2 WHERE name = $1");
+// Accepting a changed key forgets the pinned one: the key the peer presents
+// on its next contact is pinned (with its current transport key).
 GC_SQL(kAcceptKey,
-       "UPDATE fed_peers SET identity_key = key_conflict, key_conflict = NULL WHERE name = $1 AND key_conflict IS NOT NULL");
+       "UPDATE fed_peers SET identity_key = '', key_conflict = NULL WHERE name = $1 AND key_conflict IS NOT NULL");
 GC_SQL(kSetAdminState,
        "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen, admin_state) "
        "VALUES ($1, '', '', '', '', $3, 0, $2) ON CONFLICT (name) DO UPDATE SET admin_state = EXCLUDED.admin_state");
@@ -297,7 +301,11 @@ Status PeerDirectory::AcceptNewKey(const std::string& name) {
   if (!r.ok()) return r.error();
   if (r->affected() == 0) return Error::NotFound("no changed key to accept for " + name);
   std::lock_guard<std::mutex> lock(mu_);
-  peers_.erase(name);  // re-resolved (and re-pinned) on next contact
+  auto it = peers_.find(name);
+  if (it != peers_.end()) {  // re-resolved and re-pinned on next contact; blocks and allows stay
+    it->second.identity_key.clear();
+    it->second.key_conflict.reset();
+  }
   return OkStatus();
 }
 

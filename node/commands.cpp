@@ -17,7 +17,10 @@
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/db/migrations.h"
+#include "federation/node_keys.h"
+#include "federation/verify_group.h"
 #include "node/db/node_database.h"
+#include "node/db/pg.h"
 #include "node/node.h"
 #include "services/users/user_service.h"
 
@@ -34,6 +37,8 @@ Usage:
                                 [--display-name NAME]      (F may be - for standard input)
   groupchat admin create-invite --config FILE [--uses N] [--expires-in-hours H]
   groupchat admin set-registration --config FILE --mode open|invite|closed
+  groupchat admin verify-group  --config FILE GROUP    re-check a group log's hash chain and signatures
+                                (exit 1 and the first broken link if it does not hold)
   groupchat --help | --version
 
 Exit codes: 0 success, 1 runtime failure, 2 bad configuration, 64 bad usage.
@@ -181,6 +186,21 @@ int Admin(int argc, char** argv) {
       std::cerr << "groupchat: set-registration needs --mode open|invite|closed\n";
       return kExitUsage;
     }
+  } else if (sub == "verify-group") {
+    // The group address is the one positional argument.
+    std::vector<char*> rest;
+    std::string group;
+    for (int i = 3; i < argc; ++i) {
+      std::string a = argv[i];
+      if (a.rfind("--", 0) != 0 && (i == 3 || std::string(argv[i - 1]) != "--config")) group = a;
+      else rest.push_back(argv[i]);
+    }
+    rest.insert(rest.begin(), argv, argv + 3);
+    if (group.empty() || !ParseArgs(static_cast<int>(rest.size()), rest.data(), 3, {"--config"}, {}, &args)) {
+      std::cerr << "groupchat: verify-group needs --config FILE and a group address like '#eng:acme.test'\n";
+      return kExitUsage;
+    }
+    args.values["group"] = group;
   } else {
     std::cerr << "groupchat: unknown admin command " << sub << "\n" << kUsage;
     return kExitUsage;
@@ -191,6 +211,24 @@ int Admin(int argc, char** argv) {
   if (!db.ok()) return Fail(db.error());
   auto applied = ApplyMigrations((*db)->pool());
   if (!applied.ok()) return Fail(applied.error());
+  if (sub == "verify-group") {
+    bool created = false;
+    auto keys = LoadOrCreateNodeKeys(config.node.data_dir, &created);
+    if (!keys.ok()) return Fail(keys.error());
+    auto rep = (*db)->pool().With([&](PgConn& c) {
+      return VerifyGroup(c, args.values["group"], config.node.name, keys->key_id, keys->identity_public);
+    });
+    if (!rep.ok()) return Fail(rep.error());
+    if (!rep->ok) {
+      std::cout << "BROKEN " << rep->group_id << " at seq " << rep->broken_seq
+                << (rep->broken_event_id.empty() ? "" : " (" + rep->broken_event_id + ")") << ": " << rep->reason
+                << "\n" << rep->checked << " entries before it verified\n";
+      return kExitFailure;
+    }
+    std::cout << "ok " << rep->group_id << ": " << rep->checked << " entries verified (seq " << rep->first_seq
+              << ".." << rep->last_seq << "), chain head " << rep->head << "\n";
+    return kExitOk;
+  }
   UserService users((*db)->pool(), config.node.name, config.registration.mode);
 
   if (sub == "create-user") {

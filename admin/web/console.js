@@ -79,7 +79,7 @@ async function start() {
 // ------------------------------------------------------------------ tabs
 
 const loaders = { dashboard: loadDashboard, users: loadUsers, registration: loadRegistration, groups: loadGroups,
-  audit: () => loadAudit(true), node: loadNode, federation: async () => {} };
+  federation: loadFederation, audit: () => loadAudit(true), node: loadNode };
 for (const b of document.querySelectorAll('.tabs button')) b.onclick = () => show(b.dataset.tab);
 function show(tab) {
   for (const b of document.querySelectorAll('.tabs button')) {
@@ -252,6 +252,82 @@ async function viewGroup(id) {
   }
   d.append(ul);
 }
+
+// ------------------------------------------------------------------ federation
+
+const POLICY = {
+  open: 'open: any node may federate with this one, except those blocked',
+  allowlist: 'allowlist: only nodes on the allow list, or allowed here, may federate with this one',
+};
+const short = (key) => (key.length > 16 ? `${key.slice(0, 8)}…${key.slice(-6)}` : key);
+function ago(ms) {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3600000) return `${Math.round(ms / 60000)} min`;
+  return `${(ms / 3600000).toFixed(1)} h`;
+}
+// Runs a peer action, says so and reloads the list.
+async function peerAction(name, action, done) {
+  await api('POST', `/admin/peers/${enc(name)}/${action}`);
+  flash(done);
+  await loadFederation();
+}
+async function blockPeer(name) {
+  if (!confirm(`Block ${name}? Its connections are dropped and it can no longer federate with this node.`)) return false;
+  await peerAction(name, 'block', `${name} blocked`);
+  return true;
+}
+
+async function loadFederation() {
+  const r = await api('GET', '/admin/peers');
+  const on = r.policy !== undefined;
+  $('fed-controls').hidden = !on;
+  $('fed-lists').hidden = !on;
+  if (!on) { $('fed-policy').textContent = 'Federation is off on this node.'; return; }
+  $('fed-policy').textContent = `Policy: ${POLICY[r.policy] || r.policy}`;
+  $('fed-lists').textContent = `Allow list: ${r.allow.join(', ') || 'none'} · Deny list: ${r.deny.join(', ') || 'none'}`;
+  const rows = $('peer-rows');
+  rows.replaceChildren();
+  for (const p of r.peers) {
+    const tr = document.createElement('tr');
+    tr.dataset.peer = p.name;
+    cell(tr, p.name);
+    const denied = r.deny.includes(p.name);
+    const st = cell(tr, p.status.replace('_', ' ') + (denied ? ' (deny list)' : ''));
+    st.className = p.status === 'up' ? 'pill' : p.status === 'blocked' ? 'pill off' : 'pill warn';
+    const key = cell(tr, p.fingerprint ? `${p.key_id} · ${short(p.fingerprint)}` : '—');
+    if (p.fingerprint) { key.className = 'key'; key.title = p.fingerprint; }
+    cell(tr, p.endpoint || '—');
+    cell(tr, fmt(p.first_seen));
+    cell(tr, fmt(p.last_seen));
+    cell(tr, `${p.push_queue} (${p.groups} ${p.groups === 1 ? 'group' : 'groups'})`);
+    cell(tr, `${p.outbox_pending}${p.outbox_pending ? ` (oldest ${ago(p.outbox_lag_ms)})` : ''}${p.outbox_refused ? `, ${p.outbox_refused} refused` : ''}`);
+    cell(tr, p.last_error || '—');
+    const kc = cell(tr, p.key_conflict ? `new key ${short(p.key_conflict)}` : '—');
+    if (p.key_conflict) { kc.className = 'key'; kc.title = p.key_conflict; }
+    const a = cell(tr, '');
+    if (p.admin_state === 'blocked') button(a, 'Unblock', () => peerAction(p.name, 'unblock', `${p.name} unblocked`));
+    else button(a, 'Block', () => blockPeer(p.name));
+    if (r.policy === 'allowlist' && !denied && p.admin_state !== 'allowed' && !r.allow.includes(p.name)) {
+      button(a, 'Allow', () => peerAction(p.name, 'allow', `${p.name} allowed`));
+    }
+    button(a, 'Retry', () => peerAction(p.name, 'retry', `Retrying ${p.name} now`));
+    if (p.key_conflict) {
+      button(a, 'Accept new key', async () => {
+        if (!confirm(`Accept the new identity key of ${p.name}? Only do this if its admins confirm they changed it; otherwise someone may be impersonating it.`)) return;
+        await peerAction(p.name, 'accept-key', `New key of ${p.name} accepted`);
+      });
+    }
+    rows.append(tr);
+  }
+  $('peer-empty').hidden = r.peers.length > 0;
+}
+$('block-form').onsubmit = async (e) => {
+  e.preventDefault();
+  const name = $('block-name').value.trim().toLowerCase();
+  if (!name) return;
+  try { if (await blockPeer(name)) $('block-name').value = ''; } catch (x) { if (x.message !== 'unauthorized') flash(x.message); }
+};
 
 // ------------------------------------------------------------------ audit and node
 

@@ -61,6 +61,12 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
     auto r = messaging.Send(ctx.user(), *row, req);
     if (!r.ok()) return ToHttp(r.error());
     json out = EventJson(*r);
+    if (r->seq == 0) {
+      // A remote group whose home node has not answered yet: the message is
+      // queued on this node and arrives on the stream once sequenced.
+      out["pending"] = true;
+      return JsonResponse(202, out);
+    }
     return JsonResponse(201, out);
   });
 

@@ -1,7 +1,9 @@
 // The admin console in a real browser: log in as an admin, read the
 // dashboard, find a user and deactivate them (their session fails at once),
 // switch registration to invite-only, create an invite and register with
-// it, and see all of it in the audit log. Non-admins are turned away.
+// it, and see all of it in the audit log. Non-admins are turned away. On the
+// Federation page, block a node that never made contact, unblock it, and find
+// both in the audit log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNode, launchBrowser, shot, cli, call, axeViolations } from './harness.js';
@@ -105,6 +107,73 @@ test('an admin deactivates a user, runs invite-only registration, and reads the 
   await page.click('button[data-tab=node]');
   await page.waitForFunction(() => document.querySelector('#config').textContent.includes('acme.test'));
   await shot(page, 'admin-node');
+
+  assert.deepEqual(errors, []);
+  assert.deepEqual(chrome.outside, []);
+  await ctx.close();
+});
+
+test('an admin blocks a node by name on the Federation page, unblocks it, and finds it audited', async () => {
+  const root = await call(node, 'POST', '/auth/login', { username: 'root', password: 'rootpassword' });
+  assert.equal(root.status, 200);
+  const token = root.body.access_token;
+
+  const ctx = await chrome.newContext();
+  const page = await ctx.newPage();
+  const errors = [];
+  const dialogs = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.accept(); });
+  await login(page, 'root', 'rootpassword');
+  await page.waitForSelector('#console:not([hidden])');
+  await page.waitForFunction(() => [...document.querySelectorAll('#cards .card')].some((c) => /Federation peers/.test(c.textContent) && /\d+ up \/ \d+ down/.test(c.textContent)));
+
+  await page.click('button[data-tab=federation]');
+  await page.waitForSelector('section#federation:not([hidden])');
+  await page.waitForFunction(() => document.querySelector('#fed-policy').textContent.includes('open'));
+  assert.match(await page.textContent('#fed-lists'), /Allow list: none/);
+  assert.equal(await page.isVisible('#peer-empty'), true);
+
+  // A name that is not a server name is refused and nothing is listed.
+  await page.fill('#block-name', 'not a name!');
+  await page.click('#block-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#status').textContent.includes('not a server name'));
+  assert.equal(await page.$$eval('#peer-rows tr', (rows) => rows.length), 0);
+
+  // Block a node that has never been in contact: asked first, then listed as blocked.
+  await page.fill('#block-name', 'evil.test');
+  await page.click('#block-form button[type=submit]');
+  await page.waitForSelector('tr[data-peer="evil.test"]');
+  assert.ok(dialogs.some((m) => m.startsWith('Block evil.test?')));
+  assert.equal(await page.inputValue('#block-name'), '');
+  assert.match(await page.textContent('tr[data-peer="evil.test"]'), /blocked/);
+  assert.equal(await page.isVisible('tr[data-peer="evil.test"] button:has-text("Unblock")'), true);
+  assert.equal(await page.isVisible('#peer-empty'), false);
+  const peers = await call(node, 'GET', '/admin/peers', undefined, token);
+  const evil = peers.body.peers.find((p) => p.name === 'evil.test');
+  assert.equal(evil.status, 'blocked');
+  assert.equal(evil.admin_state, 'blocked');
+  assert.equal(evil.admitted, false);
+  await shot(page, 'admin-federation');
+  assert.deepEqual(await axeViolations(page), []);
+
+  // Unblock it: no longer blocked, and it can be blocked again.
+  await page.click('tr[data-peer="evil.test"] button:has-text("Unblock")');
+  await page.waitForSelector('tr[data-peer="evil.test"] button:text-is("Block")');
+  assert.doesNotMatch(await page.textContent('tr[data-peer="evil.test"] td:nth-child(2)'), /blocked/);
+  const after = (await call(node, 'GET', '/admin/peers', undefined, token)).body.peers.find((p) => p.name === 'evil.test');
+  assert.equal(after.admin_state, '');
+  assert.notEqual(after.status, 'blocked');
+
+  // Both actions are in the audit log, through the API and on the page.
+  const audit = await call(node, 'GET', '/admin/audit?limit=50', undefined, token);
+  assert.ok(audit.body.entries.some((e) => e.action === 'peer.block' && e.target === 'evil.test' && e.actor === '@root:acme.test'));
+  assert.ok(audit.body.entries.some((e) => e.action === 'peer.unblock' && e.target === 'evil.test'));
+  await page.click('button[data-tab=audit]');
+  await page.waitForSelector('#audit-rows tr');
+  const rows = await page.$$eval('#audit-rows tr', (rs) => rs.map((r) => r.textContent));
+  assert.ok(rows.some((r) => r.includes('peer.block') && r.includes('evil.test') && r.includes('@root:acme.test')));
+  assert.ok(rows.some((r) => r.includes('peer.unblock') && r.includes('evil.test')));
 
   assert.deepEqual(errors, []);
   assert.deepEqual(chrome.outside, []);

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "node/db/pg.h"
 #include "tests/harness/harness.h"
 
 namespace gc::test {
@@ -186,6 +187,157 @@ TEST_F(FederationTest, RemoteJoinAndChatBothWaysWithIdenticalLogs) {
                                                                           << Log(bob, g).dump();
   auto hist = Get(alice, "/api/v1/groups/" + G(g) + "/messages?limit=50");
   EXPECT_NE(hist.body.find("👍"), std::string::npos) << hist.body;
+
+  // Both nodes verify the whole chain and agree on its head.
+  auto va = N(0).Cli({"admin", "verify-group", g});
+  auto vb = N(1).Cli({"admin", "verify-group", g});
+  ASSERT_EQ(va.exit_code, 0) << va.out << va.err;
+  ASSERT_EQ(vb.exit_code, 0) << vb.out << vb.err;
+  auto head = [](const std::string& out) { return out.substr(out.find("chain head ")); };
+  EXPECT_EQ(head(va.out), head(vb.out));
+
+  // A stored event changed behind the node's back is caught.
+  PgConn db(N(1).database_url());
+  ASSERT_TRUE(db.Connect().ok());
+  auto t = db.ExecScript("UPDATE events SET content = '{\"body\": \"forged\"}' WHERE content ->> 'body' = 'hello from acme'");
+  ASSERT_TRUE(t.ok());
+  auto vt = N(1).Cli({"admin", "verify-group", g});
+  EXPECT_EQ(vt.exit_code, 1) << vt.out << vt.err;
+  EXPECT_NE(vt.out.find("BROKEN"), std::string::npos) << vt.out;
+  EXPECT_NE(vt.out.find("content_hash"), std::string::npos) << vt.out;
+}
+
+TEST_F(FederationTest, RemoteInviteKickAndBan) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice, {{"visibility", "private"}});
+  // A private group is invisible to the other node's users until invited.
+  EXPECT_NE(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+
+  auto inv = Post(alice, "/api/v1/groups/" + G(g) + "/invites", {{"user_id", bob.id}});
+  ASSERT_EQ(inv.status, 200) << inv.body;
+  ASSERT_TRUE(Eventually([&] {
+    auto r = Get(bob, "/api/v1/groups");
+    return r.status == 200 && r.body.find(g) != std::string::npos && r.body.find("\"invite\"") != std::string::npos;
+  })) << N(1).LogText();
+  auto j = Post(bob, "/api/v1/groups/" + G(g) + "/join");
+  ASSERT_EQ(j.status, 200) << j.body;
+  EXPECT_EQ(j.json()["membership"], "join");
+  ASSERT_EQ(Send(bob, g, "thanks for the invite").status, 201);
+  ASSERT_TRUE(Eventually([&] { return HasBody(alice, g, "thanks for the invite"); }));
+
+  // Kicked by the home's admin: bob's node follows, and bob cannot send.
+  auto k = Post(alice, "/api/v1/groups/" + G(g) + "/kick", {{"user_id", bob.id}, {"reason", "test"}});
+  ASSERT_EQ(k.status, 200) << k.body;
+  ASSERT_TRUE(Eventually([&] { return Send(bob, g, "still here?").status != 201; }));
+  EXPECT_FALSE(HasBody(alice, g, "still here?"));
+
+  // Invited again, joined, then banned: a ban holds against rejoining.
+  ASSERT_EQ(Post(alice, "/api/v1/groups/" + G(g) + "/invites", {{"user_id", bob.id}}).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Post(bob, "/api/v1/groups/" + G(g) + "/join").status == 200; }));
+  ASSERT_EQ(Post(alice, "/api/v1/groups/" + G(g) + "/ban", {{"user_id", bob.id}}).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Send(bob, g, "after ban").status != 201; }));
+  // Once bob's node holds the ban, the private group is invisible to him there.
+  ASSERT_TRUE(Eventually([&] { return Get(bob, "/api/v1/groups/" + G(g)).status == 404; }));
+  EXPECT_NE(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  EXPECT_FALSE(HasBody(alice, g, "after ban"));
+
+  // Bob leaves a public group on his own; alice's node sees it.
+  std::string pub = CreateGroup(alice);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(pub) + "/join").status, 200);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(pub) + "/leave").status, 200);
+  ASSERT_TRUE(Eventually([&] {
+    auto m = Get(alice, "/api/v1/groups/" + G(pub) + "/members");
+    return m.status == 200 && m.body.find(bob.id) == std::string::npos;
+  }));
+}
+
+TEST_F(FederationTest, HomeKilledMidTrafficThenRestarted) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Send(bob, g, "m" + std::to_string(i)).status, 201);
+  N(0).Kill();
+  // The participant keeps serving history and queues its users' messages.
+  EXPECT_TRUE(HasBody(bob, g, "m9"));
+  for (int i = 10; i < 20; ++i) {
+    auto r = Send(bob, g, "m" + std::to_string(i), {{"client_txn_id", "t" + std::to_string(i)}});
+    ASSERT_EQ(r.status, 202) << r.body;
+    EXPECT_EQ(r.json()["pending"], true);
+  }
+  // A retry with the same client_txn_id is the same event.
+  auto again = Send(bob, g, "m19", {{"client_txn_id", "t19"}});
+  N(0).Restart();
+  ASSERT_TRUE(Eventually([&] { return HasBody(alice, g, "m19") && HasBody(bob, g, "m19"); }, 60))
+      << N(1).LogText();
+  ASSERT_EQ(Send(alice, g, "after restart").status, 201);
+  ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g) && HasBody(bob, g, "after restart"); }));
+  int count19 = 0;
+  for (auto& e : Log(alice, g)) count19 += e[3] == "m19";
+  EXPECT_EQ(count19, 1);
+  // Sent in order from one user: the log keeps that order.
+  std::vector<int> order;
+  for (auto& e : Log(alice, g)) {
+    std::string b = e[3];
+    if (b.size() > 1 && b[0] == 'm') order.push_back(std::stoi(b.substr(1)));
+  }
+  EXPECT_EQ(order.size(), 20u);
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+}
+
+TEST_F(FederationTest, ParticipantCutOffAndKilledThenConverges) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+
+  // A cut link: beta stops answering while acme's users keep talking.
+  ASSERT_EQ(kill(N(1).pid(), SIGSTOP), 0);
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(Send(alice, g, "while stopped " + std::to_string(i)).status, 201);
+  ASSERT_EQ(kill(N(1).pid(), SIGCONT), 0);
+  ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g); }, 60)) << N(0).LogText();
+
+  // The participant killed and restarted catches up too.
+  N(1).Kill();
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(Send(alice, g, "while dead " + std::to_string(i)).status, 201);
+  N(1).Restart();
+  ASSERT_TRUE(Eventually([&] { return HasBody(bob, g, "while dead 29"); }, 60)) << N(0).LogText();
+  ASSERT_EQ(Send(bob, g, "back").status, 201);
+  ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g) && HasBody(alice, g, "back"); }));
+  EXPECT_EQ(N(1).Cli({"admin", "verify-group", g}).exit_code, 0);
+}
+
+TEST_F(FederationTest, ThreeNodesShareOneGroup) {
+  StartNodes({"acme.test", "beta.test", "gamma.test"});
+  User alice = Register(0), bob = Register(1), carol = Register(2);
+  std::string g = CreateGroup(alice);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  ASSERT_EQ(Post(carol, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  // Bob's event reaches carol through the home, with bob's node's signature
+  // checked by carol's node.
+  ASSERT_EQ(Send(bob, g, "from beta").status, 201);
+  ASSERT_EQ(Send(carol, g, "from gamma").status, 201);
+  ASSERT_EQ(Send(alice, g, "from acme").status, 201);
+  ASSERT_TRUE(Eventually([&] {
+    json a = Log(alice, g);
+    return a == Log(bob, g) && a == Log(carol, g) && HasBody(carol, g, "from beta") && HasBody(bob, g, "from gamma");
+  })) << N(2).LogText();
+  EXPECT_EQ(N(2).Cli({"admin", "verify-group", g}).exit_code, 0);
+}
+
+TEST_F(FederationTest, DeniedNodeIsRefused) {
+  StartNodes({"acme.test", "beta.test"}, "");
+  // acme denies beta (its config changes take effect on restart).
+  N(0).options().extra_yaml += "  deny: [beta.test]\n";
+  N(0).Restart();
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice);
+  auto j = Post(bob, "/api/v1/groups/" + G(g) + "/join");
+  EXPECT_NE(j.status, 200) << j.body;
+  EXPECT_NE(N(0).LogText().find("not admitted"), std::string::npos);
+  auto m = Get(alice, "/api/v1/groups/" + G(g) + "/members");
+  EXPECT_EQ(m.json()["members"].size(), 1u);
 }
 
 }  // namespace

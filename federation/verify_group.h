@@ -1,0 +1,32 @@
+// verify-group: re-checks a stored group log (spec/federation.md section 6)
+// from the first entry held: seq continuity, each event's id (hash of its
+// origin event), content against content_hash (or its erased form), each
+// entry's hash and its link to the previous one, the home node's signature
+// and, for events of another origin, the origin's signature; finally the
+// group's recorded chain head. Stops at the first broken link.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "node/common/result.h"
+
+namespace gc {
+
+class PgConn;
+
+struct VerifyReport {
+  std::string group_id;
+  int64_t first_seq = 0, last_seq = 0, checked = 0;
+  std::string head;
+  bool ok = true;
+  int64_t broken_seq = 0;
+  std::string broken_event_id, reason;
+};
+
+// `self`: this node's name, `self_key_id` / `self_public`: its identity key
+// (32 bytes). Keys of other nodes come from fed_peers.
+Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const std::string& self,
+                                 const std::string& self_key_id, const std::string& self_public);
+
+}  // namespace gc
