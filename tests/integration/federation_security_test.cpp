@@ -1,0 +1,339 @@
+// Bad input over federation, from a fake node "evil.test" that speaks the
+// real wire protocol (its own keys, a signed node document served over HTTP,
+// CURVE over ZeroMQ): malformed, unknown and oversized frames, forged
+// signatures, wrong origins, events for groups it has no member in, pushes
+// for groups it is not home of, replays, a stranger's key, and a flood past
+// the per-peer rate limit. Every refusal is answered or logged, the node keeps
+// running, and its stored log stays intact and verifiable.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sodium.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+
+#include "federation/chain.h"
+#include "federation/node_keys.h"
+#include "federation/signed_event.h"
+#include "services/groups/group_log.h"
+#include "tests/harness/harness.h"
+
+namespace gc::test {
+namespace {
+
+using nlohmann::json;
+
+std::string G(const std::string& id) { return PathSegment(id); }
+
+// Serves one canned HTTP answer to every request, on 127.0.0.1 (the fake
+// node's /.well-known/groupchat/node).
+class TinyHttpServer {
+ public:
+  explicit TinyHttpServer(std::string body) : body_(std::move(body)) {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    listen(fd_, 16);
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~TinyHttpServer() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 100) != 1) continue;
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      char buf[4096];
+      pollfd q{c, POLLIN, 0};
+      if (poll(&q, 1, 2000) == 1) (void)!recv(c, buf, sizeof buf, 0);
+      std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
+      (void)!send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      close(c);
+    }
+  }
+  std::string body_;
+  int fd_ = -1, port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct FakeNode {
+  std::string name = "evil.test";
+  std::string sign_pub, sign_sec, curve_pub, curve_sec, key_id;
+  FakeNode() {
+    sign_pub.resize(32);
+    sign_sec.resize(64);
+    crypto_sign_keypair(reinterpret_cast<unsigned char*>(sign_pub.data()),
+                        reinterpret_cast<unsigned char*>(sign_sec.data()));
+    curve_pub.resize(32);
+    curve_sec.resize(32);
+    crypto_box_keypair(reinterpret_cast<unsigned char*>(curve_pub.data()),
+                       reinterpret_cast<unsigned char*>(curve_sec.data()));
+    key_id = "ed25519:" + Base64Url(sign_pub).substr(0, 8);
+  }
+  std::string Document() const {
+    json doc = {{"name", name},
+                {"federation_endpoint", "tcp://127.0.0.1:1"},
+                {"public_key", Base64Url(sign_pub)},
+                {"key_id", key_id},
+                {"transport_key", Base64Url(curve_pub)},
+                {"old_verify_keys", json::object()}};
+    doc["signature"] = SignBytes(*SigningBytes(doc), sign_sec);
+    return doc.dump();
+  }
+  // {event, content}: a signed origin event of `sender` for `group`.
+  json Event(const std::string& group, const std::string& sender, const std::string& type, const json& content,
+             const std::string& origin = "") const {
+    ChainEvent ce{group, type, sender, origin.empty() ? name : origin, NowMs(), NewNonce(), *ContentHash(content),
+                  std::nullopt};
+    json e = OriginEventJson(ce);
+    e["signatures"] = {{name, {{key_id, SignBytes(*SigningBytes(e), sign_sec)}}}};
+    return {{"event", e}, {"content", content}};
+  }
+};
+
+std::string Z85(const std::string& raw) {
+  char out[41];
+  zmq_z85_encode(out, reinterpret_cast<const uint8_t*>(raw.data()), 32);
+  return std::string(out, 40);
+}
+
+// A DEALER to the node under test.
+class Dealer {
+ public:
+  Dealer(void* ctx, const std::string& endpoint, const std::string& server_key, const std::string& routing_id,
+         const std::string& pub, const std::string& sec) {
+    s_ = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(s_, ZMQ_LINGER, &zero, sizeof zero);
+    zmq_setsockopt(s_, ZMQ_ROUTING_ID, routing_id.data(), routing_id.size());
+    std::string sk = Z85(server_key), pk = Z85(pub), xk = Z85(sec);
+    zmq_setsockopt(s_, ZMQ_CURVE_SERVERKEY, sk.data(), sk.size());
+    zmq_setsockopt(s_, ZMQ_CURVE_PUBLICKEY, pk.data(), pk.size());
+    zmq_setsockopt(s_, ZMQ_CURVE_SECRETKEY, xk.data(), xk.size());
+    zmq_connect(s_, endpoint.c_str());
+  }
+  ~Dealer() { zmq_close(s_); }
+  void SendRaw(const std::string& bytes) { zmq_send(s_, bytes.data(), bytes.size(), 0); }
+  std::string Send(const std::string& type, const json& body, const std::string& id = "") {
+    std::string msg_id = id.empty() ? NewNonce() : id;
+    SendRaw(json{{"v", 1}, {"id", msg_id}, {"type", type}, {"body", body}}.dump());
+    return msg_id;
+  }
+  // The next answer, or null after `ms`.
+  json Recv(int ms = 5000) {
+    zmq_pollitem_t it{s_, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, ms) != 1) return nullptr;
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    zmq_msg_recv(&m, s_, 0);
+    std::string s(static_cast<char*>(zmq_msg_data(&m)), zmq_msg_size(&m));
+    zmq_msg_close(&m);
+    return json::parse(s, nullptr, false);
+  }
+
+ private:
+  void* s_;
+};
+
+class FederationSecurityTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fake_ = new FakeNode();
+    http_ = new TinyHttpServer(fake_->Document());
+    NodeOptions o;
+    o.extra_yaml = "rate_limits:\n  enabled: false\nfederation:\n  rate_per_peer: 20\n  burst_per_peer: 60\n"
+                   "  resolve:\n    evil.test: http://127.0.0.1:" + std::to_string(http_->port()) + "\n";
+    node_ = new NodeProcess(o);
+    node_->Start();
+    ctx_ = zmq_ctx_new();
+  }
+  static void TearDownTestSuite() {
+    zmq_ctx_term(ctx_);
+    EXPECT_EQ(node_->Stop(), 0);
+    delete node_;
+    delete http_;
+    delete fake_;
+  }
+  void SetUp() override {
+    // The fake introduces itself the way a real node does.
+    auto r = node_->Client().Post("/_federation/v1/hello", {{"name", "evil.test"}});
+    ASSERT_EQ(r.status, 200) << r.body << node_->LogText();
+    auto doc = node_->Client().Get("/.well-known/groupchat/node");
+    server_key_ = *DecodeBase64Url(doc.json()["transport_key"].get<std::string>());
+    dealer_ = std::make_unique<Dealer>(ctx_, node_->federation_endpoint(), server_key_, "evil.test", fake_->curve_pub,
+                                       fake_->curve_sec);
+    // Sleep between tests so that the rate limit bucket refills.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  void TearDown() override {
+    dealer_.reset();
+    ASSERT_TRUE(node_->Running()) << node_->LogText();
+    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+  }
+  // An answer to `id` (skipping others), or null.
+  json AnswerTo(const std::string& id) {
+    for (int i = 0; i < 50; ++i) {
+      json a = dealer_->Recv();
+      if (a.is_null()) return a;
+      if (a.value("re", "") == id) return a;
+    }
+    return nullptr;
+  }
+  std::string PublicGroup() {
+    HttpClient c = node_->Client();
+    auto r = c.Post("/api/v1/auth/register", {{"username", UniqueName("a")}, {"password", "correct horse"}});
+    token_ = r.json()["access_token"];
+    auto g = c.Post("/api/v1/groups", {{"name", UniqueName("g")}}, token_);
+    EXPECT_EQ(g.status, 201);
+    return g.json()["group_id"];
+  }
+
+  static FakeNode* fake_;
+  static TinyHttpServer* http_;
+  static NodeProcess* node_;
+  static void* ctx_;
+  std::string server_key_, token_;
+  std::unique_ptr<Dealer> dealer_;
+};
+FakeNode* FederationSecurityTest::fake_ = nullptr;
+TinyHttpServer* FederationSecurityTest::http_ = nullptr;
+NodeProcess* FederationSecurityTest::node_ = nullptr;
+void* FederationSecurityTest::ctx_ = nullptr;
+
+TEST_F(FederationSecurityTest, MalformedFramesAreAnsweredWithErrors) {
+  dealer_->SendRaw("this is not json");
+  json a = dealer_->Recv();
+  ASSERT_TRUE(a.is_object()) << node_->LogText();
+  EXPECT_EQ(a["type"], "error");
+  EXPECT_EQ(a["body"]["code"], "invalid");
+  for (const std::string bad : {"{\"v\":1}", "[1,2,3]", "{\"v\":1,\"id\":\"x\",\"type\":\"push\",\"body\":[]}",
+                                "{\"v\":1,\"id\":\"x\",\"id\":\"y\",\"type\":\"push\",\"body\":{}}"}) {
+    dealer_->SendRaw(bad);
+    json e = dealer_->Recv();
+    ASSERT_TRUE(e.is_object()) << bad;
+    EXPECT_EQ(e["type"], "error") << bad;
+  }
+  json unknown = AnswerTo(dealer_->Send("teleport", json::object()));
+  EXPECT_EQ(unknown["type"], "error");
+  json v2 = json{{"v", 2}, {"id", "v2"}, {"type", "push"}, {"body", json::object()}};
+  dealer_->SendRaw(v2.dump());
+  EXPECT_EQ(AnswerTo("v2")["type"], "error");
+  json push = AnswerTo(dealer_->Send("push", {{"group_id", 42}, {"entries", "x"}}));
+  EXPECT_EQ(push["type"], "error");
+}
+
+TEST_F(FederationSecurityTest, ForgedWrongOriginAndNonMemberEventsAreRefused) {
+  std::string g = PublicGroup();
+  // No user of evil.test is in the group.
+  json not_member = AnswerTo(dealer_->Send("submit", fake_->Event(g, "@mallory:evil.test", "message", {{"body", "hi"}})));
+  EXPECT_EQ(not_member["type"], "error");
+  EXPECT_EQ(not_member["body"]["code"], "forbidden") << not_member.dump();
+  // An event claiming another origin.
+  json other = fake_->Event(g, "@bob:beta.test", "message", {{"body", "hi"}}, "beta.test");
+  json wrong_origin = AnswerTo(dealer_->Send("submit", other));
+  EXPECT_EQ(wrong_origin["body"]["code"], "forbidden") << wrong_origin.dump();
+  // A sender of another server under evil's own origin.
+  json spoof = fake_->Event(g, "@root:acme.test", "message", {{"body", "hi"}});
+  EXPECT_EQ(AnswerTo(dealer_->Send("submit", spoof))["body"]["code"], "forbidden");
+  // A forged signature.
+  json forged = fake_->Event(g, "@mallory:evil.test", "member",
+                             {{"user_id", "@mallory:evil.test"}, {"membership", "join"}, {"role", "member"}});
+  std::string& sig = forged["event"]["signatures"]["evil.test"][fake_->key_id].get_ref<std::string&>();
+  sig[5] = sig[5] == 'A' ? 'B' : 'A';
+  json f = AnswerTo(dealer_->Send("join", forged));
+  EXPECT_EQ(f["body"]["code"], "unauthorized") << f.dump();
+  // Content that is not what the hash says.
+  json swapped = fake_->Event(g, "@mallory:evil.test", "message", {{"body", "one"}});
+  swapped["content"]["body"] = "two";
+  EXPECT_EQ(AnswerTo(dealer_->Send("submit", swapped))["body"]["code"], "invalid");
+  // Entries for a group this node is home of.
+  json push = AnswerTo(dealer_->Send("push", {{"group_id", g}, {"entries", json::array()}}));
+  EXPECT_EQ(push["body"]["code"], "forbidden") << push.dump();
+  // A catch-up of a group it takes no part in.
+  json cu = AnswerTo(dealer_->Send("catchup", {{"group_id", g}, {"from_seq", 0}}));
+  EXPECT_EQ(cu["body"]["code"], "forbidden") << cu.dump();
+
+  // None of it reached the log.
+  auto h = node_->Client().Get("/api/v1/groups/" + G(g) + "/messages", token_);
+  ASSERT_EQ(h.status, 200);
+  EXPECT_EQ(h.body.find("mallory"), std::string::npos) << h.body;
+  EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
+}
+
+TEST_F(FederationSecurityTest, ReplaysAreHarmless) {
+  std::string g = PublicGroup();
+  json join = fake_->Event(g, "@mallory:evil.test", "member",
+                           {{"user_id", "@mallory:evil.test"}, {"membership", "join"}, {"role", "member"}});
+  join["have_replica"] = true;
+  json j = AnswerTo(dealer_->Send("join", join));
+  ASSERT_EQ(j["type"], "ack") << j.dump() << node_->LogText();
+  json msg = fake_->Event(g, "@mallory:evil.test", "message", {{"body", "only once"}});
+  json a1 = AnswerTo(dealer_->Send("submit", msg));
+  ASSERT_EQ(a1["type"], "ack") << a1.dump();
+  json a2 = AnswerTo(dealer_->Send("submit", msg));  // the same event again
+  ASSERT_EQ(a2["type"], "ack") << a2.dump();
+  EXPECT_EQ(a2["body"]["seq"], a1["body"]["seq"]);
+  EXPECT_EQ(a2["body"]["replayed"], true);
+  auto h = node_->Client().Get("/api/v1/groups/" + G(g) + "/messages", token_);
+  size_t count = 0;
+  for (size_t p = h.body.find("only once"); p != std::string::npos; p = h.body.find("only once", p + 1)) ++count;
+  EXPECT_EQ(count, 1u) << h.body;
+  EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
+}
+
+TEST_F(FederationSecurityTest, OversizedFrameDropsOnlyThatConnection) {
+  dealer_->SendRaw(std::string(2 * 1024 * 1024, 'x'));
+  EXPECT_TRUE(dealer_->Recv(1500).is_null());  // no answer: the connection was cut
+  // The DEALER reconnects by itself and is served again.
+  json ok;
+  for (int i = 0; i < 20 && !ok.is_object(); ++i) ok = AnswerTo(dealer_->Send("key_query", json::object()));
+  ASSERT_TRUE(ok.is_object()) << node_->LogText();
+  EXPECT_EQ(ok["type"], "ack");
+  EXPECT_EQ(ok["body"]["document"]["name"], "acme.test");
+}
+
+TEST_F(FederationSecurityTest, UnknownKeyIsRefusedAtTheTransport) {
+  std::string pub(32, '\0'), sec(32, '\0');
+  crypto_box_keypair(reinterpret_cast<unsigned char*>(pub.data()), reinterpret_cast<unsigned char*>(sec.data()));
+  // Claims to be evil.test, but with a key nobody pinned.
+  Dealer stranger(ctx_, node_->federation_endpoint(), server_key_, "evil.test", pub, sec);
+  stranger.Send("key_query", json::object());
+  EXPECT_TRUE(stranger.Recv(1500).is_null());
+  EXPECT_NE(node_->LogText().find("federation connection refused"), std::string::npos);
+}
+
+TEST_F(FederationSecurityTest, FloodIsRateLimitedPerPeer) {
+  int limited = 0, answered = 0;
+  for (int i = 0; i < 150; ++i) dealer_->Send("key_query", json::object(), "flood" + std::to_string(i));
+  for (int i = 0; i < 150; ++i) {
+    json a = dealer_->Recv(3000);
+    if (!a.is_object()) break;
+    ++answered;
+    if (a["type"] == "error" && a["body"]["code"] == "rate_limited") ++limited;
+  }
+  EXPECT_EQ(answered, 150);
+  EXPECT_GT(limited, 50);
+  EXPECT_LT(limited, 150);
+}
+
+}  // namespace
+}  // namespace gc::test
