@@ -10,7 +10,12 @@
 //
 //   gc-loadgen --port P [--members N] [--senders S] [--rate R] [--duration D]
 //              [--payload BYTES] [--node-pid PID] [--conns-per-user K] [--idle]
+//              [--receivers-port P2]
 //
+// --receivers-port: federation. The group lives on the node at --port, where
+// S sender accounts post; the N members are users of the node at P2 who join
+// it through their own node and receive there, so latency is send on one
+// node to receive on the other.
 // --rate 0 is flat out. --idle only opens the connections and reports memory.
 // Users are registered as lg-<run>-<i>; the node must have rate limits off.
 #include <arpa/inet.h>
@@ -49,6 +54,7 @@ struct Options {
   int node_pid = 0;
   int conns_per_user = 1;
   bool idle = false;
+  int receivers_port = 0;
 };
 
 int Connect(int port) {
@@ -291,6 +297,7 @@ int main(int argc, char** argv) {
     else if (a == "--node-pid") o.node_pid = std::atoi(next());
     else if (a == "--conns-per-user") o.conns_per_user = std::atoi(next());
     else if (a == "--idle") o.idle = true;
+    else if (a == "--receivers-port") o.receivers_port = std::atoi(next());
     else {
       fprintf(stderr, "unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
       return 64;
@@ -302,43 +309,58 @@ int main(int argc, char** argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
 
   std::string run = std::to_string(getpid());
-  // Register members in parallel (argon2 runs two at a time on the node).
-  std::vector<std::string> tokens(o.members);
-  {
+  // Registers `n` users lg-<run>-<prefix><i> on `port`, in parallel (argon2
+  // runs two at a time on the node).
+  auto register_users = [&](int port, int n, const std::string& prefix) {
+    std::vector<std::string> out_tokens(n);
     std::vector<std::thread> ts;
     std::atomic<int> next{0};
     for (int t = 0; t < 4; ++t) {
       ts.emplace_back([&] {
-        Http h(o.port);
-        for (int i = next++; i < o.members; i = next++) {
+        Http h(port);
+        for (int i = next++; i < n; i = next++) {
           std::string out;
-          std::string body = "{\"username\":\"lg-" + run + "-" + std::to_string(i) + "\",\"password\":\"loadgen-password\"}";
+          std::string body = "{\"username\":\"lg-" + run + "-" + prefix + std::to_string(i) +
+                             "\",\"password\":\"loadgen-password\"}";
           if (h.Request("POST", "/api/v1/auth/register", body, "", &out) != 201) {
             fprintf(stderr, "register failed: %s\n", out.c_str());
             exit(1);
           }
-          tokens[i] = JsonField(out, "access_token");
+          out_tokens[i] = JsonField(out, "access_token");
         }
       });
     }
     for (auto& t : ts) t.join();
-  }
+    return out_tokens;
+  };
+  bool fed = o.receivers_port != 0;
+  int rx_port = fed ? o.receivers_port : o.port;
+  std::vector<std::string> tokens = register_users(rx_port, o.members, "");
+  std::vector<std::string> sender_tokens = fed ? register_users(o.port, o.senders, "s") : tokens;
   Http admin(o.port);
   std::string out;
   std::string group = "lg-" + run;
-  if (admin.Request("POST", "/api/v1/groups", "{\"name\":\"" + group + "\"}", tokens[0], &out) != 201) {
+  if (admin.Request("POST", "/api/v1/groups", "{\"name\":\"" + group + "\"}", sender_tokens[0], &out) != 201) {
     fprintf(stderr, "create group failed: %s\n", out.c_str());
     return 1;
   }
   std::string gpath = "/api/v1/groups/%23" + group + "%3A" + JsonField(out, "group_id").substr(group.size() + 2);
-  {
+  auto join_all = [&](int port, const std::vector<std::string>& toks, int from) {
+    // The first remote join creates the replica; the rest follow in parallel.
+    if (from < static_cast<int>(toks.size())) {
+      Http h(port);
+      if (h.Request("POST", gpath + "/join", "{}", toks[from], nullptr) != 200) {
+        fprintf(stderr, "join failed\n");
+        exit(1);
+      }
+    }
     std::vector<std::thread> ts;
-    std::atomic<int> next{1};
+    std::atomic<int> next{from + 1};
     for (int t = 0; t < 4; ++t) {
       ts.emplace_back([&] {
-        Http h(o.port);
-        for (int i = next++; i < o.members; i = next++) {
-          if (h.Request("POST", gpath + "/join", "{}", tokens[i], nullptr) != 200) {
+        Http h(port);
+        for (int i = next++; i < static_cast<int>(toks.size()); i = next++) {
+          if (h.Request("POST", gpath + "/join", "{}", toks[i], nullptr) != 200) {
             fprintf(stderr, "join failed\n");
             exit(1);
           }
@@ -346,12 +368,14 @@ int main(int argc, char** argv) {
       });
     }
     for (auto& t : ts) t.join();
-  }
+  };
+  join_all(rx_port, tokens, fed ? 0 : 1);
+  if (fed) join_all(o.port, sender_tokens, 1);
 
   long rss_idle = o.node_pid ? RssKb(o.node_pid) : 0;
   Receivers rx;
   auto t0 = Clock::now();
-  rx.Open(o.port, tokens, o.conns_per_user);
+  rx.Open(rx_port, tokens, o.conns_per_user);
   std::atomic<bool> stop{false};
   std::thread rx_thread([&] { rx.Run(stop); });
   for (int i = 0; i < 300 && rx.ready() < static_cast<int>(rx.size()); ++i) {
@@ -382,7 +406,7 @@ int main(int argc, char** argv) {
   for (int s = 0; s < o.senders; ++s) {
     senders.emplace_back([&, s] {
       Http h(o.port);
-      const std::string& token = tokens[s % tokens.size()];
+      const std::string& token = sender_tokens[s % sender_tokens.size()];
       double per_sender = o.rate > 0 ? o.rate / o.senders : 0;
       auto next_send = Clock::now();
       while (Clock::now() < end) {

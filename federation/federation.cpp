@@ -410,9 +410,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
     auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(ce.sender); });
     if (is_join && !body.value("have_replica", true) && joined.ok() && *joined) {
       (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
-      std::lock_guard<std::mutex> lock(mu_);
-      reload_tracks_ = true;
-      push_cv_.notify_all();
+      Rewind(*row, peer, -1);
     }
     return Answer(peer, re, true, {{"event_id", (*fixed)->event_id}, {"seq", seen->int64(0, 0)}, {"replayed", true}});
   }
@@ -427,9 +425,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   if (is_join && !body.value("have_replica", true)) {
     // The joiner's node needs the group's state before anything else.
     (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
-    std::lock_guard<std::mutex> lock(mu_);
-    reload_tracks_ = true;
-    push_cv_.notify_all();
+    Rewind(*row, peer, -1);
   }
   // The seq the event got (actions answer without it); none if the action
   // changed nothing (e.g. a join of a member).
@@ -509,17 +505,24 @@ void Federation::HandleCatchup(const std::string& peer, const std::string& re, c
   auto r = db_.With([&](PgConn& c) { return c.Exec(kRewind, {*row, peer, std::max<int64_t>(from - 1, -1)}); });
   if (!r.ok()) return AnswerError(peer, re, r.error());
   if (r->affected() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    reload_tracks_ = true;
-    auto it = tracks_.find({*row, peer});
-    if (it != tracks_.end()) {
-      it->second.acked = from <= 0 ? -1 : std::min(it->second.acked, from - 1);
-      it->second.next_try_ms = 0;
-    }
-  }
-  push_cv_.notify_all();
+  Rewind(*row, peer, std::max<int64_t>(from - 1, -1));
   Answer(peer, re, true, {{"group_id", gid}});
+}
+
+void Federation::Rewind(int64_t row, const std::string& peer, int64_t acked) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key = std::make_pair(row, peer);
+  unsaved_acks_.erase(key);
+  auto it = tracks_.find(key);
+  if (it != tracks_.end()) {
+    it->second.acked = std::min(it->second.acked, acked);
+    it->second.sent = it->second.acked;
+    it->second.inflight.clear();
+    it->second.next_try_ms = 0;
+    it->second.attempts = 0;
+  }
+  reload_tracks_ = true;
+  push_cv_.notify_all();
 }
 
 void Federation::Publish(const GroupEvent& event, const std::vector<std::string>&, const std::vector<std::string>&) {
@@ -530,6 +533,11 @@ void Federation::Publish(const GroupEvent& event, const std::vector<std::string>
       ServerOf(event.content["user_id"].get<std::string>()) != self_) {
     reload_tracks_ = true;
   }
+}
+
+void Federation::EndBatch() {
+  // One wake-up of the pusher per committed batch.
+  push_cv_.notify_all();
 }
 
 Result<json> Federation::LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq) {
@@ -554,98 +562,92 @@ Result<json> Federation::LoadEntries(int64_t row, int64_t from_seq, int64_t to_s
   return entries;
 }
 
-void Federation::PushOne(int64_t row, const std::string& peer, Track& t, int64_t now) {
+Result<Federation::Prepared> Federation::PreparePush(int64_t row, int64_t from, int64_t target, bool snapshot) {
   auto state = log_.Snapshot(row);
-  if (!state.ok()) return;  // deleted or gone
-  int64_t target = t.until ? std::min(*t.until, state->last_seq) : state->last_seq;
-  if (t.acked >= target && t.acked >= 0) return;
-  if (!peers_.Admits(peer)) return;
-  json body;
-  std::string type;
-  if (t.acked < 0) {
-    // A snapshot: the state now and the latest entries up to it.
-    type = "snapshot";
-    int64_t from = std::max(state->base_seq, state->last_seq - kSnapshotEntries + 1);
-    auto entries = LoadEntries(row, from, state->last_seq);
-    if (!entries.ok()) return;
+  if (!state.ok()) return state.error();
+  Prepared p;
+  if (snapshot) {
+    // The state now and the latest entries up to it.
+    p.type = "snapshot";
+    int64_t first = std::max(state->base_seq, state->last_seq - kSnapshotEntries + 1);
+    auto entries = LoadEntries(row, first, state->last_seq);
+    if (!entries.ok()) return entries.error();
     json members = json::array();
     for (const auto& [u, m] : state->members) {
       if (m.membership == "leave") continue;
       members.push_back({{"user_id", u}, {"membership", m.membership}, {"role", m.role}});
     }
-    body = {{"group_id", state->address},
-            {"state", {{"title", state->title}, {"topic", state->topic}, {"visibility", state->visibility},
-                       {"join_rule", state->join_rule}, {"created_by", state->created_by},
-                       {"created_at", state->created_at}, {"members", members}, {"last_seq", state->last_seq}}},
-            {"entries", *entries}};
+    p.body = {{"group_id", state->address},
+              {"state", {{"title", state->title}, {"topic", state->topic}, {"visibility", state->visibility},
+                         {"join_rule", state->join_rule}, {"created_by", state->created_by},
+                         {"created_at", state->created_at}, {"members", members}, {"last_seq", state->last_seq}}},
+              {"entries", *entries}};
   } else {
-    type = "push";
-    auto entries = LoadEntries(row, t.acked + 1, std::min(target, t.acked + kPushBatch));
-    if (!entries.ok()) return;
-    body = {{"group_id", state->address}, {"entries", *entries}};
+    p.type = "push";
+    auto entries = LoadEntries(row, from, std::min(target, from + kPushBatch - 1));
+    if (!entries.ok()) return entries.error();
+    p.body = {{"group_id", state->address}, {"entries", *entries}};
   }
   // Keep the frame under the limit: entries beyond it go in the next push
-  // (a snapshot keeps at least its last entry).
+  // (a snapshot keeps its latest entries).
+  json& list = p.body["entries"];
   size_t bytes = 0, keep = 0;
-  json& list = body["entries"];
   for (; keep < list.size(); ++keep) {
     bytes += list[keep].dump().size() + 1;
     if (bytes > kMaxPushBytes && keep > 0) break;
   }
-  if (type == "snapshot" && keep < list.size()) {
+  if (p.type == "snapshot" && keep < list.size()) {
     json tail = json::array();
     for (size_t i = list.size() - keep; i < list.size(); ++i) tail.push_back(list[i]);
     list = tail;
   } else if (keep < list.size()) {
     list.erase(list.begin() + static_cast<long>(keep), list.end());
   }
-  for (auto& e : body["entries"]) e["event"]["group_id"] = state->address;
-  size_t n = body["entries"].size();
-  auto key = std::make_pair(row, peer);
-  std::string id = NewMsgId();
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    t.inflight = id;
-    t.sent_ms = now;
-  }
-  bool sent = Request(peer, type, std::move(body), [this, key, n, id](bool ok, const json& answer) {
-    bool has_have = ok && answer.contains("have") && answer["have"].is_number_integer();
-    int64_t have = has_have ? answer["have"].get<int64_t>() : 0;
-    // The position is durable before the pusher moves past it.
-    if (has_have) (void)db_.With([&](PgConn& c) { return c.Exec(kSetAcked, {key.first, key.second, have}); });
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = tracks_.find(key);
-    if (it == tracks_.end() || it->second.inflight != id) return;  // timed out meanwhile
-    Track& tr = it->second;
-    tr.inflight.clear();
-    if (has_have && (have > tr.acked || n == 0)) {
-      tr.acked = have;
-      entries_pushed += n;
-      tr.attempts = 0;
-      tr.next_try_ms = 0;
-    } else if (has_have) {
-      // The peer took nothing (a gap it reports, or an entry it refused):
-      // resend from where it is, after a backoff rather than at once.
-      tr.acked = have;
-      tr.attempts++;
-      tr.next_try_ms = Now() + Backoff(tr.attempts);
-    } else {
-      tr.attempts++;
-      tr.next_try_ms = Now() + Backoff(tr.attempts);
-      LogWarn("federation push not accepted", {{"peer", key.second}, {"answer", answer.dump()}});
+  for (auto& e : list) e["event"]["group_id"] = state->address;
+  p.count = list.size();
+  p.to = list.empty() ? from - 1 : list.back()["seq"].get<int64_t>();
+  return p;
+}
+
+void Federation::Backoff(Track& t, int64_t now) {
+  t.inflight.clear();  // their answers are ignored from now on
+  t.sent = t.acked;
+  t.attempts++;
+  t.next_try_ms = now + ::gc::Backoff(t.attempts);
+}
+
+void Federation::OnPushAnswer(const std::pair<int64_t, std::string>& key, const std::string& id, int64_t to,
+                              size_t count, bool ok, const json& answer) {
+  bool has_have = ok && answer.contains("have") && answer["have"].is_number_integer();
+  int64_t have = has_have ? answer["have"].get<int64_t>() : 0;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tracks_.find(key);
+  if (it == tracks_.end() || !it->second.inflight.erase(id)) return;  // timed out or reset meanwhile
+  Track& t = it->second;
+  if (has_have && have >= to) {
+    t.acked = std::max(t.acked, have);
+    t.sent = std::max(t.sent, t.acked);
+    t.attempts = 0;
+    entries_pushed += count;
+    // Persisted by the pusher a moment later: a position lost in a crash
+    // only means sending some entries again, which the peer ignores.
+    unsaved_acks_[key] = t.acked;
+  } else {
+    // A gap the peer reports, an entry it refused, or an error: go back to
+    // what it holds, after a backoff rather than at once.
+    if (has_have) {
+      t.acked = have;
+      unsaved_acks_[key] = have;
     }
-    push_cv_.notify_all();
-  }, &id);
-  if (!sent) {
-    std::lock_guard<std::mutex> lock(mu_);
-    t.inflight.clear();
-    t.attempts++;
-    t.next_try_ms = now + Backoff(t.attempts);
+    if (!has_have) LogWarn("federation push not accepted", {{"peer", key.second}, {"answer", answer.dump()}});
+    Backoff(t, Now());
   }
+  push_cv_.notify_all();
 }
 
 void Federation::PusherLoop() {
-  int64_t last_reload = 0;
+  constexpr size_t kWindow = 4;  // pushes in flight per (group, peer)
+  int64_t last_reload = 0, last_ack_flush = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     int64_t now = Now();
@@ -660,49 +662,78 @@ void Federation::PusherLoop() {
         for (int i = 0; i < rows->rows(); ++i) {
           auto key = std::make_pair(rows->int64(i, 0), rows->text(i, 1));
           live.insert(key);
+          // Memory is ahead of the database (acks are saved lazily); rewinds
+          // change both (Rewind). Only a new track starts from the database.
+          bool fresh = tracks_.count(key) == 0;
           Track& t = tracks_[key];
-          int64_t db_acked = rows->int64(i, 2);
-          // A rewind (catch-up, snapshot request) lowers it; acks raise it.
-          if (t.inflight.empty() && (db_acked < t.acked || t.acked == 0)) t.acked = db_acked;
+          if (fresh) t.acked = t.sent = rows->int64(i, 2);
           t.until = rows->opt_int64(i, 3);
-          dirty_.insert(key.first);
         }
         for (auto it = tracks_.begin(); it != tracks_.end();) {
           it = live.count(it->first) || !it->second.inflight.empty() ? std::next(it) : tracks_.erase(it);
         }
       }
     }
-    // Expire answers that never came.
+    if (!unsaved_acks_.empty() && now - last_ack_flush > 250) {
+      std::map<std::pair<int64_t, std::string>, int64_t> acks;
+      acks.swap(unsaved_acks_);
+      last_ack_flush = now;
+      lock.unlock();
+      (void)db_.Transaction([&](PgConn& c) -> Status {
+        for (const auto& [k, have] : acks) {
+          auto r = c.Exec(kSetAcked, {k.first, k.second, have});
+          if (!r.ok()) return r.error();
+        }
+        return OkStatus();
+      });
+      lock.lock();
+    }
     {
+      // Expire answers that never came.
       std::lock_guard<std::mutex> alock(answers_mu_);
       for (auto it = answers_.begin(); it != answers_.end();) {
         it = now - it->second.first > 30000 ? answers_.erase(it) : std::next(it);
       }
     }
-    std::set<int64_t> dirty;
-    dirty.swap(dirty_);
+    dirty_.clear();
     for (auto& [key, t] : tracks_) {
-      if (!t.inflight.empty()) {
-        if (now - t.sent_ms > kAnswerTimeoutMs) {
+      for (const auto& [id, f] : t.inflight) {
+        if (now - f.second > kAnswerTimeoutMs) {
           Forget(key.second);
-          t.inflight.clear();
-          t.attempts++;
-          t.next_try_ms = now + Backoff(t.attempts);
+          Backoff(t, now);
+          break;
         }
-        continue;
       }
       if (t.next_try_ms > now) continue;
-      if (!dirty.count(key.first) && t.attempts == 0 && t.acked >= 0 && t.next_try_ms == 0 &&
-          now - last_reload > 100) {
-        // Nothing new for this group since the last push was answered.
+      while (t.inflight.size() < kWindow && !stopping_) {
+        bool snapshot = t.acked < 0;
+        if (snapshot && !t.inflight.empty()) break;  // one snapshot at a time
         auto last = log_.Read(key.first, [](const GroupState& s) { return s.last_seq; });
-        if (!last.ok() || *last <= t.acked || (t.until && t.acked >= *t.until)) continue;
+        if (!last.ok()) break;  // deleted
+        int64_t target = t.until ? std::min(*t.until, *last) : *last;
+        int64_t from = std::max(t.acked, t.sent) + 1;
+        if (!snapshot && from > target) break;
+        if (!peers_.Admits(key.second)) break;
+        int64_t sent_before = t.sent, acked_before = t.acked;
+        lock.unlock();
+        auto p = PreparePush(key.first, from, target, snapshot);
+        lock.lock();
+        if (!p.ok() || stopping_) break;
+        if (t.sent != sent_before || t.acked != acked_before) continue;  // an answer changed the plan
+        if (!snapshot && p->count == 0) break;
+        std::string id = NewMsgId();
+        t.inflight[id] = {p->to, now};
+        t.sent = snapshot ? t.sent : p->to;
+        auto k = key;
+        int64_t to = snapshot ? 0 : p->to;
+        size_t count = p->count;
+        lock.unlock();
+        Request(k.second, p->type, std::move(p->body), [this, k, id, to, count](bool ok, const json& answer) {
+          OnPushAnswer(k, id, to, count, ok, answer);
+        }, &id);
+        lock.lock();
+        if (snapshot) break;
       }
-      std::string peer = key.second;
-      int64_t row = key.first;
-      lock.unlock();
-      PushOne(row, peer, t, now);
-      lock.lock();
       if (stopping_) return;
     }
     push_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_ || !dirty_.empty() || reload_tracks_; });
@@ -876,7 +907,8 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     auto applied = log_.Apply(*row, std::move(drafts));
     if (!applied.ok()) return applied.error();
     entries_applied += applied->size();
-    (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {*row, last}); });
+    bool own = std::any_of(applied->begin(), applied->end(), [&](const GroupEvent& e) { return e.origin == self_; });
+    if (own) (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {*row, last}); });
     // Local senders waiting for their events see them now.
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& ev : *applied) {

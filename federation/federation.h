@@ -79,6 +79,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // EventSink: wakes the pusher for groups homed here.
   void Publish(const GroupEvent& event, const std::vector<std::string>& members,
                const std::vector<std::string>& extra) override;
+  void EndBatch() override;
 
   PeerDirectory& peers() { return peers_; }
   // POST /_federation/v1/hello {name}: a node introduces itself; it is
@@ -98,11 +99,19 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
  private:
   using AnswerFn = std::function<void(bool ok, const nlohmann::json& body)>;
   struct Track {  // one (group homed here, peer) delivery
-    int64_t acked = 0;
+    int64_t acked = 0;   // the peer holds the log up to here (-1: no replica yet)
+    int64_t sent = 0;    // highest seq sent (in flight or acknowledged)
     std::optional<int64_t> until;
-    std::string inflight;  // msg id, "" when idle
-    int64_t sent_ms = 0, next_try_ms = 0;
+    std::map<std::string, std::pair<int64_t, int64_t>> inflight;  // msg id -> (last seq in it, sent ms)
+    int64_t next_try_ms = 0;
     int attempts = 0;
+  };
+  // Body of the next push (or snapshot) of group `row` from seq `from`.
+  struct Prepared {
+    std::string type;
+    nlohmann::json body;
+    int64_t to = 0;
+    size_t count = 0;
   };
   struct OutItem {
     int64_t id;
@@ -131,7 +140,13 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Result<std::optional<GroupEvent>> Dispatch(const UserProfile& who, int64_t row, const std::string& group_id,
                                              const std::string& type, const nlohmann::json& content);
   void PusherLoop();
-  void PushOne(int64_t row, const std::string& peer, Track& t, int64_t now);
+  // Sends group `row` to `peer` again from acked + 1 (-1: a snapshot first).
+  void Rewind(int64_t row, const std::string& peer, int64_t acked);
+  Result<Prepared> PreparePush(int64_t row, int64_t from, int64_t target, bool snapshot);
+  void OnPushAnswer(const std::pair<int64_t, std::string>& key, const std::string& id, int64_t to, size_t count,
+                    bool ok, const nlohmann::json& answer);
+  // After a failure: forget what is in flight, resend from acked later.
+  void Backoff(Track& t, int64_t now);
   Result<nlohmann::json> LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq);
 
   // Participant side
@@ -170,6 +185,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   bool reload_tracks_ = true;
   std::set<int64_t> dirty_;                                        // groups with new events
   std::map<std::pair<int64_t, std::string>, Track> tracks_;        // pusher thread mostly
+  std::map<std::pair<int64_t, std::string>, int64_t> unsaved_acks_;  // acknowledged, not yet in the database
   bool outbox_dirty_ = true;
   std::map<std::string, OutItem> out_inflight_;                    // msg id -> item
   std::map<std::string, int64_t> peer_backoff_until_;              // outbox, per peer

@@ -559,6 +559,11 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     c.BeginDeferred();
     (void)c.ExecScript("BEGIN");
   }
+  // Entries of remote groups need no flush to disk before the commit returns:
+  // the home node holds them durably, and if this node loses the last ones
+  // in a crash it reports the lower position and the home sends them again.
+  bool all_replica = std::all_of(batch.begin(), batch.end(), [](const auto& r) { return r->replica_apply; });
+  if (all_replica) (void)c.ExecScript("SET LOCAL synchronous_commit TO off");
   // One statement for all events of the batch, then the projections in order.
   if (!pending.empty()) {
     ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Federation benchmarks on one machine: two nodes (acme.test, home of the
+# group; beta.test, where the receivers are), each with its own embedded
+# PostgreSQL, talking ZeroMQ/CURVE over loopback.
+#
+#   bash bench/fed_bench.sh latency [gc-loadgen options...]
+#       send on acme -> receive on beta, e.g.
+#       bash bench/fed_bench.sh latency --members 10 --senders 4 --rate 1000 --duration 10
+#       bash bench/fed_bench.sh latency --members 10 --senders 16 --duration 10   (flat out)
+#   bash bench/fed_bench.sh catchup [BACKLOG]
+#       beta is stopped (SIGSTOP) while acme's log grows by BACKLOG (default
+#       100000) messages, then resumed; prints how fast beta catches up.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=build/groupchat
+LOADGEN=build/bench/gc-loadgen
+[ -x "$BIN" ] && [ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
+ulimit -n "$(ulimit -Hn)"
+MODE=${1:-latency}
+shift || true
+
+TMP=$(mktemp -d /tmp/gc-fedbench-XXXXXX)
+chmod 755 "$TMP"
+BASE=$((20000 + RANDOM % 9000))
+A_HTTP=$BASE; B_HTTP=$((BASE + 1)); A_FED=$((BASE + 2)); B_FED=$((BASE + 3))
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+start_node() {  # name http fed other_name other_http
+  mkdir -p "$TMP/$1"
+  cat > "$TMP/$1/node.yaml" <<YAML
+node:
+  name: $1
+  data_dir: $TMP/$1/data
+http:
+  listen: 127.0.0.1:$2
+  threads: 2
+  workers: ${WORKERS:-32}
+  max_connections: 20000
+federation:
+  listen: tcp://127.0.0.1:$3
+  rate_per_peer: 100000
+  burst_per_peer: 100000
+  resolve:
+    $4: http://127.0.0.1:$5
+database:
+  url: ""
+  pool_size: 16
+rate_limits:
+  enabled: false
+stream:
+  max_connections: 20000
+log:
+  access: false
+YAML
+  "$BIN" serve --config "$TMP/$1/node.yaml" 2> "$TMP/$1/node.log" &
+  PIDS+=($!)
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "node $1 did not start" >&2; tail "$TMP/$1/node.log" >&2; exit 1
+}
+start_node acme.test "$A_HTTP" "$A_FED" beta.test "$B_HTTP"
+A_PID=${PIDS[0]}
+start_node beta.test "$B_HTTP" "$B_FED" acme.test "$A_HTTP"
+B_PID=${PIDS[1]}
+echo "# $(date -u +%F) $(nproc) cores; fed_bench $MODE $*"
+
+if [ "$MODE" = latency ]; then
+  "$LOADGEN" --port "$A_HTTP" --receivers-port "$B_HTTP" --node-pid "$A_PID" "$@"
+  exit 0
+fi
+
+# catchup
+BACKLOG=${1:-100000}
+reg() {  # port name -> token
+  curl -sf -XPOST "http://127.0.0.1:$1/api/v1/auth/register" \
+    -d "{\"username\":\"$2\",\"password\":\"correct horse\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
+}
+A_TOK=$(reg "$A_HTTP" alice)
+B_TOK=$(reg "$B_HTTP" bob)
+curl -sf -XPOST "http://127.0.0.1:$A_HTTP/api/v1/groups" -H "Authorization: Bearer $A_TOK" -d '{"name":"backlog"}' >/dev/null
+G='%23backlog%3Aacme.test'
+curl -sf -XPOST "http://127.0.0.1:$B_HTTP/api/v1/groups/$G/join" -H "Authorization: Bearer $B_TOK" >/dev/null
+last_seq() {  # port token
+  curl -sf "http://127.0.0.1:$1/api/v1/groups/$G" -H "Authorization: Bearer $2" | sed 's/.*"last_seq":\([0-9]*\).*/\1/'
+}
+start_seq=$(last_seq "$B_HTTP" "$B_TOK")
+kill -STOP "$B_PID"
+cat > "$TMP/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"body":"backlog message with a little text in it"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer $A_TOK"
+LUA
+echo "filling acme's log with $BACKLOG messages while beta is stopped..."
+while [ "$(last_seq "$A_HTTP" "$A_TOK")" -lt $((start_seq + BACKLOG)) ]; do
+  wrk -t2 -c16 -d5s -s "$TMP/post.lua" "http://127.0.0.1:$A_HTTP/api/v1/groups/$G/messages" >/dev/null
+done
+target=$(last_seq "$A_HTTP" "$A_TOK")
+echo "acme holds seq $target; beta holds $start_seq; resuming beta"
+t0=$(date +%s.%N)
+kill -CONT "$B_PID"
+while true; do
+  have=$(last_seq "$B_HTTP" "$B_TOK" || echo 0)
+  [ "$have" -ge "$target" ] && break
+  sleep 0.05
+done
+t1=$(date +%s.%N)
+python3 -c "n=$target-$start_seq; s=$t1-$t0; print(f'catch-up: {n} events in {s:.2f} s = {n/s:.0f} events/s')"
