@@ -18,6 +18,8 @@ const state = {
   typing: new Map(),     // group_id -> Map(user -> expiry)
   replyTo: null,
   presence: new Map(),
+  sending: null,         // the outbox item whose POST is in flight
+  echoed: new Set(),     // txns of outbox items already seen on the stream
 };
 
 // ------------------------------------------------------------------ HTTP
@@ -144,7 +146,10 @@ function renderGroups() {
     const name = document.createElement('span');
     name.textContent = (g.membership === 'invite' ? '✉ ' : '') + (g.title || g.group_id);
     b.append(name);
-    if (g.mention_count > 0) {
+    const reading = g.group_id === state.current && !document.hidden;  // marked read in a moment
+    if (reading) {
+      // no badge
+    } else if (g.mention_count > 0) {
       const m = document.createElement('span');
       m.className = 'badge mention';
       m.textContent = '@' + g.mention_count;
@@ -233,6 +238,13 @@ function onEvent(ev) {
     return;
   }
   if (!g) return;
+  // Our own message that is being sent right now, back on the stream before
+  // the POST answered: the outbox copy is no longer shown.
+  const sending = state.sending;
+  if (sending && ev.type === 'message' && ev.sender === state.me.user_id && ev.group_id === sending.group_id &&
+      ev.content.body === sending.body) {
+    state.echoed.add(sending.txn);
+  }
   g.last_event_at = ev.origin_ts;
   g.last_event = ev;
   if (ev.type === 'group.settings') Object.assign(g, ev.content);
@@ -249,10 +261,36 @@ function onEvent(ev) {
   if (state.current === ev.group_id && ev.type === 'group.settings') renderHeader();
 }
 
+// Timeline order: sequenced events by seq; after them, messages the node
+// accepted but the group's home has not sequenced yet (seq 0), oldest first.
+const isPending = (ev) => Boolean(ev.pending) || !(ev.seq > 0);
+function timelineOrder(a, b) {
+  const pa = isPending(a);
+  const pb = isPending(b);
+  if (pa !== pb) return pa ? 1 : -1;
+  return pa ? a.origin_ts - b.origin_ts : a.seq - b.seq;
+}
+
+// Puts a shown event into a timeline once. A pending copy (202 from a send to
+// a remote group whose home is away) is replaced by the sequenced event with
+// the same event_id when the stream delivers it.
+function place(tl, ev) {
+  if (isPending(ev)) ev.pending = true;
+  const had = tl.events.get(ev.event_id);
+  if (had) {
+    if (!had.pending || ev.pending) return;
+    tl.seqs.splice(tl.seqs.indexOf(had), 1);
+  }
+  tl.events.set(ev.event_id, ev);
+  tl.seqs.push(ev);
+  tl.seqs.sort(timelineOrder);
+}
+
 // Applies an event to a timeline: messages are shown; edits, deletes and
 // reactions change the message they refer to.
 function apply(tl, ev) {
-  if (tl.events.has(ev.event_id)) return;
+  const had = tl.events.get(ev.event_id);
+  if (had && !(had.pending && !isPending(ev))) return;
   if (ev.type === 'message.edit') {
     const m = tl.events.get(ev.content.event_id);
     if (m && ev.content.body !== undefined) { m.content.body = ev.content.body; m.edited = true; }
@@ -273,9 +311,7 @@ function apply(tl, ev) {
     if (!users.size) delete m.reactions[ev.content.key];
     return;
   }
-  tl.events.set(ev.event_id, ev);
-  tl.seqs.push(ev);
-  tl.seqs.sort((a, b) => a.seq - b.seq);
+  place(tl, ev);
 }
 
 // ------------------------------------------------------------------ typing
@@ -358,11 +394,9 @@ async function loadOlder(id) {
     const r = await api('GET', `/groups/${enc(id)}/messages${q}`);
     for (const ev of r.events) {
       if (ev.type === 'message' || ev.type === 'member' || ev.type === 'group.create' || ev.type === 'group.settings') {
-        tl.events.set(ev.event_id, ev);
-        tl.seqs.push(ev);
+        place(tl, ev);
       }
     }
-    tl.seqs.sort((a, b) => a.seq - b.seq);
     if (r.first_seq !== null) tl.oldest = r.first_seq;
     tl.hasMore = r.has_more;
   } finally {
@@ -426,9 +460,9 @@ function renderTimeline(stickToBottom) {
     }
     el.append(renderEvent(ev, tl));
   }
-  for (const p of state.outbox.filter((o) => o.group_id === state.current)) {
+  for (const p of state.outbox.filter((o) => o.group_id === state.current && !state.echoed.has(o.txn))) {
     el.append(renderEvent({ event_id: p.txn, type: 'message', sender: state.me.user_id, origin_ts: p.at,
-      content: { body: p.body }, pending: true }, tl));
+      content: { body: p.body }, pending: true, unsent: true }, tl));
   }
   // New messages scroll into view when the reader is at the bottom (or asked).
   if (stickToBottom || atBottom) el.scrollTop = el.scrollHeight;
@@ -475,6 +509,14 @@ function renderEvent(ev, tl) {
     e.className = 'edited';
     e.textContent = ' (edited)';
     li.append(e);
+  }
+  if (ev.pending) {
+    // Not in the group's log yet: unsent (still in the outbox), or accepted
+    // by this node while the group's home node is away.
+    const note = document.createElement('span');
+    note.className = 'state';
+    note.textContent = ev.unsent ? ' sending…' : ' sent, waiting for the group’s server';
+    li.append(note);
   }
   if (!ev.pending && !ev.deleted) li.append(tools(ev));
   li.append(body);
@@ -535,7 +577,7 @@ function markRead() {
     const tl = state.timelines.get(state.current);
     const g = state.groups.get(state.current);
     if (!tl || !g || document.hidden) return;
-    const last = tl.seqs.length ? tl.seqs[tl.seqs.length - 1].seq : 0;
+    const last = tl.seqs.reduce((max, ev) => (ev.pending ? max : Math.max(max, ev.seq)), 0);
     const seq = Math.max(last, g.last_event ? g.last_event.seq : 0);
     if (!seq) return;
     g.unread_count = 0;
@@ -658,7 +700,10 @@ $('composer').onsubmit = (e) => {
 function saveOutbox() { localStorage.setItem('gc.outbox', JSON.stringify(state.outbox)); }
 
 // Sends queued messages in order; a failed send stays queued and is retried
-// with the same client_txn_id, so the server stores it once.
+// with the same client_txn_id, so the server stores it once. A 202 answer
+// ({pending: true, seq: 0}: the group's home node is away) means the node
+// has it and will deliver it: it leaves the outbox, is not sent again, and
+// is shown as pending until the stream brings the event with its real seq.
 let flushing = false;
 async function flushOutbox() {
   if (flushing || !state.token) return;
@@ -666,17 +711,22 @@ async function flushOutbox() {
   try {
     while (state.outbox.length) {
       const item = state.outbox[0];
+      state.sending = item;
       try {
         const body = { body: item.body, client_txn_id: item.txn };
         if (item.reply_to) body.reply_to = item.reply_to;
         const ev = await api('POST', `/groups/${enc(item.group_id)}/messages`, body);
+        state.sending = null;
+        state.echoed.delete(item.txn);
         state.outbox.shift();
         saveOutbox();
         const tl = state.timelines.get(item.group_id);
         if (tl) apply(tl, ev);
         if (item.group_id === state.current) renderTimeline(true);
       } catch (err) {
+        state.sending = null;
         if (err.status && err.status >= 400 && err.status < 500 && err.status !== 429) {
+          state.echoed.delete(item.txn);
           state.outbox.shift();  // refused for good: say so, do not retry
           saveOutbox();
           alertStatus(`Message not sent: ${err.message}`);

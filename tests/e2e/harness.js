@@ -12,29 +12,85 @@ const BINARY = process.env.GC_BINARY;
 const SOURCE = process.env.GC_SOURCE_DIR;
 export const SHOTS = path.join(process.env.GC_BUILD_DIR || path.join(SOURCE, 'build'), 'screenshots');
 
-// A free loopback port (the node keeps it across restarts, so pages stay on
-// the same origin).
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
-  });
+// A loopback port that is free right now, below the ephemeral range (so an
+// outgoing connection cannot take it while a node is down: the node keeps
+// its ports across restarts, and pages stay on the same origin). Never the
+// same port twice in one test process.
+const handedOut = new Set();
+export async function freePort() {
+  for (let i = 0; i < 200; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    const free = await new Promise((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) { handedOut.add(port); return port; }
+  }
+  throw new Error('no free port below 32768');
 }
 
-export async function startNode(name = 'acme.test') {
+// A small block-mapping subset of YAML (what node.yaml uses): nested
+// `key:` sections and `key: value` scalars, values kept as written.
+function parseYaml(text) {
+  const root = {};
+  const stack = [{ indent: -1, map: root }];
+  for (const raw of text.split('\n')) {
+    if (!raw.trim() || raw.trim().startsWith('#')) continue;
+    const indent = raw.length - raw.trimStart().length;
+    const m = /^([^:#]+):(?:\s+(.*))?$/.exec(raw.trim());
+    if (!m) throw new Error(`extraYaml: cannot read line ${JSON.stringify(raw)} (only key: value mappings)`);
+    while (stack[stack.length - 1].indent >= indent) stack.pop();
+    const parent = stack[stack.length - 1].map;
+    const key = m[1].trim();
+    if (m[2] !== undefined && m[2] !== '') {
+      parent[key] = m[2];
+    } else {
+      if (typeof parent[key] !== 'object') parent[key] = {};
+      stack.push({ indent, map: parent[key] });
+    }
+  }
+  return root;
+}
+
+function mergeYaml(into, extra) {
+  for (const [k, v] of Object.entries(extra)) {
+    if (typeof v === 'object' && typeof into[k] === 'object') mergeYaml(into[k], v);
+    else into[k] = v;
+  }
+  return into;
+}
+
+function emitYaml(map, indent = '') {
+  return Object.entries(map).map(([k, v]) => (typeof v === 'object'
+    ? `${indent}${k}:\n${emitYaml(v, indent + '  ')}` : `${indent}${k}: ${v}\n`)).join('');
+}
+
+// Starts a node with its own embedded PostgreSQL in a temp dir. Options:
+// name (server name, default acme.test), httpPort and federationPort (fixed
+// ports; default: free ones picked here), extraYaml (merged over the
+// generated config key by key, e.g. "federation:\n  resolve:\n    beta.test:
+// http://127.0.0.1:20001\n"). A string argument is the name.
+export async function startNode(options = {}) {
+  if (typeof options === 'string') options = { name: options };
+  const { name = 'acme.test', extraYaml = '' } = options;
   if (!BINARY || !SOURCE) throw new Error('GC_BINARY and GC_SOURCE_DIR must be set (ctest sets them)');
+  const httpPort = options.httpPort || await freePort();
+  const federationPort = options.federationPort || await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gc-e2e-'));
   fs.chmodSync(dir, 0o755);
   const config = path.join(dir, 'node.yaml');
-  fs.writeFileSync(config, [
-    'node:', `  name: ${name}`, `  data_dir: ${dir}/data`,
-    'http:', `  listen: 127.0.0.1:${await freePort()}`, `  web_dir: ${SOURCE}/web`, `  admin_dir: ${SOURCE}/admin/web`,
-    'federation:', '  listen: tcp://127.0.0.1:0',
-    'database:', '  url: ""',
-    'rate_limits:', '  enabled: false', ''].join('\n'));
+  const settings = mergeYaml({
+    node: { name, data_dir: `${dir}/data` },
+    http: { listen: `127.0.0.1:${httpPort}`, web_dir: `${SOURCE}/web`, admin_dir: `${SOURCE}/admin/web` },
+    federation: { listen: `tcp://127.0.0.1:${federationPort}` },
+    database: { url: '""' },
+    rate_limits: { enabled: 'false' },
+  }, parseYaml(extraYaml));
+  fs.writeFileSync(config, emitYaml(settings));
   const logPath = path.join(dir, 'node.log');
-  const node = { dir, proc: null, port: 0, url: '' };
+  const node = { name, dir, proc: null, port: 0, url: '', federationPort, logPath };
   node.start = async () => {
     const offset = fs.existsSync(logPath) ? fs.statSync(logPath).size : 0;
     const log = fs.openSync(logPath, 'a');
