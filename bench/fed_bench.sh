@@ -10,6 +10,7 @@
 #   bash bench/fed_bench.sh catchup [BACKLOG]
 #       beta is stopped (SIGSTOP) while acme's log grows by BACKLOG (default
 #       100000) messages, then resumed; prints how fast beta catches up.
+#       PERF=1 records a perf profile of beta while it catches up (/tmp/beta.perf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=build/groupchat
@@ -106,6 +107,7 @@ done
 target=$(last_seq "$A_HTTP" "$A_TOK")
 echo "acme holds seq $target; beta holds $start_seq; resuming beta"
 t0=$(date +%s.%N)
+if [ -n "${PERF:-}" ]; then perf record -F 999 -g -o /tmp/beta.perf -p "$B_PID" 2>/dev/null & PERF_PID=$!; fi
 kill -CONT "$B_PID"
 while true; do
   have=$(last_seq "$B_HTTP" "$B_TOK" || echo 0)
@@ -113,4 +115,5 @@ while true; do
   sleep 0.05
 done
 t1=$(date +%s.%N)
+if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 python3 -c "n=$target-$start_seq; s=$t1-$t0; print(f'catch-up: {n} events in {s:.2f} s = {n/s:.0f} events/s')"

@@ -281,6 +281,7 @@ bool Federation::PeerDown(const std::string& peer) {
 void Federation::OnRequest(const std::string& peer, std::string frame) {
   // Runs on the I/O thread: check the envelope, then hand over.
   peers_.Touch(peer);
+  PeerAlive(peer);
   int retry = 0;
   auto parsed = ParseStrictJson(frame);
   if (!parsed.ok() || !parsed->is_object() || !IsStr(*parsed, "id") || !IsStr(*parsed, "type") ||
@@ -317,12 +318,22 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
   }
 }
 
-void Federation::OnAnswer(const std::string& peer, std::string frame) {
-  peers_.Touch(peer);
+void Federation::PeerAlive(const std::string& peer) {
+  bool was_down;
   {
     std::lock_guard<std::mutex> lock(intro_mu_);
-    down_since_.erase(peer);
+    was_down = down_since_.erase(peer) > 0;
   }
+  // Back after an outage: deliver now instead of when the backoff ends.
+  if (was_down && workers_) {
+    LogInfo("peer reachable again", {{"peer", peer}});
+    workers_->Post([this, peer] { RetryPeer(peer); });
+  }
+}
+
+void Federation::OnAnswer(const std::string& peer, std::string frame) {
+  peers_.Touch(peer);
+  PeerAlive(peer);
   json f = json::parse(frame, nullptr, false);
   if (!f.is_object() || !IsStr(f, "re") || !IsStr(f, "type")) {
     LogWarn("federation answer refused: malformed", {{"peer", peer}});
@@ -522,6 +533,7 @@ void Federation::Rewind(int64_t row, const std::string& peer, int64_t acked) {
     it->second.attempts = 0;
   }
   reload_tracks_ = true;
+  poke_ = true;
   push_cv_.notify_all();
 }
 
@@ -536,7 +548,7 @@ void Federation::Publish(const GroupEvent& event, const std::vector<std::string>
 }
 
 void Federation::EndBatch() {
-  // One wake-up of the pusher per committed batch.
+  // One wake-up of the pusher per committed batch (Publish marked the groups).
   push_cv_.notify_all();
 }
 
@@ -642,6 +654,7 @@ void Federation::OnPushAnswer(const std::pair<int64_t, std::string>& key, const 
     if (!has_have) LogWarn("federation push not accepted", {{"peer", key.second}, {"answer", answer.dump()}});
     Backoff(t, Now());
   }
+  poke_ = true;
   push_cv_.notify_all();
 }
 
@@ -736,7 +749,9 @@ void Federation::PusherLoop() {
       }
       if (stopping_) return;
     }
-    push_cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stopping_ || !dirty_.empty() || reload_tracks_; });
+    push_cv_.wait_for(lock, std::chrono::milliseconds(200),
+                      [&] { return stopping_ || poke_ || !dirty_.empty() || reload_tracks_; });
+    poke_ = false;
   }
 }
 
@@ -751,6 +766,7 @@ void Federation::RetryPeer(const std::string& name) {
     }
     peer_backoff_until_.erase(name);
     outbox_dirty_ = true;
+    poke_ = true;
   }
   (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetryPeer, {name}); });
   push_cv_.notify_all();
@@ -760,7 +776,7 @@ void Federation::RetryPeer(const std::string& name) {
 // ------------------------------------------------------------------ participant side
 
 Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& home_key, const std::string& group_id,
-                                      const json& entry) {
+                                      const json& entry, bool check_home_signature) {
   if (!entry.is_object() || !IsInt(entry, "seq") || !IsStr(entry, "prev") || !IsStr(entry, "event_id") ||
       !IsInt(entry, "home_ts") || !entry.contains("event") || !entry.contains("content") ||
       !entry.contains("signatures")) {
@@ -783,8 +799,13 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& h
   if (!bytes.ok()) return bytes.error();
   const json& sigs = entry["signatures"];
   if (!sigs.is_object() || !sigs.contains(home) || !sigs[home].is_object() || !sigs[home].contains(home_key.key_id) ||
-      !sigs[home][home_key.key_id].is_string() ||
-      !VerifyBytes(*bytes, sigs[home][home_key.key_id].get<std::string>(), home_key.identity_key)) {
+      !sigs[home][home_key.key_id].is_string()) {
+    return Error::Unauthorized("the entry has no home signature");
+  }
+  // The home signature of the last entry of a run covers the run: each
+  // entry's hash is the next one's `prev` (ApplyEntries checks the links and
+  // that signature). Alone, an entry is checked here.
+  if (check_home_signature && !VerifyBytes(*bytes, sigs[home][home_key.key_id].get<std::string>(), home_key.identity_key)) {
     return Error::Unauthorized("the home signature does not verify");
   }
   json osigs;
@@ -850,7 +871,7 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
       break;
     }
     if (row.ok() && e["seq"].get<int64_t>() <= last) continue;  // held already
-    auto d = VerifyEntry(home, *key, group_id, e);
+    auto d = VerifyEntry(home, *key, group_id, e, /*check_home_signature=*/false);
     if (!d.ok()) {
       bad = d.error();
       break;
@@ -902,6 +923,16 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     auto nrow = log_.FindByAddress(group_id);
     if (!nrow.ok()) return nrow.error();
     return log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
+  }
+  if (!drafts.empty()) {
+    // The signature over the last entry vouches for the whole linked run.
+    const FixedEvent& f = *drafts.back().fixed;
+    auto bytes = CanonicalJson(EntryJson(group_id, f.seq, f.prev, f.event_id, f.home_ts));
+    if (!bytes.ok() || !VerifyBytes(*bytes, f.signatures[home][key->key_id].get<std::string>(), key->identity_key)) {
+      ++rejected;
+      LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
+      return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
+    }
   }
   if (!drafts.empty()) {
     auto applied = log_.Apply(*row, std::move(drafts));

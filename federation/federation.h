@@ -133,6 +133,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // After a timeout: introduce again next time, and treat the peer as down.
   void Forget(const std::string& peer);
   bool PeerDown(const std::string& peer);
+  // Any frame from `peer`: if it was down, its deliveries restart at once.
+  void PeerAlive(const std::string& peer);
 
   // Home side
   void HandleSubmit(const std::string& peer, const std::string& re, const nlohmann::json& body, bool is_join);
@@ -154,7 +156,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Result<int64_t> ApplyEntries(const std::string& home, const std::string& group_id, const nlohmann::json& entries,
                                const nlohmann::json* state);
   Result<Draft> VerifyEntry(const std::string& home, const PeerInfo& home_key, const std::string& group_id,
-                            const nlohmann::json& entry);
+                            const nlohmann::json& entry, bool check_home_signature);
   void OutboxLoop();
   // Verifies a signed origin event {event, content} from `peer`.
   Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
@@ -183,6 +185,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::condition_variable push_cv_, out_cv_;
   bool stopping_ = false;
   bool reload_tracks_ = true;
+  bool poke_ = false;  // something for the pusher to look at (an answer, a retry)
   std::set<int64_t> dirty_;                                        // groups with new events
   std::map<std::pair<int64_t, std::string>, Track> tracks_;        // pusher thread mostly
   std::map<std::pair<int64_t, std::string>, int64_t> unsaved_acks_;  // acknowledged, not yet in the database
