@@ -17,6 +17,7 @@
 #include "services/groups/group_service.h"
 #include "services/groups/projections.h"
 #include "services/messaging/messaging_service.h"
+#include "services/users/user_service.h"
 
 namespace gc {
 
@@ -72,6 +73,16 @@ GC_SQL(kOutboxDepth,
 
 int64_t Now() { return NowMs(); }
 
+bool IsStr(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); }
+
+// Field readers that never throw on a peer's odd types (json::value does).
+std::string StrOr(const json& j, const char* k, const std::string& def) {
+  return IsStr(j, k) ? j[k].get<std::string>() : def;
+}
+bool BoolOr(const json& j, const char* k, bool def) {
+  return j.is_object() && j.contains(k) && j[k].is_boolean() ? j[k].get<bool>() : def;
+}
+
 std::string ErrorCodeName(ErrorCode c) {
   switch (c) {
     case ErrorCode::kInvalid: return "invalid";
@@ -87,8 +98,8 @@ std::string ErrorCodeName(ErrorCode c) {
 }
 
 Error ErrorFromAnswer(const json& body) {
-  std::string code = body.value("code", "internal");
-  std::string msg = body.value("message", "the home node refused the event");
+  std::string code = StrOr(body, "code", "internal");
+  std::string msg = StrOr(body, "message", "the home node refused the event");
   if (code == "invalid") return Error::Invalid(msg);
   if (code == "forbidden" || code == "unauthorized") return Error::Forbidden(msg);
   if (code == "not_found") return Error::NotFound(msg);
@@ -100,7 +111,7 @@ Error ErrorFromAnswer(const json& body) {
 
 // Retryable refusals leave an outbox item pending.
 bool Retryable(const json& body) {
-  std::string code = body.value("code", "");
+  std::string code = StrOr(body, "code", "");
   return code == "rate_limited" || code == "unavailable" || code == "internal";
 }
 
@@ -114,7 +125,7 @@ std::string ServerOf(const std::string& address) {
   return colon == std::string::npos ? "" : address.substr(colon + 1);
 }
 
-bool IsStr(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); }
+
 bool IsInt(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_number_integer(); }
 
 // An origin event as it travels: E's fields plus signatures.
@@ -311,6 +322,19 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
     lanes_[lane]->Post([this, peer, re, body = std::move(body), join] { HandleSubmit(peer, re, body, join); });
   } else if (type == "catchup") {
     workers_->Post([this, peer, re, body = std::move(body)] { HandleCatchup(peer, re, body); });
+  } else if (type == "profile") {
+    workers_->Post([this, peer, re, body = std::move(body)] {
+      std::string user = IsStr(body, "user_id") ? body["user_id"].get<std::string>() : "";
+      auto addr = ParseUserId(user);
+      if (!addr || addr->server != self_ || !users_) return AnswerError(peer, re, Error::NotFound("no such user"));
+      auto u = users_->GetUser(user);
+      if (!u.ok()) return AnswerError(peer, re, u.error());
+      Answer(peer, re, true,
+             {{"user_id", (*u)->user_id},
+              {"display_name", (*u)->display_name},
+              {"avatar_media_id", (*u)->avatar_media_id ? json(*(*u)->avatar_media_id) : json(nullptr)},
+              {"deactivated", (*u)->deactivated}});
+    });
   } else if (type == "key_query") {
     Answer(peer, re, true, {{"document", json::parse(node_document_, nullptr, false)}});
   } else {
@@ -408,8 +432,8 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   if (!fixed.ok()) return AnswerError(peer, re, fixed.error());
   if (ServerOf(ce.group_id) != self_) return AnswerError(peer, re, Error::NotFound("this node is not the group's home"));
   const json& content = body["content"];
-  if (is_join && (ce.type != "member" || content.value("membership", "") != "join" ||
-                  content.value("user_id", "") != ce.sender)) {
+  if (is_join && (ce.type != "member" || StrOr(content, "membership", "") != "join" ||
+                  StrOr(content, "user_id", "") != ce.sender)) {
     return AnswerError(peer, re, Error::Invalid("a join carries the sender's own member join event"));
   }
   // Replays are harmless: an event already sequenced is acknowledged again.
@@ -419,7 +443,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
   if (seen->rows() > 0) {
     auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(ce.sender); });
-    if (is_join && !body.value("have_replica", true) && joined.ok() && *joined) {
+    if (is_join && !BoolOr(body, "have_replica", true) && joined.ok() && *joined) {
       (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
       Rewind(*row, peer, -1);
     }
@@ -433,7 +457,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
     r = Dispatch(who, *row, ce.group_id, ce.type, content);
   }
   if (!r.ok()) return AnswerError(peer, re, r.error());
-  if (is_join && !body.value("have_replica", true)) {
+  if (is_join && !BoolOr(body, "have_replica", true)) {
     // The joiner's node needs the group's state before anything else.
     (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
     Rewind(*row, peer, -1);
@@ -896,11 +920,11 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     GroupState init;
     init.address = group_id;
     init.server = home;
-    init.title = s.value("title", "");
-    init.topic = s.value("topic", "");
-    init.visibility = s.value("visibility", "public") == "private" ? "private" : "public";
-    init.join_rule = s.value("join_rule", "open") == "invite" ? "invite" : "open";
-    init.created_by = s.value("created_by", "");
+    init.title = StrOr(s, "title", "");
+    init.topic = StrOr(s, "topic", "");
+    init.visibility = StrOr(s, "visibility", "public") == "private" ? "private" : "public";
+    init.join_rule = StrOr(s, "join_rule", "open") == "invite" ? "invite" : "open";
+    init.created_by = StrOr(s, "created_by", "");
     init.created_at = s.contains("created_at") && s["created_at"].is_number_integer() ? s["created_at"].get<int64_t>() : 0;
     init.base_seq = drafts.front().fixed->seq;
     init.last_seq = init.base_seq - 1;
@@ -909,7 +933,7 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     if (s.contains("members") && s["members"].is_array()) {
       for (const auto& m : s["members"]) {
         if (!IsStr(m, "user_id") || !IsStr(m, "membership")) continue;
-        std::string u = m["user_id"], ms = m["membership"], role = m.value("role", "member");
+        std::string u = m["user_id"], ms = m["membership"], role = StrOr(m, "role", "member");
         if (!ParseUserId(u) || (ms != "join" && ms != "invite" && ms != "ban")) continue;
         if (role != "owner" && role != "admin") role = "member";
         init.members[u] = Member{ms, role};
@@ -1097,11 +1121,11 @@ void Federation::OutboxLoop() {
             (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxDone, {id, seq}); });
           } else if (retry) {
             (void)db_.With([&](PgConn& c) {
-              return c.Exec(kOutboxRetry, {id, Now() + 2000, answer.value("message", "")});
+              return c.Exec(kOutboxRetry, {id, Now() + 2000, StrOr(answer, "message", "")});
             });
           } else {
             LogWarn("home node refused an event", {{"peer", peer}, {"event_id", event_id}, {"answer", answer.dump()}});
-            (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRefused, {id, answer.value("message", "refused")}); });
+            (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRefused, {id, StrOr(answer, "message", "refused")}); });
           }
           std::lock_guard<std::mutex> l(mu_);
           for (auto it = out_inflight_.begin(); it != out_inflight_.end(); ++it) {
@@ -1182,6 +1206,49 @@ Status Federation::CheckRemoteUser(const std::string& user_id) {
   auto p = peers_.Resolve(u->server);
   if (!p.ok()) return p.error();
   return OkStatus();
+}
+
+Result<json> Federation::RemoteProfile(const std::string& user_id) {
+  auto addr = ParseUserId(user_id);
+  if (!addr) return Error::NotFound("no such user");
+  {
+    std::lock_guard<std::mutex> lock(profiles_mu_);
+    auto it = profiles_.find(user_id);
+    if (it != profiles_.end() && Now() - it->second.first < 300000) return it->second.second;
+  }
+  struct Wait {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false, ok = false;
+    json body;
+  };
+  auto w = std::make_shared<Wait>();
+  Request(addr->server, "profile", {{"user_id", user_id}}, [w](bool ok, const json& answer) {
+    std::lock_guard<std::mutex> lock(w->m);
+    w->done = true;
+    w->ok = ok;
+    w->body = answer;
+    w->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(w->m);
+  if (!w->cv.wait_for(lock, std::chrono::seconds(5), [&] { return w->done; })) {
+    return Error::Unavailable(addr->server + " did not answer");
+  }
+  if (!w->ok) return ErrorFromAnswer(w->body);
+  // Only what a profile holds, and only for the user asked about.
+  const json& b = w->body;
+  if (!IsStr(b, "user_id") || b["user_id"] != user_id) return Error::Unavailable(addr->server + " answered for another user");
+  std::string name = IsStr(b, "display_name") ? b["display_name"].get<std::string>() : "";
+  if (name.size() > 1024) name.clear();
+  json p = {{"user_id", user_id},
+            {"display_name", name},
+            {"avatar_media_id", IsStr(b, "avatar_media_id") ? b["avatar_media_id"] : json(nullptr)},
+            {"presence", "unknown"}};
+  if (b.contains("deactivated") && b["deactivated"] == true) p["deactivated"] = true;
+  std::lock_guard<std::mutex> plock(profiles_mu_);
+  if (profiles_.size() > 10000) profiles_.clear();
+  profiles_[user_id] = {Now(), p};
+  return p;
 }
 
 // ------------------------------------------------------------------ admin

@@ -49,6 +49,7 @@ class PgPool;
 class GroupService;
 class MessagingService;
 class RateLimiter;
+class UserService;
 class WorkerPool;
 
 class Federation : public RemoteGroups, public RemoteMembership, public EventSink {
@@ -56,9 +57,10 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log);
   ~Federation() override;
 
-  void set_services(GroupService* groups, MessagingService* messaging) {
+  void set_services(GroupService* groups, MessagingService* messaging, UserService* users) {
     groups_ = groups;
     messaging_ = messaging;
+    users_ = users;
   }
   // Binds federation.listen; endpoint() is then the bound address.
   Status Bind();
@@ -75,6 +77,9 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Status JoinRemote(const UserProfile& me, const std::string& group_id) override;
   // A remote user can be invited if their node is admitted.
   Status CheckRemoteUser(const std::string& user_id) override;
+  // The public profile of a user of another node, asked of their node
+  // (`profile` message) and cached for 5 minutes.
+  Result<nlohmann::json> RemoteProfile(const std::string& user_id);
 
   // EventSink: wakes the pusher for groups homed here.
   void Publish(const GroupEvent& event, const std::vector<std::string>& members,
@@ -169,6 +174,9 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   GroupLog& log_;
   GroupService* groups_ = nullptr;
   MessagingService* messaging_ = nullptr;
+  UserService* users_ = nullptr;
+  std::mutex profiles_mu_;
+  std::map<std::string, std::pair<int64_t, nlohmann::json>> profiles_;  // GUARDED_BY(profiles_mu_)
   std::string self_;
   PeerDirectory peers_;
   FederationTransport transport_;

@@ -103,7 +103,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   });
   n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, n->db_->pool(), *n->log_);
   GC_TRY(n->federation_->Bind());
-  n->federation_->set_services(n->groups_.get(), n->messaging_.get());
+  n->federation_->set_services(n->groups_.get(), n->messaging_.get(), n->users_.get());
   n->log_->set_remote(n->federation_.get());
   n->log_->add_sink(n->federation_.get());
   n->groups_->set_remote(n->federation_.get());
@@ -185,7 +185,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     r.body = self->metrics_->Render();
     return r;
   });
-  AddUserRoutes(router, *n->users_, c, [self](const std::string& u) { return self->hub_->IsOnline(u); });
+  AddUserRoutes(
+      router, *n->users_, c, [self](const std::string& u) { return self->hub_->IsOnline(u); },
+      [self](const std::string& u) { return self->federation_->RemoteProfile(u); });
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());

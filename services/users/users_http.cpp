@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "node/common/address.h"
 #include "node/config/config.h"
 #include "node/http/json_body.h"
 #include "node/http/rate_limiter.h"
@@ -57,7 +58,8 @@ HttpResponse LoginResponse(int status, const LoginResult& r) {
 }  // namespace
 
 void AddUserRoutes(Router& router, UserService& users, const Config& config,
-                   std::function<bool(const std::string&)> is_online) {
+                   std::function<bool(const std::string&)> is_online,
+                   std::function<Result<nlohmann::json>(const std::string&)> remote_profile) {
   auto limits = std::make_shared<AuthLimits>(config);
   RouteOptions open;
   open.auth = false;
@@ -163,7 +165,15 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
   });
 
   // GET /api/v1/users/{user_id}
-  router.Add("GET", "/api/v1/users/{user_id}", {}, [&users, is_online](RequestContext& ctx) {
+  std::string self = config.node.name;
+  router.Add("GET", "/api/v1/users/{user_id}", {}, [&users, is_online, remote_profile, self](RequestContext& ctx) {
+    auto addr = ParseUserId(ctx.param("user_id"));
+    if (addr && addr->server != self && remote_profile) {
+      // A user of another node: their node's answer, cached for a while.
+      auto p = remote_profile(ctx.param("user_id"));
+      if (!p.ok()) return ToHttp(p.error());
+      return JsonResponse(200, *p);
+    }
     auto r = users.GetUser(ctx.param("user_id"));
     if (!r.ok()) return ToHttp(r.error());
     json j = ProfileJson(**r, false);

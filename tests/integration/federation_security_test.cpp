@@ -239,6 +239,14 @@ TEST_F(FederationSecurityTest, MalformedFramesAreAnsweredWithErrors) {
   EXPECT_EQ(AnswerTo("v2")["type"], "error");
   json push = AnswerTo(dealer_->Send("push", {{"group_id", 42}, {"entries", "x"}}));
   EXPECT_EQ(push["type"], "error");
+  // Odd types where strings, booleans and objects belong.
+  json odd = AnswerTo(dealer_->Send("join", {{"event", 7}, {"content", "x"}, {"have_replica", "yes"}}));
+  EXPECT_EQ(odd["type"], "error");
+  json snap = AnswerTo(dealer_->Send("snapshot", {{"group_id", "#g:evil.test"}, {"state", {{"title", 5}, {"members", 3}}},
+                                                 {"entries", {{{"seq", "one"}}}}}));
+  EXPECT_EQ(snap["type"], "error");
+  json prof = AnswerTo(dealer_->Send("profile", {{"user_id", "@someone:beta.test"}}));
+  EXPECT_EQ(prof["body"]["code"], "not_found");
 }
 
 TEST_F(FederationSecurityTest, ForgedWrongOriginAndNonMemberEventsAreRefused) {

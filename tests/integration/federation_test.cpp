@@ -157,6 +157,15 @@ TEST_F(FederationTest, RemoteJoinAndChatBothWaysWithIdenticalLogs) {
   ASSERT_TRUE(Eventually([&] { return HasBody(alice, g, "hello from beta") && HasBody(bob, g, "hello from acme"); }))
       << N(0).LogText() << N(1).LogText();
 
+  // Alice sees bob's profile, asked of bob's node.
+  auto named = HttpClient(bob.port).Request("PATCH", "/api/v1/me", json{{"display_name", "Bob of Beta"}}.dump(),
+                                            {{"Authorization", "Bearer " + bob.token}, {"Content-Type", "application/json"}});
+  ASSERT_EQ(named.status, 200) << named.body;
+  auto prof = Get(alice, "/api/v1/users/" + G(bob.id));
+  ASSERT_EQ(prof.status, 200) << prof.body;
+  EXPECT_EQ(prof.json()["display_name"], "Bob of Beta");
+  EXPECT_EQ(Get(alice, "/api/v1/users/" + G("@nobody:beta.test")).status, 404);
+
   // Both members are listed on both nodes, and bob's group list has it.
   auto members = Get(bob, "/api/v1/groups/" + G(g) + "/members");
   ASSERT_EQ(members.status, 200);
