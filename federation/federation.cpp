@@ -41,6 +41,20 @@ GC_SQL(kEntries,
        "home_ts, prev_hash, entry_hash, signatures::text, origin_signatures::text FROM events "
        "WHERE group_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq");
 GC_SQL(kEventSeq, "SELECT seq FROM events WHERE event_id = $1");
+GC_SQL(kIsParticipant, "SELECT 1 FROM fed_group_peers WHERE group_id = $1 AND peer = $2 AND until_seq IS NULL");
+GC_SQL(kPrevOf, "SELECT prev_hash FROM events WHERE group_id = $1 AND seq = $2");
+// Backfilled entries get negative stream positions: they are history, never
+// news on the stream (which replays positions above a client's cursor).
+GC_SQL(kBackfillEvent,
+       "INSERT INTO events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, relates_to, "
+       "nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures) VALUES ($1, $2, $3, $4, $5, "
+       "$6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::jsonb) ON CONFLICT DO NOTHING");
+GC_SQL(kBackfillBase, "UPDATE groups SET base_seq = LEAST(base_seq, $2) WHERE id = $1");
+GC_SQL(kRelationsOf,
+       "SELECT " GC_EVENT_COLUMNS ", e.home_ts FROM events e JOIN groups g ON g.id = e.group_id "
+       "WHERE e.group_id = $1 AND e.relates_to = ANY($2::text[]) "
+       "AND e.type IN ('message.edit', 'message.delete', 'reaction') ORDER BY e.seq");
+GC_SQL(kClearReactions, "DELETE FROM reactions WHERE target = ANY($1::text[])");
 GC_SQL(kOutboxInsert,
        "INSERT INTO fed_outbox (peer, event_id, sender, txn_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
        "ON CONFLICT DO NOTHING RETURNING id");
@@ -320,6 +334,8 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
     std::string sender = body.contains("event") && IsStr(body["event"], "sender") ? body["event"]["sender"].get<std::string>() : "";
     size_t lane = std::hash<std::string>{}(sender) % lanes_.size();
     lanes_[lane]->Post([this, peer, re, body = std::move(body), join] { HandleSubmit(peer, re, body, join); });
+  } else if (type == "history") {
+    workers_->Post([this, peer, re, body = std::move(body)] { HandleHistory(peer, re, body); });
   } else if (type == "catchup") {
     workers_->Post([this, peer, re, body = std::move(body)] { HandleCatchup(peer, re, body); });
   } else if (type == "profile") {
@@ -1249,6 +1265,145 @@ Result<json> Federation::RemoteProfile(const std::string& user_id) {
   if (profiles_.size() > 10000) profiles_.clear();
   profiles_[user_id] = {Now(), p};
   return p;
+}
+
+void Federation::HandleHistory(const std::string& peer, const std::string& re, const json& body) {
+  if (!IsStr(body, "group_id") || !IsInt(body, "before_seq")) {
+    return AnswerError(peer, re, Error::Invalid("history needs group_id and before_seq"));
+  }
+  std::string gid = body["group_id"];
+  int64_t before = body["before_seq"];
+  int64_t limit = IsInt(body, "limit") ? std::clamp<int64_t>(body["limit"].get<int64_t>(), 1, kPushBatch) : 100;
+  auto row = log_.FindByAddress(gid);
+  if (!row.ok() || ServerOf(gid) != self_) return AnswerError(peer, re, Error::NotFound("no such group here"));
+  // Only a current participant gets a group's history.
+  auto part = db_.With([&](PgConn& c) { return c.Exec(kIsParticipant, {*row, peer}); });
+  if (!part.ok()) return AnswerError(peer, re, part.error());
+  if (part->rows() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
+  auto entries = LoadEntries(*row, std::max<int64_t>(1, before - limit), before - 1);
+  if (!entries.ok()) return AnswerError(peer, re, entries.error());
+  // Under the frame limit, keeping the entries next to before_seq.
+  json& list = *entries;
+  size_t bytes = 0, keep = 0;
+  for (size_t i = list.size(); i-- > 0;) {
+    bytes += list[i].dump().size() + 1;
+    if (bytes > kMaxPushBytes && keep > 0) break;
+    ++keep;
+  }
+  json out = json::array();
+  for (size_t i = list.size() - keep; i < list.size(); ++i) {
+    list[i]["event"]["group_id"] = gid;
+    out.push_back(std::move(list[i]));
+  }
+  Answer(peer, re, true, {{"group_id", gid}, {"entries", out}});
+}
+
+Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
+  struct Wait {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false, ok = false;
+    json body;
+  };
+  auto w = std::make_shared<Wait>();
+  Request(group.server, "history", {{"group_id", group.address}, {"before_seq", before_seq}, {"limit", 200}},
+          [w](bool ok, const json& answer) {
+            std::lock_guard<std::mutex> lock(w->m);
+            w->done = true;
+            w->ok = ok;
+            w->body = answer;
+            w->cv.notify_all();
+          });
+  {
+    std::unique_lock<std::mutex> lock(w->m);
+    if (!w->cv.wait_for(lock, std::chrono::seconds(5), [&] { return w->done; })) {
+      return Error::Unavailable(group.server + " did not answer");
+    }
+    if (!w->ok) return ErrorFromAnswer(w->body);
+  }
+  const json& entries = w->body.contains("entries") ? w->body["entries"] : json();
+  if (!entries.is_array() || entries.empty()) return OkStatus();
+  auto key = peers_.Resolve(group.server);
+  if (!key.ok()) return key.error();
+  // Verify the run, then that its last entry is the one the held log starts
+  // from: the held chain vouches for it (and its signature is checked too).
+  std::vector<Draft> drafts;
+  for (const auto& e : entries) {
+    auto d = VerifyEntry(group.server, *key, group.address, e, /*check_home_signature=*/false);
+    if (!d.ok()) return d.error();
+    if (!drafts.empty()) {
+      const FixedEvent& prev = *drafts.back().fixed;
+      if (d->fixed->seq != prev.seq + 1 || d->fixed->prev != prev.entry_hash) {
+        return Error::Invalid("history entries do not form a chain");
+      }
+    }
+    drafts.push_back(std::move(*d));
+  }
+  const FixedEvent& last = *drafts.back().fixed;
+  if (last.seq != before_seq - 1) return Error::Invalid("history does not end right before the held log");
+  auto anchor = db_.With([&](PgConn& c) { return c.Exec(kPrevOf, {group.row, before_seq}); });
+  if (!anchor.ok()) return anchor.error();
+  if (anchor->rows() == 0 || anchor->opt_text(0, 0).value_or("") != last.entry_hash) {
+    ++rejected;
+    LogWarn("federation history refused: it does not link to the held log", {{"group", group.address}});
+    return Error::Invalid("history does not link to the held log");
+  }
+  auto bytes = CanonicalJson(EntryJson(group.address, last.seq, last.prev, last.event_id, last.home_ts));
+  if (!bytes.ok() || !VerifyBytes(*bytes, last.signatures[group.server][key->key_id].get<std::string>(), key->identity_key)) {
+    return Error::Unauthorized("the home signature does not verify");
+  }
+  Status st = db_.Transaction([&](PgConn& c) -> Status {
+    std::vector<std::string> ids;
+    for (Draft& d : drafts) {
+      const FixedEvent& f = *d.fixed;
+      GroupEvent ev;
+      ev.stream_pos = -((group.row << 32) | f.seq);
+      ev.event_id = f.event_id;
+      ev.group_row = group.row;
+      ev.group_id = group.address;
+      ev.seq = f.seq;
+      ev.type = d.type;
+      ev.sender = d.sender;
+      ev.origin = f.origin;
+      ev.origin_ts = f.origin_ts;
+      ev.home_ts = f.home_ts;
+      ev.content = d.content;
+      ev.relates_to = d.relates_to;
+      auto r = c.Exec(kBackfillEvent,
+                      {ev.stream_pos, ev.event_id, ev.group_row, ev.seq, ev.type, ev.sender, ev.origin, ev.origin_ts,
+                       ev.content.dump(), ev.relates_to, f.nonce, f.content_hash, f.home_ts, f.prev, f.entry_hash,
+                       f.signatures.dump(),
+                       f.origin_signatures.is_null() ? std::optional<std::string>() : f.origin_signatures.dump()});
+      if (!r.ok()) return r.error();
+      // Old membership and settings are not replayed (the state is newer);
+      // a message's mentions are.
+      if (ev.type == "message" && d.project) GC_TRY(d.project(c, ev));
+      if (ev.type == "message") ids.push_back(ev.event_id);
+    }
+    auto base = c.Exec(kBackfillBase, {group.row, drafts.front().fixed->seq});
+    if (!base.ok()) return base.error();
+    if (ids.empty()) return OkStatus();
+    // Edits, deletes and reactions of the fetched messages, fetched or held,
+    // in log order (those held were applied when no message was there).
+    std::string arr = "{";
+    for (size_t i = 0; i < ids.size(); ++i) arr += (i ? ",\"" : "\"") + ids[i] + "\"";
+    arr += "}";
+    auto clear = c.Exec(kClearReactions, {arr});
+    if (!clear.ok()) return clear.error();
+    auto rel = c.Exec(kRelationsOf, {group.row, arr});
+    if (!rel.ok()) return rel.error();
+    for (int i = 0; i < rel->rows(); ++i) {
+      GroupEvent ev = EventFromRow(*rel, i);
+      ev.home_ts = rel->opt_int64(i, 14).value_or(0);
+      Draft d = EventDraft(ev.sender, ev.type, ev.content, ev.relates_to);
+      if (d.project) GC_TRY(d.project(c, ev));
+    }
+    return OkStatus();
+  });
+  if (!st.ok()) return st;
+  LogInfo("fetched older history", {{"group", group.address}, {"from_seq", drafts.front().fixed->seq},
+                                    {"entries", static_cast<int64_t>(drafts.size())}});
+  return OkStatus();
 }
 
 // ------------------------------------------------------------------ admin

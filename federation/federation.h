@@ -72,6 +72,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
 
   // RemoteGroups: local users' events for groups homed elsewhere.
   Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) override;
+  Status Backfill(const GroupState& group, int64_t before_seq) override;
   // Joins a group homed elsewhere that this node holds no replica of; returns
   // once the replica exists.
   Status JoinRemote(const UserProfile& me, const std::string& group_id) override;
@@ -144,6 +145,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Home side
   void HandleSubmit(const std::string& peer, const std::string& re, const nlohmann::json& body, bool is_join);
   void HandleCatchup(const std::string& peer, const std::string& re, const nlohmann::json& body);
+  void HandleHistory(const std::string& peer, const std::string& re, const nlohmann::json& body);
   Result<std::optional<GroupEvent>> Dispatch(const UserProfile& who, int64_t row, const std::string& group_id,
                                              const std::string& type, const nlohmann::json& content);
   void PusherLoop();

@@ -172,6 +172,9 @@ class RemoteGroups {
  public:
   virtual ~RemoteGroups() = default;
   virtual Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) = 0;
+  // Fetches entries before `before_seq` (the first one held) from the home
+  // node and stores them: older history on demand.
+  virtual Status Backfill(const GroupState& group, int64_t before_seq) = 0;
 };
 
 // While alive, GroupLog::Submit calls on this thread pin the one event the
@@ -196,6 +199,7 @@ class GroupLog {
 
   void add_sink(EventSink* sink) { sinks_.push_back(sink); }
   void set_remote(RemoteGroups* remote) { remote_ = remote; }
+  RemoteGroups* remote() const { return remote_; }
   // Entries of groups homed here are signed with this key (64-byte Ed25519).
   void set_signing_key(std::string key_id, std::string secret_key) {
     key_id_ = std::move(key_id);

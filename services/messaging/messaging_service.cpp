@@ -27,6 +27,7 @@ GC_SQL(kHistoryAfter, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g O
 GC_SQL(kReactionsOf,
        "SELECT target, key, array_to_json(array_agg(user_id ORDER BY stream_pos))::text FROM reactions "
        "WHERE target = ANY($1::text[]) GROUP BY target, key");
+GC_SQL(kReplicaStart, "SELECT base_seq, server FROM groups WHERE id = $1");
 GC_SQL(kMarkRead,
        "INSERT INTO read_markers (group_id, user_id, seq) VALUES ($1, $2, $3) "
        "ON CONFLICT (group_id, user_id) DO UPDATE SET seq = greatest(read_markers.seq, EXCLUDED.seq)");
@@ -186,6 +187,27 @@ Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, co
 Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row, std::optional<int64_t> before,
                                               std::optional<int64_t> after, int limit) {
   if (before && after) return Error::Invalid("give before or after, not both");
+  auto page = HistoryPageOf(row, before, after, limit);
+  if (!page.ok() || after || page->has_more || !log_.remote()) return page;
+  // A replica of a remote group may start after seq 1: going back past its
+  // first entry fetches older entries from the home node, then reads again.
+  auto g = db_.With([&](PgConn& c) { return c.Exec(kReplicaStart, {row}); });
+  if (!g.ok() || g->rows() == 0 || g->text(0, 1) == log_.server_name()) return page;
+  int64_t base = g->int64(0, 0);
+  if (base <= 1 || (!page->events.empty() && page->events.front().seq > base)) return page;
+  auto state = log_.Snapshot(row);
+  if (!state.ok()) return page;
+  Status st = log_.remote()->Backfill(*state, base);
+  if (!st.ok()) {
+    // The home is away: serve what is held, and say there is more.
+    page->has_more = true;
+    return page;
+  }
+  return HistoryPageOf(row, before, after, limit);
+}
+
+Result<HistoryPage> MessagingService::HistoryPageOf(int64_t row, std::optional<int64_t> before,
+                                                    std::optional<int64_t> after, int limit) {
   HistoryPage page;
   auto st = db_.With([&](PgConn& c) -> Status {
     Result<PgResult> r = Error::Internal("unset");

@@ -90,6 +90,8 @@ class MessagingService {
   // Body rules: valid UTF-8, 1..max_message_bytes bytes, no control
   // characters other than newline, tab and carriage return.
   Status ValidateBody(const std::string& body) const;
+  Result<HistoryPage> HistoryPageOf(int64_t row, std::optional<int64_t> before, std::optional<int64_t> after,
+                                    int limit);
 
  private:
   Result<std::optional<GroupEvent>> FindByTxn(const std::string& sender, const std::string& txn);

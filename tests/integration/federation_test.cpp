@@ -216,6 +216,44 @@ TEST_F(FederationTest, RemoteJoinAndChatBothWaysWithIdenticalLogs) {
   EXPECT_NE(vt.out.find("content_hash"), std::string::npos) << vt.out;
 }
 
+TEST_F(FederationTest, OlderHistoryIsFetchedOnDemand) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 120; ++i) {
+    auto r = Send(alice, g, "old " + std::to_string(i));
+    ASSERT_EQ(r.status, 201);
+    ids.push_back(r.json()["event_id"]);
+  }
+  // An old message edited and one deleted before bob's node holds anything.
+  HttpHeaders auth{{"Authorization", "Bearer " + alice.token},
+                                                 {"Content-Type", "application/json"}};
+  ASSERT_EQ(HttpClient(alice.port).Request("PATCH", "/api/v1/groups/" + G(g) + "/messages/" + G(ids[5]),
+                                           json{{"body", "old 5 (edited)"}}.dump(), auth).status, 200);
+  ASSERT_EQ(HttpClient(alice.port).Request("DELETE", "/api/v1/groups/" + G(g) + "/messages/" + G(ids[6]), {}, auth).status,
+            200);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  // A reaction to an old message bob's node does not hold yet.
+  ASSERT_EQ(Post(alice, "/api/v1/groups/" + G(g) + "/messages/" + G(ids[3]) + "/reactions", {{"key", "🎉"}}).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Get(bob, "/api/v1/groups/" + G(g)).json()["last_seq"] ==
+                                      Get(alice, "/api/v1/groups/" + G(g)).json()["last_seq"]; }));
+  // Paging back through bob's node reaches the group's first event.
+  json a = Log(alice, g), b = Log(bob, g);
+  EXPECT_EQ(a, b);
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(b[0][0], 1);
+  EXPECT_TRUE(HasBody(bob, g, "old 5 (edited)"));
+  EXPECT_FALSE(HasBody(bob, g, "old 6"));
+  auto h = Get(bob, "/api/v1/groups/" + G(g) + "/messages?before=10&limit=20");
+  ASSERT_EQ(h.status, 200);
+  EXPECT_NE(h.body.find("🎉"), std::string::npos) << h.body;
+  // The fetched part verifies like the rest.
+  auto v = N(1).Cli({"admin", "verify-group", g});
+  EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+  EXPECT_NE(v.out.find("seq 1.."), std::string::npos) << v.out;
+}
+
 TEST_F(FederationTest, RemoteInviteKickAndBan) {
   StartNodes({"acme.test", "beta.test"});
   User alice = Register(0), bob = Register(1);

@@ -185,7 +185,10 @@ TEST_F(UsersTest, PublicProfiles) {
   EXPECT_EQ(r.json()["display_name"], "Pub Lic");
   EXPECT_FALSE(r.json().contains("is_admin"));
   EXPECT_EQ(client_.Get("/api/v1/users/%40nobody-here%3Aacme.test", b.token).status, 404);
-  EXPECT_EQ(client_.Get("/api/v1/users/%40x%3Aother.test", b.token).status, 404);
+  // A user of another node is asked of that node; this one cannot be reached.
+  auto remote = client_.Get("/api/v1/users/%40x%3Aother.test", b.token);
+  EXPECT_EQ(remote.status, 503) << remote.body;
+  EXPECT_EQ(remote.json()["error"]["code"], "unavailable");
   EXPECT_EQ(client_.Get("/api/v1/users/%zz", b.token).status, 400);
   EXPECT_EQ(client_.Get("/api/v1/users/%40" + a.name + "%3Aacme.test").status, 401);
 }
