@@ -106,6 +106,23 @@ while [ "$(last_seq "$A_HTTP" "$A_TOK")" -lt $((start_seq + BACKLOG)) ]; do
 done
 target=$(last_seq "$A_HTTP" "$A_TOK")
 echo "acme holds seq $target; beta holds $start_seq; resuming beta"
+tree_cpu() {  # CPU seconds of a process and all its descendants (the node and its PostgreSQL)
+  python3 - "$1" <<'PY'
+import os, sys
+tck = os.sysconf("SC_CLK_TCK"); kids = {}; cpu = {}
+for p in os.listdir("/proc"):
+    if not p.isdigit(): continue
+    try: f = open(f"/proc/{p}/stat").read()
+    except OSError: continue
+    rest = f[f.rfind(")") + 2:].split()
+    kids.setdefault(int(rest[1]), []).append(int(p)); cpu[int(p)] = (int(rest[11]) + int(rest[12])) / tck
+todo = [int(sys.argv[1])]; total = 0.0
+while todo:
+    q = todo.pop(); total += cpu.get(q, 0); todo += kids.get(q, [])
+print(f"{total:.2f}")
+PY
+}
+a_cpu0=$(tree_cpu "$A_PID"); b_cpu0=$(tree_cpu "$B_PID")
 t0=$(date +%s.%N)
 if [ -n "${PERF:-}" ]; then perf record -F 999 -g -o /tmp/beta.perf -p "$B_PID" 2>/dev/null & PERF_PID=$!; fi
 kill -CONT "$B_PID"
@@ -116,4 +133,6 @@ while true; do
 done
 t1=$(date +%s.%N)
 if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
+a_cpu1=$(tree_cpu "$A_PID"); b_cpu1=$(tree_cpu "$B_PID")
 python3 -c "n=$target-$start_seq; s=$t1-$t0; print(f'catch-up: {n} events in {s:.2f} s = {n/s:.0f} events/s')"
+python3 -c "s=$t1-$t0; print(f'cpu meanwhile (node + its PostgreSQL): acme {($a_cpu1-$a_cpu0)/s:.2f} cores, beta {($b_cpu1-$b_cpu0)/s:.2f} cores')"

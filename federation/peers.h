@@ -1,6 +1,6 @@
 // PeerDirectory: the nodes this node federates with (spec/federation.md
 // section 2). A peer is resolved through federation.resolve (name -> base
-// URL) or http://NAME, by fetching /.well-known/groupchat/node and checking
+// URL) or https://NAME, by fetching /.well-known/groupchat/node and checking
 // its self-signature; its identity key is pinned in fed_peers on first
 // contact, and a later different key is refused, logged and kept for the
 // admin to see. Admission: names in federation.deny and peers an admin
@@ -38,7 +38,8 @@ struct PeerInfo {
   std::optional<std::string> last_error;
 };
 
-// GET (or POST `post_body`) base_url + path over HTTP/1.1 (http:// only).
+// GET (or POST `post_body`) base_url + path over HTTP/1.1, http:// or
+// https:// (certificate and host name verified).
 Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, int timeout_ms,
                               const std::string* post_body);
 // A fetched, self-signature-checked well-known document.

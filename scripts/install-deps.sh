@@ -7,13 +7,14 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build ccache pkg-config git
   # libraries
-  libboost-dev libsodium-dev libzmq3-dev cppzmq-dev libyaml-cpp-dev nlohmann-json3-dev libpq-dev
+  libboost-dev libsodium-dev libzmq3-dev cppzmq-dev libyaml-cpp-dev nlohmann-json3-dev libpq-dev libssl-dev
+  ca-certificates
   # tests
   googletest libgtest-dev libgmock-dev
   # embedded database server
   postgresql-15
   # tools used by tests and benchmarks
-  curl wrk procps
+  curl wrk procps openssl
   # browser tests (tests/e2e): Debian's Chromium, driven by playwright-core
   chromium
 )

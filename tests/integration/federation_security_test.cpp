@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/ssl.h>
 #include <zmq.h>
 
 #include <atomic>
@@ -31,10 +32,16 @@ using nlohmann::json;
 std::string G(const std::string& id) { return PathSegment(id); }
 
 // Serves one canned HTTP answer to every request, on 127.0.0.1 (the fake
-// node's /.well-known/groupchat/node).
+// node's /.well-known/groupchat/node); over TLS when given a certificate.
 class TinyHttpServer {
  public:
-  explicit TinyHttpServer(std::string body) : body_(std::move(body)) {
+  explicit TinyHttpServer(std::string body, const std::string& cert = "", const std::string& key = "")
+      : body_(std::move(body)) {
+    if (!cert.empty()) {
+      ctx_ = SSL_CTX_new(TLS_server_method());
+      SSL_CTX_use_certificate_file(ctx_, cert.c_str(), SSL_FILETYPE_PEM);
+      SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM);
+    }
     fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -50,6 +57,7 @@ class TinyHttpServer {
     stop_ = true;
     thread_.join();
     close(fd_);
+    if (ctx_) SSL_CTX_free(ctx_);
   }
   int port() const { return port_; }
 
@@ -61,15 +69,29 @@ class TinyHttpServer {
       int c = accept(fd_, nullptr, nullptr);
       if (c < 0) continue;
       char buf[4096];
-      pollfd q{c, POLLIN, 0};
-      if (poll(&q, 1, 2000) == 1) (void)!recv(c, buf, sizeof buf, 0);
       std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                          std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
-      (void)!send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      timeval tv{2, 0};
+      setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      if (ctx_) {
+        SSL* ssl = SSL_new(ctx_);
+        SSL_set_fd(ssl, c);
+        if (SSL_accept(ssl) == 1) {
+          (void)SSL_read(ssl, buf, sizeof buf);
+          SSL_write(ssl, resp.data(), static_cast<int>(resp.size()));
+          SSL_shutdown(ssl);
+        }
+        SSL_free(ssl);
+      } else {
+        pollfd q{c, POLLIN, 0};
+        if (poll(&q, 1, 2000) == 1) (void)!recv(c, buf, sizeof buf, 0);
+        (void)!send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+      }
       close(c);
     }
   }
   std::string body_;
+  SSL_CTX* ctx_ = nullptr;
   int fd_ = -1, port_ = 0;
   std::atomic<bool> stop_{false};
   std::thread thread_;
@@ -341,6 +363,37 @@ TEST_F(FederationSecurityTest, FloodIsRateLimitedPerPeer) {
   EXPECT_EQ(answered, 150);
   EXPECT_GT(limited, 50);
   EXPECT_LT(limited, 150);
+}
+
+// The node document of a peer found by its name alone is fetched over
+// https:// with the certificate checked: trusted, the peer is pinned;
+// untrusted, it is refused.
+TEST(FederationTlsTest, NodeDocumentOverHttpsIsVerified) {
+  TempDir dir;
+  std::string cert = dir.path() + "/cert.pem", key = dir.path() + "/key.pem";
+  std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost "
+                    "-addext subjectAltName=DNS:localhost -keyout " + key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  FakeNode fake;
+  TinyHttpServer https(fake.Document(), cert, key);
+  std::string url = "https://localhost:" + std::to_string(https.port());
+  NodeOptions o;
+  o.extra_yaml = "federation:\n  resolve:\n    evil.test: " + url + "\n";
+  o.env["SSL_CERT_FILE"] = cert;  // the test's certificate is the only trusted one
+  NodeProcess trusting(o);
+  trusting.Start();
+  auto ok = trusting.Client().Post("/_federation/v1/hello", {{"name", "evil.test"}});
+  EXPECT_EQ(ok.status, 200) << ok.body << trusting.LogText();
+  EXPECT_EQ(trusting.Stop(), 0);
+
+  NodeOptions o2;
+  o2.extra_yaml = o.extra_yaml;  // system CAs only: the self-signed certificate is not trusted
+  NodeProcess wary(o2);
+  wary.Start();
+  auto refused = wary.Client().Post("/_federation/v1/hello", {{"name", "evil.test"}});
+  EXPECT_EQ(refused.status, 502) << refused.body;
+  EXPECT_NE(refused.body.find("certificate"), std::string::npos) << refused.body;
+  EXPECT_EQ(wary.Stop(), 0);
 }
 
 }  // namespace
