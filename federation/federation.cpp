@@ -1174,6 +1174,31 @@ void Federation::OutboxLoop() {
   }
 }
 
+Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
+                              std::chrono::milliseconds timeout) {
+  struct Wait {
+    std::mutex m;
+    std::condition_variable cv;
+    bool done = false, ok = false;
+    json body;
+  };
+  auto w = std::make_shared<Wait>();  // the answer may come after we stop waiting
+  Request(peer, type, std::move(body), [w](bool ok, const json& answer) {
+    std::lock_guard<std::mutex> lock(w->m);
+    w->done = true;
+    w->ok = ok;
+    w->body = answer;
+    w->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(w->m);
+  if (!w->cv.wait_for(lock, timeout, [&] { return w->done; })) {
+    Forget(peer);
+    return Error::Unavailable(peer + " did not answer");
+  }
+  if (!w->ok) return ErrorFromAnswer(w->body);
+  return w->body;
+}
+
 Status Federation::JoinRemote(const UserProfile& me, const std::string& group_id) {
   auto addr = ParseGroupId(group_id);
   if (!addr) return Error::NotFound("no such group");
@@ -1182,28 +1207,8 @@ Status Federation::JoinRemote(const UserProfile& me, const std::string& group_id
   auto body = SignOrigin(group_id, d, &event_id);
   if (!body.ok()) return body.error();
   (*body)["have_replica"] = false;
-  struct JoinWait {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false, ok = false;
-    json body;
-  };
-  auto w = std::make_shared<JoinWait>();
-  Request(addr->server, "join", *body, [w](bool ok, const json& answer) {
-    std::lock_guard<std::mutex> lock(w->m);
-    w->done = true;
-    w->ok = ok;
-    w->body = answer;
-    w->cv.notify_all();
-  });
-  {
-    std::unique_lock<std::mutex> lock(w->m);
-    if (!w->cv.wait_for(lock, std::chrono::seconds(10), [&] { return w->done; })) {
-      Forget(addr->server);
-      return Error::Unavailable("the group's home node " + addr->server + " did not answer");
-    }
-    if (!w->ok) return ErrorFromAnswer(w->body);
-  }
+  auto answer = Call(addr->server, "join", *body, std::chrono::seconds(10));
+  if (!answer.ok()) return answer.error();
   // The snapshot follows the acknowledgement.
   for (int i = 0; i < 500; ++i) {
     auto row = log_.FindByAddress(group_id);
@@ -1232,27 +1237,10 @@ Result<json> Federation::RemoteProfile(const std::string& user_id) {
     auto it = profiles_.find(user_id);
     if (it != profiles_.end() && Now() - it->second.first < 300000) return it->second.second;
   }
-  struct Wait {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false, ok = false;
-    json body;
-  };
-  auto w = std::make_shared<Wait>();
-  Request(addr->server, "profile", {{"user_id", user_id}}, [w](bool ok, const json& answer) {
-    std::lock_guard<std::mutex> lock(w->m);
-    w->done = true;
-    w->ok = ok;
-    w->body = answer;
-    w->cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(w->m);
-  if (!w->cv.wait_for(lock, std::chrono::seconds(5), [&] { return w->done; })) {
-    return Error::Unavailable(addr->server + " did not answer");
-  }
-  if (!w->ok) return ErrorFromAnswer(w->body);
+  auto answer = Call(addr->server, "profile", {{"user_id", user_id}}, std::chrono::seconds(5));
+  if (!answer.ok()) return answer.error();
   // Only what a profile holds, and only for the user asked about.
-  const json& b = w->body;
+  const json& b = *answer;
   if (!IsStr(b, "user_id") || b["user_id"] != user_id) return Error::Unavailable(addr->server + " answered for another user");
   std::string name = IsStr(b, "display_name") ? b["display_name"].get<std::string>() : "";
   if (name.size() > 1024) name.clear();
@@ -1299,29 +1287,10 @@ void Federation::HandleHistory(const std::string& peer, const std::string& re, c
 }
 
 Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
-  struct Wait {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false, ok = false;
-    json body;
-  };
-  auto w = std::make_shared<Wait>();
-  Request(group.server, "history", {{"group_id", group.address}, {"before_seq", before_seq}, {"limit", 200}},
-          [w](bool ok, const json& answer) {
-            std::lock_guard<std::mutex> lock(w->m);
-            w->done = true;
-            w->ok = ok;
-            w->body = answer;
-            w->cv.notify_all();
-          });
-  {
-    std::unique_lock<std::mutex> lock(w->m);
-    if (!w->cv.wait_for(lock, std::chrono::seconds(5), [&] { return w->done; })) {
-      return Error::Unavailable(group.server + " did not answer");
-    }
-    if (!w->ok) return ErrorFromAnswer(w->body);
-  }
-  const json& entries = w->body.contains("entries") ? w->body["entries"] : json();
+  auto answer = Call(group.server, "history", {{"group_id", group.address}, {"before_seq", before_seq}, {"limit", 200}},
+                     std::chrono::seconds(5));
+  if (!answer.ok()) return answer.error();
+  const json& entries = answer->contains("entries") ? (*answer)["entries"] : json();
   if (!entries.is_array() || entries.empty()) return OkStatus();
   auto key = peers_.Resolve(group.server);
   if (!key.ok()) return key.error();

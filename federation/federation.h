@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -130,6 +131,10 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   bool Request(const std::string& peer, const std::string& type, nlohmann::json body, AnswerFn on_answer,
                    std::string* msg_id = nullptr);
   void Answer(const std::string& peer, const std::string& re, bool ok, nlohmann::json body);
+  // Request and wait for the answer's body (kUnavailable after `timeout`,
+  // the peer's refusal as an error).
+  Result<nlohmann::json> Call(const std::string& peer, const std::string& type, nlohmann::json body,
+                              std::chrono::milliseconds timeout);
   void AnswerError(const std::string& peer, const std::string& re, const Error& e);
   void OnRequest(const std::string& peer, std::string frame);
   void OnAnswer(const std::string& peer, std::string frame);
