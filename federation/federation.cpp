@@ -43,6 +43,7 @@ GC_SQL(kEntries,
 GC_SQL(kEventSeq, "SELECT seq FROM events WHERE event_id = $1");
 GC_SQL(kIsParticipant, "SELECT 1 FROM fed_group_peers WHERE group_id = $1 AND peer = $2 AND until_seq IS NULL");
 GC_SQL(kPrevOf, "SELECT prev_hash FROM events WHERE group_id = $1 AND seq = $2");
+GC_SQL(kEntryHashAt, "SELECT entry_hash FROM events WHERE group_id = $1 AND seq = $2");
 // Backfilled entries get negative stream positions: they are history, never
 // news on the stream (which replays positions above a client's cursor).
 GC_SQL(kBackfillEvent,
@@ -902,6 +903,7 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     return int64_t{-1};  // no replica: ask for a snapshot
   }
   std::vector<Draft> drafts;
+  std::vector<const json*> held;
   int64_t want = row.ok() ? last + 1 : 0;
   std::string prev = head;
   Status bad = OkStatus();
@@ -910,7 +912,10 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
       bad = Error::Invalid("malformed entry");
       break;
     }
-    if (row.ok() && e["seq"].get<int64_t>() <= last) continue;  // held already
+    if (row.ok() && e["seq"].get<int64_t>() <= last) {
+      held.push_back(&e);  // held already (checked for a fork below)
+      continue;
+    }
     auto d = VerifyEntry(home, *key, group_id, e, /*check_home_signature=*/false);
     if (!d.ok()) {
       bad = d.error();
@@ -928,6 +933,23 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
   if (!bad.ok()) {
     ++rejected;
     LogWarn("federation entry refused", {{"peer", home}, {"group", group_id}, {"error", bad.error().message}});
+  }
+  // A different entry for a seq already held is a fork of the log: the home
+  // rewrote history. Refused and reported; the replica keeps what it has.
+  for (const json* e : held) {
+    if (!IsInt(*e, "seq") || !IsStr(*e, "event_id") || !IsStr(*e, "prev") || !IsInt(*e, "home_ts")) continue;
+    auto hash = EntryHash(group_id, (*e)["seq"], (*e)["prev"], (*e)["event_id"], (*e)["home_ts"]);
+    auto stored = db_.With([&](PgConn& c) { return c.Exec(kEntryHashAt, {*row, (*e)["seq"].get<int64_t>()}); });
+    if (!hash.ok() || !stored.ok() || stored->rows() == 0) continue;
+    if (stored->opt_text(0, 0).value_or(*hash) != *hash) {
+      ++forks;
+      ++rejected;
+      LogError("federation fork: the home sent a different entry for a seq this node holds",
+               {{"peer", home}, {"group", group_id}, {"seq", (*e)["seq"].get<int64_t>()}});
+      return Error::Conflict("entry " + std::to_string((*e)["seq"].get<int64_t>()) +
+                             " differs from the one this node holds (a fork of the log)");
+    }
+    break;  // one check per push is enough: the chain links the rest
   }
   if (!row.ok()) {
     // A new replica from a snapshot.
@@ -953,10 +975,16 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
         if (!ParseUserId(u) || (ms != "join" && ms != "invite" && ms != "ban")) continue;
         if (role != "owner" && role != "admin") role = "member";
         init.members[u] = Member{ms, role};
-        if (ServerOf(u) == self_ && ms != "ban") has_local = true;
+        // A home may invite this node's users; that they joined it may
+        // only say if one of them asked (JoinRemote).
+        if (ServerOf(u) == self_ && ms == "invite") has_local = true;
       }
     }
-    if (!has_local) return Error::Forbidden("no user of this node is in that group");
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (joining_.count(group_id)) has_local = true;
+    }
+    if (!has_local) return Error::Forbidden("no user of this node was invited to that group or asked to join it");
     auto created = log_.CreateReplica(std::move(init), std::move(drafts));
     if (!created.ok()) return created.error();
     entries_applied += created->size();
@@ -1207,6 +1235,18 @@ Status Federation::JoinRemote(const UserProfile& me, const std::string& group_id
   auto body = SignOrigin(group_id, d, &event_id);
   if (!body.ok()) return body.error();
   (*body)["have_replica"] = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    joining_.insert(group_id);  // the snapshot that follows is expected
+  }
+  struct Done {
+    Federation* f;
+    std::string g;
+    ~Done() {
+      std::lock_guard<std::mutex> lock(f->mu_);
+      f->joining_.erase(g);
+    }
+  } done{this, group_id};
   auto answer = Call(addr->server, "join", *body, std::chrono::seconds(10));
   if (!answer.ok()) return answer.error();
   // The snapshot follows the acknowledgement.

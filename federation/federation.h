@@ -100,7 +100,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Status SetPeerState(const std::string& name, const std::string& state);
   void Housekeeping();
 
-  std::atomic<uint64_t> rejected{0}, entries_applied{0}, entries_pushed{0};
+  std::atomic<uint64_t> rejected{0}, entries_applied{0}, entries_pushed{0}, forks{0};
   const FederationTransport& transport() const { return transport_; }
 
  private:
@@ -214,6 +214,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
     nlohmann::json body;
   };
   std::map<std::string, std::shared_ptr<Waiter>> waiters_;         // event id
+  std::set<std::string> joining_;  // groups a local user is joining: their snapshot is expected
   std::condition_variable waiters_cv_;
   std::mutex intro_mu_;
   struct Intro {

@@ -253,6 +253,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [fed] { return static_cast<double>(fed->entries_pushed.load()); });
   m.AddCounterFn("groupchat_federation_rejected_total", "Federation frames and entries refused.",
                  [fed] { return static_cast<double>(fed->rejected.load()); });
+  m.AddCounterFn("groupchat_federation_forks_total", "Entries refused because they rewrote a seq already held.",
+                 [fed] { return static_cast<double>(fed->forks.load()); });
   m.AddCounterFn("groupchat_federation_connections_refused_total", "Federation connections the ZAP handler refused.",
                  [fed] { return static_cast<double>(fed->transport().zap_denied.load()); });
   m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",

@@ -18,6 +18,7 @@
 #include <random>
 #include <thread>
 
+#include "federation/canonical_json.h"
 #include "federation/chain.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
@@ -327,6 +328,56 @@ TEST_F(FederationSecurityTest, ReplaysAreHarmless) {
   size_t count = 0;
   for (size_t p = h.body.find("only once"); p != std::string::npos; p = h.body.find("only once", p + 1)) ++count;
   EXPECT_EQ(count, 1u) << h.body;
+  EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
+}
+
+// A home node may invite this node's users, but not claim they joined its
+// group; and once an entry is held, a different one for its seq is a fork.
+TEST_F(FederationSecurityTest, UnaskedReplicasAndForksAreRefused) {
+  HttpClient c = node_->Client();
+  auto reg = c.Post("/api/v1/auth/register", {{"username", UniqueName("v")}, {"password", "correct horse"}});
+  std::string victim = reg.json()["user_id"], token = reg.json()["access_token"];
+  std::string g = "#" + UniqueName("spam") + ":evil.test";
+  int64_t now = NowMs();
+  // Entries of evil's group, sequenced and signed by evil as its home.
+  auto entry = [&](int64_t seq, const std::string& prev, const std::string& type, const json& content,
+                   std::string* hash) {
+    ChainEvent ce{g, type, "@mallory:evil.test", "evil.test", now, NewNonce(), *ContentHash(content), std::nullopt};
+    std::string id = *EventIdOf(ce);
+    std::string bytes = *CanonicalJson(EntryJson(g, seq, prev, id, now));
+    *hash = Base64Url(Sha256(bytes));
+    return json{{"seq", seq}, {"prev", prev}, {"home_ts", now}, {"event_id", id}, {"event", OriginEventJson(ce)},
+                {"content", content}, {"signatures", {{"evil.test", {{fake_->key_id, SignBytes(bytes, fake_->sign_sec)}}}}}};
+  };
+  std::string h1, h2, h3, h3b;
+  json e1 = entry(1, "", "group.create", {{"group_id", g}, {"title", "spam"}}, &h1);
+  json e2 = entry(2, h1, "member", {{"user_id", "@mallory:evil.test"}, {"membership", "join"}, {"role", "owner"}}, &h2);
+  auto snapshot = [&](const std::string& membership, const json& last) {
+    json members = {{{"user_id", "@mallory:evil.test"}, {"membership", "join"}, {"role", "owner"}},
+                    {{"user_id", victim}, {"membership", membership}, {"role", "member"}}};
+    return json{{"group_id", g},
+                {"state", {{"title", "spam"}, {"visibility", "public"}, {"join_rule", "open"}, {"members", members}}},
+                {"entries", {e1, e2, last}}};
+  };
+  json joined = entry(3, h2, "member", {{"user_id", victim}, {"membership", "join"}, {"role", "member"}}, &h3);
+  json refused = AnswerTo(dealer_->Send("snapshot", snapshot("join", joined)));
+  EXPECT_EQ(refused["body"]["code"], "forbidden") << refused.dump();
+  EXPECT_EQ(c.Get("/api/v1/groups", token).body.find("spam"), std::string::npos);
+
+  // An invitation is what a remote home may send.
+  json invited = entry(3, h2, "member", {{"user_id", victim}, {"membership", "invite"}}, &h3);
+  json ok = AnswerTo(dealer_->Send("snapshot", snapshot("invite", invited)));
+  ASSERT_EQ(ok["type"], "ack") << ok.dump() << node_->LogText();
+  EXPECT_EQ(ok["body"]["have"], 3);
+  auto mine = c.Get("/api/v1/groups", token);
+  EXPECT_NE(mine.body.find(g), std::string::npos) << mine.body;
+
+  // The same seq 3, rewritten.
+  json other = entry(3, h2, "member", {{"user_id", victim}, {"membership", "ban"}}, &h3b);
+  json fork = AnswerTo(dealer_->Send("push", {{"group_id", g}, {"entries", {other}}}));
+  EXPECT_EQ(fork["body"]["code"], "conflict") << fork.dump();
+  EXPECT_NE(node_->LogText().find("federation fork"), std::string::npos);
+  EXPECT_NE(c.Get("/api/v1/groups", token).body.find("\"invite\""), std::string::npos);  // still invited, not banned
   EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
 }
 
