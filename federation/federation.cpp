@@ -29,7 +29,8 @@ constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
 constexpr size_t kMaxEventBytes = 64 * 1024;
 constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
-constexpr size_t kMaxPushBytes = 768 * 1024;  // entries per frame, under the 1 MiB frame limit
+constexpr size_t kMaxPushBytes = 768 * 1024;
+constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes  // entries per frame, under the 1 MiB frame limit
 constexpr int64_t kAnswerTimeoutMs = 5000;
 
 GC_SQL(kTracks,
@@ -582,6 +583,21 @@ void Federation::Publish(const GroupEvent& event, const std::vector<std::string>
   if (ServerOf(event.group_id) != self_) return;
   std::lock_guard<std::mutex> lock(mu_);
   dirty_.insert(event.group_row);
+  if (tracked_.count(event.group_row)) {
+    // The latest entries of groups with participants, so that pushes need
+    // not read them back from the database.
+    auto& recent = recent_[event.group_row];
+    if (!recent.empty() && recent.back().seq + 1 != event.seq) recent.clear();
+    recent.push_back(event);
+    if (recent.size() > kRecentEntries) recent.pop_front();
+    if (event.type == "message.delete" && event.relates_to) {
+      // What the database now holds for the erased message and its edits.
+      for (auto& e : recent) {
+        if (e.event_id == *event.relates_to) e.content = json::object();
+        if (e.type == "message.edit" && e.relates_to == event.relates_to) e.content = {{"event_id", *event.relates_to}};
+      }
+    }
+  }
   if (event.type == "member" && event.content.contains("user_id") && event.content["user_id"].is_string() &&
       ServerOf(event.content["user_id"].get<std::string>()) != self_) {
     reload_tracks_ = true;
@@ -593,7 +609,29 @@ void Federation::EndBatch() {
   push_cv_.notify_all();
 }
 
+json Federation::EntryOf(const GroupEvent& ev) {
+  json e = {{"group_id", ev.group_id}, {"type", ev.type},   {"sender", ev.sender},
+            {"origin", ev.origin},     {"origin_ts", ev.origin_ts}, {"nonce", ev.nonce},
+            {"content_hash", ev.content_hash}};
+  if (ev.relates_to) e["relates_to"] = *ev.relates_to;
+  if (!ev.origin_signatures.is_null()) e["signatures"] = ev.origin_signatures;
+  return {{"seq", ev.seq},         {"event_id", ev.event_id}, {"event", std::move(e)}, {"content", ev.content},
+          {"home_ts", ev.home_ts}, {"prev", ev.prev_hash},    {"signatures", ev.signatures}};
+}
+
 Result<json> Federation::LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = recent_.find(row);
+    if (it != recent_.end() && !it->second.empty() && it->second.front().seq <= from_seq &&
+        it->second.back().seq >= from_seq) {
+      json entries = json::array();
+      for (const auto& ev : it->second) {
+        if (ev.seq >= from_seq && ev.seq <= to_seq) entries.push_back(EntryOf(ev));
+      }
+      return entries;
+    }
+  }
   auto r = db_.With([&](PgConn& c) { return c.Exec(kEntries, {row, from_seq, to_seq}); });
   if (!r.ok()) return r.error();
   json entries = json::array();
@@ -722,6 +760,7 @@ void Federation::PusherLoop() {
           Track& t = tracks_[key];
           if (fresh) t.acked = t.sent = rows->int64(i, 2);
           t.until = rows->opt_int64(i, 3);
+          tracked_.insert(key.first);
         }
         for (auto it = tracks_.begin(); it != tracks_.end();) {
           it = live.count(it->first) || !it->second.inflight.empty() ? std::next(it) : tracks_.erase(it);

@@ -162,6 +162,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // After a failure: forget what is in flight, resend from acked later.
   void Backoff(Track& t, int64_t now);
   Result<nlohmann::json> LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq);
+  static nlohmann::json EntryOf(const GroupEvent& event);  // the wire form (6.2)
 
   // Participant side
   void HandleEntries(const std::string& peer, const std::string& re, const nlohmann::json& body, bool snapshot);
@@ -202,6 +203,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   bool reload_tracks_ = true;
   bool poke_ = false;  // something for the pusher to look at (an answer, a retry)
   std::set<int64_t> dirty_;                                        // groups with new events
+  std::set<int64_t> tracked_;                                      // groups with participants
+  std::map<int64_t, std::deque<GroupEvent>> recent_;               // their latest entries
   std::map<std::pair<int64_t, std::string>, Track> tracks_;        // pusher thread mostly
   std::map<std::pair<int64_t, std::string>, int64_t> unsaved_acks_;  // acknowledged, not yet in the database
   bool outbox_dirty_ = true;
