@@ -32,6 +32,8 @@ constexpr int kSnapshotEntries = 50;
 constexpr size_t kMaxPushBytes = 768 * 1024;
 constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes  // entries per frame, under the 1 MiB frame limit
 constexpr int64_t kAnswerTimeoutMs = 5000;
+// How long a local sender waits for the home before the answer is 202 pending.
+constexpr int64_t kSenderWaitMs = 2500;
 
 GC_SQL(kTracks,
        "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers "
@@ -1126,7 +1128,7 @@ Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group
       out_cv_.notify_all();
       // Wait a moment for the home's answer; past that the event stays queued
       // and arrives by push when the home is back.
-      int64_t wait_ms = PeerDown(group.server) ? 0 : kAnswerTimeoutMs;
+      int64_t wait_ms = PeerDown(group.server) ? 0 : kSenderWaitMs;
       waiters_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return w->done || stopping_; });
       waiters_.erase(event_id);
     }
