@@ -15,7 +15,7 @@ JOBS       ?= $(shell nproc)
 CONFIG     ?= config/node.yaml
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps configure build run test bench clean
+.PHONY: all deps configure build run run-beta test bench clean
 
 all: build
 
@@ -37,6 +37,13 @@ run: deps build
 	@echo "  admin console: http://127.0.0.1:8080/admin/"
 	@echo "  (addresses as in http.listen of $(CONFIG))"
 	exec $(BUILD)/groupchat serve --config $(CONFIG)
+
+# A second node, beta.test, federating with the first (try it in another
+# terminal while `make run` is going; see README, Federation).
+run-beta: deps build
+	@echo "Starting a second node, beta.test, with config/beta.yaml (Ctrl-C stops it)"
+	@echo "  web client:    http://127.0.0.1:8090/"
+	exec $(BUILD)/groupchat serve --config config/beta.yaml
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
