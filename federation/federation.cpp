@@ -144,6 +144,15 @@ std::string ServerOf(const std::string& address) {
 }
 
 
+// The key id of `server`'s signature in {server: {key_id: sig}}, if any.
+std::optional<std::string> SignerKeyId(const json& sigs, const std::string& server) {
+  if (!sigs.is_object() || !sigs.contains(server) || !sigs[server].is_object()) return std::nullopt;
+  for (auto it = sigs[server].begin(); it != sigs[server].end(); ++it) {
+    if (it.value().is_string()) return it.key();
+  }
+  return std::nullopt;
+}
+
 bool IsInt(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_number_integer(); }
 
 // An origin event as it travels: E's fields plus signatures.
@@ -264,9 +273,23 @@ void Federation::AnswerError(const std::string& peer, const std::string& re, con
 
 std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConnection(key); }
 
+Result<std::string> Federation::KeyOf(const std::string& server, const std::string& key_id) {
+  if (server == self_) {
+    if (key_id == keys_.key_id) return keys_.identity_public;
+    for (const auto& o : keys_.old_keys) {
+      if (o.key_id == key_id) return o.public_key;
+    }
+    return Error::Unauthorized("no key " + key_id + " of this node");
+  }
+  return peers_.KeyFor(server, key_id);
+}
+
 Status Federation::Hello(const std::string& name) {
   if (!IsValidServerName(name)) return Error::Invalid("name must be a server name");
-  auto p = peers_.Resolve(name);
+  // A known peer introducing itself again (it restarted, or lost contact)
+  // gets its document checked again: a rotated key is followed, a changed
+  // key without hand-over is refused here and shown to the admin.
+  auto p = peers_.Lookup(name) ? peers_.Refresh(name) : peers_.Resolve(name);
   if (!p.ok()) {
     ++rejected;
     LogWarn("federation introduction refused", {{"peer", name}, {"error", p.error().message}});
@@ -427,10 +450,12 @@ Result<std::shared_ptr<FixedEvent>> Federation::VerifyOrigin(const std::string& 
   auto chash = ContentHash(content);
   if (!chash.ok() || *chash != ce->content_hash) return Error::Invalid("content does not match content_hash");
   GC_TRY(CheckEventShape(ce->type, content, ce->relates_to));
-  auto key = peers_.Resolve(peer);
-  if (!key.ok()) return key.error();
   if (!e.contains("signatures") || !e["signatures"].is_object()) return Error::Unauthorized("event is not signed");
-  GC_TRY(Verify(e, peer, key->key_id, key->identity_key));
+  auto kid = SignerKeyId(e["signatures"], peer);
+  if (!kid) return Error::Unauthorized("the event has no signature of " + peer);
+  auto key = KeyOf(peer, *kid);
+  if (!key.ok()) return key.error();
+  GC_TRY(Verify(e, peer, *kid, *key));
   auto id = ContentId(e);
   if (!id.ok()) return id.error();
   auto f = std::make_shared<FixedEvent>();
@@ -880,32 +905,26 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& h
   auto bytes = CanonicalJson(EntryJson(group_id, seq, prev, *id, home_ts));
   if (!bytes.ok()) return bytes.error();
   const json& sigs = entry["signatures"];
-  if (!sigs.is_object() || !sigs.contains(home) || !sigs[home].is_object() || !sigs[home].contains(home_key.key_id) ||
-      !sigs[home][home_key.key_id].is_string()) {
-    return Error::Unauthorized("the entry has no home signature");
-  }
+  auto home_kid = SignerKeyId(sigs, home);
+  if (!home_kid) return Error::Unauthorized("the entry has no home signature");
   // The home signature of the last entry of a run covers the run: each
   // entry's hash is the next one's `prev` (ApplyEntries checks the links and
   // that signature). Alone, an entry is checked here.
-  if (check_home_signature && !VerifyBytes(*bytes, sigs[home][home_key.key_id].get<std::string>(), home_key.identity_key)) {
-    return Error::Unauthorized("the home signature does not verify");
+  if (check_home_signature) {
+    auto key = KeyOf(home, *home_kid);
+    if (!key.ok() || !VerifyBytes(*bytes, sigs[home][*home_kid].get<std::string>(), *key)) {
+      return Error::Unauthorized("the home signature does not verify");
+    }
   }
   json osigs;
   if (ce->origin != home) {
     // A third node's user: its own signature must hold too.
-    std::string pub, kid;
-    if (ce->origin == self_) {
-      pub = keys_.identity_public;
-      kid = keys_.key_id;
-    } else {
-      auto p = peers_.Resolve(ce->origin);
-      if (!p.ok()) return Error::Unavailable("cannot check the origin signature: " + p.error().message);
-      pub = p->identity_key;
-      kid = p->key_id;
-    }
     const json& e = entry["event"];
-    if (!e.contains("signatures")) return Error::Unauthorized("the origin signature is missing");
-    GC_TRY(Verify(e, ce->origin, kid, pub));
+    auto kid = e.contains("signatures") ? SignerKeyId(e["signatures"], ce->origin) : std::nullopt;
+    if (!kid) return Error::Unauthorized("the origin signature is missing");
+    auto pub = KeyOf(ce->origin, *kid);
+    if (!pub.ok()) return Error::Unavailable("cannot check the origin signature: " + pub.error().message);
+    GC_TRY(Verify(e, ce->origin, *kid, *pub));
     osigs = {{ce->origin, e["signatures"][ce->origin]}};
   }
   Draft d = EventDraft(ce->sender, ce->type, content, ce->relates_to);
@@ -1037,7 +1056,9 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     // The signature over the last entry vouches for the whole linked run.
     const FixedEvent& f = *drafts.back().fixed;
     auto bytes = CanonicalJson(EntryJson(group_id, f.seq, f.prev, f.event_id, f.home_ts));
-    if (!bytes.ok() || !VerifyBytes(*bytes, f.signatures[home][key->key_id].get<std::string>(), key->identity_key)) {
+    auto kid = SignerKeyId(f.signatures, home);
+    auto pub = kid ? KeyOf(home, *kid) : Result<std::string>(Error::Unauthorized("unsigned"));
+    if (!bytes.ok() || !pub.ok() || !VerifyBytes(*bytes, f.signatures[home][*kid].get<std::string>(), *pub)) {
       ++rejected;
       LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
       return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
@@ -1399,7 +1420,9 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
     return Error::Invalid("history does not link to the held log");
   }
   auto bytes = CanonicalJson(EntryJson(group.address, last.seq, last.prev, last.event_id, last.home_ts));
-  if (!bytes.ok() || !VerifyBytes(*bytes, last.signatures[group.server][key->key_id].get<std::string>(), key->identity_key)) {
+  auto kid = SignerKeyId(last.signatures, group.server);
+  auto pub = kid ? KeyOf(group.server, *kid) : Result<std::string>(Error::Unauthorized("unsigned"));
+  if (!bytes.ok() || !pub.ok() || !VerifyBytes(*bytes, last.signatures[group.server][*kid].get<std::string>(), *pub)) {
     return Error::Unauthorized("the home signature does not verify");
   }
   Status st = db_.Transaction([&](PgConn& c) -> Status {

@@ -139,6 +139,9 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void OnRequest(const std::string& peer, std::string frame);
   void OnAnswer(const std::string& peer, std::string frame);
   std::string Admit(const std::string& key);
+  // The public key `server` signs with under `key_id` (this node's own,
+  // current or retired; a peer's, following its rotation).
+  Result<std::string> KeyOf(const std::string& server, const std::string& key_id);
   // Introduces this node to `peer` over HTTP once (again after failures).
   Status EnsureIntroduced(const std::string& peer);
   // After a timeout: introduce again next time, and treat the peer as down.

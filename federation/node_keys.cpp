@@ -1,5 +1,9 @@
 #include "federation/node_keys.h"
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -89,7 +93,51 @@ Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created
   crypto_scalarmult_base(reinterpret_cast<unsigned char*>(k.transport_public.data()),
                          reinterpret_cast<const unsigned char*>(k.transport_secret.data()));
   k.key_id = "ed25519:" + Base64Url(k.identity_public).substr(0, 8);
+  // Retired identity keys.
+  std::string old_dir = dir + "/old";
+  if (fs::is_directory(old_dir, ec)) {
+    for (const auto& f : fs::directory_iterator(old_dir, ec)) {
+      if (f.path().extension() != ".key") continue;
+      auto sec = ReadSecret(f.path().string(), crypto_sign_SECRETKEYBYTES);
+      if (!sec.ok()) return sec.error();
+      OldIdentityKey o;
+      o.secret_key = *sec;
+      o.public_key.resize(crypto_sign_PUBLICKEYBYTES);
+      crypto_sign_ed25519_sk_to_pk(reinterpret_cast<unsigned char*>(o.public_key.data()),
+                                   reinterpret_cast<const unsigned char*>(o.secret_key.data()));
+      o.key_id = "ed25519:" + Base64Url(o.public_key).substr(0, 8);
+      struct stat st;
+      if (stat(f.path().c_str(), &st) == 0) o.retired_ms = static_cast<int64_t>(st.st_mtime) * 1000;
+      k.old_keys.push_back(std::move(o));
+    }
+    std::sort(k.old_keys.begin(), k.old_keys.end(),
+              [](const OldIdentityKey& a, const OldIdentityKey& b) { return a.retired_ms < b.retired_ms; });
+  }
   return k;
+}
+
+Result<NodeKeys> RotateIdentityKey(const std::string& data_dir) {
+  bool created = false;
+  auto current = LoadOrCreateNodeKeys(data_dir, &created);
+  if (!current.ok()) return current.error();
+  std::string dir = data_dir + "/keys";
+  std::error_code ec;
+  fs::create_directories(dir + "/old", ec);
+  if (ec) return Error::Unavailable("cannot create " + dir + "/old: " + ec.message());
+  chmod((dir + "/old").c_str(), 0700);
+  std::string name = current->key_id.substr(current->key_id.find(':') + 1);
+  GC_TRY(WriteSecret(dir + "/old/" + name + ".key", current->identity_secret));
+  std::string sk(crypto_sign_SECRETKEYBYTES, '\0'), pk(crypto_sign_PUBLICKEYBYTES, '\0');
+  crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()), reinterpret_cast<unsigned char*>(sk.data()));
+  GC_TRY(WriteSecret(dir + "/identity.key", sk));
+  return LoadOrCreateNodeKeys(data_dir, &created);
+}
+
+std::string RotationBytes(const std::string& name, const std::string& old_key_id, const std::string& key_id,
+                          const std::string& public_key_b64) {
+  // Keys sorted: canonical JSON of four strings (all ASCII here).
+  nlohmann::json j = {{"key_id", key_id}, {"name", name}, {"old_key_id", old_key_id}, {"public_key", public_key_b64}};
+  return j.dump();
 }
 
 }  // namespace gc

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "federation/chain.h"
 #include "federation/node_keys.h"
@@ -44,6 +45,13 @@ GC_SQL(kAcceptKey,
 GC_SQL(kSetAdminState,
        "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen, admin_state) "
        "VALUES ($1, '', '', '', '', $3, 0, $2) ON CONFLICT (name) DO UPDATE SET admin_state = EXCLUDED.admin_state");
+GC_SQL(kPinned, "SELECT identity_key, key_id FROM fed_peers WHERE name = $1");
+GC_SQL(kRetireKey,
+       "INSERT INTO fed_peer_keys (name, key_id, key, retired_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING");
+GC_SQL(kRotate,
+       "UPDATE fed_peers SET identity_key = $2, key_id = $3, transport_key = $4, endpoint = $5, last_seen = $6, "
+       "key_conflict = NULL WHERE name = $1 AND identity_key = $7");
+GC_SQL(kLoadOldKeys, "SELECT name, key_id, key FROM fed_peer_keys");
 GC_SQL(kTouch, "UPDATE fed_peers SET last_seen = $2 WHERE name = $1");
 GC_SQL(kRecordError, "UPDATE fed_peers SET last_error = $2 WHERE name = $1");
 
@@ -175,8 +183,14 @@ Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& b
   p.name = name;
   p.identity_key = *pub;
   p.key_id = str("key_id");
+  if (p.key_id != "ed25519:" + Base64Url(*pub).substr(0, 8)) return Error::Unavailable(name + ": key_id does not match the key");
   p.transport_key = *tkey;
   p.endpoint = endpoint;
+  if (doc.contains("rotation") && doc["rotation"].is_object()) {
+    const auto& r = doc["rotation"];
+    if (r.contains("old_key_id") && r["old_key_id"].is_string()) p.rotation_old_key_id = r["old_key_id"];
+    if (r.contains("signature") && r["signature"].is_string()) p.rotation_signature = r["signature"];
+  }
   return p;
 }
 
@@ -191,7 +205,13 @@ PeerDirectory::PeerDirectory(PgPool& db, const Config& c)
 Status PeerDirectory::Load() {
   auto r = db_.With([](PgConn& c) { return c.Exec(kLoadPeers); });
   if (!r.ok()) return r.error();
+  auto old = db_.With([](PgConn& c) { return c.Exec(kLoadOldKeys); });
+  if (!old.ok()) return old.error();
   std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < old->rows(); ++i) {
+    auto k = DecodeBase64Url(old->text(i, 2));
+    if (k.ok()) old_keys_[old->text(i, 0)][old->text(i, 1)] = *k;
+  }
   for (int i = 0; i < r->rows(); ++i) {
     PeerInfo p;
     p.name = r->text(i, 0);
@@ -278,10 +298,26 @@ Result<PeerInfo> PeerDirectory::Resolve(const std::string& name) {
 Result<PeerInfo> PeerDirectory::Pin(const PeerInfo& f) {
   int64_t now = NowMs();
   std::string id = Base64Url(f.identity_key), tk = Base64Url(f.transport_key);
+  std::optional<std::pair<std::string, std::string>> retired;  // (key id, key) handed over
   auto st = db_.With([&](PgConn& c) -> Result<bool> {
     auto r = c.Exec(kInsertPeer, {f.name, id, f.key_id, tk, f.endpoint, now});
     if (!r.ok()) return r.error();
     if (r->affected() > 0) return true;
+    // A different key: accepted only if the pinned key handed over to it.
+    auto pinned = c.Exec(kPinned, {f.name});
+    if (!pinned.ok()) return pinned.error();
+    if (pinned->rows() > 0 && !f.rotation_signature.empty() && f.rotation_old_key_id == pinned->text(0, 1)) {
+      auto old_key = DecodeBase64Url(pinned->text(0, 0));
+      std::string bytes = RotationBytes(f.name, f.rotation_old_key_id, f.key_id, id);
+      if (old_key.ok() && VerifyBytes(bytes, f.rotation_signature, *old_key)) {
+        auto keep = c.Exec(kRetireKey, {f.name, pinned->text(0, 1), pinned->text(0, 0), now});
+        if (!keep.ok()) return keep.error();
+        auto up = c.Exec(kRotate, {f.name, id, f.key_id, tk, f.endpoint, now, pinned->text(0, 0)});
+        if (!up.ok()) return up.error();
+        retired = std::make_pair(pinned->text(0, 1), *old_key);
+        return true;
+      }
+    }
     auto k = c.Exec(kKeyConflict, {f.name, id});
     if (!k.ok()) return k.error();
     return false;
@@ -294,6 +330,11 @@ Result<PeerInfo> PeerDirectory::Pin(const PeerInfo& f) {
     LogError("peer presented a different identity key: refused", {{"peer", f.name}, {"key", id}});
     return Error::Conflict(f.name + " presented a different identity key; an admin must accept it");
   }
+  if (retired) {
+    old_keys_[f.name][retired->first] = retired->second;
+    LogInfo("peer rotated its identity key; following it", {{"peer", f.name}, {"old_key_id", retired->first},
+                                                           {"key_id", f.key_id}});
+  }
   std::string admin_state = p.admin_state;
   int64_t first = p.first_seen ? p.first_seen : now;
   p = f;
@@ -302,6 +343,62 @@ Result<PeerInfo> PeerDirectory::Pin(const PeerInfo& f) {
   p.last_seen = now;
   LogInfo("peer pinned", {{"peer", f.name}, {"key_id", f.key_id}, {"endpoint", f.endpoint}});
   return p;
+}
+
+Result<PeerInfo> PeerDirectory::Refresh(const std::string& name) {
+  if (!Admits(name)) return Error::Forbidden(name + " is not admitted by this node's federation policy");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = refreshed_at_.find(name);
+    if (it != refreshed_at_.end() && NowMs() - it->second < 1000) {
+      auto p = peers_.find(name);
+      if (p != peers_.end() && !p->second.identity_key.empty()) return p->second;
+      return Error::Unavailable(name + " was refreshed a moment ago");
+    }
+    refreshed_at_[name] = NowMs();
+  }
+  auto fetched = FetchNodeDocument(name, BaseUrl(name));
+  if (!fetched.ok()) return fetched.error();
+  return Pin(*fetched);
+}
+
+Result<std::string> PeerDirectory::KeyFor(const std::string& name, const std::string& key_id) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto p = peers_.find(name);
+      if (p != peers_.end() && p->second.key_id == key_id && !p->second.identity_key.empty() &&
+          !p->second.key_conflict) {
+        return p->second.identity_key;
+      }
+      auto o = old_keys_.find(name);
+      if (o != old_keys_.end()) {
+        auto k = o->second.find(key_id);
+        if (k != o->second.end()) return k->second;
+      }
+    }
+    if (attempt == 0) {
+      // An unknown key id: the peer may have rotated; look again (Refresh
+      // fetches at most once a second per peer).
+      auto r = Lookup(name) ? Refresh(name) : Resolve(name);
+      if (!r.ok()) return r.error();
+      if (r->key_id != key_id) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+        r = Refresh(name);
+        if (!r.ok()) return r.error();
+      }
+    }
+  }
+  return Error::Unauthorized("no known key " + key_id + " of " + name);
+}
+
+std::map<std::string, std::map<std::string, std::string>> PeerDirectory::AllKeys() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto out = old_keys_;
+  for (const auto& [n, p] : peers_) {
+    if (!p.identity_key.empty()) out[n][p.key_id] = p.identity_key;
+  }
+  return out;
 }
 
 Status PeerDirectory::SetAdminState(const std::string& name, const std::string& state) {

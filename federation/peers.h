@@ -36,6 +36,8 @@ struct PeerInfo {
   std::string admin_state;    // "", "allowed", "blocked"
   std::optional<std::string> key_conflict;
   std::optional<std::string> last_error;
+  // From a fetched document: the hand-over from the previous key, if any.
+  std::string rotation_old_key_id, rotation_signature;
 };
 
 // GET (or POST `post_body`) base_url + path over HTTP/1.1, http:// or
@@ -57,6 +59,14 @@ class PeerDirectory {
   Result<PeerInfo> Resolve(const std::string& name);
   // From memory only (no resolution).
   std::optional<PeerInfo> Lookup(const std::string& name) const;
+  // Fetches the peer's document again (at most once a second per peer), to
+  // follow a key rotation or a new transport key or endpoint.
+  Result<PeerInfo> Refresh(const std::string& name);
+  // The public key `name` signed with under `key_id`: its pinned key, or one
+  // it used before a rotation; refreshes once if the id is unknown.
+  Result<std::string> KeyFor(const std::string& name, const std::string& key_id);
+  // Keys of every peer, current and retired: name -> key id -> public key.
+  std::map<std::string, std::map<std::string, std::string>> AllKeys() const;
   bool Admits(const std::string& name) const;
   // Asks peer `name` (over HTTP) to resolve and pin this node, so that its
   // ZAP handler admits our key. kForbidden if it refuses us.
@@ -86,6 +96,8 @@ class PeerDirectory {
   std::map<std::string, PeerInfo> peers_;     // GUARDED_BY(mu_)
   std::set<std::string> touched_;             // GUARDED_BY(mu_)
   std::map<std::string, int64_t> failed_at_;  // GUARDED_BY(mu_): last failed resolution (ms)
+  std::map<std::string, int64_t> refreshed_at_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::map<std::string, std::string>> old_keys_;  // GUARDED_BY(mu_): name -> key id -> key
 };
 
 }  // namespace gc

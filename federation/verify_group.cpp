@@ -17,50 +17,54 @@ using nlohmann::json;
 namespace {
 
 GC_SQL(kGroup, "SELECT id, server, head_hash, base_seq, last_seq FROM groups WHERE address = $1 AND deleted_at IS NULL");
-GC_SQL(kPeerKeys, "SELECT name, key_id, identity_key FROM fed_peers WHERE identity_key <> ''");
+GC_SQL(kPeerKeys,
+       "SELECT name, key_id, identity_key FROM fed_peers WHERE identity_key <> '' "
+       "UNION ALL SELECT name, key_id, key FROM fed_peer_keys");
 GC_SQL(kPage,
        "SELECT seq, event_id, type, sender, origin, origin_ts, nonce, content_hash, relates_to, content::text, "
        "home_ts, prev_hash, entry_hash, signatures::text, origin_signatures::text FROM events "
        "WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT 2000");
 
+using KeyRing = std::map<std::string, std::map<std::string, std::string>>;  // server -> key id -> key
+
 // The signature of `server` in a {server: {key_id: sig}} map, verified
-// with a known key of that server.
-bool SignedBy(const json& sigs, const std::string& server, const std::string& bytes,
-              const std::map<std::string, std::pair<std::string, std::string>>& keys, std::string* why) {
-  auto k = keys.find(server);
-  if (k == keys.end()) {
-    *why = "no known key for " + server;
+// with the key of that id (current or retired).
+bool SignedBy(const json& sigs, const std::string& server, const std::string& bytes, const KeyRing& keys,
+              std::string* why) {
+  if (!sigs.is_object() || !sigs.contains(server) || !sigs[server].is_object() || sigs[server].empty()) {
+    *why = "no signature of " + server;
     return false;
   }
-  if (!sigs.is_object() || !sigs.contains(server) || !sigs[server].is_object() ||
-      !sigs[server].contains(k->second.first) || !sigs[server][k->second.first].is_string()) {
-    *why = "no signature of " + server + " with key " + k->second.first;
-    return false;
-  }
-  if (!VerifyBytes(bytes, sigs[server][k->second.first].get<std::string>(), k->second.second)) {
+  auto ring = keys.find(server);
+  for (auto it = sigs[server].begin(); it != sigs[server].end(); ++it) {
+    if (!it.value().is_string()) continue;
+    if (ring == keys.end() || !ring->second.count(it.key())) {
+      *why = "no known key " + it.key() + " of " + server;
+      continue;
+    }
+    if (VerifyBytes(bytes, it.value().get<std::string>(), ring->second.at(it.key()))) return true;
     *why = "the signature of " + server + " does not verify";
-    return false;
   }
-  return true;
+  return false;
 }
 
 }  // namespace
 
 Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const std::string& self,
-                                 const std::string& self_key_id, const std::string& self_public) {
+                                 const std::map<std::string, std::string>& self_keys) {
   auto g = c.Exec(kGroup, {group_id});
   if (!g.ok()) return g.error();
   if (g->rows() == 0) return Error::NotFound("no such group: " + group_id);
   int64_t row = g->int64(0, 0);
   std::string home = g->text(0, 1), recorded_head = g->text(0, 2);
   int64_t base = g->int64(0, 3);
-  std::map<std::string, std::pair<std::string, std::string>> keys;  // server -> (key_id, public key)
-  keys[self] = {self_key_id, self_public};
+  KeyRing keys;
+  keys[self] = self_keys;
   auto pk = c.Exec(kPeerKeys);
   if (!pk.ok()) return pk.error();
   for (int i = 0; i < pk->rows(); ++i) {
     auto pub = DecodeBase64Url(pk->text(i, 2));
-    if (pub.ok()) keys[pk->text(i, 0)] = {pk->text(i, 1), *pub};
+    if (pub.ok()) keys[pk->text(i, 0)][pk->text(i, 1)] = *pub;
   }
   VerifyReport rep;
   rep.group_id = group_id;

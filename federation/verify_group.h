@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "node/common/result.h"
@@ -24,9 +25,10 @@ struct VerifyReport {
   std::string broken_event_id, reason;
 };
 
-// `self`: this node's name, `self_key_id` / `self_public`: its identity key
-// (32 bytes). Keys of other nodes come from fed_peers.
+// `self`: this node's name, `self_keys`: its identity keys, current and
+// retired (key id -> 32-byte public key). Keys of other nodes, current and
+// retired, come from fed_peers and fed_peer_keys.
 Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const std::string& self,
-                                 const std::string& self_key_id, const std::string& self_public);
+                                 const std::map<std::string, std::string>& self_keys);
 
 }  // namespace gc

@@ -32,7 +32,9 @@ constexpr const char* kUsage = R"(groupchat - a federated group chat node
 Usage:
   groupchat serve    --config FILE     start the node (HTTP API, stream, web client, federation)
   groupchat migrate  --config FILE     apply pending database migrations and exit
-  groupchat keygen   --config FILE     create the node's keys under data_dir/keys (kept if present)
+  groupchat keygen   --config FILE [--rotate]
+                                       create the node's keys under data_dir/keys (kept if present);
+                                       --rotate replaces the identity key (peers follow it, spec 11)
   groupchat admin create-user   --config FILE --username NAME --password-file F [--admin]
                                 [--display-name NAME]      (F may be - for standard input)
   groupchat admin create-invite --config FILE [--uses N] [--expires-in-hours H]
@@ -143,6 +145,13 @@ int Keygen(const Args& args) {
   bool created = false;
   auto keys = LoadOrCreateNodeKeys(config.node.data_dir, &created);
   if (!keys.ok()) return Fail(keys.error());
+  if (args.Has("--rotate")) {
+    std::string old_id = keys->key_id;
+    keys = RotateIdentityKey(config.node.data_dir);
+    if (!keys.ok()) return Fail(keys.error());
+    std::cout << "rotated the identity key: " << old_id << " is retired (kept in " << config.node.data_dir
+              << "/keys/old to hand over to the new key), the new one is used from the node's next start\n";
+  }
   std::cout << (created ? "created" : "kept existing") << " node keys in " << config.node.data_dir << "/keys\n"
             << "identity key (ed25519): " << Base64Url(keys->identity_public) << "\n"
             << "key id: " << keys->key_id << "\n"
@@ -216,7 +225,9 @@ int Admin(int argc, char** argv) {
     auto keys = LoadOrCreateNodeKeys(config.node.data_dir, &created);
     if (!keys.ok()) return Fail(keys.error());
     auto rep = (*db)->pool().With([&](PgConn& c) {
-      return VerifyGroup(c, args.values["group"], config.node.name, keys->key_id, keys->identity_public);
+      std::map<std::string, std::string> own = {{keys->key_id, keys->identity_public}};
+      for (const auto& o : keys->old_keys) own[o.key_id] = o.public_key;
+      return VerifyGroup(c, args.values["group"], config.node.name, own);
     });
     if (!rep.ok()) return Fail(rep.error());
     if (!rep->ok) {
@@ -304,7 +315,10 @@ int RunCommand(int argc, char** argv) {
   if (cmd == "admin") return Admin(argc, argv);
   Args args;
   if (cmd == "serve" || cmd == "migrate" || cmd == "keygen") {
-    if (!ParseArgs(argc, argv, 2, {"--config"}, {}, &args)) return kExitUsage;
+    if (!ParseArgs(argc, argv, 2, {"--config"}, cmd == "keygen" ? std::vector<std::string>{"--rotate"}
+                                                                 : std::vector<std::string>{}, &args)) {
+      return kExitUsage;
+    }
     if (cmd == "serve") return Serve(args);
     if (cmd == "migrate") return Migrate(args);
     return Keygen(args);

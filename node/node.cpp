@@ -11,6 +11,7 @@
 
 #include "admin/admin_http.h"
 #include "admin/audit_log.h"
+#include "federation/chain.h"
 #include "federation/federation.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
@@ -134,6 +135,16 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                           {"key_id", n->keys_->key_id},
                           {"transport_key", Base64Url(n->keys_->transport_public)},
                           {"old_verify_keys", nlohmann::json::object()}};
+    for (const auto& old : n->keys_->old_keys) {
+      doc["old_verify_keys"][old.key_id] = {{"key", Base64Url(old.public_key)}, {"expired_ts", old.retired_ms}};
+    }
+    if (!n->keys_->old_keys.empty()) {
+      // The key before this one hands over to it, so that peers that pinned
+      // it follow the rotation without an admin (spec/federation.md 11).
+      const auto& prev = n->keys_->old_keys.back();
+      std::string bytes = RotationBytes(c.node.name, prev.key_id, n->keys_->key_id, Base64Url(n->keys_->identity_public));
+      doc["rotation"] = {{"old_key_id", prev.key_id}, {"signature", SignBytes(bytes, prev.secret_key)}};
+    }
     SigningKey sk{c.node.name, n->keys_->key_id, n->keys_->identity_secret, n->keys_->identity_public};
     auto bytes = SigningBytes(doc);
     if (!bytes.ok()) return bytes.error();

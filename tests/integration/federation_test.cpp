@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -371,6 +372,42 @@ TEST_F(FederationTest, ThreeNodesShareOneGroup) {
     return a == Log(bob, g) && a == Log(carol, g) && HasBody(carol, g, "from beta") && HasBody(bob, g, "from gamma");
   })) << N(2).LogText();
   EXPECT_EQ(N(2).Cli({"admin", "verify-group", g}).exit_code, 0);
+}
+
+TEST_F(FederationTest, KeyRotationIsFollowedAndAnUnannouncedKeyIsRefused) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1);
+  std::string g = CreateGroup(alice);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  ASSERT_EQ(Send(alice, g, "before rotation").status, 201);
+  ASSERT_TRUE(Eventually([&] { return HasBody(bob, g, "before rotation"); }));
+
+  // acme rotates its identity key; its old key hands over to the new one.
+  N(0).Stop();
+  auto rot = N(0).Cli({"keygen", "--rotate"});
+  ASSERT_EQ(rot.exit_code, 0) << rot.out << rot.err;
+  N(0).Start();
+  ASSERT_EQ(Send(alice, g, "after rotation").status, 201);
+  ASSERT_TRUE(Eventually([&] { return HasBody(bob, g, "after rotation"); })) << N(1).LogText();
+  EXPECT_NE(N(1).LogText().find("peer rotated its identity key"), std::string::npos);
+  ASSERT_EQ(Send(bob, g, "bob after rotation").status, 201);
+  ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g) && HasBody(alice, g, "bob after rotation"); }));
+  // Both logs verify: old entries with the retired key, new ones with the new.
+  auto va = N(0).Cli({"admin", "verify-group", g});
+  auto vb = N(1).Cli({"admin", "verify-group", g});
+  EXPECT_EQ(va.exit_code, 0) << va.out << va.err;
+  EXPECT_EQ(vb.exit_code, 0) << vb.out << vb.err;
+
+  // A new key with no hand-over (keys lost, or someone else) is refused.
+  N(0).Stop();
+  std::filesystem::remove_all(N(0).data_dir() + "/keys");
+  N(0).Start();
+  ASSERT_EQ(Send(alice, g, "from a stranger's key").status, 201);
+  // Its connection is refused (unknown transport key); when it introduces
+  // itself again, the changed identity key is found and refused for good.
+  EXPECT_TRUE(Eventually([&] { return N(1).LogText().find("different identity key") != std::string::npos; }, 30))
+      << N(1).LogText();
+  EXPECT_FALSE(HasBody(bob, g, "from a stranger's key"));
 }
 
 TEST_F(FederationTest, DeniedNodeIsRefused) {
