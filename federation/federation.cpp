@@ -68,8 +68,11 @@ GC_SQL(kOutboxPending,
        "ORDER BY id LIMIT 512");
 GC_SQL(kOutboxDone, "UPDATE fed_outbox SET state = 'done', seq = $2 WHERE id = $1");
 GC_SQL(kOutboxRefused, "UPDATE fed_outbox SET state = 'refused', last_error = $2 WHERE id = $1");
+// Retried after 1 s, 2 s, 4 s, ... at most 60 s ($2 is now); a peer that
+// answers again resets the wait (kOutboxRetryPeer).
 GC_SQL(kOutboxRetry,
-       "UPDATE fed_outbox SET attempts = attempts + 1, next_at = $2, last_error = $3 WHERE id = $1");
+       "UPDATE fed_outbox SET attempts = attempts + 1, "
+       "next_at = $2 + LEAST(60000, 1000 * (1::bigint << LEAST(attempts, 6))), last_error = $3 WHERE id = $1");
 GC_SQL(kOutboxRetryPeer, "UPDATE fed_outbox SET next_at = 0 WHERE peer = $1 AND state = 'pending'");
 GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
 GC_SQL(kTxnFromOutbox,
@@ -1201,7 +1204,7 @@ void Federation::OutboxLoop() {
     lock.unlock();
     for (const auto& item : expired) {
       Forget(item.peer);
-      (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now + 2000, "no answer from the home node"}); });
+      (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now, "no answer from the home node"}); });
     }
     Result<PgResult> pending = Error::Internal("skip");
     if (poll || now % 1000 < 250) pending = db_.With([&](PgConn& c) { return c.Exec(kOutboxPending, {now}); });
@@ -1227,7 +1230,7 @@ void Federation::OutboxLoop() {
             (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxDone, {id, seq}); });
           } else if (retry) {
             (void)db_.With([&](PgConn& c) {
-              return c.Exec(kOutboxRetry, {id, Now() + 2000, StrOr(answer, "message", "")});
+              return c.Exec(kOutboxRetry, {id, Now(), StrOr(answer, "message", "")});
             });
           } else {
             LogWarn("home node refused an event", {{"peer", peer}, {"event_id", event_id}, {"answer", answer.dump()}});
