@@ -13,24 +13,15 @@
 #       PERF=1 records a perf profile of beta while it catches up (/tmp/beta.perf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=build/groupchat
 LOADGEN=build/bench/gc-loadgen
-[ -x "$BIN" ] && [ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
-ulimit -n "$(ulimit -Hn)"
+[ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
+. bench/lib.sh
+bench_init
 MODE=${1:-latency}
 shift || true
 
-TMP=$(mktemp -d /tmp/gc-fedbench-XXXXXX)
-chmod 755 "$TMP"
 BASE=$((20000 + RANDOM % 9000))
 A_HTTP=$BASE; B_HTTP=$((BASE + 1)); A_FED=$((BASE + 2)); B_FED=$((BASE + 3))
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null || true; kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 start_node() {  # name http fed other_name other_http
   mkdir -p "$TMP/$1"
@@ -59,13 +50,7 @@ stream:
 log:
   access: false
 YAML
-  "$BIN" serve --config "$TMP/$1/node.yaml" 2> "$TMP/$1/node.log" &
-  PIDS+=($!)
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$2/healthz" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "node $1 did not start" >&2; tail "$TMP/$1/node.log" >&2; exit 1
+  bench_start_node "$TMP/$1/node.yaml" "$2" "$TMP/$1/node.log"
 }
 start_node acme.test "$A_HTTP" "$A_FED" beta.test "$B_HTTP"
 A_PID=${PIDS[0]}

@@ -12,18 +12,10 @@ cd "$(dirname "$0")/.."
 DURATION=${1:-10}
 CONNS=${2:-50}
 THREADS=${3:-1}
-BIN=build/groupchat
-[ -x "$BIN" ] || { echo "build first: make" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "wrk missing: make deps" >&2; exit 1; }
-
-TMP=$(mktemp -d /tmp/gc-bench-XXXXXX)
-chmod 755 "$TMP"
+. bench/lib.sh
+bench_init
 PORT=$((20000 + RANDOM % 10000))
-cleanup() {
-  [ -n "${NODE_PID:-}" ] && kill -TERM "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 
 cat > "$TMP/node.yaml" <<YAML
 node:
@@ -41,12 +33,7 @@ rate_limits:
 log:
   access: true
 YAML
-"$BIN" serve --config "$TMP/node.yaml" 2> "$TMP/node.log" &
-NODE_PID=$!
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
 TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/register" \
   -d '{"username":"bench","password":"benchmark-password"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
 [ -n "$TOKEN" ] || { echo "could not register"; cat "$TMP/node.log"; exit 1; }

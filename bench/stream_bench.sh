@@ -9,19 +9,11 @@
 # NODE_YAML_EXTRA may add YAML to the node's config (e.g. "log:\n  access: false").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=build/groupchat
 LOADGEN=build/bench/gc-loadgen
-[ -x "$BIN" ] && [ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
-ulimit -n "$(ulimit -Hn)"
-
-TMP=$(mktemp -d /tmp/gc-bench-XXXXXX)
-chmod 755 "$TMP"
+[ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
+. bench/lib.sh
+bench_init
 PORT=$((20000 + RANDOM % 10000))
-cleanup() {
-  [ -n "${NODE_PID:-}" ] && kill -TERM "$NODE_PID" 2>/dev/null && wait "$NODE_PID" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
 cat > "$TMP/node.yaml" <<YAML
 node:
   name: bench.test
@@ -42,12 +34,7 @@ stream:
   max_connections: 20000
 $(printf '%b' "${NODE_YAML_EXTRA:-}")
 YAML
-"$BIN" serve --config "$TMP/node.yaml" 2> "$TMP/node.log" &
-NODE_PID=$!
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
 echo "# $(date -u +%F) $(nproc) cores; gc-loadgen $*"
 "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" "$@"
 slow=$(grep -c '"group log batch slow"' "$TMP/node.log" || true)
