@@ -94,6 +94,20 @@ GC_SQL(kOutboxDepth,
 
 int64_t Now() { return NowMs(); }
 
+// Drops entries from `list` until it fits a frame (kMaxPushBytes, at least
+// one entry kept): from the end, or with `keep_latest` from the start.
+void TrimToFrame(json& list, bool keep_latest) {
+  size_t bytes = 0, keep = 0;
+  for (; keep < list.size(); ++keep) {
+    const json& e = list[keep_latest ? list.size() - 1 - keep : keep];
+    bytes += e.dump().size() + 1;
+    if (bytes > kMaxPushBytes && keep > 0) break;
+  }
+  if (keep == list.size()) return;
+  if (keep_latest) list.erase(list.begin(), list.begin() + static_cast<long>(list.size() - keep));
+  else list.erase(list.begin() + static_cast<long>(keep), list.end());
+}
+
 bool IsStr(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); }
 
 // Field readers that never throw on a peer's odd types (json::value does).
@@ -491,10 +505,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
   if (seen->rows() > 0) {
     auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(ce.sender); });
-    if (is_join && !BoolOr(body, "have_replica", true) && joined.ok() && *joined) {
-      (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
-      Rewind(*row, peer, -1);
-    }
+    if (is_join && !BoolOr(body, "have_replica", true) && joined.ok() && *joined) NeedSnapshot(*row, peer);
     return Answer(peer, re, true, {{"event_id", (*fixed)->event_id}, {"seq", seen->int64(0, 0)}, {"replayed", true}});
   }
   UserProfile who;
@@ -505,11 +516,8 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
     r = Dispatch(who, *row, ce.group_id, ce.type, content);
   }
   if (!r.ok()) return AnswerError(peer, re, r.error());
-  if (is_join && !BoolOr(body, "have_replica", true)) {
-    // The joiner's node needs the group's state before anything else.
-    (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {*row, peer}); });
-    Rewind(*row, peer, -1);
-  }
+  // The joiner's node needs the group's state before anything else.
+  if (is_join && !BoolOr(body, "have_replica", true)) NeedSnapshot(*row, peer);
   // The seq the event got (actions answer without it); none if the action
   // changed nothing (e.g. a join of a member).
   json ack = {{"event_id", (*fixed)->event_id}};
@@ -592,6 +600,11 @@ void Federation::HandleCatchup(const std::string& peer, const std::string& re, c
   Answer(peer, re, true, {{"group_id", gid}});
 }
 
+void Federation::NeedSnapshot(int64_t row, const std::string& peer) {
+  (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {row, peer}); });
+  Rewind(row, peer, -1);
+}
+
 void Federation::Rewind(int64_t row, const std::string& peer, int64_t acked) {
   std::lock_guard<std::mutex> lock(mu_);
   auto key = std::make_pair(row, peer);
@@ -649,7 +662,7 @@ json Federation::EntryOf(const GroupEvent& ev) {
           {"home_ts", ev.home_ts}, {"prev", ev.prev_hash},    {"signatures", ev.signatures}};
 }
 
-Result<json> Federation::LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq) {
+Result<json> Federation::LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq, int64_t to_seq) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = recent_.find(row);
@@ -666,19 +679,23 @@ Result<json> Federation::LoadEntries(int64_t row, int64_t from_seq, int64_t to_s
   if (!r.ok()) return r.error();
   json entries = json::array();
   for (int i = 0; i < r->rows(); ++i) {
-    json e = {{"group_id", ""}, {"type", r->text(i, 2)}, {"sender", r->text(i, 3)}, {"origin", r->text(i, 4)},
-              {"origin_ts", r->int64(i, 5)}, {"nonce", r->opt_text(i, 6).value_or("")},
-              {"content_hash", r->opt_text(i, 7).value_or("")}};
-    if (auto rel = r->opt_text(i, 8)) e["relates_to"] = *rel;
-    if (auto os = r->opt_text(i, 14)) e["signatures"] = json::parse(*os, nullptr, false);
-    json entry = {{"seq", r->int64(i, 0)},
-                  {"event_id", r->text(i, 1)},
-                  {"event", e},
-                  {"content", json::parse(r->view(i, 9), nullptr, false)},
-                  {"home_ts", r->opt_int64(i, 10).value_or(0)},
-                  {"prev", r->opt_text(i, 11).value_or("")},
-                  {"signatures", json::parse(r->opt_text(i, 13).value_or("{}"), nullptr, false)}};
-    entries.push_back(std::move(entry));
+    GroupEvent ev;
+    ev.group_id = group_id;
+    ev.seq = r->int64(i, 0);
+    ev.event_id = r->text(i, 1);
+    ev.type = r->text(i, 2);
+    ev.sender = r->text(i, 3);
+    ev.origin = r->text(i, 4);
+    ev.origin_ts = r->int64(i, 5);
+    ev.nonce = r->opt_text(i, 6).value_or("");
+    ev.content_hash = r->opt_text(i, 7).value_or("");
+    ev.relates_to = r->opt_text(i, 8);
+    ev.content = json::parse(r->view(i, 9), nullptr, false);
+    ev.home_ts = r->opt_int64(i, 10).value_or(0);
+    ev.prev_hash = r->opt_text(i, 11).value_or("");
+    ev.signatures = json::parse(r->opt_text(i, 13).value_or("{}"), nullptr, false);
+    if (auto os = r->opt_text(i, 14)) ev.origin_signatures = json::parse(*os, nullptr, false);
+    entries.push_back(EntryOf(ev));
   }
   return entries;
 }
@@ -691,7 +708,7 @@ Result<Federation::Prepared> Federation::PreparePush(int64_t row, int64_t from, 
     // The state now and the latest entries up to it.
     p.type = "snapshot";
     int64_t first = std::max(state->base_seq, state->last_seq - kSnapshotEntries + 1);
-    auto entries = LoadEntries(row, first, state->last_seq);
+    auto entries = LoadEntries(row, state->address, first, state->last_seq);
     if (!entries.ok()) return entries.error();
     json members = json::array();
     for (const auto& [u, m] : state->members) {
@@ -705,26 +722,14 @@ Result<Federation::Prepared> Federation::PreparePush(int64_t row, int64_t from, 
               {"entries", *entries}};
   } else {
     p.type = "push";
-    auto entries = LoadEntries(row, from, std::min(target, from + kPushBatch - 1));
+    auto entries = LoadEntries(row, state->address, from, std::min(target, from + kPushBatch - 1));
     if (!entries.ok()) return entries.error();
     p.body = {{"group_id", state->address}, {"entries", *entries}};
   }
-  // Keep the frame under the limit: entries beyond it go in the next push
-  // (a snapshot keeps its latest entries).
+  // Entries beyond the frame limit go in the next push; a snapshot keeps its
+  // latest ones.
   json& list = p.body["entries"];
-  size_t bytes = 0, keep = 0;
-  for (; keep < list.size(); ++keep) {
-    bytes += list[keep].dump().size() + 1;
-    if (bytes > kMaxPushBytes && keep > 0) break;
-  }
-  if (p.type == "snapshot" && keep < list.size()) {
-    json tail = json::array();
-    for (size_t i = list.size() - keep; i < list.size(); ++i) tail.push_back(list[i]);
-    list = tail;
-  } else if (keep < list.size()) {
-    list.erase(list.begin() + static_cast<long>(keep), list.end());
-  }
-  for (auto& e : list) e["event"]["group_id"] = state->address;
+  TrimToFrame(list, /*keep_latest=*/snapshot);
   p.count = list.size();
   p.to = list.empty() ? from - 1 : list.back()["seq"].get<int64_t>();
   return p;
@@ -885,8 +890,15 @@ void Federation::RetryPeer(const std::string& name) {
 
 // ------------------------------------------------------------------ participant side
 
-Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& home_key, const std::string& group_id,
-                                      const json& entry, bool check_home_signature) {
+bool Federation::HomeSigned(const std::string& home, const std::string& group_id, const FixedEvent& f) {
+  auto kid = SignerKeyId(f.signatures, home);
+  if (!kid) return false;
+  auto pub = KeyOf(home, *kid);
+  auto bytes = CanonicalJson(EntryJson(group_id, f.seq, f.prev, f.event_id, f.home_ts));
+  return pub.ok() && bytes.ok() && VerifyBytes(*bytes, f.signatures[home][*kid].get<std::string>(), *pub);
+}
+
+Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string& group_id, const json& entry) {
   if (!entry.is_object() || !IsInt(entry, "seq") || !IsStr(entry, "prev") || !IsStr(entry, "event_id") ||
       !IsInt(entry, "home_ts") || !entry.contains("event") || !entry.contains("content") ||
       !entry.contains("signatures")) {
@@ -908,17 +920,9 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const PeerInfo& h
   auto bytes = CanonicalJson(EntryJson(group_id, seq, prev, *id, home_ts));
   if (!bytes.ok()) return bytes.error();
   const json& sigs = entry["signatures"];
-  auto home_kid = SignerKeyId(sigs, home);
-  if (!home_kid) return Error::Unauthorized("the entry has no home signature");
-  // The home signature of the last entry of a run covers the run: each
-  // entry's hash is the next one's `prev` (ApplyEntries checks the links and
-  // that signature). Alone, an entry is checked here.
-  if (check_home_signature) {
-    auto key = KeyOf(home, *home_kid);
-    if (!key.ok() || !VerifyBytes(*bytes, sigs[home][*home_kid].get<std::string>(), *key)) {
-      return Error::Unauthorized("the home signature does not verify");
-    }
-  }
+  // Only present here: the home signature of the last entry of a linked run
+  // covers the run, and the callers check that one (HomeSigned).
+  if (!SignerKeyId(sigs, home)) return Error::Unauthorized("the entry has no home signature");
   json osigs;
   if (ce->origin != home) {
     // A third node's user: its own signature must hold too.
@@ -952,8 +956,8 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
   if (!entries.is_array() || entries.size() > static_cast<size_t>(kPushBatch)) {
     return Error::Invalid("entries must be an array of at most 500");
   }
-  auto key = peers_.Resolve(home);
-  if (!key.ok()) return key.error();
+  auto admitted = peers_.Resolve(home);  // the home must still be a pinned, admitted peer
+  if (!admitted.ok()) return admitted.error();
   auto row = log_.FindByAddress(group_id);
   int64_t last = 0;
   std::string head;
@@ -979,7 +983,7 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
       held.push_back(&e);  // held already (checked for a fork below)
       continue;
     }
-    auto d = VerifyEntry(home, *key, group_id, e, /*check_home_signature=*/false);
+    auto d = VerifyEntry(home, group_id, e);
     if (!d.ok()) {
       bad = d.error();
       break;
@@ -1058,10 +1062,7 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
   if (!drafts.empty()) {
     // The signature over the last entry vouches for the whole linked run.
     const FixedEvent& f = *drafts.back().fixed;
-    auto bytes = CanonicalJson(EntryJson(group_id, f.seq, f.prev, f.event_id, f.home_ts));
-    auto kid = SignerKeyId(f.signatures, home);
-    auto pub = kid ? KeyOf(home, *kid) : Result<std::string>(Error::Unauthorized("unsigned"));
-    if (!bytes.ok() || !pub.ok() || !VerifyBytes(*bytes, f.signatures[home][*kid].get<std::string>(), *pub)) {
+    if (!HomeSigned(home, group_id, f)) {
       ++rejected;
       LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
       return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
@@ -1373,22 +1374,10 @@ void Federation::HandleHistory(const std::string& peer, const std::string& re, c
   auto part = db_.With([&](PgConn& c) { return c.Exec(kIsParticipant, {*row, peer}); });
   if (!part.ok()) return AnswerError(peer, re, part.error());
   if (part->rows() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
-  auto entries = LoadEntries(*row, std::max<int64_t>(1, before - limit), before - 1);
+  auto entries = LoadEntries(*row, gid, std::max<int64_t>(1, before - limit), before - 1);
   if (!entries.ok()) return AnswerError(peer, re, entries.error());
-  // Under the frame limit, keeping the entries next to before_seq.
-  json& list = *entries;
-  size_t bytes = 0, keep = 0;
-  for (size_t i = list.size(); i-- > 0;) {
-    bytes += list[i].dump().size() + 1;
-    if (bytes > kMaxPushBytes && keep > 0) break;
-    ++keep;
-  }
-  json out = json::array();
-  for (size_t i = list.size() - keep; i < list.size(); ++i) {
-    list[i]["event"]["group_id"] = gid;
-    out.push_back(std::move(list[i]));
-  }
-  Answer(peer, re, true, {{"group_id", gid}, {"entries", out}});
+  TrimToFrame(*entries, /*keep_latest=*/true);  // the entries next to before_seq
+  Answer(peer, re, true, {{"group_id", gid}, {"entries", std::move(*entries)}});
 }
 
 Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
@@ -1397,13 +1386,13 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
   if (!answer.ok()) return answer.error();
   const json& entries = answer->contains("entries") ? (*answer)["entries"] : json();
   if (!entries.is_array() || entries.empty()) return OkStatus();
-  auto key = peers_.Resolve(group.server);
-  if (!key.ok()) return key.error();
+  auto admitted = peers_.Resolve(group.server);  // the home must still be a pinned, admitted peer
+  if (!admitted.ok()) return admitted.error();
   // Verify the run, then that its last entry is the one the held log starts
   // from: the held chain vouches for it (and its signature is checked too).
   std::vector<Draft> drafts;
   for (const auto& e : entries) {
-    auto d = VerifyEntry(group.server, *key, group.address, e, /*check_home_signature=*/false);
+    auto d = VerifyEntry(group.server, group.address, e);
     if (!d.ok()) return d.error();
     if (!drafts.empty()) {
       const FixedEvent& prev = *drafts.back().fixed;
@@ -1422,12 +1411,7 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
     LogWarn("federation history refused: it does not link to the held log", {{"group", group.address}});
     return Error::Invalid("history does not link to the held log");
   }
-  auto bytes = CanonicalJson(EntryJson(group.address, last.seq, last.prev, last.event_id, last.home_ts));
-  auto kid = SignerKeyId(last.signatures, group.server);
-  auto pub = kid ? KeyOf(group.server, *kid) : Result<std::string>(Error::Unauthorized("unsigned"));
-  if (!bytes.ok() || !pub.ok() || !VerifyBytes(*bytes, last.signatures[group.server][*kid].get<std::string>(), *pub)) {
-    return Error::Unauthorized("the home signature does not verify");
-  }
+  if (!HomeSigned(group.server, group.address, last)) return Error::Unauthorized("the home signature does not verify");
   Status st = db_.Transaction([&](PgConn& c) -> Status {
     std::vector<std::string> ids;
     for (Draft& d : drafts) {

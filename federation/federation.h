@@ -159,20 +159,26 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void PusherLoop();
   // Sends group `row` to `peer` again from acked + 1 (-1: a snapshot first).
   void Rewind(int64_t row, const std::string& peer, int64_t acked);
+  // The peer's next delivery of group `row` is a snapshot (durably).
+  void NeedSnapshot(int64_t row, const std::string& peer);
   Result<Prepared> PreparePush(int64_t row, int64_t from, int64_t target, bool snapshot);
   void OnPushAnswer(const std::pair<int64_t, std::string>& key, const std::string& id, int64_t to, size_t count,
                     bool ok, const nlohmann::json& answer);
   // After a failure: forget what is in flight, resend from acked later.
   void Backoff(Track& t, int64_t now);
-  Result<nlohmann::json> LoadEntries(int64_t row, int64_t from_seq, int64_t to_seq);
+  // Entries from_seq..to_seq of group `row` in the wire form, from memory
+  // when held there, else from the database.
+  Result<nlohmann::json> LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq, int64_t to_seq);
   static nlohmann::json EntryOf(const GroupEvent& event);  // the wire form (6.2)
 
   // Participant side
   void HandleEntries(const std::string& peer, const std::string& re, const nlohmann::json& body, bool snapshot);
   Result<int64_t> ApplyEntries(const std::string& home, const std::string& group_id, const nlohmann::json& entries,
                                const nlohmann::json* state);
-  Result<Draft> VerifyEntry(const std::string& home, const PeerInfo& home_key, const std::string& group_id,
-                            const nlohmann::json& entry, bool check_home_signature);
+  Result<Draft> VerifyEntry(const std::string& home, const std::string& group_id, const nlohmann::json& entry);
+  // Does the home's signature over entry `f` verify (with the key its key id
+  // names, current or retired)?
+  bool HomeSigned(const std::string& home, const std::string& group_id, const FixedEvent& f);
   void OutboxLoop();
   // Verifies a signed origin event {event, content} from `peer`.
   Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
