@@ -36,6 +36,7 @@
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
+#include "services/messaging/search_index.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -96,6 +97,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
       },
       c.stream.typing_ttl_s);
   n->log_->add_sink(n->hub_.get());
+  n->search_index_ = std::make_unique<SearchIndex>(*n->log_, n->db_->pool());
+  n->log_->add_sink(n->search_index_.get());
+  n->messaging_->set_search_index(n->search_index_.get());
   n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);
   n->messaging_->set_ephemeral_sink(n->hub_.get());
   n->users_->set_revocation_listener([self](int64_t session_id, const std::string& user) {
@@ -109,6 +113,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->log_->add_sink(n->federation_.get());
   n->groups_->set_remote(n->federation_.get());
   GC_TRY(n->log_->Start(n->db_->pool().conninfo()));
+  GC_TRY(n->search_index_->Start());
   StreamOptions so;
   so.max_connections = c.stream.max_connections;
   so.send_queue_bytes = static_cast<size_t>(c.stream.send_queue_bytes);
@@ -280,6 +285,7 @@ Node::~Node() {
   if (workers_) workers_->Stop();
   if (federation_) federation_->Stop();
   if (log_) log_->Stop();
+  if (search_index_) search_index_->Stop();
   if (hub_) hub_->Stop();
   if (users_) users_->FlushActivity();
   users_.reset();
@@ -328,6 +334,7 @@ Status Node::Serve() {
   workers_->Stop();
   federation_->Stop();
   log_->Stop();
+  search_index_->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
     stop = true;

@@ -19,6 +19,7 @@ class UserService;
 class GroupLog;
 class Federation;
 class GroupService;
+class SearchIndex;
 class MessagingService;
 class StreamHub;
 class StreamEndpoint;
@@ -50,6 +51,7 @@ class Node {
   std::unique_ptr<GroupLog> log_;
   std::unique_ptr<GroupService> groups_;
   std::unique_ptr<MessagingService> messaging_;
+  std::unique_ptr<SearchIndex> search_index_;
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamEndpoint> stream_;

@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "services/messaging/search_index.h"
 #include "node/common/address.h"
+#include "node/common/log.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
 #include "services/groups/projections.h"
+#include "services/messaging/search_index.h"
 
 namespace gc {
 
@@ -38,11 +41,11 @@ GC_SQL(kMentions,
        "WHERE x.user_id = $1 AND x.stream_pos < $2 AND g.deleted_at IS NULL "
        "ORDER BY x.stream_pos DESC LIMIT $3");
 GC_SQL(kSearch,
-       "SELECT " GC_EVENT_COLUMNS ", ts_rank(e.search, q) AS rank "
-       "FROM events e JOIN groups g ON g.id = e.group_id "
-       "JOIN group_members m ON m.group_id = e.group_id AND m.user_id = $1 AND m.membership = 'join', "
+       "SELECT " GC_EVENT_COLUMNS ", ts_rank(s.search, q) AS rank "
+       "FROM event_search s JOIN events e ON e.stream_pos = s.stream_pos JOIN groups g ON g.id = s.group_id "
+       "JOIN group_members m ON m.group_id = s.group_id AND m.user_id = $1 AND m.membership = 'join', "
        "plainto_tsquery('simple', $2) q "
-       "WHERE e.search @@ q AND g.deleted_at IS NULL "
+       "WHERE s.search @@ q AND g.deleted_at IS NULL "
        "ORDER BY rank DESC, e.stream_pos DESC LIMIT $3 OFFSET $4");
 
 GC_SQL(kEventsSince,
@@ -335,6 +338,9 @@ Result<std::vector<SearchHit>> MessagingService::Search(const UserProfile& me, c
                                                         int offset) {
   auto len = Utf8Length(query);
   if (query.empty() || !len || *len > 256) return Error::Invalid("q must be 1 to 256 characters");
+  if (search_index_ && !search_index_->WaitIndexed(log_.last_stream_pos(), 2000)) {
+    LogWarn("search ran before the index caught up", {{"indexed", search_index_->indexed_pos()}});
+  }
   auto r = db_.With([&](PgConn& c) { return c.Exec(kSearch, {me.user_id, query, limit, offset}); });
   if (!r.ok()) return r.error();
   std::vector<SearchHit> out;

@@ -25,6 +25,7 @@
 namespace gc {
 
 class PgPool;
+class SearchIndex;
 class TypingSink;
 
 struct SendRequest {
@@ -59,6 +60,8 @@ class MessagingService {
  public:
   MessagingService(GroupLog& log, PgPool& db, int64_t max_message_bytes);
   void set_ephemeral_sink(EphemeralSink* sink) { ephemeral_ = sink; }
+  // Searches wait for it to index what the log has committed (up to 2 s).
+  void set_search_index(SearchIndex* index) { search_index_ = index; }
 
   // `row` must come from GroupService::Resolve. Returns the message event
   // (the first one for a repeated client_txn_id).
@@ -100,6 +103,7 @@ class MessagingService {
   PgPool& db_;
   int64_t max_message_bytes_;
   EphemeralSink* ephemeral_ = nullptr;
+  SearchIndex* search_index_ = nullptr;
 };
 
 // The user addresses mentioned in a message body ("@alice:acme.test"), unique,

@@ -522,10 +522,17 @@ TEST_F(GroupsTest, SearchOnlyTheGroupsIAmIn) {
   EXPECT_TRUE(paged["has_more"]);
   EXPECT_EQ(c_.Get("/api/v1/search?q=", a.token).status, 400);
   EXPECT_EQ(c_.Get("/api/v1/search?q=%27%29%3B+DROP", a.token).status, 200);
-  // Edited text is what is searched.
-  json m = Send(a, mine, "before edit");
+  // Edited text is what is searched, also for a message indexed before
+  // the edit (the search above indexed everything sent so far).
+  json m = Send(a, mine, "before edit wombat" + word);
+  EXPECT_EQ(c_.Get("/api/v1/search?q=wombat" + word, a.token).json()["results"].size(), 1u);
   c_.Patch("/api/v1/groups/" + G(mine) + "/messages/" + G(m["event_id"]), {{"body", "after quokka" + word}}, a.token);
   EXPECT_EQ(c_.Get("/api/v1/search?q=quokka" + word, a.token).json()["results"].size(), 1u);
+  EXPECT_EQ(c_.Get("/api/v1/search?q=wombat" + word, a.token).json()["results"].size(), 0u);
+  // A message deleted after it was indexed is no longer found.
+  c_.Delete("/api/v1/groups/" + G(mine) + "/messages/" + G(m["event_id"]), a.token);
+  EXPECT_EQ(c_.Get("/api/v1/search?q=quokka" + word, a.token).json()["results"].size(), 0u);
+  EXPECT_EQ(c_.Get("/api/v1/search?q=" + word, a.token).json()["results"].size(), 2u);
 }
 
 TEST_F(GroupsTest, ConcurrentSendersGetGaplessSequence) {
