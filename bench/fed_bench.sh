@@ -90,6 +90,10 @@ while [ "$(last_seq "$A_HTTP" "$A_TOK")" -lt $((start_seq + BACKLOG)) ]; do
   wrk -t2 -c16 -d5s -s "$TMP/post.lua" "http://127.0.0.1:$A_HTTP/api/v1/groups/$G/messages" >/dev/null
 done
 target=$(last_seq "$A_HTTP" "$A_TOK")
+# Let acme settle first (its search indexer follows the fill; a search waits
+# for it), so that the figure is beta's catching up, not acme's leftovers.
+curl -sf -G "http://127.0.0.1:$A_HTTP/api/v1/search" --data-urlencode q=backlog -H "Authorization: Bearer $A_TOK" >/dev/null
+sleep 1
 echo "acme holds seq $target; beta holds $start_seq; resuming beta"
 tree_cpu() {  # CPU seconds of a process and all its descendants (the node and its PostgreSQL)
   python3 - "$1" <<'PY'
@@ -107,17 +111,49 @@ while todo:
 print(f"{total:.2f}")
 PY
 }
-a_cpu0=$(tree_cpu "$A_PID"); b_cpu0=$(tree_cpu "$B_PID")
-t0=$(date +%s.%N)
-if [ -n "${PERF:-}" ]; then perf record -F 999 -g -o /tmp/beta.perf -p "$B_PID" 2>/dev/null & PERF_PID=$!; fi
-kill -CONT "$B_PID"
-while true; do
-  have=$(last_seq "$B_HTTP" "$B_TOK" || echo 0)
-  [ "$have" -ge "$target" ] && break
-  sleep 0.05
-done
-t1=$(date +%s.%N)
+own_cpu() {  # CPU seconds of one process
+  awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat"
+}
+threads_cpu() {  # "name ticks" per thread of a process
+  for t in /proc/$1/task/*; do echo "$(cat "$t/comm" | tr ' ' _) $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat")"; done
+}
+threads_cpu "$B_PID" > "$TMP/threads0"; threads_cpu "$A_PID" > "$TMP/athreads0"
+a_cpu0=$(tree_cpu "$A_PID"); b_cpu0=$(tree_cpu "$B_PID"); b_own0=$(own_cpu "$B_PID")
+if [ -n "${PERF:-}" ]; then perf record -F 999 -g -o /tmp/beta.perf -a 2>/dev/null & PERF_PID=$!; fi
+# Resume beta and poll its last_seq over one keep-alive connection every
+# 20 ms (a curl process per poll cost a tenth of a core, skewing the figure).
+secs=$(python3 - "$B_PID" "$B_HTTP" "$B_TOK" "$target" <<'PY'
+import http.client, json, os, signal, sys, time
+pid, port, tok, target = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+t0 = time.monotonic()
+os.kill(pid, signal.SIGCONT)
+for _ in range(30000):  # at most 10 minutes
+    try:
+        conn.request("GET", "/api/v1/groups/%23backlog%3Aacme.test", headers={"Authorization": "Bearer " + tok})
+        if json.loads(conn.getresponse().read()).get("last_seq", 0) >= target: break
+    except (OSError, http.client.HTTPException, ValueError):
+        conn.close()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    time.sleep(0.02)
+print(f"{time.monotonic() - t0:.3f}")
+PY
+)
 if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
-a_cpu1=$(tree_cpu "$A_PID"); b_cpu1=$(tree_cpu "$B_PID")
-python3 -c "n=$target-$start_seq; s=$t1-$t0; print(f'catch-up: {n} events in {s:.2f} s = {n/s:.0f} events/s')"
-python3 -c "s=$t1-$t0; print(f'cpu meanwhile (node + its PostgreSQL): acme {($a_cpu1-$a_cpu0)/s:.2f} cores, beta {($b_cpu1-$b_cpu0)/s:.2f} cores')"
+a_cpu1=$(tree_cpu "$A_PID"); b_cpu1=$(tree_cpu "$B_PID"); b_own1=$(own_cpu "$B_PID")
+threads_cpu "$B_PID" > "$TMP/threads1"; threads_cpu "$A_PID" > "$TMP/athreads1"
+python3 - "$TMP" "$secs" <<'PY'
+import collections, os, sys
+tck = os.sysconf("SC_CLK_TCK")
+for who, f in (("beta", "threads"), ("acme", "athreads")):
+    def load(n):
+        d = collections.Counter()
+        for line in open(f"{sys.argv[1]}/{f}{n}"):
+            name, t = line.split(); d[name] += int(t)
+        return d
+    a, b = load(0), load(1)
+    busy = sorted(((b[k] - a[k]) / tck / float(sys.argv[2]), k) for k in b if b[k] > a[k])[::-1][:5]
+    print(f"{who} threads (cores):", ", ".join(f"{k} {v:.2f}" for v, k in busy))
+PY
+python3 -c "n=$target-$start_seq; s=$secs; print(f'catch-up: {n} events in {s:.2f} s = {n/s:.0f} events/s')"
+python3 -c "s=$secs; print(f'cpu meanwhile (node + its PostgreSQL): acme {($a_cpu1-$a_cpu0)/s:.2f} cores, beta {($b_cpu1-$b_cpu0)/s:.2f} cores (its node alone {($b_own1-$b_own0)/s:.2f})')"

@@ -22,7 +22,7 @@ bench_cleanup() {
 }
 
 bench_start_node() {  # config port log
-  "$BIN" serve --config "$1" 2> "$3" &
+  ${NODE_PRELOAD:+env LD_PRELOAD=$NODE_PRELOAD} "$BIN" serve --config "$1" 2> "$3" &
   NODE_PID=$!
   PIDS+=("$NODE_PID")
   for _ in $(seq 1 300); do

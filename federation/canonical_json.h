@@ -25,6 +25,12 @@ namespace gc {
 // a string that is not valid UTF-8.
 Result<std::string> CanonicalJson(const nlohmann::json& value);
 
+// Building blocks for canonical bytes of fixed shapes (the chain's E and H),
+// written without building a JSON tree: a string (kInvalid if not UTF-8) and
+// an integer (kInvalid outside +-(2^53-1)), as CanonicalJson writes them.
+Status AppendCanonicalString(std::string& out, std::string_view s);
+Status AppendCanonicalInt(std::string& out, int64_t v);
+
 // Parses `text` strictly (duplicate keys and invalid UTF-8 are errors,
 // nesting at most 64 deep) and returns the value.
 Result<nlohmann::json> ParseStrictJson(std::string_view text);

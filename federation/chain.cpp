@@ -23,17 +23,84 @@ json EntryJson(const std::string& group_id, int64_t seq, const std::string& prev
   return {{"group_id", group_id}, {"seq", seq}, {"prev", prev}, {"event_id", event_id}, {"home_ts", home_ts}};
 }
 
+namespace {
+
+// `"key":` (keys here are plain ASCII) then the string value.
+Status Member(std::string& out, const char* key, const std::string& value) {
+  out += '"';
+  out += key;
+  out += "\":";
+  return AppendCanonicalString(out, value);
+}
+
+Status IntMember(std::string& out, const char* key, int64_t value) {
+  out += '"';
+  out += key;
+  out += "\":";
+  return AppendCanonicalInt(out, value);
+}
+
+}  // namespace
+
+Result<std::string> CanonicalOriginEvent(const ChainEvent& e) {
+  // Members in bytewise key order.
+  std::string out;
+  out.reserve(256);
+  out += '{';
+  GC_TRY(Member(out, "content_hash", e.content_hash));
+  out += ',';
+  GC_TRY(Member(out, "group_id", e.group_id));
+  out += ',';
+  GC_TRY(Member(out, "nonce", e.nonce));
+  out += ',';
+  GC_TRY(Member(out, "origin", e.origin));
+  out += ',';
+  GC_TRY(IntMember(out, "origin_ts", e.origin_ts));
+  if (e.relates_to) {
+    out += ',';
+    GC_TRY(Member(out, "relates_to", *e.relates_to));
+  }
+  out += ',';
+  GC_TRY(Member(out, "sender", e.sender));
+  out += ',';
+  GC_TRY(Member(out, "type", e.type));
+  out += '}';
+  return out;
+}
+
+Result<std::string> CanonicalEntry(const std::string& group_id, int64_t seq, const std::string& prev,
+                                   const std::string& event_id, int64_t home_ts) {
+  std::string out;
+  out.reserve(192);
+  out += '{';
+  GC_TRY(Member(out, "event_id", event_id));
+  out += ',';
+  GC_TRY(Member(out, "group_id", group_id));
+  out += ',';
+  GC_TRY(IntMember(out, "home_ts", home_ts));
+  out += ',';
+  GC_TRY(Member(out, "prev", prev));
+  out += ',';
+  GC_TRY(IntMember(out, "seq", seq));
+  out += '}';
+  return out;
+}
+
 Result<std::string> ContentHash(const json& content) {
   auto c = CanonicalJson(content);
   if (!c.ok()) return c.error();
   return Base64Url(Sha256(*c));
 }
 
-Result<std::string> EventIdOf(const ChainEvent& e) { return ContentId(OriginEventJson(e)); }
+Result<std::string> EventIdOf(const ChainEvent& e) {
+  auto c = CanonicalOriginEvent(e);
+  if (!c.ok()) return c.error();
+  return "$" + Base64Url(Sha256(*c));
+}
 
 Result<std::string> EntryHash(const std::string& group_id, int64_t seq, const std::string& prev,
                               const std::string& event_id, int64_t home_ts) {
-  auto c = CanonicalJson(EntryJson(group_id, seq, prev, event_id, home_ts));
+  auto c = CanonicalEntry(group_id, seq, prev, event_id, home_ts);
   if (!c.ok()) return c.error();
   return Base64Url(Sha256(*c));
 }

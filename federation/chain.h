@@ -34,6 +34,13 @@ nlohmann::json OriginEventJson(const ChainEvent& e);
 nlohmann::json EntryJson(const std::string& group_id, int64_t seq, const std::string& prev,
                          const std::string& event_id, int64_t home_ts);
 
+// canonical(E) and canonical(H), written directly (the same bytes as
+// CanonicalJson(OriginEventJson(e)) and CanonicalJson(EntryJson(...)), about
+// ten times cheaper: every event of every group goes through them).
+Result<std::string> CanonicalOriginEvent(const ChainEvent& e);
+Result<std::string> CanonicalEntry(const std::string& group_id, int64_t seq, const std::string& prev,
+                                   const std::string& event_id, int64_t home_ts);
+
 // base64url(SHA-256(canonical(content))); kInvalid if content has no
 // canonical form (floats, invalid UTF-8, ...).
 Result<std::string> ContentHash(const nlohmann::json& content);

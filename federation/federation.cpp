@@ -17,6 +17,7 @@
 #include "services/groups/group_service.h"
 #include "services/groups/projections.h"
 #include "services/messaging/messaging_service.h"
+#include "services/messaging/search_index.h"
 #include "services/users/user_service.h"
 
 namespace gc {
@@ -25,12 +26,14 @@ using nlohmann::json;
 
 namespace {
 
+using WireEntry = Federation::WireEntry;
+
 constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
 constexpr size_t kMaxEventBytes = 64 * 1024;
 constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
 constexpr size_t kMaxPushBytes = 768 * 1024;
-constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes  // entries per frame, under the 1 MiB frame limit
+constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes
 constexpr int64_t kAnswerTimeoutMs = 5000;
 // How long a local sender waits for the home before the answer is 202 pending.
 constexpr int64_t kSenderWaitMs = 2500;
@@ -96,16 +99,104 @@ int64_t Now() { return NowMs(); }
 
 // Drops entries from `list` until it fits a frame (kMaxPushBytes, at least
 // one entry kept): from the end, or with `keep_latest` from the start.
-void TrimToFrame(json& list, bool keep_latest) {
+void TrimToFrame(std::vector<WireEntry>& list, bool keep_latest) {
   size_t bytes = 0, keep = 0;
   for (; keep < list.size(); ++keep) {
-    const json& e = list[keep_latest ? list.size() - 1 - keep : keep];
-    bytes += e.dump().size() + 1;
+    bytes += list[keep_latest ? list.size() - 1 - keep : keep].text.size() + 1;
     if (bytes > kMaxPushBytes && keep > 0) break;
   }
   if (keep == list.size()) return;
   if (keep_latest) list.erase(list.begin(), list.begin() + static_cast<long>(list.size() - keep));
   else list.erase(list.begin() + static_cast<long>(keep), list.end());
+}
+
+// Appends `s` as a JSON string (the text comes from PostgreSQL or this
+// node: valid UTF-8).
+void AppendQuoted(std::string& out, std::string_view s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+// The wire form of an entry (spec 6.2) straight from a kEntries row: the
+// JSON columns are copied as PostgreSQL prints them, nothing is parsed.
+std::string EntryTextFromRow(const PgResult& r, int i, const std::string& group_id) {
+  std::string out;
+  out.reserve(768);
+  out += "{\"seq\":";
+  out += std::to_string(r.int64(i, 0));
+  out += ",\"event_id\":";
+  AppendQuoted(out, r.view(i, 1));
+  out += ",\"event\":{\"group_id\":";
+  AppendQuoted(out, group_id);
+  out += ",\"type\":";
+  AppendQuoted(out, r.view(i, 2));
+  out += ",\"sender\":";
+  AppendQuoted(out, r.view(i, 3));
+  out += ",\"origin\":";
+  AppendQuoted(out, r.view(i, 4));
+  out += ",\"origin_ts\":";
+  out += std::to_string(r.int64(i, 5));
+  out += ",\"nonce\":";
+  AppendQuoted(out, r.is_null(i, 6) ? std::string_view() : r.view(i, 6));
+  out += ",\"content_hash\":";
+  AppendQuoted(out, r.is_null(i, 7) ? std::string_view() : r.view(i, 7));
+  if (!r.is_null(i, 8)) {
+    out += ",\"relates_to\":";
+    AppendQuoted(out, r.view(i, 8));
+  }
+  if (!r.is_null(i, 14)) {
+    out += ",\"signatures\":";
+    out += r.view(i, 14);
+  }
+  out += "},\"content\":";
+  out += r.view(i, 9);
+  out += ",\"home_ts\":";
+  out += std::to_string(r.opt_int64(i, 10).value_or(0));
+  out += ",\"prev\":";
+  AppendQuoted(out, r.is_null(i, 11) ? std::string_view() : r.view(i, 11));
+  out += ",\"signatures\":";
+  out += r.is_null(i, 13) ? std::string_view("{}") : r.view(i, 13);
+  out += '}';
+  return out;
+}
+
+// {"group_id": ..., ["state": ...,] "entries": [...]}
+std::string EntriesBody(const std::string& group_id, const std::vector<WireEntry>& entries,
+                        const std::string& state_text = "") {
+  size_t n = 64 + state_text.size();
+  for (const auto& e : entries) n += e.text.size() + 1;
+  std::string out;
+  out.reserve(n);
+  out += "{\"group_id\":";
+  AppendQuoted(out, group_id);
+  if (!state_text.empty()) {
+    out += ",\"state\":";
+    out += state_text;
+  }
+  out += ",\"entries\":[";
+  for (size_t k = 0; k < entries.size(); ++k) {
+    if (k) out += ',';
+    out += entries[k].text;
+  }
+  out += "]}";
+  return out;
 }
 
 bool IsStr(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); }
@@ -254,8 +345,8 @@ void Federation::Stop() {
 
 std::string Federation::NewMsgId() { return NewNonce(); }
 
-bool Federation::Request(const std::string& peer, const std::string& type, json body, AnswerFn on_answer,
-                         std::string* msg_id) {
+bool Federation::RequestText(const std::string& peer, const std::string& type, const std::string& body_text,
+                             AnswerFn on_answer, std::string* msg_id) {
   auto info = peers_.Resolve(peer);
   if (info.ok()) {
     Status intro = EnsureIntroduced(peer);
@@ -267,18 +358,41 @@ bool Federation::Request(const std::string& peer, const std::string& type, json 
   }
   std::string id = msg_id && !msg_id->empty() ? *msg_id : NewMsgId();
   if (msg_id) *msg_id = id;
-  json frame = {{"v", 1}, {"id", id}, {"type", type}, {"body", std::move(body)}};
+  std::string frame;
+  frame.reserve(body_text.size() + 96);
+  frame += "{\"v\":1,\"id\":";
+  AppendQuoted(frame, id);
+  frame += ",\"type\":";
+  AppendQuoted(frame, type);
+  frame += ",\"body\":";
+  frame += body_text;
+  frame += '}';
   if (on_answer) {
     std::lock_guard<std::mutex> lock(answers_mu_);
     answers_[id] = {Now(), std::move(on_answer)};
   }
-  transport_.Send(peer, info->endpoint, info->transport_key, frame.dump());
+  transport_.Send(peer, info->endpoint, info->transport_key, frame);
   return true;
+}
+
+bool Federation::Request(const std::string& peer, const std::string& type, json body, AnswerFn on_answer,
+                         std::string* msg_id) {
+  return RequestText(peer, type, body.dump(-1, ' ', false, json::error_handler_t::replace), std::move(on_answer),
+                     msg_id);
 }
 
 void Federation::Answer(const std::string& peer, const std::string& re, bool ok, json body) {
   json frame = {{"v", 1}, {"type", ok ? "ack" : "error"}, {"re", re}, {"body", std::move(body)}};
   transport_.Reply(peer, frame.dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
+void Federation::AnswerText(const std::string& peer, const std::string& re, const std::string& body_text) {
+  std::string frame = "{\"v\":1,\"type\":\"ack\",\"re\":";
+  AppendQuoted(frame, re);
+  frame += ",\"body\":";
+  frame += body_text;
+  frame += '}';
+  transport_.Reply(peer, frame);
 }
 
 void Federation::AnswerError(const std::string& peer, const std::string& re, const Error& e) {
@@ -662,41 +776,26 @@ json Federation::EntryOf(const GroupEvent& ev) {
           {"home_ts", ev.home_ts}, {"prev", ev.prev_hash},    {"signatures", ev.signatures}};
 }
 
-Result<json> Federation::LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq, int64_t to_seq) {
+Result<std::vector<WireEntry>> Federation::LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq,
+                                                      int64_t to_seq) {
+  std::vector<WireEntry> entries;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = recent_.find(row);
     if (it != recent_.end() && !it->second.empty() && it->second.front().seq <= from_seq &&
         it->second.back().seq >= from_seq) {
-      json entries = json::array();
       for (const auto& ev : it->second) {
-        if (ev.seq >= from_seq && ev.seq <= to_seq) entries.push_back(EntryOf(ev));
+        if (ev.seq >= from_seq && ev.seq <= to_seq) {
+          entries.push_back({ev.seq, EntryOf(ev).dump(-1, ' ', false, json::error_handler_t::replace)});
+        }
       }
       return entries;
     }
   }
   auto r = db_.With([&](PgConn& c) { return c.Exec(kEntries, {row, from_seq, to_seq}); });
   if (!r.ok()) return r.error();
-  json entries = json::array();
-  for (int i = 0; i < r->rows(); ++i) {
-    GroupEvent ev;
-    ev.group_id = group_id;
-    ev.seq = r->int64(i, 0);
-    ev.event_id = r->text(i, 1);
-    ev.type = r->text(i, 2);
-    ev.sender = r->text(i, 3);
-    ev.origin = r->text(i, 4);
-    ev.origin_ts = r->int64(i, 5);
-    ev.nonce = r->opt_text(i, 6).value_or("");
-    ev.content_hash = r->opt_text(i, 7).value_or("");
-    ev.relates_to = r->opt_text(i, 8);
-    ev.content = json::parse(r->view(i, 9), nullptr, false);
-    ev.home_ts = r->opt_int64(i, 10).value_or(0);
-    ev.prev_hash = r->opt_text(i, 11).value_or("");
-    ev.signatures = json::parse(r->opt_text(i, 13).value_or("{}"), nullptr, false);
-    if (auto os = r->opt_text(i, 14)) ev.origin_signatures = json::parse(*os, nullptr, false);
-    entries.push_back(EntryOf(ev));
-  }
+  entries.reserve(r->rows());
+  for (int i = 0; i < r->rows(); ++i) entries.push_back({r->int64(i, 0), EntryTextFromRow(*r, i, group_id)});
   return entries;
 }
 
@@ -704,34 +803,37 @@ Result<Federation::Prepared> Federation::PreparePush(int64_t row, int64_t from, 
   auto state = log_.Snapshot(row);
   if (!state.ok()) return state.error();
   Prepared p;
+  std::vector<WireEntry> entries;
+  std::string state_text;
   if (snapshot) {
     // The state now and the latest entries up to it.
     p.type = "snapshot";
     int64_t first = std::max(state->base_seq, state->last_seq - kSnapshotEntries + 1);
-    auto entries = LoadEntries(row, state->address, first, state->last_seq);
-    if (!entries.ok()) return entries.error();
+    auto loaded = LoadEntries(row, state->address, first, state->last_seq);
+    if (!loaded.ok()) return loaded.error();
+    entries = std::move(*loaded);
     json members = json::array();
     for (const auto& [u, m] : state->members) {
       if (m.membership == "leave") continue;
       members.push_back({{"user_id", u}, {"membership", m.membership}, {"role", m.role}});
     }
-    p.body = {{"group_id", state->address},
-              {"state", {{"title", state->title}, {"topic", state->topic}, {"visibility", state->visibility},
-                         {"join_rule", state->join_rule}, {"created_by", state->created_by},
-                         {"created_at", state->created_at}, {"members", members}, {"last_seq", state->last_seq}}},
-              {"entries", *entries}};
+    state_text = json{{"title", state->title},         {"topic", state->topic},
+                      {"visibility", state->visibility}, {"join_rule", state->join_rule},
+                      {"created_by", state->created_by}, {"created_at", state->created_at},
+                      {"members", members},              {"last_seq", state->last_seq}}
+                     .dump(-1, ' ', false, json::error_handler_t::replace);
   } else {
     p.type = "push";
-    auto entries = LoadEntries(row, state->address, from, std::min(target, from + kPushBatch - 1));
-    if (!entries.ok()) return entries.error();
-    p.body = {{"group_id", state->address}, {"entries", *entries}};
+    auto loaded = LoadEntries(row, state->address, from, std::min(target, from + kPushBatch - 1));
+    if (!loaded.ok()) return loaded.error();
+    entries = std::move(*loaded);
   }
   // Entries beyond the frame limit go in the next push; a snapshot keeps its
   // latest ones.
-  json& list = p.body["entries"];
-  TrimToFrame(list, /*keep_latest=*/snapshot);
-  p.count = list.size();
-  p.to = list.empty() ? from - 1 : list.back()["seq"].get<int64_t>();
+  TrimToFrame(entries, /*keep_latest=*/snapshot);
+  p.count = entries.size();
+  p.to = entries.empty() ? from - 1 : entries.back().seq;
+  p.body = EntriesBody(state->address, entries, state_text);
   return p;
 }
 
@@ -773,7 +875,7 @@ void Federation::OnPushAnswer(const std::pair<int64_t, std::string>& key, const 
 }
 
 void Federation::PusherLoop() {
-  constexpr size_t kWindow = 4;  // pushes in flight per (group, peer)
+  constexpr size_t kWindow = 8;  // pushes in flight per (group, peer)
   int64_t last_reload = 0, last_ack_flush = 0;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
@@ -856,7 +958,7 @@ void Federation::PusherLoop() {
         int64_t to = snapshot ? 0 : p->to;
         size_t count = p->count;
         lock.unlock();
-        Request(k.second, p->type, std::move(p->body), [this, k, id, to, count](bool ok, const json& answer) {
+        RequestText(k.second, p->type, p->body, [this, k, id, to, count](bool ok, const json& answer) {
           OnPushAnswer(k, id, to, count, ok, answer);
         }, &id);
         lock.lock();
@@ -894,7 +996,7 @@ bool Federation::HomeSigned(const std::string& home, const std::string& group_id
   auto kid = SignerKeyId(f.signatures, home);
   if (!kid) return false;
   auto pub = KeyOf(home, *kid);
-  auto bytes = CanonicalJson(EntryJson(group_id, f.seq, f.prev, f.event_id, f.home_ts));
+  auto bytes = CanonicalEntry(group_id, f.seq, f.prev, f.event_id, f.home_ts);
   return pub.ok() && bytes.ok() && VerifyBytes(*bytes, f.signatures[home][*kid].get<std::string>(), *pub);
 }
 
@@ -917,7 +1019,7 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string
   int64_t seq = entry["seq"];
   std::string prev = entry["prev"];
   int64_t home_ts = entry["home_ts"];
-  auto bytes = CanonicalJson(EntryJson(group_id, seq, prev, *id, home_ts));
+  auto bytes = CanonicalEntry(group_id, seq, prev, *id, home_ts);
   if (!bytes.ok()) return bytes.error();
   const json& sigs = entry["signatures"];
   // Only present here: the home signature of the last entry of a linked run
@@ -951,8 +1053,8 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string
   return d;
 }
 
-Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::string& group_id, const json& entries,
-                                         const json* state) {
+Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home, const std::string& group_id,
+                                                        const json& entries, const json* state, const HaveFn& answer) {
   if (!entries.is_array() || entries.size() > static_cast<size_t>(kPushBatch)) {
     return Error::Invalid("entries must be an array of at most 500");
   }
@@ -966,8 +1068,15 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     if (!st.ok()) return st.error();
     last = st->first;
     head = st->second;
+    // Entries queued for the writer but not yet committed count as held.
+    std::lock_guard<std::mutex> lock(mu_);
+    auto spec = spec_heads_.find(group_id);
+    if (spec != spec_heads_.end() && spec->second.first > last) {
+      last = spec->second.first;
+      head = spec->second.second;
+    }
   } else if (!state) {
-    return int64_t{-1};  // no replica: ask for a snapshot
+    return std::optional<int64_t>(-1);  // no replica: ask for a snapshot
   }
   std::vector<Draft> drafts;
   std::vector<const json*> held;
@@ -1057,7 +1166,9 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
     entries_applied += created->size();
     auto nrow = log_.FindByAddress(group_id);
     if (!nrow.ok()) return nrow.error();
-    return log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
+    auto now_last = log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
+    if (!now_last.ok()) return now_last.error();
+    return std::optional<int64_t>(*now_last);
   }
   if (!drafts.empty()) {
     // The signature over the last entry vouches for the whole linked run.
@@ -1068,12 +1179,43 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
       return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
     }
   }
-  if (!drafts.empty()) {
-    auto applied = log_.Apply(*row, std::move(drafts));
-    if (!applied.ok()) return applied.error();
-    entries_applied += applied->size();
-    bool own = std::any_of(applied->begin(), applied->end(), [&](const GroupEvent& e) { return e.origin == self_; });
-    if (own) (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {*row, last}); });
+  if (drafts.empty()) {
+    auto now_last = log_.Read(*row, [](const GroupState& st) { return st.last_seq; });
+    if (!now_last.ok()) return now_last.error();
+    return std::optional<int64_t>(*now_last);
+  }
+  // Written by the group log's writer while this thread verifies the next
+  // push, which continues from these entries (spec_heads_).
+  int64_t before = drafts.front().fixed->seq - 1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    spec_heads_[group_id] = {drafts.back().fixed->seq, drafts.back().fixed->entry_hash};
+  }
+  int64_t r = *row;
+  log_.ApplyAsync(r, std::move(drafts), [this, r, group_id, before, answer](Result<std::vector<GroupEvent>> applied) {
+    // On the writer thread: hand over at once.
+    auto shared = std::make_shared<Result<std::vector<GroupEvent>>>(std::move(applied));
+    workers_->Post([this, r, group_id, before, answer, shared] { Applied(r, group_id, before, *shared, answer); });
+  });
+  return std::optional<int64_t>();
+}
+
+void Federation::Applied(int64_t row, const std::string& group_id, int64_t before,
+                         const Result<std::vector<GroupEvent>>& applied, const HaveFn& answer) {
+  if (!applied.ok()) {
+    // Later pushes verified against these entries fail as gaps; the next
+    // one starts again from what is committed.
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      spec_heads_.erase(group_id);
+    }
+    return answer(applied.error());
+  }
+  entries_applied += applied->size();
+  bool own = std::any_of(applied->begin(), applied->end(), [&](const GroupEvent& e) { return e.origin == self_; });
+  if (own) (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {row, before}); });
+  auto now_last = log_.Read(row, [](const GroupState& st) { return st.last_seq; });
+  {
     // Local senders waiting for their events see them now.
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& ev : *applied) {
@@ -1084,11 +1226,12 @@ Result<int64_t> Federation::ApplyEntries(const std::string& home, const std::str
         it->second->body = {{"seq", ev.seq}};
       }
     }
-    waiters_cv_.notify_all();
+    auto it = spec_heads_.find(group_id);
+    if (it != spec_heads_.end() && now_last.ok() && it->second.first <= *now_last) spec_heads_.erase(it);
   }
-  auto now_last = log_.Read(*row, [](const GroupState& st) { return st.last_seq; });
-  if (!now_last.ok()) return now_last.error();
-  return *now_last;
+  waiters_cv_.notify_all();
+  if (!now_last.ok()) return answer(now_last.error());
+  answer(*now_last);
 }
 
 void Federation::HandleEntries(const std::string& peer, const std::string& re, const json& body, bool snapshot) {
@@ -1103,9 +1246,13 @@ void Federation::HandleEntries(const std::string& peer, const std::string& re, c
     if (!body.contains("state") || !body["state"].is_object()) return AnswerError(peer, re, Error::Invalid("snapshot needs state"));
     state = &body["state"];
   }
-  auto have = ApplyEntries(peer, gid, body["entries"], state);
-  if (!have.ok()) return AnswerError(peer, re, have.error());
-  Answer(peer, re, true, {{"group_id", gid}, {"have", *have}});
+  HaveFn answer = [this, peer, re, gid](const Result<int64_t>& have) {
+    if (!have.ok()) return AnswerError(peer, re, have.error());
+    Answer(peer, re, true, {{"group_id", gid}, {"have", *have}});
+  };
+  auto now = ApplyEntries(peer, gid, body["entries"], state, answer);
+  if (!now.ok()) return answer(now.error());
+  if (*now) answer(**now);  // else answered once the entries are written
 }
 
 Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts) {
@@ -1377,7 +1524,7 @@ void Federation::HandleHistory(const std::string& peer, const std::string& re, c
   auto entries = LoadEntries(*row, gid, std::max<int64_t>(1, before - limit), before - 1);
   if (!entries.ok()) return AnswerError(peer, re, entries.error());
   TrimToFrame(*entries, /*keep_latest=*/true);  // the entries next to before_seq
-  Answer(peer, re, true, {{"group_id", gid}, {"entries", std::move(*entries)}});
+  AnswerText(peer, re, EntriesBody(gid, *entries));
 }
 
 Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
@@ -1458,7 +1605,10 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
       Draft d = EventDraft(ev.sender, ev.type, ev.content, ev.relates_to);
       if (d.project) GC_TRY(d.project(c, ev));
     }
-    return OkStatus();
+    // Backfilled positions lie below the search indexer's cursor: index
+    // them here, with the edits and deletes just applied.
+    return SearchIndex::IndexRange(c, -((group.row << 32) | drafts.back().fixed->seq),
+                                   -((group.row << 32) | drafts.front().fixed->seq));
   });
   if (!st.ok()) return st;
   LogInfo("fetched older history", {{"group", group.address}, {"from_seq", drafts.front().fixed->seq},

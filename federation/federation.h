@@ -101,6 +101,12 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void Housekeeping();
 
   std::atomic<uint64_t> rejected{0}, entries_applied{0}, entries_pushed{0}, forks{0};
+
+  // An entry in its wire form (spec 6.2), serialized.
+  struct WireEntry {
+    int64_t seq;
+    std::string text;
+  };
   const FederationTransport& transport() const { return transport_; }
 
  private:
@@ -116,7 +122,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Body of the next push (or snapshot) of group `row` from seq `from`.
   struct Prepared {
     std::string type;
-    nlohmann::json body;
+    std::string body;  // JSON text
     int64_t to = 0;
     size_t count = 0;
   };
@@ -130,7 +136,12 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::string NewMsgId();
   bool Request(const std::string& peer, const std::string& type, nlohmann::json body, AnswerFn on_answer,
                    std::string* msg_id = nullptr);
+  // The same with a body already serialized (pushes: entries are assembled
+  // as text, never as JSON trees).
+  bool RequestText(const std::string& peer, const std::string& type, const std::string& body_text,
+                   AnswerFn on_answer, std::string* msg_id = nullptr);
   void Answer(const std::string& peer, const std::string& re, bool ok, nlohmann::json body);
+  void AnswerText(const std::string& peer, const std::string& re, const std::string& body_text);
   // Request and wait for the answer's body (kUnavailable after `timeout`,
   // the peer's refusal as an error).
   Result<nlohmann::json> Call(const std::string& peer, const std::string& type, nlohmann::json body,
@@ -168,13 +179,21 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void Backoff(Track& t, int64_t now);
   // Entries from_seq..to_seq of group `row` in the wire form, from memory
   // when held there, else from the database.
-  Result<nlohmann::json> LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq, int64_t to_seq);
+  Result<std::vector<WireEntry>> LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq,
+                                             int64_t to_seq);
   static nlohmann::json EntryOf(const GroupEvent& event);  // the wire form (6.2)
 
   // Participant side
   void HandleEntries(const std::string& peer, const std::string& re, const nlohmann::json& body, bool snapshot);
-  Result<int64_t> ApplyEntries(const std::string& home, const std::string& group_id, const nlohmann::json& entries,
-                               const nlohmann::json* state);
+  // Verifies pushed or snapshot entries and has them written. Returns the
+  // seq held to answer now, or nullopt when `answer` gets it once the
+  // entries are committed (the writer works while the next push is checked).
+  using HaveFn = std::function<void(const Result<int64_t>&)>;
+  Result<std::optional<int64_t>> ApplyEntries(const std::string& home, const std::string& group_id,
+                                              const nlohmann::json& entries, const nlohmann::json* state,
+                                              const HaveFn& answer);
+  void Applied(int64_t row, const std::string& group_id, int64_t before, const Result<std::vector<GroupEvent>>& applied,
+               const HaveFn& answer);
   Result<Draft> VerifyEntry(const std::string& home, const std::string& group_id, const nlohmann::json& entry);
   // Does the home's signature over entry `f` verify (with the key its key id
   // names, current or retired)?
@@ -225,6 +244,9 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
     bool ok = false;
     nlohmann::json body;
   };
+  // Per replica group: seq and entry hash of the last entry handed to the
+  // writer and not yet known committed (ApplyEntries continues from it).
+  std::map<std::string, std::pair<int64_t, std::string>> spec_heads_;  // GUARDED_BY(mu_)
   std::map<std::string, std::shared_ptr<Waiter>> waiters_;         // event id
   std::set<std::string> joining_;  // groups a local user is joining: their snapshot is expected
   std::condition_variable waiters_cv_;

@@ -110,7 +110,7 @@ Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const s
         first = false;
       }
       if (*prev_hash != prev) return broken(seq, id, "prev does not match the previous entry's hash");
-      auto bytes = CanonicalJson(EntryJson(group_id, seq, *prev_hash, id, *home_ts));
+      auto bytes = CanonicalEntry(group_id, seq, *prev_hash, id, *home_ts);
       if (!bytes.ok()) return broken(seq, id, bytes.error().message);
       std::string hash = Base64Url(Sha256(*bytes));
       if (hash != *ehash) return broken(seq, id, "the entry hash does not match the entry");
@@ -118,7 +118,7 @@ Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const s
       json sigs = json::parse(page->opt_text(i, 13).value_or("null"), nullptr, false);
       if (!SignedBy(sigs, home, *bytes, keys, &why)) return broken(seq, id, "home signature: " + why);
       if (ce.origin != home) {
-        auto ebytes = CanonicalJson(OriginEventJson(ce));
+        auto ebytes = CanonicalOriginEvent(ce);
         json osigs = json::parse(page->opt_text(i, 14).value_or("null"), nullptr, false);
         if (!ebytes.ok() || !SignedBy(osigs, ce.origin, *ebytes, keys, &why)) {
           return broken(seq, id, "origin signature: " + why);

@@ -240,6 +240,47 @@ Status PgConn::ExecScript(const char* sql) {
   return e;
 }
 
+Status PgConn::CopyIn(const char* copy_sql, std::string_view data) {
+  if (deferring_) return Error::Internal("COPY cannot be deferred");
+  if (!Healthy()) {
+    if (in_transaction_) return Error::Unavailable("the database is unavailable");
+    GC_TRY(Connect());
+  }
+  PGresult* r = PQexec(conn_, copy_sql);
+  if (PQresultStatus(r) != PGRES_COPY_IN) {
+    Error e = MakeError("copy", r);
+    PQclear(r);
+    return e;
+  }
+  PQclear(r);
+  // Blocking connection: PQputCopyData returns 1 once queued or sent.
+  bool sent = PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) == 1;
+  bool ended = PQputCopyEnd(conn_, sent ? nullptr : "the client could not send the rows") == 1;
+  Status st = OkStatus();
+  while (PGresult* res = PQgetResult(conn_)) {
+    if (st.ok() && PQresultStatus(res) != PGRES_COMMAND_OK) st = MakeError("copy", res);
+    PQclear(res);
+  }
+  if (st.ok() && (!sent || !ended)) st = MakeError("copy", nullptr);
+  return st;
+}
+
+void CopyText(std::string& out, const std::optional<std::string_view>& v) {
+  if (!v) {
+    out += "\\N";
+    return;
+  }
+  for (char ch : *v) {
+    switch (ch) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += ch;
+    }
+  }
+}
+
 Result<std::unique_ptr<PgPool>> PgPool::Create(const std::string& conninfo, int size,
                                                int connect_timeout_s) {
   std::unique_ptr<PgPool> pool(new PgPool());

@@ -96,6 +96,12 @@ class PgConn {
   // Runs constant SQL text with no parameters (BEGIN, COMMIT, migrations).
   Status ExecScript(const char* sql);
 
+  // COPY ... FROM STDIN with `data` in COPY's text format (rows end in
+  // "\n", columns separated by "\t", NULL as "\N"; see CopyText). For bulk
+  // inserts: about three times cheaper per row than INSERT ... unnest(...).
+  // Not in deferred mode.
+  Status CopyIn(const char* copy_sql, std::string_view data);
+
   bool Healthy() const;
   Status Connect();
 
@@ -125,6 +131,10 @@ class PgConn {
   std::vector<Deferred> deferred_;
   Status Prepare(const SqlQuery& q);
 };
+
+// Appends `v` as one column of COPY's text format (backslash, tab, newline
+// and carriage return escaped); nullopt appends NULL ("\N").
+void CopyText(std::string& out, const std::optional<std::string_view>& v);
 
 class PgPool {
  public:

@@ -98,6 +98,7 @@ class StreamHub : public EventSink, public EphemeralSink {
   void Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
   // `deferred` (writer thread, during a batch): queue without flushing and
   // remember the connection for EndBatch.
+  bool AnyConnected(const std::vector<std::string>& users);
   void Deliver(const std::vector<std::string>& users, const Frame& frame, int64_t pos, bool deferred);
   bool in_batch_ = false;                                        // writer thread only
   std::vector<std::shared_ptr<StreamConnection>> to_flush_;      // writer thread only

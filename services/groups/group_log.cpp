@@ -36,6 +36,47 @@ GC_SQL(kInsertEvents,
        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
        "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[], $12::text[], "
        "$13::text[], $14::bigint[], $15::text[], $16::text[], $17::jsonb[], $18::jsonb[])");
+constexpr const char* kCopyEvents =
+       ("COPY events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, relates_to, "
+       "txn_id, nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures) FROM STDIN");
+constexpr size_t kCopyMinEvents = 32;
+
+// One row of kCopyEvents.
+void AppendCopyRow(std::string& out, const GroupEvent& e) {
+  auto col = [&](const std::optional<std::string_view>& v) {
+    CopyText(out, v);
+    out += '\t';
+  };
+  auto num = [&](int64_t v) {
+    out += std::to_string(v);
+    out += '\t';
+  };
+  auto opt = [](const std::optional<std::string>& v) -> std::optional<std::string_view> {
+    if (!v) return std::nullopt;
+    return std::string_view(*v);
+  };
+  num(e.stream_pos);
+  col(e.event_id);
+  num(e.group_row);
+  num(e.seq);
+  col(e.type);
+  col(e.sender);
+  col(e.origin);
+  num(e.origin_ts);
+  col(e.content.dump(-1, ' ', false, json::error_handler_t::replace));
+  col(opt(e.relates_to));
+  col(opt(e.txn_id));
+  col(e.nonce);
+  col(e.content_hash);
+  num(e.home_ts);
+  col(e.prev_hash);
+  col(e.entry_hash);
+  col(e.signatures.is_null() ? std::nullopt : std::optional<std::string_view>(e.signatures.dump()));
+  CopyText(out, e.origin_signatures.is_null() ? std::nullopt
+                                              : std::optional<std::string_view>(e.origin_signatures.dump()));
+  out += '\n';
+}
+
 // Which peers hold a replica of a group homed here (federation/pusher.h):
 // a remote user's membership makes their server a participant (-1: it needs
 // a snapshot first); losing its last member stops it at that seq.
@@ -261,13 +302,31 @@ Result<std::vector<GroupEvent>> GroupLog::CreateReplica(GroupState initial, std:
   return Enqueue(std::move(r));
 }
 
-Result<std::vector<GroupEvent>> GroupLog::Apply(int64_t row, std::vector<Draft> entries) {
+std::unique_ptr<GroupLog::Request> GroupLog::ApplyRequest(int64_t row, std::vector<Draft> entries) {
   auto r = std::make_unique<Request>();
   r->row = row;
   r->replica_apply = true;
   auto shared = std::make_shared<std::vector<Draft>>(std::move(entries));
   r->op = [shared](OpContext&) -> Result<std::vector<Draft>> { return std::move(*shared); };
-  return Enqueue(std::move(r));
+  return r;
+}
+
+Result<std::vector<GroupEvent>> GroupLog::Apply(int64_t row, std::vector<Draft> entries) {
+  return Enqueue(ApplyRequest(row, std::move(entries)));
+}
+
+void GroupLog::ApplyAsync(int64_t row, std::vector<Draft> entries, ApplyDone done) {
+  auto r = ApplyRequest(row, std::move(entries));
+  r->callback = std::move(done);
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!stopping_) {
+      queue_.push_back(std::move(r));
+      r = nullptr;
+    }
+  }
+  if (r) return r->Finish(Error::Unavailable("the node is shutting down"));
+  queue_cv_.notify_one();
 }
 
 Result<std::vector<GroupEvent>> GroupLog::Create(GroupState initial, Operation op) {
@@ -369,11 +428,11 @@ void GroupLog::RunBatch(std::vector<std::unique_ptr<Request>>& batch) {
     LogWarn("group log batch slow", {{"ms", ms}, {"size", static_cast<int64_t>(batch.size())}});
   }
   if (st.ok()) {
-    for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->Finish(std::move(results[i]));
     return;
   }
   if (batch.size() == 1) {
-    batch[0]->done.set_value(st.error());
+    batch[0]->Finish(st.error());
     return;
   }
   // Retry one by one so that one failing operation does not sink the others.
@@ -546,7 +605,15 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       for (auto& u : d.also_notify) {
         if (!state->IsJoined(u)) extra.push_back(u);  // joined ones are in already
       }
-      appended.push_back(ev);
+      if (req->replica_apply) {
+        // Whoever applies entries wants ids and positions, not a second
+        // copy of every content.
+        json content = std::move(ev.content);
+        appended.push_back(ev);
+        ev.content = std::move(content);
+      } else {
+        appended.push_back(ev);
+      }
       pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project)});
     }
     if (!refused.ok()) {
@@ -555,9 +622,32 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     }
     results.push_back(std::move(appended));
   }
+  // Many events (a replica catching up) go in with COPY, a third of the
+  // database's cost per row of the one INSERT ... unnest(...) statement;
+  // a few (the usual batch of sends) in that statement, in the pipeline.
+  bool use_copy = pending.size() >= kCopyMinEvents;
+  bool deferred = false;
   if (!has_create) {
-    c.BeginDeferred();
-    (void)c.ExecScript("BEGIN");
+    if (use_copy) {
+      auto begun = c.ExecScript("BEGIN");
+      if (!begun.ok()) return fail(begun.error());
+    } else {
+      c.BeginDeferred();
+      deferred = true;
+      (void)c.ExecScript("BEGIN");
+    }
+  }
+  if (use_copy) {
+    std::string rows;
+    rows.reserve(pending.size() * 640);
+    for (const auto& p : pending) AppendCopyRow(rows, p.event);
+    auto copied = c.CopyIn(kCopyEvents, rows);
+    if (!copied.ok()) return fail(copied.error());
+    if (!has_create) {
+      // The rest of the transaction in one round trip.
+      c.BeginDeferred();
+      deferred = true;
+    }
   }
   // Entries of remote groups need no flush to disk before the commit returns:
   // the home node holds them durably, and if this node loses the last ones
@@ -565,7 +655,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   bool all_replica = std::all_of(batch.begin(), batch.end(), [](const auto& r) { return r->replica_apply; });
   if (all_replica) (void)c.ExecScript("SET LOCAL synchronous_commit TO off");
   // One statement for all events of the batch, then the projections in order.
-  if (!pending.empty()) {
+  if (!pending.empty() && !use_copy) {
     ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,
         osigs;
     for (const auto& p : pending) {
@@ -594,11 +684,11 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
                                       origin.str(), ts.str(), content.str(), rel.str(), txn.str(), nonce.str(),
                                       chash.str(), hts.str(), prev.str(), ehash.str(), sigs.str(), osigs.str()});
     if (!ins.ok()) return fail(ins.error());
-    for (auto& p : pending) {
-      if (!p.project) continue;
-      auto st = p.project(c, p.event);
-      if (!st.ok()) return fail(st.error());
-    }
+  }
+  for (auto& p : pending) {
+    if (!p.project) continue;
+    auto st = p.project(c, p.event);
+    if (!st.ok()) return fail(st.error());
   }
   for (int64_t row : touched_order) {
     auto& s = working[row];
@@ -606,7 +696,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     if (!u.ok()) return fail(u.error());
   }
   auto commit = c.ExecScript("COMMIT");
-  if (!has_create) commit = c.FlushDeferred();
+  if (deferred) commit = c.FlushDeferred();
   if (!commit.ok()) {
     (void)c.ExecScript("ROLLBACK");
     next_stream_pos_ = saved_pos;
@@ -678,7 +768,7 @@ Status GroupLog::Chain(GroupState& state, const Draft& d, const Request& req, in
   ev.seq = state.last_seq + 1;
   ev.home_ts = now;
   ev.prev_hash = state.head_hash;
-  auto bytes = CanonicalJson(EntryJson(state.address, ev.seq, ev.prev_hash, ev.event_id, ev.home_ts));
+  auto bytes = CanonicalEntry(state.address, ev.seq, ev.prev_hash, ev.event_id, ev.home_ts);
   if (!bytes.ok()) return bytes.error();
   ev.entry_hash = Base64Url(Sha256(*bytes));
   if (!secret_key_.empty()) ev.signatures = {{server_name_, {{key_id_, SignBytes(*bytes, secret_key_)}}}};

@@ -218,7 +218,14 @@ class GroupLog {
   // Appends entries sequenced by the remote home node to replica `row`: every
   // draft has `fixed` with seq and prev. Entries already held are skipped;
   // kConflict ("gap") if the first new one does not follow the chain head.
+  // The events returned (here and by ApplyAsync, CreateReplica) carry no
+  // content: the stream and the database have it.
   Result<std::vector<GroupEvent>> Apply(int64_t row, std::vector<Draft> entries);
+  // Apply without waiting: `done` runs on the writer thread once the entries
+  // are committed (or refused); keep it short. Lets a replica verify the
+  // next batch while this one is written. Requests run in the order queued.
+  using ApplyDone = std::function<void(Result<std::vector<GroupEvent>>)>;
+  void ApplyAsync(int64_t row, std::vector<Draft> entries, ApplyDone done);
   // Creates the replica of a remote group from a snapshot: `initial` holds
   // the home's state (members included) with last_seq/head_hash/base_seq set
   // to just before `entries`, which are then appended as by Apply.
@@ -251,6 +258,15 @@ class GroupLog {
     std::shared_ptr<const FixedEvent> pin;  // see ScopedOriginPin
     bool replica_apply = false;
     std::promise<Result<std::vector<GroupEvent>>> done;
+    ApplyDone callback;  // instead of `done` when set
+
+    void Finish(Result<std::vector<GroupEvent>> result) {
+      if (callback) {
+        callback(std::move(result));
+      } else {
+        done.set_value(std::move(result));
+      }
+    }
   };
   struct Entry {
     std::shared_mutex mu;
@@ -258,6 +274,7 @@ class GroupLog {
   };
 
   Result<std::vector<GroupEvent>> Enqueue(std::unique_ptr<Request> r);
+  static std::unique_ptr<Request> ApplyRequest(int64_t row, std::vector<Draft> entries);
   void WriterLoop();
   void RunBatch(std::vector<std::unique_ptr<Request>>& batch);
   // Runs a batch in one transaction. On success fills `results` and

@@ -6,6 +6,7 @@
 
 #include <fstream>
 #include <map>
+#include <vector>
 
 #include "federation/canonical_json.h"
 #include "federation/chain.h"
@@ -247,6 +248,35 @@ TEST_F(FederationChain, TamperingFailsVerification) {
   ASSERT_TRUE(changed.ok());
   EXPECT_NE(*EventIdOf(ce), ev["event_id"].get<std::string>());
   EXPECT_FALSE(VerifyBytes(*changed, esig, origin.public_key));
+}
+
+// The direct writers of canonical(E) and canonical(H) give the bytes the
+// generic encoder gives, escapes and all, and refuse what it refuses.
+TEST(ChainCanonicalTest, DirectWritersMatchTheGenericEncoder) {
+  std::vector<std::string> odd = {"", "plain", "quote \" and back\\slash", "tab\tnew\nline\r", std::string("nul\0x", 5),
+                                  "\x01\x1f\x7f", "caf\xc3\xa9 \xf0\x9f\x9a\x80", "/slash/"};
+  for (const auto& a : odd) {
+    for (bool rel : {false, true}) {
+      ChainEvent ce{"#g:" + a, "message" + a, "@u:" + a, a + "origin", 1764000000000, a + "nonce", a, std::nullopt};
+      if (rel) ce.relates_to = "$" + a;
+      auto direct = CanonicalOriginEvent(ce);
+      auto generic = CanonicalJson(OriginEventJson(ce));
+      ASSERT_TRUE(direct.ok() && generic.ok()) << a;
+      EXPECT_EQ(*direct, *generic);
+      EXPECT_EQ(*EventIdOf(ce), *ContentId(OriginEventJson(ce)));
+    }
+    auto direct = CanonicalEntry("#g:" + a, 7, a, "$" + a, -3);
+    auto generic = CanonicalJson(EntryJson("#g:" + a, 7, a, "$" + a, -3));
+    ASSERT_TRUE(direct.ok() && generic.ok()) << a;
+    EXPECT_EQ(*direct, *generic);
+  }
+  ChainEvent bad{"#g:x", "message", "@u:x", "x", 1, "\xff", "h", std::nullopt};
+  EXPECT_FALSE(CanonicalOriginEvent(bad).ok());
+  EXPECT_FALSE(CanonicalJson(OriginEventJson(bad)).ok());
+  ChainEvent big{"#g:x", "message", "@u:x", "x", int64_t{1} << 53, "n", "h", std::nullopt};
+  EXPECT_FALSE(CanonicalOriginEvent(big).ok());
+  EXPECT_FALSE(CanonicalEntry("#g:x", int64_t{1} << 53, "", "$e", 0).ok());
+  EXPECT_FALSE(CanonicalEntry("#g:x", 1, "\xc3", "$e", 0).ok());
 }
 
 }  // namespace
