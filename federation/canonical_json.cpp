@@ -99,42 +99,91 @@ Result<std::string> CanonicalJson(const json& value) {
   return out;
 }
 
+namespace {
+
+// Builds the value like nlohmann's own DOM parser and refuses, as it goes, a
+// key repeated in an object and nesting deeper than 64 (one map insertion
+// per key; no callback per token, no set of keys).
+class StrictDom {
+ public:
+  explicit StrictDom(json& root) : root_(root) {}
+
+  bool null() { return Put(nullptr) != nullptr; }
+  bool boolean(bool v) { return Put(v) != nullptr; }
+  bool number_integer(json::number_integer_t v) { return Put(v) != nullptr; }
+  bool number_unsigned(json::number_unsigned_t v) { return Put(v) != nullptr; }
+  bool number_float(json::number_float_t v, const std::string&) { return Put(v) != nullptr; }
+  bool string(std::string& v) { return Put(std::move(v)) != nullptr; }
+  bool binary(json::binary_t& v) { return Put(json::binary(std::move(v))) != nullptr; }
+  bool start_object(std::size_t) { return Open(json::object()); }
+  bool start_array(std::size_t) { return Open(json::array()); }
+  bool end_object() { return Close(); }
+  bool end_array() { return Close(); }
+  bool key(std::string& k) {
+    auto& obj = stack_.back()->get_ref<json::object_t&>();
+    auto [it, fresh] = obj.emplace(std::move(k), nullptr);
+    if (!fresh) {
+      error_ = "duplicate key \"" + it->first + "\"";
+      return false;
+    }
+    slot_ = &it->second;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) {
+    error_ = std::string("malformed JSON: ") + e.what();
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  template <typename V>
+  json* Put(V&& v) {
+    if (stack_.empty()) {
+      root_ = json(std::forward<V>(v));
+      return &root_;
+    }
+    json& top = *stack_.back();
+    if (top.is_array()) {
+      top.get_ref<json::array_t&>().emplace_back(std::forward<V>(v));
+      return &top.get_ref<json::array_t&>().back();
+    }
+    *slot_ = json(std::forward<V>(v));
+    return slot_;
+  }
+  bool Open(json empty) {
+    if (stack_.size() >= 64) {
+      error_ = "JSON nested deeper than 64 levels";
+      return false;
+    }
+    stack_.push_back(Put(std::move(empty)));
+    return true;
+  }
+  bool Close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  json& root_;
+  std::vector<json*> stack_;
+  json* slot_ = nullptr;
+  std::string error_;
+};
+
+}  // namespace
+
 Result<json> ParseStrictJson(std::string_view text) {
   if (!Utf8Length(text)) return Error::Invalid("not valid UTF-8");
-  bool dup = false;
-  int depth_exceeded = 0;
+  json out;
+  StrictDom dom(out);
+  bool ok = false;
   try {
-    // Duplicate keys: nlohmann keeps the last of them, so an object with
-    // fewer members than keys seen had a duplicate (counting is much
-    // cheaper than keeping every key of every object in a set).
-    std::vector<size_t> keys;
-    json::parser_callback_t check = [&](int depth, json::parse_event_t event, json& parsed) -> bool {
-      if (depth > 64) {
-        depth_exceeded = 1;
-        return false;
-      }
-      switch (event) {
-        case json::parse_event_t::object_start: keys.push_back(0); break;
-        case json::parse_event_t::key:
-          if (!keys.empty()) ++keys.back();
-          break;
-        case json::parse_event_t::object_end:
-          if (!keys.empty()) {
-            if (parsed.size() != keys.back()) dup = true;
-            keys.pop_back();
-          }
-          break;
-        default: break;
-      }
-      return true;
-    };
-    json j = json::parse(text.begin(), text.end(), check);
-    if (depth_exceeded) return Error::Invalid("JSON nested deeper than 64 levels");
-    if (dup) return Error::Invalid("duplicate key in an object");
-    return j;
+    ok = json::sax_parse(text.begin(), text.end(), &dom);
   } catch (const std::exception& e) {
     return Error::Invalid(std::string("malformed JSON: ") + e.what());
   }
+  if (!ok) return Error::Invalid(dom.error().empty() ? "malformed JSON" : dom.error());
+  return out;
 }
 
 }  // namespace gc

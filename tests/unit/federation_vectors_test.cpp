@@ -55,6 +55,27 @@ TEST(FederationVectors, RefusesInvalidUtf8AndDeepNesting) {
   deep += std::string(100, ']');
   EXPECT_FALSE(ParseStrictJson(deep).ok());
   EXPECT_FALSE(ParseStrictJson("{\"a\":1,").ok());
+  std::string ok_deep(64, '[');
+  ok_deep += std::string(64, ']');
+  EXPECT_TRUE(ParseStrictJson(ok_deep).ok());
+  EXPECT_FALSE(ParseStrictJson("[" + ok_deep + "]").ok());
+}
+
+TEST(FederationVectors, StrictParserRefusesDuplicateKeysAtAnyDepth) {
+  EXPECT_FALSE(ParseStrictJson(R"({"a":1,"a":2})").ok());
+  EXPECT_FALSE(ParseStrictJson(R"({"x":[{"b":1},{"c":{"d":1,"d":1}}]})").ok());
+  auto e = ParseStrictJson(R"({"k":{"dup":1,"dup":1}})");
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().message.find("duplicate key \"dup\""), std::string::npos);
+  // Same keys in different objects are fine; values come out as parsed.
+  auto v = ParseStrictJson(R"({"a":{"a":1},"b":[{"a":true},{"a":null}],"c":"s\u00e9","d":-5,"e":1.5,"f":[]})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, json::parse(R"({"a":{"a":1},"b":[{"a":true},{"a":null}],"c":"s\u00e9","d":-5,"e":1.5,"f":[]})"));
+  EXPECT_EQ(*ParseStrictJson("7"), json(7));
+  EXPECT_EQ(*ParseStrictJson(" \"x\" "), json("x"));
+  EXPECT_FALSE(ParseStrictJson("").ok());
+  EXPECT_FALSE(ParseStrictJson("{} {}").ok());
+  EXPECT_FALSE(ParseStrictJson("[1,]").ok());
 }
 
 TEST(FederationVectors, EventIdAndSignature) {
