@@ -9,8 +9,13 @@
 #       bash bench/fed_bench.sh latency --members 10 --senders 16 --duration 10   (flat out)
 #   bash bench/fed_bench.sh catchup [BACKLOG]
 #       beta is stopped (SIGSTOP) while acme's log grows by BACKLOG (default
-#       100000) messages, then resumed; prints how fast beta catches up.
-#       PERF=1 records a perf profile of beta while it catches up (/tmp/beta.perf).
+#       100000) messages, then, once acme is idle, resumed; prints how fast
+#       beta catches up, the CPU both nodes (and their busiest threads) used
+#       meanwhile, and how long a search on beta then waits for its search
+#       index to hold the backlog.
+#       PERF=1 records a perf profile of the whole machine meanwhile
+#       (/tmp/beta.perf); KEEP=1 keeps the nodes' logs and data.
+#   NODE_PRELOAD=/path/lib.so runs the nodes with LD_PRELOAD (another malloc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOADGEN=build/bench/gc-loadgen
@@ -142,6 +147,12 @@ PY
 if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
 a_cpu1=$(tree_cpu "$A_PID"); b_cpu1=$(tree_cpu "$B_PID"); b_own1=$(own_cpu "$B_PID")
 threads_cpu "$B_PID" > "$TMP/threads1"; threads_cpu "$A_PID" > "$TMP/athreads1"
+# The search index follows the log in the background (3 s rounds during a
+# flood); a search waits for it: how long after the catch-up is it complete?
+s0=$(date +%s.%N)
+hits=$(curl -sf -G "http://127.0.0.1:$B_HTTP/api/v1/search" --data-urlencode q=backlog -H "Authorization: Bearer $B_TOK" | grep -o '"seq"' | wc -l)
+s1=$(date +%s.%N)
+python3 -c "print(f'search on beta right after: {$hits} hits in {$s1 - $s0:.2f} s (it waits for the search index to hold the backlog)')"
 python3 - "$TMP" "$secs" <<'PY'
 import collections, os, sys
 tck = os.sysconf("SC_CLK_TCK")

@@ -944,12 +944,14 @@ void Federation::PusherLoop() {
         int64_t from = std::max(t.acked, t.sent) + 1;
         if (!snapshot && from > target) break;
         if (!peers_.Admits(key.second)) break;
-        int64_t sent_before = t.sent, acked_before = t.acked;
         lock.unlock();
         auto p = PreparePush(key.first, from, target, snapshot);
         lock.lock();
         if (!p.ok() || stopping_) break;
-        if (t.sent != sent_before || t.acked != acked_before) continue;  // an answer changed the plan
+        // An answer meanwhile that only acknowledged earlier pushes leaves
+        // this one valid; a rewind or a snapshot's outcome does not.
+        if (t.next_try_ms > Now()) break;  // refused meanwhile: back off first
+        if (std::max(t.acked, t.sent) + 1 != from || (t.acked < 0) != snapshot) continue;
         if (!snapshot && p->count == 0) break;
         std::string id = NewMsgId();
         t.inflight[id] = {p->to, now};

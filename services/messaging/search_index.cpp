@@ -37,9 +37,10 @@ GC_SQL(kSetCursor, "UPDATE search_cursor SET indexed_pos = $1");
 constexpr int64_t kMaxRange = 5000;  // positions per transaction
 // How long commits gather before a round: short in the usual trickle; long
 // while a flood arrives (a replica catching up, a bulk import), which leaves
-// the CPU to the writer and makes the rounds bigger and cheaper per row.
+// the CPU to the writer and makes the rounds bigger and cheaper per row. A
+// search does not wait for either: it wakes the indexer at once.
 constexpr auto kGather = std::chrono::milliseconds(50);
-constexpr auto kGatherFlood = std::chrono::milliseconds(1000);
+constexpr auto kGatherFlood = std::chrono::milliseconds(3000);
 constexpr int64_t kFlood = 2000;  // positions in one round
 
 }  // namespace
