@@ -110,28 +110,11 @@ void TrimToFrame(std::vector<WireEntry>& list, bool keep_latest) {
   else list.erase(list.begin() + static_cast<long>(keep), list.end());
 }
 
-// Appends `s` as a JSON string (the text comes from PostgreSQL or this
-// node: valid UTF-8).
+// Appends `s` as a JSON string. The text comes from PostgreSQL or this node,
+// valid UTF-8; should it ever not be, the entry carries "" there and the
+// peer refuses it (its hashes no longer match) rather than a broken frame.
 void AppendQuoted(std::string& out, std::string_view s) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
+  if (!AppendCanonicalString(out, s).ok()) out += "\"\"";
 }
 
 // The wire form of an entry (spec 6.2) straight from a kEntries row: the
