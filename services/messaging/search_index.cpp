@@ -39,7 +39,7 @@ constexpr int64_t kMaxRange = 5000;  // positions per transaction
 // while a flood arrives (a replica catching up, a bulk import), which leaves
 // the CPU to the writer and makes the rounds bigger and cheaper per row. A
 // search does not wait for either: it wakes the indexer at once.
-constexpr auto kGather = std::chrono::milliseconds(50);
+constexpr auto kGather = std::chrono::milliseconds(250);
 constexpr auto kGatherFlood = std::chrono::milliseconds(3000);
 constexpr int64_t kFlood = 2000;  // positions in one round
 
@@ -120,6 +120,10 @@ void SearchIndex::Loop() {
     while (indexed_.load() < target) {
       int64_t lo = indexed_.load() + 1, hi = std::min(target, indexed_.load() + kMaxRange);
       Status st = db_.Transaction([&](PgConn& c) -> Status {
+        // Nothing here needs the disk flush before the commit returns: after
+        // a crash the cursor may be a little behind, and indexing again is
+        // harmless (upserts and deletes).
+        GC_TRY(c.ExecScript("SET LOCAL synchronous_commit TO off"));
         GC_TRY(IndexRange(c, lo, hi));
         auto r = c.Exec(kSetCursor, {hi});
         if (!r.ok()) return r.error();

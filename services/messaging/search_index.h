@@ -5,7 +5,7 @@
 // index in the same insert, which was about half of the database's cost of a
 // send and of every entry a replica catches up. Now the group log commits
 // events without it, and this indexer follows the log in stream_pos order:
-// woken by each committed batch, it gathers for a moment (50 ms, or 3 s
+// woken by each committed batch, it gathers for a moment (250 ms, or 3 s
 // while thousands of events a second arrive), then indexes up to
 // 5,000 positions per transaction with two statements run by PostgreSQL
 // itself (new messages and edited ones upserted, deleted ones removed) and
