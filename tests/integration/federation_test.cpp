@@ -9,10 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "node/db/pg.h"
 #include "tests/harness/harness.h"
@@ -340,11 +342,33 @@ TEST_F(FederationTest, ParticipantCutOffAndKilledThenConverges) {
   std::string g = CreateGroup(alice);
   ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
 
-  // A cut link: beta stops answering while acme's users keep talking.
+  // A cut link: beta stops answering while acme's users keep talking, long
+  // enough for a backlog of several pushes (500 entries each): beta then
+  // verifies one push while it writes the one before (with COPY).
   ASSERT_EQ(kill(N(1).pid(), SIGSTOP), 0);
-  for (int i = 0; i < 40; ++i) ASSERT_EQ(Send(alice, g, "while stopped " + std::to_string(i)).status, 201);
+  std::atomic<int> refused{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        if (Send(alice, g, "while stopped t" + std::to_string(t) + "i" + std::to_string(i)).status != 201) ++refused;
+      }
+    });
+  }
+  for (auto& th : senders) th.join();
+  ASSERT_EQ(refused.load(), 0);
   ASSERT_EQ(kill(N(1).pid(), SIGCONT), 0);
   ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g); }, 60)) << N(0).LogText();
+  EXPECT_GT(Log(bob, g).size(), 1200u);
+  // The search index follows the catch-up: the first and the last of the
+  // backlog are found on beta.
+  for (std::string word : {"t0i0", "t3i299"}) {
+    auto hits = Get(bob, "/api/v1/search?q=" + word);
+    ASSERT_EQ(hits.status, 200) << hits.body;
+    auto results = hits.json()["results"];
+    ASSERT_EQ(results.size(), 1u) << hits.body;
+    EXPECT_EQ(results[0]["content"]["body"], "while stopped " + word);
+  }
 
   // The participant killed and restarted catches up too.
   N(1).Kill();
