@@ -1242,6 +1242,22 @@ void Federation::HandleEntries(const std::string& peer, const std::string& re, c
 
 Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts) {
   std::vector<GroupEvent> out;
+  // What the sender gets back: the event as this node sent it, with its seq
+  // once the home has sequenced it (0 while it waits in the outbox).
+  auto submitted = [&](const Draft& d, const std::string& event_id, int64_t seq, int64_t origin_ts) {
+    GroupEvent ev;
+    ev.event_id = event_id;
+    ev.group_id = group.address;
+    ev.group_row = group.row;
+    ev.type = d.type;
+    ev.sender = d.sender;
+    ev.origin = self_;
+    ev.origin_ts = origin_ts;
+    ev.content = d.content;
+    ev.relates_to = d.relates_to;
+    ev.seq = seq;
+    return ev;
+  };
   for (Draft& d : drafts) {
     // An idempotent retry of a send still waiting in the outbox.
     if (d.txn_id) {
@@ -1251,15 +1267,7 @@ Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group
         if (prior->text(0, 1) == "refused") {
           return Error::Forbidden("the home node refused this message: " + prior->opt_text(0, 3).value_or(""));
         }
-        GroupEvent ev;
-        ev.event_id = prior->text(0, 0);
-        ev.group_id = group.address;
-        ev.group_row = group.row;
-        ev.type = d.type;
-        ev.sender = d.sender;
-        ev.content = d.content;
-        ev.seq = prior->opt_int64(0, 2).value_or(0);
-        out.push_back(ev);
+        out.push_back(submitted(d, prior->text(0, 0), prior->opt_int64(0, 2).value_or(0), 0));
         continue;
       }
     }
@@ -1302,18 +1310,7 @@ Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group
         return !last.ok() || *last >= seq;
       });
     }
-    GroupEvent ev;
-    ev.event_id = event_id;
-    ev.group_id = group.address;
-    ev.group_row = group.row;
-    ev.type = d.type;
-    ev.sender = d.sender;
-    ev.origin = self_;
-    ev.origin_ts = (*body)["event"]["origin_ts"];
-    ev.content = d.content;
-    ev.relates_to = d.relates_to;
-    ev.seq = seq;
-    out.push_back(ev);
+    out.push_back(submitted(d, event_id, seq, (*body)["event"]["origin_ts"].get<int64_t>()));
   }
   return out;
 }
