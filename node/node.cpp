@@ -262,6 +262,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
              [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
   m.AddGauge("groupchat_stream_position", "Last committed stream position.",
              [log] { return static_cast<double>(log->last_stream_pos()); });
+  SearchIndex* search = n->search_index_.get();
+  m.AddGauge("groupchat_search_index_lag", "Stream positions committed but not yet in the search index.",
+             [log, search] { return static_cast<double>(std::max<int64_t>(0, log->last_stream_pos() - search->indexed_pos())); });
   Federation* fed = n->federation_.get();
   m.AddCounterFn("groupchat_federation_entries_applied_total", "Remote entries appended to replicas.",
                  [fed] { return static_cast<double>(fed->entries_applied.load()); });

@@ -220,7 +220,7 @@ TEST_F(HttpTest, HealthAndMetrics) {
   for (const char* needle : {"groupchat_http_requests_total{route=\"GET /api/v1/me\",status=\"200\"}",
                              "groupchat_http_request_duration_seconds_bucket{route=\"GET /api/v1/me\",le=\"+Inf\"}",
                              "groupchat_db_pool_in_use ", "groupchat_db_pool_idle ",
-                             "groupchat_process_resident_memory_bytes "}) {
+                             "groupchat_process_resident_memory_bytes ", "groupchat_search_index_lag "}) {
     EXPECT_NE(m.body.find(needle), std::string::npos) << needle;
   }
 }
