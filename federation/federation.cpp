@@ -365,12 +365,11 @@ bool Federation::Request(const std::string& peer, const std::string& type, json 
 }
 
 void Federation::Answer(const std::string& peer, const std::string& re, bool ok, json body) {
-  json frame = {{"v", 1}, {"type", ok ? "ack" : "error"}, {"re", re}, {"body", std::move(body)}};
-  transport_.Reply(peer, frame.dump(-1, ' ', false, json::error_handler_t::replace));
+  AnswerText(peer, re, body.dump(-1, ' ', false, json::error_handler_t::replace), ok);
 }
 
-void Federation::AnswerText(const std::string& peer, const std::string& re, const std::string& body_text) {
-  std::string frame = "{\"v\":1,\"type\":\"ack\",\"re\":";
+void Federation::AnswerText(const std::string& peer, const std::string& re, const std::string& body_text, bool ok) {
+  std::string frame = ok ? "{\"v\":1,\"type\":\"ack\",\"re\":" : "{\"v\":1,\"type\":\"error\",\"re\":";
   AppendQuoted(frame, re);
   frame += ",\"body\":";
   frame += body_text;
@@ -1004,8 +1003,8 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string
   int64_t seq = entry["seq"];
   std::string prev = entry["prev"];
   int64_t home_ts = entry["home_ts"];
-  auto bytes = CanonicalEntry(group_id, seq, prev, *id, home_ts);
-  if (!bytes.ok()) return bytes.error();
+  auto entry_hash = EntryHash(group_id, seq, prev, *id, home_ts);
+  if (!entry_hash.ok()) return entry_hash.error();
   const json& sigs = entry["signatures"];
   // Only present here: the home signature of the last entry of a linked run
   // covers the run, and the callers check that one (HomeSigned).
@@ -1032,7 +1031,7 @@ Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string
   f->seq = seq;
   f->prev = prev;
   f->home_ts = home_ts;
-  f->entry_hash = Base64Url(Sha256(*bytes));
+  f->entry_hash = std::move(*entry_hash);
   f->signatures = {{home, sigs[home]}};
   d.fixed = f;
   return d;

@@ -141,7 +141,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   bool RequestText(const std::string& peer, const std::string& type, const std::string& body_text,
                    AnswerFn on_answer, std::string* msg_id = nullptr);
   void Answer(const std::string& peer, const std::string& re, bool ok, nlohmann::json body);
-  void AnswerText(const std::string& peer, const std::string& re, const std::string& body_text);
+  // `body_text`: the body already serialized (Answer serializes a JSON body).
+  void AnswerText(const std::string& peer, const std::string& re, const std::string& body_text, bool ok = true);
   // Request and wait for the answer's body (kUnavailable after `timeout`,
   // the peer's refusal as an error).
   Result<nlohmann::json> Call(const std::string& peer, const std::string& type, nlohmann::json body,

@@ -30,15 +30,17 @@ GC_SQL(kInsertGroup,
        "INSERT INTO groups (address, server, title, topic, visibility, join_rule, created_by, created_at, last_seq, "
        "head_hash, base_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id");
 // All events of a batch in one statement (arrays, one element per event).
+// The columns both ways of storing events fill, in this order: kInsertEvents
+// (arrays, one per column) and kCopyEvents (AppendCopyRow).
+#define GC_EVENT_INSERT_COLUMNS                                                                          \
+  "stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, relates_to, txn_id, " \
+  "nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures"
 GC_SQL(kInsertEvents,
-       "INSERT INTO events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, "
-       "relates_to, txn_id, nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures) "
+       "INSERT INTO events (" GC_EVENT_INSERT_COLUMNS ") "
        "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
        "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[], $12::text[], "
        "$13::text[], $14::bigint[], $15::text[], $16::text[], $17::jsonb[], $18::jsonb[])");
-constexpr const char* kCopyEvents =
-       ("COPY events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, relates_to, "
-       "txn_id, nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures) FROM STDIN");
+constexpr const char* kCopyEvents = "COPY events (" GC_EVENT_INSERT_COLUMNS ") FROM STDIN";
 constexpr size_t kCopyMinEvents = 32;
 
 // One row of kCopyEvents.
