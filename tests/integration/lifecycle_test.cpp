@@ -22,13 +22,20 @@ int CountProcesses(const std::string& needle) {
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string name = e.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline");
-    std::string cmd((std::istreambuf_iterator<char>(in)), {});
+    // Any process on the machine may exit while it is read (the read then
+    // fails with ESRCH, which libstdc++ throws): it no longer counts.
+    std::string cmd, stat;
+    try {
+      std::ifstream in(e.path() / "cmdline");
+      cmd.assign(std::istreambuf_iterator<char>(in), {});
+      std::ifstream st(e.path() / "stat");
+      stat.assign(std::istreambuf_iterator<char>(st), {});
+    } catch (const std::exception&) {
+      continue;
+    }
     for (auto& c : cmd) {
       if (c == '\0') c = ' ';
     }
-    std::ifstream st(e.path() / "stat");
-    std::string stat((std::istreambuf_iterator<char>(st)), {});
     bool zombie = stat.find(") Z ") != std::string::npos;
     if (!zombie && cmd.find(needle) != std::string::npos) ++n;
   }
