@@ -14,11 +14,11 @@
 #include <optional>
 
 #include "node/common/log.h"
-#include "node/common/text.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
 #include "node/http/rate_limiter.h"
 #include "node/stream/stream_hub.h"
+#include "node/stream/ws_frame.h"
 #include "services/groups/group_service.h"
 #include "services/messaging/messaging_service.h"
 
@@ -53,7 +53,8 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
  public:
   WsSession(StreamEndpoint& ep, beast::tcp_stream&& stream, std::string ip, std::string request_id)
       : ep_(ep), executor_(stream.get_executor()), ws_(std::in_place, std::move(stream)), ip_(std::move(ip)),
-        request_id_(std::move(request_id)), timer_(executor_), frame_limiter_(20, 40) {}
+        request_id_(std::move(request_id)), timer_(executor_), parser_(ep.options.max_frame_bytes),
+        frame_limiter_(20, 40), control_limiter_(20, 40) {}
 
   ~WsSession() override {
     Detach();
@@ -330,6 +331,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     size_t bytes = 0;
     while (!queue_.empty() && (in_flight_.empty() || bytes + queue_.front()->size() <= (256u << 10)) &&
            in_flight_.size() < 512) {
+      if (pending_pong_ && queue_.front() == pending_pong_) pending_pong_.reset();  // now being written
       bytes += queue_.front()->size();
       in_flight_.push_back(std::move(queue_.front()));
       queue_.pop_front();
@@ -361,6 +363,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     if (code == kCloseSlowConsumer) {
       for (auto& f : queue_) queued_bytes_ -= f->size();
       queue_.clear();
+      pending_pong_.reset();
     }
     queue_.push_back(ControlFrame(0x8, payload));
     queued_bytes_ += queue_.back()->size();
@@ -432,107 +435,103 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
 
   // Parses every complete client frame in rx_. Returns false to stop reading.
   bool ParseFrames() {
-    while (!close_sent_ || !peer_closed_) {
+    while (!finished_) {
       auto data = rx_.data();
-      const auto* p = static_cast<const unsigned char*>(data.data());
-      size_t avail = data.size();
-      if (close_sent_) {  // after our close, only the peer's close matters
-        rx_.consume(avail);
+      if (close_sent_) {  // after our close, only the peer's close (or EOF) matters
+        rx_.consume(data.size());
         return true;
       }
-      if (avail < 2) return true;
-      bool fin = p[0] & 0x80;
-      int rsv = p[0] & 0x70;
-      int op = p[0] & 0x0f;
-      bool masked = p[1] & 0x80;
-      uint64_t len = p[1] & 0x7f;
-      size_t hdr = 2;
-      if (len == 126) {
-        if (avail < 4) return true;
-        len = (uint64_t{p[2]} << 8) | p[3];
-        hdr = 4;
-      } else if (len == 127) {
-        if (avail < 10) return true;
-        len = 0;
-        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
-        hdr = 10;
+      size_t used = 0;
+      auto ev = parser_.Next(static_cast<const unsigned char*>(data.data()), data.size(), &used);
+      rx_.consume(used);
+      switch (ev.kind) {
+        case WsFrameParser::Event::kNeedMore:
+          if (parser_.wanted() > rx_.size()) rx_.reserve(parser_.wanted() - rx_.size());
+          return true;
+        case WsFrameParser::Event::kError:
+          return Fail(ev.code, ev.why);
+        case WsFrameParser::Event::kClose:  // answer with the same code, then stop
+          peer_closed_ = true;
+          CloseWith(ev.code, "");
+          return true;
+        case WsFrameParser::Event::kPing:
+          if (!ControlAllowed()) return true;
+          QueuePong(ev.payload);
+          continue;
+        case WsFrameParser::Event::kPong:
+          if (!ControlAllowed()) return true;
+          continue;
+        case WsFrameParser::Event::kFragment:
+          continue;
+        case WsFrameParser::Event::kMessage:
+          OnClientFrame(ev.payload, ev.binary);
+          continue;
       }
-      if (rsv) return Fail(1002, "reserved bits set");
-      if (!masked) return Fail(1002, "client frames must be masked");
-      bool control = op & 0x8;
-      if (control && (!fin || len > 125)) return Fail(1002, "bad control frame");
-      if (!control && op != 0 && op != 1 && op != 2) return Fail(1002, "unknown opcode");
-      if (control && op != 8 && op != 9 && op != 10) return Fail(1002, "unknown opcode");
-      if (!control && message_.size() + len > ep_.options.max_frame_bytes) {
-        return Fail(1009, "frame too large");
-      }
-      hdr += 4;
-      if (avail < hdr + len) {
-        rx_.reserve(hdr + len);
-        return true;
-      }
-      const unsigned char* key = p + hdr - 4;
-      std::string payload(len, '\0');
-      for (uint64_t i = 0; i < len; ++i) payload[i] = static_cast<char>(p[hdr + i] ^ key[i % 4]);
-      rx_.consume(hdr + len);
-      if (op == 8) {  // close: answer with the same code, then stop
-        peer_closed_ = true;
-        uint16_t code = payload.size() >= 2 ? static_cast<uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
-                                                                    static_cast<unsigned char>(payload[1]))
-                                            : 1000;
-        CloseWith(code < 1000 || code >= 5000 ? 1002 : code, "");
-        return true;
-      }
-      if (op == 9) {
-        Enqueue(ControlFrame(0xA, payload));
-        continue;
-      }
-      if (op == 10) continue;
-      if (op != 0) {
-        if (in_message_) return Fail(1002, "expected a continuation frame");
-        message_binary_ = op == 2;
-        in_message_ = true;
-      } else if (!in_message_) {
-        return Fail(1002, "continuation without a message");
-      }
-      message_ += payload;
-      if (!fin) continue;
-      in_message_ = false;
-      std::string msg = std::move(message_);
-      message_.clear();
-      if (!message_binary_ && !Utf8Length(msg)) return Fail(1007, "text frames must be UTF-8");
-      OnClientFrame(msg, message_binary_);
-      if (finished_) return false;
     }
-    return true;
+    return false;
+  }
+
+  // Control frames cost no parsing but a pong each: a flood of them is
+  // refused like a flood of data frames.
+  bool ControlAllowed() {
+    int retry = 0;
+    if (control_limiter_.Allow("", MonotonicSeconds(), &retry)) return true;
+    Fail(1008, "too many control frames");
+    return false;
+  }
+
+  // At most one pong waits in the queue: a newer ping replaces its payload
+  // (RFC 6455 5.5.3 lets an endpoint answer only the most recent ping), so a
+  // client that pings and never reads cannot grow the queue.
+  void QueuePong(const std::string& payload) {
+    if (pending_pong_) {
+      queued_bytes_ -= pending_pong_->size();
+      *pending_pong_ = *ControlFrame(0xA, payload);
+      queued_bytes_ += pending_pong_->size();
+      return;
+    }
+    auto f = std::make_shared<std::string>(*ControlFrame(0xA, payload));
+    pending_pong_ = f;
+    Reply(f);
+  }
+
+  // Queues a frame the client caused (a pong, an error, an answer). Unlike
+  // live events, which are bounded in Deliver, these would otherwise grow
+  // without limit when the client sends but never reads.
+  void Reply(const Frame& frame) {
+    if (queued_bytes_.load() + frame->size() > ep_.options.send_queue_bytes) {
+      ++ep_.slow_consumers_dropped;
+      return CloseWith(kCloseSlowConsumer, "too slow: the client does not read its answers");
+    }
+    Enqueue(frame);
   }
 
   void OnClientFrame(const std::string& text, bool binary) {
     int retry = 0;
     if (!frame_limiter_.Allow("", MonotonicSeconds(), &retry)) {
       if (++refused_ > 100) return CloseWith(1008, "too many frames");
-      return Enqueue(ErrorFrame("rate_limited", "too many frames; slow down"));
+      return Reply(ErrorFrame("rate_limited", "too many frames; slow down"));
     }
-    if (binary) return Enqueue(ErrorFrame("invalid_request", "frames must be JSON text"));
+    if (binary) return Reply(ErrorFrame("invalid_request", "frames must be JSON text"));
     json j = json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      return Enqueue(ErrorFrame("invalid_request", "a frame must be a JSON object"));
+      return Reply(ErrorFrame("invalid_request", "a frame must be a JSON object"));
     }
     auto type = j.find("type");
     if (type == j.end() || !type->is_string()) {
-      return Enqueue(ErrorFrame("invalid_request", "a frame needs a string field \"type\""));
+      return Reply(ErrorFrame("invalid_request", "a frame needs a string field \"type\""));
     }
     if (*type == "ping") {
       json pong = {{"type", "pong"}};
       if (j.contains("id")) pong["id"] = j["id"];
-      return Enqueue(MakeFrame(pong));
+      return Reply(MakeFrame(pong));
     }
     if (*type == "typing") {
       auto g = j.find("group_id");
-      if (g == j.end() || !g->is_string()) return Enqueue(ErrorFrame("invalid_request", "typing needs group_id"));
+      if (g == j.end() || !g->is_string()) return Reply(ErrorFrame("invalid_request", "typing needs group_id"));
       bool typing = true;
       if (auto t = j.find("typing"); t != j.end()) {
-        if (!t->is_boolean()) return Enqueue(ErrorFrame("invalid_request", "typing must be true or false"));
+        if (!t->is_boolean()) return Reply(ErrorFrame("invalid_request", "typing must be true or false"));
         typing = t->get<bool>();
       }
       std::string group = g->get<std::string>();
@@ -542,12 +541,12 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
         Status st = row.ok() ? self->ep_.messaging.Typing(*self->principal_.user, *row, typing) : Status(row.error());
         if (!st.ok()) {
           Frame f = ErrorFrame(st.error().code == ErrorCode::kNotFound ? "not_found" : "forbidden", st.error().message);
-          asio::dispatch(self->executor_, [self, f] { self->Enqueue(f); });
+          asio::dispatch(self->executor_, [self, f] { self->Reply(f); });
         }
       });
       return;
     }
-    Enqueue(ErrorFrame("invalid_request", "unknown frame type; expected ping or typing"));
+    Reply(ErrorFrame("invalid_request", "unknown frame type; expected ping or typing"));
   }
 
   StreamEndpoint& ep_;
@@ -584,10 +583,10 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   asio::steady_timer timer_;
   std::chrono::steady_clock::time_point last_rx_;
   beast::flat_buffer rx_;
-  std::string message_;  // a fragmented message being reassembled
-  bool in_message_ = false;
-  bool message_binary_ = false;
+  WsFrameParser parser_;
+  std::shared_ptr<std::string> pending_pong_;  // a pong still in queue_, if any
   RateLimiter frame_limiter_;
+  RateLimiter control_limiter_;
   int refused_ = 0;
 
   // Inbox: filled by Deliver from any thread.

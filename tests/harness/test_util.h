@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <string>
 
 namespace gc::test {
@@ -29,6 +31,16 @@ inline std::string PathSegment(const std::string& id) {
 inline std::string UniqueName(const char* prefix) {
   static std::atomic<int> n{0};
   return std::string(prefix) + std::to_string(getpid() % 100000) + "n" + std::to_string(n++);
+}
+
+// Resident memory of a process in KiB (VmRSS), or -1 if it is gone.
+inline long RssKiB(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return -1;
 }
 
 }  // namespace gc::test

@@ -1,0 +1,141 @@
+// The hostile-client battery (docs/security.md, "Ways in"): a real node,
+// driven with raw bytes the way an attacker would, one limit per test. Each
+// test ends by checking that the node still runs and answers.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+#include "tests/harness/harness.h"
+
+namespace gc::test {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// A masked client frame header (and mask key) announcing a 64-bit length,
+// followed by no payload at all.
+std::string Header64(int opcode, bool fin, uint64_t len) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
+  f.push_back(static_cast<char>(0x80 | 127));
+  for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((len >> (8 * i)) & 0xff));
+  f.append("\x01\x02\x03\x04", 4);
+  return f;
+}
+
+// Reads until a close frame arrives; its code, or 0 on timeout, -1 on EOF.
+int CloseCode(WsClient& ws, int timeout_ms) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Clock::now() < deadline) {
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
+    auto m = ws.Receive(std::max(1, left));
+    if (m.kind == WsMessage::kClose) return m.close_code;
+    if (m.kind == WsMessage::kError) return -1;
+    if (m.kind == WsMessage::kTimeout) return 0;
+  }
+  return 0;
+}
+
+class HostileClientTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    NodeOptions o;
+    o.extra_yaml = "stream:\n  max_frame_bytes: 16384\n";
+    node_ = new NodeProcess(o);
+    node_->Start();
+    auto r = node_->Client().Post("/api/v1/auth/register",
+                                  {{"username", UniqueName("h")}, {"password", "correct horse"}});
+    ASSERT_EQ(r.status, 201) << r.body;
+    token_ = r.json()["access_token"];
+  }
+  static void TearDownTestSuite() {
+    EXPECT_EQ(node_->Stop(), 0);
+    delete node_;
+  }
+  void TearDown() override {
+    ASSERT_TRUE(node_->Running()) << node_->LogText();
+    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+  }
+  std::unique_ptr<WsClient> Stream() {
+    auto ws = std::make_unique<WsClient>(node_->http_port(), StreamTarget(token_));
+    EXPECT_EQ(ws->status(), 101) << ws->body();
+    auto ready = ws->WaitFor([](const json& f) { return f["type"] == "ready"; }, 5000);
+    EXPECT_TRUE(ready.has_value());
+    return ws;
+  }
+  static NodeProcess* node_;
+  static std::string token_;
+};
+NodeProcess* HostileClientTest::node_ = nullptr;
+std::string HostileClientTest::token_;
+
+// The frame that used to kill the node: a text fragment, then a continuation
+// whose 64-bit length wraps `buffered + len` past the size check.
+TEST_F(HostileClientTest, StreamSurvivesAContinuationWhoseLengthWraps) {
+  auto ws = Stream();
+  ASSERT_TRUE(ws->SendFrame(1, "abc", /*fin=*/false));
+  ws->SendRaw(Header64(0, true, (uint64_t{1} << 63) - 2));
+  EXPECT_EQ(CloseCode(*ws, 5000), 1009);
+  // The same with the largest length a 64-bit field can say.
+  auto ws2 = Stream();
+  ASSERT_TRUE(ws2->SendFrame(1, "abc", false));
+  ws2->SendRaw(Header64(0, true, ~uint64_t{0} - 2));
+  EXPECT_EQ(CloseCode(*ws2, 5000), 1002);
+}
+
+TEST_F(HostileClientTest, StreamRefusesALengthWithTheTopBitSet) {
+  auto ws = Stream();
+  ws->SendRaw(Header64(1, true, uint64_t{1} << 63));
+  EXPECT_EQ(CloseCode(*ws, 5000), 1002);
+}
+
+TEST_F(HostileClientTest, StreamRefusesAnOversizedFrameBeforeReadingIt) {
+  auto ws = Stream();
+  ws->SendRaw(Header64(1, true, 16385));
+  EXPECT_EQ(CloseCode(*ws, 5000), 1009);
+  auto ws2 = Stream();  // the same limit over several fragments
+  ASSERT_TRUE(ws2->SendFrame(1, std::string(10000, 'a'), false));
+  ASSERT_TRUE(ws2->SendFrame(0, std::string(10000, 'a'), true));
+  EXPECT_EQ(CloseCode(*ws2, 5000), 1009);
+}
+
+// One connection that pings and never reads used to take the node from
+// 15 MB to 1.8 GB in 20 s: every ping queued a pong, unbounded.
+TEST_F(HostileClientTest, APingFloodIsRefusedAndMemoryStaysBounded) {
+  long before = RssKiB(node_->pid());
+  ASSERT_GT(before, 0);
+  auto ws = Stream();
+  std::string ping;
+  for (int i = 0; i < 2000; ++i) {
+    std::string f;
+    f.push_back(static_cast<char>(0x89));
+    f.push_back(static_cast<char>(0x80 | 125));
+    f.append("\0\0\0\0", 4);
+    f.append(125, 'p');
+    ping += f;
+  }
+  int sent = 0;
+  for (int round = 0; round < 100; ++round) {  // up to 200,000 pings, ~25 MB
+    if (!ws->SendRaw(ping)) break;
+    sent += 2000;
+  }
+  EXPECT_EQ(CloseCode(*ws, 10000), 1008) << "after " << sent << " pings";
+  long after = RssKiB(node_->pid());
+  EXPECT_LT(after - before, 64 * 1024) << "RSS grew from " << before << " to " << after << " KiB";
+}
+
+// Pings at a sane rate keep getting answered: the limit is on floods only.
+TEST_F(HostileClientTest, OrdinaryPingsAreAnswered) {
+  auto ws = Stream();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(ws->SendFrame(9, "hello" + std::to_string(i)));
+  ASSERT_TRUE(ws->SendText(R"({"type":"ping","id":7})"));
+  auto pong = ws->WaitFor([](const json& f) { return f["type"] == "pong"; }, 5000);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ((*pong)["id"], 7);
+  EXPECT_TRUE(ws->open());
+}
+
+}  // namespace
+}  // namespace gc::test
