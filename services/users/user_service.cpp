@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 
@@ -123,6 +124,21 @@ Result<std::string> NormalizeUsername(std::string_view username) {
     if (!ok) return Error::Invalid("username may contain only a-z, 0-9, '.', '_' and '-'", "invalid_username");
   }
   return out;
+}
+
+Result<std::string> LoginUsername(std::string_view name, std::string_view server_name) {
+  if (!name.empty() && name[0] == '@') {  // the full address
+    size_t colon = name.find(':');
+    if (colon == std::string_view::npos) return Error::Invalid("not a user address");
+    std::string_view server = name.substr(colon + 1);
+    bool same = server.size() == server_name.size();
+    for (size_t i = 0; same && i < server.size(); ++i) {
+      same = std::tolower(static_cast<unsigned char>(server[i])) == std::tolower(static_cast<unsigned char>(server_name[i]));
+    }
+    if (!same) return Error::Invalid("not a user of this node");
+    name = name.substr(1, colon - 1);
+  }
+  return NormalizeUsername(name);
 }
 
 Status ValidatePassword(std::string_view password) {
@@ -328,13 +344,7 @@ Result<std::shared_ptr<const UserProfile>> UserService::CreateUser(std::string_v
 Result<LoginResult> UserService::Login(std::string_view username, std::string_view password,
                                        const ClientInfo& client) {
   const Error kBad = Error::Unauthorized("wrong username or password");
-  std::string_view name = username;
-  // Accept the full address too ("@alice:acme.test").
-  if (!name.empty() && name[0] == '@') {
-    size_t colon = name.find(':');
-    if (colon != std::string_view::npos && name.substr(colon + 1) == server_name_) name = name.substr(1, colon - 1);
-  }
-  auto local = NormalizeUsername(name);
+  auto local = LoginUsername(username, server_name_);
   bool plausible = local.ok() && Utf8Length(password).has_value() && password.size() <= 4096;
   std::optional<PgResult> row;
   if (plausible) {

@@ -182,6 +182,11 @@ class UserService : public Authenticator {
 // Validation shared with other services and tests.
 // Lowercases ASCII and checks [a-z0-9._-]{1,64}.
 Result<std::string> NormalizeUsername(std::string_view username);
+// The local username a login name denotes on `server_name`: "alice",
+// "ALICE" and "@Alice:ACME.test" all denote "alice". Login uses it, and so
+// does the per-username login limit, so that every spelling of one account
+// shares one bucket. kInvalid when it names no possible local user.
+Result<std::string> LoginUsername(std::string_view name, std::string_view server_name);
 Status ValidatePassword(std::string_view password);
 Status ValidateDisplayName(std::string_view name);
 // SHA-like hash used for token storage (BLAKE2b-256), as raw bytes.

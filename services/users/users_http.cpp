@@ -1,5 +1,6 @@
 #include "services/users/users_http.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <memory>
 
@@ -83,7 +84,7 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
   });
 
   // POST /api/v1/auth/login
-  router.Add("POST", "/api/v1/auth/login", open, [&users, limits](RequestContext& ctx) {
+  router.Add("POST", "/api/v1/auth/login", open, [&users, limits, &config](RequestContext& ctx) {
     if (auto r = Limit(limits->enabled, limits->login_ip, ctx.req.remote_ip)) return *r;
     auto body = ParseJsonObject(ctx.req.body);
     if (!body.ok()) return ToHttp(body.error());
@@ -91,10 +92,17 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
     if (!username.ok()) return ToHttp(username.error());
     auto password = RequiredString(*body, "password");
     if (!password.ok()) return ToHttp(password.error());
-    // Per-username limit on the normalized name, so "Alice" and "alice" share it.
-    std::string key = *username;
-    if (auto n = NormalizeUsername(*username); n.ok()) key = *n;
-    if (auto r = Limit(limits->enabled, limits->login_user, key.substr(0, 300))) return *r;
+    // Per-username limit on the account the name denotes, so "alice",
+    // "ALICE" and "@Alice:acme.test" share one bucket. A name that denotes no
+    // account cannot log in; it is still limited (lower-cased, bounded).
+    std::string key;
+    if (auto n = LoginUsername(*username, config.node.name); n.ok()) {
+      key = *n;
+    } else {
+      key = "?" + username->substr(0, 300);
+      for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (auto r = Limit(limits->enabled, limits->login_user, key)) return *r;
     auto r = users.Login(*username, *password, ClientOf(ctx.req));
     if (!r.ok()) return ToHttp(r.error());
     return LoginResponse(200, *r);

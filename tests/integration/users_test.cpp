@@ -388,5 +388,36 @@ TEST(RateLimits, LoginAndRequestBucketsTrip) {
   EXPECT_EQ(node.Stop(), 0);
 }
 
+// Every spelling of one account shares its login bucket: a blocked "rita"
+// used to log in as "@RITA:acme.test" (each case variant of the full address
+// had a bucket of its own).
+TEST(RateLimits, LoginLimitCoversEverySpellingOfTheAccount) {
+  NodeOptions o;
+  o.extra_yaml =
+      "rate_limits:\n  enabled: true\n  login_per_username: {rate: 0.01, burst: 3}\n"
+      "  login_per_ip: {rate: 1000, burst: 1000}\n  per_ip: {rate: 1000, burst: 1000}\n";
+  NodeProcess node(o);
+  node.Start();
+  HttpClient c = node.Client();
+  ASSERT_EQ(c.Post("/api/v1/auth/register", {{"username", "rita"}, {"password", "correct horse"}}).status, 201);
+  for (const char* name : {"@Rita:acme.test", "@rITA:acme.test", "@RiTa:ACME.TEST"}) {
+    EXPECT_EQ(c.Post("/api/v1/auth/login", {{"username", name}, {"password", "wrong pass"}}).status, 401) << name;
+  }
+  for (const char* name : {"rita", "@rita:Acme.Test", "@RITA:acme.test"}) {
+    auto r = c.Post("/api/v1/auth/login", {{"username", name}, {"password", "correct horse"}});
+    EXPECT_EQ(r.status, 429) << name << ": " << r.body;
+  }
+  // Another account is not affected, and names of no account share a
+  // lower-cased bucket instead of one per spelling.
+  ASSERT_EQ(c.Post("/api/v1/auth/register", {{"username", "sam"}, {"password", "correct horse"}}).status, 201);
+  EXPECT_EQ(c.Post("/api/v1/auth/login", {{"username", "@SAM:acme.test"}, {"password", "correct horse"}}).status, 200);
+  int limited = 0;
+  for (const char* name : {"@x:other.test", "@X:other.test", "@x:OTHER.test", "@X:Other.Test"}) {
+    if (c.Post("/api/v1/auth/login", {{"username", name}, {"password", "wrong pass"}}).status == 429) ++limited;
+  }
+  EXPECT_EQ(limited, 1);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace gc::test

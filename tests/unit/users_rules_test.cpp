@@ -22,6 +22,18 @@ TEST(UserRules, UsernamesAreLowercasedAndChecked) {
   EXPECT_TRUE(NormalizeUsername(std::string(64, 'a')).ok());
 }
 
+TEST(UserRules, LoginUsernameNamesOneAccountWhateverTheSpelling) {
+  for (const char* n : {"alice", "ALICE", "@alice:acme.test", "@ALIce:acme.test", "@alice:ACME.Test"}) {
+    auto r = LoginUsername(n, "acme.test");
+    ASSERT_TRUE(r.ok()) << n;
+    EXPECT_EQ(*r, "alice") << n;
+  }
+  EXPECT_FALSE(LoginUsername("@alice:beta.test", "acme.test").ok());
+  EXPECT_FALSE(LoginUsername("@alice", "acme.test").ok());
+  EXPECT_FALSE(LoginUsername("@:acme.test", "acme.test").ok());
+  EXPECT_FALSE(LoginUsername("al ice", "acme.test").ok());
+}
+
 TEST(UserRules, PasswordLengthCountsCharactersNotBytes) {
   EXPECT_FALSE(ValidatePassword("1234567").ok());
   EXPECT_TRUE(ValidatePassword("12345678").ok());
