@@ -318,21 +318,31 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Half-close, then read and discard whatever the client still sends (the
-  // rest of a refused body) for a short while, so that it gets to read our
-  // answer instead of a reset. Nothing read here is ever parsed.
+  // rest of a refused body), so that it gets to read our answer: closing a
+  // socket with unread data makes the kernel send a reset, and a client still
+  // writing its body never sees the 413. Like nginx's lingering close, this
+  // is bounded: kLingerBytes in all, kLingerIdle without data, kLingerTotal
+  // overall. Nothing read here is ever parsed.
+  static constexpr size_t kLingerBytes = 64u << 20;
+  static constexpr auto kLingerIdle = std::chrono::seconds(5);
+  static constexpr auto kLingerTotal = std::chrono::seconds(30);
+
   void LingerClose() {
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
     drained_ = 0;
-    stream_.expires_after(std::chrono::seconds(2));
+    linger_until_ = std::chrono::steady_clock::now() + kLingerTotal;
     Drain();
   }
 
   void Drain() {
     buffer_.clear();
+    auto left = linger_until_ - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero()) return Close();
+    stream_.expires_after(std::min<std::chrono::steady_clock::duration>(left, kLingerIdle));
     stream_.async_read_some(buffer_.prepare(65536), [self = shared_from_this()](beast::error_code ec, size_t n) {
       self->drained_ += n;
-      if (ec || self->drained_ > (8u << 20)) return self->Close();
+      if (ec || self->drained_ > kLingerBytes) return self->Close();
       self->Drain();
     });
   }
@@ -352,6 +362,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool head_request_ = false;
   bool idle_ = true;
   size_t drained_ = 0;
+  std::chrono::steady_clock::time_point linger_until_;
 };
 
 }  // namespace

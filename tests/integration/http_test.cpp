@@ -105,6 +105,26 @@ TEST_F(HttpTest, OversizedBodyIsRefusedBeforeItIsRead) {
   EXPECT_TRUE(raw.PeerClosed(5000));
 }
 
+// A client that sends its whole 30 MB body before reading (as simple
+// clients and proxies do) must still read the 413: the node keeps reading
+// and discarding the body after its answer (bounded in bytes and time, like
+// nginx's lingering close) instead of closing on unread data, which resets
+// the connection and destroys the answer.
+TEST_F(HttpTest, AClientThatSendsA30MBBodyFirstStillReadsThe413) {
+  const size_t kBody = 30u << 20;
+  RawConnection raw(port());
+  ASSERT_TRUE(raw.Send("POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                       "Content-Length: " + std::to_string(kBody) + "\r\n\r\n"));
+  std::string chunk(1u << 20, 'a');
+  size_t sent = 0;
+  while (sent < kBody && raw.Send(chunk)) sent += chunk.size();
+  EXPECT_EQ(sent, kBody) << "the node stopped reading after " << sent << " bytes";
+  auto rs = raw.ReadResponses(1, 10000);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].status, 413);
+  EXPECT_EQ(rs[0].json()["error"]["code"], "payload_too_large");
+}
+
 TEST_F(HttpTest, RequestHiddenInOverLimitBodyIsNeverExecuted) {
   // The body smuggles a logout for our token; if it were parsed as a request
   // the token would stop working.
