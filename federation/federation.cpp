@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "federation/canonical_json.h"
+#include "node/common/barrier.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
 #include "node/common/address.h"
@@ -295,14 +296,8 @@ Status Federation::Start() {
   h.on_request = [this](const std::string& p, std::string f) { OnRequest(p, std::move(f)); };
   h.on_answer = [this](const std::string& p, std::string f) { OnAnswer(p, std::move(f)); };
   transport_.Start(std::move(h));
-  pusher_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "gc-fed-push");
-    PusherLoop();
-  });
-  outbox_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "gc-fed-out");
-    OutboxLoop();
-  });
+  pusher_ = SpawnGuarded("gc-fed-push", [this] { PusherLoop(); });
+  outbox_ = SpawnGuarded("gc-fed-out", [this] { OutboxLoop(); });
   return OkStatus();
 }
 

@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "node/common/barrier.h"
 #include "node/common/log.h"
 
 namespace gc {
@@ -119,10 +120,7 @@ Status FederationTransport::Bind(const std::string& endpoint) {
 
 void FederationTransport::Start(Handlers handlers) {
   handlers_ = std::move(handlers);
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "gc-fed-io");
-    Loop();
-  });
+  thread_ = SpawnGuarded("gc-fed-io", [this] { Loop(); });
 }
 
 void FederationTransport::Stop() {
@@ -255,7 +253,9 @@ void FederationTransport::HandleRouter() {
     return;
   }
   ++frames_in;
-  if (handlers_.on_request) handlers_.on_request(user_id, std::move(parts[1]));
+  // A frame whose handling throws is dropped (the barrier logs it); the
+  // peer's acknowledgements make it send again or give up.
+  if (handlers_.on_request) Guard("federation request", user_id, [&] { handlers_.on_request(user_id, std::move(parts[1])); });
 }
 
 void FederationTransport::HandleDealer(const std::string& peer, void* socket) {
@@ -263,7 +263,7 @@ void FederationTransport::HandleDealer(const std::string& peer, void* socket) {
   auto parts = RecvAll(socket, max_frame_, &too_big);
   if (parts.size() != 1 || too_big) return;
   ++frames_in;
-  if (handlers_.on_answer) handlers_.on_answer(peer, std::move(parts[0]));
+  if (handlers_.on_answer) Guard("federation answer", peer, [&] { handlers_.on_answer(peer, std::move(parts[0])); });
 }
 
 void FederationTransport::Loop() {

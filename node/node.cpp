@@ -17,6 +17,7 @@
 #include "federation/signed_event.h"
 
 #include <sodium.h>
+#include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/db/migrations.h"
@@ -258,6 +259,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   m.AddGauge("groupchat_stream_connections", "Open WebSocket streams.", [hub] { return hub->connections(); });
   m.AddCounterFn("groupchat_stream_frames_delivered_total", "Frames handed to stream connections.",
              [hub] { return static_cast<double>(hub->frames_delivered()); });
+  m.AddCounterFn("groupchat_handler_exceptions_total",
+                 "Exceptions that escaped a handler and were caught by the barrier (each one is a bug).",
+                 [] { return static_cast<double>(HandlerExceptions()); });
   m.AddCounterFn("groupchat_stream_slow_consumers_dropped_total", "Streams closed because the client was too slow.",
              [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
   m.AddGauge("groupchat_stream_position", "Last committed stream position.",
@@ -304,7 +308,7 @@ Status Node::Serve() {
   std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
-  std::thread housekeeping([&] {
+  std::thread housekeeping = SpawnGuarded("gc-housekeep", [&] {
     std::unique_lock<std::mutex> lock(mu);
     while (!cv.wait_for(lock, std::chrono::seconds(5), [&] { return stop; })) {
       lock.unlock();

@@ -2,14 +2,13 @@
 
 #include <pthread.h>
 
-#include "node/common/log.h"
+#include "node/common/barrier.h"
 
 namespace gc {
 
 WorkerPool::WorkerPool(int threads, std::string name) : name_(std::move(name)) {
   for (int i = 0; i < threads; ++i) {
-    threads_.emplace_back([this] { Loop(); });
-    pthread_setname_np(threads_.back().native_handle(), name_.substr(0, 15).c_str());
+    threads_.push_back(SpawnGuarded(name_, [this] { Loop(); }));
   }
 }
 
@@ -57,11 +56,7 @@ void WorkerPool::Loop() {
       queue_.pop_front();
       ++busy_;
     }
-    try {
-      task();
-    } catch (const std::exception& e) {
-      LogError("worker task threw", {{"pool", name_}, {"error", e.what()}});
-    }
+    Guard("worker task", name_, task);
     std::lock_guard<std::mutex> lock(mu_);
     --busy_;
   }

@@ -123,6 +123,9 @@ void Gateway::Run(const Route* route, HttpRequest req, std::vector<std::pair<std
   } catch (const std::exception& e) {
     LogError("handler threw", {{"request_id", req.request_id}, {"route", route->pattern}, {"error", e.what()}});
     resp = ToHttp(Error::Internal("internal error"));
+  } catch (...) {
+    LogError("handler threw", {{"request_id", req.request_id}, {"route", route->pattern}, {"error", "unknown"}});
+    resp = ToHttp(Error::Internal("internal error"));
   }
   Finish(req, route, route->metric_index, user, start, std::move(resp), done);
 }

@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
@@ -151,6 +152,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
+    HandlerScope scope("http request head", request_id_);
     if (ec) {
       OnReadError(ec);
       return;
@@ -222,6 +224,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnRequest() {
+    HandlerScope scope("http request", request_id_);
     auto msg = parser_->release();
     if (server_.options.stream && beast::websocket::is_upgrade(msg)) {
       std::string_view t(msg.target().data(), msg.target().size());
@@ -440,10 +443,7 @@ void HttpServer::Start() {
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->DoAccept();
   for (int i = 0; i < impl_->options.threads; ++i) {
-    impl_->threads.emplace_back([this] {
-      pthread_setname_np(pthread_self(), "gc-http-io");
-      impl_->ioc.run();
-    });
+    impl_->threads.push_back(SpawnGuarded("gc-http-io", [this] { impl_->ioc.run(); }));
   }
 }
 

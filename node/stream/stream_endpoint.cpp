@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 
+#include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
@@ -149,6 +150,14 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   int64_t session_id() const override { return principal_.session_id; }
   const std::string& user() const { return principal_.user->user_id; }
 
+  // The barrier's scope for this connection's handlers: one that throws ends
+  // this connection, not the node (node/common/barrier.h).
+  HandlerScope Scope(const char* what) {
+    return HandlerScope(what, request_id_, [w = weak_from_this()] {
+      if (auto s = w.lock()) asio::post(s->executor_, [s] { s->Finish(); });
+    });
+  }
+
   void Kick(uint16_t code, const std::string& reason) override {
     asio::post(executor_, [self = shared_from_this(), code, reason] { self->CloseWith(code, reason); });
   }
@@ -233,6 +242,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   }
 
   void OnReplayPage(Result<std::vector<GroupEvent>> events) {
+    auto scope = Scope("stream replay");
     if (closing_) return;
     if (!events.ok()) {
       Enqueue(ErrorFrame("unavailable", "could not replay missed events; reconnect with the same since"));
@@ -280,6 +290,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   // ---------------------------------------------------------------- outbound
 
   void DrainInbox() {
+    auto scope = Scope("stream delivery");
     std::vector<std::pair<Frame, int64_t>> batch;
     bool dropped;
     {
@@ -339,6 +350,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     buffers_.clear();
     for (const auto& f : in_flight_) buffers_.emplace_back(f->data(), f->size());
     asio::async_write(*sock_, buffers_, [self = shared_from_this(), bytes](beast::error_code ec, size_t) {
+      auto scope = self->Scope("stream write");
       self->queued_bytes_ -= bytes;
       self->in_flight_.clear();
       if (ec) {
@@ -398,6 +410,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   void Heartbeat() {
     timer_.expires_after(std::chrono::seconds(std::max(1, ep_.options.idle_timeout_s / 2)));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      auto scope = self->Scope("stream heartbeat");
       if (ec || self->finished_ || self->close_sent_) return;
       auto idle = std::chrono::steady_clock::now() - self->last_rx_;
       if (idle > std::chrono::seconds(self->ep_.options.idle_timeout_s)) {
@@ -416,6 +429,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     // cost little memory (the buffer grows for a large frame).
     auto buf = rx_.prepare(1024);
     sock_->async_read_some(buf, [self = shared_from_this()](beast::error_code ec, size_t n) {
+      auto scope = self->Scope("stream read");
       if (ec) return self->Finish();  // closed, reset or shut down
       self->rx_.commit(n);
       self->last_rx_ = std::chrono::steady_clock::now();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "node/common/barrier.h"
+
 namespace gc {
 
 using nlohmann::json;
@@ -29,10 +31,7 @@ Frame WsTextFrame(const std::string& payload) {
 
 StreamHub::StreamHub(Audience presence_audience, int typing_ttl_s)
     : audience_(std::move(presence_audience)), typing_ttl_s_(typing_ttl_s) {
-  typing_thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "gc-typing");
-    ExpireTyping();
-  });
+  typing_thread_ = SpawnGuarded("gc-typing", [this] { ExpireTyping(); });
 }
 
 StreamHub::~StreamHub() { Stop(); }

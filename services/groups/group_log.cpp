@@ -8,6 +8,7 @@
 #include <set>
 
 #include "federation/canonical_json.h"
+#include "node/common/barrier.h"
 #include "federation/chain.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
@@ -228,10 +229,7 @@ Status GroupLog::Start(const std::string& conninfo) {
   if (!r.ok()) return r.error();
   next_stream_pos_ = r->int64(0, 0) + 1;
   last_committed_pos_ = next_stream_pos_ - 1;
-  writer_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "gc-grouplog");
-    WriterLoop();
-  });
+  writer_ = SpawnGuarded("gc-grouplog", [this] { WriterLoop(); });
   return OkStatus();
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
 
@@ -62,10 +63,7 @@ Status SearchIndex::Start() {
   if (!r.ok()) return r.error();
   indexed_ = r->rows() > 0 ? r->int64(0, 0) : 0;
   news_ = true;  // whatever the log committed after the cursor
-  thread_ = std::thread([this] {
-    pthread_setname_np(pthread_self(), "gc-search-idx");
-    Loop();
-  });
+  thread_ = SpawnGuarded("gc-search-idx", [this] { Loop(); });
   return OkStatus();
 }
 
