@@ -77,7 +77,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
 
   n->metrics_ = std::make_unique<Metrics>();
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
-  n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode);
+  n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode,
+                                            c.sessions.idle_timeout_s);
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
   n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
@@ -107,6 +108,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     if (session_id) self->hub_->CloseSession(session_id);
     if (!user.empty()) self->hub_->CloseUser(user);
   });
+  n->users_->set_open_sessions([self] { return self->hub_->OpenSessions(); });
   n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, n->db_->pool(), *n->log_);
   GC_TRY(n->federation_->Bind());
   n->federation_->set_services(n->groups_.get(), n->messaging_.get(), n->users_.get());
@@ -355,6 +357,9 @@ Status Node::Serve() {
 
 void Node::Housekeeping() {
   users_->FlushActivity();
+  if (auto ended = users_->ExpireIdleSessions(); !ended.ok()) {
+    LogWarn("could not end idle sessions", {{"error", ended.error().message}});
+  }
   federation_->Housekeeping();
   auto r = db_->pool().With([](PgConn& c) { return c.Exec(kPing); });
   bool ok = r.ok();

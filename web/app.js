@@ -175,11 +175,30 @@ function setStatus(text) {
   $('status').textContent = text || '';
 }
 
-function connect() {
-  if (!state.token) return;
+function reconnectLater() {
+  setStatus('Connection lost — reconnecting…');
+  setTimeout(connect, state.wsBackoff);
+  state.wsBackoff = Math.min(state.wsBackoff * 2, 15000);
+}
+
+// The stream is opened with a one-time ticket, never with the access token
+// in the URL (where proxies log it and the browser keeps it in history).
+async function connect() {
+  if (!state.token || state.ws || state.connecting) return;
+  state.connecting = true;
+  let ticket;
+  try {
+    ticket = (await api('POST', '/stream/tickets')).ticket;
+  } catch (e) {
+    state.connecting = false;
+    if (state.token && e.status !== 401) reconnectLater();
+    return;
+  }
+  state.connecting = false;
+  if (!state.token || state.ws) return;
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const since = state.cursor ? `&since=${state.cursor}` : '';
-  const ws = new WebSocket(`${proto}://${location.host}${API}/stream?access_token=${enc(state.token)}${since}`);
+  const ws = new WebSocket(`${proto}://${location.host}${API}/stream?ticket=${enc(ticket)}${since}`);
   state.ws = ws;
   ws.onopen = () => { state.wsBackoff = 500; };
   ws.onmessage = (m) => onFrame(JSON.parse(m.data));
@@ -187,9 +206,7 @@ function connect() {
     state.ws = null;
     if (!state.token) return;
     if (e.code === 4002) { signedOut('Your session ended. Please log in again.'); return; }
-    setStatus('Connection lost — reconnecting…');
-    setTimeout(connect, state.wsBackoff);
-    state.wsBackoff = Math.min(state.wsBackoff * 2, 15000);
+    reconnectLater();
   };
 }
 

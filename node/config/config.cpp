@@ -238,6 +238,8 @@ const Key kKeys[] = {
     {"stream.idle_timeout_s", IntField{GC_CFG(stream.idle_timeout_s), 5, 3600}},
     {"stream.typing_ttl_s", IntField{GC_CFG(stream.typing_ttl_s), 1, 60}},
 
+    {"sessions.idle_timeout_s", Int64Field{GC_CFG(sessions.idle_timeout_s), 0, 315360000}},
+
     {"rate_limits.enabled", BoolField{GC_CFG(rate_limits.enabled)}},
     GC_BUCKET(per_ip),
     GC_BUCKET(per_user),

@@ -76,6 +76,10 @@ struct Config {
     int typing_ttl_s = 5;              // typing notifications expire, 1..60
   } stream;
 
+  struct Sessions {
+    int64_t idle_timeout_s = 2592000;  // a session unused this long ends; 0: never, else 3600..315360000
+  } sessions;
+
   struct RateLimits {
     bool enabled = true;
     TokenBucketConfig per_ip{50, 200};              // every API request, by client IP

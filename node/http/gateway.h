@@ -32,9 +32,13 @@ class Authenticator {
   virtual ~Authenticator() = default;
   // Non-blocking: the principal if the token is cached and valid.
   virtual std::optional<Principal> CachedPrincipal(std::string_view token) = 0;
-  // May block on the database. kUnauthorized for unknown, revoked or
-  // deactivated credentials.
+  // May block on the database. kUnauthorized for unknown, revoked, expired
+  // or deactivated credentials.
   virtual Result<Principal> Authenticate(std::string_view token) = 0;
+  // A one-time stream ticket's session (spec/stream.md, Connecting); the
+  // ticket is spent whatever the outcome. May block on the database.
+  // kUnauthorized for unknown, spent or expired tickets and ended sessions.
+  virtual Result<Principal> RedeemStreamTicket(std::string_view ticket) = 0;
 };
 
 class Gateway {

@@ -73,11 +73,12 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
 
   void Start(http::request<http::string_body> req) {
     req_ = std::move(req);
-    std::string token;
+    std::string token, ticket;
     std::string_view target(req_.target().data(), req_.target().size());
     HttpRequest parsed;
     size_t q = target.find('?');
     if (q != std::string_view::npos) parsed.query = std::string(target.substr(q + 1));
+    if (auto t = parsed.query_param("ticket")) ticket = *t;
     if (auto t = parsed.query_param("access_token")) token = *t;
     auto auth = req_.find(http::field::authorization);
     if (token.empty() && auth != req_.end()) {
@@ -93,19 +94,25 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
       }
       since_ = v;
     }
-    if (token.empty()) return Reject(401, "unauthorized", "missing access token: use ?access_token= or a Bearer header");
+    if (token.empty() && ticket.empty()) {
+      return Reject(401, "unauthorized",
+                    "missing credentials: use ?ticket= (POST /api/v1/stream/tickets), a Bearer header or "
+                    "?access_token=");
+    }
     if (ep_.open.load() >= ep_.options.max_connections) {
       return Reject(503, "unavailable", "too many open streams, retry later");
     }
     ++ep_.open;
     counted_ = true;
-    if (auto p = ep_.auth.CachedPrincipal(token)) {
-      principal_ = *p;
-      return Upgrade();
+    if (ticket.empty()) {
+      if (auto p = ep_.auth.CachedPrincipal(token)) {
+        principal_ = *p;
+        return Upgrade();
+      }
     }
     auto self = shared_from_this();
-    ep_.post_blocking([self, token] {
-      auto p = self->ep_.auth.Authenticate(token);
+    ep_.post_blocking([self, token, ticket] {
+      auto p = ticket.empty() ? self->ep_.auth.Authenticate(token) : self->ep_.auth.RedeemStreamTicket(ticket);
       asio::dispatch(self->executor_, [self, p = std::move(p)]() mutable {
         if (!p.ok()) {
           if (p.error().code == ErrorCode::kUnavailable) return self->Reject(503, "unavailable", p.error().message);

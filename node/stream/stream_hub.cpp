@@ -85,6 +85,15 @@ void StreamHub::CloseSession(int64_t session_id) {
   }
 }
 
+std::vector<int64_t> StreamHub::OpenSessions() const {
+  std::vector<int64_t> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [u, conns] : by_user_) {
+    for (const auto& c : conns) out.push_back(c->session_id());
+  }
+  return out;
+}
+
 void StreamHub::CloseUser(const std::string& user) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = by_user_.find(user);

@@ -84,6 +84,8 @@ class StreamHub : public EventSink, public EphemeralSink {
   // Close the streams of a revoked session, of a deactivated user, or all
   // (shutdown).
   void CloseSession(int64_t session_id);
+  // Sessions with at least one open stream (an open stream is a session in use).
+  std::vector<int64_t> OpenSessions() const;
   void CloseUser(const std::string& user);
   void CloseAll();
   // Forgets every connection (after the I/O threads stopped, before the

@@ -11,15 +11,13 @@
 #include "node/common/text.h"
 #include "node/db/pg.h"
 #include "node/http/rate_limiter.h"
+#include "services/users/user_internal.h"
 
 namespace gc {
-namespace {
 
-// How long a cached token is trusted before it is checked against the
-// database again (bounds staleness across processes sharing a database).
-constexpr int64_t kTokenCacheTtlS = 300;
-constexpr size_t kMaxCachedTokens = 200000;
-constexpr const char* kTokenPrefix = "gct_";
+using namespace users_internal;  // NOLINT: the service's own helpers
+
+namespace {
 
 constexpr const char* kUserColumns =
     "id, local_part, display_name, is_admin, avatar_media_id, "
@@ -35,12 +33,6 @@ GC_SQL(kInsertUser,
        "VALUES ($1, $2, $3, $4, $5) RETURNING " USER_COLS);
 GC_SQL(kInsertSession,
        "INSERT INTO sessions (user_id, token_hash, ip, user_agent) VALUES ($1, $2, $3, $4) RETURNING id");
-GC_SQL(kSessionByToken,
-       "SELECT s.id, s.user_id FROM sessions s JOIN users u ON u.id = s.user_id "
-       "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL");
-GC_SQL(kTouchSession, "UPDATE sessions SET last_used_at = now() WHERE id = $1");
-GC_SQL(kTouchSessions, "UPDATE sessions SET last_used_at = now() WHERE id = ANY($1::bigint[])");
-GC_SQL(kTouchUsers, "UPDATE users SET last_seen_at = now() WHERE id = ANY($1::bigint[])");
 GC_SQL(kRevokeSession,
        "UPDATE sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL");
 GC_SQL(kRevokeUserSessions, "UPDATE sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL");
@@ -85,30 +77,6 @@ GC_SQL(kGetSetting, "SELECT value FROM node_settings WHERE key = $1");
 GC_SQL(kPutSetting,
        "INSERT INTO node_settings (key, value) VALUES ($1, $2) "
        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()");
-
-int64_t NowS() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-std::string RandomToken(size_t bytes) {
-  std::string raw(bytes, '\0');
-  randombytes_buf(raw.data(), raw.size());
-  std::string out(sodium_base64_ENCODED_LEN(bytes, sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(strlen(out.c_str()));
-  sodium_memzero(raw.data(), raw.size());
-  return out;
-}
-
-std::string ArrayLiteral(const std::vector<int64_t>& ids) {
-  std::string s = "{";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(ids[i]);
-  }
-  return s + "}";
-}
 
 }  // namespace
 
@@ -179,8 +147,12 @@ static std::shared_ptr<const UserProfile> RowToUser(const PgResult& r, int row, 
   return u;
 }
 
-UserService::UserService(PgPool& db, std::string server_name, std::string default_registration_mode)
-    : db_(db), server_name_(std::move(server_name)), default_mode_(std::move(default_registration_mode)) {
+UserService::UserService(PgPool& db, std::string server_name, std::string default_registration_mode,
+                         int64_t idle_timeout_s)
+    : db_(db),
+      idle_timeout_s_(idle_timeout_s),
+      server_name_(std::move(server_name)),
+      default_mode_(std::move(default_registration_mode)) {
   (void)kUserColumns;
   dummy_hash_ = HashPassword("a password nobody has, for timing");
 }
@@ -377,66 +349,12 @@ Result<LoginResult> UserService::StartSession(std::shared_ptr<const UserProfile>
   {
     std::unique_lock lock(cache_mu_);
     if (tokens_.size() >= kMaxCachedTokens) tokens_.clear();
-    tokens_.try_emplace(hash, CacheEntry{out.session_id, user->id, NowS() + kTokenCacheTtlS});
+    tokens_.try_emplace(hash, CacheEntry{out.session_id, user->id, NowS() + kTokenCacheTtlS, NowS()});
   }
   return out;
 }
 
 Status UserService::Logout(const Principal& p) { return RevokeSession(p, p.session_id); }
-
-// ---------------------------------------------------------------- authentication
-
-std::optional<Principal> UserService::CachedPrincipal(std::string_view token) {
-  if (token.size() > 128) return std::nullopt;
-  std::string hash = HashToken(token);
-  std::shared_lock lock(cache_mu_);
-  auto it = tokens_.find(hash);
-  if (it == tokens_.end() || it->second.expires_at_s < NowS()) return std::nullopt;
-  auto u = users_.find(it->second.user_row_id);
-  if (u == users_.end() || u->second->deactivated) return std::nullopt;
-  it->second.touched.store(true, std::memory_order_relaxed);
-  return Principal{it->second.session_id, u->second};
-}
-
-Result<Principal> UserService::Authenticate(std::string_view token) {
-  if (auto p = CachedPrincipal(token)) return *p;
-  const Error kBad = Error::Unauthorized("the access token is invalid, revoked or expired");
-  if (token.size() > 128) return kBad;
-  std::string hash = HashToken(token);
-  uint64_t gen;
-  {
-    std::shared_lock lock(cache_mu_);
-    gen = generation_;
-  }
-  auto r = db_.With([&](PgConn& c) -> Result<PgResult> {
-    auto s = c.Exec(kSessionByToken, {PgParam::Bytes(hash)});
-    if (s.ok() && s->rows() == 1) {
-      auto t = c.Exec(kTouchSession, {s->int64(0, 0)});
-      if (!t.ok()) return t.error();
-    }
-    return s;
-  });
-  if (!r.ok()) return r.error();
-  if (r->rows() == 0) return kBad;
-  int64_t session_id = r->int64(0, 0);
-  int64_t user_row = r->int64(0, 1);
-  auto user = CachedUser(user_row);
-  if (!user) {
-    auto loaded = LoadUserByRowId(user_row);
-    if (!loaded.ok()) return loaded.error();
-    user = *loaded;
-  }
-  if (user->deactivated) return kBad;
-  {
-    std::unique_lock lock(cache_mu_);
-    // A revocation that ran while we read the database wins.
-    if (gen == generation_) {
-      if (tokens_.size() >= kMaxCachedTokens) tokens_.clear();
-      tokens_.insert_or_assign(hash, CacheEntry{session_id, user_row, NowS() + kTokenCacheTtlS});
-    }
-  }
-  return Principal{session_id, user};
-}
 
 // ---------------------------------------------------------------- profile and sessions
 
@@ -658,30 +576,6 @@ Result<UserService::Stats> UserService::CountUsers() {
   auto r = db_.With([&](PgConn& c) { return c.Exec(kCountUsers); });
   if (!r.ok()) return r.error();
   return Stats{r->int64(0, 0), r->int64(0, 1), r->int64(0, 2), r->int64(0, 3)};
-}
-
-void UserService::FlushActivity() {
-  std::vector<int64_t> sessions, users;
-  {
-    std::shared_lock lock(cache_mu_);
-    for (auto& [hash, e] : tokens_) {
-      if (e.touched.exchange(false, std::memory_order_relaxed)) {
-        sessions.push_back(e.session_id);
-        users.push_back(e.user_row_id);
-      }
-    }
-  }
-  if (sessions.empty()) return;
-  std::sort(users.begin(), users.end());
-  users.erase(std::unique(users.begin(), users.end()), users.end());
-  auto r = db_.With([&](PgConn& c) -> Status {
-    auto a = c.Exec(kTouchSessions, {ArrayLiteral(sessions)});
-    if (!a.ok()) return a.error();
-    auto b = c.Exec(kTouchUsers, {ArrayLiteral(users)});
-    if (!b.ok()) return b.error();
-    return OkStatus();
-  });
-  if (!r.ok()) LogWarn("could not record session activity", {{"error", r.error().message}});
 }
 
 }  // namespace gc

@@ -69,7 +69,9 @@ struct ClientInfo {
 
 class UserService : public Authenticator {
  public:
-  UserService(PgPool& db, std::string server_name, std::string default_registration_mode);
+  // `idle_timeout_s` > 0: a session unused for that long ends (0: never).
+  UserService(PgPool& db, std::string server_name, std::string default_registration_mode,
+              int64_t idle_timeout_s = 0);
   ~UserService() override;
 
   // --- registration and login
@@ -88,6 +90,21 @@ class UserService : public Authenticator {
   // --- Authenticator
   std::optional<Principal> CachedPrincipal(std::string_view token) override;
   Result<Principal> Authenticate(std::string_view token) override;
+  Result<Principal> RedeemStreamTicket(std::string_view ticket) override;
+
+  // --- stream tickets: a browser cannot send an Authorization header with a
+  // WebSocket, and a token in the URL ends up in proxy logs and history. A
+  // ticket is a one-time credential for one stream connection, valid for
+  // kStreamTicketTtlS, issued to an authenticated session; only its hash is
+  // stored (in PostgreSQL, so any process of the node can redeem it).
+  static constexpr int kStreamTicketTtlS = 30;
+  Result<std::string> IssueStreamTicket(const Principal& p);
+
+  // Ends every session unused for longer than the idle timeout (their
+  // streams close with 4002) and forgets expired stream tickets. Called by
+  // the node's housekeeping; does the work at most once a minute. Returns
+  // how many sessions ended.
+  Result<int> ExpireIdleSessions();
 
   // --- profile and sessions
   Result<std::shared_ptr<const UserProfile>> UpdateProfile(const Principal& p, std::optional<std::string> display_name,
@@ -139,21 +156,28 @@ class UserService : public Authenticator {
   // (session_id, "") for one session, (0, user_id) for all of a user's.
   using RevocationListener = std::function<void(int64_t session_id, const std::string& user_id)>;
   void set_revocation_listener(RevocationListener l) { on_revoked_ = std::move(l); }
+  // Sessions in use without requests (open streams): the idle sweep counts
+  // them as used. Set once before serving.
+  void set_open_sessions(std::function<std::vector<int64_t>()> f) { open_sessions_ = std::move(f); }
 
  private:
   struct CacheEntry {
-    CacheEntry(int64_t s, int64_t u, int64_t e) : session_id(s), user_row_id(u), expires_at_s(e) {}
+    CacheEntry(int64_t s, int64_t u, int64_t e, int64_t now)
+        : session_id(s), user_row_id(u), expires_at_s(e), last_used_s(now) {}
     CacheEntry(const CacheEntry& o)
-        : session_id(o.session_id), user_row_id(o.user_row_id), expires_at_s(o.expires_at_s) {}
+        : session_id(o.session_id), user_row_id(o.user_row_id), expires_at_s(o.expires_at_s),
+          last_used_s(o.last_used_s.load()) {}
     CacheEntry& operator=(const CacheEntry& o) {
       session_id = o.session_id;
       user_row_id = o.user_row_id;
       expires_at_s = o.expires_at_s;
+      last_used_s = o.last_used_s.load();
       return *this;
     }
     int64_t session_id;
     int64_t user_row_id;
     int64_t expires_at_s;                       // monotonic seconds
+    mutable std::atomic<int64_t> last_used_s;   // monotonic seconds
     mutable std::atomic<bool> touched{false};   // used since the last FlushActivity
   };
   Result<std::shared_ptr<const UserProfile>> LoadUserByRowId(int64_t id);
@@ -166,8 +190,14 @@ class UserService : public Authenticator {
   // Resolves "@alice:server" or "alice" to a local part; kNotFound otherwise.
   Result<std::string> LocalPartOf(std::string_view user_id);
 
+  // The principal of an active session found in the database (caches the user).
+  Result<Principal> PrincipalOf(int64_t session_id, int64_t user_row);
+
   PgPool& db_;
+  int64_t idle_timeout_s_;
+  std::atomic<int64_t> next_idle_sweep_s_{0};
   RevocationListener on_revoked_;
+  std::function<std::vector<int64_t>()> open_sessions_;
   std::string server_name_;
   std::string default_mode_;
   std::string dummy_hash_;  // verified against for unknown users (equal timing)

@@ -108,6 +108,14 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
     return LoginResponse(200, *r);
   });
 
+  // POST /api/v1/stream/tickets: a one-time credential for one stream
+  // connection, so that the access token never appears in a URL.
+  router.Add("POST", "/api/v1/stream/tickets", {}, [&users](RequestContext& ctx) {
+    auto t = users.IssueStreamTicket(ctx.principal);
+    if (!t.ok()) return ToHttp(t.error());
+    return JsonResponse(201, {{"ticket", *t}, {"expires_in_s", UserService::kStreamTicketTtlS}});
+  });
+
   // POST /api/v1/auth/logout
   router.Add("POST", "/api/v1/auth/logout", {}, [&users](RequestContext& ctx) {
     auto st = users.Logout(ctx.principal);
