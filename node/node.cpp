@@ -235,6 +235,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   ho.listen = c.http.listen;
   ho.threads = c.http.threads;
   ho.max_connections = c.http.max_connections;
+  ho.max_connections_per_ip = c.http.max_connections_per_ip;
   ho.header_timeout_ms = c.http.header_timeout_ms;
   ho.idle_timeout_s = c.http.idle_timeout_s;
   ho.trusted_proxies = c.http.trusted_proxies;

@@ -201,6 +201,7 @@ const Key kKeys[] = {
     {"http.threads", IntField{GC_CFG(http.threads), 1, 64}},
     {"http.workers", IntField{GC_CFG(http.workers), 1, 256}},
     {"http.max_connections", IntField{GC_CFG(http.max_connections), 1, 1000000}},
+    {"http.max_connections_per_ip", IntField{GC_CFG(http.max_connections_per_ip), 1, 1000000}},
     {"http.header_timeout_ms", IntField{GC_CFG(http.header_timeout_ms), 100, 600000}},
     {"http.idle_timeout_s", IntField{GC_CFG(http.idle_timeout_s), 1, 86400}},
     {"http.max_body_bytes", IntField{GC_CFG(http.max_body_bytes), 1024, 1073741824}},

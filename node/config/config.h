@@ -33,6 +33,7 @@ struct Config {
     int threads = 2;                        // I/O threads, 1..64
     int workers = 8;                        // threads for blocking work (db), 1..256
     int max_connections = 10000;            // 1..1000000
+    int max_connections_per_ip = 4096;      // from one client address (streams included), 1..1000000
     int header_timeout_ms = 10000;          // whole request head must arrive within, 100..600000
     int idle_timeout_s = 60;                // keep-alive idle limit, 1..86400
     int max_body_bytes = 1048576;           // JSON request bodies, 1024..1073741824

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "node/common/barrier.h"
@@ -72,6 +73,41 @@ struct HttpServer::Impl {
   std::unordered_set<std::string> trusted;
   std::mutex sessions_mu;
   std::list<std::weak_ptr<Session>> sessions;  // GUARDED_BY(sessions_mu)
+  // Open connections by client address; shared with the holds, which may
+  // outlive the server (a stream session destroyed after shutdown).
+  struct PerIp {
+    std::mutex mu;
+    std::unordered_map<std::string, int> open;  // GUARDED_BY(mu)
+  };
+  struct Hold {
+    Hold() = default;
+    Hold(std::shared_ptr<PerIp> c, std::string i) : counts(std::move(c)), ip(std::move(i)) {}
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    std::shared_ptr<PerIp> counts;  // null for a trusted proxy
+    std::string ip;
+    ~Hold() {
+      if (!counts) return;
+      std::lock_guard<std::mutex> lock(counts->mu);
+      auto it = counts->open.find(ip);
+      if (it != counts->open.end() && --it->second <= 0) counts->open.erase(it);
+    }
+  };
+  std::shared_ptr<PerIp> per_ip = std::make_shared<PerIp>();
+
+  // One connection from `ip`, counted until the returned hold is released
+  // (by the HTTP session, or the stream session it hands over to); nullptr
+  // if `ip` is over max_connections_per_ip. Trusted proxies are not counted.
+  std::shared_ptr<Hold> HoldConnection(const std::string& ip) {
+    if (trusted.count(ip)) return std::make_shared<Hold>();
+    {
+      std::lock_guard<std::mutex> lock(per_ip->mu);
+      int& n = per_ip->open[ip];
+      if (n >= options.max_connections_per_ip) return nullptr;
+      ++n;
+    }
+    return std::make_shared<Hold>(per_ip, ip);
+  }
 
   Impl(HttpServerOptions o, Gateway& g)
       : options(std::move(o)), gateway(g), ioc(options.threads), acceptor(asio::make_strand(ioc)) {
@@ -107,12 +143,15 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  // Rejects a connection over the limit with a 503 and closes it.
-  void RejectBusy() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      self->WriteError(503, "unavailable", "too many connections, retry later", "");
+  // Rejects a connection over a limit with a 503 and closes it.
+  void RejectBusy(const char* why) {
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this(), why] {
+      self->WriteError(503, "unavailable", why, "");
     });
   }
+
+  const std::string& remote_ip() const { return remote_ip_; }
+  void set_hold(std::shared_ptr<void> h) { hold_ = std::move(h); }
 
  private:
   // Between requests: wait for the first byte with the idle timeout. Once a
@@ -230,7 +269,7 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string_view t(msg.target().data(), msg.target().size());
       if (t.substr(0, t.find('?')) == "/api/v1/stream") {
         // The stream takes the connection over; this session ends here.
-        server_.options.stream->Accept(std::move(stream_), std::move(msg), remote_ip_, request_id_);
+        server_.options.stream->Accept(std::move(stream_), std::move(msg), remote_ip_, request_id_, std::move(hold_));
         return;
       }
     }
@@ -366,6 +405,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle_ = true;
   size_t drained_ = 0;
   std::chrono::steady_clock::time_point linger_until_;
+  std::shared_ptr<void> hold_;  // this address's connection count
 };
 
 }  // namespace
@@ -393,9 +433,13 @@ void HttpServer::Impl::DoAccept() {
     socket.set_option(tcp::no_delay(true), ec);
     int n = connections.fetch_add(1) + 1;
     auto session = std::make_shared<Session>(std::move(socket), *this);
+    std::shared_ptr<void> hold = n > options.max_connections ? nullptr : HoldConnection(session->remote_ip());
     if (n > options.max_connections) {
-      session->RejectBusy();
+      session->RejectBusy("too many connections, retry later");
+    } else if (!hold) {
+      session->RejectBusy("too many connections from your address, retry later");
     } else {
+      session->set_hold(std::move(hold));
       Track(session);
       session->Start();
     }

@@ -27,6 +27,9 @@ struct HttpServerOptions {
   std::string listen;                // host:port (port 0: any free port)
   int threads = 2;                   // I/O threads
   int max_connections = 10000;
+  // Connections from one address (HTTP and streams upgraded from them);
+  // trusted proxies are not limited (their clients are, by the other limits).
+  int max_connections_per_ip = 4096;
   int header_timeout_ms = 10000;
   int idle_timeout_s = 60;
   size_t max_header_bytes = 16384;

@@ -52,9 +52,10 @@ Frame ErrorFrame(const std::string& code, const std::string& message) {
 
 class WsSession : public StreamConnection, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(StreamEndpoint& ep, beast::tcp_stream&& stream, std::string ip, std::string request_id)
+  WsSession(StreamEndpoint& ep, beast::tcp_stream&& stream, std::string ip, std::string request_id,
+            std::shared_ptr<void> hold)
       : ep_(ep), executor_(stream.get_executor()), ws_(std::in_place, std::move(stream)), ip_(std::move(ip)),
-        request_id_(std::move(request_id)), timer_(executor_), parser_(ep.options.max_frame_bytes),
+        request_id_(std::move(request_id)), hold_(std::move(hold)), timer_(executor_), parser_(ep.options.max_frame_bytes),
         frame_limiter_(20, 40), control_limiter_(20, 40) {}
 
   ~WsSession() override {
@@ -576,6 +577,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   std::optional<beast::tcp_stream> sock_;                  // after it
   std::string ip_;
   std::string request_id_;
+  std::shared_ptr<void> hold_;  // released with the connection
   http::request<http::string_body> req_;
   Principal principal_;
   std::optional<int64_t> since_;
@@ -625,8 +627,9 @@ StreamEndpoint::StreamEndpoint(StreamOptions o, Authenticator& a, GroupService& 
     : options(o), auth(a), groups(g), messaging(m), log(l), hub(h), post_blocking(std::move(p)) {}
 
 void StreamEndpoint::Accept(beast::tcp_stream stream, http::request<http::string_body> req, std::string remote_ip,
-                            std::string request_id) {
-  auto s = std::make_shared<WsSession>(*this, std::move(stream), std::move(remote_ip), std::move(request_id));
+                            std::string request_id, std::shared_ptr<void> hold) {
+  auto s = std::make_shared<WsSession>(*this, std::move(stream), std::move(remote_ip), std::move(request_id),
+                                       std::move(hold));
   s->Start(std::move(req));
 }
 

@@ -47,9 +47,11 @@ class StreamEndpoint {
   StreamEndpoint(StreamOptions options, Authenticator& auth, GroupService& groups, MessagingService& messaging,
                  GroupLog& log, StreamHub& hub, Post post_blocking);
 
-  // Takes over an upgrade request's connection. Runs on the connection's strand.
+  // Takes over an upgrade request's connection. Runs on the connection's
+  // strand. `hold` is kept as long as the connection lives (the HTTP server's
+  // per-address connection count).
   void Accept(boost::beast::tcp_stream stream, boost::beast::http::request<boost::beast::http::string_body> req,
-              std::string remote_ip, std::string request_id);
+              std::string remote_ip, std::string request_id, std::shared_ptr<void> hold = nullptr);
 
   // Closes every open stream (shutdown).
   void CloseAll();

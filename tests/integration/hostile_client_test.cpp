@@ -137,5 +137,89 @@ TEST_F(HostileClientTest, OrdinaryPingsAreAnswered) {
   EXPECT_TRUE(ws->open());
 }
 
+TEST_F(HostileClientTest, StreamRefusesBadUtf8AndUnknownOpcodes) {
+  auto ws = Stream();
+  ASSERT_TRUE(ws->SendFrame(1, "\xc3\x28 not UTF-8"));
+  EXPECT_EQ(CloseCode(*ws, 5000), 1007);
+  auto ws2 = Stream();
+  ASSERT_TRUE(ws2->SendFrame(3, "reserved opcode"));
+  EXPECT_EQ(CloseCode(*ws2, 5000), 1002);
+  auto ws3 = Stream();
+  ASSERT_TRUE(ws3->SendFrame(1, "unmasked", true, /*mask=*/false));
+  EXPECT_EQ(CloseCode(*ws3, 5000), 1002);
+}
+
+// Thousands of empty continuation frames keep a message open without
+// growing it; past 1024 fragments the connection is failed.
+TEST_F(HostileClientTest, AFloodOfEmptyFragmentsEndsTheStream) {
+  auto ws = Stream();
+  std::string flood;
+  flood += std::string("\x01\x80\0\0\0\0", 6);  // text, no FIN, empty, masked
+  for (int i = 0; i < 5000; ++i) flood += std::string("\x00\x80\0\0\0\0", 6);
+  ws->SendRaw(flood);
+  EXPECT_EQ(CloseCode(*ws, 5000), 1009);
+}
+
+// nlohmann-json parses without recursion; the document it builds must also
+// be destroyed without recursion, or a 1 MiB body of brackets overflows the
+// stack of the worker thread.
+TEST_F(HostileClientTest, DeeplyNestedJsonIsAnsweredWithA4xx) {
+  HttpClient c = node_->Client();
+  for (const std::string& body : {std::string(1000000, '['), "{\"a\":" + std::string(500000, '[') + std::string(500000, ']') + "}",
+                                  std::string(300000, '[') + std::string(300000, ']')}) {
+    auto r = c.Request("POST", "/api/v1/auth/login", body, {{"Content-Type", "application/json"}});
+    EXPECT_GE(r.status, 400) << r.body.substr(0, 200);
+    EXPECT_LT(r.status, 500) << r.body.substr(0, 200);
+  }
+  auto st = c.Request("POST", "/api/v1/groups", std::string(200000, '[') + std::string(200000, ']'),
+                      {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token_}});
+  EXPECT_EQ(st.status, 400) << st.body.substr(0, 200);
+}
+
+// One address cannot take every connection of the node: past
+// http.max_connections_per_ip (5 here) it gets a 503, streams included.
+TEST(HostileClientLimits, OneAddressGetsAtMostItsShareOfConnections) {
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\nhttp:\n  max_connections_per_ip: 5\n";
+  NodeProcess node(o);
+  node.Start();
+  auto reg = node.Client().Post("/api/v1/auth/register", {{"username", UniqueName("c")}, {"password", "correct horse"}});
+  ASSERT_EQ(reg.status, 201);
+  std::string token = reg.json()["access_token"];
+  std::vector<std::unique_ptr<WsClient>> streams;
+  for (int i = 0; i < 2; ++i) {
+    streams.push_back(std::make_unique<WsClient>(node.http_port(), StreamTarget(token)));
+    ASSERT_EQ(streams.back()->status(), 101);
+  }
+  std::vector<RawConnection> idle;
+  for (int i = 0; i < 3; ++i) idle.emplace_back(node.http_port());
+  // The node counts a connection once it accepted it: the first request on
+  // each idle connection proves it was accepted before the next one arrives.
+  for (auto& r : idle) {
+    ASSERT_TRUE(r.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto rs = r.ReadResponses(1, 5000);
+    ASSERT_EQ(rs.size(), 1u);
+    ASSERT_EQ(rs[0].status, 200);
+  }
+  RawConnection extra(node.http_port());
+  auto refused = extra.ReadResponses(1, 5000);
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(refused[0].status, 503);
+  EXPECT_NE(refused[0].body.find("your address"), std::string::npos) << refused[0].body;
+  // A closed stream frees its place.
+  streams.back()->Close();
+  streams.pop_back();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {  // the close is asynchronous
+    RawConnection again(node.http_port());
+    again.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    auto rs = again.ReadResponses(1, 2000);
+    status = rs.empty() ? 0 : rs[0].status;
+  }
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace gc::test
