@@ -1,19 +1,12 @@
 #include "federation/peers.h"
 
-#include <netdb.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstring>
 #include <thread>
 
 #include "federation/chain.h"
 #include "federation/node_keys.h"
+#include "federation/outbound_http.h"
 #include "federation/signed_event.h"
 #include "node/common/address.h"
 #include "node/common/log.h"
@@ -57,109 +50,9 @@ GC_SQL(kRecordError, "UPDATE fed_peers SET last_error = $2 WHERE name = $1");
 
 }  // namespace
 
-namespace {
-
-// One HTTP/1.1 exchange over a connected socket, plain or TLS, with a
-// deadline: writes `req`, reads until the peer closes (at most 64 KiB).
-struct Conn {
-  int fd = -1;
-  SSL_CTX* ctx = nullptr;
-  SSL* ssl = nullptr;
-  ~Conn() {
-    if (ssl) SSL_free(ssl);
-    if (ctx) SSL_CTX_free(ctx);
-    if (fd >= 0) close(fd);
-  }
-};
-
-}  // namespace
-
-// GET (or POST `body`) base_url + path over HTTP/1.1 with a deadline.
-// https:// verifies the certificate against the system's CAs (or the file in
-// SSL_CERT_FILE) and the host name.
-Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, int timeout_ms,
-                              const std::string* post_body) {
-  bool tls = base_url.rfind("https://", 0) == 0;
-  if (!tls && base_url.rfind("http://", 0) != 0) return Error::Unavailable("not an http(s) URL: " + base_url);
-  std::string hostport = base_url.substr(tls ? 8 : 7);
-  if (auto slash = hostport.find('/'); slash != std::string::npos) hostport.resize(slash);
-  std::string host = hostport, port = tls ? "443" : "80";
-  if (auto colon = hostport.rfind(':'); colon != std::string::npos && hostport.find(']') == std::string::npos) {
-    host = hostport.substr(0, colon);
-    port = hostport.substr(colon + 1);
-  }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) {
-    return Error::Unavailable("cannot resolve " + host);
-  }
-  Conn c;
-  c.fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (c.fd < 0) {
-    freeaddrinfo(res);
-    return Error::Unavailable("socket failed");
-  }
-  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-  setsockopt(c.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(c.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  int rc = connect(c.fd, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  if (rc != 0) return Error::Unavailable("cannot connect to " + hostport);
-  if (tls) {
-    c.ctx = SSL_CTX_new(TLS_client_method());
-    if (!c.ctx) return Error::Internal("TLS unavailable");
-    SSL_CTX_set_min_proto_version(c.ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(c.ctx, SSL_VERIFY_PEER, nullptr);
-    SSL_CTX_set_default_verify_paths(c.ctx);
-    c.ssl = SSL_new(c.ctx);
-    SSL_set_fd(c.ssl, c.fd);
-    SSL_set_tlsext_host_name(c.ssl, host.c_str());
-    SSL_set1_host(c.ssl, host.c_str());
-    if (SSL_connect(c.ssl) != 1) {
-      long v = SSL_get_verify_result(c.ssl);
-      return Error::Unavailable("TLS with " + hostport + " failed" +
-                                (v != X509_V_OK ? std::string(": ") + X509_verify_cert_error_string(v) : ""));
-    }
-  }
-  std::string req = std::string(post_body ? "POST " : "GET ") + path + " HTTP/1.1\r\nHost: " + hostport +
-                    "\r\nConnection: close\r\nAccept: application/json\r\n";
-  if (post_body) {
-    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(post_body->size()) + "\r\n\r\n" +
-           *post_body;
-  } else {
-    req += "\r\n";
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  size_t sent = 0;
-  while (sent < req.size()) {
-    ssize_t n = tls ? SSL_write(c.ssl, req.data() + sent, static_cast<int>(req.size() - sent))
-                    : send(c.fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) return Error::Unavailable("cannot send to " + hostport);
-    sent += static_cast<size_t>(n);
-  }
-  std::string resp;
-  char buf[8192];
-  while (resp.size() < 65536 && std::chrono::steady_clock::now() < deadline) {
-    ssize_t n = tls ? SSL_read(c.ssl, buf, sizeof buf) : recv(c.fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  auto head_end = resp.find("\r\n\r\n");
-  if (head_end == std::string::npos) return Error::Unavailable(hostport + path + " gave no answer");
-  if (resp.rfind("HTTP/1.1 200", 0) != 0) {
-    std::string status = resp.substr(0, resp.find("\r\n"));
-    if (resp.rfind("HTTP/1.1 403", 0) == 0) return Error::Forbidden(hostport + " refused: " + resp.substr(head_end + 4));
-    return Error::Unavailable(hostport + path + " answered " + status + ": " + resp.substr(head_end + 4, 300));
-  }
-  std::string head = resp.substr(0, head_end);
-  std::string body = resp.substr(head_end + 4);
-  if (head.find("chunked") != std::string::npos) return Error::Unavailable("chunked answers are not supported");
-  return body;
-}
-
-Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url) {
-  auto body = HttpFetch(base_url, "/.well-known/groupchat/node", 5000, nullptr);
+Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url,
+                                   const OutboundPolicy& policy) {
+  auto body = HttpFetch(base_url, "/.well-known/groupchat/node", policy, nullptr);
   if (!body.ok()) return body.error();
   json doc = json::parse(*body, nullptr, false);
   if (!doc.is_object()) return Error::Unavailable(name + ": the node document is not JSON");
@@ -233,7 +126,7 @@ Status PeerDirectory::Load() {
 
 Status PeerDirectory::Introduce(const std::string& name) {
   std::string body = nlohmann::json{{"name", self_}}.dump();
-  auto r = HttpFetch(BaseUrl(name), "/_federation/v1/hello", 10000, &body);
+  auto r = HttpFetch(BaseUrl(name), "/_federation/v1/hello", PolicyFor(name, 10000), &body);
   if (!r.ok()) return r.error();
   return OkStatus();
 }
@@ -242,6 +135,15 @@ std::string PeerDirectory::BaseUrl(const std::string& name) const {
   auto it = resolve_.find(name);
   if (it != resolve_.end()) return it->second;
   return "https://" + name;
+}
+
+OutboundPolicy PeerDirectory::PolicyFor(const std::string& name, int deadline_ms) const {
+  OutboundPolicy p;
+  // An admin who maps a name in federation.resolve chose its address: that
+  // is how private networks and tests on loopback federate.
+  p.allow_private = resolve_.count(name) > 0;
+  p.deadline_ms = deadline_ms;
+  return p;
 }
 
 bool PeerDirectory::Admits(const std::string& name) const {
@@ -285,7 +187,7 @@ Result<PeerInfo> PeerDirectory::Resolve(const std::string& name) {
       return Error::Unavailable(name + " could not be resolved a moment ago");
     }
   }
-  auto fetched = FetchNodeDocument(name, BaseUrl(name));
+  auto fetched = FetchNodeDocument(name, BaseUrl(name), PolicyFor(name, 5000));
   if (!fetched.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     failed_at_[name] = NowMs();
@@ -357,7 +259,7 @@ Result<PeerInfo> PeerDirectory::Refresh(const std::string& name) {
     }
     refreshed_at_[name] = NowMs();
   }
-  auto fetched = FetchNodeDocument(name, BaseUrl(name));
+  auto fetched = FetchNodeDocument(name, BaseUrl(name), PolicyFor(name, 5000));
   if (!fetched.ok()) return fetched.error();
   return Pin(*fetched);
 }

@@ -40,12 +40,12 @@ struct PeerInfo {
   std::string rotation_old_key_id, rotation_signature;
 };
 
-// GET (or POST `post_body`) base_url + path over HTTP/1.1, http:// or
-// https:// (certificate and host name verified).
-Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, int timeout_ms,
-                              const std::string* post_body);
-// A fetched, self-signature-checked well-known document.
-Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url);
+struct OutboundPolicy;
+
+// A fetched, self-signature-checked well-known document (through HttpFetch,
+// federation/outbound_http.h).
+Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url,
+                                   const OutboundPolicy& policy);
 
 class PeerDirectory {
  public:
@@ -86,6 +86,9 @@ class PeerDirectory {
  private:
   Result<PeerInfo> Pin(const PeerInfo& fetched);
   std::string BaseUrl(const std::string& name) const;
+  // What outbound requests to `name` may reach: private addresses only for
+  // names in federation.resolve.
+  OutboundPolicy PolicyFor(const std::string& name, int deadline_ms) const;
 
   PgPool& db_;
   std::string self_;

@@ -44,6 +44,10 @@
 namespace gc {
 
 namespace {
+
+// Introductions (POST /_federation/v1/hello) waiting for the fetch pool;
+// past it, 503 at once.
+constexpr size_t kMaxQueuedHellos = 16;
 GC_SQL(kPing, "SELECT 1");
 std::atomic<bool> g_db_healthy{true};
 }  // namespace
@@ -77,6 +81,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
 
   n->metrics_ = std::make_unique<Metrics>();
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
+  n->fetches_ = std::make_unique<WorkerPool>(2, "gc-fed-fetch");
   n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode,
                                             c.sessions.idle_timeout_s);
   Node* self = n.get();
@@ -170,22 +175,42 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   }
   // POST /_federation/v1/hello {name}: another node introduces itself before
   // connecting over ZeroMQ; this node resolves and pins it (if admitted).
+  // Anyone may call it, so: a per-address limit, the fetch on a small pool
+  // of its own with a bounded queue (the HTTP workers never wait for it),
+  // outbound policy in PeerDirectory (public addresses only, unless the name
+  // is in federation.resolve; one deadline), and one generic answer for
+  // every failure, so that the caller learns nothing about what the node
+  // can reach (the details go to the log).
   {
     RouteOptions hello;
     hello.auth = false;
+    hello.max_body = 4096;
     Federation* fed = n->federation_.get();
+    WorkerPool* fetches = n->fetches_.get();
     std::string fed_name = c.node.name;
-    router.Add("POST", "/_federation/v1/hello", hello, [fed, fed_name](RequestContext& ctx) {
-      auto body = ParseJsonObject(ctx.req.body);
-      if (!body.ok()) return ToHttp(body.error());
-      auto name = RequiredString(*body, "name");
-      if (!name.ok()) return ToHttp(name.error());
-      Status st = fed->Hello(*name);
-      if (!st.ok()) {
-        if (st.error().code == ErrorCode::kForbidden) return ToHttp(st.error());
-        return ErrorResponse(502, "peer_unreachable", st.error().message);
+    auto per_ip = std::make_shared<RateLimiter>(0.5, 5);
+    bool limits = c.rate_limits.enabled;
+    router.AddAsync("POST", "/_federation/v1/hello", hello,
+                    [fed, fetches, fed_name, per_ip, limits](RequestContext& ctx, Respond respond) {
+      int retry = 0;
+      if (limits && !per_ip->Allow(ctx.req.remote_ip, MonotonicSeconds(), &retry)) {
+        return respond(ToHttp(Error::RateLimited(retry)));
       }
-      return JsonResponse(200, {{"name", fed_name}});
+      auto body = ParseJsonObject(ctx.req.body);
+      if (!body.ok()) return respond(ToHttp(body.error()));
+      auto name = RequiredString(*body, "name");
+      if (!name.ok()) return respond(ToHttp(name.error()));
+      if (fetches->queued() >= kMaxQueuedHellos) {
+        return respond(ToHttp(Error::Unavailable("too many introductions in progress, retry later")));
+      }
+      fetches->Post([fed, fed_name, name = *name, respond] {
+        Status st = fed->Hello(name);
+        if (st.ok()) return respond(JsonResponse(200, {{"name", fed_name}}));
+        if (st.error().code == ErrorCode::kForbidden) {
+          return respond(ToHttp(Error::Forbidden("this node does not federate with " + name)));
+        }
+        respond(ErrorResponse(502, "peer_unreachable", "could not reach and verify " + name));
+      });
     });
   }
   // GET /healthz
@@ -342,6 +367,7 @@ Status Node::Serve() {
   http_->Stop(10000);
   hub_->DetachAll();
   workers_->Stop();
+  fetches_->Stop(/*drop_queued=*/true);  // introductions nobody waits for any more
   federation_->Stop();
   log_->Stop();
   search_index_->Stop();

@@ -47,6 +47,9 @@ class Node {
   std::unique_ptr<NodeKeys> keys_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<WorkerPool> workers_;
+  // Outbound fetches for anonymous federation requests (the hello): a pool
+  // of their own, so that slow or hostile names cannot hold the workers.
+  std::unique_ptr<WorkerPool> fetches_;
   std::unique_ptr<UserService> users_;
   std::unique_ptr<GroupLog> log_;
   std::unique_ptr<GroupService> groups_;

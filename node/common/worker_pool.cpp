@@ -22,11 +22,13 @@ void WorkerPool::Post(std::function<void()> task) {
   cv_.notify_one();
 }
 
-void WorkerPool::Stop() {
+void WorkerPool::Stop(bool drop_queued) {
+  std::deque<std::function<void()>> dropped;  // destroyed outside the lock
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ && threads_.empty()) return;
     stopping_ = true;
+    if (drop_queued) dropped.swap(queue_);
   }
   cv_.notify_all();
   for (auto& t : threads_) {

@@ -2,7 +2,7 @@
 // password hashing) so that I/O threads never block.
 //
 // Post() never blocks; tasks run in FIFO order. Stop() finishes queued tasks
-// and joins. Thread-safe.
+// (or drops them) and joins. Thread-safe.
 #pragma once
 
 #include <condition_variable>
@@ -21,7 +21,9 @@ class WorkerPool {
   ~WorkerPool();  // Stop()
 
   void Post(std::function<void()> task);
-  void Stop();
+  // Joins the threads after the queued tasks ran, or, with `drop_queued`,
+  // after the running ones finished (queued tasks are destroyed unrun).
+  void Stop(bool drop_queued = false);
   size_t queued() const;
   int busy() const;
   int size() const { return static_cast<int>(threads_.size()); }

@@ -3,8 +3,16 @@
 // test ends by checking that the node still runs and answers.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <future>
 #include <string>
+#include <vector>
 
 #include "tests/harness/harness.h"
 
@@ -218,6 +226,109 @@ TEST(HostileClientLimits, OneAddressGetsAtMostItsShareOfConnections) {
     status = rs.empty() ? 0 : rs[0].status;
   }
   EXPECT_EQ(status, 200);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+// A TCP listener on loopback that never accepts: connections complete in the
+// kernel's backlog and then hear nothing (a black hole), and the test can
+// tell whether anyone connected.
+class Listener {
+ public:
+  Listener() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 128), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~Listener() { close(fd_); }
+  int port() const { return port_; }
+  // True if a connection is waiting to be accepted.
+  bool Connected() const {
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// POST /_federation/v1/hello used to make the node open a connection to any
+// host:port an anonymous caller named, tell an open port from a closed one
+// in its error (echoing the answer), and hold an HTTP worker for seconds.
+TEST(AnonymousFederationEndpoints, HelloNeverConnectsToAPrivateAddressItWasNotConfiguredFor) {
+  Listener open_port;
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\n";
+  NodeProcess node(o);
+  node.Start();
+  HttpClient c = node.Client();
+  std::vector<std::string> bodies;
+  for (const std::string& name : {"127.0.0.1:" + std::to_string(open_port.port()), std::string("127.0.0.1:1"),
+                                  "localhost:" + std::to_string(open_port.port()), std::string("10.1.2.3:80")}) {
+    auto r = c.Post("/_federation/v1/hello", {{"name", name}});
+    EXPECT_EQ(r.status, 502) << name << ": " << r.body;
+    EXPECT_EQ(r.json()["error"]["code"], "peer_unreachable");
+    std::string msg = r.json()["error"]["message"];
+    EXPECT_EQ(msg, "could not reach and verify " + name);  // the same words whatever happened
+  }
+  EXPECT_FALSE(open_port.Connected()) << "the node connected to a loopback port an anonymous caller named";
+  EXPECT_NE(node.LogText().find("is not public"), std::string::npos);  // the reason is logged
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+TEST(AnonymousFederationEndpoints, HellosToASlowNameDoNotHoldTheWorkers) {
+  Listener black_hole;
+  NodeOptions o;
+  o.extra_yaml = "rate_limits:\n  enabled: false\nfederation:\n  resolve:\n    slow.test: http://127.0.0.1:" +
+                 std::to_string(black_hole.port()) + "\n";
+  NodeProcess node(o);
+  node.Start();
+  auto reg = node.Client().Post("/api/v1/auth/register", {{"username", UniqueName("w")}, {"password", "correct horse"}});
+  ASSERT_EQ(reg.status, 201);
+  std::string token = reg.json()["access_token"];
+  // 40 introductions of a name that never answers, all at once.
+  std::vector<std::future<int>> hellos;
+  for (int i = 0; i < 40; ++i) {
+    hellos.push_back(std::async(std::launch::async, [&node] {
+      return node.Client().Post("/_federation/v1/hello", {{"name", "slow.test"}}).status;
+    }));
+  }
+  // Meanwhile ordinary requests are answered at once (before the fix: 4.7 s
+  // with 24 hellos in flight). The bound is generous; it only has to tell
+  // "waits for a worker" (seconds) from "served" (milliseconds).
+  HttpClient c = node.Client();
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(c.Get("/api/v1/groups", token).status, 200);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  }
+  int refused_at_once = 0, unreachable = 0;
+  for (auto& h : hellos) {
+    int s = h.get();
+    if (s == 503) ++refused_at_once;
+    if (s == 502) ++unreachable;
+    EXPECT_TRUE(s == 503 || s == 502) << s;
+  }
+  EXPECT_GT(refused_at_once, 0);  // the queue is bounded
+  EXPECT_GT(unreachable, 0);      // the rest waited for their deadline on the fetch pool
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+TEST(AnonymousFederationEndpoints, HelloIsRateLimitedPerAddress) {
+  NodeProcess node;
+  node.Start();
+  HttpClient c = node.Client();
+  int limited = 0;
+  for (int i = 0; i < 8; ++i) {
+    if (c.Post("/_federation/v1/hello", {{"name", "10.9.9.9:1"}}).status == 429) ++limited;
+  }
+  EXPECT_GE(limited, 2);  // burst 5
   EXPECT_EQ(node.Stop(), 0);
 }
 

@@ -20,6 +20,7 @@ class NoAuth : public Authenticator {
  public:
   std::optional<Principal> CachedPrincipal(std::string_view) override { return std::nullopt; }
   Result<Principal> Authenticate(std::string_view) override { return Error::Unauthorized("no"); }
+  Result<Principal> RedeemStreamTicket(std::string_view) override { return Error::Unauthorized("no"); }
 };
 
 class GatewayAsyncTest : public ::testing::Test {
