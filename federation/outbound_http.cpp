@@ -191,6 +191,32 @@ bool IsPublicAddress(const sockaddr* addr) {
   return true;
 }
 
+Result<std::vector<std::pair<sockaddr_storage, socklen_t>>> ResolveAllowed(const std::string& host,
+                                                                           const std::string& port,
+                                                                           const OutboundPolicy& policy) {
+  // getaddrinfo has no deadline of its own; the system resolver's timeouts
+  // bound it (resolv.conf), and the callers run on threads of their own.
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) {
+    return Error::Unavailable("cannot resolve " + host);
+  }
+  std::vector<std::pair<sockaddr_storage, socklen_t>> addrs;
+  bool refused = false;
+  for (addrinfo* a = res; a; a = a->ai_next) {
+    if (!policy.allow_private && !IsPublicAddress(a->ai_addr)) refused = true;
+    sockaddr_storage ss{};
+    memcpy(&ss, a->ai_addr, a->ai_addrlen);
+    addrs.emplace_back(ss, a->ai_addrlen);
+  }
+  freeaddrinfo(res);
+  // A name with any non-public address is refused whole: a mix is how a
+  // rebinding attack would look.
+  if (refused) return Error::Unavailable(host + " resolves to an address that is not public");
+  return addrs;
+}
+
 Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, const OutboundPolicy& policy,
                               const std::string* post_body) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(policy.deadline_ms);
@@ -211,26 +237,9 @@ Result<std::string> HttpFetch(const std::string& base_url, const std::string& pa
   if (host.empty() || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) {
     return Error::Unavailable("malformed host in " + base_url);
   }
-  // getaddrinfo has no deadline of its own; the system resolver's timeouts
-  // bound it (resolv.conf), and the callers run on a pool of their own.
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &res) != 0 || !res) {
-    return Error::Unavailable("cannot resolve " + host);
-  }
-  std::vector<std::pair<sockaddr_storage, socklen_t>> addrs;
-  bool refused = false;
-  for (addrinfo* a = res; a; a = a->ai_next) {
-    if (!policy.allow_private && !IsPublicAddress(a->ai_addr)) refused = true;
-    sockaddr_storage ss{};
-    memcpy(&ss, a->ai_addr, a->ai_addrlen);
-    addrs.emplace_back(ss, a->ai_addrlen);
-  }
-  freeaddrinfo(res);
-  // A name with any non-public address is refused whole: a mix is how a
-  // rebinding attack would look.
-  if (refused) return Error::Unavailable(host + " resolves to an address that is not public");
+  auto resolved = ResolveAllowed(host, port, policy);
+  if (!resolved.ok()) return resolved.error();
+  const auto& addrs = *resolved;
 
   std::unique_ptr<Exchange> x;
   Status connected = Error::Unavailable("cannot connect to " + hostport);

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "node/common/result.h"
 
@@ -35,6 +37,13 @@ inline constexpr size_t kMaxAnswerBytes = 65536;
 
 // True if `addr` is a public unicast address (see the list above).
 bool IsPublicAddress(const sockaddr* addr);
+
+// The addresses `host` resolves to, if the policy allows every one of them
+// (kUnavailable otherwise, or when it does not resolve). Also for the
+// ZeroMQ endpoint a node document names.
+Result<std::vector<std::pair<sockaddr_storage, socklen_t>>> ResolveAllowed(const std::string& host,
+                                                                           const std::string& port,
+                                                                           const OutboundPolicy& policy);
 
 // GET (or POST `post_body` as JSON) base_url + path over HTTP/1.1, http:// or
 // https:// (certificate and host name verified against the system's CAs, or

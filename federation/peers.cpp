@@ -4,6 +4,7 @@
 #include <cstring>
 #include <thread>
 
+#include "federation/canonical_json.h"
 #include "federation/chain.h"
 #include "federation/node_keys.h"
 #include "federation/outbound_http.h"
@@ -54,8 +55,11 @@ Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& b
                                    const OutboundPolicy& policy) {
   auto body = HttpFetch(base_url, "/.well-known/groupchat/node", policy, nullptr);
   if (!body.ok()) return body.error();
-  json doc = json::parse(*body, nullptr, false);
-  if (!doc.is_object()) return Error::Unavailable(name + ": the node document is not JSON");
+  // The strict parser bounds nesting (64): the document is copied below, and
+  // nlohmann-json copies recursively.
+  auto parsed = ParseStrictJson(*body);
+  if (!parsed.ok() || !parsed->is_object()) return Error::Unavailable(name + ": the node document is not JSON");
+  json doc = std::move(*parsed);
   auto str = [&](const char* k) { return doc.contains(k) && doc[k].is_string() ? doc[k].get<std::string>() : ""; };
   if (str("name") != name) return Error::Unavailable(name + ": the node document names " + str("name"));
   auto pub = DecodeBase64Url(str("public_key"));
@@ -72,6 +76,18 @@ Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& b
   }
   std::string endpoint = str("federation_endpoint");
   if (endpoint.rfind("tcp://", 0) != 0) return Error::Unavailable(name + ": no federation endpoint");
+  // The endpoint is where the transport will connect: the same outbound
+  // policy as for the document (a peer must not point this node at a
+  // private address it was not configured for).
+  {
+    std::string hostport = endpoint.substr(6);
+    size_t colon = hostport.rfind(':');
+    if (colon == std::string::npos) return Error::Unavailable(name + ": malformed federation endpoint");
+    std::string host = hostport.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    auto allowed = ResolveAllowed(host, hostport.substr(colon + 1), policy);
+    if (!allowed.ok()) return Error::Unavailable(name + ": federation endpoint refused: " + allowed.error().message);
+  }
   PeerInfo p;
   p.name = name;
   p.identity_key = *pub;

@@ -17,6 +17,7 @@
 #include "federation/signed_event.h"
 
 #include <sodium.h>
+#include "node/common/address.h"
 #include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
@@ -200,6 +201,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
       if (!body.ok()) return respond(ToHttp(body.error()));
       auto name = RequiredString(*body, "name");
       if (!name.ok()) return respond(ToHttp(name.error()));
+      if (!IsValidServerName(*name)) return respond(ToHttp(Error::Invalid("name must be a server name")));
       if (fetches->queued() >= kMaxQueuedHellos) {
         return respond(ToHttp(Error::Unavailable("too many introductions in progress, retry later")));
       }

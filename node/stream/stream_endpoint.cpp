@@ -545,7 +545,12 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     }
     if (*type == "ping") {
       json pong = {{"type", "pong"}};
-      if (j.contains("id")) pong["id"] = j["id"];
+      if (auto id = j.find("id"); id != j.end()) {
+        // Echoed back, so only a scalar: a deeply nested id would be copied
+        // and serialized recursively.
+        if (!id->is_primitive()) return Reply(ErrorFrame("invalid_request", "id must be a string, number, boolean or null"));
+        pong["id"] = *id;
+      }
       return Reply(MakeFrame(pong));
     }
     if (*type == "typing") {

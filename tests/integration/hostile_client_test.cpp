@@ -157,6 +157,21 @@ TEST_F(HostileClientTest, StreamRefusesBadUtf8AndUnknownOpcodes) {
   EXPECT_EQ(CloseCode(*ws3, 5000), 1002);
 }
 
+// A ping's id is echoed back: a nested one would be copied and serialized
+// recursively (a stack overflow with a large frame limit), so only scalars.
+TEST_F(HostileClientTest, APingIdMustBeAScalar) {
+  auto ws = Stream();
+  std::string nested = std::string(7000, '[') + std::string(7000, ']');
+  ASSERT_TRUE(ws->SendText(R"({"type":"ping","id":)" + nested + "}"));
+  auto err = ws->WaitFor([](const json& f) { return f["type"] == "error"; }, 5000);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ((*err)["code"], "invalid_request");
+  ASSERT_TRUE(ws->SendText(R"({"type":"ping","id":"abc"})"));
+  auto pong = ws->WaitFor([](const json& f) { return f["type"] == "pong"; }, 5000);
+  ASSERT_TRUE(pong.has_value());
+  EXPECT_EQ((*pong)["id"], "abc");
+}
+
 // Thousands of empty continuation frames keep a message open without
 // growing it; past 1024 fragments the connection is failed.
 TEST_F(HostileClientTest, AFloodOfEmptyFragmentsEndsTheStream) {
@@ -278,6 +293,7 @@ TEST(AnonymousFederationEndpoints, HelloNeverConnectsToAPrivateAddressItWasNotCo
     EXPECT_EQ(msg, "could not reach and verify " + name);  // the same words whatever happened
   }
   EXPECT_FALSE(open_port.Connected()) << "the node connected to a loopback port an anonymous caller named";
+  EXPECT_EQ(c.Post("/_federation/v1/hello", {{"name", "not a name!"}}).status, 400);
   EXPECT_NE(node.LogText().find("is not public"), std::string::npos);  // the reason is logged
   EXPECT_EQ(node.Stop(), 0);
 }
