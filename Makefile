@@ -4,6 +4,7 @@
 #   make          build build/groupchat and the tests (RelWithDebInfo)
 #   make run      deps if missing, build, start one node with config/node.yaml
 #   make test     build and run every test (unit, integration) with ctest
+#   make soak     run the randomized federation fault test for SOAK_SECONDS
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined  BUILD_TYPE=Debug  BUILD=dir  JOBS=n
@@ -15,7 +16,7 @@ JOBS       ?= $(shell nproc)
 CONFIG     ?= config/node.yaml
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 
-.PHONY: all deps configure build run run-beta test bench clean
+.PHONY: all deps configure build run run-beta test soak bench clean
 
 all: build
 
@@ -47,6 +48,12 @@ run-beta: deps build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+# The randomized federation fault test, long (SOAK_SECONDS, default 300;
+# GC_CHAOS_SEED=N replays a schedule). Prints its seed and figures.
+SOAK_SECONDS ?= 300
+soak: build
+	GC_CHAOS_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/federation_chaos_test --gtest_color=no
 
 bench: build
 	bash bench/run.sh

@@ -1,11 +1,16 @@
 // Small helpers shared by the integration tests.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
+#include <random>
+#include <stdexcept>
 #include <string>
 
 namespace gc::test {
@@ -31,6 +36,25 @@ inline std::string PathSegment(const std::string& id) {
 inline std::string UniqueName(const char* prefix) {
   static std::atomic<int> n{0};
   return std::string(prefix) + std::to_string(getpid() % 100000) + "n" + std::to_string(n++);
+}
+
+// A loopback TCP port below the ephemeral range that is free right now, for
+// nodes that must keep their ports across restarts (or be named in another
+// node's config before they start).
+inline int FreeLoopbackPort() {
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+  for (int i = 0; i < 200; ++i) {
+    int port = 20000 + static_cast<int>(rng() % 12000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+    if (ok) return port;
+  }
+  throw std::runtime_error("no free loopback port");
 }
 
 // Resident memory of a process in KiB (VmRSS), or -1 if it is gone.
