@@ -15,6 +15,11 @@
 #       index to hold the backlog.
 #       PERF=1 records a perf profile of the whole machine meanwhile
 #       (/tmp/beta.perf); KEEP=1 keeps the nodes' logs and data.
+#   bash bench/fed_bench.sh joins [N...]
+#       N users of beta (default 10, then 100) join one group of acme at
+#       once (one connection each); prints how long until every join was
+#       answered, the answers by status, and how long until acme lists all
+#       of them as members.
 #   NODE_PRELOAD=/path/lib.so runs the nodes with LD_PRELOAD (another malloc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +70,48 @@ echo "# $(date -u +%F) $(nproc) cores; fed_bench $MODE $*"
 
 if [ "$MODE" = latency ]; then
   "$LOADGEN" --port "$A_HTTP" --receivers-port "$B_HTTP" --node-pid "$A_PID" "$@"
+  exit 0
+fi
+
+if [ "$MODE" = joins ]; then
+  for n in ${@:-10 100}; do
+    python3 - "$A_HTTP" "$B_HTTP" "$n" <<'PY'
+import http.client, json, sys, threading, time, uuid
+a, b, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+def call(port, method, path, body=None, token=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    h = {"Content-Type": "application/json"}
+    if token: h["Authorization"] = "Bearer " + token
+    c.request(method, path, json.dumps(body) if body is not None else None, h)
+    r = c.getresponse(); data = r.read(); c.close()
+    return r.status, (json.loads(data) if data else {})
+tag = uuid.uuid4().hex[:6]
+_, owner = call(a, "POST", "/api/v1/auth/register", {"username": "own" + tag, "password": "correct horse"})
+_, g = call(a, "POST", "/api/v1/groups", {"name": "joins" + tag}, owner["access_token"])
+gid = g["group_id"].replace("#", "%23").replace(":", "%3A")
+tokens = [call(b, "POST", "/api/v1/auth/register", {"username": f"j{tag}x{i}", "password": "correct horse"})[1]["access_token"]
+          for i in range(n)]
+statuses, lock, go = {}, threading.Lock(), threading.Event()
+def join(t):
+    go.wait()
+    s, _ = call(b, "POST", f"/api/v1/groups/{gid}/join", {}, t)
+    with lock: statuses[s] = statuses.get(s, 0) + 1
+threads = [threading.Thread(target=join, args=(t,)) for t in tokens]
+for t in threads: t.start()
+t0 = time.monotonic(); go.set()
+for t in threads: t.join()
+answered = time.monotonic() - t0
+members = 0
+for _ in range(1200):  # up to 60 s: acme applies the joins as they arrive
+    s, m = call(a, "GET", f"/api/v1/groups/{gid}", None, owner["access_token"])
+    members = m.get("member_count", 0)
+    if members >= n + 1: break
+    time.sleep(0.05)
+listed = time.monotonic() - t0
+print(f"joins: {n} users of beta joining one group of acme at once: all answered in {answered:.2f} s "
+      f"({', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))}); acme lists {members - 1} of them after {listed:.2f} s")
+PY
+  done
   exit 0
 fi
 
