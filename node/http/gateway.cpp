@@ -1,5 +1,6 @@
 #include "node/http/gateway.h"
 
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/http/json_body.h"
@@ -116,6 +117,8 @@ void Gateway::Run(const Route* route, HttpRequest req, std::vector<std::pair<std
     Finish(req, route, route->metric_index, user, start, ToHttp(Error::Forbidden("admin users only")), done);
     return;
   }
+  if (route->async_handler) return RunAsync(route, std::move(req), std::move(params), std::move(principal), start,
+                                            std::move(done));
   RequestContext ctx{req, std::move(params), principal ? std::move(*principal) : Principal{}};
   HttpResponse resp;
   try {
@@ -125,6 +128,51 @@ void Gateway::Run(const Route* route, HttpRequest req, std::vector<std::pair<std
     resp = ToHttp(Error::Internal("internal error"));
   }
   Finish(req, route, route->metric_index, user, start, std::move(resp), done);
+}
+
+// The state of one asynchronous request: answered once, by the handler's
+// completion, by its exception, or (if every Respond copy is dropped
+// uncalled) by the destructor.
+struct Gateway::AsyncCall {
+  Gateway* gateway = nullptr;
+  HttpRequest req;
+  const Route* route = nullptr;
+  std::string user;
+  double start = 0;
+  Done done;
+  Once once;
+
+  void Answer(HttpResponse resp) {
+    if (!once.Claim()) {
+      LogError("handler answered twice", {{"request_id", req.request_id}, {"route", route->pattern}});
+      return;
+    }
+    gateway->Finish(req, route, route->metric_index, user, start, std::move(resp), done);
+  }
+  ~AsyncCall() {
+    if (once.claimed()) return;
+    LogError("handler dropped a request unanswered", {{"request_id", req.request_id}, {"route", route->pattern}});
+    Answer(ToHttp(Error::Internal("internal error")));
+  }
+};
+
+void Gateway::RunAsync(const Route* route, HttpRequest req, std::vector<std::pair<std::string, std::string>> params,
+                       std::optional<Principal> principal, double start, Done done) {
+  auto call = std::make_shared<AsyncCall>();
+  call->gateway = this;
+  call->req = std::move(req);
+  call->route = route;
+  call->user = principal ? principal->user->user_id : "";
+  call->start = start;
+  call->done = std::move(done);
+  RequestContext ctx{call->req, std::move(params), principal ? std::move(*principal) : Principal{}};
+  Respond respond = [call](HttpResponse resp) { call->Answer(std::move(resp)); };
+  try {
+    route->async_handler(ctx, std::move(respond));
+  } catch (const std::exception& e) {
+    LogError("handler threw", {{"request_id", call->req.request_id}, {"route", route->pattern}, {"error", e.what()}});
+    if (!call->once.claimed()) call->Answer(ToHttp(Error::Internal("internal error")));
+  }
 }
 
 void Gateway::Finish(const HttpRequest& req, const Route* route, int metric_index, const std::string& user,

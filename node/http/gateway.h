@@ -4,7 +4,9 @@
 // turning failures into the JSON error shape, metrics and the access log.
 //
 // Handlers that may block (database, argon2) run on the worker pool given by
-// `post_blocking`. A route marked `fast` whose caller is already in the token
+// `post_blocking`. Asynchronous handlers (Router::AddAsync) run there too but
+// return at once; whichever thread completes them answers, through Finish
+// like every other request (metrics, access log). A route marked `fast` whose caller is already in the token
 // cache runs inline on the I/O thread: the authenticated hot path then costs
 // no thread hop and no database round trip.
 #pragma once
@@ -59,6 +61,9 @@ class Gateway {
  private:
   void Run(const Route* route, HttpRequest req, std::vector<std::pair<std::string, std::string>> params,
            std::optional<Principal> principal, double start, Done done);
+  struct AsyncCall;
+  void RunAsync(const Route* route, HttpRequest req, std::vector<std::pair<std::string, std::string>> params,
+                std::optional<Principal> principal, double start, Done done);
   void Finish(const HttpRequest& req, const Route* route, int metric_index, const std::string& user, double start,
               HttpResponse resp, const Done& done);
 

@@ -37,6 +37,12 @@ Route& Router::Add(std::string method, std::string pattern, RouteOptions options
   return routes_.back();
 }
 
+Route& Router::AddAsync(std::string method, std::string pattern, RouteOptions options, AsyncHandler handler) {
+  Route& r = Add(std::move(method), std::move(pattern), options, nullptr);
+  r.async_handler = std::move(handler);
+  return r;
+}
+
 Router::MatchResult Router::Match(std::string_view method, std::string_view path, const Route** route,
                                   std::vector<std::pair<std::string, std::string>>* params) const {
   if (path.empty() || path[0] != '/') return MatchResult::kBadPath;

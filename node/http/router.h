@@ -28,6 +28,19 @@ struct RequestContext {
 
 using Handler = std::function<HttpResponse(RequestContext&)>;
 
+// Answers an asynchronous request. Call it exactly once, from any thread;
+// later calls are ignored (and logged). If every copy is dropped uncalled,
+// the request is answered 500, so a forgotten path cannot hang a client.
+using Respond = std::function<void(HttpResponse)>;
+// A handler that waits on something outside this node (a peer's answer):
+// it starts the work, returns at once, and answers through `respond` when the
+// work completes. It runs where a sync handler would (the worker pool, or the
+// I/O thread for `fast` routes), so it may block briefly on the database, but
+// never waits for a peer. `ctx` lives only during the call: copy what the
+// completion needs (the request, the user). An exception thrown by the call
+// itself is answered 500 like a sync handler's.
+using AsyncHandler = std::function<void(RequestContext&, Respond)>;
+
 struct RouteOptions {
   bool auth = true;          // requires a valid Bearer token
   bool admin = false;        // requires an admin user (403 otherwise)
@@ -41,13 +54,15 @@ struct Route {
   std::string pattern;
   std::vector<std::string> segments;
   RouteOptions options;
-  Handler handler;
+  Handler handler;             // one of handler and async_handler is set
+  AsyncHandler async_handler;
   int metric_index = -1;
 };
 
 class Router {
  public:
   Route& Add(std::string method, std::string pattern, RouteOptions options, Handler handler);
+  Route& AddAsync(std::string method, std::string pattern, RouteOptions options, AsyncHandler handler);
 
   enum class MatchResult { kFound, kNotFound, kMethodNotAllowed, kBadPath };
   // Finds the route for method+path; fills params on success.
