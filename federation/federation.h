@@ -13,7 +13,11 @@
 // pinned key, origin signature, chain, event id, content hash, shape) and
 // appended to the local replica, which serves history and the stream even
 // while the home is down. Local users' events for remote groups are signed,
-// stored in fed_outbox and sent until the home acknowledges or refuses them.
+// stored in fed_outbox and sent until the home acknowledges or refuses them,
+// one at a time per sender so that the home sequences them in the order
+// written (outbox.cpp). A local sender waits for the home without a parked
+// thread: the answer, the entry's arrival or a deadline (TimerQueue)
+// completes the request.
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -50,6 +54,7 @@ class PgPool;
 class GroupService;
 class MessagingService;
 class RateLimiter;
+class TimerQueue;
 class UserService;
 class WorkerPool;
 
@@ -71,8 +76,9 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Status Start();
   void Stop();
 
-  // RemoteGroups: local users' events for groups homed elsewhere.
-  Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) override;
+  // RemoteGroups: local users' events for groups homed elsewhere, queued in
+  // the outbox (outbox.cpp).
+  void SubmitRemote(const GroupState& group, std::vector<Draft> drafts, SubmitDone done) override;
   Status Backfill(const GroupState& group, int64_t before_seq) override;
   // Joins a group homed elsewhere that this node holds no replica of; returns
   // once the replica exists.
@@ -128,7 +134,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   };
   struct OutItem {
     int64_t id;
-    std::string peer, event_id;
+    std::string peer, sender, event_id;
     int64_t sent_ms;
   };
 
@@ -199,7 +205,18 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Does the home's signature over entry `f` verify (with the key its key id
   // names, current or retired)?
   bool HomeSigned(const std::string& home, const std::string& group_id, const FixedEvent& f);
+  // Outbox (outbox.cpp)
+  struct PendingSend;
   void OutboxLoop();
+  // Sends the first pending event of each (home, sender) that is due.
+  void SendOutboxHeads(std::unique_lock<std::mutex>& lock, int64_t now);
+  // The home's final answer to a queued event (not a retryable failure).
+  void OnSendAnswer(const std::string& event_id, bool ok, const nlohmann::json& answer);
+  // Answers the local sender (once): with the events, seq 0 for those the
+  // home has not sequenced yet, or with the home's refusal.
+  void FinishSend(const std::shared_ptr<PendingSend>& send);
+  // Senders waiting for entries of `group_id` up to `last` to be applied.
+  void SendsApplied(const std::string& group_id, int64_t last);
   // Verifies a signed origin event {event, content} from `peer`.
   Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
                                                    ChainEvent* out);
@@ -220,6 +237,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::string node_document_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<WorkerPool> workers_;   // submits, joins, catch-up, resolution
+  std::unique_ptr<TimerQueue> timers_;    // deadlines of waits on peers
   std::unique_ptr<WorkerPool> applier_;   // pushes and snapshots, one at a time (in order)
   std::vector<std::unique_ptr<WorkerPool>> lanes_;  // submits and joins, by sender
 
@@ -239,18 +257,14 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   bool outbox_dirty_ = true;
   std::map<std::string, OutItem> out_inflight_;                    // msg id -> item
   std::map<std::string, int64_t> peer_backoff_until_;              // outbox, per peer
-  // Local senders waiting for the home's answer to their event.
-  struct Waiter {
-    bool done = false;
-    bool ok = false;
-    nlohmann::json body;
-  };
   // Per replica group: seq and entry hash of the last entry handed to the
   // writer and not yet known committed (ApplyEntries continues from it).
   std::map<std::string, std::pair<int64_t, std::string>> spec_heads_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<Waiter>> waiters_;         // event id
+  // Local senders waiting for the home's answer (by event id), then for
+  // the entry's arrival (by group id, with the seq to reach).
+  std::map<std::string, std::shared_ptr<PendingSend>> send_waits_;  // GUARDED_BY(mu_)
+  std::multimap<std::string, std::pair<int64_t, std::shared_ptr<PendingSend>>> applied_waits_;  // GUARDED_BY(mu_)
   std::set<std::string> joining_;  // groups a local user is joining: their snapshot is expected
-  std::condition_variable waiters_cv_;
   std::mutex intro_mu_;
   struct Intro {
     bool ok;

@@ -11,6 +11,7 @@
 #include "federation/chain.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
 
@@ -265,9 +266,13 @@ Result<GroupState> GroupLog::Snapshot(int64_t row) {
 }
 
 Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
+  return Await<Result<std::vector<GroupEvent>>>([&](SubmitDone done) { SubmitAsync(row, std::move(op), done); });
+}
+
+void GroupLog::SubmitAsync(int64_t row, Operation op, SubmitDone done) {
   if (remote_) {
     auto state = Snapshot(row);
-    if (!state.ok()) return state.error();
+    if (!state.ok()) return done(state.error());
     if (state->server != server_name_) {
       // A replica: check the operation here (clear errors without a round
       // trip), then the home node decides.
@@ -275,11 +280,15 @@ Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
         OpContext ctx{*state, c, NowMs()};
         return op(ctx);
       });
-      if (!drafts.ok()) return drafts.error();
-      if (drafts->empty()) return std::vector<GroupEvent>{};
-      return remote_->SubmitRemote(*state, std::move(*drafts));
+      if (!drafts.ok()) return done(drafts.error());
+      if (drafts->empty()) return done(std::vector<GroupEvent>{});
+      return remote_->SubmitRemote(*state, std::move(*drafts), std::move(done));
     }
   }
+  done(SubmitHere(row, std::move(op)));
+}
+
+Result<std::vector<GroupEvent>> GroupLog::SubmitHere(int64_t row, Operation op) {
   auto r = std::make_unique<Request>();
   r->row = row;
   r->op = std::move(op);

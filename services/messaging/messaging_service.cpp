@@ -5,6 +5,7 @@
 
 #include "services/messaging/search_index.h"
 #include "node/common/address.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
@@ -145,22 +146,32 @@ Result<std::optional<GroupEvent>> MessagingService::FindByTxn(const std::string&
 }
 
 Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, const SendRequest& req) {
-  GC_TRY(ValidateBody(req.body));
-  if (req.body.empty() && !req.media_id) return Error::Invalid("a message needs a body (or a media_id)");
-  if (req.media_id && (req.media_id->empty() || req.media_id->size() > 128)) return Error::Invalid("media_id is malformed");
-  if (req.reply_to) GC_TRY(ValidateEventId(*req.reply_to));
+  return Await<Result<GroupEvent>>([&](SendDone done) { SendAsync(me, row, req, done); });
+}
+
+void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendRequest& req, SendDone done) {
+  auto checked = [&]() -> Status {
+    GC_TRY(ValidateBody(req.body));
+    if (req.body.empty() && !req.media_id) return Error::Invalid("a message needs a body (or a media_id)");
+    if (req.media_id && (req.media_id->empty() || req.media_id->size() > 128)) {
+      return Error::Invalid("media_id is malformed");
+    }
+    if (req.reply_to) GC_TRY(ValidateEventId(*req.reply_to));
+    if (req.client_txn_id) GC_TRY(ValidateTxnId(*req.client_txn_id));
+    return OkStatus();
+  }();
+  if (!checked.ok()) return done(checked.error());
   if (req.client_txn_id) {
-    GC_TRY(ValidateTxnId(*req.client_txn_id));
     auto prior = FindByTxn(me.user_id, *req.client_txn_id);
-    if (!prior.ok()) return prior.error();
+    if (!prior.ok()) return done(prior.error());
     if (*prior) {
-      if ((*prior)->group_row != row) return Error::Conflict("client_txn_id was already used in another group");
-      return **prior;
+      if ((*prior)->group_row != row) return done(Error::Conflict("client_txn_id was already used in another group"));
+      return done(**prior);
     }
   }
   std::string user = me.user_id;
   SendRequest r = req;
-  auto result = log_.Submit(row, [user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     if (r.reply_to) {
       auto t = LoadTarget(ctx.conn, *r.reply_to, ctx.group.row);
@@ -175,16 +186,17 @@ Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, co
     Draft d = EventDraft(user, "message", std::move(content), r.reply_to);
     d.txn_id = r.client_txn_id;
     return std::vector<Draft>{d};
-  });
-  if (!result.ok()) {
-    // Two sends with the same client_txn_id raced: the loser finds the winner.
-    if (req.client_txn_id && result.error().code == ErrorCode::kConflict) {
-      auto prior = FindByTxn(me.user_id, *req.client_txn_id);
-      if (prior.ok() && *prior) return **prior;
+  }, [this, user, txn = req.client_txn_id, done](Result<std::vector<GroupEvent>> result) {
+    if (!result.ok()) {
+      // Two sends with the same client_txn_id raced: the loser finds the winner.
+      if (txn && result.error().code == ErrorCode::kConflict) {
+        auto prior = FindByTxn(user, *txn);
+        if (prior.ok() && *prior) return done(**prior);
+      }
+      return done(result.error());
     }
-    return result.error();
-  }
-  return result->front();
+    done(result->front());
+  });
 }
 
 Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row, std::optional<int64_t> before,

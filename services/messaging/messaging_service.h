@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,10 @@ class MessagingService {
   // `row` must come from GroupService::Resolve. Returns the message event
   // (the first one for a repeated client_txn_id).
   Result<GroupEvent> Send(const UserProfile& me, int64_t row, const SendRequest& req);
+  // Send without waiting on a remote home (HTTP handlers): `done` gets what
+  // Send would return, once, from any thread.
+  using SendDone = std::function<void(Result<GroupEvent>)>;
+  void SendAsync(const UserProfile& me, int64_t row, const SendRequest& req, SendDone done);
   // before/after: seq bounds (exclusive). Neither: the newest page.
   Result<HistoryPage> History(const UserProfile& me, int64_t row, std::optional<int64_t> before,
                               std::optional<int64_t> after, int limit);
