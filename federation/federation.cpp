@@ -79,6 +79,7 @@ GC_SQL(kQueueDepth,
        "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
        "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
 GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
+GC_SQL(kPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
 GC_SQL(kOutboxDepth,
        "SELECT peer, count(*) FILTER (WHERE state = 'pending'), min(created_at) FILTER (WHERE state = 'pending'), "
        "count(*) FILTER (WHERE state = 'refused') FROM fed_outbox GROUP BY peer");
@@ -244,6 +245,8 @@ Status Federation::Start() {
     pthread_setname_np(pthread_self(), "gc-fed-out");
     OutboxLoop();
   });
+  // Entries committed lazily may have been lost in a crash (join.cpp).
+  workers_->Post([this] { RepairReplicas(""); });
   return OkStatus();
 }
 
@@ -258,15 +261,18 @@ void Federation::Stop() {
   if (pusher_.joinable()) pusher_.join();
   if (outbox_.joinable()) outbox_.join();
   if (timers_) timers_->Stop();
-  // Sends still waiting for the home are answered now: they stay queued
-  // (pending).
+  // Requests still waiting on a peer are answered now: sends stay queued
+  // (pending), joins are unavailable.
   std::vector<std::shared_ptr<PendingSend>> sends;
+  std::vector<std::shared_ptr<PendingJoin>> joins;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [id, s] : send_waits_) sends.push_back(s);
     for (const auto& [g, w] : applied_waits_) sends.push_back(w.second);
+    for (const auto& [g, j] : join_waits_) joins.push_back(j);
   }
   for (const auto& s : sends) FinishSend(s);
+  for (const auto& j : joins) FinishJoin(j, Error::Unavailable("the node is shutting down"));
   transport_.Stop();
   for (auto& l : lanes_) l->Stop();
   if (workers_) workers_->Stop();
@@ -362,14 +368,25 @@ Status Federation::Hello(const std::string& name) {
 }
 
 Status Federation::EnsureIntroduced(const std::string& peer) {
-  {
-    std::lock_guard<std::mutex> lock(intro_mu_);
+  std::unique_lock<std::mutex> lock(intro_mu_);
+  for (;;) {
     auto it = introduced_.find(peer);
     if (it != introduced_.end() && it->second.ok) return OkStatus();
     if (it != introduced_.end() && Now() - it->second.at < 2000) return it->second.error;
+    if (!introducing_.count(peer)) break;
+    // Another thread is introducing this node to `peer` (many joins at
+    // once): its outcome is this one's too. Bounded by the introduction's own
+    // timeout (2.6).
+    if (!intro_cv_.wait_for(lock, std::chrono::seconds(15), [&] { return !introducing_.count(peer); })) {
+      return Error::Unavailable("introducing this node to " + peer + " takes too long");
+    }
   }
+  introducing_.insert(peer);
+  lock.unlock();
   Status st = peers_.Introduce(peer);
-  std::lock_guard<std::mutex> lock(intro_mu_);
+  lock.lock();
+  introducing_.erase(peer);
+  intro_cv_.notify_all();
   if (!st.ok()) {
     LogWarn("cannot introduce this node to a peer", {{"peer", peer}, {"error", st.error().message}});
     peers_.RecordError(peer, st.error().message);
@@ -457,7 +474,10 @@ void Federation::PeerAlive(const std::string& peer) {
   // Back after an outage: deliver now instead of when the backoff ends.
   if (was_down && workers_) {
     LogInfo("peer reachable again", {{"peer", peer}});
-    workers_->Post([this, peer] { RetryPeer(peer); });
+    workers_->Post([this, peer] {
+      RetryPeer(peer);
+      RepairReplicas(peer);  // what this node may have missed meanwhile
+    });
   }
 }
 
@@ -1093,14 +1113,14 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
         if (role != "owner" && role != "admin") role = "member";
         init.members[u] = Member{ms, role};
         // A home may invite this node's users; that they joined it may
-        // only say if one of them asked (JoinRemote).
+        // only say if one of them asked (join.cpp).
         if (ServerOf(u) == self_ && ms == "invite") has_local = true;
       }
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (joining_.count(group_id)) has_local = true;
-    }
+    // Or it may say so of those who asked this node to join (8.2).
+    auto asked = PendingJoiners(group_id);
+    if (!asked.ok()) return asked.error();
+    if (!asked->empty()) has_local = true;
     if (!has_local) return Error::Forbidden("no user of this node was invited to that group or asked to join it");
     auto created = log_.CreateReplica(std::move(init), std::move(drafts));
     if (!created.ok()) return created.error();
@@ -1109,6 +1129,7 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     if (!nrow.ok()) return nrow.error();
     auto now_last = log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
     if (!now_last.ok()) return now_last.error();
+    workers_->Post([this, group_id] { SettleJoins(group_id); });
     return std::optional<int64_t>(*now_last);
   }
   if (!drafts.empty()) {
@@ -1163,7 +1184,9 @@ void Federation::Applied(int64_t row, const std::string& group_id, int64_t befor
   }
   if (!now_last.ok()) return answer(now_last.error());
   answer(*now_last);
-  SendsApplied(group_id, *now_last);  // local senders waiting for these entries
+  // Local users waiting for these entries (their sends, their joins).
+  SendsApplied(group_id, *now_last);
+  SettleJoins(group_id);
 }
 
 void Federation::HandleEntries(const std::string& peer, const std::string& re, const json& body, bool snapshot) {
@@ -1187,63 +1210,27 @@ void Federation::HandleEntries(const std::string& peer, const std::string& re, c
   if (*now) answer(**now);  // else answered once the entries are written
 }
 
-Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
-                              std::chrono::milliseconds timeout) {
-  struct Wait {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false, ok = false;
-    json body;
-  };
-  auto w = std::make_shared<Wait>();  // the answer may come after we stop waiting
-  Request(peer, type, std::move(body), [w](bool ok, const json& answer) {
-    std::lock_guard<std::mutex> lock(w->m);
-    w->done = true;
-    w->ok = ok;
-    w->body = answer;
-    w->cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(w->m);
-  if (!w->cv.wait_for(lock, timeout, [&] { return w->done; })) {
+void Federation::CallAsync(const std::string& peer, const std::string& type, json body,
+                           std::chrono::milliseconds timeout, CallDone done) {
+  auto once = std::make_shared<Once>();
+  auto finish = std::make_shared<CallDone>(std::move(done));
+  timers_->After(timeout, [this, once, finish, peer] {
+    if (!once->Claim()) return;
     Forget(peer);
-    return Error::Unavailable(peer + " did not answer");
-  }
-  if (!w->ok) return ErrorFromAnswer(w->body);
-  return w->body;
+    (*finish)(Error::Unavailable(peer + " did not answer"));
+  });
+  workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {
+    Request(peer, type, std::move(body), [once, finish](bool ok, const json& answer) {
+      if (!once->Claim()) return;  // the deadline has passed
+      if (!ok) return (*finish)(ErrorFromAnswer(answer));
+      (*finish)(answer);
+    });
+  });
 }
 
-Status Federation::JoinRemote(const UserProfile& me, const std::string& group_id) {
-  auto addr = ParseGroupId(group_id);
-  if (!addr) return Error::NotFound("no such group");
-  Draft d = EventDraft(me.user_id, "member", {{"user_id", me.user_id}, {"membership", "join"}, {"role", "member"}});
-  std::string event_id;
-  auto body = SignOrigin(group_id, d, &event_id);
-  if (!body.ok()) return body.error();
-  (*body)["have_replica"] = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    joining_.insert(group_id);  // the snapshot that follows is expected
-  }
-  struct Done {
-    Federation* f;
-    std::string g;
-    ~Done() {
-      std::lock_guard<std::mutex> lock(f->mu_);
-      f->joining_.erase(g);
-    }
-  } done{this, group_id};
-  auto answer = Call(addr->server, "join", *body, std::chrono::seconds(10));
-  if (!answer.ok()) return answer.error();
-  // The snapshot follows the acknowledgement.
-  for (int i = 0; i < 500; ++i) {
-    auto row = log_.FindByAddress(group_id);
-    if (row.ok()) {
-      auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(me.user_id); });
-      if (joined.ok() && *joined) return OkStatus();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return Error::Unavailable("joined, but the group's state has not arrived yet; try again in a moment");
+Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
+                              std::chrono::milliseconds timeout) {
+  return Await<Result<json>>([&](CallDone done) { CallAsync(peer, type, std::move(body), timeout, done); });
 }
 
 Status Federation::CheckRemoteUser(const std::string& user_id) {
@@ -1451,6 +1438,7 @@ void Federation::Housekeeping() {
   peers_.FlushContacts();
   int64_t day_ago = Now() - int64_t{24} * 3600 * 1000;
   (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
+  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
 }
 
 }  // namespace gc

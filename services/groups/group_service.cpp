@@ -4,6 +4,7 @@
 #include <set>
 
 #include "node/common/address.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
@@ -229,16 +230,24 @@ Status GroupService::Delete(const UserProfile& me, const std::string& group_id) 
 }
 
 Result<GroupView> GroupService::Join(const UserProfile& me, const std::string& group_id) {
+  return Await<Result<GroupView>>([&](ViewDone done) { JoinAsync(me, group_id, done); });
+}
+
+void GroupService::JoinAsync(const UserProfile& me, const std::string& group_id, ViewDone done) {
+  // What the caller gets once the join is done: the group as they now see it.
+  auto view = [this, me, group_id, done](Status st) {
+    if (!st.ok()) return done(st.error());
+    done(Get(me, group_id));
+  };
   auto addr = ParseGroupId(group_id);
   if (addr && addr->server != server_name_ && remote_ && !log_.FindByAddress(group_id).ok()) {
     // A group homed elsewhere that no one here is in yet: its home decides.
-    GC_TRY(remote_->JoinRemote(me, group_id));
-    return Get(me, group_id);
+    return remote_->JoinRemote(me, group_id, view);
   }
   auto row = Resolve(me, group_id, false);
-  if (!row.ok()) return row.error();
+  if (!row.ok()) return done(row.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
     const GroupState& s = ctx.group;
     const Member* m = s.Find(user);
     if (m && m->membership == "join") return std::vector<Draft>{};  // already in: nothing to do
@@ -250,9 +259,10 @@ Result<GroupView> GroupService::Join(const UserProfile& me, const std::string& g
     }
     if (!invited && s.visibility == "private") return Error::NotFound("no such group");
     return std::vector<Draft>{MemberDraft(user, user, "join", "member", "")};
+  }, [view](Result<std::vector<GroupEvent>> r) {
+    if (!r.ok()) return view(r.error());
+    view(OkStatus());
   });
-  if (!r.ok()) return r.error();
-  return Get(me, group_id);
 }
 
 Status GroupService::Leave(const UserProfile& me, const std::string& group_id) {

@@ -102,11 +102,12 @@ void AddGroupRoutes(Router& router, GroupService& groups) {
   });
 
   // POST /api/v1/groups/{group_id}/join
-  router.Add("POST", "/api/v1/groups/{group_id}/join", {}, [&groups](RequestContext& ctx) {
-    auto r = groups.Join(ctx.user(), ctx.param("group_id"));
-    if (!r.ok()) return ToHttp(r.error());
-    json j = GroupViewJson(*r);
-    return JsonResponse(200, j);
+  // Asynchronous: joining a remote group waits for its home node.
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/join", {}, [&groups](RequestContext& ctx, Respond respond) {
+    groups.JoinAsync(ctx.user(), ctx.param("group_id"), [respond](Result<GroupView> r) {
+      if (!r.ok()) return respond(ToHttp(r.error()));
+      respond(JsonResponse(200, GroupViewJson(*r)));
+    });
   });
 
   // POST /api/v1/groups/{group_id}/leave

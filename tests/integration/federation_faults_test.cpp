@@ -1,9 +1,14 @@
-// Federation under crowds and crashes, between real node processes: sends
-// queued while the home crashes, is frozen (SIGSTOP) or is slow.
+// Federation under crowds and crashes, between real node processes: a
+// hundred users joining one remote group at once, nodes SIGKILLed right after
+// answering a join (with their embedded PostgreSQL dying with them), sends
+// queued while the home crashes, is frozen (SIGSTOP) or is slow, and local requests
+// served while hundreds of joins wait on a frozen home.
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -14,8 +19,66 @@
 namespace gc::test {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 class FederationFaultsTest : public FederationTest {
  protected:
+  // `n` users of node `node`, registered in parallel (password hashing is
+  // slow on a loaded machine: a generous client timeout).
+  std::vector<User> RegisterMany(size_t node, int n) {
+    std::vector<User> users(static_cast<size_t>(n));
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        HttpClient c(N(node).http_port());
+        c.set_timeout(std::chrono::seconds(60));
+        for (int i = t; i < n; i += 4) {
+          auto r = c.Post("/api/v1/auth/register", {{"username", UniqueName("u")}, {"password", "correct horse"}});
+          EXPECT_EQ(r.status, 201) << r.body;
+          if (r.status == 201) users[static_cast<size_t>(i)] = {r.json()["user_id"], r.json()["access_token"], N(node).http_port()};
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    return users;
+  }
+  // Every joined member of `g` as `u`'s node lists them.
+  static std::set<std::string> Joined(const User& u, const std::string& g) {
+    std::set<std::string> out;
+    std::string after;
+    for (int page = 0; page < 100; ++page) {
+      auto r = Get(u, "/api/v1/groups/" + G(g) + "/members?limit=500" + (after.empty() ? "" : "&after=" + G(after)));
+      if (r.status != 200) return {};
+      json body = r.json();
+      for (auto& m : body["members"]) {
+        if (m["membership"] == "join") out.insert(m["user_id"].get<std::string>());
+      }
+      if (body["next"].is_null()) break;
+      after = body["next"];
+    }
+    return out;
+  }
+  // `requests` POSTs at once, one thread each; their statuses.
+  static std::vector<int> AllAtOnce(const std::vector<std::pair<User, std::string>>& requests) {
+    std::vector<int> status(requests.size());
+    std::vector<std::thread> threads;
+    std::atomic<int> ready{0};
+    for (size_t i = 0; i < requests.size(); ++i) {
+      threads.emplace_back([&, i] {
+        HttpClient c(requests[i].first.port);
+        c.set_timeout(std::chrono::seconds(60));
+        ++ready;
+        while (ready.load() < static_cast<int>(requests.size())) std::this_thread::yield();  // a common start
+        try {
+          status[i] = c.Post(requests[i].second, json::object(), requests[i].first.token).status;
+        } catch (const std::exception&) {
+          status[i] = -1;  // no answer within the client's timeout
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    return status;
+  }
   // The bodies of `g`'s messages in log order, as `u`'s node holds them.
   static std::vector<std::string> Bodies(const User& u, const std::string& g) {
     std::vector<std::string> out;
@@ -35,6 +98,91 @@ class FederationFaultsTest : public FederationTest {
     return r.ok() && r->rows() > 0 ? static_cast<int>(r->int64(0, 0)) : -1;
   }
 };
+
+TEST_F(FederationFaultsTest, HundredConcurrentJoinsOfARemoteGroupAllSucceed) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0);
+  std::string g = CreateGroup(alice);
+  ASSERT_EQ(Send(alice, g, "before the crowd").status, 201);
+  std::vector<User> users = RegisterMany(1, 110);
+  std::string join = "/api/v1/groups/" + G(g) + "/join";
+
+  // beta holds no replica yet: 90 users join at once, 10 of them twice.
+  std::vector<std::pair<User, std::string>> first;
+  for (int i = 0; i < 90; ++i) first.push_back({users[static_cast<size_t>(i)], join});
+  for (int i = 0; i < 10; ++i) first.push_back({users[static_cast<size_t>(i)], join});
+  auto t0 = Clock::now();
+  std::vector<int> status = AllAtOnce(first);
+  double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(std::count(status.begin(), status.end(), 200), 100) << ::testing::PrintToString(status);
+  EXPECT_LT(took, 20.0);
+
+  // With the replica: 20 new users and 80 members join at once.
+  std::vector<std::pair<User, std::string>> second;
+  for (int i = 0; i < 110; ++i) {
+    if (i < 80 || i >= 90) second.push_back({users[static_cast<size_t>(i)], join});
+  }
+  t0 = Clock::now();
+  status = AllAtOnce(second);
+  took = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_EQ(std::count(status.begin(), status.end(), 200), 100) << ::testing::PrintToString(status);
+  EXPECT_LT(took, 20.0);
+
+  std::set<std::string> want = {alice.id};
+  for (const User& u : users) want.insert(u.id);
+  EXPECT_EQ(Joined(alice, g), want);
+  EXPECT_TRUE(Eventually([&] { return Joined(users[0], g) == want; })) << Joined(users[0], g).size();
+  EXPECT_TRUE(HasBody(users[100], g, "before the crowd"));
+}
+
+// A join answered 200 is there after either node is SIGKILLed right after the
+// answer, and the home's later events reach the participant.
+TEST_F(FederationFaultsTest, JoinsAndInviteAcceptancesSurviveSigkill) {
+  StartNodes({"acme.test", "beta.test"}, "", /*embedded_db=*/true);
+  User alice = Register(0), bob = Register(1), carol = Register(1), dave = Register(1);
+  std::string g = CreateGroup(alice), priv = CreateGroup(alice, {{"visibility", "private"}});
+  ASSERT_EQ(Send(alice, g, "first").status, 201);
+  auto joined_on_both = [&](const User& u, const std::string& group) {
+    return Joined(alice, group).count(u.id) && Joined(u, group).count(u.id);
+  };
+  // SIGKILL (the node's PostgreSQL dies with it), then start again on the
+  // same ports.
+  auto crash = [&](size_t node) {
+    N(node).Kill();
+    N(node).Restart();
+  };
+
+  // The participant killed right after a join that created its replica.
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  crash(1);
+  EXPECT_TRUE(joined_on_both(bob, g)) << N(1).LogText();
+  ASSERT_EQ(Send(alice, g, "after beta's crash").status, 201);
+  EXPECT_TRUE(Eventually([&] { return HasBody(bob, g, "after beta's crash"); })) << N(1).LogText();
+
+  // ... right after a join through the existing replica.
+  ASSERT_EQ(Post(carol, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  crash(1);
+  EXPECT_TRUE(joined_on_both(carol, g)) << N(1).LogText();
+
+  // ... right after accepting an invitation.
+  ASSERT_EQ(Post(alice, "/api/v1/groups/" + G(priv) + "/invites", {{"user_id", dave.id}}).status, 200);
+  ASSERT_TRUE(Eventually([&] { return Get(dave, "/api/v1/groups").body.find(priv) != std::string::npos; }));
+  ASSERT_EQ(Post(dave, "/api/v1/groups/" + G(priv) + "/join").status, 200);
+  crash(1);
+  EXPECT_TRUE(joined_on_both(dave, priv)) << N(1).LogText();
+  ASSERT_EQ(Send(alice, priv, "for dave").status, 201);
+  EXPECT_TRUE(Eventually([&] { return HasBody(dave, priv, "for dave"); })) << N(1).LogText();
+
+  // The home killed right after answering a join.
+  User frank = Register(1);
+  ASSERT_EQ(Post(frank, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  crash(0);
+  EXPECT_TRUE(joined_on_both(frank, g)) << N(0).LogText();
+  ASSERT_EQ(Send(alice, g, "after acme's crash").status, 201);
+  EXPECT_TRUE(Eventually([&] { return HasBody(frank, g, "after acme's crash"); })) << N(1).LogText();
+  EXPECT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g); }));
+  EXPECT_EQ(N(1).LogText().find("no user of this node was invited"), std::string::npos);
+}
 
 // One user's sends, queued while the home cannot answer, are sequenced in the
 // order the user wrote them (bob), while another user writes in parallel
@@ -95,6 +243,42 @@ TEST_P(QueuedSendOrderTest, KeepsEachUsersOrder) {
 }
 
 INSTANTIATE_TEST_SUITE_P(HomeCrashedFrozenOrSlow, QueuedSendOrderTest, ::testing::Values("crash", "frozen", "slow"));
+
+// Joins waiting on a frozen home occupy no worker: local requests are
+// answered at once meanwhile.
+TEST_F(FederationFaultsTest, JoinsWaitingOnAFrozenHomeDoNotStarveLocalRequests) {
+  StartNodes({"acme.test", "beta.test"});
+  User alice = Register(0), bob = Register(1), carol = Register(1);
+  std::string g = CreateGroup(alice);
+  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);  // introduced, a replica
+  ASSERT_EQ(kill(N(0).pid(), SIGSTOP), 0);
+  std::vector<std::pair<User, std::string>> joins;
+  for (int i = 0; i < 200; ++i) joins.push_back({carol, "/api/v1/groups/" + G("#crowd" + std::to_string(i) + ":acme.test") + "/join"});
+  std::vector<int> status;
+  auto t0 = Clock::now();
+  std::thread crowd([&] { status = AllAtOnce(joins); });
+  // While they wait (10 s for the home's answer), local reads are answered
+  // quickly: sampled back to back for 6 s.
+  double worst = 0;
+  int samples = 0;
+  while (Clock::now() - t0 < std::chrono::seconds(6)) {
+    auto t = Clock::now();
+    try {
+      EXPECT_EQ(Get(bob, "/api/v1/groups").status, 200);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "a local read got no answer: " << e.what();
+    }
+    worst = std::max(worst, std::chrono::duration<double>(Clock::now() - t).count());
+    ++samples;
+  }
+  crowd.join();
+  double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  ASSERT_EQ(kill(N(0).pid(), SIGCONT), 0);
+  EXPECT_LT(worst, 1.0) << samples << " samples";
+  EXPECT_EQ(std::count(status.begin(), status.end(), 503), 200) << ::testing::PrintToString(status);
+  EXPECT_LT(took, 30.0);
+  EXPECT_EQ(Get(bob, "/api/v1/groups").status, 200);
+}
 
 }  // namespace
 }  // namespace gc::test
