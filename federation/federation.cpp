@@ -1088,10 +1088,20 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     }
     break;  // one check per push is enough: the chain links the rest
   }
+  if (!row.ok() && drafts.empty()) return bad.ok() ? Error::Invalid("a snapshot needs entries") : bad.error();
+  if (!drafts.empty()) {
+    // The signature over the last entry vouches for the whole linked run,
+    // for a new replica as for one held (6.4).
+    const FixedEvent& f = *drafts.back().fixed;
+    if (!HomeSigned(home, group_id, f)) {
+      ++rejected;
+      LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
+      return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
+    }
+  }
   if (!row.ok()) {
     // A new replica from a snapshot.
     const json& s = *state;
-    if (drafts.empty()) return bad.ok() ? Error::Invalid("a snapshot needs entries") : bad.error();
     GroupState init;
     init.address = group_id;
     init.server = home;
@@ -1104,23 +1114,28 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     init.base_seq = drafts.front().fixed->seq;
     init.last_seq = init.base_seq - 1;
     init.head_hash = drafts.front().fixed->prev;
-    bool has_local = false;
+    // A home may invite this node's users; that they joined it may only say
+    // of those who asked this node to join (fed_pending_joins, 8.2). Other
+    // local users it lists as joined are left out.
+    auto asked = PendingJoiners(group_id);
+    if (!asked.ok()) return asked.error();
+    bool has_local = !asked->empty();
     if (s.contains("members") && s["members"].is_array()) {
       for (const auto& m : s["members"]) {
         if (!IsStr(m, "user_id") || !IsStr(m, "membership")) continue;
         std::string u = m["user_id"], ms = m["membership"], role = StrOr(m, "role", "member");
         if (!ParseUserId(u) || (ms != "join" && ms != "invite" && ms != "ban")) continue;
         if (role != "owner" && role != "admin") role = "member";
+        if (ServerOf(u) == self_ && ms == "join" && !asked->count(u)) {
+          ++rejected;
+          LogWarn("snapshot member left out: a local user who did not ask to join",
+                  {{"peer", home}, {"group", group_id}, {"user", u}});
+          continue;
+        }
         init.members[u] = Member{ms, role};
-        // A home may invite this node's users; that they joined it may
-        // only say if one of them asked (join.cpp).
         if (ServerOf(u) == self_ && ms == "invite") has_local = true;
       }
     }
-    // Or it may say so of those who asked this node to join (8.2).
-    auto asked = PendingJoiners(group_id);
-    if (!asked.ok()) return asked.error();
-    if (!asked->empty()) has_local = true;
     if (!has_local) return Error::Forbidden("no user of this node was invited to that group or asked to join it");
     auto created = log_.CreateReplica(std::move(init), std::move(drafts));
     if (!created.ok()) return created.error();
@@ -1131,15 +1146,6 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     if (!now_last.ok()) return now_last.error();
     workers_->Post([this, group_id] { SettleJoins(group_id); });
     return std::optional<int64_t>(*now_last);
-  }
-  if (!drafts.empty()) {
-    // The signature over the last entry vouches for the whole linked run.
-    const FixedEvent& f = *drafts.back().fixed;
-    if (!HomeSigned(home, group_id, f)) {
-      ++rejected;
-      LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
-      return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
-    }
   }
   if (drafts.empty()) {
     auto now_last = log_.Read(*row, [](const GroupState& st) { return st.last_seq; });
