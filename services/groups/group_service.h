@@ -92,6 +92,14 @@ class GroupService {
   using ViewDone = std::function<void(Result<GroupView>)>;
   void JoinAsync(const UserProfile& me, const std::string& group_id, ViewDone done);
   Status Leave(const UserProfile& me, const std::string& group_id);
+  // Leave, Invite and Kick/Ban/Unban (`action` "kick", "ban" or "unban")
+  // without waiting on a remote home (HTTP handlers): `done` gets what the
+  // blocking form returns, once, from any thread.
+  using StatusDone = std::function<void(Status)>;
+  void LeaveAsync(const UserProfile& me, const std::string& group_id, StatusDone done);
+  void InviteAsync(const UserProfile& me, const std::string& group_id, const std::string& user_id, StatusDone done);
+  void ModerateAsync(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                     const std::string& action, const std::string& reason, StatusDone done);
   Status Invite(const UserProfile& me, const std::string& group_id, const std::string& user_id);
   Status Kick(const UserProfile& me, const std::string& group_id, const std::string& user_id,
               const std::string& reason);
@@ -138,8 +146,9 @@ class GroupService {
   Result<std::vector<int64_t>> JoinedGroups(const std::string& user_id);
 
  private:
-  Status Membership(const UserProfile& me, const std::string& group_id, const std::string& target,
-                    const std::string& action, const std::string& reason);
+  // Invite (already checked), kick, ban or unban `target`.
+  void MembershipAsync(const UserProfile& me, const std::string& group_id, const std::string& target,
+                       const std::string& action, const std::string& reason, StatusDone done);
 
   GroupLog& log_;
   PgPool& db_;

@@ -258,11 +258,17 @@ Result<HistoryPage> MessagingService::HistoryPageOf(int64_t row, std::optional<i
 
 Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, const std::string& event_id,
                                           const std::string& body) {
-  GC_TRY(ValidateEventId(event_id));
-  GC_TRY(ValidateBody(body));
-  if (body.empty()) return Error::Invalid("body must not be empty; delete the message instead");
+  return Await<Result<GroupEvent>>([&](SendDone done) { EditAsync(me, row, event_id, body, done); });
+}
+
+void MessagingService::EditAsync(const UserProfile& me, int64_t row, const std::string& event_id,
+                                 const std::string& body, SendDone done) {
+  Status valid = ValidateEventId(event_id);
+  if (valid.ok()) valid = ValidateBody(body);
+  if (valid.ok() && body.empty()) valid = Error::Invalid("body must not be empty; delete the message instead");
+  if (!valid.ok()) return done(valid.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
@@ -270,16 +276,23 @@ Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, co
     if ((*t)->sender != user) return Error::Forbidden("only the sender can edit a message");
     Draft d = EventDraft(user, "message.edit", {{"event_id", event_id}, {"body", body}}, event_id);
     return std::vector<Draft>{d};
+  }, [done](Result<std::vector<GroupEvent>> r) {
+    if (!r.ok()) return done(r.error());
+    done(r->front());
   });
-  if (!r.ok()) return r.error();
-  return r->front();
 }
 
 Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me, int64_t row,
                                                            const std::string& event_id) {
-  GC_TRY(ValidateEventId(event_id));
+  return Await<Result<std::optional<GroupEvent>>>([&](ChangeDone done) { DeleteAsync(me, row, event_id, done); });
+}
+
+void MessagingService::DeleteAsync(const UserProfile& me, int64_t row, const std::string& event_id,
+                                   ChangeDone done) {
+  Status valid = ValidateEventId(event_id);
+  if (!valid.ok()) return done(valid.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     const Member* m = ctx.group.Find(user);
     if (!m || m->membership != "join") return Error::Forbidden("you are not a member of this group");
     auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
@@ -291,20 +304,26 @@ Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me
     }
     Draft d = EventDraft(user, "message.delete", {{"event_id", event_id}}, event_id);
     return std::vector<Draft>{d};
-  });
-  return AppendedEvent(std::move(r));
+  }, [done](Result<std::vector<GroupEvent>> r) { done(AppendedEvent(std::move(r))); });
 }
 
 Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me, int64_t row,
                                                           const std::string& event_id, const std::string& key,
                                                           bool add) {
-  GC_TRY(ValidateEventId(event_id));
+  return Await<Result<std::optional<GroupEvent>>>(
+      [&](ChangeDone done) { ReactAsync(me, row, event_id, key, add, done); });
+}
+
+void MessagingService::ReactAsync(const UserProfile& me, int64_t row, const std::string& event_id,
+                                  const std::string& key, bool add, ChangeDone done) {
+  Status valid = ValidateEventId(event_id);
+  if (!valid.ok()) return done(valid.error());
   auto len = Utf8Length(key);
   if (key.empty() || !len || *len > 32 || key.size() > 128 || HasControlChars(key, false)) {
-    return Error::Invalid("key must be 1 to 32 characters of UTF-8 (an emoji or a short word)");
+    return done(Error::Invalid("key must be 1 to 32 characters of UTF-8 (an emoji or a short word)"));
   }
   std::string user = me.user_id;
-  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
@@ -317,8 +336,7 @@ Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me,
     if (!add) content["removed"] = true;
     Draft d = EventDraft(user, "reaction", std::move(content), event_id);
     return std::vector<Draft>{d};
-  });
-  return AppendedEvent(std::move(r));
+  }, [done](Result<std::vector<GroupEvent>> r) { done(AppendedEvent(std::move(r))); });
 }
 
 Status MessagingService::MarkRead(const UserProfile& me, int64_t row, int64_t seq) {
