@@ -38,7 +38,6 @@ constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
 constexpr size_t kMaxPushBytes = 768 * 1024;
 constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes
-constexpr int64_t kAnswerTimeoutMs = 5000;
 
 GC_SQL(kTracks,
        "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers "

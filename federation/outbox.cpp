@@ -47,7 +47,6 @@ GC_SQL(kOutboxRetry,
        "UPDATE fed_outbox SET attempts = attempts + 1, "
        "next_at = $2 + LEAST(60000, 1000 * (1::bigint << LEAST(attempts, 6))), last_error = $3 WHERE id = $1");
 
-constexpr int64_t kAnswerTimeoutMs = 5000;
 // How long a local sender waits for the home before the answer is 202 pending,
 // then for the sequenced entry to arrive by push.
 constexpr std::chrono::milliseconds kSenderWait{2500}, kArrivalWait{3000};

@@ -13,6 +13,9 @@
 
 namespace gc::wire {
 
+// How long a request waits for its answer before it counts as failed (9.5).
+inline constexpr int64_t kAnswerTimeoutMs = 5000;
+
 bool IsStr(const nlohmann::json& j, const char* k);
 bool IsInt(const nlohmann::json& j, const char* k);
 std::string StrOr(const nlohmann::json& j, const char* k, const std::string& def);
