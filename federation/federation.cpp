@@ -9,7 +9,9 @@
 #include "node/common/barrier.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
+#include "federation/wire.h"
 #include "node/common/address.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/config/config.h"
@@ -25,6 +27,8 @@ namespace gc {
 
 using nlohmann::json;
 
+using namespace wire;
+
 namespace {
 
 using WireEntry = Federation::WireEntry;
@@ -35,9 +39,6 @@ constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
 constexpr size_t kMaxPushBytes = 768 * 1024;
 constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes
-constexpr int64_t kAnswerTimeoutMs = 5000;
-// How long a local sender waits for the home before the answer is 202 pending.
-constexpr int64_t kSenderWaitMs = 2500;
 
 GC_SQL(kTracks,
        "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers "
@@ -63,22 +64,7 @@ GC_SQL(kRelationsOf,
        "WHERE e.group_id = $1 AND e.relates_to = ANY($2::text[]) "
        "AND e.type IN ('message.edit', 'message.delete', 'reaction') ORDER BY e.seq");
 GC_SQL(kClearReactions, "DELETE FROM reactions WHERE target = ANY($1::text[])");
-GC_SQL(kOutboxInsert,
-       "INSERT INTO fed_outbox (peer, event_id, sender, txn_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
-       "ON CONFLICT DO NOTHING RETURNING id");
-GC_SQL(kOutboxByTxn, "SELECT event_id, state, seq, last_error FROM fed_outbox WHERE sender = $1 AND txn_id = $2");
-GC_SQL(kOutboxPending,
-       "SELECT id, peer, event_id, body FROM fed_outbox WHERE state = 'pending' AND next_at <= $1 "
-       "ORDER BY id LIMIT 512");
-GC_SQL(kOutboxDone, "UPDATE fed_outbox SET state = 'done', seq = $2 WHERE id = $1");
-GC_SQL(kOutboxRefused, "UPDATE fed_outbox SET state = 'refused', last_error = $2 WHERE id = $1");
-// Retried after 1 s, 2 s, 4 s, ... at most 60 s ($2 is now); a peer that
-// answers again resets the wait (kOutboxRetryPeer).
-GC_SQL(kOutboxRetry,
-       "UPDATE fed_outbox SET attempts = attempts + 1, "
-       "next_at = $2 + LEAST(60000, 1000 * (1::bigint << LEAST(attempts, 6))), last_error = $3 WHERE id = $1");
 GC_SQL(kOutboxRetryPeer, "UPDATE fed_outbox SET next_at = 0 WHERE peer = $1 AND state = 'pending'");
-GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
 GC_SQL(kTxnFromOutbox,
        "UPDATE events e SET txn_id = o.txn_id FROM fed_outbox o WHERE o.event_id = e.event_id "
        "AND e.group_id = $1 AND e.seq > $2 AND o.txn_id IS NOT NULL AND e.txn_id IS NULL");
@@ -92,6 +78,8 @@ GC_SQL(kRewind,
 GC_SQL(kQueueDepth,
        "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
        "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
+GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
+GC_SQL(kPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
 GC_SQL(kOutboxDepth,
        "SELECT peer, count(*) FILTER (WHERE state = 'pending'), min(created_at) FILTER (WHERE state = 'pending'), "
        "count(*) FILTER (WHERE state = 'refused') FROM fed_outbox GROUP BY peer");
@@ -183,56 +171,9 @@ std::string EntriesBody(const std::string& group_id, const std::vector<WireEntry
   return out;
 }
 
-bool IsStr(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_string(); }
-
-// Field readers that never throw on a peer's odd types (json::value does).
-std::string StrOr(const json& j, const char* k, const std::string& def) {
-  return IsStr(j, k) ? j[k].get<std::string>() : def;
-}
-bool BoolOr(const json& j, const char* k, bool def) {
-  return j.is_object() && j.contains(k) && j[k].is_boolean() ? j[k].get<bool>() : def;
-}
-
-std::string ErrorCodeName(ErrorCode c) {
-  switch (c) {
-    case ErrorCode::kInvalid: return "invalid";
-    case ErrorCode::kUnauthorized: return "unauthorized";
-    case ErrorCode::kForbidden: return "forbidden";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kConflict: return "conflict";
-    case ErrorCode::kTooLarge: return "too_large";
-    case ErrorCode::kRateLimited: return "rate_limited";
-    case ErrorCode::kUnavailable: return "unavailable";
-    default: return "internal";
-  }
-}
-
-Error ErrorFromAnswer(const json& body) {
-  std::string code = StrOr(body, "code", "internal");
-  std::string msg = StrOr(body, "message", "the home node refused the event");
-  if (code == "invalid") return Error::Invalid(msg);
-  if (code == "forbidden" || code == "unauthorized") return Error::Forbidden(msg);
-  if (code == "not_found") return Error::NotFound(msg);
-  if (code == "conflict") return Error::Conflict(msg);
-  if (code == "too_large") return Error::TooLarge(msg);
-  if (code == "rate_limited" || code == "unavailable") return Error::Unavailable(msg);
-  return Error::Internal(msg);
-}
-
-// Retryable refusals leave an outbox item pending.
-bool Retryable(const json& body) {
-  std::string code = StrOr(body, "code", "");
-  return code == "rate_limited" || code == "unavailable" || code == "internal";
-}
-
 int64_t Backoff(int attempts) {
   int64_t ms = 500LL << std::min(attempts, 7);
   return std::min<int64_t>(ms, 60000);
-}
-
-std::string ServerOf(const std::string& address) {
-  auto colon = address.find(':');
-  return colon == std::string::npos ? "" : address.substr(colon + 1);
 }
 
 
@@ -245,7 +186,6 @@ std::optional<std::string> SignerKeyId(const json& sigs, const std::string& serv
   return std::nullopt;
 }
 
-bool IsInt(const json& j, const char* k) { return j.is_object() && j.contains(k) && j[k].is_number_integer(); }
 
 // An origin event as it travels: E's fields plus signatures.
 Result<ChainEvent> ParseOriginEvent(const json& e) {
@@ -291,6 +231,7 @@ Status Federation::Start() {
   workers_ = std::make_unique<WorkerPool>(4, "gc-fed-work");
   for (int i = 0; i < 4; ++i) lanes_.push_back(std::make_unique<WorkerPool>(1, "gc-fed-lane"));
   applier_ = std::make_unique<WorkerPool>(1, "gc-fed-apply");
+  timers_ = std::make_unique<TimerQueue>("gc-fed-timers");
   FederationTransport::Handlers h;
   h.admit = [this](const std::string& k) { return Admit(k); };
   h.on_request = [this](const std::string& p, std::string f) { OnRequest(p, std::move(f)); };
@@ -298,6 +239,8 @@ Status Federation::Start() {
   transport_.Start(std::move(h));
   pusher_ = SpawnGuarded("gc-fed-push", [this] { PusherLoop(); });
   outbox_ = SpawnGuarded("gc-fed-out", [this] { OutboxLoop(); });
+  // Entries committed lazily may have been lost in a crash (join.cpp).
+  workers_->Post([this] { RepairReplicas(""); });
   return OkStatus();
 }
 
@@ -309,9 +252,21 @@ void Federation::Stop() {
   }
   push_cv_.notify_all();
   out_cv_.notify_all();
-  waiters_cv_.notify_all();
   if (pusher_.joinable()) pusher_.join();
   if (outbox_.joinable()) outbox_.join();
+  if (timers_) timers_->Stop();
+  // Requests still waiting on a peer are answered now: sends stay queued
+  // (pending), joins are unavailable.
+  std::vector<std::shared_ptr<PendingSend>> sends;
+  std::vector<std::shared_ptr<PendingJoin>> joins;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, s] : send_waits_) sends.push_back(s);
+    for (const auto& [g, w] : applied_waits_) sends.push_back(w.second);
+    for (const auto& [g, j] : join_waits_) joins.push_back(j);
+  }
+  for (const auto& s : sends) FinishSend(s);
+  for (const auto& j : joins) FinishJoin(j, Error::Unavailable("the node is shutting down"));
   transport_.Stop();
   for (auto& l : lanes_) l->Stop();
   if (workers_) workers_->Stop();
@@ -407,14 +362,25 @@ Status Federation::Hello(const std::string& name) {
 }
 
 Status Federation::EnsureIntroduced(const std::string& peer) {
-  {
-    std::lock_guard<std::mutex> lock(intro_mu_);
+  std::unique_lock<std::mutex> lock(intro_mu_);
+  for (;;) {
     auto it = introduced_.find(peer);
     if (it != introduced_.end() && it->second.ok) return OkStatus();
     if (it != introduced_.end() && Now() - it->second.at < 2000) return it->second.error;
+    if (!introducing_.count(peer)) break;
+    // Another thread is introducing this node to `peer` (many joins at
+    // once): its outcome is this one's too. Bounded by the introduction's own
+    // timeout (2.6).
+    if (!intro_cv_.wait_for(lock, std::chrono::seconds(15), [&] { return !introducing_.count(peer); })) {
+      return Error::Unavailable("introducing this node to " + peer + " takes too long");
+    }
   }
+  introducing_.insert(peer);
+  lock.unlock();
   Status st = peers_.Introduce(peer);
-  std::lock_guard<std::mutex> lock(intro_mu_);
+  lock.lock();
+  introducing_.erase(peer);
+  intro_cv_.notify_all();
   if (!st.ok()) {
     LogWarn("cannot introduce this node to a peer", {{"peer", peer}, {"error", st.error().message}});
     peers_.RecordError(peer, st.error().message);
@@ -502,7 +468,10 @@ void Federation::PeerAlive(const std::string& peer) {
   // Back after an outage: deliver now instead of when the backoff ends.
   if (was_down && workers_) {
     LogInfo("peer reachable again", {{"peer", peer}});
-    workers_->Post([this, peer] { RetryPeer(peer); });
+    workers_->Post([this, peer] {
+      RetryPeer(peer);
+      RepairReplicas(peer);  // what this node may have missed meanwhile
+    });
   }
 }
 
@@ -952,6 +921,7 @@ void Federation::PusherLoop() {
 }
 
 void Federation::RetryPeer(const std::string& name) {
+  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetryPeer, {name}); });
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, t] : tracks_) {
@@ -961,10 +931,16 @@ void Federation::RetryPeer(const std::string& name) {
       }
     }
     peer_backoff_until_.erase(name);
+    // Events sent while the peer was away were most likely lost: send them
+    // again now (a resend is harmless, 9.4) rather than after their timeout.
+    int64_t now = Now();
+    for (auto it = out_inflight_.begin(); it != out_inflight_.end();) {
+      bool stale = it->second.peer == name && now - it->second.sent_ms > 1000;
+      it = stale ? out_inflight_.erase(it) : std::next(it);
+    }
     outbox_dirty_ = true;
     poke_ = true;
   }
-  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetryPeer, {name}); });
   push_cv_.notify_all();
   out_cv_.notify_all();
 }
@@ -1106,10 +1082,20 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     }
     break;  // one check per push is enough: the chain links the rest
   }
+  if (!row.ok() && drafts.empty()) return bad.ok() ? Error::Invalid("a snapshot needs entries") : bad.error();
+  if (!drafts.empty()) {
+    // The signature over the last entry vouches for the whole linked run,
+    // for a new replica as for one held (6.4).
+    const FixedEvent& f = *drafts.back().fixed;
+    if (!HomeSigned(home, group_id, f)) {
+      ++rejected;
+      LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
+      return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
+    }
+  }
   if (!row.ok()) {
     // A new replica from a snapshot.
     const json& s = *state;
-    if (drafts.empty()) return bad.ok() ? Error::Invalid("a snapshot needs entries") : bad.error();
     GroupState init;
     init.address = group_id;
     init.server = home;
@@ -1122,22 +1108,27 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     init.base_seq = drafts.front().fixed->seq;
     init.last_seq = init.base_seq - 1;
     init.head_hash = drafts.front().fixed->prev;
-    bool has_local = false;
+    // A home may invite this node's users; that they joined it may only say
+    // of those who asked this node to join (fed_pending_joins, 8.2). Other
+    // local users it lists as joined are left out.
+    auto asked = PendingJoiners(group_id);
+    if (!asked.ok()) return asked.error();
+    bool has_local = !asked->empty();
     if (s.contains("members") && s["members"].is_array()) {
       for (const auto& m : s["members"]) {
         if (!IsStr(m, "user_id") || !IsStr(m, "membership")) continue;
         std::string u = m["user_id"], ms = m["membership"], role = StrOr(m, "role", "member");
         if (!ParseUserId(u) || (ms != "join" && ms != "invite" && ms != "ban")) continue;
         if (role != "owner" && role != "admin") role = "member";
+        if (ServerOf(u) == self_ && ms == "join" && !asked->count(u)) {
+          ++rejected;
+          LogWarn("snapshot member left out: a local user who did not ask to join",
+                  {{"peer", home}, {"group", group_id}, {"user", u}});
+          continue;
+        }
         init.members[u] = Member{ms, role};
-        // A home may invite this node's users; that they joined it may
-        // only say if one of them asked (JoinRemote).
         if (ServerOf(u) == self_ && ms == "invite") has_local = true;
       }
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (joining_.count(group_id)) has_local = true;
     }
     if (!has_local) return Error::Forbidden("no user of this node was invited to that group or asked to join it");
     auto created = log_.CreateReplica(std::move(init), std::move(drafts));
@@ -1147,16 +1138,8 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
     if (!nrow.ok()) return nrow.error();
     auto now_last = log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
     if (!now_last.ok()) return now_last.error();
+    workers_->Post([this, group_id] { SettleJoins(group_id); });
     return std::optional<int64_t>(*now_last);
-  }
-  if (!drafts.empty()) {
-    // The signature over the last entry vouches for the whole linked run.
-    const FixedEvent& f = *drafts.back().fixed;
-    if (!HomeSigned(home, group_id, f)) {
-      ++rejected;
-      LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
-      return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
-    }
   }
   if (drafts.empty()) {
     auto now_last = log_.Read(*row, [](const GroupState& st) { return st.last_seq; });
@@ -1195,22 +1178,15 @@ void Federation::Applied(int64_t row, const std::string& group_id, int64_t befor
   if (own) (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {row, before}); });
   auto now_last = log_.Read(row, [](const GroupState& st) { return st.last_seq; });
   {
-    // Local senders waiting for their events see them now.
     std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& ev : *applied) {
-      auto it = waiters_.find(ev.event_id);
-      if (it != waiters_.end() && !it->second->done) {
-        it->second->done = true;
-        it->second->ok = true;
-        it->second->body = {{"seq", ev.seq}};
-      }
-    }
     auto it = spec_heads_.find(group_id);
     if (it != spec_heads_.end() && now_last.ok() && it->second.first <= *now_last) spec_heads_.erase(it);
   }
-  waiters_cv_.notify_all();
   if (!now_last.ok()) return answer(now_last.error());
   answer(*now_last);
+  // Local users waiting for these entries (their sends, their joins).
+  SendsApplied(group_id, *now_last);
+  SettleJoins(group_id);
 }
 
 void Federation::HandleEntries(const std::string& peer, const std::string& re, const json& body, bool snapshot) {
@@ -1234,220 +1210,27 @@ void Federation::HandleEntries(const std::string& peer, const std::string& re, c
   if (*now) answer(**now);  // else answered once the entries are written
 }
 
-Result<std::vector<GroupEvent>> Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts) {
-  std::vector<GroupEvent> out;
-  // What the sender gets back: the event as this node sent it, with its seq
-  // once the home has sequenced it (0 while it waits in the outbox).
-  auto submitted = [&](const Draft& d, const std::string& event_id, int64_t seq, int64_t origin_ts) {
-    GroupEvent ev;
-    ev.event_id = event_id;
-    ev.group_id = group.address;
-    ev.group_row = group.row;
-    ev.type = d.type;
-    ev.sender = d.sender;
-    ev.origin = self_;
-    ev.origin_ts = origin_ts;
-    ev.content = d.content;
-    ev.relates_to = d.relates_to;
-    ev.seq = seq;
-    return ev;
-  };
-  for (Draft& d : drafts) {
-    // An idempotent retry of a send still waiting in the outbox.
-    if (d.txn_id) {
-      auto prior = db_.With([&](PgConn& c) { return c.Exec(kOutboxByTxn, {d.sender, *d.txn_id}); });
-      if (!prior.ok()) return prior.error();
-      if (prior->rows() > 0) {
-        if (prior->text(0, 1) == "refused") {
-          return Error::Forbidden("the home node refused this message: " + prior->opt_text(0, 3).value_or(""));
-        }
-        out.push_back(submitted(d, prior->text(0, 0), prior->opt_int64(0, 2).value_or(0), 0));
-        continue;
-      }
-    }
-    std::string event_id;
-    auto body = SignOrigin(group.address, d, &event_id);
-    if (!body.ok()) return body.error();
-    auto w = std::make_shared<Waiter>();
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      waiters_[event_id] = w;
-    }
-    auto ins = db_.With([&](PgConn& c) {
-      return c.Exec(kOutboxInsert, {group.server, event_id, d.sender, d.txn_id, body->dump(), Now()});
+void Federation::CallAsync(const std::string& peer, const std::string& type, json body,
+                           std::chrono::milliseconds timeout, CallDone done) {
+  auto once = std::make_shared<Once>();
+  auto finish = std::make_shared<CallDone>(std::move(done));
+  timers_->After(timeout, [this, once, finish, peer] {
+    if (!once->Claim()) return;
+    Forget(peer);
+    (*finish)(Error::Unavailable(peer + " did not answer"));
+  });
+  workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {
+    Request(peer, type, std::move(body), [once, finish](bool ok, const json& answer) {
+      if (!once->Claim()) return;  // the deadline has passed
+      if (!ok) return (*finish)(ErrorFromAnswer(answer));
+      (*finish)(answer);
     });
-    if (!ins.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      waiters_.erase(event_id);
-      return ins.error();
-    }
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      outbox_dirty_ = true;
-      out_cv_.notify_all();
-      // Wait a moment for the home's answer; past that the event stays queued
-      // and arrives by push when the home is back.
-      int64_t wait_ms = PeerDown(group.server) ? 0 : kSenderWaitMs;
-      waiters_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return w->done || stopping_; });
-      waiters_.erase(event_id);
-    }
-    if (w->done && !w->ok) return ErrorFromAnswer(w->body);
-    int64_t seq = w->done && w->body.contains("seq") && w->body["seq"].is_number_integer()
-                      ? w->body["seq"].get<int64_t>() : 0;
-    if (seq > 0) {
-      // Read your own writes: the push with the sequenced event follows the
-      // acknowledgement closely; wait for it (briefly) before answering.
-      std::unique_lock<std::mutex> lock(mu_);
-      waiters_cv_.wait_for(lock, std::chrono::milliseconds(3000), [&] {
-        if (stopping_) return true;
-        auto last = log_.Read(group.row, [](const GroupState& s) { return s.last_seq; });
-        return !last.ok() || *last >= seq;
-      });
-    }
-    out.push_back(submitted(d, event_id, seq, (*body)["event"]["origin_ts"].get<int64_t>()));
-  }
-  return out;
-}
-
-void Federation::OutboxLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    int64_t now = Now();
-    // Expire sends the home never answered.
-    std::vector<OutItem> expired;
-    for (auto it = out_inflight_.begin(); it != out_inflight_.end();) {
-      if (now - it->second.sent_ms > kAnswerTimeoutMs) {
-        expired.push_back(it->second);
-        it = out_inflight_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    bool poll = outbox_dirty_ || !expired.empty();
-    outbox_dirty_ = false;
-    lock.unlock();
-    for (const auto& item : expired) {
-      Forget(item.peer);
-      (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now, "no answer from the home node"}); });
-    }
-    Result<PgResult> pending = Error::Internal("skip");
-    if (poll || now % 1000 < 250) pending = db_.With([&](PgConn& c) { return c.Exec(kOutboxPending, {now}); });
-    lock.lock();
-    if (pending.ok()) {
-      std::set<int64_t> busy;
-      for (const auto& [id, item] : out_inflight_) busy.insert(item.id);
-      for (int i = 0; i < pending->rows() && out_inflight_.size() < 1024; ++i) {
-        int64_t id = pending->int64(i, 0);
-        std::string peer = pending->text(i, 1);
-        if (busy.count(id)) continue;
-        auto bo = peer_backoff_until_.find(peer);
-        if (bo != peer_backoff_until_.end() && bo->second > now) continue;
-        std::string event_id = pending->text(i, 2);
-        json body = json::parse(pending->view(i, 3), nullptr, false);
-        lock.unlock();
-        std::string msg;
-        bool sent = Request(peer, "submit", body, [this, id, peer, event_id](bool ok, const json& answer) {
-          std::string msg_id;
-          bool retry = !ok && Retryable(answer);
-          if (ok) {
-            int64_t seq = answer.contains("seq") && answer["seq"].is_number_integer() ? answer["seq"].get<int64_t>() : 0;
-            (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxDone, {id, seq}); });
-          } else if (retry) {
-            (void)db_.With([&](PgConn& c) {
-              return c.Exec(kOutboxRetry, {id, Now(), StrOr(answer, "message", "")});
-            });
-          } else {
-            LogWarn("home node refused an event", {{"peer", peer}, {"event_id", event_id}, {"answer", answer.dump()}});
-            (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRefused, {id, StrOr(answer, "message", "refused")}); });
-          }
-          std::lock_guard<std::mutex> l(mu_);
-          for (auto it = out_inflight_.begin(); it != out_inflight_.end(); ++it) {
-            if (it->second.id == id) {
-              out_inflight_.erase(it);
-              break;
-            }
-          }
-          if (!retry) {
-            auto w = waiters_.find(event_id);
-            if (w != waiters_.end()) {
-              w->second->done = true;
-              w->second->ok = ok;
-              w->second->body = answer;
-            }
-            waiters_cv_.notify_all();
-          }
-          outbox_dirty_ = true;
-          out_cv_.notify_all();
-        }, &msg);
-        lock.lock();
-        if (sent) {
-          out_inflight_[msg] = OutItem{id, peer, event_id, now};
-        } else {
-          peer_backoff_until_[peer] = now + 2000;
-        }
-      }
-    }
-    out_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_ || outbox_dirty_; });
-  }
+  });
 }
 
 Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
                               std::chrono::milliseconds timeout) {
-  struct Wait {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false, ok = false;
-    json body;
-  };
-  auto w = std::make_shared<Wait>();  // the answer may come after we stop waiting
-  Request(peer, type, std::move(body), [w](bool ok, const json& answer) {
-    std::lock_guard<std::mutex> lock(w->m);
-    w->done = true;
-    w->ok = ok;
-    w->body = answer;
-    w->cv.notify_all();
-  });
-  std::unique_lock<std::mutex> lock(w->m);
-  if (!w->cv.wait_for(lock, timeout, [&] { return w->done; })) {
-    Forget(peer);
-    return Error::Unavailable(peer + " did not answer");
-  }
-  if (!w->ok) return ErrorFromAnswer(w->body);
-  return w->body;
-}
-
-Status Federation::JoinRemote(const UserProfile& me, const std::string& group_id) {
-  auto addr = ParseGroupId(group_id);
-  if (!addr) return Error::NotFound("no such group");
-  Draft d = EventDraft(me.user_id, "member", {{"user_id", me.user_id}, {"membership", "join"}, {"role", "member"}});
-  std::string event_id;
-  auto body = SignOrigin(group_id, d, &event_id);
-  if (!body.ok()) return body.error();
-  (*body)["have_replica"] = false;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    joining_.insert(group_id);  // the snapshot that follows is expected
-  }
-  struct Done {
-    Federation* f;
-    std::string g;
-    ~Done() {
-      std::lock_guard<std::mutex> lock(f->mu_);
-      f->joining_.erase(g);
-    }
-  } done{this, group_id};
-  auto answer = Call(addr->server, "join", *body, std::chrono::seconds(10));
-  if (!answer.ok()) return answer.error();
-  // The snapshot follows the acknowledgement.
-  for (int i = 0; i < 500; ++i) {
-    auto row = log_.FindByAddress(group_id);
-    if (row.ok()) {
-      auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(me.user_id); });
-      if (joined.ok() && *joined) return OkStatus();
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return Error::Unavailable("joined, but the group's state has not arrived yet; try again in a moment");
+  return Await<Result<json>>([&](CallDone done) { CallAsync(peer, type, std::move(body), timeout, done); });
 }
 
 Status Federation::CheckRemoteUser(const std::string& user_id) {
@@ -1653,7 +1436,9 @@ Status Federation::SetPeerState(const std::string& name, const std::string& stat
 
 void Federation::Housekeeping() {
   peers_.FlushContacts();
-  (void)db_.With([](PgConn& c) { return c.Exec(kOutboxPrune, {static_cast<int64_t>(Now() - int64_t{24} * 3600 * 1000)}); });
+  int64_t day_ago = Now() - int64_t{24} * 3600 * 1000;
+  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
+  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
 }
 
 }  // namespace gc

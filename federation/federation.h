@@ -13,7 +13,12 @@
 // pinned key, origin signature, chain, event id, content hash, shape) and
 // appended to the local replica, which serves history and the stream even
 // while the home is down. Local users' events for remote groups are signed,
-// stored in fed_outbox and sent until the home acknowledges or refuses them.
+// stored in fed_outbox and sent until the home acknowledges or refuses them,
+// one at a time per sender so that the home sequences them in the order
+// written (outbox.cpp). Joins of groups without a replica are recorded
+// durably and answered once the home's snapshot shows the user joined
+// (join.cpp). Nothing waits on a peer with a parked thread: answers and
+// deadlines (TimerQueue) complete the waiting requests.
 //
 // Thread-safety: thread-safe.
 #pragma once
@@ -50,6 +55,7 @@ class PgPool;
 class GroupService;
 class MessagingService;
 class RateLimiter;
+class TimerQueue;
 class UserService;
 class WorkerPool;
 
@@ -71,12 +77,13 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Status Start();
   void Stop();
 
-  // RemoteGroups: local users' events for groups homed elsewhere.
-  Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) override;
+  // RemoteGroups: local users' events for groups homed elsewhere, queued in
+  // the outbox (outbox.cpp).
+  void SubmitRemote(const GroupState& group, std::vector<Draft> drafts, SubmitDone done) override;
   Status Backfill(const GroupState& group, int64_t before_seq) override;
-  // Joins a group homed elsewhere that this node holds no replica of; returns
-  // once the replica exists.
-  Status JoinRemote(const UserProfile& me, const std::string& group_id) override;
+  // Joins a group homed elsewhere that this node holds no replica of; `done`
+  // once the replica exists and shows the user joined (join.cpp).
+  void JoinRemote(const UserProfile& me, const std::string& group_id, JoinDone done) override;
   // A remote user can be invited if their node is admitted.
   Status CheckRemoteUser(const std::string& user_id) override;
   // The public profile of a user of another node, asked of their node
@@ -128,7 +135,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   };
   struct OutItem {
     int64_t id;
-    std::string peer, event_id;
+    std::string peer, sender, event_id;
     int64_t sent_ms;
   };
 
@@ -143,8 +150,14 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void Answer(const std::string& peer, const std::string& re, bool ok, nlohmann::json body);
   // `body_text`: the body already serialized (Answer serializes a JSON body).
   void AnswerText(const std::string& peer, const std::string& re, const std::string& body_text, bool ok = true);
-  // Request and wait for the answer's body (kUnavailable after `timeout`,
-  // the peer's refusal as an error).
+  // Request, then `done` with the answer's body (kUnavailable after
+  // `timeout`, the peer's refusal as an error): once, on a worker thread or
+  // the caller's (a peer that cannot be reached at all). The request is sent
+  // from a worker: an introduction to the peer (2.6) may block that long.
+  using CallDone = std::function<void(Result<nlohmann::json>)>;
+  void CallAsync(const std::string& peer, const std::string& type, nlohmann::json body,
+                 std::chrono::milliseconds timeout, CallDone done);
+  // The same, waiting for it (callers that may block).
   Result<nlohmann::json> Call(const std::string& peer, const std::string& type, nlohmann::json body,
                               std::chrono::milliseconds timeout);
   void AnswerError(const std::string& peer, const std::string& re, const Error& e);
@@ -199,7 +212,30 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Does the home's signature over entry `f` verify (with the key its key id
   // names, current or retired)?
   bool HomeSigned(const std::string& home, const std::string& group_id, const FixedEvent& f);
+  // Outbox (outbox.cpp)
+  struct PendingSend;
   void OutboxLoop();
+  // Sends the first pending event of each (home, sender) that is due.
+  void SendOutboxHeads(std::unique_lock<std::mutex>& lock, int64_t now);
+  // The home's final answer to a queued event (not a retryable failure).
+  void OnSendAnswer(const std::string& event_id, bool ok, const nlohmann::json& answer);
+  // Answers the local sender (once): with the events, seq 0 for those the
+  // home has not sequenced yet, or with the home's refusal.
+  void FinishSend(const std::shared_ptr<PendingSend>& send);
+  // Senders waiting for entries of `group_id` up to `last` to be applied.
+  void SendsApplied(const std::string& group_id, int64_t last);
+
+  // Joins and replica repair (join.cpp)
+  struct PendingJoin;
+  // Answers the joins of `group_id` that the replica now shows joined.
+  void SettleJoins(const std::string& group_id);
+  void FinishJoin(const std::shared_ptr<PendingJoin>& join, Status status);
+  // Local users who asked this node to join `group_id` (fed_pending_joins).
+  Result<std::set<std::string>> PendingJoiners(const std::string& group_id);
+  // Asks the home of every replica (homed on `home`, or all when empty) for
+  // what this node may have lost in a crash, and for the snapshot of groups
+  // a local user asked to join but that have no replica.
+  void RepairReplicas(const std::string& home);
   // Verifies a signed origin event {event, content} from `peer`.
   Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
                                                    ChainEvent* out);
@@ -220,6 +256,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::string node_document_;
   std::unique_ptr<RateLimiter> limiter_;
   std::unique_ptr<WorkerPool> workers_;   // submits, joins, catch-up, resolution
+  std::unique_ptr<TimerQueue> timers_;    // deadlines of waits on peers
   std::unique_ptr<WorkerPool> applier_;   // pushes and snapshots, one at a time (in order)
   std::vector<std::unique_ptr<WorkerPool>> lanes_;  // submits and joins, by sender
 
@@ -239,19 +276,18 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   bool outbox_dirty_ = true;
   std::map<std::string, OutItem> out_inflight_;                    // msg id -> item
   std::map<std::string, int64_t> peer_backoff_until_;              // outbox, per peer
-  // Local senders waiting for the home's answer to their event.
-  struct Waiter {
-    bool done = false;
-    bool ok = false;
-    nlohmann::json body;
-  };
   // Per replica group: seq and entry hash of the last entry handed to the
   // writer and not yet known committed (ApplyEntries continues from it).
   std::map<std::string, std::pair<int64_t, std::string>> spec_heads_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::shared_ptr<Waiter>> waiters_;         // event id
-  std::set<std::string> joining_;  // groups a local user is joining: their snapshot is expected
-  std::condition_variable waiters_cv_;
+  // Local senders waiting for the home's answer (by event id), then for
+  // the entry's arrival (by group id, with the seq to reach).
+  std::map<std::string, std::shared_ptr<PendingSend>> send_waits_;  // GUARDED_BY(mu_)
+  std::multimap<std::string, std::pair<int64_t, std::shared_ptr<PendingSend>>> applied_waits_;  // GUARDED_BY(mu_)
+  // Local users waiting for their join of a group to show in its replica.
+  std::multimap<std::string, std::shared_ptr<PendingJoin>> join_waits_;  // GUARDED_BY(mu_), by group id
   std::mutex intro_mu_;
+  std::condition_variable intro_cv_;
+  std::set<std::string> introducing_;            // GUARDED_BY(intro_mu_): introductions under way
   struct Intro {
     bool ok;
     int64_t at;

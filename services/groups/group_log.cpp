@@ -12,6 +12,8 @@
 #include "federation/chain.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
+#include "node/common/address.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
 
@@ -263,9 +265,13 @@ Result<GroupState> GroupLog::Snapshot(int64_t row) {
 }
 
 Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
+  return Await<Result<std::vector<GroupEvent>>>([&](SubmitDone done) { SubmitAsync(row, std::move(op), done); });
+}
+
+void GroupLog::SubmitAsync(int64_t row, Operation op, SubmitDone done) {
   if (remote_) {
     auto state = Snapshot(row);
-    if (!state.ok()) return state.error();
+    if (!state.ok()) return done(state.error());
     if (state->server != server_name_) {
       // A replica: check the operation here (clear errors without a round
       // trip), then the home node decides.
@@ -273,11 +279,15 @@ Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
         OpContext ctx{*state, c, NowMs()};
         return op(ctx);
       });
-      if (!drafts.ok()) return drafts.error();
-      if (drafts->empty()) return std::vector<GroupEvent>{};
-      return remote_->SubmitRemote(*state, std::move(*drafts));
+      if (!drafts.ok()) return done(drafts.error());
+      if (drafts->empty()) return done(std::vector<GroupEvent>{});
+      return remote_->SubmitRemote(*state, std::move(*drafts), std::move(done));
     }
   }
+  done(SubmitHere(row, std::move(op)));
+}
+
+Result<std::vector<GroupEvent>> GroupLog::SubmitHere(int64_t row, Operation op) {
   auto r = std::make_unique<Request>();
   r->row = row;
   r->op = std::move(op);
@@ -651,9 +661,23 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   }
   // Entries of remote groups need no flush to disk before the commit returns:
   // the home node holds them durably, and if this node loses the last ones
-  // in a crash it reports the lower position and the home sends them again.
-  bool all_replica = std::all_of(batch.begin(), batch.end(), [](const auto& r) { return r->replica_apply; });
-  if (all_replica) (void)c.ExecScript("SET LOCAL synchronous_commit TO off");
+  // in a crash it reports the lower position (or asks for them when it starts,
+  // spec/federation.md 9.1) and the home sends them again. Not so what this
+  // node acknowledges to its own users: a new replica (a join answered 200),
+  // its users' own events (a send, a join, a settings change) and events
+  // about them (an invite) are flushed before anyone is told.
+  bool lazy = !has_create &&
+              std::all_of(batch.begin(), batch.end(), [](const auto& r) { return r->replica_apply; }) &&
+              std::none_of(pending.begin(), pending.end(), [&](const auto& p) {
+                const GroupEvent& e = p.event;
+                if (e.origin == server_name_) return true;
+                if (e.type != "member" || !e.content.contains("user_id") || !e.content["user_id"].is_string()) {
+                  return false;
+                }
+                auto user = ParseUserId(e.content["user_id"].get<std::string>());
+                return user && user->server == server_name_;
+              });
+  if (lazy) (void)c.ExecScript("SET LOCAL synchronous_commit TO off");
   // One statement for all events of the batch, then the projections in order.
   if (!pending.empty() && !use_copy) {
     ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,

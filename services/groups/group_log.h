@@ -168,10 +168,15 @@ class EventSink {
 // Where operations on groups homed on other nodes go (the federation
 // service). Submit runs the operation against the local replica, then hands
 // the drafts over; the home node sequences them.
+using SubmitDone = std::function<void(Result<std::vector<GroupEvent>>)>;
 class RemoteGroups {
  public:
   virtual ~RemoteGroups() = default;
-  virtual Result<std::vector<GroupEvent>> SubmitRemote(const GroupState& group, std::vector<Draft> drafts) = 0;
+  // Queues the drafts durably for the home and calls `done` once, from any
+  // thread, without parking one: with the sequenced events, with events
+  // without seq (still queued: the home has not answered in time) or with the
+  // home's refusal.
+  virtual void SubmitRemote(const GroupState& group, std::vector<Draft> drafts, SubmitDone done) = 0;
   // Fetches entries before `before_seq` (the first one held) from the home
   // node and stores them: older history on demand.
   virtual Status Backfill(const GroupState& group, int64_t before_seq) = 0;
@@ -215,6 +220,12 @@ class GroupLog {
   // and returns the appended events once durable. For a replica of a remote
   // group the drafts go to the RemoteGroups handler instead.
   Result<std::vector<GroupEvent>> Submit(int64_t row, Operation op);
+  // Submit for callers that must not wait on a remote home (HTTP handlers):
+  // `done` gets what Submit would return, once, from any thread. A group homed
+  // here is submitted at once (`done` runs before SubmitAsync returns); for a
+  // replica the operation is checked here and `done` runs when the home has
+  // answered or the wait for it has ended.
+  void SubmitAsync(int64_t row, Operation op, SubmitDone done);
   // Appends entries sequenced by the remote home node to replica `row`: every
   // draft has `fixed` with seq and prev. Entries already held are skipped;
   // kConflict ("gap") if the first new one does not follow the chain head.
@@ -274,6 +285,8 @@ class GroupLog {
   };
 
   Result<std::vector<GroupEvent>> Enqueue(std::unique_ptr<Request> r);
+  // Submit for a group homed here: sequenced by the writer.
+  Result<std::vector<GroupEvent>> SubmitHere(int64_t row, Operation op);
   static std::unique_ptr<Request> ApplyRequest(int64_t row, std::vector<Draft> entries);
   void WriterLoop();
   void RunBatch(std::vector<std::unique_ptr<Request>>& batch);

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "node/common/address.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
@@ -229,16 +230,24 @@ Status GroupService::Delete(const UserProfile& me, const std::string& group_id) 
 }
 
 Result<GroupView> GroupService::Join(const UserProfile& me, const std::string& group_id) {
+  return Await<Result<GroupView>>([&](ViewDone done) { JoinAsync(me, group_id, done); });
+}
+
+void GroupService::JoinAsync(const UserProfile& me, const std::string& group_id, ViewDone done) {
+  // What the caller gets once the join is done: the group as they now see it.
+  auto view = [this, me, group_id, done](Status st) {
+    if (!st.ok()) return done(st.error());
+    done(Get(me, group_id));
+  };
   auto addr = ParseGroupId(group_id);
   if (addr && addr->server != server_name_ && remote_ && !log_.FindByAddress(group_id).ok()) {
     // A group homed elsewhere that no one here is in yet: its home decides.
-    GC_TRY(remote_->JoinRemote(me, group_id));
-    return Get(me, group_id);
+    return remote_->JoinRemote(me, group_id, view);
   }
   auto row = Resolve(me, group_id, false);
-  if (!row.ok()) return row.error();
+  if (!row.ok()) return done(row.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
     const GroupState& s = ctx.group;
     const Member* m = s.Find(user);
     if (m && m->membership == "join") return std::vector<Draft>{};  // already in: nothing to do
@@ -250,16 +259,33 @@ Result<GroupView> GroupService::Join(const UserProfile& me, const std::string& g
     }
     if (!invited && s.visibility == "private") return Error::NotFound("no such group");
     return std::vector<Draft>{MemberDraft(user, user, "join", "member", "")};
+  }, [view](Result<std::vector<GroupEvent>> r) {
+    if (!r.ok()) return view(r.error());
+    view(OkStatus());
   });
-  if (!r.ok()) return r.error();
-  return Get(me, group_id);
 }
 
+namespace {
+
+// What a membership change answers: only whether it was done.
+SubmitDone StatusOf(GroupService::StatusDone done) {
+  return [done](Result<std::vector<GroupEvent>> r) {
+    if (!r.ok()) return done(r.error());
+    done(OkStatus());
+  };
+}
+
+}  // namespace
+
 Status GroupService::Leave(const UserProfile& me, const std::string& group_id) {
+  return Await<Status>([&](StatusDone done) { LeaveAsync(me, group_id, done); });
+}
+
+void GroupService::LeaveAsync(const UserProfile& me, const std::string& group_id, StatusDone done) {
   auto row = Resolve(me, group_id, false);
-  if (!row.ok()) return row.error();
+  if (!row.ok()) return done(row.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
     const GroupState& s = ctx.group;
     const Member* m = s.Find(user);
     if (!m || (m->membership != "join" && m->membership != "invite")) {
@@ -271,45 +297,59 @@ Status GroupService::Leave(const UserProfile& me, const std::string& group_id) {
       return e;
     }
     return std::vector<Draft>{MemberDraft(user, user, "leave", "member", "")};
-  });
-  if (!r.ok()) return r.error();
-  return OkStatus();
+  }, StatusOf(done));
 }
 
 Status GroupService::Invite(const UserProfile& me, const std::string& group_id, const std::string& user_id) {
+  return Await<Status>([&](StatusDone done) { InviteAsync(me, group_id, user_id, done); });
+}
+
+void GroupService::InviteAsync(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                               StatusDone done) {
   auto target = ParseUserId(user_id);
-  if (!target) return Error::Invalid("user_id must be an address like @alice:" + server_name_);
+  if (!target) return done(Error::Invalid("user_id must be an address like @alice:" + server_name_));
   if (target->server != server_name_) {
-    if (!remote_) return Error::Invalid("inviting users of other nodes needs federation");
-    GC_TRY(remote_->CheckRemoteUser(user_id));
+    if (!remote_) return done(Error::Invalid("inviting users of other nodes needs federation"));
+    Status known = remote_->CheckRemoteUser(user_id);
+    if (!known.ok()) return done(known.error());
   } else {
     auto exists = users_.GetUser(user_id);
-    if (!exists.ok()) return exists.error();
+    if (!exists.ok()) return done(exists.error());
   }
-  return Membership(me, group_id, user_id, "invite", "");
+  MembershipAsync(me, group_id, user_id, "invite", "", std::move(done));
 }
 
 Status GroupService::Kick(const UserProfile& me, const std::string& group_id, const std::string& user_id,
                           const std::string& reason) {
-  return Membership(me, group_id, user_id, "kick", reason);
+  return Await<Status>([&](StatusDone done) { ModerateAsync(me, group_id, user_id, "kick", reason, done); });
 }
 Status GroupService::Ban(const UserProfile& me, const std::string& group_id, const std::string& user_id,
                          const std::string& reason) {
-  return Membership(me, group_id, user_id, "ban", reason);
+  return Await<Status>([&](StatusDone done) { ModerateAsync(me, group_id, user_id, "ban", reason, done); });
 }
 Status GroupService::Unban(const UserProfile& me, const std::string& group_id, const std::string& user_id) {
-  return Membership(me, group_id, user_id, "unban", "");
+  return Await<Status>([&](StatusDone done) { ModerateAsync(me, group_id, user_id, "unban", "", done); });
 }
 
-Status GroupService::Membership(const UserProfile& me, const std::string& group_id, const std::string& target,
-                                const std::string& action, const std::string& reason) {
-  if (!ParseUserId(target)) return Error::Invalid("user_id must be an address like @alice:" + server_name_);
+void GroupService::ModerateAsync(const UserProfile& me, const std::string& group_id, const std::string& target,
+                                 const std::string& action, const std::string& reason, StatusDone done) {
+  if (action != "kick" && action != "ban" && action != "unban") {
+    return done(Error::Invalid("action must be kick, ban or unban"));
+  }
+  MembershipAsync(me, group_id, target, action, reason, std::move(done));
+}
+
+void GroupService::MembershipAsync(const UserProfile& me, const std::string& group_id, const std::string& target,
+                                   const std::string& action, const std::string& reason, StatusDone done) {
+  if (!ParseUserId(target)) return done(Error::Invalid("user_id must be an address like @alice:" + server_name_));
   auto reason_len = Utf8Length(reason);
-  if (!reason_len || *reason_len > 512) return Error::Invalid("reason must be valid UTF-8, at most 512 characters");
+  if (!reason_len || *reason_len > 512) {
+    return done(Error::Invalid("reason must be valid UTF-8, at most 512 characters"));
+  }
   auto row = Resolve(me, group_id, true);
-  if (!row.ok()) return row.error();
+  if (!row.ok()) return done(row.error());
   std::string actor = me.user_id;
-  auto r = log_.Submit(*row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(*row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     const GroupState& s = ctx.group;
     const Member* a = s.Find(actor);
     if (!a || a->membership != "join") return Error::Forbidden("you are not a member of this group");
@@ -336,9 +376,7 @@ Status GroupService::Membership(const UserProfile& me, const std::string& group_
     // unban
     if (!t || t->membership != "ban") return Error::NotFound("that user is not banned");
     return std::vector<Draft>{MemberDraft(actor, target, "leave", "member", "")};
-  });
-  if (!r.ok()) return r.error();
-  return OkStatus();
+  }, StatusOf(done));
 }
 
 Status GroupService::SetRole(const UserProfile& me, const std::string& group_id, const std::string& user_id,

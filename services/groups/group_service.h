@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,8 +64,12 @@ nlohmann::json GroupViewJson(const GroupView& g);
 class RemoteMembership {
  public:
   virtual ~RemoteMembership() = default;
-  // Joins a remote group this node holds no replica of yet.
-  virtual Status JoinRemote(const UserProfile& me, const std::string& group_id) = 0;
+  // Joins a remote group this node holds no replica of yet: `done` is called
+  // once, from any thread, when the replica exists and shows `me` joined, or
+  // with the home's refusal, or kUnavailable when the home did not answer or
+  // its state did not arrive in time. No thread waits meanwhile.
+  using JoinDone = std::function<void(Status)>;
+  virtual void JoinRemote(const UserProfile& me, const std::string& group_id, JoinDone done) = 0;
   // OK if a user of another node can be invited (their node is admitted).
   virtual Status CheckRemoteUser(const std::string& user_id) = 0;
 };
@@ -82,7 +87,19 @@ class GroupService {
   Status Delete(const UserProfile& me, const std::string& group_id);
 
   Result<GroupView> Join(const UserProfile& me, const std::string& group_id);
+  // Join without waiting on a remote home (HTTP handlers): `done` gets what
+  // Join would return, once, from any thread.
+  using ViewDone = std::function<void(Result<GroupView>)>;
+  void JoinAsync(const UserProfile& me, const std::string& group_id, ViewDone done);
   Status Leave(const UserProfile& me, const std::string& group_id);
+  // Leave, Invite and Kick/Ban/Unban (`action` "kick", "ban" or "unban")
+  // without waiting on a remote home (HTTP handlers): `done` gets what the
+  // blocking form returns, once, from any thread.
+  using StatusDone = std::function<void(Status)>;
+  void LeaveAsync(const UserProfile& me, const std::string& group_id, StatusDone done);
+  void InviteAsync(const UserProfile& me, const std::string& group_id, const std::string& user_id, StatusDone done);
+  void ModerateAsync(const UserProfile& me, const std::string& group_id, const std::string& user_id,
+                     const std::string& action, const std::string& reason, StatusDone done);
   Status Invite(const UserProfile& me, const std::string& group_id, const std::string& user_id);
   Status Kick(const UserProfile& me, const std::string& group_id, const std::string& user_id,
               const std::string& reason);
@@ -129,8 +146,9 @@ class GroupService {
   Result<std::vector<int64_t>> JoinedGroups(const std::string& user_id);
 
  private:
-  Status Membership(const UserProfile& me, const std::string& group_id, const std::string& target,
-                    const std::string& action, const std::string& reason);
+  // Invite (already checked), kick, ban or unban `target`.
+  void MembershipAsync(const UserProfile& me, const std::string& group_id, const std::string& target,
+                       const std::string& action, const std::string& reason, StatusDone done);
 
   GroupLog& log_;
   PgPool& db_;

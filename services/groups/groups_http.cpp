@@ -102,42 +102,48 @@ void AddGroupRoutes(Router& router, GroupService& groups) {
   });
 
   // POST /api/v1/groups/{group_id}/join
-  router.Add("POST", "/api/v1/groups/{group_id}/join", {}, [&groups](RequestContext& ctx) {
-    auto r = groups.Join(ctx.user(), ctx.param("group_id"));
-    if (!r.ok()) return ToHttp(r.error());
-    json j = GroupViewJson(*r);
-    return JsonResponse(200, j);
+  // Asynchronous: joining a remote group waits for its home node.
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/join", {}, [&groups](RequestContext& ctx, Respond respond) {
+    groups.JoinAsync(ctx.user(), ctx.param("group_id"), [respond](Result<GroupView> r) {
+      if (!r.ok()) return respond(ToHttp(r.error()));
+      respond(JsonResponse(200, GroupViewJson(*r)));
+    });
   });
+
+  // Leave, invite, kick, ban and unban are asynchronous: in a remote group
+  // the answer waits for the home node.
+  auto empty_or = [](Respond respond) { return [respond](Status st) { respond(EmptyOr(st)); }; };
 
   // POST /api/v1/groups/{group_id}/leave
-  router.Add("POST", "/api/v1/groups/{group_id}/leave", {}, [&groups](RequestContext& ctx) {
-    return EmptyOr(groups.Leave(ctx.user(), ctx.param("group_id")));
-  });
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/leave", {},
+                  [&groups, empty_or](RequestContext& ctx, Respond respond) {
+                    groups.LeaveAsync(ctx.user(), ctx.param("group_id"), empty_or(respond));
+                  });
 
   // POST /api/v1/groups/{group_id}/invites {user_id}
-  router.Add("POST", "/api/v1/groups/{group_id}/invites", {}, [&groups](RequestContext& ctx) {
-    auto body = ParseJsonObject(ctx.req.body);
-    if (!body.ok()) return ToHttp(body.error());
-    auto user = RequiredString(*body, "user_id");
-    if (!user.ok()) return ToHttp(user.error());
-    return EmptyOr(groups.Invite(ctx.user(), ctx.param("group_id"), *user));
-  });
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/invites", {},
+                  [&groups, empty_or](RequestContext& ctx, Respond respond) {
+                    auto body = ParseJsonObject(ctx.req.body);
+                    if (!body.ok()) return respond(ToHttp(body.error()));
+                    auto user = RequiredString(*body, "user_id");
+                    if (!user.ok()) return respond(ToHttp(user.error()));
+                    groups.InviteAsync(ctx.user(), ctx.param("group_id"), *user, empty_or(respond));
+                  });
 
   // POST /api/v1/groups/{group_id}/kick|ban|unban {user_id, reason?}
   for (const char* action : {"kick", "ban", "unban"}) {
     std::string a = action;
-    router.Add("POST", std::string("/api/v1/groups/{group_id}/") + action, {}, [&groups, a](RequestContext& ctx) {
-      auto body = ParseJsonObject(ctx.req.body);
-      if (!body.ok()) return ToHttp(body.error());
-      auto user = RequiredString(*body, "user_id");
-      if (!user.ok()) return ToHttp(user.error());
-      auto reason = OptionalString(*body, "reason");
-      if (!reason.ok()) return ToHttp(reason.error());
-      const std::string& g = ctx.param("group_id");
-      if (a == "kick") return EmptyOr(groups.Kick(ctx.user(), g, *user, reason->value_or("")));
-      if (a == "ban") return EmptyOr(groups.Ban(ctx.user(), g, *user, reason->value_or("")));
-      return EmptyOr(groups.Unban(ctx.user(), g, *user));
-    });
+    router.AddAsync("POST", std::string("/api/v1/groups/{group_id}/") + action, {},
+                    [&groups, a, empty_or](RequestContext& ctx, Respond respond) {
+                      auto body = ParseJsonObject(ctx.req.body);
+                      if (!body.ok()) return respond(ToHttp(body.error()));
+                      auto user = RequiredString(*body, "user_id");
+                      if (!user.ok()) return respond(ToHttp(user.error()));
+                      auto reason = OptionalString(*body, "reason");
+                      if (!reason.ok()) return respond(ToHttp(reason.error()));
+                      std::string why = a == "unban" ? "" : reason->value_or("");
+                      groups.ModerateAsync(ctx.user(), ctx.param("group_id"), *user, a, why, empty_or(respond));
+                    });
   }
 
   // GET /api/v1/groups/{group_id}/members?after=&limit=

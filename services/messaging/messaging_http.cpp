@@ -42,32 +42,35 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
   };
 
   // POST /api/v1/groups/{group_id}/messages
-  router.Add("POST", "/api/v1/groups/{group_id}/messages", {}, [&, member_row](RequestContext& ctx) {
+  // Asynchronous: in a remote group the answer waits for the home node.
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/messages", {}, [&, member_row](RequestContext& ctx,
+                                                                                    Respond respond) {
     auto body = ParseJsonObject(ctx.req.body);
-    if (!body.ok()) return ToHttp(body.error());
+    if (!body.ok()) return respond(ToHttp(body.error()));
     auto text = RequiredString(*body, "body");
-    if (!text.ok()) return ToHttp(text.error());
+    if (!text.ok()) return respond(ToHttp(text.error()));
     SendRequest req;
     req.body = *text;
     for (auto [field, target] : {std::pair{"client_txn_id", &req.client_txn_id}, std::pair{"reply_to", &req.reply_to},
                                  std::pair{"media_id", &req.media_id}}) {
       auto v = OptionalString(*body, field);
-      if (!v.ok()) return ToHttp(v.error());
+      if (!v.ok()) return respond(ToHttp(v.error()));
       *target = *v;
     }
     HttpResponse err;
     auto row = member_row(ctx, &err);
-    if (!row) return err;
-    auto r = messaging.Send(ctx.user(), *row, req);
-    if (!r.ok()) return ToHttp(r.error());
-    json out = EventJson(*r);
-    if (r->seq == 0) {
-      // A remote group whose home node has not answered yet: the message is
-      // queued on this node and arrives on the stream once sequenced.
-      out["pending"] = true;
-      return JsonResponse(202, out);
-    }
-    return JsonResponse(201, out);
+    if (!row) return respond(std::move(err));
+    messaging.SendAsync(ctx.user(), *row, req, [respond](Result<GroupEvent> r) {
+      if (!r.ok()) return respond(ToHttp(r.error()));
+      json out = EventJson(*r);
+      if (r->seq == 0) {
+        // A remote group whose home node has not answered yet: the message is
+        // queued on this node and arrives on the stream once sequenced.
+        out["pending"] = true;
+        return respond(JsonResponse(202, out));
+      }
+      respond(JsonResponse(201, out));
+    });
   });
 
   // GET /api/v1/groups/{group_id}/messages?before=&after=&limit=
@@ -86,55 +89,63 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
     return JsonResponse(200, PageJson(*page));
   });
 
+  // Edits, deletes and reactions are asynchronous: in a remote group the
+  // answer waits for the home node. What they answer: the event, if any.
+  auto change = [](Respond respond) {
+    return [respond](Result<std::optional<GroupEvent>> r) {
+      if (!r.ok()) return respond(ToHttp(r.error()));
+      respond(JsonResponse(200, *r ? EventJson(**r) : json::object()));
+    };
+  };
+
   // PATCH /api/v1/groups/{group_id}/messages/{event_id} {body}
-  router.Add("PATCH", "/api/v1/groups/{group_id}/messages/{event_id}", {}, [&, member_row](RequestContext& ctx) {
-    auto body = ParseJsonObject(ctx.req.body);
-    if (!body.ok()) return ToHttp(body.error());
-    auto text = RequiredString(*body, "body");
-    if (!text.ok()) return ToHttp(text.error());
-    HttpResponse err;
-    auto row = member_row(ctx, &err);
-    if (!row) return err;
-    auto r = messaging.Edit(ctx.user(), *row, ctx.param("event_id"), *text);
-    if (!r.ok()) return ToHttp(r.error());
-    return JsonResponse(200, EventJson(*r));
-  });
+  router.AddAsync("PATCH", "/api/v1/groups/{group_id}/messages/{event_id}", {},
+                  [&, member_row](RequestContext& ctx, Respond respond) {
+                    auto body = ParseJsonObject(ctx.req.body);
+                    if (!body.ok()) return respond(ToHttp(body.error()));
+                    auto text = RequiredString(*body, "body");
+                    if (!text.ok()) return respond(ToHttp(text.error()));
+                    HttpResponse err;
+                    auto row = member_row(ctx, &err);
+                    if (!row) return respond(std::move(err));
+                    messaging.EditAsync(ctx.user(), *row, ctx.param("event_id"), *text,
+                                        [respond](Result<GroupEvent> r) {
+                                          if (!r.ok()) return respond(ToHttp(r.error()));
+                                          respond(JsonResponse(200, EventJson(*r)));
+                                        });
+                  });
 
   // DELETE /api/v1/groups/{group_id}/messages/{event_id}
-  router.Add("DELETE", "/api/v1/groups/{group_id}/messages/{event_id}", {}, [&, member_row](RequestContext& ctx) {
-    HttpResponse err;
-    auto row = member_row(ctx, &err);
-    if (!row) return err;
-    auto r = messaging.Delete(ctx.user(), *row, ctx.param("event_id"));
-    if (!r.ok()) return ToHttp(r.error());
-    return JsonResponse(200, *r ? EventJson(**r) : json::object());
-  });
+  router.AddAsync("DELETE", "/api/v1/groups/{group_id}/messages/{event_id}", {},
+                  [&, member_row, change](RequestContext& ctx, Respond respond) {
+                    HttpResponse err;
+                    auto row = member_row(ctx, &err);
+                    if (!row) return respond(std::move(err));
+                    messaging.DeleteAsync(ctx.user(), *row, ctx.param("event_id"), change(respond));
+                  });
 
   // POST /api/v1/groups/{group_id}/messages/{event_id}/reactions {key}
-  router.Add("POST", "/api/v1/groups/{group_id}/messages/{event_id}/reactions", {},
-             [&, member_row](RequestContext& ctx) {
-               auto body = ParseJsonObject(ctx.req.body);
-               if (!body.ok()) return ToHttp(body.error());
-               auto key = RequiredString(*body, "key");
-               if (!key.ok()) return ToHttp(key.error());
-               HttpResponse err;
-               auto row = member_row(ctx, &err);
-               if (!row) return err;
-               auto r = messaging.React(ctx.user(), *row, ctx.param("event_id"), *key, true);
-               if (!r.ok()) return ToHttp(r.error());
-               return JsonResponse(200, *r ? EventJson(**r) : json::object());
-             });
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/messages/{event_id}/reactions", {},
+                  [&, member_row, change](RequestContext& ctx, Respond respond) {
+                    auto body = ParseJsonObject(ctx.req.body);
+                    if (!body.ok()) return respond(ToHttp(body.error()));
+                    auto key = RequiredString(*body, "key");
+                    if (!key.ok()) return respond(ToHttp(key.error()));
+                    HttpResponse err;
+                    auto row = member_row(ctx, &err);
+                    if (!row) return respond(std::move(err));
+                    messaging.ReactAsync(ctx.user(), *row, ctx.param("event_id"), *key, true, change(respond));
+                  });
 
   // DELETE /api/v1/groups/{group_id}/messages/{event_id}/reactions/{key}
-  router.Add("DELETE", "/api/v1/groups/{group_id}/messages/{event_id}/reactions/{key}", {},
-             [&, member_row](RequestContext& ctx) {
-               HttpResponse err;
-               auto row = member_row(ctx, &err);
-               if (!row) return err;
-               auto r = messaging.React(ctx.user(), *row, ctx.param("event_id"), ctx.param("key"), false);
-               if (!r.ok()) return ToHttp(r.error());
-               return JsonResponse(200, *r ? EventJson(**r) : json::object());
-             });
+  router.AddAsync("DELETE", "/api/v1/groups/{group_id}/messages/{event_id}/reactions/{key}", {},
+                  [&, member_row, change](RequestContext& ctx, Respond respond) {
+                    HttpResponse err;
+                    auto row = member_row(ctx, &err);
+                    if (!row) return respond(std::move(err));
+                    messaging.ReactAsync(ctx.user(), *row, ctx.param("event_id"), ctx.param("key"), false,
+                                         change(respond));
+                  });
 
   // POST /api/v1/groups/{group_id}/read {seq}
   router.Add("POST", "/api/v1/groups/{group_id}/read", {}, [&, member_row](RequestContext& ctx) {

@@ -5,6 +5,7 @@
 
 #include "services/messaging/search_index.h"
 #include "node/common/address.h"
+#include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
 #include "node/db/pg.h"
@@ -145,22 +146,32 @@ Result<std::optional<GroupEvent>> MessagingService::FindByTxn(const std::string&
 }
 
 Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, const SendRequest& req) {
-  GC_TRY(ValidateBody(req.body));
-  if (req.body.empty() && !req.media_id) return Error::Invalid("a message needs a body (or a media_id)");
-  if (req.media_id && (req.media_id->empty() || req.media_id->size() > 128)) return Error::Invalid("media_id is malformed");
-  if (req.reply_to) GC_TRY(ValidateEventId(*req.reply_to));
+  return Await<Result<GroupEvent>>([&](SendDone done) { SendAsync(me, row, req, done); });
+}
+
+void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendRequest& req, SendDone done) {
+  auto checked = [&]() -> Status {
+    GC_TRY(ValidateBody(req.body));
+    if (req.body.empty() && !req.media_id) return Error::Invalid("a message needs a body (or a media_id)");
+    if (req.media_id && (req.media_id->empty() || req.media_id->size() > 128)) {
+      return Error::Invalid("media_id is malformed");
+    }
+    if (req.reply_to) GC_TRY(ValidateEventId(*req.reply_to));
+    if (req.client_txn_id) GC_TRY(ValidateTxnId(*req.client_txn_id));
+    return OkStatus();
+  }();
+  if (!checked.ok()) return done(checked.error());
   if (req.client_txn_id) {
-    GC_TRY(ValidateTxnId(*req.client_txn_id));
     auto prior = FindByTxn(me.user_id, *req.client_txn_id);
-    if (!prior.ok()) return prior.error();
+    if (!prior.ok()) return done(prior.error());
     if (*prior) {
-      if ((*prior)->group_row != row) return Error::Conflict("client_txn_id was already used in another group");
-      return **prior;
+      if ((*prior)->group_row != row) return done(Error::Conflict("client_txn_id was already used in another group"));
+      return done(**prior);
     }
   }
   std::string user = me.user_id;
   SendRequest r = req;
-  auto result = log_.Submit(row, [user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     if (r.reply_to) {
       auto t = LoadTarget(ctx.conn, *r.reply_to, ctx.group.row);
@@ -175,16 +186,17 @@ Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, co
     Draft d = EventDraft(user, "message", std::move(content), r.reply_to);
     d.txn_id = r.client_txn_id;
     return std::vector<Draft>{d};
-  });
-  if (!result.ok()) {
-    // Two sends with the same client_txn_id raced: the loser finds the winner.
-    if (req.client_txn_id && result.error().code == ErrorCode::kConflict) {
-      auto prior = FindByTxn(me.user_id, *req.client_txn_id);
-      if (prior.ok() && *prior) return **prior;
+  }, [this, user, txn = req.client_txn_id, done](Result<std::vector<GroupEvent>> result) {
+    if (!result.ok()) {
+      // Two sends with the same client_txn_id raced: the loser finds the winner.
+      if (txn && result.error().code == ErrorCode::kConflict) {
+        auto prior = FindByTxn(user, *txn);
+        if (prior.ok() && *prior) return done(**prior);
+      }
+      return done(result.error());
     }
-    return result.error();
-  }
-  return result->front();
+    done(result->front());
+  });
 }
 
 Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row, std::optional<int64_t> before,
@@ -246,11 +258,17 @@ Result<HistoryPage> MessagingService::HistoryPageOf(int64_t row, std::optional<i
 
 Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, const std::string& event_id,
                                           const std::string& body) {
-  GC_TRY(ValidateEventId(event_id));
-  GC_TRY(ValidateBody(body));
-  if (body.empty()) return Error::Invalid("body must not be empty; delete the message instead");
+  return Await<Result<GroupEvent>>([&](SendDone done) { EditAsync(me, row, event_id, body, done); });
+}
+
+void MessagingService::EditAsync(const UserProfile& me, int64_t row, const std::string& event_id,
+                                 const std::string& body, SendDone done) {
+  Status valid = ValidateEventId(event_id);
+  if (valid.ok()) valid = ValidateBody(body);
+  if (valid.ok() && body.empty()) valid = Error::Invalid("body must not be empty; delete the message instead");
+  if (!valid.ok()) return done(valid.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
@@ -258,16 +276,23 @@ Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, co
     if ((*t)->sender != user) return Error::Forbidden("only the sender can edit a message");
     Draft d = EventDraft(user, "message.edit", {{"event_id", event_id}, {"body", body}}, event_id);
     return std::vector<Draft>{d};
+  }, [done](Result<std::vector<GroupEvent>> r) {
+    if (!r.ok()) return done(r.error());
+    done(r->front());
   });
-  if (!r.ok()) return r.error();
-  return r->front();
 }
 
 Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me, int64_t row,
                                                            const std::string& event_id) {
-  GC_TRY(ValidateEventId(event_id));
+  return Await<Result<std::optional<GroupEvent>>>([&](ChangeDone done) { DeleteAsync(me, row, event_id, done); });
+}
+
+void MessagingService::DeleteAsync(const UserProfile& me, int64_t row, const std::string& event_id,
+                                   ChangeDone done) {
+  Status valid = ValidateEventId(event_id);
+  if (!valid.ok()) return done(valid.error());
   std::string user = me.user_id;
-  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     const Member* m = ctx.group.Find(user);
     if (!m || m->membership != "join") return Error::Forbidden("you are not a member of this group");
     auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
@@ -279,20 +304,26 @@ Result<std::optional<GroupEvent>> MessagingService::Delete(const UserProfile& me
     }
     Draft d = EventDraft(user, "message.delete", {{"event_id", event_id}}, event_id);
     return std::vector<Draft>{d};
-  });
-  return AppendedEvent(std::move(r));
+  }, [done](Result<std::vector<GroupEvent>> r) { done(AppendedEvent(std::move(r))); });
 }
 
 Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me, int64_t row,
                                                           const std::string& event_id, const std::string& key,
                                                           bool add) {
-  GC_TRY(ValidateEventId(event_id));
+  return Await<Result<std::optional<GroupEvent>>>(
+      [&](ChangeDone done) { ReactAsync(me, row, event_id, key, add, done); });
+}
+
+void MessagingService::ReactAsync(const UserProfile& me, int64_t row, const std::string& event_id,
+                                  const std::string& key, bool add, ChangeDone done) {
+  Status valid = ValidateEventId(event_id);
+  if (!valid.ok()) return done(valid.error());
   auto len = Utf8Length(key);
   if (key.empty() || !len || *len > 32 || key.size() > 128 || HasControlChars(key, false)) {
-    return Error::Invalid("key must be 1 to 32 characters of UTF-8 (an emoji or a short word)");
+    return done(Error::Invalid("key must be 1 to 32 characters of UTF-8 (an emoji or a short word)"));
   }
   std::string user = me.user_id;
-  auto r = log_.Submit(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
@@ -305,8 +336,7 @@ Result<std::optional<GroupEvent>> MessagingService::React(const UserProfile& me,
     if (!add) content["removed"] = true;
     Draft d = EventDraft(user, "reaction", std::move(content), event_id);
     return std::vector<Draft>{d};
-  });
-  return AppendedEvent(std::move(r));
+  }, [done](Result<std::vector<GroupEvent>> r) { done(AppendedEvent(std::move(r))); });
 }
 
 Status MessagingService::MarkRead(const UserProfile& me, int64_t row, int64_t seq) {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,10 @@ class MessagingService {
   // `row` must come from GroupService::Resolve. Returns the message event
   // (the first one for a repeated client_txn_id).
   Result<GroupEvent> Send(const UserProfile& me, int64_t row, const SendRequest& req);
+  // Send without waiting on a remote home (HTTP handlers): `done` gets what
+  // Send would return, once, from any thread.
+  using SendDone = std::function<void(Result<GroupEvent>)>;
+  void SendAsync(const UserProfile& me, int64_t row, const SendRequest& req, SendDone done);
   // before/after: seq bounds (exclusive). Neither: the newest page.
   Result<HistoryPage> History(const UserProfile& me, int64_t row, std::optional<int64_t> before,
                               std::optional<int64_t> after, int limit);
@@ -73,6 +78,14 @@ class MessagingService {
   Result<std::optional<GroupEvent>> Delete(const UserProfile& me, int64_t row, const std::string& event_id);
   Result<std::optional<GroupEvent>> React(const UserProfile& me, int64_t row, const std::string& event_id,
                                           const std::string& key, bool add);
+  // The same without waiting on a remote home (HTTP handlers): `done` gets
+  // what the blocking form returns, once, from any thread.
+  using ChangeDone = std::function<void(Result<std::optional<GroupEvent>>)>;
+  void EditAsync(const UserProfile& me, int64_t row, const std::string& event_id, const std::string& body,
+                 SendDone done);
+  void DeleteAsync(const UserProfile& me, int64_t row, const std::string& event_id, ChangeDone done);
+  void ReactAsync(const UserProfile& me, int64_t row, const std::string& event_id, const std::string& key, bool add,
+                  ChangeDone done);
   Status MarkRead(const UserProfile& me, int64_t row, int64_t seq);
   Result<std::vector<GroupEvent>> Mentions(const UserProfile& me, std::optional<int64_t> before_pos, int limit);
   Result<std::vector<SearchHit>> Search(const UserProfile& me, const std::string& query, int limit, int offset);

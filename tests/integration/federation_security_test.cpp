@@ -381,6 +381,62 @@ TEST_F(FederationSecurityTest, UnaskedReplicasAndForksAreRefused) {
   EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
 }
 
+// A snapshot that creates a replica is checked like a push to one: the home
+// signature of its entries must verify, and it may list as joined only the
+// local users who asked this node to join.
+TEST_F(FederationSecurityTest, SnapshotIsVerifiedAndListsOnlyLocalUsersWhoAsked) {
+  HttpClient c = node_->Client();
+  auto user = [&](const char* prefix) {
+    auto reg = c.Post("/api/v1/auth/register", {{"username", UniqueName(prefix)}, {"password", "correct horse"}});
+    return std::make_pair(reg.json()["user_id"].get<std::string>(), reg.json()["access_token"].get<std::string>());
+  };
+  auto [invitee, invitee_token] = user("i");
+  auto [bystander, bystander_token] = user("b");
+  std::string g = "#" + UniqueName("lure") + ":evil.test";
+  int64_t now = NowMs();
+  // `key`: the key the home signs the entry with.
+  auto entry = [&](int64_t seq, const std::string& prev, const std::string& type, const json& content,
+                   std::string* hash, const std::string& key) {
+    ChainEvent ce{g, type, "@mallory:evil.test", "evil.test", now, NewNonce(), *ContentHash(content), std::nullopt};
+    std::string id = *EventIdOf(ce);
+    std::string bytes = *CanonicalJson(EntryJson(g, seq, prev, id, now));
+    *hash = Base64Url(Sha256(bytes));
+    return json{{"seq", seq}, {"prev", prev}, {"home_ts", now}, {"event_id", id}, {"event", OriginEventJson(ce)},
+                {"content", content}, {"signatures", {{"evil.test", {{fake_->key_id, SignBytes(bytes, key)}}}}}};
+  };
+  std::string h1, h2, h3;
+  json e1 = entry(1, "", "group.create", {{"group_id", g}, {"title", "lure"}}, &h1, fake_->sign_sec);
+  json e2 = entry(2, h1, "member", {{"user_id", "@mallory:evil.test"}, {"membership", "join"}, {"role", "owner"}}, &h2,
+                  fake_->sign_sec);
+  json members = {{{"user_id", "@mallory:evil.test"}, {"membership", "join"}, {"role", "owner"}},
+                  {{"user_id", invitee}, {"membership", "invite"}, {"role", "member"}},
+                  {{"user_id", bystander}, {"membership", "join"}, {"role", "member"}}};
+  auto snapshot = [&](const json& last) {
+    return json{{"group_id", g},
+                {"state", {{"title", "lure"}, {"visibility", "public"}, {"join_rule", "open"}, {"members", members}}},
+                {"entries", {e1, e2, last}}};
+  };
+
+  // The last entry signed with another key: no replica.
+  std::string other_pub(32, '\0'), other_sec(64, '\0');
+  crypto_sign_keypair(reinterpret_cast<unsigned char*>(other_pub.data()),
+                      reinterpret_cast<unsigned char*>(other_sec.data()));
+  json forged = entry(3, h2, "member", {{"user_id", invitee}, {"membership", "invite"}}, &h3, other_sec);
+  json refused = AnswerTo(dealer_->Send("snapshot", snapshot(forged)));
+  EXPECT_EQ(refused["body"]["code"], "unauthorized") << refused.dump();
+  EXPECT_EQ(c.Get("/api/v1/groups", invitee_token).body.find(g), std::string::npos);
+
+  // Signed: the invitation stands, the bystander it calls joined does not.
+  json invited = entry(3, h2, "member", {{"user_id", invitee}, {"membership", "invite"}}, &h3, fake_->sign_sec);
+  json ok = AnswerTo(dealer_->Send("snapshot", snapshot(invited)));
+  ASSERT_EQ(ok["type"], "ack") << ok.dump() << node_->LogText();
+  EXPECT_NE(c.Get("/api/v1/groups", invitee_token).body.find(g), std::string::npos);
+  EXPECT_EQ(c.Get("/api/v1/groups", bystander_token).body.find(g), std::string::npos);
+  auto seen = c.Get("/api/v1/groups/" + G(g) + "/messages", bystander_token);
+  EXPECT_NE(seen.status, 200) << seen.body;
+  EXPECT_NE(node_->LogText().find("a local user who did not ask to join"), std::string::npos);
+}
+
 TEST_F(FederationSecurityTest, OversizedFrameDropsOnlyThatConnection) {
   dealer_->SendRaw(std::string(2 * 1024 * 1024, 'x'));
   EXPECT_TRUE(dealer_->Recv(1500).is_null());  // no answer: the connection was cut

@@ -18,127 +18,12 @@
 
 #include "node/db/pg.h"
 #include "tests/harness/harness.h"
+#include "tests/integration/federation_fixture.h"
 
 namespace gc::test {
 namespace {
 
 using nlohmann::json;
-
-std::string G(const std::string& id) { return PathSegment(id); }
-
-// A port below the ephemeral range that is free right now.
-int FreePort() {
-  static std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
-  for (int i = 0; i < 200; ++i) {
-    int port = 20000 + static_cast<int>(rng() % 12000);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(fd);
-    if (ok) return port;
-  }
-  throw std::runtime_error("no free port");
-}
-
-struct User {
-  std::string id, token;
-  int port;
-};
-
-// Polls `fn` every 50 ms for up to `seconds`; true once it returned true.
-template <typename Fn>
-bool Eventually(Fn fn, int seconds = 30) {
-  for (int i = 0; i < seconds * 20; ++i) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return false;
-}
-
-class FederationTest : public ::testing::Test {
- protected:
-  // Nodes named `names`, each resolving the others through federation.resolve.
-  void StartNodes(const std::vector<std::string>& names, const std::string& extra = "") {
-    std::vector<int> http, fed;
-    for (size_t i = 0; i < names.size(); ++i) {
-      http.push_back(FreePort());
-      fed.push_back(FreePort());
-    }
-    for (size_t i = 0; i < names.size(); ++i) {
-      NodeOptions o;
-      o.name = names[i];
-      std::string yaml = "rate_limits:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http[i]) +
-                         "\nfederation:\n  listen: tcp://127.0.0.1:" + std::to_string(fed[i]) + "\n  resolve:\n";
-      for (size_t j = 0; j < names.size(); ++j) {
-        if (j != i) yaml += "    " + names[j] + ": http://127.0.0.1:" + std::to_string(http[j]) + "\n";
-      }
-      o.extra_yaml = yaml + extra;
-      nodes_.push_back(std::make_unique<NodeProcess>(o));
-    }
-    for (auto& n : nodes_) n->Start();
-  }
-  void TearDown() override {
-    for (auto& n : nodes_) {
-      if (n->Running()) {
-        kill(n->pid(), SIGCONT);
-        EXPECT_EQ(n->Stop(), 0) << n->LogText();
-      }
-    }
-  }
-  NodeProcess& N(size_t i) { return *nodes_[i]; }
-
-  User Register(size_t node) {
-    HttpClient c(N(node).http_port());
-    auto r = c.Post("/api/v1/auth/register", {{"username", UniqueName("u")}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {r.json()["user_id"], r.json()["access_token"], N(node).http_port()};
-  }
-  static HttpResponse Post(const User& u, const std::string& path, const json& body = json::object()) {
-    return HttpClient(u.port).Post(path, body, u.token);
-  }
-  static HttpResponse Get(const User& u, const std::string& path) { return HttpClient(u.port).Get(path, u.token); }
-  static std::string CreateGroup(const User& owner, json extra = json::object()) {
-    extra["name"] = UniqueName("g");
-    auto r = Post(owner, "/api/v1/groups", extra);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json()["group_id"];
-  }
-  static HttpResponse Send(const User& u, const std::string& g, const std::string& body, json extra = json::object()) {
-    extra["body"] = body;
-    return Post(u, "/api/v1/groups/" + G(g) + "/messages", extra);
-  }
-  // The whole log as one user's node holds it: [(seq, event_id, type, body)].
-  static json Log(const User& u, const std::string& g) {
-    json all = json::array();
-    std::string before;
-    for (int i = 0; i < 1000; ++i) {
-      auto r = Get(u, "/api/v1/groups/" + G(g) + "/messages?limit=100" + before);
-      if (r.status != 200) {
-        ADD_FAILURE() << "history: " << r.status << " " << r.body;
-        return r.json();
-      }
-      json body = r.json();
-      json page = json::array();
-      for (auto& e : body["events"]) page.push_back({e["seq"], e["event_id"], e["type"], e["content"].value("body", "")});
-      if (!page.empty()) before = "&before=" + std::to_string(page[0][0].get<int64_t>());
-      page.insert(page.end(), all.begin(), all.end());
-      all = std::move(page);
-      if (!body["has_more"].get<bool>()) break;
-    }
-    return all;
-  }
-  static bool HasBody(const User& u, const std::string& g, const std::string& body) {
-    for (auto& e : Log(u, g)) {
-      if (e.is_array() && e[3] == body) return true;
-    }
-    return false;
-  }
-
-  std::vector<std::unique_ptr<NodeProcess>> nodes_;
-};
 
 TEST_F(FederationTest, RemoteJoinAndChatBothWaysWithIdenticalLogs) {
   StartNodes({"acme.test", "beta.test"});
