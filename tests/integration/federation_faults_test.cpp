@@ -84,6 +84,19 @@ class FederationFaultsTest : public FederationTest {
     for (auto& th : threads) th.join();
     return status;
   }
+  // alice's group on acme.test, joined by bob and carol of beta.test.
+  struct RemoteGroup {
+    User alice, bob, carol;
+    std::string g;
+  };
+  RemoteGroup StartWithRemoteGroup() {
+    StartNodes({"acme.test", "beta.test"});
+    RemoteGroup r{Register(0), Register(1), Register(1), ""};
+    r.g = CreateGroup(r.alice);
+    EXPECT_EQ(Post(r.bob, "/api/v1/groups/" + G(r.g) + "/join").status, 200);
+    EXPECT_EQ(Post(r.carol, "/api/v1/groups/" + G(r.g) + "/join").status, 200);
+    return r;
+  }
   // The slowest of back-to-back GET /api/v1/groups by `u` over `span`, in
   // seconds: how long a local request waits while others wait on a peer.
   static double WorstLocalRead(const User& u, std::chrono::seconds span) {
@@ -218,11 +231,7 @@ TEST_F(FederationFaultsTest, JoinsAndInviteAcceptancesSurviveSigkill) {
 class QueuedSendOrderTest : public FederationFaultsTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(QueuedSendOrderTest, KeepsEachUsersOrder) {
-  StartNodes({"acme.test", "beta.test"});
-  User alice = Register(0), bob = Register(1), carol = Register(1);
-  std::string g = CreateGroup(alice);
-  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
-  ASSERT_EQ(Post(carol, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  auto [alice, bob, carol, g] = StartWithRemoteGroup();
   ASSERT_EQ(Send(bob, g, "b0").status, 201);
 
   std::string how = GetParam();
@@ -295,11 +304,7 @@ TEST_F(FederationFaultsTest, JoinsWaitingOnAFrozenHomeDoNotStarveLocalRequests) 
 // home occupy no worker either: each is answered after its 2.5 s wait for
 // the home, still queued, and local reads go on meanwhile.
 TEST_F(FederationFaultsTest, ChangesWaitingOnAFrozenHomeDoNotStarveLocalRequests) {
-  StartNodes({"acme.test", "beta.test"});
-  User alice = Register(0), bob = Register(1), carol = Register(1);
-  std::string g = CreateGroup(alice);
-  ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);
-  ASSERT_EQ(Post(carol, "/api/v1/groups/" + G(g) + "/join").status, 200);
+  auto [alice, bob, carol, g] = StartWithRemoteGroup();
   auto sent = Send(bob, g, "react to me");
   ASSERT_EQ(sent.status, 201) << sent.body;
   std::string reactions = "/api/v1/groups/" + G(g) + "/messages/" + G(sent.json()["event_id"]) + "/reactions";
