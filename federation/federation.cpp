@@ -475,9 +475,40 @@ void Federation::PeerAlive(const std::string& peer) {
   }
 }
 
+namespace {
+
+// True if `text` nests objects and arrays at most `max` deep (strings are
+// skipped). nlohmann-json parses without recursion but copies and
+// serializes recursively: a peer's answer nested 500,000 deep would overflow
+// the stack, which no barrier can catch.
+bool NestingWithin(std::string_view text, int max) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max) return false;
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 void Federation::OnAnswer(const std::string& peer, std::string frame) {
   peers_.Touch(peer);
   PeerAlive(peer);
+  if (!NestingWithin(frame, 64)) {
+    LogWarn("federation answer refused: nested too deep", {{"peer", peer}});
+    return;
+  }
   json f = json::parse(frame, nullptr, false);
   if (!f.is_object() || !IsStr(f, "re") || !IsStr(f, "type")) {
     LogWarn("federation answer refused: malformed", {{"peer", peer}});
@@ -491,7 +522,7 @@ void Federation::OnAnswer(const std::string& peer, std::string frame) {
     fn = std::move(it->second.second);
     answers_.erase(it);
   }
-  json body = f.contains("body") && f["body"].is_object() ? f["body"] : json::object();
+  json body = f.contains("body") && f["body"].is_object() ? std::move(f["body"]) : json::object();
   bool ok = f["type"] == "ack";
   // Callbacks may touch the database: not on the I/O thread.
   workers_->Post([fn = std::move(fn), ok, body = std::move(body)] { fn(ok, body); });
