@@ -3,11 +3,17 @@
 #   make deps     install the Debian packages the project needs (idempotent)
 #   make          build build/groupchat and the tests (RelWithDebInfo)
 #   make run      deps if missing, build, start one node with config/node.yaml
-#   make test     build and run every test (unit, integration) with ctest
+#   make test     build and run every test (unit, integration) with ctest,
+#                 after a short run of each fuzz target (FUZZ_SMOKE_SECONDS)
+#   make fuzz     build the libFuzzer targets (clang, build-fuzz) and run each
+#                 for FUZZ_SECONDS on a copy of its corpus (fuzz/README.md)
 #   make soak     run the randomized federation fault test for SOAK_SECONDS
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined  BUILD_TYPE=Debug  BUILD=dir  JOBS=n
+#          TARGETS="unit_tests groupchat" (build only these)
+#          CTEST_LABELS='unit|federation' (run only tests with a matching label)
+#          FUZZ_SECONDS=60  FUZZ_SMOKE_SECONDS=3 (0: make test runs no fuzzing)
 
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
@@ -15,8 +21,14 @@ SANITIZE   ?=
 JOBS       ?= $(shell nproc)
 CONFIG     ?= config/node.yaml
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
+TARGETS    ?=
+CTEST_LABELS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CXX   ?= clang++-14
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
 
-.PHONY: all deps configure build run run-beta test soak bench clean
+.PHONY: all deps configure build run run-beta test soak fuzz fuzz-build bench clean
 
 all: build
 
@@ -30,7 +42,7 @@ $(BUILD)/CMakeCache.txt:
 configure: $(BUILD)/CMakeCache.txt
 
 build: configure
-	cmake --build $(BUILD) -j $(JOBS)
+	cmake --build $(BUILD) -j $(JOBS) $(if $(TARGETS),--target $(TARGETS))
 
 run: deps build
 	@echo "Starting GroupChat with $(CONFIG) (Ctrl-C stops it)"
@@ -47,7 +59,21 @@ run-beta: deps build
 	exec $(BUILD)/groupchat serve --config config/beta.yaml
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	@if [ "$(FUZZ_SMOKE_SECONDS)" = 0 ]; then echo "fuzz: not run by this make test (FUZZ_SMOKE_SECONDS=0)"; \
+	else $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS); fi
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900 $(if $(CTEST_LABELS),-L '$(CTEST_LABELS)')
+
+# libFuzzer targets: their own CMake project (fuzz/CMakeLists.txt), built
+# with clang in $(FUZZ_BUILD); the gcc build is not involved.
+$(FUZZ_BUILD)/CMakeCache.txt:
+	@command -v $(FUZZ_CXX) >/dev/null 2>&1 || bash scripts/install-deps.sh
+	cmake -S fuzz -B $(FUZZ_BUILD) -G "$(GENERATOR)" -DCMAKE_CXX_COMPILER=$(FUZZ_CXX)
+
+fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The randomized federation fault test, long (SOAK_SECONDS, default 300;
 # GC_CHAOS_SEED=N replays a schedule). Prints its seed and figures.
@@ -59,4 +85,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "federation/canonical_json.h"
+#include "federation/inbound_checks.h"
 #include "node/common/barrier.h"
 #include "federation/node_keys.h"
 #include "federation/signed_event.h"
@@ -34,7 +35,6 @@ namespace {
 using WireEntry = Federation::WireEntry;
 
 constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
-constexpr size_t kMaxEventBytes = 64 * 1024;
 constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
 constexpr size_t kMaxPushBytes = 768 * 1024;
@@ -176,37 +176,6 @@ int64_t Backoff(int attempts) {
   return std::min<int64_t>(ms, 60000);
 }
 
-
-// The key id of `server`'s signature in {server: {key_id: sig}}, if any.
-std::optional<std::string> SignerKeyId(const json& sigs, const std::string& server) {
-  if (!sigs.is_object() || !sigs.contains(server) || !sigs[server].is_object()) return std::nullopt;
-  for (auto it = sigs[server].begin(); it != sigs[server].end(); ++it) {
-    if (it.value().is_string()) return it.key();
-  }
-  return std::nullopt;
-}
-
-
-// An origin event as it travels: E's fields plus signatures.
-Result<ChainEvent> ParseOriginEvent(const json& e) {
-  if (!e.is_object()) return Error::Invalid("event must be an object");
-  for (const char* k : {"group_id", "type", "sender", "origin", "nonce", "content_hash"}) {
-    if (!IsStr(e, k)) return Error::Invalid(std::string("event needs a string ") + k);
-  }
-  if (!IsInt(e, "origin_ts")) return Error::Invalid("event needs an integer origin_ts");
-  ChainEvent c{e["group_id"], e["type"], e["sender"], e["origin"], e["origin_ts"].get<int64_t>(),
-               e["nonce"], e["content_hash"], std::nullopt};
-  if (e.contains("relates_to")) {
-    if (!e["relates_to"].is_string()) return Error::Invalid("relates_to must be a string");
-    c.relates_to = e["relates_to"].get<std::string>();
-  }
-  auto sender = ParseUserId(c.sender);
-  if (!sender) return Error::Invalid("sender is not a user address");
-  // The sender's server must be the origin that signs.
-  if (sender->server != c.origin) return Error::Forbidden("the sender's server is not the event's origin");
-  if (!ParseGroupId(c.group_id)) return Error::Invalid("group_id is not a group address");
-  return c;
-}
 
 }  // namespace
 
@@ -409,17 +378,16 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
   peers_.Touch(peer);
   PeerAlive(peer);
   int retry = 0;
-  auto parsed = ParseStrictJson(frame);
-  if (!parsed.ok() || !parsed->is_object() || !IsStr(*parsed, "id") || !IsStr(*parsed, "type") ||
-      !(*parsed)["body"].is_object() || !IsInt(*parsed, "v")) {
+  std::string re;
+  auto parsed = ParseRequestFrame(frame, &re);
+  if (!parsed.ok()) {
     ++rejected;
     LogWarn("federation frame refused: malformed", {{"peer", peer}, {"bytes", static_cast<int64_t>(frame.size())}});
-    std::string re = parsed.ok() && IsStr(*parsed, "id") ? (*parsed)["id"].get<std::string>() : "";
     Answer(peer, re, false, {{"code", "invalid"}, {"message", "malformed frame"}});
     return;
   }
   json f = std::move(*parsed);
-  std::string re = f["id"], type = f["type"];
+  std::string type = f["type"];
   if (f["v"] != 1) return AnswerError(peer, re, Error::Invalid("unsupported protocol version"));
   if (!limiter_->Allow(peer, MonotonicSeconds(), &retry)) {
     return AnswerError(peer, re, Error::RateLimited(retry));
@@ -546,35 +514,9 @@ Result<json> Federation::SignOrigin(const std::string& group_id, const Draft& d,
 
 Result<std::shared_ptr<FixedEvent>> Federation::VerifyOrigin(const std::string& peer, const json& body,
                                                              ChainEvent* out) {
-  if (!body.contains("event") || !body.contains("content")) return Error::Invalid("body needs event and content");
-  const json& e = body["event"];
-  auto ce = ParseOriginEvent(e);
-  if (!ce.ok()) return ce.error();
-  if (ce->origin != peer) return Error::Forbidden("events are accepted only from their origin (" + ce->origin + ")");
-  const json& content = body["content"];
-  auto canon = CanonicalJson(content);
-  if (!canon.ok()) return Error::Invalid("content has no canonical form: " + canon.error().message);
-  if (canon->size() > kMaxEventBytes) return Error::TooLarge("event content is over 64 KiB");
-  auto chash = ContentHash(content);
-  if (!chash.ok() || *chash != ce->content_hash) return Error::Invalid("content does not match content_hash");
-  GC_TRY(CheckEventShape(ce->type, content, ce->relates_to));
-  if (!e.contains("signatures") || !e["signatures"].is_object()) return Error::Unauthorized("event is not signed");
-  auto kid = SignerKeyId(e["signatures"], peer);
-  if (!kid) return Error::Unauthorized("the event has no signature of " + peer);
-  auto key = KeyOf(peer, *kid);
-  if (!key.ok()) return key.error();
-  GC_TRY(Verify(e, peer, *kid, *key));
-  auto id = ContentId(e);
-  if (!id.ok()) return id.error();
-  auto f = std::make_shared<FixedEvent>();
-  f->event_id = *id;
-  f->origin = ce->origin;
-  f->origin_ts = ce->origin_ts;
-  f->nonce = ce->nonce;
-  f->content_hash = ce->content_hash;
-  f->origin_signatures = {{peer, e["signatures"][peer]}};
-  *out = *ce;
-  return f;
+  return VerifyOriginEvent(peer, body, [this](const std::string& server, const std::string& kid) {
+    return KeyOf(server, kid);
+  }, out);
 }
 
 // ------------------------------------------------------------------ home side
@@ -987,56 +929,8 @@ bool Federation::HomeSigned(const std::string& home, const std::string& group_id
 }
 
 Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string& group_id, const json& entry) {
-  if (!entry.is_object() || !IsInt(entry, "seq") || !IsStr(entry, "prev") || !IsStr(entry, "event_id") ||
-      !IsInt(entry, "home_ts") || !entry.contains("event") || !entry.contains("content") ||
-      !entry.contains("signatures")) {
-    return Error::Invalid("malformed entry");
-  }
-  auto ce = ParseOriginEvent(entry["event"]);
-  if (!ce.ok()) return ce.error();
-  if (ce->group_id != group_id) return Error::Invalid("entry of another group");
-  const json& content = entry["content"];
-  if (!ContentMatchesHash(ce->type, content, ce->content_hash, ce->relates_to)) {
-    return Error::Invalid("content does not match content_hash");
-  }
-  GC_TRY(CheckEventShape(ce->type, content, ce->relates_to));
-  auto id = EventIdOf(*ce);
-  if (!id.ok() || *id != entry["event_id"]) return Error::Invalid("event_id is not the hash of the event");
-  int64_t seq = entry["seq"];
-  std::string prev = entry["prev"];
-  int64_t home_ts = entry["home_ts"];
-  auto entry_hash = EntryHash(group_id, seq, prev, *id, home_ts);
-  if (!entry_hash.ok()) return entry_hash.error();
-  const json& sigs = entry["signatures"];
-  // Only present here: the home signature of the last entry of a linked run
-  // covers the run, and the callers check that one (HomeSigned).
-  if (!SignerKeyId(sigs, home)) return Error::Unauthorized("the entry has no home signature");
-  json osigs;
-  if (ce->origin != home) {
-    // A third node's user: its own signature must hold too.
-    const json& e = entry["event"];
-    auto kid = e.contains("signatures") ? SignerKeyId(e["signatures"], ce->origin) : std::nullopt;
-    if (!kid) return Error::Unauthorized("the origin signature is missing");
-    auto pub = KeyOf(ce->origin, *kid);
-    if (!pub.ok()) return Error::Unavailable("cannot check the origin signature: " + pub.error().message);
-    GC_TRY(Verify(e, ce->origin, *kid, *pub));
-    osigs = {{ce->origin, e["signatures"][ce->origin]}};
-  }
-  Draft d = EventDraft(ce->sender, ce->type, content, ce->relates_to);
-  auto f = std::make_shared<FixedEvent>();
-  f->event_id = *id;
-  f->origin = ce->origin;
-  f->nonce = ce->nonce;
-  f->content_hash = ce->content_hash;
-  f->origin_ts = ce->origin_ts;
-  f->origin_signatures = osigs;
-  f->seq = seq;
-  f->prev = prev;
-  f->home_ts = home_ts;
-  f->entry_hash = std::move(*entry_hash);
-  f->signatures = {{home, sigs[home]}};
-  d.fixed = f;
-  return d;
+  return gc::VerifyEntry(home, group_id, entry,
+                         [this](const std::string& server, const std::string& kid) { return KeyOf(server, kid); });
 }
 
 Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home, const std::string& group_id,

@@ -17,6 +17,9 @@ PACKAGES=(
   curl wrk procps openssl
   # browser tests (tests/e2e): Debian's Chromium, driven by playwright-core
   chromium
+  # fuzzing (fuzz/, `make fuzz`): libFuzzer needs clang; its sanitizer and
+  # fuzzer runtimes are only a recommendation of clang-14, so named here
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 
 missing=()

@@ -25,6 +25,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -35,6 +36,7 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string_view>
 #include <type_traits>
 #include <variant>
@@ -424,11 +426,11 @@ class FileReader {
   FileReader(const std::string& name, Config& config) : name_(name), config_(config) {}
 
   std::optional<Failure> Read(const std::string& text) {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) return At(docs[1].Mark(), "only one YAML document is allowed");
-    if (docs.empty() || docs[0].IsNull()) return std::nullopt;
-    if (!docs[0].IsMap()) return At(docs[0].Mark(), "expected a mapping of sections (node, http, ...), got " + Describe(docs[0]));
-    return WalkMap(docs[0], "");
+    if (auto failure = CheckOneDocument(text)) return failure;
+    YAML::Node doc = YAML::Load(text);
+    if (doc.IsNull()) return std::nullopt;
+    if (!doc.IsMap()) return At(doc.Mark(), "expected a mapping of sections (node, http, ...), got " + Describe(doc));
+    return WalkMap(doc, "");
   }
 
   std::string Location(std::string_view section) const {
@@ -446,6 +448,48 @@ class FileReader {
   }
 
   Failure At(const YAML::Mark& mark, const std::string& message) const { return {Prefix(mark) + message}; }
+
+  // Refuses a second document. Not with YAML::LoadAll: on a stray ',' at the
+  // top level yaml-cpp 0.7 yields empty documents at the same place for ever
+  // (the config loader hung, using ever more memory; found by the fuzz
+  // target config). This walks the documents' events instead and stops at
+  // the second one, or at one that starts where the previous one did.
+  std::optional<Failure> CheckOneDocument(const std::string& text) const {
+    struct Documents : YAML::EventHandler {
+      std::vector<YAML::Mark> starts;  // where each document starts
+      std::vector<YAML::Mark> roots;   // where its first node is (for messages)
+      void Node(const YAML::Mark& mark) {
+        if (roots.size() < starts.size()) roots.push_back(mark);
+      }
+      void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+      void OnDocumentEnd() override {}
+      void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+      void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Node(mark); }
+      void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        Node(mark);
+      }
+      void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                           YAML::EmitterStyle::value) override {
+        Node(mark);
+      }
+      void OnSequenceEnd() override {}
+      void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        Node(mark);
+      }
+      void OnMapEnd() override {}
+    } docs;
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    while (docs.starts.size() < 2 && parser.HandleNextDocument(docs)) {
+    }
+    if (docs.starts.size() < 2) return std::nullopt;
+    const YAML::Mark& start = docs.starts[1];
+    if (start.pos == docs.starts[0].pos && start.pos >= 0 && static_cast<size_t>(start.pos) < text.size()) {
+      return At(start, std::string("unexpected '") + text[start.pos] + "' outside a [...] or {...} collection");
+    }
+    const YAML::Mark& second = docs.roots.size() > 1 ? docs.roots[1] : start;
+    return At(second, "only one YAML document is allowed");
+  }
 
   static std::string Describe(const YAML::Node& node) {
     switch (node.Type()) {

@@ -26,6 +26,7 @@
 #include "node/common/log.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
+#include "node/http/request_head.h"
 #include "node/stream/stream_endpoint.h"
 
 namespace gc {
@@ -36,16 +37,6 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-bool ValidRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::string NewRequestId() {
   unsigned char b[8];
@@ -276,15 +267,9 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpRequest r;
     r.method = std::string(msg.method_string());
     r.target = std::string(msg.target());
-    size_t q = r.target.find('?');
-    r.path = r.target.substr(0, q);
-    if (q != std::string::npos) r.query = r.target.substr(q + 1);
+    SplitTarget(r.target, &r.path, &r.query);
     r.headers.reserve(8);
-    for (const auto& f : msg) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      r.headers.emplace_back(std::move(name), std::string(f.value()));
-    }
+    for (const auto& f : msg) r.headers.emplace_back(LowerHeaderName(f.name_string()), std::string(f.value()));
     r.body = std::move(msg.body());
     r.keep_alive = msg.keep_alive() && msg.version() >= 11;
     head_request_ = msg.method() == http::verb::head;
@@ -292,12 +277,8 @@ class Session : public std::enable_shared_from_this<Session> {
     r.remote_ip = remote_ip_;
     if (!server_.trusted.empty() && server_.trusted.count(remote_ip_)) {
       std::string_view xff = r.header("x-forwarded-for");
-      if (!xff.empty()) {
-        size_t comma = xff.rfind(',');
-        std::string_view last = comma == std::string_view::npos ? xff : xff.substr(comma + 1);
-        while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
-        if (!last.empty()) r.remote_ip = std::string(last);
-      }
+      std::string_view last = ForwardedClient(xff);
+      if (!last.empty()) r.remote_ip = std::string(last);
     }
     keep_alive_ = r.keep_alive;
     // The gateway may answer on another thread; hop back to the strand.

@@ -22,6 +22,7 @@
 #include "node/common/principal.h"
 #include "node/common/result.h"
 #include "services/groups/group_log.h"
+#include "services/messaging/message_body.h"
 
 namespace gc {
 
@@ -118,9 +119,5 @@ class MessagingService {
   EphemeralSink* ephemeral_ = nullptr;
   SearchIndex* search_index_ = nullptr;
 };
-
-// The user addresses mentioned in a message body ("@alice:acme.test"), unique,
-// at most 50.
-std::vector<std::string> ExtractMentions(const std::string& body);
 
 }  // namespace gc

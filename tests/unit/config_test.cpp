@@ -398,6 +398,13 @@ TEST(ConfigTest, OnlyOneDocument) {
             "node.yaml:5:1: only one YAML document is allowed");
 }
 
+// yaml-cpp 0.7's LoadAll never returned on these (found by fuzz/config).
+TEST(ConfigTest, StrayCommaAtTopLevelIsAnErrorNotAHang) {
+  EXPECT_EQ(ErrorOf(","), "node.yaml:1:1: unexpected ',' outside a [...] or {...} collection");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + "---\n,\n"), "node.yaml:5:1: only one YAML document is allowed");
+  EXPECT_EQ(ErrorOf(std::string(kMinimal) + ",\n"), "node.yaml:4:1: invalid YAML: end of map not found");
+}
+
 TEST(ConfigTest, MessageQuotesOddValues) {
   EXPECT_EQ(ErrorWith("log:\n  level: \"a\\\"b\\tc\"\n"),
             "node.yaml:5:10: log.level: expected debug, info, warn or error, got \"a\\\"b\\x09c\"");
