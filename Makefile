@@ -8,6 +8,7 @@
 #   make fuzz     build the libFuzzer targets (clang, build-fuzz) and run each
 #                 for FUZZ_SECONDS on a copy of its corpus (fuzz/README.md)
 #   make soak     run the randomized federation fault test for SOAK_SECONDS
+#   make sanitize the unit and federation tests under ASan + UBSan (build-asan)
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined  BUILD_TYPE=Debug  BUILD=dir  JOBS=n
@@ -28,7 +29,7 @@ FUZZ_CXX   ?= clang++-14
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 
-.PHONY: all deps configure build run run-beta test soak fuzz fuzz-build bench clean
+.PHONY: all deps configure build run run-beta test soak sanitize fuzz fuzz-build bench clean
 
 all: build
 
@@ -74,6 +75,15 @@ fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
 
 fuzz: fuzz-build
 	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The unit and federation integration tests under AddressSanitizer and
+# UndefinedBehaviorSanitizer (every finding fatal), Debug to compile faster,
+# building only what they run. The node processes are the sanitized binary;
+# the embedded PostgreSQL is Debian's.
+sanitize:
+	$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=address,undefined BUILD_TYPE=Debug \
+	  FUZZ_SMOKE_SECONDS=0 TARGETS="groupchat unit_tests federation_test federation_security_test" \
+	  CTEST_LABELS='unit|federation'
 
 # The randomized federation fault test, long (SOAK_SECONDS, default 300;
 # GC_CHAOS_SEED=N replays a schedule). Prints its seed and figures.
