@@ -25,23 +25,6 @@ using nlohmann::json;
 
 inline std::string G(const std::string& id) { return PathSegment(id); }
 
-// A port below the ephemeral range that is free right now.
-inline int FreePort() {
-  static std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
-  for (int i = 0; i < 200; ++i) {
-    int port = 20000 + static_cast<int>(rng() % 12000);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    close(fd);
-    if (ok) return port;
-  }
-  throw std::runtime_error("no free port");
-}
-
 struct User {
   std::string id, token;
   int port;
@@ -65,8 +48,8 @@ class FederationTest : public ::testing::Test {
   void StartNodes(const std::vector<std::string>& names, const std::string& extra = "", bool embedded_db = false) {
     std::vector<int> http, fed;
     for (size_t i = 0; i < names.size(); ++i) {
-      http.push_back(FreePort());
-      fed.push_back(FreePort());
+      http.push_back(FreeLoopbackPort());
+      fed.push_back(FreeLoopbackPort());
     }
     for (size_t i = 0; i < names.size(); ++i) {
       NodeOptions o;
