@@ -81,6 +81,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // the outbox (outbox.cpp).
   void SubmitRemote(const GroupState& group, std::vector<Draft> drafts, SubmitDone done) override;
   Status Backfill(const GroupState& group, int64_t before_seq) override;
+  Status PendingChange(const GroupState& group, const std::string& user) override;
   // Joins a group homed elsewhere that this node holds no replica of; `done`
   // once the replica exists and shows the user joined (join.cpp).
   void JoinRemote(const UserProfile& me, const std::string& group_id, JoinDone done) override;
