@@ -171,7 +171,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Introduces this node to `peer` over HTTP once (again after failures).
   Status EnsureIntroduced(const std::string& peer);
   // After a timeout: introduce again next time, and treat the peer as down.
-  void Forget(const std::string& peer);
+  void Forget(const std::string& peer, const std::string& what);
   bool PeerDown(const std::string& peer);
   // Any frame from `peer`: if it was down, its deliveries restart at once.
   void PeerAlive(const std::string& peer);

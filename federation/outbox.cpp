@@ -262,7 +262,7 @@ void Federation::OutboxLoop() {
     if (!expired.empty()) {
       lock.unlock();
       for (const auto& item : expired) {
-        Forget(item.peer);
+        Forget(item.peer, "submit");
         (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now, "no answer from the home node"}); });
       }
       lock.lock();
