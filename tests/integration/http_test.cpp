@@ -3,6 +3,10 @@
 // the node must still answer.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "federation/signed_event.h"
@@ -263,6 +267,43 @@ TEST_F(HttpTest, WellKnownNodeDocumentIsSelfSigned) {
   EXPECT_TRUE(Verify(as_signed, "acme.test", doc["key_id"], *pk).ok());
   as_signed["federation_endpoint"] = "tcp://evil.example:7000";
   EXPECT_FALSE(Verify(as_signed, "acme.test", doc["key_id"], *pk).ok());
+}
+
+// The web client is ES modules in subfolders (web/js/, web/js/views/): every
+// file of web/ is served at its path, scripts as text/javascript (a browser
+// refuses a module script of any other type) under the strict CSP, and every
+// relative import of every module names a script that is served.
+TEST_F(HttpTest, ServesEveryWebClientModuleAsJavaScript) {
+  namespace fs = std::filesystem;
+  const fs::path web = fs::path(GC_SOURCE_DIR) / "web";  // the default http.web_dir
+  HttpClient c(port());
+  std::set<std::string> scripts;                           // URL paths of the .js files
+  std::vector<std::pair<std::string, std::string>> imports;  // (importing script, URL path imported)
+  const std::regex import_re(R"(\bfrom '(\.{1,2}/[^']+)')");
+  int files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(web)) {
+    if (!e.is_regular_file()) continue;
+    std::string url = "/" + fs::relative(e.path(), web).generic_string();
+    std::ifstream in(e.path(), std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    auto r = c.Get(url);
+    ++files;
+    ASSERT_EQ(r.status, 200) << url;
+    EXPECT_EQ(r.body, text) << url;
+    EXPECT_NE(r.header("content-security-policy").find("script-src 'self'"), std::string::npos) << url;
+    if (e.path().extension() != ".js") continue;
+    EXPECT_EQ(r.header("content-type").rfind("text/javascript", 0), 0u) << url << ": " << r.header("content-type");
+    scripts.insert(url);
+    std::string dir = url.substr(0, url.rfind('/') + 1);
+    for (std::sregex_iterator m(text.begin(), text.end(), import_re), end; m != end; ++m) {
+      imports.emplace_back(url, fs::path(dir + (*m)[1].str()).lexically_normal().generic_string());
+    }
+  }
+  EXPECT_GE(files, 4);  // index.html, app.js, style.css and the modules
+  EXPECT_TRUE(scripts.count("/app.js"));
+  EXPECT_GE(imports.size(), 10u) << "the modules' imports were not found: the pattern above is out of date";
+  for (const auto& [from, to] : imports) EXPECT_TRUE(scripts.count(to)) << from << " imports " << to << ", not served";
+  EXPECT_NE(c.Get("/").body.find(R"(<script type="module" src="/app.js">)"), std::string::npos);
 }
 
 TEST_F(HttpTest, ManyConcurrentClients) {
