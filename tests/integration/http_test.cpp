@@ -11,40 +11,25 @@
 
 #include "federation/signed_event.h"
 #include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
 
 using nlohmann::json;
 
-class HttpTest : public ::testing::Test {
+class HttpTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml =
-        "http:\n  max_body_bytes: 4096\n  header_timeout_ms: 1500\n  idle_timeout_s: 3\n"
-        "rate_limits:\n  enabled: false\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
+    StartNode("http:\n  max_body_bytes: 4096\n  header_timeout_ms: 1500\n  idle_timeout_s: 3\n"
+              "rate_limits:\n  enabled: false\n");
     HttpClient c = node_->Client();
-    auto r = c.Post("/api/v1/auth/register", {{"username", "hank"}, {"password", "correct horse"}});
-    ASSERT_EQ(r.status, 201) << r.body;
-    token_ = r.json()["access_token"];
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    token_ = RegisterAs(c, "hank").token;
+    ASSERT_FALSE(token_.empty());
   }
   static int port() { return node_->http_port(); }
-  static NodeProcess* node_;
-  static std::string token_;
+  static inline std::string token_;
 };
-NodeProcess* HttpTest::node_ = nullptr;
-std::string HttpTest::token_;
 
 TEST_F(HttpTest, KeepsConnectionsAliveByDefault) {
   HttpClient c(port());
