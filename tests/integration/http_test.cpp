@@ -312,10 +312,21 @@ TEST(HttpLimits, ConnectionLimitAnswers503) {
   o.extra_yaml = "http:\n  max_connections: 3\n";
   NodeProcess node(o);
   node.Start();
+  // Three connections, each answered once (so the server has accounted for
+  // it) and then held open. Connections closed just before (the start-up
+  // probe) may hold a place for a moment: a 503 here is retried until they
+  // are gone (deadline 10 s).
   std::vector<std::unique_ptr<RawConnection>> held;
-  for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<RawConnection>(node.http_port()));
-  // Let the server account for them.
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (held.size() < 3 && std::chrono::steady_clock::now() < deadline) {
+    auto c = std::make_unique<RawConnection>(node.http_port());
+    ASSERT_TRUE(c->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto rs = c->ReadResponses(1, 5000);
+    ASSERT_EQ(rs.size(), 1u);
+    if (rs[0].status == 200) held.push_back(std::move(c));
+    else ASSERT_EQ(rs[0].status, 503);
+  }
+  ASSERT_EQ(held.size(), 3u);
   RawConnection extra(node.http_port());
   std::string all = extra.ReadUntilClosed(5000);
   EXPECT_EQ(all.rfind("HTTP/1.1 503", 0), 0u) << all;
