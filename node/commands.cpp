@@ -41,6 +41,8 @@ Usage:
   groupchat admin set-registration --config FILE --mode open|invite|closed
   groupchat admin verify-group  --config FILE GROUP    re-check a group log's hash chain and signatures
                                 (exit 1 and the first broken link if it does not hold)
+  groupchat config-doc                 print every config key with its type, default and bounds
+                                       (Markdown; docs/config.md is this output)
   groupchat --help | --version
 
 Exit codes: 0 success, 1 runtime failure, 2 bad configuration, 64 bad usage.
@@ -310,6 +312,10 @@ int RunCommand(int argc, char** argv) {
   }
   if (cmd == "--version") {
     std::cout << "groupchat " << GC_VERSION << "\n";
+    return kExitOk;
+  }
+  if (cmd == "config-doc" && argc == 2) {
+    std::cout << ConfigReference();
     return kExitOk;
   }
   if (cmd == "admin") return Admin(argc, argv);
