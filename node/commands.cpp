@@ -13,14 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "federation/node_keys.h"
+#include "federation/verify_group.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/db/migrations.h"
-#include "federation/node_keys.h"
-#include "federation/verify_group.h"
 #include "node/db/node_database.h"
 #include "node/db/pg.h"
+#include "node/identity/node_keys.h"
 #include "node/node.h"
 #include "services/users/user_service.h"
 

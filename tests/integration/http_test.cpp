@@ -5,7 +5,7 @@
 
 #include <thread>
 
-#include "federation/signed_event.h"
+#include "services/groups/signed_log/signed_event.h"
 #include "tests/harness/harness.h"
 
 namespace gc::test {
