@@ -9,7 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "federation/signed_event.h"
+#include "services/groups/signed_log/signed_event.h"
 #include "tests/harness/harness.h"
 #include "tests/support/node_test.h"
 
