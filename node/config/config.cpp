@@ -137,6 +137,8 @@ bool ValidDatabaseUrl(std::string_view s) {
 }
 
 bool ValidPolicy(std::string_view s) { return s == "open" || s == "allowlist"; }
+bool ValidMediaStore(std::string_view s) { return s == "filesystem" || s == "s3"; }
+bool ValidOptionalBaseUrl(std::string_view s) { return s.empty() || ValidBaseUrl(s); }
 bool ValidRegistrationMode(std::string_view s) { return s == "open" || s == "invite" || s == "closed"; }
 bool ValidLogLevel(std::string_view s) {
   return s == "debug" || s == "info" || s == "warn" || s == "error";
@@ -234,6 +236,23 @@ const Key kKeys[] = {
 
     {"limits.max_message_bytes", Int64Field{GC_CFG(limits.max_message_bytes), 1, 1048576}},
     {"limits.max_upload_bytes", Int64Field{GC_CFG(limits.max_upload_bytes), 1, 4294967296LL}},
+
+    {"media.store", StringField{GC_CFG(media.store), ValidMediaStore, "filesystem or s3"}},
+    {"media.s3.endpoint", StringField{GC_CFG(media.s3.endpoint), ValidOptionalBaseUrl, "empty, or an http:// or https:// URL"}},
+    {"media.s3.bucket", StringField{GC_CFG(media.s3.bucket), nullptr, "a string"}},
+    {"media.s3.region", StringField{GC_CFG(media.s3.region), NonEmpty, "a region name such as us-east-1"}},
+    {"media.s3.access_key_id", StringField{GC_CFG(media.s3.access_key_id), nullptr, "a string"}},
+    {"media.s3.secret_access_key", StringField{GC_CFG(media.s3.secret_access_key), nullptr, "a string"}},
+    {"media.s3.path_style", BoolField{GC_CFG(media.s3.path_style)}},
+    {"media.s3.timeout_s", IntField{GC_CFG(media.s3.timeout_s), 1, 3600}},
+    {"media.max_image_pixels", Int64Field{GC_CFG(media.max_image_pixels), 1, 1000000000}},
+    {"media.quota_bytes_per_user", Int64Field{GC_CFG(media.quota_bytes_per_user), 0, INT64_MAX}},
+    {"media.remote_cache_bytes", Int64Field{GC_CFG(media.remote_cache_bytes), 0, INT64_MAX}},
+    {"media.retention_days", IntField{GC_CFG(media.retention_days), 0, 36500}},
+    {"media.unreferenced_after_s", IntField{GC_CFG(media.unreferenced_after_s), 1, 31536000}},
+    {"media.sweep_interval_s", IntField{GC_CFG(media.sweep_interval_s), 10, 86400}},
+    {"media.image_workers", IntField{GC_CFG(media.image_workers), 1, 64}},
+    {"media.image_queue", IntField{GC_CFG(media.image_queue), 0, 10000}},
 
     {"stream.max_connections", IntField{GC_CFG(stream.max_connections), 1, 1000000}},
     {"stream.send_queue_bytes", IntField{GC_CFG(stream.send_queue_bytes), 4096, 268435456}},
@@ -763,6 +782,15 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& name
     if (reader.WasSet(required) || from_env.count(std::string(required))) continue;
     return Error::Invalid(reader.Location("node") + std::string(required) + " is required");
   }
+  if (config.media.store == "s3") {
+    for (auto [key, value] : {std::pair{"endpoint", &config.media.s3.endpoint}, std::pair{"bucket", &config.media.s3.bucket},
+                              std::pair{"access_key_id", &config.media.s3.access_key_id},
+                              std::pair{"secret_access_key", &config.media.s3.secret_access_key}}) {
+      if (value->empty()) {
+        return Error::Invalid(reader.Location("media") + "media.s3." + key + " is required when media.store is s3");
+      }
+    }
+  }
   return config;
 }
 
@@ -805,6 +833,7 @@ std::map<std::string, std::string> GroupchatEnvironment() {
 std::string DescribeConfig(const Config& config) {
   Config c = config;  // the table's accessors take a mutable Config
   c.database.url = RedactDatabaseUrl(c.database.url);
+  if (!c.media.s3.secret_access_key.empty()) c.media.s3.secret_access_key = "***";
 
   YAML::Emitter out;
   out << YAML::BeginMap;

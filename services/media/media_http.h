@@ -1,0 +1,21 @@
+// HTTP routes of the media service (spec/openapi.yaml, Media):
+//   POST /api/v1/media?filename=                 upload (raw body, streamed to disk)
+//   GET  /api/v1/media/{server}/{opaque}         download (also as one %2F-encoded segment)
+//   GET  /api/v1/media/{server}/{opaque}/thumbnail?size=
+//   GET  /api/v1/media/{server}/{opaque}/info    metadata (name, type, size) for file cards
+//   GET  /api/v1/admin/media, /api/v1/admin/media/uploaders
+//   POST, DELETE /api/v1/admin/media/{server}/{opaque}/quarantine
+//   POST /api/v1/admin/media/sweep               run the retention sweep now
+#pragma once
+
+#include <cstdint>
+
+namespace gc {
+
+class Router;
+class MediaService;
+class AuditLog;
+
+void AddMediaRoutes(Router& router, MediaService& media, AuditLog& audit, int64_t max_upload_bytes);
+
+}  // namespace gc
