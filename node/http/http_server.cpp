@@ -321,6 +321,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // Read before a body_to_file request moves its head to another parser.
     bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
     if (server_.gateway.BodyToFile(std::string_view(req.method_string().data(), req.method_string().size()), path)) {
+      // Every such route needs a token: a request without one is refused
+      // before its body costs the node any disk (one with a wrong token is
+      // refused by the gateway once the body has arrived).
+      if (req[http::field::authorization].empty()) {
+        WriteError(401, "unauthorized", "missing access token: send Authorization: Bearer TOKEN", request_id_);
+        return;
+      }
       // The same head, a body that goes to disk.
       auto file = std::make_shared<UploadedFile>();
       if (!server_.options.upload_dir.empty()) {

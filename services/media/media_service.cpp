@@ -39,6 +39,7 @@ GC_SQL(kReadable,
        "  OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id "
        "             AND m.uploader = '@' || u.local_part || ':' || $3 AND u.deactivated_at IS NULL) "
        "  OR EXISTS (SELECT 1 FROM events e JOIN group_members gm ON gm.group_id = e.group_id "
+       "             JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL "
        "             WHERE (e.content ->> 'media_id') = m.media_id AND e.type = 'message' "
        "               AND e.deleted_at IS NULL AND gm.user_id = $2 AND gm.membership = 'join')) "
        "FROM media m WHERE m.media_id = $1");

@@ -235,6 +235,18 @@ TEST_F(MediaTest, OverTheLimitIsRefusedBeforeTheBodyArrives) {
   EXPECT_EQ(r.status, 413);
 }
 
+TEST_F(MediaTest, AnUploadWithoutATokenIsRefusedBeforeItsBody) {
+  RawConnection raw(node_->http_port());
+  ASSERT_TRUE(raw.Send("POST /api/v1/media HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"));
+  auto responses = raw.ReadResponses(1, 10000);
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].status, 401);
+  // Nothing was staged for it.
+  size_t staged = 0;
+  for (auto& e : std::filesystem::directory_iterator(node_->data_dir() + "/media/tmp")) staged += e.is_regular_file();
+  EXPECT_EQ(staged, 0u);
+}
+
 TEST_F(MediaTest, QuotaIsPerUserAndSaysSo) {
   User a = NewUser(), b = NewUser();
   size_t part = static_cast<size_t>(kQuota / 2 + 1024);
