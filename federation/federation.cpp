@@ -361,11 +361,21 @@ Status Federation::EnsureIntroduced(const std::string& peer) {
   return OkStatus();
 }
 
-void Federation::Forget(const std::string& peer) {
-  std::lock_guard<std::mutex> lock(intro_mu_);
-  introduced_.erase(peer);
-  // Until it answers again, local senders do not wait for it.
-  down_since_.emplace(peer, Now());
+void Federation::Forget(const std::string& peer, const std::string& what) {
+  bool was_up;
+  {
+    std::lock_guard<std::mutex> lock(intro_mu_);
+    introduced_.erase(peer);
+    // Until it answers again, local senders do not wait for it.
+    was_up = down_since_.emplace(peer, Now()).second;
+  }
+  if (was_up) {
+    LogInfo("peer did not answer in time", {{"peer", peer}, {"request", what}});
+    // The connection may be the problem (a half-open one after a partition
+    // swallows frames): the next frame to the peer opens a new one. Frames
+    // still queued on the old one are retried by their senders.
+    transport_.Drop(peer);
+  }
 }
 
 bool Federation::PeerDown(const std::string& peer) {
@@ -848,7 +858,7 @@ void Federation::PusherLoop() {
     for (auto& [key, t] : tracks_) {
       for (const auto& [id, f] : t.inflight) {
         if (now - f.second > kAnswerTimeoutMs) {
-          Forget(key.second);
+          Forget(key.second, t.acked < 0 ? "snapshot" : "push");
           Backoff(t, now);
           break;
         }
@@ -1139,9 +1149,9 @@ void Federation::CallAsync(const std::string& peer, const std::string& type, jso
                            std::chrono::milliseconds timeout, CallDone done) {
   auto once = std::make_shared<Once>();
   auto finish = std::make_shared<CallDone>(std::move(done));
-  timers_->After(timeout, [this, once, finish, peer] {
+  timers_->After(timeout, [this, once, finish, peer, type] {
     if (!once->Claim()) return;
-    Forget(peer);
+    Forget(peer, type);
     (*finish)(Error::Unavailable(peer + " did not answer"));
   });
   workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {

@@ -81,6 +81,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // the outbox (outbox.cpp).
   void SubmitRemote(const GroupState& group, std::vector<Draft> drafts, SubmitDone done) override;
   Status Backfill(const GroupState& group, int64_t before_seq) override;
+  Status PendingChange(const GroupState& group, const std::string& user) override;
   // Joins a group homed elsewhere that this node holds no replica of; `done`
   // once the replica exists and shows the user joined (join.cpp).
   void JoinRemote(const UserProfile& me, const std::string& group_id, JoinDone done) override;
@@ -170,7 +171,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Introduces this node to `peer` over HTTP once (again after failures).
   Status EnsureIntroduced(const std::string& peer);
   // After a timeout: introduce again next time, and treat the peer as down.
-  void Forget(const std::string& peer);
+  void Forget(const std::string& peer, const std::string& what);
   bool PeerDown(const std::string& peer);
   // Any frame from `peer`: if it was down, its deliveries restart at once.
   void PeerAlive(const std::string& peer);

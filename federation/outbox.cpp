@@ -31,8 +31,14 @@ using namespace wire;
 namespace {
 
 GC_SQL(kOutboxInsert,
-       "INSERT INTO fed_outbox (peer, event_id, sender, txn_id, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) "
-       "ON CONFLICT DO NOTHING RETURNING id");
+       "INSERT INTO fed_outbox (peer, event_id, sender, txn_id, body, created_at, group_id, own_membership) "
+       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id");
+// The sender's own membership change in the group that the local replica
+// does not reflect yet: still queued, or sequenced at a seq not yet applied
+// here ($3 is the replica's last_seq).
+GC_SQL(kOutboxPendingChange,
+       "SELECT event_id FROM fed_outbox WHERE sender = $1 AND group_id = $2 AND own_membership "
+       "AND (state = 'pending' OR (state = 'done' AND seq > $3)) LIMIT 1");
 GC_SQL(kOutboxByTxn, "SELECT event_id, state, seq, last_error FROM fed_outbox WHERE sender = $1 AND txn_id = $2");
 // The first pending event of each (home, sender), due or not: a sender whose
 // first event waits for its retry waits as a whole.
@@ -87,6 +93,7 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
   struct Row {
     std::string event_id, sender, body;
     std::optional<std::string> txn_id;
+    bool own_membership = false;
   };
   std::vector<Row> rows;
   for (Draft& d : drafts) {
@@ -103,11 +110,15 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
         continue;
       }
     }
+    // Nothing is queued before every draft passed (the rows go in together below).
+    Status pending = PendingChange(group, d.sender);
+    if (!pending.ok()) return send->done(pending.error());
     std::string event_id;
     auto body = SignOrigin(group.address, d, &event_id);
     if (!body.ok()) return send->done(body.error());
     send->events.push_back(submitted(d, event_id, 0, (*body)["event"]["origin_ts"].get<int64_t>()));
-    rows.push_back({event_id, d.sender, body->dump(), d.txn_id});
+    bool own = d.type == "member" && d.content.is_object() && d.content.value("user_id", "") == d.sender;
+    rows.push_back({event_id, d.sender, body->dump(), d.txn_id, own});
   }
   if (rows.empty()) return send->done(std::move(send->events));
   {
@@ -119,7 +130,8 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
   // Queued durably (and in order) before anything is sent or answered.
   Status st = db_.Transaction([&](PgConn& c) -> Status {
     for (const Row& r : rows) {
-      auto ins = c.Exec(kOutboxInsert, {group.server, r.event_id, r.sender, r.txn_id, r.body, NowMs()});
+      auto ins = c.Exec(kOutboxInsert, {group.server, r.event_id, r.sender, r.txn_id, r.body, NowMs(), group.address,
+                                        r.own_membership ? "true" : "false"});
       if (!ins.ok()) return ins.error();
     }
     return OkStatus();
@@ -148,6 +160,16 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
     // Answered: the wait for the entry's arrival has its own deadline.
     if (!answered) workers_->Post([this, send] { FinishSend(send); });
   });
+}
+
+Status Federation::PendingChange(const GroupState& group, const std::string& user) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kOutboxPendingChange, {user, group.address, group.last_seq}); });
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return OkStatus();
+  Error e = Error::Conflict("your earlier membership change in this group is still on its way to " + group.server +
+                            "; try again once it has arrived");
+  e.detail_code = "pending_change";
+  return e;
 }
 
 void Federation::OnSendAnswer(const std::string& event_id, bool ok, const json& answer) {
@@ -240,7 +262,7 @@ void Federation::OutboxLoop() {
     if (!expired.empty()) {
       lock.unlock();
       for (const auto& item : expired) {
-        Forget(item.peer);
+        Forget(item.peer, "submit");
         (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now, "no answer from the home node"}); });
       }
       lock.lock();

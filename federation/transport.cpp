@@ -56,6 +56,18 @@ bool SendParts(void* socket, const std::vector<std::string>& parts) {
   return true;
 }
 
+// ZMTP heartbeats (PING/PONG every 2 s, 6 s without traffic closes the
+// connection): a connection whose other end vanished without a FIN or RST
+// (a partition, a frozen or killed peer behind a NAT or proxy) is closed
+// and, on the connecting side, made again, instead of swallowing frames
+// until TCP gives up many minutes later.
+void SetHeartbeat(void* socket) {
+  int ivl = 2000, timeout = 6000, ttl = 6000;
+  zmq_setsockopt(socket, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
+  zmq_setsockopt(socket, ZMQ_HEARTBEAT_TIMEOUT, &timeout, sizeof timeout);
+  zmq_setsockopt(socket, ZMQ_HEARTBEAT_TTL, &ttl, sizeof ttl);
+}
+
 }  // namespace
 
 std::string Z85Key(const std::string& raw32) {
@@ -108,6 +120,7 @@ Status FederationTransport::Bind(const std::string& endpoint) {
   zmq_setsockopt(router_, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
   zmq_setsockopt(router_, ZMQ_SNDHWM, &hwm, sizeof hwm);
   zmq_setsockopt(router_, ZMQ_RCVHWM, &hwm, sizeof hwm);
+  SetHeartbeat(router_);
   if (zmq_bind(router_, endpoint.c_str()) != 0) {
     return Error::Unavailable("cannot listen on " + endpoint + ": " + zmq_strerror(errno));
   }
@@ -176,6 +189,7 @@ void* FederationTransport::DealerFor(const Command& c) {
   zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
   zmq_setsockopt(s, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
   zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+  SetHeartbeat(s);
   if (zmq_connect(s, c.endpoint.c_str()) != 0) {
     LogWarn("federation connect failed", {{"peer", c.peer}, {"endpoint", c.endpoint}, {"error", zmq_strerror(errno)}});
     zmq_close(s);
@@ -203,6 +217,7 @@ void FederationTransport::RunCommands() {
       continue;
     }
     if (c.kind == Command::kReply) {
+      if (LogEnabled(LogLevel::kDebug)) LogDebug("federation answer out", {{"peer", c.peer}, {"frame", c.frame.substr(0, 160)}});
       if (!SendParts(router_, {c.peer, c.frame})) {
         LogWarn("federation answer not sent", {{"peer", c.peer}, {"error", zmq_strerror(errno)}});
       } else {
@@ -212,6 +227,7 @@ void FederationTransport::RunCommands() {
     }
     void* s = DealerFor(c);
     if (!s) continue;
+    if (LogEnabled(LogLevel::kDebug)) LogDebug("federation request out", {{"peer", c.peer}, {"frame", c.frame.substr(0, 160)}});
     // A DEALER queues while disconnected; beyond its high-water mark the
     // frame is dropped here and resent by the caller's retry.
     if (zmq_send(s, c.frame.data(), c.frame.size(), ZMQ_DONTWAIT) < 0) {
@@ -253,6 +269,7 @@ void FederationTransport::HandleRouter() {
     return;
   }
   ++frames_in;
+  if (LogEnabled(LogLevel::kDebug)) LogDebug("federation request in", {{"peer", user_id}, {"frame", parts[1].substr(0, 160)}});
   // A frame whose handling throws is dropped (the barrier logs it); the
   // peer's acknowledgements make it send again or give up.
   if (handlers_.on_request) Guard("federation request", user_id, [&] { handlers_.on_request(user_id, std::move(parts[1])); });
@@ -263,6 +280,7 @@ void FederationTransport::HandleDealer(const std::string& peer, void* socket) {
   auto parts = RecvAll(socket, max_frame_, &too_big);
   if (parts.size() != 1 || too_big) return;
   ++frames_in;
+  if (LogEnabled(LogLevel::kDebug)) LogDebug("federation answer in", {{"peer", peer}, {"frame", parts[0].substr(0, 160)}});
   if (handlers_.on_answer) Guard("federation answer", peer, [&] { handlers_.on_answer(peer, std::move(parts[0])); });
 }
 

@@ -180,6 +180,12 @@ class RemoteGroups {
   // Fetches entries before `before_seq` (the first one held) from the home
   // node and stores them: older history on demand.
   virtual Status Backfill(const GroupState& group, int64_t before_seq) = 0;
+  // 409 pending_change while `user`'s own membership change in the group
+  // (queued for the home, or sequenced but not yet applied here) is not
+  // reflected by the replica: anything `user` does there would be judged
+  // against a stale view (a join answered "already in" right after a queued
+  // leave). Sends of a queued change's retries are not affected.
+  virtual Status PendingChange(const GroupState& group, const std::string& user) = 0;
 };
 
 // While alive, GroupLog::Submit calls on this thread pin the one event the

@@ -181,6 +181,22 @@ Result<GroupView> GroupService::Create(const UserProfile& me, const std::string&
   return *v;
 }
 
+Status GroupService::CheckPendingChange(int64_t row, const std::string& user) {
+  RemoteGroups* remote = log_.remote();
+  if (!remote) return OkStatus();
+  auto head = log_.Read(row, [](const GroupState& s) {
+    GroupState h;  // what the check needs, without copying the members
+    h.row = s.row;
+    h.address = s.address;
+    h.server = s.server;
+    h.last_seq = s.last_seq;
+    return h;
+  });
+  if (!head.ok()) return head.error();
+  if (head->server == server_name_) return OkStatus();
+  return remote->PendingChange(*head, user);
+}
+
 Result<GroupView> GroupService::Get(const UserProfile& me, const std::string& group_id) {
   auto row = Resolve(me, group_id, false);
   if (!row.ok()) return row.error();
@@ -246,6 +262,7 @@ void GroupService::JoinAsync(const UserProfile& me, const std::string& group_id,
   }
   auto row = Resolve(me, group_id, false);
   if (!row.ok()) return done(row.error());
+  if (Status st = CheckPendingChange(*row, me.user_id); !st.ok()) return done(st.error());
   std::string user = me.user_id;
   log_.SubmitAsync(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
     const GroupState& s = ctx.group;
@@ -284,6 +301,7 @@ Status GroupService::Leave(const UserProfile& me, const std::string& group_id) {
 void GroupService::LeaveAsync(const UserProfile& me, const std::string& group_id, StatusDone done) {
   auto row = Resolve(me, group_id, false);
   if (!row.ok()) return done(row.error());
+  if (Status st = CheckPendingChange(*row, me.user_id); !st.ok()) return done(st.error());
   std::string user = me.user_id;
   log_.SubmitAsync(*row, [user](OpContext& ctx) -> Result<std::vector<Draft>> {
     const GroupState& s = ctx.group;

@@ -122,6 +122,10 @@ class GroupService {
   // `must_be_member`, kForbidden for visible groups the caller has not
   // joined; kNotFound for private groups they are not in.
   Result<int64_t> Resolve(const UserProfile& me, const std::string& group_id, bool must_be_member);
+  // In a replica of a remote group: 409 pending_change while `user`'s own
+  // membership change there has not come back from the home (see
+  // RemoteGroups::PendingChange). OK for groups homed here.
+  Status CheckPendingChange(int64_t row, const std::string& user);
 
   // Live groups on this node (admin dashboard).
   Result<int64_t> CountGroups();

@@ -273,6 +273,41 @@ TEST_P(QueuedSendOrderTest, KeepsEachUsersOrder) {
 
 INSTANTIATE_TEST_SUITE_P(HomeCrashedFrozenOrSlow, QueuedSendOrderTest, ::testing::Values("crash", "frozen", "slow"));
 
+// A leave queued while the home is frozen is not undone by the replica's
+// stale view: a rejoin or a message of the same user right after it waits
+// (409 pending_change) until the leave has come back from the home; then
+// the rejoin goes to the home and holds on both nodes. Before: the rejoin
+// was answered 200 "already in" from the stale replica, the queued leave
+// then landed, and bob was out of the group with his join acknowledged
+// (and his next message, answered 202, refused by the home).
+TEST_F(FederationFaultsTest, AQueuedLeaveIsNotUndoneByAStaleRejoin) {
+  auto [alice, bob, carol, g] = StartWithRemoteGroup();
+  ASSERT_EQ(kill(N(0).pid(), SIGSTOP), 0);
+  auto left = Post(bob, "/api/v1/groups/" + G(g) + "/leave");
+  ASSERT_EQ(left.status, 200) << left.body;  // queued, durably, after the wait for the home
+  auto rejoin = Post(bob, "/api/v1/groups/" + G(g) + "/join");
+  EXPECT_EQ(rejoin.status, 409) << rejoin.body;
+  EXPECT_EQ(rejoin.json()["error"].value("reason", ""), "pending_change") << rejoin.body;
+  auto early = Send(bob, g, "written between leave and rejoin");
+  EXPECT_EQ(early.status, 409) << early.body;
+  EXPECT_EQ(Send(carol, g, "carol is not held up").status, 202);  // another user's sends still queue
+  ASSERT_EQ(kill(N(0).pid(), SIGCONT), 0);
+
+  // Once the leave is back, the rejoin is judged by the home.
+  int status = 0;
+  ASSERT_TRUE(Eventually([&] {
+    status = Post(bob, "/api/v1/groups/" + G(g) + "/join").status;
+    return status != 409;
+  }, 60)) << N(1).LogText();
+  ASSERT_EQ(status, 200);
+  EXPECT_TRUE(Eventually([&] { return Joined(alice, g).count(bob.id) == 1 && Joined(bob, g).count(bob.id) == 1; }))
+      << N(1).LogText();
+  auto after = Send(bob, g, "back again");
+  EXPECT_EQ(after.status, 201) << after.body;
+  EXPECT_TRUE(Eventually([&] { return HasBody(alice, g, "back again"); }));
+  EXPECT_FALSE(HasBody(alice, g, "written between leave and rejoin"));
+}
+
 // Joins waiting on a frozen home occupy no worker: local requests are
 // answered at once meanwhile.
 TEST_F(FederationFaultsTest, JoinsWaitingOnAFrozenHomeDoNotStarveLocalRequests) {

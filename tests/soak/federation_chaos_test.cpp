@@ -113,7 +113,7 @@ class FederationChaosTest : public ::testing::Test {
       proxies_.push_back(std::make_unique<FaultProxy>(fed));
       NodeOptions o;
       o.name = names[i];
-      std::string yaml = "rate_limits:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http[i]) +
+      std::string yaml = std::string(std::getenv("GC_CHAOS_DEBUG") ? "log:\n  level: debug\n" : "") + "rate_limits:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http[i]) +
                          "\nfederation:\n  listen: tcp://127.0.0.1:" + std::to_string(fed) +
                          "\n  endpoint: tcp://127.0.0.1:" + std::to_string(proxies_.back()->port()) + "\n  resolve:\n";
       for (size_t j = 0; j < names.size(); ++j) {
