@@ -3,7 +3,8 @@
 // package and refuses a mismatch (tests/s3/s3_peer.js; `make deps` installs
 // both from tests/s3/package-lock.json). Scenarios: a round trip of a file
 // and an image through signed requests, a wrong secret (refused by the
-// proxy: the upload is 503 and nothing is referenced), and the store going
+// proxy: the upload is 503 and nothing is referenced), virtual-host style
+// addressing (media.localhost), and the store going
 // away (503 for uploads and downloads, the node keeps serving).
 #include <gtest/gtest.h>
 #include <fcntl.h>
@@ -102,11 +103,14 @@ class MediaS3Test : public ::testing::Test {
   void SetUp() override {
     peer_ = std::make_unique<S3Peer>(s3_dir_.path());
   }
-  std::unique_ptr<NodeProcess> StartNode(const std::string& secret) {
+  // path_style false: requests go to media.localhost:PORT (curl resolves
+  // every *.localhost name to the loopback address).
+  std::unique_ptr<NodeProcess> StartNode(const std::string& secret, bool path_style = true) {
     NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\nmedia:\n  store: s3\n  s3:\n    endpoint: http://127.0.0.1:" +
-                   std::to_string(peer_->port()) +
-                   "\n    bucket: media\n    access_key_id: gc-test-key\n    timeout_s: 10\n";
+    o.extra_yaml = "rate_limits:\n  enabled: false\nmedia:\n  store: s3\n  s3:\n    endpoint: http://" +
+                   std::string(path_style ? "127.0.0.1" : "localhost") + ":" + std::to_string(peer_->port()) +
+                   "\n    bucket: media\n    access_key_id: gc-test-key\n    timeout_s: 10\n    path_style: " +
+                   (path_style ? "true" : "false") + "\n";
     o.env["GROUPCHAT_MEDIA_S3_SECRET_ACCESS_KEY"] = secret;
     auto node = std::make_unique<NodeProcess>(o);
     node->Start();
@@ -153,6 +157,20 @@ TEST_F(MediaS3Test, FilesAndImagesRoundTripThroughSignedRequests) {
   EXPECT_EQ(thumb.status, 200);
   auto original = c.Request("GET", "/api/v1/media/" + id, {}, {{"Authorization", "Bearer " + user_}});
   EXPECT_EQ(original.body.find("GCSECRETCAMERA"), std::string::npos);
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+TEST_F(MediaS3Test, VirtualHostStyleRequestsAreSignedForTheirHost) {
+  auto node = StartNode("gc-test-secret", /*path_style=*/false);
+  HttpClient c = node->Client();
+  std::string bytes = RandomBytes(50000);
+  auto up = c.PostRaw("/api/v1/media", bytes, "x", user_);
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_TRUE(ObjectStored(up.json()["sha256"]));
+  auto down = c.Request("GET", "/api/v1/media/" + up.json()["media_id"].get<std::string>(), {},
+                        {{"Authorization", "Bearer " + user_}});
+  ASSERT_EQ(down.status, 200) << down.body;
+  EXPECT_EQ(down.body, bytes);
   EXPECT_EQ(node->Stop(), 0);
 }
 

@@ -69,13 +69,17 @@ async function main() {
         console.error(JSON.stringify({ refused: req.method + ' ' + req.url, why: 'payload hash mismatch' }));
         return s3Error(res, 400, 'XAmzContentSHA256Mismatch', 'the body does not match x-amz-content-sha256');
       }
-      console.error(JSON.stringify({ ok: req.method + ' ' + req.url, bytes: body.length }));
+      console.error(JSON.stringify({ ok: req.method + ' ' + req.headers.host + req.url, bytes: body.length }));
+      // A virtual-host style request (Host: BUCKET.localhost:PORT) was
+      // signed as such above; s3rver gets it path style.
+      const vhost = (req.headers.host || '').startsWith(bucket + '.');
+      const path = vhost ? '/' + bucket + req.url : req.url;
       // s3rver checks signatures with its own fixed key pair: re-sign for it.
       const headers = { 'content-length': String(body.length), 'x-amz-content-sha256': claimed };
       if (req.headers['content-type']) headers['content-type'] = req.headers['content-type'];
-      const out = aws4.sign({ service: 's3', region, method: req.method, path: req.url, host: '127.0.0.1', port: s3Port,
+      const out = aws4.sign({ service: 's3', region, method: req.method, path, host: '127.0.0.1', port: s3Port,
                               headers }, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
-      const up = http.request({ host: '127.0.0.1', port: s3Port, method: req.method, path: req.url,
+      const up = http.request({ host: '127.0.0.1', port: s3Port, method: req.method, path,
                                 headers: out.headers }, (r) => {
         res.writeHead(r.statusCode, r.headers);
         r.pipe(res);
