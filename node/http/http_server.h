@@ -26,7 +26,7 @@
 namespace gc {
 
 class Gateway;
-class StreamEndpoint;
+class UpgradeHandler;
 
 struct HttpServerOptions {
   std::string listen;                // host:port (port 0: any free port)
@@ -40,8 +40,8 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16384;
   size_t max_any_body = 64 << 20;    // upper bound of every route's body limit
   std::vector<std::string> trusted_proxies;
-  StreamEndpoint* stream = nullptr;  // takes WebSocket upgrades of /api/v1/stream
-  // Where bodies of body_to_file routes are written (created if missing).
+  UpgradeHandler* stream = nullptr;  // takes WebSocket upgrades of /api/v1/stream (the stream endpoint)
+  // Where bodies of body_to_file routes are written (the node creates it).
   // Empty: such bodies are refused with 503.
   std::string upload_dir;
 };

@@ -3,7 +3,6 @@
 #include <charconv>
 #include <memory>
 
-#include "admin/audit_log.h"
 #include "node/common/log.h"
 #include "node/http/json_body.h"
 #include "node/http/router.h"
@@ -144,7 +143,7 @@ HttpResponse ServeBlob(const HttpRequest& req, BlobStore::Opened opened, const s
 
 }  // namespace
 
-void AddMediaRoutes(Router& router, MediaService& media, AuditLog& audit, int64_t max_upload_bytes) {
+void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64_t max_upload_bytes) {
   // POST /api/v1/media?filename=
   RouteOptions upload;
   upload.body_to_file = true;
@@ -228,24 +227,21 @@ void AddMediaRoutes(Router& router, MediaService& media, AuditLog& audit, int64_
   for (const char* base : {"/api/v1/admin/media/{server}/{opaque}", "/api/v1/admin/media/{media_id}"}) {
     for (bool on : {true, false}) {
       router.Add(on ? "POST" : "DELETE", std::string(base) + "/quarantine", admin,
-                 [&media, &audit, on](RequestContext& ctx) {
+                 [&media, audit, on](RequestContext& ctx) {
                    std::string id = MediaIdOf(ctx);
                    Status st = media.SetQuarantine(id, on, ctx.user().user_id);
                    if (!st.ok()) return ToHttp(st.error());
-                   auto rec = audit.Record(ctx.user().user_id, on ? "media.quarantine" : "media.unquarantine", id,
-                                           ctx.req.remote_ip, ctx.req.request_id);
-                   if (!rec.ok()) LogWarn("audit record failed", {{"error", rec.error().message}});
+                   audit(ctx.user().user_id, on ? "media.quarantine" : "media.unquarantine", id, ctx.req.remote_ip,
+                         ctx.req.request_id, json::object());
                    return JsonResponse(200, {{"media_id", id}, {"quarantined", on}});
                  });
     }
   }
   // POST /api/v1/admin/media/sweep: the background sweep, now
-  router.Add("POST", "/api/v1/admin/media/sweep", admin, [&media, &audit](RequestContext& ctx) {
+  router.Add("POST", "/api/v1/admin/media/sweep", admin, [&media, audit](RequestContext& ctx) {
     auto n = media.Sweep();
     if (!n.ok()) return ToHttp(n.error());
-    auto rec = audit.Record(ctx.user().user_id, "media.sweep", "", ctx.req.remote_ip, ctx.req.request_id,
-                            {{"removed", *n}});
-    if (!rec.ok()) LogWarn("audit record failed", {{"error", rec.error().message}});
+    audit(ctx.user().user_id, "media.sweep", "", ctx.req.remote_ip, ctx.req.request_id, {{"removed", *n}});
     return JsonResponse(200, {{"removed", *n}});
   });
 }

@@ -8,14 +8,23 @@
 //   POST /api/v1/admin/media/sweep               run the retention sweep now
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
+#include <functional>
+#include <string>
 
 namespace gc {
 
 class Router;
 class MediaService;
-class AuditLog;
 
-void AddMediaRoutes(Router& router, MediaService& media, AuditLog& audit, int64_t max_upload_bytes);
+// Records an admin action in the audit log (admin/audit_log.h, wired by the
+// node: the media service sits below admin/ and does not include it).
+using MediaAudit = std::function<void(const std::string& actor, const std::string& action, const std::string& target,
+                                      const std::string& ip, const std::string& request_id,
+                                      const nlohmann::json& detail)>;
+
+void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64_t max_upload_bytes);
 
 }  // namespace gc
