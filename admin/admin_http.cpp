@@ -10,6 +10,7 @@
 #include "node/http/json_body.h"
 #include "node/http/router.h"
 #include "services/groups/group_service.h"
+#include "services/media/media_service.h"
 #include "services/messaging/messaging_service.h"
 #include "services/users/user_service.h"
 
@@ -302,6 +303,12 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
     if (!m.ok()) return ToHttp(m.error());
     auto size = deps.db.With([](PgConn& c) { return c.Exec(kDatabaseSize); });
     if (!size.ok()) return ToHttp(size.error());
+    MediaStats media;
+    if (deps.media) {
+      auto ms = deps.media->Stats();
+      if (!ms.ok()) return ToHttp(ms.error());
+      media = *ms;
+    }
     return JsonResponse(200, {{"node", deps.config.node.name},
                               {"version", GC_VERSION},
                               {"uptime_s", static_cast<int64_t>(deps.uptime_s ? deps.uptime_s() : 0)},
@@ -312,7 +319,10 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
                               {"messages_per_hour", m->last_24h},
                               {"connected_clients", deps.connected_clients ? deps.connected_clients() : 0},
                               {"database_bytes", size->int64(0, 0)},
-                              {"media_bytes", 0},
+                              {"media_bytes", media.stored_bytes},
+                              {"media", {{"count", media.count}, {"uploaded_bytes", media.uploaded_bytes},
+                                         {"stored_bytes", media.stored_bytes}, {"blobs", media.blobs},
+                                         {"quarantined", media.quarantined}}},
                               {"federation_peers", PeerCounts(deps.federation)}});
   });
 

@@ -8,6 +8,7 @@
 namespace gc {
 
 class Federation;
+class MediaService;
 
 struct Config;
 class Router;
@@ -27,6 +28,7 @@ struct AdminDeps {
   std::function<int()> connected_clients;  // open streams
   std::function<double()> uptime_s;
   Federation* federation = nullptr;
+  MediaService* media = nullptr;
 };
 
 void AddAdminRoutes(Router& router, AdminDeps deps);

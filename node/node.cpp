@@ -1,8 +1,14 @@
 #include "node/node.h"
 
+#include <dirent.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -38,6 +44,9 @@
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
+#include "services/media/blob_store.h"
+#include "services/media/media_http.h"
+#include "services/media/media_service.h"
 #include "services/messaging/search_index.h"
 #include "services/messaging/stream_delivery.h"
 #include "services/users/user_service.h"
@@ -52,6 +61,29 @@ namespace {
 constexpr size_t kMaxQueuedHellos = 16;
 GC_SQL(kPing, "SELECT 1");
 std::atomic<bool> g_db_healthy{true};
+// data_dir/media/{blobs,tmp}: created if missing; upload and re-encode
+// files left in tmp by a process that died are removed once they are an
+// hour old (younger ones may belong to another process of this node).
+Status PrepareMediaDir(const std::string& media_dir) {
+  for (const std::string& d : {media_dir, media_dir + "/tmp", media_dir + "/blobs"}) {
+    if (::mkdir(d.c_str(), 0700) != 0 && errno != EEXIST) {
+      return Error::Unavailable("cannot create " + d + ": " + std::strerror(errno));
+    }
+  }
+  std::string tmp = media_dir + "/tmp";
+  if (DIR* dir = ::opendir(tmp.c_str())) {
+    time_t cutoff = ::time(nullptr) - 3600;
+    while (dirent* e = ::readdir(dir)) {
+      if (e->d_name[0] == '.') continue;
+      std::string path = tmp + "/" + e->d_name;
+      struct stat st {};
+      if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_mtime < cutoff) ::unlink(path.c_str());
+    }
+    ::closedir(dir);
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 void BlockShutdownSignals() {
@@ -229,10 +261,45 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
+  // Media: blobs in the configured store, uploads staged under
+  // data_dir/media/tmp (the HTTP server writes bodies there).
+  std::string media_dir = c.node.data_dir + "/media";
+  GC_TRY(PrepareMediaDir(media_dir));
+  auto store = MakeBlobStore(c, media_dir);
+  if (!store.ok()) return store.error();
+  n->media_store_ = std::move(*store);
+  MediaOptions mo;
+  mo.server_name = c.node.name;
+  mo.temp_dir = media_dir + "/tmp";
+  mo.quota_bytes_per_user = c.media.quota_bytes_per_user;
+  mo.max_image_pixels = c.media.max_image_pixels;
+  mo.image_workers = c.media.image_workers;
+  mo.image_queue = c.media.image_queue;
+  mo.retention_days = c.media.retention_days;
+  mo.unreferenced_after_s = c.media.unreferenced_after_s;
+  n->media_ = std::make_unique<MediaService>(n->db_->pool(), *n->media_store_, mo);
+  n->media_->set_audit([self](const std::string& action, const std::string& target, const std::string& why) {
+    auto st = self->audit_->Record("node", action, target, "", "", {{"reason", why}});
+    if (!st.ok()) LogWarn("audit record failed", {{"error", st.error().message}});
+  });
+  n->messaging_->set_media_check(
+      [self](const std::string& user, const std::string& media_id) { return self->media_->MayPost(user, media_id); });
+  n->users_->set_avatar_check([self](const std::string& user, const std::string& media_id) {
+    return self->media_->MayUseAsAvatar(user, media_id);
+  });
+  n->next_media_sweep_ = MonotonicSeconds() + 60;
+  AddMediaRoutes(
+      router, *n->media_,
+      [self](const std::string& actor, const std::string& action, const std::string& target, const std::string& ip,
+             const std::string& request_id, const nlohmann::json& detail) {
+        auto st = self->audit_->Record(actor, action, target, ip, request_id, detail);
+        if (!st.ok()) LogWarn("audit record failed", {{"error", st.error().message}});
+      },
+      c.limits.max_upload_bytes);
   AddAdminRoutes(router, AdminDeps{*n->users_, *n->groups_, *n->messaging_, *n->audit_, n->db_->pool(), n->config_,
                                    [self] { return self->hub_->connections(); },
                                    [self] { return MonotonicSeconds() - self->started_at_; },
-                                   n->federation_.get()});
+                                   n->federation_.get(), n->media_.get()});
   // The web client at /.
   auto site = AddStaticSite(router, c.http.web_dir, "/");
   if (!site.ok()) return site.error();
@@ -259,6 +326,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   ho.idle_timeout_s = c.http.idle_timeout_s;
   ho.trusted_proxies = c.http.trusted_proxies;
   ho.stream = n->stream_.get();
+  ho.upload_dir = media_dir + "/tmp";
   ho.max_any_body = std::max<size_t>(static_cast<size_t>(c.http.max_body_bytes),
                                      static_cast<size_t>(c.limits.max_upload_bytes));
   n->http_ = std::make_unique<HttpServer>(ho, *n->gateway_);
@@ -302,6 +370,23 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [fed] { return static_cast<double>(fed->forks.load()); });
   m.AddCounterFn("groupchat_federation_connections_refused_total", "Federation connections the ZAP handler refused.",
                  [fed] { return static_cast<double>(fed->transport().zap_denied.load()); });
+  MediaService* media = n->media_.get();
+  m.AddCounterFn("groupchat_media_uploads_total", "Media uploads stored.",
+                 [media] { return static_cast<double>(media->uploads.load()); });
+  m.AddCounterFn("groupchat_media_upload_bytes_total", "Bytes of media stored by uploads (after re-encoding).",
+                 [media] { return static_cast<double>(media->upload_bytes.load()); });
+  m.AddCounterFn("groupchat_media_uploads_refused_total", "Uploads refused (bad input, quota, overload, store).",
+                 [media] { return static_cast<double>(media->uploads_refused.load()); });
+  m.AddCounterFn("groupchat_media_store_errors_total", "Media store reads and writes that failed.",
+                 [media] { return static_cast<double>(media->store_errors.load()); });
+  m.AddCounterFn("groupchat_media_thumbnails_total", "Thumbnails made.",
+                 [media] { return static_cast<double>(media->thumbnails_made.load()); });
+  m.AddCounterFn("groupchat_media_thumbnail_seconds_total", "Time spent making thumbnails.",
+                 [media] { return static_cast<double>(media->thumbnail_micros.load()) / 1e6; });
+  m.AddCounterFn("groupchat_media_removed_total", "Uploads removed by the sweep (unreferenced or past retention).",
+                 [media] { return static_cast<double>(media->removed.load()); });
+  m.AddGauge("groupchat_media_queue_depth", "Uploads waiting for an image worker.",
+             [media] { return static_cast<double>(media->queued()); });
   m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
              [self] { return MonotonicSeconds() - self->started_at_; });
   return n;
@@ -312,6 +397,7 @@ Node::~Node() {
   http_.reset();
   gateway_.reset();
   if (workers_) workers_->Stop();
+  if (media_) media_->Stop();
   if (federation_) federation_->Stop();
   if (log_) log_->Stop();
   if (search_index_) search_index_->Stop();
@@ -361,6 +447,7 @@ Status Node::Serve() {
   http_->Stop(10000);
   hub_->DetachAll();
   workers_->Stop();
+  media_->Stop();
   fetches_->Stop(/*drop_queued=*/true);  // introductions nobody waits for any more
   federation_->Stop();
   log_->Stop();
@@ -382,6 +469,12 @@ void Node::Housekeeping() {
     LogWarn("could not end idle sessions", {{"error", ended.error().message}});
   }
   federation_->Housekeeping();
+  if (MonotonicSeconds() >= next_media_sweep_) {
+    next_media_sweep_ = MonotonicSeconds() + config_.media.sweep_interval_s;
+    if (auto swept = media_->Sweep(); !swept.ok()) {
+      LogWarn("media sweep failed", {{"error", swept.error().message}});
+    }
+  }
   auto r = db_->pool().With([](PgConn& c) { return c.Exec(kPing); });
   bool ok = r.ok();
   if (ok != g_db_healthy.exchange(ok)) {

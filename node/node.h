@@ -25,6 +25,8 @@ class StreamHub;
 class StreamDelivery;
 class StreamEndpoint;
 class AuditLog;
+class BlobStore;
+class MediaService;
 struct NodeKeys;
 
 class Node {
@@ -61,6 +63,9 @@ class Node {
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
   std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<BlobStore> media_store_;
+  std::unique_ptr<MediaService> media_;
+  double next_media_sweep_ = 0;  // MonotonicSeconds() of the next sweep
   std::unique_ptr<Router> router_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<HttpServer> http_;

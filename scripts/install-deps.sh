@@ -8,6 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   # libraries
   libboost-dev libsodium-dev libzmq3-dev cppzmq-dev libyaml-cpp-dev nlohmann-json3-dev libpq-dev libssl-dev
+  # media: images (libvips) and the S3 store (libcurl); libvips-tools makes test fixtures
+  libvips-dev libcurl4-openssl-dev libvips-tools
   ca-certificates
   # tests
   googletest libgtest-dev libgmock-dev
@@ -42,6 +44,12 @@ npm_deps() {
   if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "deps: npm ci in tests/e2e"
     (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  # s3rver and aws4 for the S3 media store's tests (tests/s3), as locked.
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/s3"
+  if [ ! -d "$dir/node_modules/s3rver" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in tests/s3"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 

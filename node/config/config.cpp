@@ -292,6 +292,15 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& name
     if (!entry.key->required || reader.WasSet(entry.path) || from_env.count(entry.path)) continue;
     return Error::Invalid(reader.Location(entry.section->name) + entry.path + " is required");
   }
+  if (config.media.store == "s3") {
+    for (auto [key, value] : {std::pair{"endpoint", &config.media.s3.endpoint}, std::pair{"bucket", &config.media.s3.bucket},
+                              std::pair{"access_key_id", &config.media.s3.access_key_id},
+                              std::pair{"secret_access_key", &config.media.s3.secret_access_key}}) {
+      if (value->empty()) {
+        return Error::Invalid(reader.Location("media") + "media.s3." + key + " is required when media.store is s3");
+      }
+    }
+  }
   return config;
 }
 

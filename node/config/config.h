@@ -72,6 +72,27 @@ struct Config {
     int64_t max_upload_bytes = 26214400;     // 1..4294967296
   } limits;
 
+  struct Media {
+    std::string store = "filesystem";          // filesystem | s3
+    struct S3 {
+      std::string endpoint;                    // http(s)://host[:port] of the S3 service
+      std::string bucket;
+      std::string region = "us-east-1";
+      std::string access_key_id;
+      std::string secret_access_key;           // redacted by DescribeConfig
+      bool path_style = true;                  // endpoint/bucket/key; false: bucket.endpoint/key
+      int timeout_s = 30;                      // whole request, 1..3600
+    } s3;
+    int64_t max_image_pixels = 40000000;       // width x height x frames, 1..1000000000
+    int64_t quota_bytes_per_user = 1073741824; // 0: no quota
+    int64_t remote_cache_bytes = 1073741824;   // other nodes' media kept here (federated media)
+    int retention_days = 0;                    // 0: keep media forever
+    int unreferenced_after_s = 86400;          // uploads no message carries are removed after, 1..31536000
+    int sweep_interval_s = 3600;               // how often the sweep runs, 10..86400
+    int image_workers = 2;                     // threads decoding images, 1..64
+    int image_queue = 16;                      // images waiting; past it uploads get 503, 0..10000
+  } media;
+
   struct Stream {
     int max_connections = 10000;       // open WebSocket streams, 1..1000000
     int send_queue_bytes = 1048576;    // per connection; past it the client is dropped (4001), 4096..268435456

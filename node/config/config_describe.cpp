@@ -109,6 +109,7 @@ std::string RedactDatabaseUrl(const std::string& url) {
 std::string DescribeConfig(const Config& config) {
   Config c = config;  // the table's accessors take a mutable Config
   c.database.url = RedactDatabaseUrl(c.database.url);
+  if (!c.media.s3.secret_access_key.empty()) c.media.s3.secret_access_key = "***";
 
   YAML::Emitter out;
   out << YAML::BeginMap;

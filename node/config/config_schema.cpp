@@ -40,7 +40,8 @@ std::span<const Section> AllConfigSections() {
   // The order of config/node.yaml. A new section: one line here.
   static const Section kSections[] = {
       NodeConfigSection(),     HttpConfigSection(),     FederationConfigSection(), DatabaseConfigSection(),
-      RegistrationConfigSection(), LimitsConfigSection(), StreamConfigSection(),  SessionsConfigSection(),
+      RegistrationConfigSection(), LimitsConfigSection(), MediaConfigSection(),  StreamConfigSection(),
+      SessionsConfigSection(),
       RateLimitsConfigSection(), LogConfigSection(),
   };
   return kSections;

@@ -146,6 +146,7 @@ Section FederationConfigSection();
 Section DatabaseConfigSection();
 Section RegistrationConfigSection();
 Section LimitsConfigSection();
+Section MediaConfigSection();
 Section StreamConfigSection();
 Section SessionsConfigSection();
 Section RateLimitsConfigSection();

@@ -45,6 +45,12 @@ size_t Gateway::BodyLimit(std::string_view method, std::string_view path) const 
   return default_max_body_;
 }
 
+bool Gateway::BodyToFile(std::string_view method, std::string_view path) const {
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  return router_.Match(method, path, &route, &params) == Router::MatchResult::kFound && route->options.body_to_file;
+}
+
 void Gateway::Handle(HttpRequest req, Done done) {
   double start = MonotonicSeconds();
   const Route* route = nullptr;
@@ -192,7 +198,7 @@ void Gateway::Finish(const HttpRequest& req, const Route* route, int metric_inde
          {"ms", elapsed * 1000.0},
          {"ip", req.remote_ip},
          {"user", user},
-         {"bytes", static_cast<int64_t>(resp.body.size())}});
+         {"bytes", static_cast<int64_t>(resp.file ? resp.file->length : resp.body.size())}});
   }
   done(std::move(resp));
 }

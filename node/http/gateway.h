@@ -58,6 +58,8 @@ class Gateway {
 
   // Body size limit for a request (the route's own, else http.max_body_bytes).
   size_t BodyLimit(std::string_view method, std::string_view path) const;
+  // Whether the route streams its body to a file (RouteOptions::body_to_file).
+  bool BodyToFile(std::string_view method, std::string_view path) const;
 
   // Access to the limiter for handlers with their own keys (login, register).
   bool rate_limits_enabled() const { return rate_limits_enabled_; }

@@ -1,6 +1,12 @@
 #include "node/http/http_server.h"
 
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -47,6 +53,113 @@ std::string NewRequestId() {
 }
 
 class Session;
+
+// A request body written to a file as it arrives (body_to_file routes),
+// hashed on the way, its first bytes kept for sniffing. The file was
+// created (and is owned) by the UploadedFile; a write error (disk full) ends
+// the read with a generic-category error the session answers 503.
+struct UploadBody {
+  struct value_type {
+    std::shared_ptr<UploadedFile> file;
+  };
+  class reader {
+   public:
+    // The parser makes its reader when it is made, before the session puts
+    // the file into the body: keep the body, take the file at init.
+    template <bool isRequest, class Fields>
+    reader(http::header<isRequest, Fields>&, value_type& b) : body_(b) {}
+    void init(const boost::optional<std::uint64_t>&, beast::error_code& ec) {
+      file_ = body_.file;
+      if (!file_ || file_->fd < 0) {
+        ec = beast::error_code(EBADF, boost::system::generic_category());
+        return;
+      }
+      crypto_hash_sha256_init(&sha_);
+      ec = {};
+    }
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, beast::error_code& ec) {
+      size_t total = 0;
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
+        asio::const_buffer b = *it;
+        const char* p = static_cast<const char*>(b.data());
+        size_t len = b.size();
+        crypto_hash_sha256_update(&sha_, reinterpret_cast<const unsigned char*>(p), len);
+        if (file_->head.size() < 4096) file_->head.append(p, std::min(len, 4096 - file_->head.size()));
+        while (len > 0) {
+          ssize_t w = ::write(file_->fd, p, len);
+          if (w < 0) {
+            if (errno == EINTR) continue;
+            ec = beast::error_code(errno, boost::system::generic_category());
+            return total;
+          }
+          p += w;
+          len -= static_cast<size_t>(w);
+          total += static_cast<size_t>(w);
+        }
+      }
+      file_->size += total;
+      ec = {};
+      return total;
+    }
+    void finish(beast::error_code& ec) {
+      unsigned char out[crypto_hash_sha256_BYTES];
+      crypto_hash_sha256_final(&sha_, out);
+      char hex[2 * sizeof out + 1];
+      sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+      file_->sha256_hex = hex;
+      ::close(file_->fd);
+      file_->fd = -1;
+      ec = {};
+    }
+
+   private:
+    value_type& body_;
+    std::shared_ptr<UploadedFile> file_;
+    crypto_hash_sha256_state sha_;
+  };
+};
+
+// A response body read from a file range (ResponseFile) 64 KiB at a time.
+struct FileRangeBody {
+  using value_type = std::shared_ptr<ResponseFile>;
+  static std::uint64_t size(const value_type& v) { return v ? v->length : 0; }
+  class writer {
+   public:
+    using const_buffers_type = asio::const_buffer;
+    template <bool isRequest, class Fields>
+    writer(const http::header<isRequest, Fields>&, const value_type& b) : file_(b) {}
+    void init(beast::error_code& ec) {
+      pos_ = file_ ? file_->offset : 0;
+      left_ = file_ ? file_->length : 0;
+      ec = {};
+    }
+    boost::optional<std::pair<const_buffers_type, bool>> get(beast::error_code& ec) {
+      ec = {};
+      if (left_ == 0) return boost::none;
+      size_t want = static_cast<size_t>(std::min<uint64_t>(sizeof buf_, left_));
+      ssize_t n;
+      do {
+        n = ::pread(file_->fd, buf_, want, static_cast<off_t>(pos_));
+      } while (n < 0 && errno == EINTR);
+      if (n <= 0) {
+        // The file shrank or failed under us: the length already sent is a
+        // promise we cannot keep, so the connection ends.
+        ec = beast::error_code(n < 0 ? errno : EIO, boost::system::generic_category());
+        return boost::none;
+      }
+      pos_ += static_cast<uint64_t>(n);
+      left_ -= static_cast<uint64_t>(n);
+      return std::make_pair(const_buffers_type(buf_, static_cast<size_t>(n)), left_ > 0);
+    }
+
+   private:
+    const value_type& file_;
+    uint64_t pos_ = 0;
+    uint64_t left_ = 0;
+    char buf_[65536];
+  };
+};
 
 }  // namespace
 
@@ -170,6 +283,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadHeader() {
     idle_ = false;
+    upload_parser_.reset();
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(server_.options.max_header_bytes));
     // The route's own limit is checked against Content-Length after the head;
@@ -204,8 +318,38 @@ class Session : public std::enable_shared_from_this<Session> {
       OnRequest();
       return;
     }
-    auto expect = req[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
+    // Read before a body_to_file request moves its head to another parser.
+    bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
+    if (server_.gateway.BodyToFile(std::string_view(req.method_string().data(), req.method_string().size()), path)) {
+      // Every such route needs a token: a request without one is refused
+      // before its body costs the node any disk (one with a wrong token is
+      // refused by the gateway once the body has arrived).
+      if (req[http::field::authorization].empty()) {
+        WriteError(401, "unauthorized", "missing access token: send Authorization: Bearer TOKEN", request_id_);
+        return;
+      }
+      // The same head, a body that goes to disk.
+      auto file = std::make_shared<UploadedFile>();
+      if (!server_.options.upload_dir.empty()) {
+        std::string tmpl = server_.options.upload_dir + "/upload-XXXXXX";
+        int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+        if (fd >= 0) {
+          file->fd = fd;
+          file->path = tmpl;
+        } else {
+          LogError("cannot create an upload file", {{"dir", server_.options.upload_dir}, {"error", strerror(errno)}});
+        }
+      }
+      if (file->fd < 0) {
+        WriteError(503, "unavailable", "uploads cannot be stored right now", request_id_);
+        return;
+      }
+      upload_parser_.emplace(std::move(*parser_));
+      parser_.reset();
+      upload_parser_->body_limit(limit);
+      upload_parser_->get().body().file = std::move(file);
+    }
+    if (expect_continue) {
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       asio::async_write(stream_.socket(), asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, size_t) {
         if (ec) return self->Close();
@@ -218,6 +362,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void ReadBody() {
     stream_.expires_after(std::chrono::seconds(server_.options.idle_timeout_s));
+    if (upload_parser_) {
+      http::async_read(stream_, buffer_, *upload_parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+        if (ec) return self->OnReadError(ec);
+        self->OnRequest();
+      });
+      return;
+    }
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return self->OnReadError(ec);
       self->OnRequest();
@@ -233,6 +384,11 @@ class Session : public std::enable_shared_from_this<Session> {
       // has already closed the socket, so there is no one to answer.
       LogInfo("http request timed out", {{"ip", remote_ip_}});
       Close();
+    } else if (ec.category() == boost::system::generic_category()) {
+      // Writing an upload to disk failed (disk full, quota): the body was not
+      // stored; the rest of it is drained, never parsed.
+      LogError("upload write failed", {{"request_id", request_id_}, {"error", ec.message()}});
+      WriteError(503, "unavailable", "the upload could not be written to disk: " + ec.message(), request_id_);
     } else if (ec == http::error::body_limit) {
       WriteError(413, "payload_too_large", "request body is over the limit", request_id_);
     } else if (ec == http::error::header_limit) {
@@ -244,7 +400,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
-  std::string RequestIdFrom(const http::request<http::string_body>& req) {
+  template <class Req>
+  std::string RequestIdFrom(const Req& req) {
     auto it = req.find("x-request-id");
     if (it != req.end()) {
       std::string_view v(it->value().data(), it->value().size());
@@ -255,6 +412,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnRequest() {
     HandlerScope scope("http request", request_id_);
+    if (upload_parser_) {
+      auto msg = upload_parser_->release();
+      upload_parser_.reset();
+      HttpRequest r;
+      r.upload = std::move(msg.body().file);
+      return Dispatch(msg, std::move(r));
+    }
     auto msg = parser_->release();
     if (server_.options.stream && beast::websocket::is_upgrade(msg)) {
       std::string_view t(msg.target().data(), msg.target().size());
@@ -265,12 +429,17 @@ class Session : public std::enable_shared_from_this<Session> {
       }
     }
     HttpRequest r;
+    r.body = std::move(msg.body());
+    Dispatch(msg, std::move(r));
+  }
+
+  template <class Msg>
+  void Dispatch(Msg& msg, HttpRequest r) {
     r.method = std::string(msg.method_string());
     r.target = std::string(msg.target());
     SplitTarget(r.target, &r.path, &r.query);
     r.headers.reserve(8);
     for (const auto& f : msg) r.headers.emplace_back(LowerHeaderName(f.name_string()), std::string(f.value()));
-    r.body = std::move(msg.body());
     r.keep_alive = msg.keep_alive() && msg.version() >= 11;
     head_request_ = msg.method() == http::verb::head;
     r.request_id = request_id_;
@@ -290,7 +459,39 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  // Status line and headers common to every answer.
+  template <class Res>
+  bool FillHead(Res& res, HttpResponse& resp) {
+    res.version(11);
+    res.result(static_cast<unsigned>(resp.status));
+    if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
+    res.set("X-Request-Id", request_id_);
+    res.set("X-Content-Type-Options", "nosniff");
+    bool has_cache_control = false;
+    for (auto& [k, v] : resp.headers) {
+      if (beast::iequals(k, "cache-control")) has_cache_control = true;
+      res.set(k, v);
+    }
+    if (!has_cache_control) res.set(http::field::cache_control, "no-store");
+    bool keep = keep_alive_ && !resp.close && !server_.stopping.load();
+    res.keep_alive(keep);
+    return keep;
+  }
+
   void Write(HttpResponse resp) {
+    if (resp.file) {
+      if (head_request_) {
+        auto res = std::make_shared<http::response<http::empty_body>>();
+        bool keep = FillHead(*res, resp);
+        res->content_length(resp.file->length);
+        return SendResponse(res, keep);
+      }
+      auto res = std::make_shared<http::response<FileRangeBody>>();
+      bool keep = FillHead(*res, resp);
+      res->body() = std::move(resp.file);
+      res->prepare_payload();
+      return SendResponse(res, keep);
+    }
     auto res = std::make_shared<http::response<http::string_body>>();
     res->version(11);
     res->result(static_cast<unsigned>(resp.status));
@@ -316,7 +517,8 @@ class Session : public std::enable_shared_from_this<Session> {
     SendResponse(res, keep);
   }
 
-  void SendResponse(std::shared_ptr<http::response<http::string_body>> res, bool keep) {
+  template <class Res>
+  void SendResponse(std::shared_ptr<Res> res, bool keep) {
     stream_.expires_after(std::chrono::seconds(server_.options.idle_timeout_s));
     http::async_write(stream_, *res, [self = shared_from_this(), res, keep](beast::error_code ec, size_t) {
       if (ec) return self->Close();
@@ -379,6 +581,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HttpServer::Impl& server_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::request_parser<UploadBody>> upload_parser_;  // a body_to_file request
   std::string remote_ip_;
   std::string request_id_;
   bool keep_alive_ = true;

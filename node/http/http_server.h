@@ -8,6 +8,11 @@
 // error) the connection is closed: the rest of an over-limit body is drained
 // and discarded, never parsed as further requests.
 //
+// Routes marked body_to_file (media uploads) have their body written to a
+// temporary file in upload_dir as it arrives, hashed on the way (SHA-256),
+// so a 25 MiB upload costs a 64 KiB buffer, not 25 MiB. Responses that carry
+// a ResponseFile are streamed from it the same way (downloads, Range).
+//
 // Beast is included only by http_server.cpp (it is costly to compile).
 #pragma once
 
@@ -36,6 +41,9 @@ struct HttpServerOptions {
   size_t max_any_body = 64 << 20;    // upper bound of every route's body limit
   std::vector<std::string> trusted_proxies;
   UpgradeHandler* stream = nullptr;  // takes WebSocket upgrades of /api/v1/stream (the stream endpoint)
+  // Where bodies of body_to_file routes are written (the node creates it).
+  // Empty: such bodies are refused with 503.
+  std::string upload_dir;
 };
 
 class HttpServer {

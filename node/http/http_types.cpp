@@ -1,8 +1,19 @@
 #include "node/http/http_types.h"
 
+#include <unistd.h>
+
 #include "node/common/log.h"
 
 namespace gc {
+
+UploadedFile::~UploadedFile() {
+  if (fd >= 0) ::close(fd);
+  if (!path.empty()) ::unlink(path.c_str());
+}
+
+ResponseFile::~ResponseFile() {
+  if (fd >= 0) ::close(fd);
+}
 
 std::string_view HttpRequest::header(std::string_view lower_name) const {
   for (const auto& [k, v] : headers) {

@@ -47,6 +47,9 @@ struct RouteOptions {
   bool fast = false;         // never blocks once auth is resolved: may run on an I/O thread
   bool rate_limited = true;  // subject to the per-IP and per-user buckets
   size_t max_body = 0;       // 0: http.max_body_bytes
+  // The body is streamed to a temporary file (HttpRequest::upload), never
+  // held in memory: for uploads up to limits.max_upload_bytes.
+  bool body_to_file = false;
 };
 
 struct Route {

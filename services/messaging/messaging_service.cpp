@@ -133,12 +133,17 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
   }();
   if (!checked.ok()) return done(checked.error());
   if (req.client_txn_id) {
+    // A repeated send answers the first result before anything else.
     auto prior = FindByTxn(me.user_id, *req.client_txn_id);
     if (!prior.ok()) return done(prior.error());
     if (*prior) {
       if ((*prior)->group_row != row) return done(Error::Conflict("client_txn_id was already used in another group"));
       return done(**prior);
     }
+  }
+  if (req.media_id && media_check_) {
+    Status may = media_check_(me.user_id, *req.media_id);
+    if (!may.ok()) return done(may.error());
   }
   std::string user = me.user_id;
   SendRequest r = req;

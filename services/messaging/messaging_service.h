@@ -62,6 +62,10 @@ class MessagingService {
  public:
   MessagingService(GroupLog& log, PgPool& db, int64_t max_message_bytes);
   void set_ephemeral_sink(EphemeralSink* sink) { ephemeral_ = sink; }
+  // Whether a user may attach a media_id to a message (the media service:
+  // their own upload, or media they can read); its error refuses the send.
+  using MediaCheck = std::function<Status(const std::string& user, const std::string& media_id)>;
+  void set_media_check(MediaCheck check) { media_check_ = std::move(check); }
   // Searches wait for it to index what the log has committed (up to 2 s).
   void set_search_index(SearchIndex* index) { search_index_ = index; }
 
@@ -118,6 +122,7 @@ class MessagingService {
   int64_t max_message_bytes_;
   EphemeralSink* ephemeral_ = nullptr;
   SearchIndex* search_index_ = nullptr;
+  MediaCheck media_check_;
 };
 
 }  // namespace gc

@@ -365,6 +365,7 @@ Result<std::shared_ptr<const UserProfile>> UserService::UpdateProfile(
   if (avatar_media_id && *avatar_media_id && (*avatar_media_id)->size() > 128) {
     return Error::Invalid("avatar_media_id is too long");
   }
+  if (avatar_media_id && *avatar_media_id && avatar_check_) GC_TRY(avatar_check_(p.user->user_id, **avatar_media_id));
   auto st = db_.Transaction([&](PgConn& c) -> Status {
     if (display_name) {
       auto r = c.Exec(kUpdateDisplayName, {p.user->id, *display_name});

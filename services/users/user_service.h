@@ -159,6 +159,11 @@ class UserService : public Authenticator {
   // Sessions in use without requests (open streams): the idle sweep counts
   // them as used. Set once before serving.
   void set_open_sessions(std::function<std::vector<int64_t>()> f) { open_sessions_ = std::move(f); }
+  // Whether a user may set a media_id as their avatar (the media service:
+  // an image they uploaded); its error refuses PATCH /me.
+  void set_avatar_check(std::function<Status(const std::string& user, const std::string& media_id)> f) {
+    avatar_check_ = std::move(f);
+  }
 
  private:
   struct CacheEntry {
@@ -198,6 +203,7 @@ class UserService : public Authenticator {
   std::atomic<int64_t> next_idle_sweep_s_{0};
   RevocationListener on_revoked_;
   std::function<std::vector<int64_t>()> open_sessions_;
+  std::function<Status(const std::string&, const std::string&)> avatar_check_;
   std::string server_name_;
   std::string default_mode_;
   std::string dummy_hash_;  // verified against for unknown users (equal timing)

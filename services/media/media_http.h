@@ -1,0 +1,30 @@
+// HTTP routes of the media service (spec/openapi.yaml, Media):
+//   POST /api/v1/media?filename=                 upload (raw body, streamed to disk)
+//   GET  /api/v1/media/{server}/{opaque}         download (also as one %2F-encoded segment)
+//   GET  /api/v1/media/{server}/{opaque}/thumbnail?size=
+//   GET  /api/v1/media/{server}/{opaque}/info    metadata (name, type, size) for file cards
+//   GET  /api/v1/admin/media, /api/v1/admin/media/uploaders
+//   POST, DELETE /api/v1/admin/media/{server}/{opaque}/quarantine
+//   POST /api/v1/admin/media/sweep               run the retention sweep now
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace gc {
+
+class Router;
+class MediaService;
+
+// Records an admin action in the audit log (admin/audit_log.h, wired by the
+// node: the media service sits below admin/ and does not include it).
+using MediaAudit = std::function<void(const std::string& actor, const std::string& action, const std::string& target,
+                                      const std::string& ip, const std::string& request_id,
+                                      const nlohmann::json& detail)>;
+
+void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64_t max_upload_bytes);
+
+}  // namespace gc

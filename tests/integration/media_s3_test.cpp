@@ -1,0 +1,207 @@
+// The S3 media store against a real S3 implementation: npm s3rver, behind a
+// proxy that recomputes every request's SigV4 signature with the npm aws4
+// package and refuses a mismatch (tests/s3/s3_peer.js; `make deps` installs
+// both from tests/s3/package-lock.json). Scenarios: a round trip of a file
+// and an image through signed requests, a wrong secret (refused by the
+// proxy: the upload is 503 and nothing is referenced), virtual-host style
+// addressing (media.localhost), and the store going
+// away (503 for uploads and downloads, the node keeps serving).
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sodium.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tests/harness/harness.h"
+#include "tests/harness/media_fixtures.h"
+
+namespace gc::test {
+namespace {
+
+using nlohmann::json;
+
+// The S3 peer as a child process. Its stdin is a pipe we hold: when this
+// test process dies, the peer sees EOF and exits.
+class S3Peer {
+ public:
+  explicit S3Peer(const std::string& dir) {
+    std::string script = std::string(GC_SOURCE_DIR) + "/tests/s3/s3_peer.js";
+    if (!std::filesystem::exists(std::string(GC_SOURCE_DIR) + "/tests/s3/node_modules/s3rver")) {
+      throw std::runtime_error("tests/s3/node_modules is missing: run `make deps` (npm ci in tests/s3)");
+    }
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      dup2(out[1], 1);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      execlp("node", "node", script.c_str(), "--dir", dir.c_str(), "--bucket", "media", "--key", "gc-test-key",
+             "--secret", "gc-test-secret", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    stdin_ = in[1];
+    // The first line names the ports; the deadline covers node's start-up.
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    char c;
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    while (std::chrono::steady_clock::now() < deadline) {
+      ssize_t n = read(out[0], &c, 1);
+      if (n == 1) {
+        if (c == '\n') break;
+        line += c;
+      } else if (n == 0) {
+        break;
+      } else {
+        fd_set set;
+        FD_ZERO(&set);
+        FD_SET(out[0], &set);
+        timeval tv{0, 100000};
+        select(out[0] + 1, &set, nullptr, nullptr, &tv);
+      }
+    }
+    close(out[0]);
+    if (line.empty()) {
+      Stop();
+      throw std::runtime_error("the S3 peer did not start (node tests/s3/s3_peer.js)");
+    }
+    port_ = json::parse(line)["proxy_port"];
+  }
+  ~S3Peer() { Stop(); }
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    if (stdin_ >= 0) close(stdin_);
+    stdin_ = -1;
+  }
+  int port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int port_ = 0;
+};
+
+std::string RandomBytes(size_t n) {
+  std::string s(n, '\0');
+  randombytes_buf(s.data(), n);
+  s[0] = '\x01';
+  return s;
+}
+
+class MediaS3Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    peer_ = std::make_unique<S3Peer>(s3_dir_.path());
+  }
+  // path_style false: requests go to media.localhost:PORT (curl resolves
+  // every *.localhost name to the loopback address).
+  std::unique_ptr<NodeProcess> StartNode(const std::string& secret, bool path_style = true) {
+    NodeOptions o;
+    o.extra_yaml = "rate_limits:\n  enabled: false\nmedia:\n  store: s3\n  s3:\n    endpoint: http://" +
+                   std::string(path_style ? "127.0.0.1" : "localhost") + ":" + std::to_string(peer_->port()) +
+                   "\n    bucket: media\n    access_key_id: gc-test-key\n    timeout_s: 10\n    path_style: " +
+                   (path_style ? "true" : "false") + "\n";
+    o.env["GROUPCHAT_MEDIA_S3_SECRET_ACCESS_KEY"] = secret;
+    auto node = std::make_unique<NodeProcess>(o);
+    node->Start();
+    auto r = node->Cli({"admin", "create-user", "--username", "root", "--password-file", "-", "--admin"},
+                       "rootpassword\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    HttpClient c = node->Client();
+    admin_ = c.Post("/api/v1/auth/login", {{"username", "root"}, {"password", "rootpassword"}}).json()["access_token"];
+    user_ = c.Post("/api/v1/auth/register", {{"username", UniqueName("s")}, {"password", "correct horse"}})
+                .json()["access_token"];
+    return node;
+  }
+  bool ObjectStored(const std::string& sha) {
+    for (auto& e : std::filesystem::recursive_directory_iterator(s3_dir_.path())) {
+      if (e.path().string().find(sha) != std::string::npos) return true;
+    }
+    return false;
+  }
+  TempDir s3_dir_;
+  std::unique_ptr<S3Peer> peer_;
+  std::string admin_, user_;
+};
+
+TEST_F(MediaS3Test, FilesAndImagesRoundTripThroughSignedRequests) {
+  auto node = StartNode("gc-test-secret");
+  HttpClient c = node->Client();
+  std::string bytes = RandomBytes(200000);
+  auto up = c.PostRaw("/api/v1/media?filename=data.bin", bytes, "x", user_);
+  ASSERT_EQ(up.status, 201) << up.body << node->LogText();
+  EXPECT_TRUE(ObjectStored(up.json()["sha256"]));
+  auto down = c.Request("GET", "/api/v1/media/" + up.json()["media_id"].get<std::string>(), {},
+                        {{"Authorization", "Bearer " + user_}});
+  ASSERT_EQ(down.status, 200) << down.body;
+  EXPECT_EQ(down.body, bytes);
+  auto range = c.Request("GET", "/api/v1/media/" + up.json()["media_id"].get<std::string>(), {},
+                         {{"Authorization", "Bearer " + user_}, {"Range", "bytes=100-199"}});
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.body, bytes.substr(100, 100));
+
+  auto img = c.PostRaw("/api/v1/media", WithExif(MakeJpeg(900, 500), 1, "GCSECRETCAMERA"), "image/jpeg", user_);
+  ASSERT_EQ(img.status, 201) << img.body;
+  std::string id = img.json()["media_id"];
+  auto thumb = c.Request("GET", "/api/v1/media/" + id + "/thumbnail?size=96", {}, {{"Authorization", "Bearer " + user_}});
+  EXPECT_EQ(thumb.status, 200);
+  auto original = c.Request("GET", "/api/v1/media/" + id, {}, {{"Authorization", "Bearer " + user_}});
+  EXPECT_EQ(original.body.find("GCSECRETCAMERA"), std::string::npos);
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+TEST_F(MediaS3Test, VirtualHostStyleRequestsAreSignedForTheirHost) {
+  auto node = StartNode("gc-test-secret", /*path_style=*/false);
+  HttpClient c = node->Client();
+  std::string bytes = RandomBytes(50000);
+  auto up = c.PostRaw("/api/v1/media", bytes, "x", user_);
+  ASSERT_EQ(up.status, 201) << up.body;
+  EXPECT_TRUE(ObjectStored(up.json()["sha256"]));
+  auto down = c.Request("GET", "/api/v1/media/" + up.json()["media_id"].get<std::string>(), {},
+                        {{"Authorization", "Bearer " + user_}});
+  ASSERT_EQ(down.status, 200) << down.body;
+  EXPECT_EQ(down.body, bytes);
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+TEST_F(MediaS3Test, AWrongSecretIsRefusedByTheStoreAndNothingIsReferenced) {
+  auto node = StartNode("not-the-secret");
+  HttpClient c = node->Client();
+  auto up = c.PostRaw("/api/v1/media", RandomBytes(5000), "x", user_);
+  EXPECT_EQ(up.status, 503) << up.body;
+  EXPECT_EQ(up.json()["error"]["code"], "unavailable");
+  auto stats = c.Get("/api/v1/admin/stats", admin_).json()["media"];
+  EXPECT_EQ(stats["count"], 0);
+  EXPECT_EQ(stats["blobs"], 0);  // the pending reference was released
+  EXPECT_NE(node->LogText().find("SignatureDoesNotMatch"), std::string::npos);
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+TEST_F(MediaS3Test, AStoreThatGoesAwayGives503AndTheNodeKeepsServing) {
+  auto node = StartNode("gc-test-secret");
+  HttpClient c = node->Client();
+  auto up = c.PostRaw("/api/v1/media", RandomBytes(5000), "x", user_);
+  ASSERT_EQ(up.status, 201) << up.body;
+  peer_->Stop();
+  auto down = c.Request("GET", "/api/v1/media/" + up.json()["media_id"].get<std::string>(), {},
+                        {{"Authorization", "Bearer " + user_}});
+  EXPECT_EQ(down.status, 503) << down.body;
+  auto again = c.PostRaw("/api/v1/media", RandomBytes(5000), "x", user_);
+  EXPECT_EQ(again.status, 503) << again.body;
+  EXPECT_EQ(c.Get("/api/v1/admin/stats", admin_).json()["media"]["count"], 1);
+  EXPECT_EQ(c.Get("/healthz").status, 200);
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+}  // namespace
+}  // namespace gc::test
