@@ -24,6 +24,8 @@ class MessagingService;
 class StreamHub;
 class StreamEndpoint;
 class AuditLog;
+class NotificationService;
+class NotificationListener;
 struct NodeKeys;
 
 class Node {
@@ -57,6 +59,8 @@ class Node {
   std::unique_ptr<SearchIndex> search_index_;
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
+  std::unique_ptr<NotificationService> notifications_;
+  std::unique_ptr<NotificationListener> notification_frames_;
   std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Router> router_;

@@ -75,6 +75,8 @@ class StreamHub : public EventSink, public EphemeralSink {
   void Typing(const std::string& group_id, const std::string& user, bool typing,
               std::shared_ptr<const std::vector<std::string>> recipients) override;
   void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
+  // An ephemeral JSON frame to every open stream of `user` (notifications).
+  void SendToUser(const std::string& user, const std::string& payload);
 
   bool IsOnline(const std::string& user) const;
   // Presence frames ("online") for everyone sharing a group with `user` who
