@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <chrono>
 
-#include "federation/canonical_json.h"
+#include "services/groups/signed_log/canonical_json.h"
 #include "federation/inbound_checks.h"
 #include "node/common/barrier.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/identity/node_keys.h"
+#include "services/groups/signed_log/signed_event.h"
 #include "federation/wire.h"
 #include "node/common/address.h"
 #include "node/common/completion.h"

@@ -39,13 +39,13 @@
 #include <thread>
 #include <vector>
 
-#include "federation/chain.h"
 #include "federation/peers.h"
 #include "federation/transport.h"
 #include "node/common/principal.h"
 #include "node/common/result.h"
 #include "services/groups/group_log.h"
 #include "services/groups/group_service.h"
+#include "services/groups/signed_log/chain.h"
 
 namespace gc {
 

@@ -1,10 +1,10 @@
 #include "federation/inbound_checks.h"
 
-#include "federation/canonical_json.h"
-#include "federation/signed_event.h"
 #include "federation/wire.h"
 #include "node/common/address.h"
 #include "services/groups/projections.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 

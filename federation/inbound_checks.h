@@ -13,10 +13,10 @@
 #include <string>
 #include <string_view>
 
-#include "federation/chain.h"
 #include "federation/wire.h"
 #include "node/common/result.h"
 #include "services/groups/group_log.h"
+#include "services/groups/signed_log/chain.h"
 
 namespace gc {
 

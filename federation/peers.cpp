@@ -4,16 +4,16 @@
 #include <cstring>
 #include <thread>
 
-#include "federation/canonical_json.h"
-#include "federation/chain.h"
-#include "federation/node_keys.h"
 #include "federation/outbound_http.h"
-#include "federation/signed_event.h"
 #include "node/common/address.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/db/pg.h"
+#include "node/identity/node_keys.h"
 #include "services/groups/group_log.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 

@@ -4,11 +4,11 @@
 
 #include <map>
 
-#include "federation/canonical_json.h"
-#include "federation/chain.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
 #include "node/db/pg.h"
+#include "node/identity/node_keys.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 

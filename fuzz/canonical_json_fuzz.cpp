@@ -1,4 +1,4 @@
-// Canonical JSON (federation/canonical_json.h): the strict parser and the
+// Canonical JSON (services/groups/signed_log/canonical_json.h): the strict parser and the
 // canonical encoder on arbitrary bytes. Checks that what parses and encodes
 // round-trips (parse -> encode -> parse gives the same value, encoding again
 // gives the same bytes), that the canonical form is never longer than any
@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "federation/canonical_json.h"
 #include "fuzz/fuzz_targets.h"
 #include "node/common/text.h"
+#include "services/groups/signed_log/canonical_json.h"
 
 namespace gc::fuzz {
 

@@ -13,13 +13,13 @@
 #include <set>
 #include <string>
 
-#include "federation/chain.h"
 #include "fuzz/fuzz_targets.h"
 #include "node/common/address.h"
 #include "node/common/text.h"
 #include "node/http/json_body.h"
 #include "services/groups/group_log.h"
 #include "services/groups/projections.h"
+#include "services/groups/signed_log/chain.h"
 #include "services/messaging/message_body.h"
 
 namespace gc::fuzz {

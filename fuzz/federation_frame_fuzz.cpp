@@ -21,13 +21,13 @@
 #include <string>
 #include <string_view>
 
-#include "federation/canonical_json.h"
-#include "federation/chain.h"
 #include "federation/inbound_checks.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
 #include "fuzz/fuzz_targets.h"
+#include "node/identity/node_keys.h"
 #include "services/groups/projections.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc::fuzz {
 namespace {

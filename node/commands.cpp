@@ -13,14 +13,13 @@
 #include <string>
 #include <vector>
 
-#include "federation/node_keys.h"
+#include "federation/verify_group.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/db/migrations.h"
-#include "federation/node_keys.h"
-#include "federation/verify_group.h"
 #include "node/db/node_database.h"
 #include "node/db/pg.h"
+#include "node/identity/node_keys.h"
 #include "node/node.h"
 #include "services/users/user_service.h"
 
@@ -41,6 +40,8 @@ Usage:
   groupchat admin set-registration --config FILE --mode open|invite|closed
   groupchat admin verify-group  --config FILE GROUP    re-check a group log's hash chain and signatures
                                 (exit 1 and the first broken link if it does not hold)
+  groupchat config-doc                 print every config key with its type, default and bounds
+                                       (Markdown; docs/config.md is this output)
   groupchat --help | --version
 
 Exit codes: 0 success, 1 runtime failure, 2 bad configuration, 64 bad usage.
@@ -310,6 +311,10 @@ int RunCommand(int argc, char** argv) {
   }
   if (cmd == "--version") {
     std::cout << "groupchat " << GC_VERSION << "\n";
+    return kExitOk;
+  }
+  if (cmd == "config-doc" && argc == 2) {
+    std::cout << ConfigReference();
     return kExitOk;
   }
   if (cmd == "admin") return Admin(argc, argv);

@@ -11,10 +11,10 @@
 
 #include "admin/admin_http.h"
 #include "admin/audit_log.h"
-#include "federation/chain.h"
 #include "federation/federation.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/identity/node_keys.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 #include <sodium.h>
 #include "node/common/address.h"
@@ -39,6 +39,7 @@
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
 #include "services/messaging/search_index.h"
+#include "services/messaging/stream_delivery.h"
 #include "services/notifications/notification_service.h"
 #include "services/notifications/notifications_http.h"
 #include "services/users/user_service.h"
@@ -102,32 +103,23 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
   n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
   n->messaging_ = std::make_unique<MessagingService>(*n->log_, n->db_->pool(), c.limits.max_message_bytes);
+  // The stream hub is platform code; the messaging service's StreamDelivery
+  // feeds it (events, typing, read markers) and answers its questions.
   // Presence goes to everyone who shares a group with the user.
   n->hub_ = std::make_unique<StreamHub>(
-      [self](const std::string& user) {
-        std::vector<std::string> audience;
-        auto rows = self->groups_->JoinedGroups(user);
-        if (!rows.ok()) return audience;
-        for (int64_t row : *rows) {
-          auto members = self->log_->Read(row, [](const GroupState& s) { return s.Joined(); });
-          if (members.ok()) audience.insert(audience.end(), (*members)->begin(), (*members)->end());
-        }
-        std::sort(audience.begin(), audience.end());
-        audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
-        return audience;
-      },
-      c.stream.typing_ttl_s);
-  n->log_->add_sink(n->hub_.get());
+      [self](const std::string& user) { return self->delivery_->PresenceAudience(user); }, c.stream.typing_ttl_s);
+  n->delivery_ = std::make_unique<StreamDelivery>(*n->hub_, *n->log_, *n->groups_, *n->messaging_);
+  n->log_->add_sink(n->delivery_.get());
   n->search_index_ = std::make_unique<SearchIndex>(*n->log_, n->db_->pool());
   n->log_->add_sink(n->search_index_.get());
   n->messaging_->set_search_index(n->search_index_.get());
   n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);
   // Read markers pass through the notification service (which marks the
-  // group's notifications read) to the hub.
+  // group's notifications read) to the stream delivery.
   n->notifications_ = std::make_unique<NotificationService>(*n->log_, n->db_->pool(), c.node.name);
   n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_);
   n->notifications_->set_listener(n->notification_frames_.get());
-  n->notifications_->set_next_ephemeral(n->hub_.get());
+  n->notifications_->set_next_ephemeral(n->delivery_.get());
   n->log_->add_sink(n->notifications_.get());
   n->messaging_->set_ephemeral_sink(n->notifications_.get());
   n->users_->set_revocation_listener([self](int64_t session_id, const std::string& user) {
@@ -149,7 +141,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   so.send_queue_bytes = static_cast<size_t>(c.stream.send_queue_bytes);
   so.max_frame_bytes = static_cast<size_t>(c.stream.max_frame_bytes);
   so.idle_timeout_s = c.stream.idle_timeout_s;
-  n->stream_ = std::make_unique<StreamEndpoint>(so, *n->users_, *n->groups_, *n->messaging_, *n->log_, *n->hub_,
+  n->stream_ = std::make_unique<StreamEndpoint>(so, *n->users_, *n->delivery_, *n->hub_,
                                                 [self](std::function<void()> f) { self->workers_->Post(std::move(f)); });
 
   n->router_ = std::make_unique<Router>();

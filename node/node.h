@@ -22,6 +22,7 @@ class GroupService;
 class SearchIndex;
 class MessagingService;
 class StreamHub;
+class StreamDelivery;
 class StreamEndpoint;
 class AuditLog;
 class NotificationService;
@@ -59,6 +60,7 @@ class Node {
   std::unique_ptr<SearchIndex> search_index_;
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
+  std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
   std::unique_ptr<NotificationService> notifications_;
   std::unique_ptr<NotificationListener> notification_frames_;
   std::unique_ptr<StreamEndpoint> stream_;

@@ -1,7 +1,10 @@
 // The node's configuration: one typed struct, loaded from one YAML file.
 //
-// Every key is documented in config/node.yaml. LoadConfig validates types,
-// ranges and unknown keys, and reports problems as `FILE:LINE:COL: message`.
+// Every key is in the table of keys (config_schema.h, one file per section
+// under sections/), documented in config/node.yaml and listed with its type,
+// default and bounds in docs/config.md (`groupchat config-doc`). The member
+// initializers below are the defaults. LoadConfig validates types, ranges
+// and unknown keys, and reports problems as `FILE:LINE:COL: message`.
 // Environment variables GROUPCHAT_<SECTION>_<KEY> (e.g. GROUPCHAT_HTTP_LISTEN,
 // GROUPCHAT_RATE_LIMITS_PER_IP_RATE) override file values after loading.
 #pragma once
@@ -115,5 +118,10 @@ std::map<std::string, std::string> GroupchatEnvironment();
 // The effective configuration as YAML-like text with secrets (database.url
 // passwords) redacted, for logs and the admin console.
 std::string DescribeConfig(const Config& config);
+
+// The reference of every key (Markdown: section, key, type, default, accepted
+// values, one line on what it does), generated from the table of keys;
+// `groupchat config-doc` prints it and docs/config.md is its output.
+std::string ConfigReference();
 
 }  // namespace gc

@@ -27,7 +27,7 @@
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
 #include "node/http/request_head.h"
-#include "node/stream/stream_endpoint.h"
+#include "node/http/upgrade_handler.h"
 
 namespace gc {
 

@@ -21,7 +21,7 @@
 namespace gc {
 
 class Gateway;
-class StreamEndpoint;
+class UpgradeHandler;
 
 struct HttpServerOptions {
   std::string listen;                // host:port (port 0: any free port)
@@ -35,7 +35,7 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16384;
   size_t max_any_body = 64 << 20;    // upper bound of every route's body limit
   std::vector<std::string> trusted_proxies;
-  StreamEndpoint* stream = nullptr;  // takes WebSocket upgrades of /api/v1/stream
+  UpgradeHandler* stream = nullptr;  // takes WebSocket upgrades of /api/v1/stream (the stream endpoint)
 };
 
 class HttpServer {

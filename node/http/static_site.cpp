@@ -4,8 +4,7 @@
 #include <fstream>
 #include <memory>
 
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/common/encoding.h"
 #include "node/common/log.h"
 #include "node/http/router.h"
 

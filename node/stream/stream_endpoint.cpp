@@ -20,8 +20,6 @@
 #include "node/http/rate_limiter.h"
 #include "node/stream/stream_hub.h"
 #include "node/stream/ws_frame.h"
-#include "services/groups/group_service.h"
-#include "services/messaging/messaging_service.h"
 
 namespace gc {
 
@@ -218,7 +216,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     last_rx_ = std::chrono::steady_clock::now();
     ReadLoop();
     Heartbeat();
-    upto_ = ep_.log.last_stream_pos();
+    upto_ = ep_.source.LastStreamPos();
     if (since_) {
       cursor_ = *since_;
       FetchReplayPage();
@@ -233,15 +231,15 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     auto self = shared_from_this();
     ep_.post_blocking([self] {
       auto& ep = self->ep_;
-      Result<std::vector<GroupEvent>> events = Error::Internal("unset");
-      if (!self->groups_) {
-        auto g = ep.groups.JoinedGroups(self->user());
+      Result<std::vector<StreamEvent>> events = Error::Internal("unset");
+      if (!self->scope_) {
+        auto g = ep.source.ReplayScopeOf(self->user());
         if (!g.ok()) events = g.error();
-        else self->groups_ = std::move(*g);
+        else self->scope_ = std::move(*g);
       }
-      if (self->groups_) {
-        events = ep.messaging.EventsSince(self->user(), *self->groups_, self->cursor_, self->upto_,
-                                          ep.options.replay_page);
+      if (self->scope_) {
+        events = ep.source.EventsSince(self->user(), *self->scope_, self->cursor_, self->upto_,
+                                       ep.options.replay_page);
       }
       asio::dispatch(self->executor_, [self, events = std::move(events)]() mutable {
         self->OnReplayPage(std::move(events));
@@ -249,7 +247,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     });
   }
 
-  void OnReplayPage(Result<std::vector<GroupEvent>> events) {
+  void OnReplayPage(Result<std::vector<StreamEvent>> events) {
     auto scope = Scope("stream replay");
     if (closing_) return;
     if (!events.ok()) {
@@ -257,7 +255,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
       return CloseWith(1011, "replay failed");
     }
     for (const auto& e : *events) {
-      Enqueue(MakeFrame({{"type", "event"}, {"event", EventJson(e)}}));
+      Enqueue(MakeFrame({{"type", "event"}, {"event", e.event}}));
       last_pos_ = e.stream_pos;
       cursor_ = e.stream_pos;
     }
@@ -564,8 +562,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
       std::string group = g->get<std::string>();
       auto self = shared_from_this();
       ep_.post_blocking([self, group, typing] {
-        auto row = self->ep_.groups.Resolve(*self->principal_.user, group, true);
-        Status st = row.ok() ? self->ep_.messaging.Typing(*self->principal_.user, *row, typing) : Status(row.error());
+        Status st = self->ep_.source.Typing(*self->principal_.user, group, typing);
         if (!st.ok()) {
           Frame f = ErrorFrame(st.error().code == ErrorCode::kNotFound ? "not_found" : "forbidden", st.error().message);
           asio::dispatch(self->executor_, [self, f] { self->Reply(f); });
@@ -592,7 +589,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   // Strand-only state.
   bool replaying_ = false;
   bool replay_waiting_ = false;
-  std::optional<std::vector<int64_t>> groups_;
+  std::optional<StreamSource::ReplayScope> scope_;  // fixed at the first replay page
   int64_t cursor_ = 0;
   int64_t upto_ = 0;
   int64_t last_pos_ = 0;  // highest stream_pos queued for the client
@@ -627,9 +624,8 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
 
 }  // namespace
 
-StreamEndpoint::StreamEndpoint(StreamOptions o, Authenticator& a, GroupService& g, MessagingService& m, GroupLog& l,
-                               StreamHub& h, Post p)
-    : options(o), auth(a), groups(g), messaging(m), log(l), hub(h), post_blocking(std::move(p)) {}
+StreamEndpoint::StreamEndpoint(StreamOptions o, Authenticator& a, StreamSource& s, StreamHub& h, Post p)
+    : options(o), auth(a), source(s), hub(h), post_blocking(std::move(p)) {}
 
 void StreamEndpoint::Accept(beast::tcp_stream stream, http::request<http::string_body> req, std::string remote_ip,
                             std::string request_id, std::shared_ptr<void> hold) {

@@ -14,24 +14,22 @@
 // typing) are size-limited, rate-limited and answered with error frames when
 // malformed. Beast's keep-alive pings and idle timeout detect dead peers.
 //
-// Only stream_endpoint.cpp and http_server.cpp include this header (Beast).
+// The HTTP server hands the upgrades over through UpgradeHandler, which this
+// implements; only stream_endpoint.cpp and the composition root include this
+// header (Beast).
 #pragma once
-
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <atomic>
 #include <functional>
 #include <string>
 
+#include "node/http/upgrade_handler.h"
+
 namespace gc {
 
 class Authenticator;
-class GroupService;
-class MessagingService;
-class GroupLog;
 class StreamHub;
+class StreamSource;
 
 struct StreamOptions {
   int max_connections = 10000;
@@ -41,26 +39,26 @@ struct StreamOptions {
   int replay_page = 500;
 };
 
-class StreamEndpoint {
+class StreamEndpoint : public UpgradeHandler {
  public:
   using Post = std::function<void(std::function<void()>)>;
-  StreamEndpoint(StreamOptions options, Authenticator& auth, GroupService& groups, MessagingService& messaging,
-                 GroupLog& log, StreamHub& hub, Post post_blocking);
+  // `source` answers what the stream cannot know itself (what to replay, a
+  // client's typing frame): the messaging service's StreamDelivery.
+  StreamEndpoint(StreamOptions options, Authenticator& auth, StreamSource& source, StreamHub& hub,
+                 Post post_blocking);
 
   // Takes over an upgrade request's connection. Runs on the connection's
   // strand. `hold` is kept as long as the connection lives (the HTTP server's
   // per-address connection count).
   void Accept(boost::beast::tcp_stream stream, boost::beast::http::request<boost::beast::http::string_body> req,
-              std::string remote_ip, std::string request_id, std::shared_ptr<void> hold = nullptr);
+              std::string remote_ip, std::string request_id, std::shared_ptr<void> hold) override;
 
   // Closes every open stream (shutdown).
   void CloseAll();
 
   const StreamOptions options;
   Authenticator& auth;
-  GroupService& groups;
-  MessagingService& messaging;
-  GroupLog& log;
+  StreamSource& source;
   StreamHub& hub;
   Post post_blocking;
   std::atomic<int> open{0};

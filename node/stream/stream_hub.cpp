@@ -169,21 +169,18 @@ bool StreamHub::AnyConnected(const std::vector<std::string>& users) {
   return std::any_of(users.begin(), users.end(), [&](const std::string& u) { return by_user_.count(u) > 0; });
 }
 
-void StreamHub::Publish(const GroupEvent& event, const std::vector<std::string>& members,
+void StreamHub::Publish(const StreamEvent& event, const std::vector<std::string>& members,
                         const std::vector<std::string>& extra) {
-  // A message ends its sender's typing in that group.
-  if (event.type == "message") {
-    std::lock_guard<std::mutex> lock(typing_mu_);
-    typing_.erase({event.group_id, event.sender});
-  }
-  // Nobody to tell (a replica catching up for users who are away): skip the
-  // serializing. A stream opened meanwhile replays from the database.
-  if (!AnyConnected(members) && !AnyConnected(extra)) return;
   // Serialized once, shared by every receiver.
   auto frame = WsTextFrame(
-      json{{"type", "event"}, {"event", EventJson(event)}}.dump(-1, ' ', false, json::error_handler_t::replace));
+      json{{"type", "event"}, {"event", event.event}}.dump(-1, ' ', false, json::error_handler_t::replace));
   Deliver(members, frame, event.stream_pos, in_batch_);
   Deliver(extra, frame, event.stream_pos, in_batch_);
+}
+
+void StreamHub::EndTyping(const std::string& group_id, const std::string& user) {
+  std::lock_guard<std::mutex> lock(typing_mu_);
+  typing_.erase({group_id, user});
 }
 
 void StreamHub::Typing(const std::string& group_id, const std::string& user, bool typing,

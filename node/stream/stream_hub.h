@@ -1,9 +1,11 @@
 // StreamHub: in-memory fan-out of events to the WebSocket connections of this
 // process, plus presence and typing.
 //
-// The GroupLog publishes each committed event once, with the list of local
-// users allowed to see it; the hub serializes the frame once and hands the
-// same immutable buffer to every connection of those users. Typing
+// The messaging service (services/messaging/stream_delivery.h) publishes each
+// committed event once, with the list of local users allowed to see it; the
+// hub serializes the frame once and hands the same immutable buffer to every
+// connection of those users. The hub knows users, frames and stream
+// positions, not groups' rules: it is platform code below the services. Typing
 // notifications expire after a few seconds unless refreshed; presence is
 // "online" while a user has at least one stream open, and changes are sent to
 // everyone who shares a group with them.
@@ -26,8 +28,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "services/groups/group_log.h"
-#include "services/messaging/messaging_service.h"
+#include "node/stream/stream_source.h"
 
 namespace gc {
 
@@ -53,28 +54,38 @@ class StreamConnection {
   virtual int64_t session_id() const = 0;
 };
 
-class StreamHub : public EventSink, public EphemeralSink {
+class StreamHub {
  public:
   // `shared_groups(user)` lists the users who share a group with `user`
   // (presence audience).
   using Audience = std::function<std::vector<std::string>(const std::string& user)>;
   StreamHub(Audience presence_audience, int typing_ttl_s);
-  ~StreamHub() override;
+  ~StreamHub();
 
   // A connection starts receiving live frames for `user` from the moment it is
   // attached. Returns false when presence changed (first connection).
   void Attach(const std::string& user, std::shared_ptr<StreamConnection> conn);
   void Detach(const std::string& user, const StreamConnection* conn);
 
-  // EventSink: called by the GroupLog writer in stream_pos order.
-  void Publish(const GroupEvent& event, const std::vector<std::string>& members,
-               const std::vector<std::string>& extra) override;
-  void BeginBatch() override;
-  void EndBatch() override;
-  // EphemeralSink
+  // Events, from the group log's writer thread in stream_pos order: sends
+  // `event` to every connection of `members` and `extra`. BeginBatch and
+  // EndBatch bracket the events of one commit, which go out together.
+  void Publish(const StreamEvent& event, const std::vector<std::string>& members,
+               const std::vector<std::string>& extra);
+  void BeginBatch();
+  void EndBatch();
+  // Whether any of `users` has a stream open (nobody to tell: the caller may
+  // skip rendering the event; a stream opened later replays it).
+  bool AnyConnected(const std::vector<std::string>& users);
+
+  // `user` is typing in `group_id` (or stopped): tells `recipients` but
+  // `user`, and expires after typing_ttl_s unless repeated.
   void Typing(const std::string& group_id, const std::string& user, bool typing,
-              std::shared_ptr<const std::vector<std::string>> recipients) override;
-  void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
+              std::shared_ptr<const std::vector<std::string>> recipients);
+  // Ends `user`'s typing in `group_id` without a frame (their message says it).
+  void EndTyping(const std::string& group_id, const std::string& user);
+  // `user`'s read marker moved: tells the user's other streams.
+  void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq);
   // An ephemeral JSON frame to every open stream of `user` (notifications).
   void SendToUser(const std::string& user, const std::string& payload);
 
@@ -102,7 +113,6 @@ class StreamHub : public EventSink, public EphemeralSink {
   void Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
   // `deferred` (writer thread, during a batch): queue without flushing and
   // remember the connection for EndBatch.
-  bool AnyConnected(const std::vector<std::string>& users);
   void Deliver(const std::vector<std::string>& users, const Frame& frame, int64_t pos, bool deferred);
   bool in_batch_ = false;                                        // writer thread only
   std::vector<std::shared_ptr<StreamConnection>> to_flush_;      // writer thread only

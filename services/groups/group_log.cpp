@@ -7,15 +7,15 @@
 #include <cstring>
 #include <set>
 
-#include "federation/canonical_json.h"
-#include "node/common/barrier.h"
-#include "federation/chain.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
 #include "node/common/address.h"
+#include "node/common/barrier.h"
 #include "node/common/completion.h"
+#include "node/common/encoding.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 

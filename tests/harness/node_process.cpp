@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -69,14 +70,24 @@ std::vector<char*> CStrings(std::vector<std::string>& strings) {
 // fork+exec of GC_BINARY in a new process group, with the given fds as its
 // stdin/stdout/stderr and no other fds. Everything the child needs is built
 // before fork: between fork and exec only async-signal-safe calls are allowed.
+// GC_NODE_BINARY (environment) runs another copy of the node binary: a long
+// soak run keeps its own while the build directory is rebuilt.
+const std::string& NodeBinary() {
+  static const std::string path = [] {
+    const char* e = std::getenv("GC_NODE_BINARY");
+    return std::string(e && *e ? e : GC_BINARY);
+  }();
+  return path;
+}
+
 pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
             int in_fd, int out_fd, int err_fd) {
-  std::vector<std::string> argv_strings{GC_BINARY};
+  std::vector<std::string> argv_strings{NodeBinary()};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<std::string> env_strings = ChildEnvironment(env);
   std::vector<char*> argv = CStrings(argv_strings);
   std::vector<char*> envp = CStrings(env_strings);
-  const char* binary = GC_BINARY;
+  const char* binary = NodeBinary().c_str();
   const char* workdir = GC_SOURCE_DIR;
   static constexpr char kExecFailed[] = "harness: exec of the groupchat binary failed\n";
   pid_t parent = ::getpid();

@@ -3,7 +3,7 @@
 // dashboard's figures follow what happens on the node.
 #include <gtest/gtest.h>
 
-#include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -12,46 +12,24 @@ using nlohmann::json;
 
 std::string G(const std::string& id) { return PathSegment(id); }
 
-class AdminTest : public ::testing::Test {
+class AdminTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
-    auto r = node_->Cli({"admin", "create-user", "--username", "chief", "--password-file", "-", "--admin"},
-                        "chiefpassword\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    HttpClient c = node_->Client();
-    admin_ = c.Post("/api/v1/auth/login", {{"username", "chief"}, {"password", "chiefpassword"}}).json()["access_token"];
+    StartNode(kNoRateLimits);
+    admin_ = CreateAdmin(*node_, "chief", "chiefpassword");
+    ASSERT_FALSE(admin_.empty());
   }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  struct User {
-    std::string name, id, token;
-  };
-  User NewUser() {
-    std::string name = UniqueName("adm");
-    auto r = c_.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {name, r.json()["user_id"], r.json()["access_token"]};
-  }
+  TestUser NewUser() { return NodeTest::NewUser("adm"); }
   json AuditFor(const std::string& target) {
     auto r = c_.Get("/api/v1/admin/audit?target=" + G(target), admin_);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json()["entries"];
   }
-  static NodeProcess* node_;
-  static std::string admin_;
-  HttpClient c_{node_->http_port()};
+  static inline std::string admin_;
 };
-NodeProcess* AdminTest::node_ = nullptr;
-std::string AdminTest::admin_;
 
 TEST_F(AdminTest, EveryRouteRefusesNonAdmins) {
-  User u = NewUser();
+  TestUser u = NewUser();
   std::vector<std::pair<std::string, std::string>> routes = {
       {"GET", "/api/v1/admin/users"},
       {"POST", "/api/v1/admin/users"},
@@ -85,7 +63,7 @@ TEST_F(AdminTest, EveryRouteRefusesNonAdmins) {
 }
 
 TEST_F(AdminTest, ActionsAreAuditedAndTheLogCannotBeChanged) {
-  User u = NewUser();
+  TestUser u = NewUser();
   ASSERT_EQ(c_.Post("/api/v1/admin/users/" + G(u.id) + "/deactivate", nullptr, admin_).status, 200);
   ASSERT_EQ(c_.Post("/api/v1/admin/users/" + G(u.id) + "/reactivate", nullptr, admin_).status, 200);
   auto entries = AuditFor(u.id);
@@ -149,7 +127,7 @@ TEST_F(AdminTest, CreateUsersResetPasswordsAndRevokeSessions) {
 }
 
 TEST_F(AdminTest, GrantAndRevokeAdmin) {
-  User u = NewUser();
+  TestUser u = NewUser();
   EXPECT_EQ(c_.Get("/api/v1/admin/stats", u.token).status, 403);
   ASSERT_EQ(c_.Put("/api/v1/admin/users/" + G(u.id) + "/admin", {{"is_admin", true}}, admin_).status, 200);
   EXPECT_EQ(c_.Get("/api/v1/admin/stats", u.token).status, 200);  // at once, same token
@@ -163,7 +141,7 @@ TEST_F(AdminTest, GrantAndRevokeAdmin) {
 
 TEST_F(AdminTest, DashboardFiguresFollowTheNode) {
   auto before = c_.Get("/api/v1/admin/stats", admin_).json();
-  User u = NewUser();
+  TestUser u = NewUser();
   std::string g = c_.Post("/api/v1/groups", {{"name", UniqueName("dash")}}, u.token).json()["group_id"];
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", "m"}}, u.token).status, 201);
@@ -187,7 +165,7 @@ TEST_F(AdminTest, DashboardFiguresFollowTheNode) {
 }
 
 TEST_F(AdminTest, GroupsCanBeInspectedHandedOverAndDeleted) {
-  User owner = NewUser(), member = NewUser();
+  TestUser owner = NewUser(), member = NewUser();
   std::string name = UniqueName("secret");
   std::string g = c_.Post("/api/v1/groups", {{"name", name}, {"visibility", "private"}, {"title", "Secret"}}, owner.token)
                       .json()["group_id"];

@@ -2,8 +2,6 @@
 // checked against a plain echo server before federation tests rely on it.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +12,7 @@
 
 #include "tests/harness/fault_proxy.h"
 #include "tests/harness/http_client.h"
+#include "tests/support/loopback_listener.h"
 
 namespace gc::test {
 namespace {
@@ -23,19 +22,10 @@ using Clock = std::chrono::steady_clock;
 // Echoes every byte of every connection back, one thread per connection.
 class EchoServer {
  public:
-  EchoServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 16);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
+  EchoServer() : listener_(16) {
     thread_ = std::thread([this] {
       while (true) {
-        int c = accept(fd_, nullptr, nullptr);
+        int c = listener_.Accept();
         if (c < 0) return;
         std::thread([c] {
           char buf[65536];
@@ -47,15 +37,13 @@ class EchoServer {
     });
   }
   ~EchoServer() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
+    listener_.Shutdown();
     thread_.join();
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
 
  private:
-  int fd_;
-  int port_;
+  LoopbackListener listener_;
   std::thread thread_;
 };
 

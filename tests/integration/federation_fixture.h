@@ -1,7 +1,7 @@
 // The fixture of the multinode federation tests (federation_test.cpp,
 // federation_faults_test.cpp): real node processes on loopback, each with its
 // own database, resolving each other through federation.resolve, and the
-// client calls their scenarios are written in.
+// client calls their scenarios are written in (on tests/support/api.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tests/harness/harness.h"
+#include "tests/support/api.h"
 
 namespace gc::test {
 
@@ -76,20 +77,16 @@ class FederationTest : public ::testing::Test {
   NodeProcess& N(size_t i) { return *nodes_[i]; }
 
   User Register(size_t node) {
-    HttpClient c(N(node).http_port());
-    auto r = c.Post("/api/v1/auth/register", {{"username", UniqueName("u")}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {r.json()["user_id"], r.json()["access_token"], N(node).http_port()};
+    TestUser u = RegisterUser(N(node));
+    return {u.id, u.token, N(node).http_port()};
   }
   static HttpResponse Post(const User& u, const std::string& path, const json& body = json::object()) {
     return HttpClient(u.port).Post(path, body, u.token);
   }
   static HttpResponse Get(const User& u, const std::string& path) { return HttpClient(u.port).Get(path, u.token); }
   static std::string CreateGroup(const User& owner, json extra = json::object()) {
-    extra["name"] = UniqueName("g");
-    auto r = Post(owner, "/api/v1/groups", extra);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json()["group_id"];
+    HttpClient c(owner.port);
+    return gc::test::CreateGroup(c, owner.token, std::move(extra));
   }
   static HttpResponse Send(const User& u, const std::string& g, const std::string& body, json extra = json::object()) {
     extra["body"] = body;

@@ -18,11 +18,11 @@
 #include <random>
 #include <thread>
 
-#include "federation/canonical_json.h"
-#include "federation/chain.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/identity/node_keys.h"
 #include "services/groups/group_log.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 #include "tests/harness/harness.h"
 
 namespace gc::test {

@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -18,60 +18,19 @@ std::string Unique(const char* prefix) { return UniqueName(prefix); }
 
 std::string G(const std::string& id) { return PathSegment(id); }
 
-struct User {
-  std::string name, id, token;
-};
-
-class GroupsTest : public ::testing::Test {
+class GroupsTest : public NodeTest {
  protected:
-  static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\nlimits:\n  max_message_bytes: 2000\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
-  }
+  static void SetUpTestSuite() { StartNode(std::string(kNoRateLimits) + "limits:\n  max_message_bytes: 2000\n"); }
 
-  User NewUser(const char* prefix = "u") {
-    std::string name = Unique(prefix);
-    auto r = c_.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {name, r.json()["user_id"], r.json()["access_token"]};
-  }
-  std::string NewGroup(const User& owner, json extra = json::object()) {
-    std::string name = Unique("g");
-    extra["name"] = name;
-    auto r = c_.Post("/api/v1/groups", extra, owner.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json()["group_id"];
-  }
-  json Send(const User& u, const std::string& g, const std::string& body, json extra = json::object()) {
-    extra["body"] = body;
-    auto r = c_.Post("/api/v1/groups/" + G(g) + "/messages", extra, u.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json();
-  }
-  json History(const User& u, const std::string& g, const std::string& query = "") {
+  json History(const TestUser& u, const std::string& g, const std::string& query = "") {
     auto r = c_.Get("/api/v1/groups/" + G(g) + "/messages" + query, u.token);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json();
   }
-  static std::string Code(const HttpResponse& r) { return r.json()["error"]["code"]; }
-
-  static NodeProcess* node_;
-  HttpClient c_{node_->http_port()};
 };
-NodeProcess* GroupsTest::node_ = nullptr;
 
 TEST_F(GroupsTest, CreateGetAndListGroups) {
-  User a = NewUser();
+  TestUser a = NewUser();
   auto r = c_.Post("/api/v1/groups", {{"name", "eng-" + a.name}, {"title", "Engineering"}, {"topic", "builds"}},
                    a.token);
   ASSERT_EQ(r.status, 201) << r.body;
@@ -99,7 +58,7 @@ TEST_F(GroupsTest, CreateGetAndListGroups) {
 }
 
 TEST_F(GroupsTest, CreateRejectsBadInput) {
-  User a = NewUser();
+  TestUser a = NewUser();
   for (json body : {json{{"name", "Has Caps"}}, json{{"name", ""}}, json{{"name", 5}}, json::object(),
                     json{{"name", "ok1"}, {"visibility", "secret"}}, json{{"name", "ok2"}, {"join_rule", "maybe"}},
                     json{{"name", "ok3"}, {"title", std::string(300, 't')}},
@@ -112,7 +71,7 @@ TEST_F(GroupsTest, CreateRejectsBadInput) {
 }
 
 TEST_F(GroupsTest, JoinLeaveAndTheLastOwner) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a);
   auto j = c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token);
   ASSERT_EQ(j.status, 200) << j.body;
@@ -134,7 +93,7 @@ TEST_F(GroupsTest, JoinLeaveAndTheLastOwner) {
 }
 
 TEST_F(GroupsTest, PrivateGroupsDoNotLeak) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {{"visibility", "private"}});
   EXPECT_EQ(c_.Get("/api/v1/groups/" + G(g), a.token).json()["join_rule"], "invite");
   // A stranger sees exactly what a missing group looks like.
@@ -156,7 +115,7 @@ TEST_F(GroupsTest, PrivateGroupsDoNotLeak) {
 }
 
 TEST_F(GroupsTest, InviteOnlyPublicGroup) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {{"join_rule", "invite"}});
   EXPECT_EQ(c_.Get("/api/v1/groups/" + G(g), b.token).status, 200);  // public: visible
   EXPECT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token).status, 403);
@@ -168,7 +127,7 @@ TEST_F(GroupsTest, InviteOnlyPublicGroup) {
 }
 
 TEST_F(GroupsTest, RolesKickBanUnban) {
-  User owner = NewUser(), admin = NewUser(), m1 = NewUser(), m2 = NewUser();
+  TestUser owner = NewUser(), admin = NewUser(), m1 = NewUser(), m2 = NewUser();
   std::string g = NewGroup(owner);
   for (auto* u : {&admin, &m1, &m2}) c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), u->token);
   std::string base = "/api/v1/groups/" + G(g);
@@ -198,9 +157,9 @@ TEST_F(GroupsTest, RolesKickBanUnban) {
 }
 
 TEST_F(GroupsTest, MembersArePaginated) {
-  User owner = NewUser();
+  TestUser owner = NewUser();
   std::string g = NewGroup(owner);
-  std::vector<User> users;
+  std::vector<TestUser> users;
   for (int i = 0; i < 7; ++i) {
     users.push_back(NewUser("pm"));
     c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token);
@@ -224,7 +183,7 @@ TEST_F(GroupsTest, MembersArePaginated) {
 }
 
 TEST_F(GroupsTest, SettingsOnlyByOwnersAndAdmins) {
-  User owner = NewUser(), m = NewUser();
+  TestUser owner = NewUser(), m = NewUser();
   std::string g = NewGroup(owner);
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), m.token);
   EXPECT_EQ(c_.Patch("/api/v1/groups/" + G(g), {{"title", "Mine now"}}, m.token).status, 403);
@@ -239,7 +198,7 @@ TEST_F(GroupsTest, SettingsOnlyByOwnersAndAdmins) {
 }
 
 TEST_F(GroupsTest, DirectorySearchAndPagination) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string tag = Unique("dirtag");
   for (int i = 0; i < 5; ++i) NewGroup(a, {{"title", "Directory " + tag + " " + std::to_string(i)}});
   NewGroup(a, {{"title", "Hidden " + tag}, {"visibility", "private"}});
@@ -257,7 +216,7 @@ TEST_F(GroupsTest, DirectorySearchAndPagination) {
 }
 
 TEST_F(GroupsTest, DeleteByOwnerOnly) {
-  User owner = NewUser(), m = NewUser();
+  TestUser owner = NewUser(), m = NewUser();
   std::string g = NewGroup(owner);
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), m.token);
   EXPECT_EQ(c_.Delete("/api/v1/groups/" + G(g), m.token).status, 403);
@@ -270,7 +229,7 @@ TEST_F(GroupsTest, DeleteByOwnerOnly) {
 }
 
 TEST_F(GroupsTest, SendAndReadHistory) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a);
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token);
   json m = Send(a, g, "hello, world 👋");
@@ -286,7 +245,7 @@ TEST_F(GroupsTest, SendAndReadHistory) {
 }
 
 TEST_F(GroupsTest, MessagesRejectBadInput) {
-  User a = NewUser(), outsider = NewUser();
+  TestUser a = NewUser(), outsider = NewUser();
   std::string g = NewGroup(a);
   std::string base = "/api/v1/groups/" + G(g) + "/messages";
   EXPECT_EQ(c_.Post(base, {{"body", std::string(2001, 'x')}}, a.token).status, 413);
@@ -314,7 +273,7 @@ TEST_F(GroupsTest, MessagesRejectBadInput) {
 }
 
 TEST_F(GroupsTest, SendIsIdempotentPerClientTxnId) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string g = NewGroup(a);
   json first = Send(a, g, "once", {{"client_txn_id", "txn-1"}});
   json again = Send(a, g, "once", {{"client_txn_id", "txn-1"}});
@@ -338,13 +297,13 @@ TEST_F(GroupsTest, SendIsIdempotentPerClientTxnId) {
   for (auto& e : all["events"]) races += e["content"].value("body", "") == "race";
   EXPECT_EQ(races, 1);
   // Another user may use the same txn id.
-  User b = NewUser();
+  TestUser b = NewUser();
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token);
   EXPECT_NE(Send(b, g, "mine", {{"client_txn_id", "txn-1"}})["event_id"], first["event_id"]);
 }
 
 TEST_F(GroupsTest, HistoryPaginatesBothWaysWithoutGapsOrRepeats) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string g = NewGroup(a);
   for (int i = 0; i < 45; ++i) Send(a, g, "m" + std::to_string(i));
   // 2 creation events + 45 messages = seq 1..47. Walk backwards from the end.
@@ -381,7 +340,7 @@ TEST_F(GroupsTest, HistoryPaginatesBothWaysWithoutGapsOrRepeats) {
 }
 
 TEST_F(GroupsTest, EditAndDelete) {
-  User a = NewUser(), b = NewUser(), admin = NewUser();
+  TestUser a = NewUser(), b = NewUser(), admin = NewUser();
   std::string g = NewGroup(a);
   std::string base = "/api/v1/groups/" + G(g) + "/messages/";
   for (auto* u : {&b, &admin}) c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), u->token);
@@ -402,7 +361,7 @@ TEST_F(GroupsTest, EditAndDelete) {
   EXPECT_EQ(c_.Patch(base + G(id), {{"body", ""}}, b.token).status, 400);
   EXPECT_EQ(c_.Patch(base + G("$doesnotexist"), {{"body", "x"}}, b.token).status, 404);
   // Delete: a member who is not the sender cannot; a group admin can.
-  User c = NewUser();
+  TestUser c = NewUser();
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), c.token);
   EXPECT_EQ(c_.Delete(base + G(id), c.token).status, 403);
   ASSERT_EQ(c_.Delete(base + G(id), admin.token).status, 200);
@@ -427,7 +386,7 @@ TEST_F(GroupsTest, EditAndDelete) {
 }
 
 TEST_F(GroupsTest, RepliesAndReactions) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a);
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token);
   json m = Send(a, g, "question?");
@@ -459,19 +418,19 @@ TEST_F(GroupsTest, RepliesAndReactions) {
   }
   EXPECT_EQ(c_.Post(rx, {{"key", ""}}, b.token).status, 400);
   EXPECT_EQ(c_.Post(rx, {{"key", std::string(40, 'k')}}, b.token).status, 400);
-  User outsider = NewUser();
+  TestUser outsider = NewUser();
   EXPECT_EQ(c_.Post(rx, {{"key", "x"}}, outsider.token).status, 403);
 }
 
 TEST_F(GroupsTest, MentionsUnreadCountsAndReadMarkers) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a);
   c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token);
   Send(a, g, "hi all");
   json men = Send(a, g, "ping " + b.id + ", and @nobody:else.test too.");
   EXPECT_EQ(men["content"]["mentions"].size(), 2u);
   Send(b, g, "my own message does not count");
-  auto item = [&](const User& u) {
+  auto item = [&](const TestUser& u) {
     json list = c_.Get("/api/v1/groups", u.token).json();
     for (auto& x : list["groups"]) {
       if (x["group_id"] == g) return x;
@@ -503,7 +462,7 @@ TEST_F(GroupsTest, MentionsUnreadCountsAndReadMarkers) {
 }
 
 TEST_F(GroupsTest, SearchOnlyTheGroupsIAmIn) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string mine = NewGroup(a), theirs = NewGroup(b);
   std::string word = "zebra" + std::to_string(getpid());
   Send(a, mine, "the " + word + " crossed the road");
@@ -536,9 +495,9 @@ TEST_F(GroupsTest, SearchOnlyTheGroupsIAmIn) {
 }
 
 TEST_F(GroupsTest, ConcurrentSendersGetGaplessSequence) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string g = NewGroup(a);
-  std::vector<User> users;
+  std::vector<TestUser> users;
   for (int i = 0; i < 4; ++i) {
     users.push_back(NewUser("cs"));
     c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token);

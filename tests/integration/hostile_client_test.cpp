@@ -3,18 +3,13 @@
 // test ends by checking that the node still runs and answers.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <future>
 #include <string>
 #include <vector>
 
-#include "tests/harness/harness.h"
+#include "tests/support/loopback_listener.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -33,51 +28,20 @@ std::string Header64(int opcode, bool fin, uint64_t len) {
   return f;
 }
 
-// Reads until a close frame arrives; its code, or 0 on timeout, -1 on EOF.
-int CloseCode(WsClient& ws, int timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-    auto m = ws.Receive(std::max(1, left));
-    if (m.kind == WsMessage::kClose) return m.close_code;
-    if (m.kind == WsMessage::kError) return -1;
-    if (m.kind == WsMessage::kTimeout) return 0;
-  }
-  return 0;
-}
-
-class HostileClientTest : public ::testing::Test {
+class HostileClientTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "stream:\n  max_frame_bytes: 16384\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
-    auto r = node_->Client().Post("/api/v1/auth/register",
-                                  {{"username", UniqueName("h")}, {"password", "correct horse"}});
-    ASSERT_EQ(r.status, 201) << r.body;
-    token_ = r.json()["access_token"];
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    StartNode("stream:\n  max_frame_bytes: 16384\n");
+    token_ = RegisterUser(*node_, "h").token;
+    ASSERT_FALSE(token_.empty());
   }
   std::unique_ptr<WsClient> Stream() {
-    auto ws = std::make_unique<WsClient>(node_->http_port(), StreamTarget(token_));
-    EXPECT_EQ(ws->status(), 101) << ws->body();
-    auto ready = ws->WaitFor([](const json& f) { return f["type"] == "ready"; }, 5000);
-    EXPECT_TRUE(ready.has_value());
+    auto ws = OpenStream(node_->http_port(), token_);
+    UntilReady(*ws, 5000);
     return ws;
   }
-  static NodeProcess* node_;
-  static std::string token_;
+  static inline std::string token_;
 };
-NodeProcess* HostileClientTest::node_ = nullptr;
-std::string HostileClientTest::token_;
 
 // The frame that used to kill the node: a text fragment, then a continuation
 // whose 64-bit length wraps `buffered + len` past the size check.
@@ -202,13 +166,10 @@ TEST_F(HostileClientTest, DeeplyNestedJsonIsAnsweredWithA4xx) {
 // One address cannot take every connection of the node: past
 // http.max_connections_per_ip (5 here) it gets a 503, streams included.
 TEST(HostileClientLimits, OneAddressGetsAtMostItsShareOfConnections) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\nhttp:\n  max_connections_per_ip: 5\n";
-  NodeProcess node(o);
-  node.Start();
-  auto reg = node.Client().Post("/api/v1/auth/register", {{"username", UniqueName("c")}, {"password", "correct horse"}});
-  ASSERT_EQ(reg.status, 201);
-  std::string token = reg.json()["access_token"];
+  auto owned = StartNodeWith(std::string(kNoRateLimits) + "http:\n  max_connections_per_ip: 5\n");
+  NodeProcess& node = *owned;
+  std::string token = RegisterUser(node, "c").token;
+  ASSERT_FALSE(token.empty());
   std::vector<std::unique_ptr<WsClient>> streams;
   for (int i = 0; i < 2; ++i) {
     streams.push_back(std::make_unique<WsClient>(node.http_port(), StreamTarget(token)));
@@ -250,40 +211,11 @@ TEST(HostileClientLimits, OneAddressGetsAtMostItsShareOfConnections) {
   EXPECT_EQ(node.Stop(), 0);
 }
 
-// A TCP listener on loopback that never accepts: connections complete in the
-// kernel's backlog and then hear nothing (a black hole), and the test can
-// tell whether anyone connected.
-class Listener {
- public:
-  Listener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd_, 128), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Listener() { close(fd_); }
-  int port() const { return port_; }
-  // True if a connection is waiting to be accepted.
-  bool Connected() const {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, 0) > 0;
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-};
-
 // POST /_federation/v1/hello used to make the node open a connection to any
 // host:port an anonymous caller named, tell an open port from a closed one
 // in its error (echoing the answer), and hold an HTTP worker for seconds.
 TEST(AnonymousFederationEndpoints, HelloNeverConnectsToAPrivateAddressItWasNotConfiguredFor) {
-  Listener open_port;
+  LoopbackListener open_port;  // never accepts: tells whether anyone connected
   NodeOptions o;
   o.extra_yaml = "rate_limits:\n  enabled: false\n";
   NodeProcess node(o);
@@ -305,15 +237,12 @@ TEST(AnonymousFederationEndpoints, HelloNeverConnectsToAPrivateAddressItWasNotCo
 }
 
 TEST(AnonymousFederationEndpoints, HellosToASlowNameDoNotHoldTheWorkers) {
-  Listener black_hole;
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\nfederation:\n  resolve:\n    slow.test: http://127.0.0.1:" +
-                 std::to_string(black_hole.port()) + "\n";
-  NodeProcess node(o);
-  node.Start();
-  auto reg = node.Client().Post("/api/v1/auth/register", {{"username", UniqueName("w")}, {"password", "correct horse"}});
-  ASSERT_EQ(reg.status, 201);
-  std::string token = reg.json()["access_token"];
+  LoopbackListener black_hole;  // connections complete, then hear nothing
+  auto owned = StartNodeWith(std::string(kNoRateLimits) + "federation:\n  resolve:\n    slow.test: http://127.0.0.1:" +
+                             std::to_string(black_hole.port()) + "\n");
+  NodeProcess& node = *owned;
+  std::string token = RegisterUser(node, "w").token;
+  ASSERT_FALSE(token.empty());
   // 40 introductions of a name that never answers, all at once.
   std::vector<std::future<int>> hellos;
   for (int i = 0; i < 40; ++i) {

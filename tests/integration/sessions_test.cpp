@@ -5,18 +5,14 @@
 #include <chrono>
 #include <string>
 
-#include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
 
 using nlohmann::json;
 
-std::string Register(HttpClient& c, const std::string& name) {
-  auto r = c.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-  EXPECT_EQ(r.status, 201) << r.body;
-  return r.json().value("access_token", "");
-}
+std::string Register(HttpClient& c, const std::string& name) { return RegisterAs(c, name).token; }
 
 std::string Ticket(HttpClient& c, const std::string& token) {
   auto r = c.Post("/api/v1/stream/tickets", json::object(), token);
@@ -25,21 +21,10 @@ std::string Ticket(HttpClient& c, const std::string& token) {
   return r.json().value("ticket", "");
 }
 
-class SessionsTest : public ::testing::Test {
+class SessionsTest : public NodeTest {
  protected:
-  static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  static NodeProcess* node_;
+  static void SetUpTestSuite() { StartNode(kNoRateLimits); }
 };
-NodeProcess* SessionsTest::node_ = nullptr;
 
 TEST_F(SessionsTest, AStreamOpensWithATicketThatWorksOnce) {
   HttpClient c = node_->Client();

@@ -7,7 +7,7 @@
 #include <set>
 #include <thread>
 
-#include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -18,10 +18,6 @@ std::string G(const std::string& id) { return PathSegment(id); }
 
 std::string Unique(const char* prefix) { return UniqueName(prefix); }
 
-struct User {
-  std::string name, id, token;
-};
-
 bool IsEvent(const json& f) { return f["type"] == "event"; }
 bool IsMessage(const json& f, const std::string& body) {
   return f["type"] == "event" && f["event"]["type"] == "message" && f["event"]["content"].value("body", "") == body;
@@ -30,75 +26,30 @@ bool IsMessage(const json& f, const std::string& body) {
 // A node of its own (rate limits off, plus `stream_yaml` lines under
 // `stream:`) for tests that need special settings, and a quick registration.
 std::unique_ptr<NodeProcess> StartedNode(const std::string& stream_yaml = "") {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\n" + (stream_yaml.empty() ? "" : "stream:\n" + stream_yaml);
-  auto node = std::make_unique<NodeProcess>(o);
-  node->Start();
-  return node;
+  return StartNodeWith(kNoRateLimits + (stream_yaml.empty() ? "" : "stream:\n" + stream_yaml));
 }
 
 std::string RegisterToken(NodeProcess& node, const std::string& name) {
-  auto r = node.Client().Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-  EXPECT_EQ(r.status, 201) << r.body;
-  return r.json()["access_token"];
+  HttpClient c = node.Client();
+  return RegisterAs(c, name).token;
 }
 
-class StreamTest : public ::testing::Test {
+class StreamTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\nstream:\n  typing_ttl_s: 1\n  max_frame_bytes: 1024\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
+    StartNode(std::string(kNoRateLimits) + "stream:\n  typing_ttl_s: 1\n  max_frame_bytes: 1024\n");
   }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
-  }
-  User NewUser() {
-    std::string name = Unique("w");
-    auto r = c_.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {name, r.json()["user_id"], r.json()["access_token"]};
-  }
-  std::string NewGroup(const User& owner, std::vector<const User*> members = {}) {
-    auto r = c_.Post("/api/v1/groups", {{"name", Unique("sg")}}, owner.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    std::string g = r.json()["group_id"];
+  TestUser NewUser() { return NodeTest::NewUser("w"); }
+  // A group of `owner` that `members` have joined.
+  std::string NewGroup(const TestUser& owner, std::vector<const TestUser*> members = {}) {
+    std::string g = NodeTest::NewGroup(owner);
     for (auto* m : members) EXPECT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), m->token).status, 200);
     return g;
   }
-  json Send(const User& u, const std::string& g, const std::string& body) {
-    auto r = c_.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", body}}, u.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json();
-  }
-  std::unique_ptr<WsClient> Connect(const User& u, std::optional<int64_t> since = std::nullopt) {
-    auto ws = std::make_unique<WsClient>(node_->http_port(), StreamTarget(u.token, since));
-    EXPECT_EQ(ws->status(), 101) << ws->body();
-    if (since) {
-      // With since, the replay ends with a ready frame; without, it comes first.
-    }
-    return ws;
-  }
-  // Waits for the ready frame, returning the events before it.
-  static std::vector<json> UntilReady(WsClient& ws) {
-    std::vector<json> before;
-    auto ready = ws.WaitFor([](const json& f) { return f["type"] == "ready"; }, 10000, &before);
-    EXPECT_TRUE(ready.has_value());
-    return before;
-  }
-  static NodeProcess* node_;
-  HttpClient c_{node_->http_port()};
 };
-NodeProcess* StreamTest::node_ = nullptr;
 
 TEST_F(StreamTest, DeliversToEveryMemberAndNoOneElse) {
-  User a = NewUser(), b = NewUser(), outsider = NewUser();
+  TestUser a = NewUser(), b = NewUser(), outsider = NewUser();
   std::string g = NewGroup(a, {&b});
   std::string other = NewGroup(outsider);
   auto wa = Connect(a), wb = Connect(b), wo = Connect(outsider);
@@ -118,7 +69,7 @@ TEST_F(StreamTest, DeliversToEveryMemberAndNoOneElse) {
 }
 
 TEST_F(StreamTest, EditsDeletesAndReactionsArriveLive) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   auto wb = Connect(b);
   UntilReady(*wb);
@@ -144,7 +95,7 @@ TEST_F(StreamTest, EditsDeletesAndReactionsArriveLive) {
 }
 
 TEST_F(StreamTest, ResumesWithSinceWithoutGapOrDuplicate) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   int64_t last = 0;
   {
@@ -189,7 +140,7 @@ TEST_F(StreamTest, ResumesWithSinceWithoutGapOrDuplicate) {
 }
 
 TEST_F(StreamTest, MembershipIsFollowedLive) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a);
   auto wb = Connect(b);
   UntilReady(*wb);
@@ -220,7 +171,7 @@ TEST_F(StreamTest, MembershipIsFollowedLive) {
 }
 
 TEST_F(StreamTest, TypingIsSentAndExpires) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   auto wa = Connect(a), wb = Connect(b);
   UntilReady(*wa);
@@ -238,7 +189,7 @@ TEST_F(StreamTest, TypingIsSentAndExpires) {
   // Over HTTP as well; typing in a group one is not in is refused.
   EXPECT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/typing", {{"typing", true}}, a.token).status, 204);
   ASSERT_TRUE(wb->WaitFor([&](const json& f) { return f["type"] == "typing" && f["user_id"] == a.id; }, 5000));
-  User outsider = NewUser();
+  TestUser outsider = NewUser();
   EXPECT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/typing", {{"typing", true}}, outsider.token).status, 403);
   auto wo = Connect(outsider);
   UntilReady(*wo);
@@ -249,7 +200,7 @@ TEST_F(StreamTest, TypingIsSentAndExpires) {
 }
 
 TEST_F(StreamTest, PresenceFollowsOpenStreams) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   NewGroup(a, {&b});
   auto wa = Connect(a);
   UntilReady(*wa);
@@ -280,7 +231,7 @@ TEST_F(StreamTest, PresenceFollowsOpenStreams) {
 }
 
 TEST_F(StreamTest, NewStreamsLearnWhoIsAlreadyOnline) {
-  User a = NewUser(), b = NewUser(), stranger = NewUser();
+  TestUser a = NewUser(), b = NewUser(), stranger = NewUser();
   NewGroup(a, {&b});
   auto wa = Connect(a);
   UntilReady(*wa);
@@ -297,7 +248,7 @@ TEST_F(StreamTest, NewStreamsLearnWhoIsAlreadyOnline) {
 }
 
 TEST_F(StreamTest, PingPongAndBadFrames) {
-  User a = NewUser();
+  TestUser a = NewUser();
   auto w = Connect(a);
   UntilReady(*w);
   w->SendText(R"({"type":"ping","id":42})");
@@ -331,7 +282,7 @@ TEST_F(StreamTest, PingPongAndBadFrames) {
 }
 
 TEST_F(StreamTest, UnmaskedAndGarbageFramesCloseTheConnectionOnly) {
-  User a = NewUser();
+  TestUser a = NewUser();
   {
     auto w = Connect(a);
     UntilReady(*w);
@@ -362,7 +313,7 @@ TEST_F(StreamTest, UnmaskedAndGarbageFramesCloseTheConnectionOnly) {
 }
 
 TEST_F(StreamTest, RefusesBadAuthAndBadSince) {
-  User a = NewUser();
+  TestUser a = NewUser();
   WsClient none(node_->http_port(), "/api/v1/stream");
   EXPECT_EQ(none.status(), 401);
   EXPECT_EQ(json::parse(none.body())["error"]["code"], "unauthorized");
@@ -378,21 +329,15 @@ TEST_F(StreamTest, RefusesBadAuthAndBadSince) {
 }
 
 TEST_F(StreamTest, RevokedSessionClosesItsStream) {
-  User a = NewUser();
+  TestUser a = NewUser();
   auto w = Connect(a);
   UntilReady(*w);
   ASSERT_EQ(c_.Post("/api/v1/auth/logout", nullptr, a.token).status, 204);
-  WsMessage m;
-  for (int i = 0; i < 10; ++i) {
-    m = w->Receive(2000);
-    if (m.kind == WsMessage::kClose) break;
-  }
-  EXPECT_EQ(m.kind, WsMessage::kClose);
-  EXPECT_EQ(m.close_code, 4002);
+  EXPECT_EQ(CloseCode(*w, 20000), 4002);  // a close frame, with 4002
 }
 
 TEST_F(StreamTest, ReadMarkersReachTheUsersOtherStreams) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   auto w1 = Connect(b), w2 = Connect(b), wa = Connect(a);
   for (auto* w : {w1.get(), w2.get(), wa.get()}) UntilReady(*w);
@@ -412,23 +357,13 @@ TEST_F(StreamTest, ReadMarkersReachTheUsersOtherStreams) {
 }
 
 TEST_F(StreamTest, DeactivationClosesTheUsersStreams) {
-  std::string admin_name = Unique("adm");
-  auto cli = node_->Cli({"admin", "create-user", "--username", admin_name, "--password-file", "-", "--admin"},
-                        "adminpassword\n");
-  ASSERT_EQ(cli.exit_code, 0) << cli.err;
-  std::string admin = c_.Post("/api/v1/auth/login", {{"username", admin_name}, {"password", "adminpassword"}})
-                          .json()["access_token"];
-  User a = NewUser();
+  std::string admin = CreateAdmin(*node_, Unique("adm"), "adminpassword");
+  ASSERT_FALSE(admin.empty());
+  TestUser a = NewUser();
   auto w = Connect(a);
   UntilReady(*w);
   ASSERT_EQ(c_.Post("/api/v1/admin/users/" + G(a.id) + "/deactivate", nullptr, admin).status, 200);
-  WsMessage m;
-  for (int i = 0; i < 10; ++i) {
-    m = w->Receive(2000);
-    if (m.kind == WsMessage::kClose) break;
-  }
-  EXPECT_EQ(m.kind, WsMessage::kClose);
-  EXPECT_EQ(m.close_code, 4002);
+  EXPECT_EQ(CloseCode(*w, 20000), 4002);  // a close frame, with 4002
   WsClient again(node_->http_port(), StreamTarget(a.token));
   EXPECT_EQ(again.status(), 401);
 }

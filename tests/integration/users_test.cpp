@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -15,53 +15,24 @@ namespace {
 using nlohmann::json;
 
 
-class UsersTest : public ::testing::Test {
+class UsersTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
+    StartNode(kNoRateLimits);
     // An admin, created the way an operator would.
-    auto r = node_->Cli({"admin", "create-user", "--username", "root", "--password-file", "-", "--admin"},
-                        "rootpassword\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    HttpClient c = node_->Client();
-    auto login = c.Post("/api/v1/auth/login", {{"username", "root"}, {"password", "rootpassword"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    admin_token_ = login.json()["access_token"];
+    admin_token_ = CreateAdmin(*node_, "root", "rootpassword");
+    ASSERT_FALSE(admin_token_.empty());
   }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    // Whatever a test sent, the node is still serving.
-    ASSERT_TRUE(node_->Running());
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+  TestUser Register(const std::string& name, const std::string& password = kTestPassword) {
+    return RegisterAs(c_, name, password);
   }
 
-  struct Account {
-    std::string name, user_id, token;
-  };
-  Account Register(const std::string& name, const std::string& password = "correct horse") {
-    auto r = client_.Post("/api/v1/auth/register", {{"username", name}, {"password", password}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    if (r.status != 201) return {};
-    return {name, r.json()["user_id"], r.json()["access_token"]};
-  }
-  static std::string Code(const HttpResponse& r) { return r.json()["error"]["code"]; }
-
-  static NodeProcess* node_;
-  static std::string admin_token_;
-  HttpClient client_{node_->http_port()};
+  static inline std::string admin_token_;
 };
-NodeProcess* UsersTest::node_ = nullptr;
-std::string UsersTest::admin_token_;
 
 TEST_F(UsersTest, RegisterLoginMeLogout) {
   std::string name = UniqueName("alice");
-  auto reg = client_.Post("/api/v1/auth/register",
+  auto reg = c_.Post("/api/v1/auth/register",
                           {{"username", name}, {"password", "correct horse"}, {"display_name", "Alice A."}});
   ASSERT_EQ(reg.status, 201) << reg.body;
   EXPECT_EQ(reg.json()["user_id"], "@" + name + ":acme.test");
@@ -69,21 +40,21 @@ TEST_F(UsersTest, RegisterLoginMeLogout) {
   EXPECT_EQ(token.rfind("gct_", 0), 0u);
   EXPECT_EQ(token.size(), 4u + 43u);  // 256 bits, base64url
 
-  auto me = client_.Get("/api/v1/me", token);
+  auto me = c_.Get("/api/v1/me", token);
   ASSERT_EQ(me.status, 200);
   EXPECT_EQ(me.json()["user_id"], "@" + name + ":acme.test");
   EXPECT_EQ(me.json()["display_name"], "Alice A.");
   EXPECT_EQ(me.json()["is_admin"], false);
   EXPECT_TRUE(me.json().contains("avatar_media_id"));
 
-  auto login = client_.Post("/api/v1/auth/login", {{"username", name}, {"password", "correct horse"}});
+  auto login = c_.Post("/api/v1/auth/login", {{"username", name}, {"password", "correct horse"}});
   ASSERT_EQ(login.status, 200);
   std::string token2 = login.json()["access_token"];
   EXPECT_NE(token, token2);
 
-  EXPECT_EQ(client_.Post("/api/v1/auth/logout", nullptr, token).status, 204);
-  EXPECT_EQ(client_.Get("/api/v1/me", token).status, 401);
-  EXPECT_EQ(client_.Get("/api/v1/me", token2).status, 200);  // other sessions live on
+  EXPECT_EQ(c_.Post("/api/v1/auth/logout", nullptr, token).status, 204);
+  EXPECT_EQ(c_.Get("/api/v1/me", token).status, 401);
+  EXPECT_EQ(c_.Get("/api/v1/me", token2).status, 200);  // other sessions live on
 }
 
 TEST_F(UsersTest, UsernamesAreCaseInsensitiveAndUnique) {
@@ -91,21 +62,21 @@ TEST_F(UsersTest, UsernamesAreCaseInsensitiveAndUnique) {
   Register(name);
   std::string upper = name;
   for (auto& c : upper) c = static_cast<char>(toupper(c));
-  auto dup = client_.Post("/api/v1/auth/register", {{"username", upper}, {"password", "correct horse"}});
+  auto dup = c_.Post("/api/v1/auth/register", {{"username", upper}, {"password", "correct horse"}});
   EXPECT_EQ(dup.status, 409);
-  EXPECT_EQ(Code(dup), "conflict");
+  EXPECT_EQ(ErrorCode(dup), "conflict");
   EXPECT_EQ(dup.json()["error"]["reason"], "username_taken");
-  auto login = client_.Post("/api/v1/auth/login", {{"username", upper}, {"password", "correct horse"}});
+  auto login = c_.Post("/api/v1/auth/login", {{"username", upper}, {"password", "correct horse"}});
   EXPECT_EQ(login.status, 200);
-  auto full = client_.Post("/api/v1/auth/login", {{"username", "@" + name + ":acme.test"}, {"password", "correct horse"}});
+  auto full = c_.Post("/api/v1/auth/login", {{"username", "@" + name + ":acme.test"}, {"password", "correct horse"}});
   EXPECT_EQ(full.status, 200);
 }
 
 TEST_F(UsersTest, WrongPasswordAndUnknownUserLookTheSame) {
   std::string name = UniqueName("carol");
   Register(name);
-  auto wrong = client_.Post("/api/v1/auth/login", {{"username", name}, {"password", "not the password"}});
-  auto unknown = client_.Post("/api/v1/auth/login", {{"username", UniqueName("nobody")}, {"password", "whatever1"}});
+  auto wrong = c_.Post("/api/v1/auth/login", {{"username", name}, {"password", "not the password"}});
+  auto unknown = c_.Post("/api/v1/auth/login", {{"username", UniqueName("nobody")}, {"password", "whatever1"}});
   EXPECT_EQ(wrong.status, 401);
   EXPECT_EQ(unknown.status, 401);
   EXPECT_EQ(wrong.body, unknown.body);
@@ -136,10 +107,10 @@ TEST_F(UsersTest, RegistrationRejectsBadInput) {
   cases.push_back({R"({"username":")" + std::string(65, 'a') + R"(","password":"correct horse"})", 400});
   cases.push_back({R"({"username":"longpw","password":")" + std::string(1025, 'p') + R"("})", 400});
   for (const auto& c : cases) {
-    auto r = client_.Request("POST", "/api/v1/auth/register", c.body, {{"Content-Type", "application/json"}});
+    auto r = c_.Request("POST", "/api/v1/auth/register", c.body, {{"Content-Type", "application/json"}});
     EXPECT_EQ(r.status, c.status) << c.body << " -> " << r.body;
     if (r.status == 400) {
-      EXPECT_EQ(Code(r), "invalid_request") << c.body;
+      EXPECT_EQ(ErrorCode(r), "invalid_request") << c.body;
       EXPECT_FALSE(r.json()["error"]["message"].get<std::string>().empty());
     }
   }
@@ -148,7 +119,7 @@ TEST_F(UsersTest, RegistrationRejectsBadInput) {
 }
 
 TEST_F(UsersTest, MalformedJsonSaysWhatIsWrong) {
-  auto r = client_.Request("POST", "/api/v1/auth/login", R"({"username": "a", )", {});
+  auto r = c_.Request("POST", "/api/v1/auth/login", R"({"username": "a", )", {});
   ASSERT_EQ(r.status, 400);
   std::string msg = r.json()["error"]["message"];
   EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
@@ -157,50 +128,50 @@ TEST_F(UsersTest, MalformedJsonSaysWhatIsWrong) {
 TEST_F(UsersTest, UnicodeDisplayNames) {
   auto a = Register(UniqueName("uni"));
   std::string name = "Zoë 🚀 נועה 日本";
-  auto r = client_.Patch("/api/v1/me", {{"display_name", name}}, a.token);
+  auto r = c_.Patch("/api/v1/me", {{"display_name", name}}, a.token);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["display_name"], name);
-  EXPECT_EQ(client_.Get("/api/v1/me", a.token).json()["display_name"], name);
+  EXPECT_EQ(c_.Get("/api/v1/me", a.token).json()["display_name"], name);
   std::string max;
   for (int i = 0; i < 256; ++i) max += "é";
-  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", max}}, a.token).status, 200);
-  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", max + "e"}}, a.token).status, 400);
-  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", "line\nbreak"}}, a.token).status, 400);
-  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", nullptr}}, a.token).status, 400);
-  EXPECT_EQ(client_.Patch("/api/v1/me", {{"display_name", 5}}, a.token).status, 400);
-  EXPECT_EQ(client_.Patch("/api/v1/me", json::object(), a.token).status, 400);
+  EXPECT_EQ(c_.Patch("/api/v1/me", {{"display_name", max}}, a.token).status, 200);
+  EXPECT_EQ(c_.Patch("/api/v1/me", {{"display_name", max + "e"}}, a.token).status, 400);
+  EXPECT_EQ(c_.Patch("/api/v1/me", {{"display_name", "line\nbreak"}}, a.token).status, 400);
+  EXPECT_EQ(c_.Patch("/api/v1/me", {{"display_name", nullptr}}, a.token).status, 400);
+  EXPECT_EQ(c_.Patch("/api/v1/me", {{"display_name", 5}}, a.token).status, 400);
+  EXPECT_EQ(c_.Patch("/api/v1/me", json::object(), a.token).status, 400);
   // Invalid UTF-8 never gets past the JSON parser.
-  auto bad = client_.Request("PATCH", "/api/v1/me", "{\"display_name\":\"\xc3\x28\"}",
+  auto bad = c_.Request("PATCH", "/api/v1/me", "{\"display_name\":\"\xc3\x28\"}",
                              {{"Authorization", "Bearer " + a.token}});
   EXPECT_EQ(bad.status, 400);
-  EXPECT_EQ(client_.Get("/api/v1/me", a.token).json()["display_name"], max);
+  EXPECT_EQ(c_.Get("/api/v1/me", a.token).json()["display_name"], max);
 }
 
 TEST_F(UsersTest, PublicProfiles) {
   auto a = Register(UniqueName("pub"));
   auto b = Register(UniqueName("viewer"));
-  client_.Patch("/api/v1/me", {{"display_name", "Pub Lic"}}, a.token);
-  auto r = client_.Get("/api/v1/users/" + std::string("%40") + a.name + "%3Aacme.test", b.token);
+  c_.Patch("/api/v1/me", {{"display_name", "Pub Lic"}}, a.token);
+  auto r = c_.Get("/api/v1/users/" + std::string("%40") + a.name + "%3Aacme.test", b.token);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["display_name"], "Pub Lic");
   EXPECT_FALSE(r.json().contains("is_admin"));
-  EXPECT_EQ(client_.Get("/api/v1/users/%40nobody-here%3Aacme.test", b.token).status, 404);
+  EXPECT_EQ(c_.Get("/api/v1/users/%40nobody-here%3Aacme.test", b.token).status, 404);
   // A user of another node is asked of that node; this one cannot be reached.
-  auto remote = client_.Get("/api/v1/users/%40x%3Aother.test", b.token);
+  auto remote = c_.Get("/api/v1/users/%40x%3Aother.test", b.token);
   EXPECT_EQ(remote.status, 503) << remote.body;
   EXPECT_EQ(remote.json()["error"]["code"], "unavailable");
-  EXPECT_EQ(client_.Get("/api/v1/users/%zz", b.token).status, 400);
-  EXPECT_EQ(client_.Get("/api/v1/users/%40" + a.name + "%3Aacme.test").status, 401);
+  EXPECT_EQ(c_.Get("/api/v1/users/%zz", b.token).status, 400);
+  EXPECT_EQ(c_.Get("/api/v1/users/%40" + a.name + "%3Aacme.test").status, 401);
 }
 
 TEST_F(UsersTest, SessionsCanBeListedAndRevoked) {
   auto a = Register(UniqueName("sess"));
-  auto second = client_.Request("POST", "/api/v1/auth/login",
+  auto second = c_.Request("POST", "/api/v1/auth/login",
                                 json{{"username", a.name}, {"password", "correct horse"}}.dump(),
                                 {{"User-Agent", "phone-app/1.0"}});
   ASSERT_EQ(second.status, 200);
   std::string token2 = second.json()["access_token"];
-  auto list = client_.Get("/api/v1/me/sessions", a.token);
+  auto list = c_.Get("/api/v1/me/sessions", a.token);
   ASSERT_EQ(list.status, 200);
   auto sessions = list.json()["sessions"];
   ASSERT_EQ(sessions.size(), 2u);
@@ -213,46 +184,46 @@ TEST_F(UsersTest, SessionsCanBeListedAndRevoked) {
   }
   EXPECT_EQ(current, 1);
   ASSERT_NE(other, 0);
-  EXPECT_EQ(client_.Get("/api/v1/me", token2).status, 200);  // cached now
-  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/" + std::to_string(other), a.token).status, 204);
+  EXPECT_EQ(c_.Get("/api/v1/me", token2).status, 200);  // cached now
+  EXPECT_EQ(c_.Delete("/api/v1/me/sessions/" + std::to_string(other), a.token).status, 204);
   // Revoked: fails on the very next request even though it was cached.
-  EXPECT_EQ(client_.Get("/api/v1/me", token2).status, 401);
-  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/" + std::to_string(other), a.token).status, 404);
-  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/abc", a.token).status, 400);
-  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/-1", a.token).status, 400);
-  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/99999999999999999999", a.token).status, 400);
+  EXPECT_EQ(c_.Get("/api/v1/me", token2).status, 401);
+  EXPECT_EQ(c_.Delete("/api/v1/me/sessions/" + std::to_string(other), a.token).status, 404);
+  EXPECT_EQ(c_.Delete("/api/v1/me/sessions/abc", a.token).status, 400);
+  EXPECT_EQ(c_.Delete("/api/v1/me/sessions/-1", a.token).status, 400);
+  EXPECT_EQ(c_.Delete("/api/v1/me/sessions/99999999999999999999", a.token).status, 400);
   // Someone else's session is not found, not revoked.
   auto b = Register(UniqueName("other"));
-  auto blist = client_.Get("/api/v1/me/sessions", b.token).json()["sessions"];
+  auto blist = c_.Get("/api/v1/me/sessions", b.token).json()["sessions"];
   int64_t bsession = blist[0]["session_id"];
-  EXPECT_EQ(client_.Delete("/api/v1/me/sessions/" + std::to_string(bsession), a.token).status, 404);
-  EXPECT_EQ(client_.Get("/api/v1/me", b.token).status, 200);
+  EXPECT_EQ(c_.Delete("/api/v1/me/sessions/" + std::to_string(bsession), a.token).status, 404);
+  EXPECT_EQ(c_.Get("/api/v1/me", b.token).status, 200);
 }
 
 TEST_F(UsersTest, MissingInvalidAndMalformedTokens) {
-  auto r = client_.Get("/api/v1/me");
+  auto r = c_.Get("/api/v1/me");
   EXPECT_EQ(r.status, 401);
-  EXPECT_EQ(Code(r), "unauthorized");
+  EXPECT_EQ(ErrorCode(r), "unauthorized");
   EXPECT_EQ(r.header("www-authenticate"), "Bearer");
-  EXPECT_EQ(client_.Get("/api/v1/me", "gct_not-a-real-token").status, 401);
-  EXPECT_EQ(client_.Get("/api/v1/me", std::string(5000, 'a')).status, 401);
-  EXPECT_EQ(client_.Request("GET", "/api/v1/me", "", {{"Authorization", "Basic dXNlcjpwYXNz"}}).status, 401);
-  EXPECT_EQ(client_.Request("GET", "/api/v1/me", "", {{"Authorization", "Bearer"}}).status, 401);
-  EXPECT_EQ(client_.Request("GET", "/api/v1/me", "", {{"Authorization", "Bearer ' OR '1'='1"}}).status, 401);
+  EXPECT_EQ(c_.Get("/api/v1/me", "gct_not-a-real-token").status, 401);
+  EXPECT_EQ(c_.Get("/api/v1/me", std::string(5000, 'a')).status, 401);
+  EXPECT_EQ(c_.Request("GET", "/api/v1/me", "", {{"Authorization", "Basic dXNlcjpwYXNz"}}).status, 401);
+  EXPECT_EQ(c_.Request("GET", "/api/v1/me", "", {{"Authorization", "Bearer"}}).status, 401);
+  EXPECT_EQ(c_.Request("GET", "/api/v1/me", "", {{"Authorization", "Bearer ' OR '1'='1"}}).status, 401);
 }
 
 TEST_F(UsersTest, DeactivatedUserIsLockedOutAtOnce) {
   auto a = Register(UniqueName("gone"));
-  EXPECT_EQ(client_.Get("/api/v1/me", a.token).status, 200);  // in the cache
-  auto r = client_.Post("/api/v1/admin/users/" + a.user_id + "/deactivate", nullptr, admin_token_);
+  EXPECT_EQ(c_.Get("/api/v1/me", a.token).status, 200);  // in the cache
+  auto r = c_.Post("/api/v1/admin/users/" + a.id + "/deactivate", nullptr, admin_token_);
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(client_.Get("/api/v1/me", a.token).status, 401);
-  auto login = client_.Post("/api/v1/auth/login", {{"username", a.name}, {"password", "correct horse"}});
+  EXPECT_EQ(c_.Get("/api/v1/me", a.token).status, 401);
+  auto login = c_.Post("/api/v1/auth/login", {{"username", a.name}, {"password", "correct horse"}});
   EXPECT_EQ(login.status, 401);
   // Reactivation lets them log in again, but old sessions stay dead.
-  ASSERT_EQ(client_.Post("/api/v1/admin/users/" + a.user_id + "/reactivate", nullptr, admin_token_).status, 200);
-  EXPECT_EQ(client_.Get("/api/v1/me", a.token).status, 401);
-  EXPECT_EQ(client_.Post("/api/v1/auth/login", {{"username", a.name}, {"password", "correct horse"}}).status, 200);
+  ASSERT_EQ(c_.Post("/api/v1/admin/users/" + a.id + "/reactivate", nullptr, admin_token_).status, 200);
+  EXPECT_EQ(c_.Get("/api/v1/me", a.token).status, 401);
+  EXPECT_EQ(c_.Post("/api/v1/auth/login", {{"username", a.name}, {"password", "correct horse"}}).status, 200);
 }
 
 TEST_F(UsersTest, AdminRoutesRefuseNonAdmins) {
@@ -266,25 +237,25 @@ TEST_F(UsersTest, AdminRoutesRefuseNonAdmins) {
            {"DELETE", "/api/v1/admin/invites/x"},
            {"GET", "/api/v1/admin/registration"},
            {"PUT", "/api/v1/admin/registration"}}) {
-    auto r = client_.Request(method, path, "{}", {{"Authorization", "Bearer " + a.token}});
+    auto r = c_.Request(method, path, "{}", {{"Authorization", "Bearer " + a.token}});
     EXPECT_EQ(r.status, 403) << method << " " << path;
-    EXPECT_EQ(Code(r), "forbidden");
-    EXPECT_EQ(client_.Request(method, path, "{}", {}).status, 401) << method << " " << path;
+    EXPECT_EQ(ErrorCode(r), "forbidden");
+    EXPECT_EQ(c_.Request(method, path, "{}", {}).status, 401) << method << " " << path;
   }
-  EXPECT_EQ(client_.Get("/api/v1/me", admin_token_).status, 200);  // root still fine
+  EXPECT_EQ(c_.Get("/api/v1/me", admin_token_).status, 200);  // root still fine
 }
 
 TEST_F(UsersTest, AdminSearchesUsers) {
   std::string name = UniqueName("findme");
   Register(name);
-  auto r = client_.Get("/api/v1/admin/users?q=" + name, admin_token_);
+  auto r = c_.Get("/api/v1/admin/users?q=" + name, admin_token_);
   ASSERT_EQ(r.status, 200) << r.body;
   ASSERT_EQ(r.json()["users"].size(), 1u);
   EXPECT_EQ(r.json()["users"][0]["user_id"], "@" + name + ":acme.test");
   EXPECT_EQ(r.json()["total"], 1);
-  EXPECT_EQ(client_.Get("/api/v1/admin/users?limit=0", admin_token_).status, 400);
-  EXPECT_EQ(client_.Get("/api/v1/admin/users?limit=abc", admin_token_).status, 400);
-  EXPECT_EQ(client_.Get("/api/v1/admin/users?q=%25_%27", admin_token_).status, 200);
+  EXPECT_EQ(c_.Get("/api/v1/admin/users?limit=0", admin_token_).status, 400);
+  EXPECT_EQ(c_.Get("/api/v1/admin/users?limit=abc", admin_token_).status, 400);
+  EXPECT_EQ(c_.Get("/api/v1/admin/users?q=%25_%27", admin_token_).status, 200);
 }
 
 // Registration modes, on a node of its own (they are node-wide state).

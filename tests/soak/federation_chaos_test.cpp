@@ -12,6 +12,10 @@
 #include <signal.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -123,6 +127,7 @@ class FederationChaosTest : public ::testing::Test {
       nodes_.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : nodes_) n->Start();
+    for (auto& n : nodes_) ports_.push_back(n->http_port());  // fixed in the config: the same after a restart
   }
 
   Actor Register(size_t node) {
@@ -132,11 +137,15 @@ class FederationChaosTest : public ::testing::Test {
     return {node, r.json()["user_id"], r.json()["access_token"]};
   }
   HttpResponse Call(const Actor& a, const std::string& method, const std::string& path, const json& body = json()) {
-    HttpClient c(nodes_[a.node]->http_port());
+    HttpClient c(ports_[a.node]);  // read by the actors' threads while nodes restart
     c.set_timeout(std::chrono::seconds(15));
     HttpHeaders h{{"Authorization", "Bearer " + a.token}};
     if (!body.is_null()) h.emplace_back("Content-Type", "application/json");
-    return c.Request(method, path, body.is_null() ? "" : body.dump(), h);
+    try {
+      return c.Request(method, path, body.is_null() ? "" : body.dump(), h);
+    } catch (const std::exception&) {
+      return HttpResponse{};  // status 0: no answer (the node died or froze meanwhile)
+    }
   }
 
   // The whole log as `a`'s node holds it: [[seq, event_id, type, body]].
@@ -161,6 +170,7 @@ class FederationChaosTest : public ::testing::Test {
 
   std::vector<std::unique_ptr<FaultProxy>> proxies_;
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
+  std::vector<int> ports_;
 };
 
 TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
@@ -174,7 +184,7 @@ TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
   const size_t kNodes = 3;
   std::vector<Actor> actors, observers;
   for (size_t n = 0; n < kNodes; ++n) {
-    for (int i = 0; i < 2; ++i) actors.push_back(Register(n));
+    for (int i = 0; i < 3; ++i) actors.push_back(Register(n));
     observers.push_back(Register(n));
   }
   // Group 0 lives on acme, group 1 on beta; everyone joins both.
@@ -195,8 +205,13 @@ TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
     }
   }
 
-  // Run the schedule. Steps that address a node which is down or frozen at
-  // that point of the schedule are skipped (that too follows from the seed).
+  // Run the schedule. Faults, kills and freezes happen on this thread at
+  // their time; each actor's steps go to that actor's own thread, in order,
+  // so that a call waiting on a frozen home holds up only its actor (users
+  // act at once, as a crowd does). A step that addresses a node which is
+  // down or frozen when it is due is skipped, and so is one whose actor is
+  // still busy with three earlier steps (the schedule itself follows from the
+  // seed; which of its steps are skipped depends on timing).
   std::vector<Step> steps = Schedule(seed, seconds, actors.size(), kNodes);
   std::vector<Clock::time_point> down_until(kNodes), frozen_until(kNodes);
   std::vector<bool> frozen(kNodes, false), down(kNodes, false);
@@ -204,10 +219,100 @@ TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
     std::string group, body, event_id;  // event_id empty when queued (202)
     size_t actor;
   };
-  std::vector<Sent> acked;
-  std::set<std::string> maybe;  // sent without an answer: may or may not be there
-  std::map<size_t, std::vector<size_t>> own;  // actor -> indexes into acked with an event id
-  int faults = 0, kills = 0, freezes = 0, refused = 0;
+  std::mutex mu;                              // guards what the actors record below
+  std::vector<Sent> acked;                    // GUARDED_BY(mu)
+  std::set<std::string> maybe;                // GUARDED_BY(mu): sent without an answer, may or may not be there
+  std::map<size_t, std::vector<size_t>> own;  // GUARDED_BY(mu): actor -> indexes into acked with an event id
+  std::map<int, int> refused_by;              // GUARDED_BY(mu): status -> count
+  int faults = 0, kills = 0, freezes = 0, skipped = 0;
+
+  // One actor's step; runs on that actor's thread.
+  std::vector<std::set<size_t>> must_rejoin(actors.size());  // per actor, touched only by its thread
+  auto act = [&](size_t i, const Step& s) {
+    const Actor& a = actors[s.actor];
+    std::string g = PathSegment(groups[s.group]);
+    if (s.kind != Step::kLeaveRejoin && must_rejoin[s.actor].count(s.group)) {
+      // Its last rejoin was refused (409 while its leave was on its way):
+      // join again first, as a user would.
+      if (Call(a, "POST", "/api/v1/groups/" + g + "/join", json::object()).status == 200) {
+        must_rejoin[s.actor].erase(s.group);
+      }
+    }
+    switch (s.kind) {
+      case Step::kSend: {
+        std::string body = "m" + std::to_string(i) + ".";
+        auto r = Call(a, "POST", "/api/v1/groups/" + g + "/messages",
+                      {{"body", body}, {"client_txn_id", "t" + std::to_string(seed) + "-" + std::to_string(i)}});
+        std::lock_guard<std::mutex> lock(mu);
+        if (r.status == 201 || r.status == 202) {
+          acked.push_back({groups[s.group], body, r.status == 201 ? r.json().value("event_id", "") : "", s.actor});
+          if (r.status == 201) own[s.actor].push_back(acked.size() - 1);
+        } else if (r.status == 0 || r.status >= 500) {
+          maybe.insert(body);
+        } else {
+          ++refused_by[r.status];  // 403 while the actor is out of the group, 409 while its leave is pending
+        }
+        break;
+      }
+      case Step::kEdit: {
+        std::string event_id, group, body;
+        size_t idx = 0;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (own[s.actor].empty()) break;
+          idx = own[s.actor][i % own[s.actor].size()];
+          event_id = acked[idx].event_id;
+          group = acked[idx].group;
+          body = acked[idx].body;
+        }
+        if (body.back() == 'e') break;
+        auto r = Call(a, "PATCH", "/api/v1/groups/" + PathSegment(group) + "/messages/" + PathSegment(event_id),
+                      {{"body", body + "e"}});
+        if (r.status == 200 || r.status == 202) {
+          std::lock_guard<std::mutex> lock(mu);
+          acked[idx].body += "e";
+        }
+        break;
+      }
+      case Step::kLeaveRejoin: {
+        Call(a, "POST", "/api/v1/groups/" + g + "/leave", json::object());
+        if (Call(a, "POST", "/api/v1/groups/" + g + "/join", json::object()).status == 200) {
+          must_rejoin[s.actor].erase(s.group);
+        } else {
+          must_rejoin[s.actor].insert(s.group);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  };
+  struct Lane {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::pair<size_t, Step>> todo;  // GUARDED_BY(mu)
+    bool busy = false, closed = false;           // GUARDED_BY(mu)
+    std::thread thread;
+  };
+  std::vector<std::unique_ptr<Lane>> lanes;
+  for (size_t k = 0; k < actors.size(); ++k) {
+    lanes.push_back(std::make_unique<Lane>());
+    Lane* lane = lanes.back().get();
+    lane->thread = std::thread([lane, &act] {
+      std::unique_lock<std::mutex> lock(lane->mu);
+      for (;;) {
+        lane->cv.wait(lock, [&] { return lane->closed || !lane->todo.empty(); });
+        if (lane->todo.empty()) return;  // closed and drained
+        auto [i, s] = lane->todo.front();
+        lane->todo.pop_front();
+        lane->busy = true;
+        lock.unlock();
+        act(i, s);
+        lock.lock();
+        lane->busy = false;
+      }
+    });
+  }
   const auto start = Clock::now();
   for (size_t i = 0; i < steps.size(); ++i) {
     const Step& s = steps[i];
@@ -226,38 +331,17 @@ TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
     }
     auto usable = [&](size_t n) { return !frozen[n] && !down[n]; };
     switch (s.kind) {
-      case Step::kSend: {
-        const Actor& a = actors[s.actor];
-        if (!usable(a.node)) break;
-        std::string body = "m" + std::to_string(i) + ".";
-        auto r = Call(a, "POST", "/api/v1/groups/" + PathSegment(groups[s.group]) + "/messages",
-                      {{"body", body}, {"client_txn_id", "t" + std::to_string(seed) + "-" + std::to_string(i)}});
-        if (r.status == 201 || r.status == 202) {
-          acked.push_back({groups[s.group], body, r.status == 201 ? r.json().value("event_id", "") : "", s.actor});
-          if (r.status == 201) own[s.actor].push_back(acked.size() - 1);
-        } else if (r.status == 0 || r.status >= 500) {
-          maybe.insert(body);
-        } else {
-          ++refused;  // e.g. 403 while the actor is between leave and rejoin
-        }
-        break;
-      }
-      case Step::kEdit: {
-        const Actor& a = actors[s.actor];
-        if (!usable(a.node) || own[s.actor].empty()) break;
-        Sent& m = acked[own[s.actor][i % own[s.actor].size()]];
-        if (m.body.back() == 'e') break;
-        auto r = Call(a, "PATCH", "/api/v1/groups/" + PathSegment(m.group) + "/messages/" + PathSegment(m.event_id),
-                      {{"body", m.body + "e"}});
-        if (r.status == 200 || r.status == 202) m.body += "e";
-        break;
-      }
+      case Step::kSend:
+      case Step::kEdit:
       case Step::kLeaveRejoin: {
-        const Actor& a = actors[s.actor];
-        if (!usable(a.node)) break;
-        std::string g = PathSegment(groups[s.group]);
-        Call(a, "POST", "/api/v1/groups/" + g + "/leave", json::object());
-        Call(a, "POST", "/api/v1/groups/" + g + "/join", json::object());
+        Lane& lane = *lanes[s.actor];
+        std::lock_guard<std::mutex> lock(lane.mu);
+        if (!usable(actors[s.actor].node) || lane.todo.size() + (lane.busy ? 1 : 0) >= 3) {
+          ++skipped;
+          break;
+        }
+        lane.todo.emplace_back(i, s);
+        lane.cv.notify_one();
         break;
       }
       case Step::kFault:
@@ -289,8 +373,23 @@ TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
     if (frozen[n]) kill(nodes_[n]->pid(), SIGCONT);
     if (down[n]) nodes_[n]->Start();
   }
-  std::printf("chaos: %zu steps, %zu acknowledged sends, %zu unanswered, %d refused, %d faults, %d kills, %d freezes\n",
-              steps.size(), acked.size(), maybe.size(), refused, faults, kills, freezes);
+  // The actors finish what they were given (each call has its own timeout)
+  // against the healed network.
+  for (auto& lane : lanes) {
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->closed = true;
+    }
+    lane->cv.notify_one();
+  }
+  for (auto& lane : lanes) lane->thread.join();
+  int refused = 0;
+  for (const auto& [status, n] : refused_by) refused += n;
+  const double ran_s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::printf("chaos: %zu steps in %.1f s (%d skipped), %zu acknowledged sends, %zu unanswered, %d refused, "
+              "%d faults, %d kills, %d freezes\n",
+              steps.size(), ran_s, skipped, acked.size(), maybe.size(), refused, faults, kills, freezes);
+  for (const auto& [status, n] : refused_by) std::printf("chaos: %d sends refused with %d\n", n, status);
 
   // Converged: every observer's node holds the same log of each group, with
   // every acknowledged message in it (as last edited) exactly once. The
@@ -334,6 +433,8 @@ TEST_F(FederationChaosTest, LogsConvergeAndKeepEveryAcknowledgedMessage) {
     ok = converged();
     if (!ok) std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
+  const double converged_s = std::chrono::duration<double>(Clock::now() - deadline).count() + 150;
+  std::printf("chaos: %s %.1f s after the last step\n", ok ? "converged" : "not converged", converged_s);
   ASSERT_TRUE(ok) << "seed " << seed << ": " << why;
   // The chains verify on every node.
   for (size_t n = 0; n < kNodes; ++n) {

@@ -1,4 +1,5 @@
-// Unit tests for the config loader (node/config/config.cpp).
+// Unit tests for the config loader (node/config/config.cpp) and the table of
+// keys that drives it (node/config/config_schema.h, sections/*.cpp).
 #include "node/config/config.h"
 
 #include <gtest/gtest.h>
@@ -7,7 +8,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <set>
+#include <sstream>
 #include <string>
+
+#include "node/config/config_schema.h"
 
 namespace gc {
 namespace {
@@ -605,11 +610,12 @@ TEST(ConfigTest, LoadsFileAndReportsItsName) {
   EXPECT_EQ(good->http.threads, 3);
 }
 
-// Collects the leaf key paths of a YAML mapping (federation.resolve counts as a leaf).
+// Collects the leaf key paths of a YAML mapping (a key of the table whose
+// value is a mapping, federation.resolve, counts as a leaf).
 void Leaves(const YAML::Node& node, const std::string& prefix, std::vector<std::string>* out) {
   for (auto it = node.begin(); it != node.end(); ++it) {
     std::string path = prefix.empty() ? it->first.as<std::string>() : prefix + "." + it->first.as<std::string>();
-    if (it->second.IsMap() && path != "federation.resolve") {
+    if (it->second.IsMap() && !config::FindKey(path)) {
       Leaves(it->second, path, out);
     } else {
       out->push_back(path);
@@ -631,8 +637,133 @@ TEST(ConfigTest, ShippedNodeYamlLoadsAndListsEveryKey) {
   std::vector<std::string> all, shipped;
   Leaves(YAML::Load(DescribeConfig(*r)), "", &all);
   Leaves(YAML::LoadFile(path), "", &shipped);
-  EXPECT_EQ(all.size(), 47u);
+  EXPECT_EQ(all.size(), config::AllConfigKeys().size());
   EXPECT_EQ(shipped, all);
+}
+
+std::string ReadSourceFile(const std::string& relative) {
+  std::ifstream f(std::string(GC_SOURCE_DIR) + "/" + relative);
+  std::stringstream text;
+  text << f.rdbuf();
+  return text.str();
+}
+
+// ---------------------------------------------------------------------------
+// The table of keys
+
+TEST(ConfigTableTest, EveryKeyHasAUniquePathAndEnvironmentName) {
+  std::set<std::string> paths, env_names;
+  for (const auto& entry : config::AllConfigKeys()) {
+    EXPECT_TRUE(paths.insert(entry.path).second) << "key given twice: " << entry.path;
+    EXPECT_TRUE(env_names.insert(config::EnvName(entry.path)).second)
+        << entry.path << ": its variable " << config::EnvName(entry.path) << " is another key's too";
+    EXPECT_FALSE(config::IsSection(entry.path)) << entry.path << " is both a key and a section";
+  }
+  std::set<std::string> sections;
+  for (const auto& section : config::AllConfigSections())
+    EXPECT_TRUE(sections.insert(std::string(section.name)).second) << "section given twice: " << section.name;
+}
+
+TEST(ConfigTableTest, EveryKeyAndSectionHasOneLineOfDoc) {
+  for (const auto& section : config::AllConfigSections()) {
+    EXPECT_FALSE(section.doc.empty()) << section.name;
+    EXPECT_EQ(section.doc.find('\n'), std::string_view::npos) << section.name;
+  }
+  for (const auto& entry : config::AllConfigKeys()) {
+    std::string_view doc = entry.key->doc;
+    ASSERT_FALSE(doc.empty()) << entry.path << " has no doc";
+    EXPECT_EQ(doc.find('\n'), std::string_view::npos) << entry.path << ": the doc is one line";
+    EXPECT_EQ(doc.find('|'), std::string_view::npos) << entry.path << ": '|' would break the reference table";
+    EXPECT_EQ(doc.back(), '.') << entry.path << ": the doc is a sentence";
+  }
+}
+
+// A default that its own check refused would make every config without the
+// key invalid once written out (DescribeConfig) or overridden.
+TEST(ConfigTableTest, EveryDefaultPassesItsOwnCheck) {
+  const Config defaults;
+  for (const auto& entry : config::AllConfigKeys()) {
+    if (entry.key->required) continue;
+    const config::Field& field = entry.key->field;
+    Config scratch;
+    if (auto* list = std::get_if<config::ListField>(&field)) {
+      for (const auto& item : list->ref(scratch)) EXPECT_TRUE(list->check(item)) << entry.path << ": " << item;
+    } else if (auto* map = std::get_if<config::MapField>(&field)) {
+      for (const auto& [k, v] : map->ref(scratch)) {
+        EXPECT_TRUE(map->key_check(k)) << entry.path << ": " << k;
+        EXPECT_TRUE(map->value_check(v)) << entry.path << ": " << v;
+      }
+    } else {
+      std::string text = config::ValueText(entry, defaults);
+      if (std::holds_alternative<config::StringField>(field)) text = std::get<config::StringField>(field).ref(scratch);
+      EXPECT_EQ(config::ApplyScalar(field, text, scratch), "") << entry.path << " default " << text;
+    }
+  }
+}
+
+TEST(ConfigTableTest, RequiredKeysAreReportedInTableOrder) {
+  std::vector<std::string> required;
+  for (const auto& entry : config::AllConfigKeys())
+    if (entry.key->required) required.push_back(entry.path);
+  EXPECT_EQ(required, (std::vector<std::string>{"node.name", "node.data_dir"}));
+}
+
+TEST(ConfigTableTest, ReferenceShowsEveryKeyWithTypeDefaultAndBounds) {
+  std::string ref = ConfigReference();
+  for (const auto& entry : config::AllConfigKeys())
+    EXPECT_NE(ref.find("| `" + entry.path + "` |"), std::string::npos) << entry.path;
+  EXPECT_NE(ref.find("| `http.threads` | integer | `2` | an integer from 1 to 64 | I/O threads. |"), std::string::npos)
+      << ref;
+  EXPECT_NE(ref.find("| `node.name` | string | required | a server name"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `http.web_dir` | string | `web` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `database.url` | string | `\"\"` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `federation.allow` | list of strings | `[]` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("| `rate_limits.login_per_username.rate` | number | `0.2` | a number > 0 |"), std::string::npos)
+      << ref;
+  EXPECT_NE(ref.find("| `log.access` | boolean | `true` | true or false |"), std::string::npos) << ref;
+}
+
+// docs/config.md is the generator's output: a key added to a table and not
+// to the reference fails here.
+TEST(ConfigTableTest, DocsConfigMdIsTheGeneratedReference) {
+  EXPECT_EQ(ReadSourceFile("docs/config.md"), ConfigReference())
+      << "docs/config.md is out of date: regenerate it with `build/groupchat config-doc > docs/config.md`";
+}
+
+// Every key line of config/node.yaml has its comment: the lines just above
+// it, or, for the keys of a subsection (rate and burst under per_ip), the
+// subsection's comment naming them.
+TEST(ConfigTableTest, ShippedNodeYamlCommentsEveryKey) {
+  std::istringstream in(ReadSourceFile("config/node.yaml"));
+  std::string line, comment;  // comment: the comment lines just above
+  int number = 0;
+  std::map<size_t, std::string> comment_at;  // indentation -> the comment of the last key there
+  size_t keys = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    size_t indent = line.find_first_not_of(' ');
+    if (indent == std::string::npos) {
+      comment.clear();  // a blank line ends a comment's reach
+      continue;
+    }
+    if (line[indent] == '#') {
+      comment += line.substr(indent) + "\n";
+      continue;
+    }
+    size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string name = line.substr(indent, colon - indent);
+    comment_at.erase(comment_at.lower_bound(indent), comment_at.end());
+    if (indent > 0) {  // a section needs no comment of its own
+      ++keys;
+      std::string parent = comment_at.empty() ? "" : comment_at.rbegin()->second;
+      EXPECT_TRUE(!comment.empty() || parent.find(name) != std::string::npos)
+          << "config/node.yaml:" << number << ": no comment for " << name;
+    }
+    comment_at[indent] = comment;
+    comment.clear();
+  }
+  EXPECT_GE(keys, config::AllConfigKeys().size());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// Checks the hash chain primitives (federation/chain.h) against
+// Checks the hash chain primitives (services/groups/signed_log/chain.h) against
 // spec/test-vectors/chain.json, which spec/test-vectors/gen_chain.py produces
 // with an independent implementation (Python hashlib/json, OpenSSL Ed25519).
 #include <gtest/gtest.h>
@@ -8,10 +8,10 @@
 #include <map>
 #include <vector>
 
-#include "federation/canonical_json.h"
-#include "federation/chain.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/identity/node_keys.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <fstream>
 
-#include "federation/canonical_json.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/identity/node_keys.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 namespace {

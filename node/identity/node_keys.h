@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "node/common/encoding.h"  // Base64Url, the encoding of keys on the wire
 #include "node/common/result.h"
 
 namespace gc {
@@ -41,8 +42,5 @@ Result<NodeKeys> RotateIdentityKey(const std::string& data_dir);
 // canonical JSON of {name, old_key_id, key_id, public_key (base64url)}.
 std::string RotationBytes(const std::string& name, const std::string& old_key_id, const std::string& key_id,
                           const std::string& public_key_b64);
-
-// Unpadded URL-safe base64 (used for keys, hashes and signatures on the wire).
-std::string Base64Url(const std::string& raw);
 
 }  // namespace gc

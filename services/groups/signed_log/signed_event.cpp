@@ -1,33 +1,13 @@
-#include "federation/signed_event.h"
+#include "services/groups/signed_log/signed_event.h"
 
 #include <sodium.h>
 
-#include "federation/canonical_json.h"
-#include "federation/node_keys.h"
+#include "node/common/encoding.h"
+#include "services/groups/signed_log/canonical_json.h"
 
 namespace gc {
 
 using nlohmann::json;
-
-std::string Sha256(const std::string& bytes) {
-  std::string out(crypto_hash_sha256_BYTES, '\0');
-  crypto_hash_sha256(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
-                     bytes.size());
-  return out;
-}
-
-Result<std::string> DecodeBase64Url(const std::string& text) {
-  std::string out(text.size(), '\0');
-  size_t len = 0;
-  const char* end = nullptr;
-  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr,
-                        &len, &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-      end != text.data() + text.size()) {
-    return Error::Invalid("not unpadded base64url");
-  }
-  out.resize(len);
-  return out;
-}
 
 Result<std::string> SigningBytes(const json& object) {
   if (!object.is_object()) return Error::Invalid("expected a JSON object");

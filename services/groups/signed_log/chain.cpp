@@ -1,10 +1,10 @@
-#include "federation/chain.h"
+#include "services/groups/signed_log/chain.h"
 
 #include <sodium.h>
 
-#include "federation/canonical_json.h"
-#include "federation/node_keys.h"
-#include "federation/signed_event.h"
+#include "node/common/encoding.h"
+#include "services/groups/signed_log/canonical_json.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 

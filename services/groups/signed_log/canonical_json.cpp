@@ -1,4 +1,4 @@
-#include "federation/canonical_json.h"
+#include "services/groups/signed_log/canonical_json.h"
 
 #include <cstdio>
 #include <vector>

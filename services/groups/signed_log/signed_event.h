@@ -1,4 +1,4 @@
-// Content addressing and signatures of federation events (spec/federation.md
+// Content addressing and signatures of group log events, local or federated (spec/federation.md
 // sections 4 and 5).
 //
 // An origin event is a JSON object; the bytes it is hashed and signed over are
@@ -13,6 +13,7 @@
 
 #include <string>
 
+#include "node/common/encoding.h"  // Base64Url, DecodeBase64Url, Sha256: the encodings used here
 #include "node/common/result.h"
 
 namespace gc {
@@ -34,9 +35,5 @@ Status Sign(nlohmann::json& object, const SigningKey& key);
 // `public_key` over SigningBytes(object).
 Status Verify(const nlohmann::json& object, const std::string& server, const std::string& key_id,
               const std::string& public_key);
-
-// Base64url without padding, strict (kInvalid on anything else).
-Result<std::string> DecodeBase64Url(const std::string& text);
-std::string Sha256(const std::string& bytes);
 
 }  // namespace gc

@@ -1,4 +1,4 @@
-#include "federation/node_keys.h"
+#include "node/identity/node_keys.h"
 
 #include <nlohmann/json.hpp>
 
@@ -16,14 +16,6 @@
 
 namespace gc {
 namespace fs = std::filesystem;
-
-std::string Base64Url(const std::string& raw) {
-  std::string out(sodium_base64_ENCODED_LEN(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()), raw.size(),
-                    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
 
 namespace {
 

@@ -1,0 +1,2 @@
+// The one DOM lookup every module uses: elements of index.html by id.
+export const $ = (id) => document.getElementById(id);

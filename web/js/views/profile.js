@@ -1,0 +1,28 @@
+// The top bar: who is signed in, the profile dialog (display name), log out,
+// and the button that shows the group list on narrow screens.
+import { api } from '../api.js';
+import { emit } from '../bus.js';
+import { $ } from '../dom.js';
+import { state } from '../store.js';
+import { ask } from './dialog.js';
+import { alertStatus } from './status.js';
+
+// Shows the signed-in user (state.me) in the top bar.
+export function showMe() {
+  $('me').textContent = state.me.display_name ? `${state.me.display_name} (${state.me.user_id})` : state.me.user_id;
+}
+
+export function mount() {
+  $('logout').onclick = async () => {
+    try { await api('POST', '/auth/logout'); } catch (_) { /* signed out anyway */ }
+    emit('session-ended');
+  };
+
+  $('edit-profile').onclick = async () => {
+    const r = await ask('Profile', [{ id: 'pf-name', label: 'Display name', value: state.me.display_name }]);
+    if (!r) return;
+    try { state.me = await api('PATCH', '/me', { display_name: r['pf-name'] }); $('me').textContent = `${state.me.display_name} (${state.me.user_id})`; } catch (e) { alertStatus(e.message); }
+  };
+
+  $('toggle-sidebar').onclick = () => $('sidebar').classList.toggle('open');
+}
