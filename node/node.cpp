@@ -42,6 +42,7 @@
 #include "services/messaging/stream_delivery.h"
 #include "services/notifications/notification_service.h"
 #include "services/notifications/notifications_http.h"
+#include "services/notifications/push_sender.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -55,15 +56,20 @@ constexpr size_t kMaxQueuedHellos = 16;
 GC_SQL(kPing, "SELECT 1");
 std::atomic<bool> g_db_healthy{true};
 
-// Notifications become frames on every open stream of their user.
+// Notifications become frames on every open stream of their user, and wake
+// the push sender (their pushes were queued with them).
 class StreamNotificationFrames : public NotificationListener {
  public:
-  explicit StreamNotificationFrames(StreamHub& hub) : hub_(hub) {}
-  void Made(const Notification& n, int64_t unread) override { hub_.SendToUser(n.user_id, NotificationFrame(n, unread)); }
+  StreamNotificationFrames(StreamHub& hub, PushSender& pushers) : hub_(hub), pushers_(pushers) {}
+  void Made(const Notification& n, int64_t unread) override {
+    hub_.SendToUser(n.user_id, NotificationFrame(n, unread));
+    pushers_.Wake();
+  }
   void Read(const std::string& user, int64_t unread) override { hub_.SendToUser(user, NotificationReadFrame(unread)); }
 
  private:
   StreamHub& hub_;
+  PushSender& pushers_;
 };
 }  // namespace
 
@@ -117,7 +123,10 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   // Read markers pass through the notification service (which marks the
   // group's notifications read) to the stream delivery.
   n->notifications_ = std::make_unique<NotificationService>(*n->log_, n->db_->pool(), c.node.name);
-  n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_);
+  n->pushers_ = std::make_unique<PushSender>(n->db_->pool(), c.notifications.allow_private_endpoints,
+                                             c.notifications.push_concurrency,
+                                             [](const Notification& x) { return NotificationJson(x).dump(); });
+  n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_, *n->pushers_);
   n->notifications_->set_listener(n->notification_frames_.get());
   n->notifications_->set_next_ephemeral(n->delivery_.get());
   n->log_->add_sink(n->notifications_.get());
@@ -136,6 +145,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   GC_TRY(n->log_->Start(n->db_->pool().conninfo()));
   GC_TRY(n->search_index_->Start());
   GC_TRY(n->notifications_->Start());
+  GC_TRY(n->pushers_->Start());
   StreamOptions so;
   so.max_connections = c.stream.max_connections;
   so.send_queue_bytes = static_cast<size_t>(c.stream.send_queue_bytes);
@@ -249,7 +259,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
       [self](const std::string& u) { return self->federation_->RemoteProfile(u); });
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
-  AddNotificationRoutes(router, *n->groups_, *n->notifications_);
+  AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
   AddAdminRoutes(router, AdminDeps{*n->users_, *n->groups_, *n->messaging_, *n->audit_, n->db_->pool(), n->config_,
                                    [self] { return self->hub_->connections(); },
@@ -324,6 +334,15 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [notif] { return static_cast<double>(notif->withdrawn.load()); });
   m.AddCounterFn("groupchat_notifications_failures_total", "Rounds of the notification worker that failed and were retried.",
                  [notif] { return static_cast<double>(notif->failures.load()); });
+  PushSender* push = n->pushers_.get();
+  m.AddGauge("groupchat_push_queue_length", "Pushes owed to webhook pushers (as of the sender's last look).",
+             [push] { return static_cast<double>(push->queued()); });
+  m.AddCounterFn("groupchat_push_delivered_total", "Webhook POSTs answered 2xx.",
+                 [push] { return static_cast<double>(push->delivered.load()); });
+  m.AddCounterFn("groupchat_push_failed_total", "Webhook POSTs that failed (retried or dropped).",
+                 [push] { return static_cast<double>(push->failed.load()); });
+  m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
+                 [push] { return static_cast<double>(push->removed.load()); });
   Federation* fed = n->federation_.get();
   m.AddCounterFn("groupchat_federation_entries_applied_total", "Remote entries appended to replicas.",
                  [fed] { return static_cast<double>(fed->entries_applied.load()); });
@@ -349,6 +368,7 @@ Node::~Node() {
   if (log_) log_->Stop();
   if (search_index_) search_index_->Stop();
   if (notifications_) notifications_->Stop();
+  if (pushers_) pushers_->Stop();
   if (hub_) hub_->Stop();
   if (users_) users_->FlushActivity();
   users_.reset();
@@ -400,6 +420,7 @@ Status Node::Serve() {
   log_->Stop();
   search_index_->Stop();
   notifications_->Stop();
+  pushers_->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
     stop = true;

@@ -27,6 +27,7 @@ class StreamEndpoint;
 class AuditLog;
 class NotificationService;
 class NotificationListener;
+class PushSender;
 struct NodeKeys;
 
 class Node {
@@ -63,6 +64,7 @@ class Node {
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
   std::unique_ptr<NotificationService> notifications_;
   std::unique_ptr<NotificationListener> notification_frames_;
+  std::unique_ptr<PushSender> pushers_;
   std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<Router> router_;

@@ -41,7 +41,7 @@ std::span<const Section> AllConfigSections() {
   static const Section kSections[] = {
       NodeConfigSection(),     HttpConfigSection(),     FederationConfigSection(), DatabaseConfigSection(),
       RegistrationConfigSection(), LimitsConfigSection(), StreamConfigSection(),  SessionsConfigSection(),
-      RateLimitsConfigSection(), LogConfigSection(),
+      RateLimitsConfigSection(), LogConfigSection(), NotificationsConfigSection(),
   };
   return kSections;
 }

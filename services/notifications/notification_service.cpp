@@ -26,15 +26,18 @@ namespace {
   ") + 1) = $3::text"
 
 // Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
-// in one statement. $3: this node's name; $4: now (ms).
+// in one statement. $3: this node's name; $4: now (ms). Do-not-disturb is
+// judged at the event's origin_ts, so a backlog after a restart does not
+// push what arrived while the user was away from it (with the user's current
+// dnd_until: a DND ended early before the worker got there does push).
 GC_SQL(kNotifMake,
        "WITH ev AS ("
-       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content FROM events e"
+       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts FROM events e"
        "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
        "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
        "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
        "), cand AS ("
-       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, m.user_id AS recipient,"
+       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, m.user_id AS recipient,"
        "   CASE WHEN coalesce(ev.content -> 'mentions' ? m.user_id, false) THEN 'mention'"
        "        WHEN ev.content ->> 'reply_to' IS NOT NULL AND EXISTS (SELECT 1 FROM events t"
        "          WHERE t.event_id = ev.content ->> 'reply_to' AND t.group_id = ev.group_id AND t.sender = m.user_id)"
@@ -42,11 +45,11 @@ GC_SQL(kNotifMake,
        "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
        "  WHERE ev.type = 'message' AND m.user_id <> ev.sender"
        "  UNION ALL"
-       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.content ->> 'user_id',"
+       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, ev.content ->> 'user_id',"
        "   'invite' FROM ev WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender"
        "), ruled AS ("
        "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
-       "   (s.dnd_until IS NULL OR s.dnd_until <= $4::bigint) AS push FROM cand c"
+       "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
        "  JOIN users u ON " GC_LOCAL_USER("c.recipient", "u") " AND u.deactivated_at IS NULL"
        "  LEFT JOIN notification_group_levels gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
        "  LEFT JOIN notification_settings s ON s.user_id = c.recipient"
@@ -73,6 +76,12 @@ GC_SQL(kNotifWithdraw,
        "  AND x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id AND x.withdrawn_at IS NULL"
        "  RETURNING x.*"
        ") SELECT " GC_NOTIFICATION_COLUMNS " FROM n JOIN groups g ON g.id = n.group_id ORDER BY n.id");
+// Owes a push of each entry in $1 (a JSON array of notification ids) made
+// outside do-not-disturb to every pusher of its user. $2: now (ms).
+GC_SQL(kNotifQueuePushes,
+       "INSERT INTO push_queue (pusher_id, notification_id, next_at)"
+       " SELECT p.id, n.id, $2::bigint FROM notifications n JOIN pushers p ON p.user_id = n.user_id"
+       " WHERE n.pushed AND n.id IN (SELECT (jsonb_array_elements_text($1::jsonb))::bigint) ORDER BY n.id, p.id");
 GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
 GC_SQL(kNotifSetCursor, "UPDATE notification_cursor SET pos = $1");
 GC_SQL(kNotifInbox,
@@ -196,6 +205,12 @@ Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Not
     auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
     if (!gone.ok()) return gone.error();
     for (int i = 0; i < gone->rows(); ++i) out->push_back(FromRow(*gone, i));
+    if (!out->empty()) {
+      nlohmann::json ids = nlohmann::json::array();
+      for (const auto& n : *out) ids.push_back(n.notification_id);
+      auto q = c.Exec(kNotifQueuePushes, {ids.dump(), now});
+      if (!q.ok()) return q.error();
+    }
     auto cur = c.Exec(kNotifSetCursor, {hi});
     if (!cur.ok()) return cur.error();
     return OkStatus();

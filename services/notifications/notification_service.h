@@ -29,7 +29,7 @@
 // - never for the user's own events; edits make nothing; a message deleted
 //   before the worker reaches it makes nothing, one deleted later has its
 //   entries marked withdrawn (and read, preview blanked);
-// - during do-not-disturb (dnd_until in the future) the entry is recorded
+// - during do-not-disturb (dnd_until after the event's origin_ts) the entry is recorded
 //   with pushed = false: it is in the inbox and on open streams (the badge),
 //   but no push or email is sent for it.
 // Remote members are not notified here: their own node makes their

@@ -1,8 +1,12 @@
 #include "services/notifications/notifications_http.h"
 
+#include <cerrno>
+#include <cstdlib>
+
 #include "node/http/json_body.h"
 #include "node/http/router.h"
 #include "services/groups/group_service.h"
+#include "services/notifications/push_sender.h"
 
 namespace gc {
 
@@ -40,9 +44,61 @@ json SettingsJson(const NotificationSettings& s) {
           {"groups", groups}};
 }
 
+json PusherJson(const Pusher& p) {
+  json j = {{"pusher_id", p.pusher_id},
+            {"kind", p.kind},
+            {"url", p.url},
+            {"created_at", p.created_at},
+            {"last_success_at", p.last_success_at ? json(*p.last_success_at) : json(nullptr)},
+            {"last_error", p.last_error ? json(*p.last_error) : json(nullptr)},
+            {"failures", p.failures}};
+  if (!p.secret.empty()) j["secret"] = p.secret;
+  return j;
+}
+
 }  // namespace
 
-void AddNotificationRoutes(Router& router, GroupService& groups, NotificationService& notifications) {
+void AddNotificationRoutes(Router& router, GroupService& groups, NotificationService& notifications,
+                           PushSender& pushers) {
+  // POST /api/v1/me/pushers {kind: "webhook", url}: the answer carries the
+  // signing secret, shown only here.
+  router.Add("POST", "/api/v1/me/pushers", {}, [&](RequestContext& ctx) {
+    auto body = ParseJsonObject(ctx.req.body);
+    if (!body.ok()) return ToHttp(body.error());
+    auto kind = RequiredString(*body, "kind");
+    if (!kind.ok()) return ToHttp(kind.error());
+    std::string url;
+    if (*kind == "webhook") {
+      auto u = RequiredString(*body, "url");
+      if (!u.ok()) return ToHttp(u.error());
+      url = *u;
+    }
+    auto p = pushers.Register(ctx.user().user_id, *kind, url);
+    if (!p.ok()) return ToHttp(p.error());
+    return JsonResponse(201, PusherJson(*p));
+  });
+
+  // GET /api/v1/me/pushers
+  router.Add("GET", "/api/v1/me/pushers", {}, [&](RequestContext& ctx) {
+    auto list = pushers.List(ctx.user().user_id);
+    if (!list.ok()) return ToHttp(list.error());
+    json out = json::array();
+    for (const auto& p : *list) out.push_back(PusherJson(p));
+    return JsonResponse(200, {{"pushers", out}});
+  });
+
+  // DELETE /api/v1/me/pushers/{pusher_id}
+  router.Add("DELETE", "/api/v1/me/pushers/{pusher_id}", {}, [&](RequestContext& ctx) {
+    const std::string& raw = ctx.param("pusher_id");
+    char* end = nullptr;
+    errno = 0;
+    long long id = raw.empty() || raw.size() > 19 ? 0 : std::strtoll(raw.c_str(), &end, 10);
+    if (id <= 0 || errno != 0 || !end || *end != '\0') return ToHttp(Error::NotFound("no such pusher"));
+    Status st = pushers.Remove(ctx.user().user_id, id);
+    if (!st.ok()) return ToHttp(st.error());
+    return HttpResponse::NoContent();
+  });
+
   // GET /api/v1/me/notifications?before=&limit=&unread_only=
   router.Add("GET", "/api/v1/me/notifications", {}, [&](RequestContext& ctx) {
     auto before = QueryInt(ctx.req, "before", 1, INT64_MAX);
