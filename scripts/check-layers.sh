@@ -16,64 +16,55 @@
 set -euo pipefail
 cd "${1:-$(dirname "$0")/..}"
 
-# module PATH -> the module a source path belongs to
-module() {
-  case "$1" in
-    node/node.h|node/node.cpp|node/commands.h|node/commands.cpp|node/main.cpp) echo root ;;
-    node/*/*|services/*/*) echo "$1" | cut -d/ -f1-2 ;;
-    federation/*|admin/*) echo "${1%%/*}" ;;
-    *) echo "?$1" ;;
-  esac
-}
+edges=$(mktemp)
+trap 'rm -f "$edges"' EXIT
 
-layer() {
-  case "$1" in
-    root) echo 4 ;;
-    federation|admin) echo 3 ;;
-    services/*) echo 2 ;;
-    node/*) echo 1 ;;
-    *) echo 0 ;;
-  esac
-}
-
-layer_name() { case "$1" in 1) echo platform ;; 2) echo services ;; 3) echo "federation/admin" ;; 4) echo "composition root" ;; *) echo unknown ;; esac; }
-
-failures=0
-edges=""
-while IFS= read -r file; do
-  from=$(module "$file")
-  from_layer=$(layer "$from")
-  if [ "$from_layer" = 0 ]; then
-    echo "$file: not in any module (node/X/, services/X/, federation/, admin/ or the composition root)"
-    failures=$((failures + 1))
-    continue
-  fi
-  while IFS=: read -r line target; do
-    [ -n "$target" ] || continue
-    to=$(module "$target")
-    [ "$to" = "$from" ] && continue
-    to_layer=$(layer "$to")
-    if [ "$to" = root ]; then
-      echo "$file:$line: includes the composition root ($target)"
-      failures=$((failures + 1))
-    elif [ "$to_layer" -gt "$from_layer" ]; then
-      echo "$file:$line: includes $target: $from ($(layer_name "$from_layer")) may not depend on $to ($(layer_name "$to_layer"))"
-      failures=$((failures + 1))
-    fi
-    edges+="$from $to"$'\n'
-  done < <(grep -n -o -E '^[[:space:]]*#[[:space:]]*include[[:space:]]+"(node|services|federation|admin)/[^"]+"' "$file" |
-           sed -E 's/^([0-9]+):.*"([^"]+)"$/\1:\2/')
-done < <(find node services federation admin -type f \( -name '*.h' -o -name '*.cpp' \) | sort)
+# One pass over every source file: FILE:LINE:#include "PATH" -> checks.
+status=0
+find node services federation admin -type f \( -name '*.h' -o -name '*.cpp' \) | sort |
+  xargs grep -n -H -E '^[[:space:]]*#[[:space:]]*include[[:space:]]+"(node|services|federation|admin)/[^"]+"' |
+  awk -F: -v edges="$edges" '
+    function module(p,   a) {
+      if (p ~ /^node\/(node|commands)\.(h|cpp)$/ || p == "node/main.cpp") return "root"
+      split(p, a, "/")
+      if ((a[1] == "node" || a[1] == "services") && length(a) >= 3) return a[1] "/" a[2]
+      if (a[1] == "federation" || a[1] == "admin") return a[1]
+      return "?"
+    }
+    function layer(m) {
+      if (m == "root") return 4
+      if (m == "federation" || m == "admin") return 3
+      if (m ~ /^services\//) return 2
+      if (m ~ /^node\//) return 1
+      return 0
+    }
+    BEGIN { split("unknown platform services federation/admin composition-root", names, " ") }
+    {
+      file = $1; line = $2
+      target = $0; sub(/^[^"]*"/, "", target); sub(/".*$/, "", target)
+      from = module(file); to = module(target)
+      if (layer(from) == 0) { print file ": not in any module"; bad++; next }
+      if (from == to) next
+      if (to == "root") { print file ":" line ": includes the composition root (" target ")"; bad++ }
+      else if (layer(to) > layer(from)) {
+        print file ":" line ": includes " target ": " from " (" names[layer(from) + 1] ") may not depend on " \
+              to " (" names[layer(to) + 1] ")"
+        bad++
+      }
+      print from, to > edges
+    }
+    END { exit bad > 0 }
+  ' || status=1
 
 # A cycle between modules: tsort names the modules on it.
-if ! cycle=$(printf '%s' "$edges" | sort -u | tsort 2>&1 >/dev/null); then
+if ! cycle=$(sort -u "$edges" | tsort 2>&1 >/dev/null); then
   echo "a cycle between modules:"
   echo "$cycle" | sed -E 's/^tsort: -: (.*)/  \1/; s/^tsort: /    /'
-  failures=$((failures + 1))
+  status=1
 fi
 
-if [ "$failures" -gt 0 ]; then
-  echo "check-layers: $failures problem(s); docs/architecture.md says which way dependencies point"
+if [ "$status" -ne 0 ]; then
+  echo "check-layers: failed; docs/architecture.md says which way dependencies point"
   exit 1
 fi
-echo "check-layers: ok ($(printf '%s' "$edges" | sort -u | grep -c .) module dependencies, all downward, no cycle)"
+echo "check-layers: ok ($(sort -u "$edges" | grep -c .) module dependencies, all downward, no cycle)"

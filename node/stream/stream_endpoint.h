@@ -14,9 +14,10 @@
 // typing) are size-limited, rate-limited and answered with error frames when
 // malformed. Beast's keep-alive pings and idle timeout detect dead peers.
 //
-// The HTTP server hands the upgrades over through UpgradeHandler, which this
-// implements; only stream_endpoint.cpp and the composition root include this
-// header (Beast).
+// Each connection is a WsSession (ws_session.h; opening and replay in
+// ws_session.cpp, queue and frames in ws_session_io.cpp). The HTTP server
+// hands the upgrades over through UpgradeHandler, which this implements;
+// only node/stream and the composition root include this header (Beast).
 #pragma once
 
 #include <atomic>

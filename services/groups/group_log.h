@@ -301,8 +301,12 @@ class GroupLog {
   Status TryBatch(std::vector<std::unique_ptr<Request>>& batch,
                   std::vector<Result<std::vector<GroupEvent>>>& results);
   // Gives `ev` its seq, ids, hashes and signatures. Returns an error for this
-  // request only (the batch goes on).
+  // request only (the batch goes on). group_log_chain.cpp.
   Status Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev);
+  // A replica's entries from the home: drops those already held; the rest
+  // must continue the chain (kConflict "gap"); only replica applies may bring
+  // them (kInvalid otherwise).
+  static Status FollowHomeChain(const GroupState& state, std::vector<Draft>& drafts, const Request& req);
   Result<std::shared_ptr<Entry>> LoadEntry(int64_t row);
 
   PgPool& db_;

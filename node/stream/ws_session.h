@@ -1,0 +1,198 @@
+// WsSession: one client's WebSocket stream, from the upgrade request to the
+// close (spec/stream.md). Private to node/stream.
+//
+// A session authenticates the upgrade (ticket, Bearer header or
+// access_token), lets Beast do the opening handshake, and then speaks the
+// framing itself (ws_frame.h), so that many pre-built, shared frames leave in
+// one gathered write. Its life has three parts, one file each:
+//   ws_session.cpp       opening, authentication, the replay after ?since=
+//                        and the seam to live events (no gap, no duplicate);
+//   ws_session_io.cpp    the bounded send queue (a client that does not keep
+//                        up is closed with 4001), heartbeats, and the client's
+//                        frames (size- and rate-limited; ping and typing);
+//   stream_endpoint.cpp  the endpoint that creates sessions.
+// Everything but Deliver, Flush and Kick runs on the connection's strand;
+// those three may come from any thread (the hub), and only touch the inbox
+// under its mutex.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "node/common/barrier.h"
+#include "node/common/principal.h"
+#include "node/http/rate_limiter.h"
+#include "node/stream/stream_endpoint.h"
+#include "node/stream/stream_hub.h"
+#include "node/stream/stream_source.h"
+#include "node/stream/ws_frame.h"
+
+namespace gc::stream_session {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using nlohmann::json;
+
+// Close code for a client too slow to read its frames (spec/stream.md).
+inline constexpr uint16_t kCloseSlowConsumer = 4001;
+
+// A text frame with `j` serialized (invalid UTF-8 replaced).
+Frame MakeFrame(const json& j);
+// A server control frame (close, ping, pong): FIN, opcode, payload <= 125.
+std::shared_ptr<const std::string> ControlFrame(uint8_t opcode, const std::string& payload);
+// {"type":"error","code":...,"message":...}
+Frame ErrorFrame(const std::string& code, const std::string& message);
+
+class WsSession : public StreamConnection, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(StreamEndpoint& ep, beast::tcp_stream&& stream, std::string ip, std::string request_id,
+            std::shared_ptr<void> hold)
+      : ep_(ep), executor_(stream.get_executor()), ws_(std::in_place, std::move(stream)), ip_(std::move(ip)),
+        request_id_(std::move(request_id)), hold_(std::move(hold)), timer_(executor_), parser_(ep.options.max_frame_bytes),
+        frame_limiter_(20, 40), control_limiter_(20, 40) {}
+
+  ~WsSession() override;
+
+  // The hub holds a strong reference while attached: release it when the
+  // connection ends so the session can be destroyed.
+  void Detach();
+  void Start(http::request<http::string_body> req);
+
+  // StreamConnection: any thread, under the hub's lock. Never blocks.
+  void Deliver(const Frame& frame, int64_t pos, bool flush) override;
+  void Flush() override;
+
+  int64_t session_id() const override { return principal_.session_id; }
+  const std::string& user() const { return principal_.user->user_id; }
+
+  // The barrier's scope for this connection's handlers: one that throws ends
+  // this connection, not the node (node/common/barrier.h).
+  HandlerScope Scope(const char* what);
+  void Kick(uint16_t code, const std::string& reason) override;
+
+ private:
+  void Reject(int status, const std::string& code, const std::string& message);
+
+  // Beast performs the opening handshake (it validates the request and
+  // answers 101); then the connection leaves Beast's WebSocket stream and this
+  // session speaks the framing itself, so that many pre-built frames go out
+  // in one write (see WriteNext).
+  void Upgrade();
+  void OnAccepted();
+
+  // ---------------------------------------------------------------- replay
+
+  void FetchReplayPage();
+  void OnReplayPage(Result<std::vector<StreamEvent>> events);
+  void MaybeContinueReplay();
+  void FinishReplay();
+
+  // ---------------------------------------------------------------- outbound
+
+  void DrainInbox();
+  void Enqueue(const Frame& frame);
+
+  // Writes every queued frame (up to 256 KiB) with one gathered write: the
+  // frames are shared, pre-built byte strings, so a burst costs one syscall.
+  void WriteNext();
+
+  // Sends a close frame after what is already queued, then stops sending.
+  void CloseWith(uint16_t code, const std::string& reason);
+  void ShutdownAfterClose();
+
+  // Ends the connection for good.
+  void Finish();
+
+  // Pings every idle_timeout/2; no traffic at all for idle_timeout ends it.
+  void Heartbeat();
+
+  // ---------------------------------------------------------------- inbound
+
+  void ReadLoop();
+
+  // Fails the connection with `code` (RFC 6455 section 7.1.7).
+  bool Fail(uint16_t code, const std::string& why);
+
+  // Parses every complete client frame in rx_. Returns false to stop reading.
+  bool ParseFrames();
+
+  // Control frames cost no parsing but a pong each: a flood of them is
+  // refused like a flood of data frames.
+  bool ControlAllowed();
+
+  // At most one pong waits in the queue: a newer ping replaces its payload
+  // (RFC 6455 5.5.3 lets an endpoint answer only the most recent ping), so a
+  // client that pings and never reads cannot grow the queue.
+  void QueuePong(const std::string& payload);
+
+  // Queues a frame the client caused (a pong, an error, an answer). Unlike
+  // live events, which are bounded in Deliver, these would otherwise grow
+  // without limit when the client sends but never reads.
+  void Reply(const Frame& frame);
+  void OnClientFrame(const std::string& text, bool binary);
+
+  StreamEndpoint& ep_;
+  asio::any_io_executor executor_;  // the connection's strand
+  std::optional<websocket::stream<beast::tcp_stream>> ws_;  // until the handshake is done
+  std::optional<beast::tcp_stream> sock_;                  // after it
+  std::string ip_;
+  std::string request_id_;
+  std::shared_ptr<void> hold_;  // released with the connection
+  http::request<http::string_body> req_;
+  Principal principal_;
+  std::optional<int64_t> since_;
+  bool counted_ = false;
+  bool attached_ = false;
+
+  // Strand-only state.
+  bool replaying_ = false;
+  bool replay_waiting_ = false;
+  std::optional<StreamSource::ReplayScope> scope_;  // fixed at the first replay page
+  int64_t cursor_ = 0;
+  int64_t upto_ = 0;
+  int64_t last_pos_ = 0;  // highest stream_pos queued for the client
+  std::vector<std::pair<Frame, int64_t>> held_;
+  size_t held_bytes_ = 0;
+  std::deque<Frame> queue_;
+  std::vector<Frame> in_flight_;
+  std::vector<asio::const_buffer> buffers_;
+  std::atomic<size_t> queued_bytes_{0};
+  bool writing_ = false;
+  bool closing_ = false;    // no more frames are queued
+  bool close_sent_ = false; // our close frame is queued
+  bool peer_closed_ = false;
+  bool shut_down_ = false;
+  bool finished_ = false;
+  asio::steady_timer timer_;
+  std::chrono::steady_clock::time_point last_rx_;
+  beast::flat_buffer rx_;
+  WsFrameParser parser_;
+  std::shared_ptr<std::string> pending_pong_;  // a pong still in queue_, if any
+  RateLimiter frame_limiter_;
+  RateLimiter control_limiter_;
+  int refused_ = 0;
+
+  // Inbox: filled by Deliver from any thread.
+  std::mutex inbox_mu_;
+  std::vector<std::pair<Frame, int64_t>> inbox_;  // GUARDED_BY(inbox_mu_)
+  size_t inbox_bytes_ = 0;                        // GUARDED_BY(inbox_mu_)
+  bool scheduled_ = false;                        // GUARDED_BY(inbox_mu_)
+  bool dropped_ = false;                          // GUARDED_BY(inbox_mu_)
+};
+
+}  // namespace gc::stream_session

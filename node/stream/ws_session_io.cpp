@@ -1,0 +1,287 @@
+// A stream's traffic: the bounded send queue, heartbeats, and the client's
+// frames.
+//
+// Outbound: the hub's frames land in an inbox (any thread, under a mutex)
+// and are drained on the strand into the send queue; queued frames leave in
+// one gathered write. Live frames, held frames and answers the client caused
+// (pongs, errors) all count against stream.send_queue_bytes, so a client
+// that does not read is closed with 4001 instead of growing the node's
+// memory; it resumes with ?since=. Inbound: frames are parsed by
+// WsFrameParser with stream.max_frame_bytes, data and control frames are
+// rate-limited per connection, at most one pong waits in the queue, and a
+// malformed frame gets an error frame (or the RFC 6455 close code), never an
+// exception. The node pings at half stream.idle_timeout_s and drops a
+// connection silent for the whole of it.
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include <algorithm>
+
+#include "node/common/log.h"
+#include "node/stream/ws_session.h"
+
+namespace gc::stream_session {
+
+void WsSession::DrainInbox() {
+  auto scope = Scope("stream delivery");
+  std::vector<std::pair<Frame, int64_t>> batch;
+  bool dropped;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    batch.swap(inbox_);
+    inbox_bytes_ = 0;
+    scheduled_ = false;
+    dropped = dropped_;
+  }
+  if (closing_) return;
+  if (dropped) {
+    ++ep_.slow_consumers_dropped;
+    LogWarn("stream dropped: client too slow", {{"user", user()}, {"ip", ip_}, {"last_stream_pos", last_pos_}});
+    return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
+  }
+  for (auto& [frame, pos] : batch) {
+    if (replaying_) {
+      held_.emplace_back(std::move(frame), pos);
+      held_bytes_ += held_.back().first->size();
+      continue;
+    }
+    if (pos && pos <= last_pos_) continue;  // already sent
+    if (pos) last_pos_ = pos;
+    Enqueue(frame);
+  }
+  if (held_bytes_ > ep_.options.send_queue_bytes) {
+    ++ep_.slow_consumers_dropped;
+    return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
+  }
+}
+
+void WsSession::Enqueue(const Frame& frame) {
+  if (closing_) return;
+  queue_.push_back(frame);
+  queued_bytes_ += frame->size();
+  if (!writing_) WriteNext();
+}
+
+void WsSession::WriteNext() {
+  if (queue_.empty() || !sock_) {
+    writing_ = false;
+    if (close_sent_ && !shut_down_) ShutdownAfterClose();
+    return;
+  }
+  writing_ = true;
+  in_flight_.clear();
+  size_t bytes = 0;
+  while (!queue_.empty() && (in_flight_.empty() || bytes + queue_.front()->size() <= (256u << 10)) &&
+         in_flight_.size() < 512) {
+    if (pending_pong_ && queue_.front() == pending_pong_) pending_pong_.reset();  // now being written
+    bytes += queue_.front()->size();
+    in_flight_.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  buffers_.clear();
+  for (const auto& f : in_flight_) buffers_.emplace_back(f->data(), f->size());
+  asio::async_write(*sock_, buffers_, [self = shared_from_this(), bytes](beast::error_code ec, size_t) {
+    auto scope = self->Scope("stream write");
+    self->queued_bytes_ -= bytes;
+    self->in_flight_.clear();
+    if (ec) {
+      self->writing_ = false;
+      self->Finish();
+      return;
+    }
+    self->MaybeContinueReplay();
+    self->WriteNext();
+  });
+}
+
+void WsSession::CloseWith(uint16_t code, const std::string& reason) {
+  if (closing_) return;
+  closing_ = true;
+  std::string payload;
+  payload += static_cast<char>(code >> 8);
+  payload += static_cast<char>(code & 0xff);
+  payload += reason.substr(0, 123);
+  // A slow consumer gets its close frame at once, not after the backlog.
+  if (code == kCloseSlowConsumer) {
+    for (auto& f : queue_) queued_bytes_ -= f->size();
+    queue_.clear();
+    pending_pong_.reset();
+  }
+  queue_.push_back(ControlFrame(0x8, payload));
+  queued_bytes_ += queue_.back()->size();
+  close_sent_ = true;
+  if (!writing_) WriteNext();
+}
+
+void WsSession::ShutdownAfterClose() {
+  shut_down_ = true;
+  beast::error_code ec;
+  sock_->socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  // The read loop sees the peer's close (or EOF) and finishes; make sure
+  // it does not wait for ever.
+  timer_.expires_after(std::chrono::seconds(2));
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (!ec) self->Finish();
+  });
+}
+
+void WsSession::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  closing_ = true;
+  timer_.cancel();
+  beast::error_code ec;
+  if (sock_) sock_->socket().close(ec);
+  Detach();
+}
+
+void WsSession::Heartbeat() {
+  timer_.expires_after(std::chrono::seconds(std::max(1, ep_.options.idle_timeout_s / 2)));
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    auto scope = self->Scope("stream heartbeat");
+    if (ec || self->finished_ || self->close_sent_) return;
+    auto idle = std::chrono::steady_clock::now() - self->last_rx_;
+    if (idle > std::chrono::seconds(self->ep_.options.idle_timeout_s)) {
+      LogInfo("stream idle timeout", {{"user", self->user()}, {"ip", self->ip_}});
+      return self->Finish();
+    }
+    self->Enqueue(ControlFrame(0x9, "hb"));
+    self->Heartbeat();
+  });
+}
+
+void WsSession::ReadLoop() {
+  // Small reads: client frames are small, and an idle connection should
+  // cost little memory (the buffer grows for a large frame).
+  auto buf = rx_.prepare(1024);
+  sock_->async_read_some(buf, [self = shared_from_this()](beast::error_code ec, size_t n) {
+    auto scope = self->Scope("stream read");
+    if (ec) return self->Finish();  // closed, reset or shut down
+    self->rx_.commit(n);
+    self->last_rx_ = std::chrono::steady_clock::now();
+    if (!self->ParseFrames()) return;
+    if (self->finished_) return;
+    self->ReadLoop();
+  });
+}
+
+bool WsSession::Fail(uint16_t code, const std::string& why) {
+  LogInfo("stream protocol error", {{"user", user()}, {"ip", ip_}, {"code", static_cast<int>(code)}, {"why", why}});
+  CloseWith(code, why);
+  rx_.consume(rx_.size());
+  return true;  // keep reading until the peer closes or the timer ends it
+}
+
+bool WsSession::ParseFrames() {
+  while (!finished_) {
+    auto data = rx_.data();
+    if (close_sent_) {  // after our close, only the peer's close (or EOF) matters
+      rx_.consume(data.size());
+      return true;
+    }
+    size_t used = 0;
+    auto ev = parser_.Next(static_cast<const unsigned char*>(data.data()), data.size(), &used);
+    rx_.consume(used);
+    switch (ev.kind) {
+      case WsFrameParser::Event::kNeedMore:
+        if (parser_.wanted() > rx_.size()) rx_.reserve(parser_.wanted() - rx_.size());
+        return true;
+      case WsFrameParser::Event::kError:
+        return Fail(ev.code, ev.why);
+      case WsFrameParser::Event::kClose:  // answer with the same code, then stop
+        peer_closed_ = true;
+        CloseWith(ev.code, "");
+        return true;
+      case WsFrameParser::Event::kPing:
+        if (!ControlAllowed()) return true;
+        QueuePong(ev.payload);
+        continue;
+      case WsFrameParser::Event::kPong:
+        if (!ControlAllowed()) return true;
+        continue;
+      case WsFrameParser::Event::kFragment:
+        continue;
+      case WsFrameParser::Event::kMessage:
+        OnClientFrame(ev.payload, ev.binary);
+        continue;
+    }
+  }
+  return false;
+}
+
+bool WsSession::ControlAllowed() {
+  int retry = 0;
+  if (control_limiter_.Allow("", MonotonicSeconds(), &retry)) return true;
+  Fail(1008, "too many control frames");
+  return false;
+}
+
+void WsSession::QueuePong(const std::string& payload) {
+  if (pending_pong_) {
+    queued_bytes_ -= pending_pong_->size();
+    *pending_pong_ = *ControlFrame(0xA, payload);
+    queued_bytes_ += pending_pong_->size();
+    return;
+  }
+  auto f = std::make_shared<std::string>(*ControlFrame(0xA, payload));
+  pending_pong_ = f;
+  Reply(f);
+}
+
+void WsSession::Reply(const Frame& frame) {
+  if (queued_bytes_.load() + frame->size() > ep_.options.send_queue_bytes) {
+    ++ep_.slow_consumers_dropped;
+    return CloseWith(kCloseSlowConsumer, "too slow: the client does not read its answers");
+  }
+  Enqueue(frame);
+}
+
+void WsSession::OnClientFrame(const std::string& text, bool binary) {
+  int retry = 0;
+  if (!frame_limiter_.Allow("", MonotonicSeconds(), &retry)) {
+    if (++refused_ > 100) return CloseWith(1008, "too many frames");
+    return Reply(ErrorFrame("rate_limited", "too many frames; slow down"));
+  }
+  if (binary) return Reply(ErrorFrame("invalid_request", "frames must be JSON text"));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Reply(ErrorFrame("invalid_request", "a frame must be a JSON object"));
+  }
+  auto type = j.find("type");
+  if (type == j.end() || !type->is_string()) {
+    return Reply(ErrorFrame("invalid_request", "a frame needs a string field \"type\""));
+  }
+  if (*type == "ping") {
+    json pong = {{"type", "pong"}};
+    if (auto id = j.find("id"); id != j.end()) {
+      // Echoed back, so only a scalar: a deeply nested id would be copied
+      // and serialized recursively.
+      if (!id->is_primitive()) return Reply(ErrorFrame("invalid_request", "id must be a string, number, boolean or null"));
+      pong["id"] = *id;
+    }
+    return Reply(MakeFrame(pong));
+  }
+  if (*type == "typing") {
+    auto g = j.find("group_id");
+    if (g == j.end() || !g->is_string()) return Reply(ErrorFrame("invalid_request", "typing needs group_id"));
+    bool typing = true;
+    if (auto t = j.find("typing"); t != j.end()) {
+      if (!t->is_boolean()) return Reply(ErrorFrame("invalid_request", "typing must be true or false"));
+      typing = t->get<bool>();
+    }
+    std::string group = g->get<std::string>();
+    auto self = shared_from_this();
+    ep_.post_blocking([self, group, typing] {
+      Status st = self->ep_.source.Typing(*self->principal_.user, group, typing);
+      if (!st.ok()) {
+        Frame f = ErrorFrame(st.error().code == ErrorCode::kNotFound ? "not_found" : "forbidden", st.error().message);
+        asio::dispatch(self->executor_, [self, f] { self->Reply(f); });
+      }
+    });
+    return;
+  }
+  Reply(ErrorFrame("invalid_request", "unknown frame type; expected ping or typing"));
+}
+
+}  // namespace gc::stream_session

@@ -1,0 +1,457 @@
+// The group log's writer: one thread that takes queued operations in
+// batches and makes each batch durable in one transaction (group commit).
+//
+// Why one writer: per-group `seq` and node-wide `stream_pos` must be handed
+// out in commit order, with no gaps a reader could see, and every operation
+// must be checked against the state left by the ones before it. A single
+// thread that owns the next positions and works on copies of the touched
+// groups gives both without locks on the hot path; batching gives back the
+// throughput (one round trip to PostgreSQL per batch: the writes are
+// pipelined, and a large batch of replica entries goes in with COPY). Only
+// after the commit are the new states shown to readers and the events
+// published to the sinks (stream, search, federation), in stream_pos order.
+// A failed batch is retried one operation at a time (RunBatch).
+#include "services/groups/group_log.h"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+#include <string_view>
+
+#include "node/common/address.h"
+#include "node/common/log.h"
+#include "node/db/pg.h"
+#include "services/groups/group_log_sql.h"
+
+namespace gc {
+
+using nlohmann::json;
+
+namespace {
+
+GC_SQL(kInsertGroup,
+       "INSERT INTO groups (address, server, title, topic, visibility, join_rule, created_by, created_at, last_seq, "
+       "head_hash, base_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id");
+// All events of a batch in one statement (arrays, one element per event).
+// The columns both ways of storing events fill, in this order: kInsertEvents
+// (arrays, one per column) and kCopyEvents (AppendCopyRow).
+#define GC_EVENT_INSERT_COLUMNS                                                                          \
+  "stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, relates_to, txn_id, " \
+  "nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures"
+GC_SQL(kInsertEvents,
+       "INSERT INTO events (" GC_EVENT_INSERT_COLUMNS ") "
+       "SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], "
+       "$5::text[], $6::text[], $7::text[], $8::bigint[], $9::jsonb[], $10::text[], $11::text[], $12::text[], "
+       "$13::text[], $14::bigint[], $15::text[], $16::text[], $17::jsonb[], $18::jsonb[])");
+constexpr const char* kCopyEvents = "COPY events (" GC_EVENT_INSERT_COLUMNS ") FROM STDIN";
+constexpr size_t kCopyMinEvents = 32;
+
+// One row of kCopyEvents.
+void AppendCopyRow(std::string& out, const GroupEvent& e) {
+  auto col = [&](const std::optional<std::string_view>& v) {
+    CopyText(out, v);
+    out += '\t';
+  };
+  auto num = [&](int64_t v) {
+    out += std::to_string(v);
+    out += '\t';
+  };
+  auto opt = [](const std::optional<std::string>& v) -> std::optional<std::string_view> {
+    if (!v) return std::nullopt;
+    return std::string_view(*v);
+  };
+  num(e.stream_pos);
+  col(e.event_id);
+  num(e.group_row);
+  num(e.seq);
+  col(e.type);
+  col(e.sender);
+  col(e.origin);
+  num(e.origin_ts);
+  col(e.content.dump(-1, ' ', false, json::error_handler_t::replace));
+  col(opt(e.relates_to));
+  col(opt(e.txn_id));
+  col(e.nonce);
+  col(e.content_hash);
+  num(e.home_ts);
+  col(e.prev_hash);
+  col(e.entry_hash);
+  col(e.signatures.is_null() ? std::nullopt : std::optional<std::string_view>(e.signatures.dump()));
+  CopyText(out, e.origin_signatures.is_null() ? std::nullopt
+                                              : std::optional<std::string_view>(e.origin_signatures.dump()));
+  out += '\n';
+}
+
+// Which peers hold a replica of a group homed here (federation/pusher.h):
+// a remote user's membership makes their server a participant (-1: it needs
+// a snapshot first); losing its last member stops it at that seq.
+GC_SQL(kPeerJoined,
+       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
+       "ON CONFLICT (group_id, peer) DO UPDATE SET until_seq = NULL");
+GC_SQL(kPeerLeft, "UPDATE fed_group_peers SET until_seq = $3 WHERE group_id = $1 AND peer = $2");
+
+// A PostgreSQL array literal of text values (NULL for nullopt), quoted so
+// that any value round-trips.
+class ArrayLiteral {
+ public:
+  void Add(const std::string& v) {
+    Sep();
+    s_ += '"';
+    for (char c : v) {
+      if (c == '"' || c == '\\') s_ += '\\';
+      s_ += c;
+    }
+    s_ += '"';
+  }
+  void Add(const std::optional<std::string>& v) {
+    if (v) return Add(*v);
+    Sep();
+    s_ += "NULL";
+  }
+  void Add(int64_t v) {
+    Sep();
+    s_ += std::to_string(v);
+  }
+  std::string str() const { return "{" + s_ + "}"; }
+
+ private:
+  void Sep() {
+    if (!s_.empty()) s_ += ',';
+  }
+  std::string s_;
+};
+GC_SQL(kUpdateGroupSeq, "UPDATE groups SET last_seq = $2, last_event_at = $3, head_hash = $4 WHERE id = $1");
+
+std::string ServerOf(const std::string& address) { return address.substr(address.find(':') + 1); }
+
+// Does `server` still have joined or invited members in `s`?
+bool HasMembersOn(const GroupState& s, const std::string& server) {
+  for (const auto& [u, m] : s.members) {
+    if ((m.membership == "join" || m.membership == "invite") && ServerOf(u) == server) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void GroupLog::WriterLoop() {
+  constexpr size_t kMaxBatch = 256;
+  while (true) {
+    std::vector<std::unique_ptr<Request>> batch;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < kMaxBatch) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RunBatch(batch);
+  }
+}
+
+void GroupLog::RunBatch(std::vector<std::unique_ptr<Request>>& batch) {
+  std::vector<Result<std::vector<GroupEvent>>> results;
+  auto t0 = std::chrono::steady_clock::now();
+  Status st = TryBatch(batch, results);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  if (ms > 50) {
+    LogWarn("group log batch slow", {{"ms", ms}, {"size", static_cast<int64_t>(batch.size())}});
+  }
+  if (st.ok()) {
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->Finish(std::move(results[i]));
+    return;
+  }
+  if (batch.size() == 1) {
+    batch[0]->Finish(st.error());
+    return;
+  }
+  // Retry one by one so that one failing operation does not sink the others.
+  LogWarn("group log batch failed, retrying one by one",
+          {{"size", static_cast<int64_t>(batch.size())}, {"error", st.error().message}});
+  for (auto& r : batch) {
+    std::vector<std::unique_ptr<Request>> one;
+    one.push_back(std::move(r));
+    RunBatch(one);
+  }
+}
+
+Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
+                          std::vector<Result<std::vector<GroupEvent>>>& results) {
+  PgConn& c = *writer_conn_;
+  int64_t saved_pos = next_stream_pos_;
+  results.clear();
+  // Working copies of the touched groups: operations see earlier operations'
+  // effects; readers see nothing until the commit.
+  std::unordered_map<int64_t, std::shared_ptr<GroupState>> working;
+  struct Pending {
+    GroupEvent event;
+    std::shared_ptr<const std::vector<std::string>> members;
+    std::vector<std::string> extra;
+    std::function<Status(PgConn&, const GroupEvent&)> project;
+  };
+  std::vector<Pending> pending;
+  std::vector<int64_t> touched_order;
+
+  // Creating a group needs its row id before its events: such a batch runs
+  // statement by statement inside one transaction. Any other batch checks its
+  // operations with plain reads (this thread is the only writer of the log,
+  // so committed data is all there is) and then sends all its writes, BEGIN
+  // to COMMIT, in one pipeline: one round trip to PostgreSQL per batch.
+  bool has_create = std::any_of(batch.begin(), batch.end(), [](const auto& r) { return r->initial.has_value(); });
+  if (has_create) GC_TRY(c.ExecScript("BEGIN"));
+  auto fail = [&](const Error& e) -> Status {
+    (void)c.ExecScript("ROLLBACK");
+    next_stream_pos_ = saved_pos;
+    return e;
+  };
+  int64_t now = NowMs();
+  for (auto& req : batch) {
+    std::shared_ptr<GroupState> state;
+    if (req->initial) {
+      GroupState& init = *req->initial;
+      auto taken = c.Exec(kFindGroup, {init.address});
+      if (!taken.ok()) return fail(taken.error());
+      if (taken->rows() > 0) {
+        results.push_back(Error::Conflict("a group with that name already exists", "group_exists"));
+        continue;
+      }
+      auto ins = c.Exec(kInsertGroup, {init.address, init.server, init.title, init.topic, init.visibility,
+                                       init.join_rule, init.created_by, init.created_at ? init.created_at : now,
+                                       init.last_seq, init.head_hash, init.base_seq});
+      if (!ins.ok()) {
+        // A race with another process on the same database: the retry one
+        // by one answers this request with the conflict.
+        return fail(ins.error());
+      }
+      state = std::make_shared<GroupState>(init);
+      state->row = ins->int64(0, 0);
+      if (!state->created_at) state->created_at = now;
+      working[state->row] = state;
+      touched_order.push_back(state->row);
+      req->row = state->row;
+    } else {
+      auto it = working.find(req->row);
+      if (it != working.end()) {
+        state = it->second;
+      } else {
+        auto entry = LoadEntry(req->row);
+        if (!entry.ok()) {
+          results.push_back(entry.error());
+          continue;
+        }
+        std::shared_lock lock((*entry)->mu);
+        state = std::make_shared<GroupState>(*(*entry)->state);
+        working[req->row] = state;
+        touched_order.push_back(req->row);
+      }
+      if (state->deleted) {
+        results.push_back(Error::NotFound("no such group"));
+        continue;
+      }
+    }
+    OpContext ctx{*state, c, now};
+    Result<std::vector<Draft>> drafts = Error::Internal("unset");
+    try {
+      drafts = req->op(ctx);
+    } catch (const std::exception& e) {
+      LogError("group operation threw", {{"error", e.what()}});
+      drafts = Error::Internal("internal error");
+    }
+    if (!drafts.ok()) {
+      if (drafts.error().code == ErrorCode::kInternal || drafts.error().code == ErrorCode::kUnavailable) {
+        return fail(drafts.error());  // the transaction may be unusable
+      }
+      results.push_back(drafts.error());
+      continue;
+    }
+    bool hosted = state->server == server_name_;
+    if (!hosted) {
+      // Replica entries (group_log_chain.cpp).
+      Status chain_ok = FollowHomeChain(*state, *drafts, *req);
+      if (!chain_ok.ok()) {
+        results.push_back(chain_ok.error());
+        continue;
+      }
+    } else if (req->replica_apply) {
+      results.push_back(Error::Invalid("this node is the home of the group: it takes no entries for it"));
+      continue;
+    } else if (req->pin && drafts->size() > 1) {
+      results.push_back(Error::Invalid("a remote event must map to exactly one event"));
+      continue;
+    }
+    std::vector<GroupEvent> appended;
+    Status refused = OkStatus();
+    for (Draft& d : *drafts) {
+      GroupEvent ev;
+      ev.group_row = state->row;
+      ev.group_id = state->address;
+      ev.type = d.type;
+      ev.sender = d.sender;
+      ev.content = std::move(d.content);
+      ev.relates_to = d.relates_to;
+      ev.txn_id = d.txn_id;
+      Status st = Chain(*state, d, *req, now, ev);
+      if (!st.ok()) {
+        // Only a pinned (single-event) request can fail here: nothing of it
+        // was applied yet.
+        refused = st;
+        break;
+      }
+      ev.stream_pos = next_stream_pos_++;
+      if (d.apply) d.apply(*state);
+      state->last_event_at = std::max(state->last_event_at, hosted ? now : ev.home_ts);
+      if (hosted && ev.type == "member" && ev.content.contains("user_id") && ev.content["user_id"].is_string()) {
+        std::string server = ServerOf(ev.content["user_id"].get<std::string>());
+        if (server != server_name_) {
+          bool still = HasMembersOn(*state, server);
+          int64_t row = state->row, seq = ev.seq;
+          auto inner = std::move(d.project);
+          d.project = [inner, server, still, row, seq](PgConn& c, const GroupEvent& e) -> Status {
+            if (inner) GC_TRY(inner(c, e));
+            auto r = still ? c.Exec(kPeerJoined, {row, server}) : c.Exec(kPeerLeft, {row, server, seq});
+            if (!r.ok()) return r.error();
+            return OkStatus();
+          };
+        }
+      }
+      std::vector<std::string> extra;
+      for (auto& u : d.also_notify) {
+        if (!state->IsJoined(u)) extra.push_back(u);  // joined ones are in already
+      }
+      if (req->replica_apply) {
+        // Whoever applies entries wants ids and positions, not a second
+        // copy of every content.
+        json content = std::move(ev.content);
+        appended.push_back(ev);
+        ev.content = std::move(content);
+      } else {
+        appended.push_back(ev);
+      }
+      pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project)});
+    }
+    if (!refused.ok()) {
+      results.push_back(refused.error());
+      continue;
+    }
+    results.push_back(std::move(appended));
+  }
+  // Many events (a replica catching up) go in with COPY, a third of the
+  // database's cost per row of the one INSERT ... unnest(...) statement;
+  // a few (the usual batch of sends) in that statement, in the pipeline.
+  bool use_copy = pending.size() >= kCopyMinEvents;
+  bool deferred = false;
+  if (!has_create) {
+    if (use_copy) {
+      auto begun = c.ExecScript("BEGIN");
+      if (!begun.ok()) return fail(begun.error());
+    } else {
+      c.BeginDeferred();
+      deferred = true;
+      (void)c.ExecScript("BEGIN");
+    }
+  }
+  if (use_copy) {
+    std::string rows;
+    rows.reserve(pending.size() * 640);
+    for (const auto& p : pending) AppendCopyRow(rows, p.event);
+    auto copied = c.CopyIn(kCopyEvents, rows);
+    if (!copied.ok()) return fail(copied.error());
+    if (!has_create) {
+      // The rest of the transaction in one round trip.
+      c.BeginDeferred();
+      deferred = true;
+    }
+  }
+  // Entries of remote groups need no flush to disk before the commit returns:
+  // the home node holds them durably, and if this node loses the last ones
+  // in a crash it reports the lower position (or asks for them when it starts,
+  // spec/federation.md 9.1) and the home sends them again. Not so what this
+  // node acknowledges to its own users: a new replica (a join answered 200),
+  // its users' own events (a send, a join, a settings change) and events
+  // about them (an invite) are flushed before anyone is told.
+  bool lazy = !has_create &&
+              std::all_of(batch.begin(), batch.end(), [](const auto& r) { return r->replica_apply; }) &&
+              std::none_of(pending.begin(), pending.end(), [&](const auto& p) {
+                const GroupEvent& e = p.event;
+                if (e.origin == server_name_) return true;
+                if (e.type != "member" || !e.content.contains("user_id") || !e.content["user_id"].is_string()) {
+                  return false;
+                }
+                auto user = ParseUserId(e.content["user_id"].get<std::string>());
+                return user && user->server == server_name_;
+              });
+  if (lazy) (void)c.ExecScript("SET LOCAL synchronous_commit TO off");
+  // One statement for all events of the batch, then the projections in order.
+  if (!pending.empty() && !use_copy) {
+    ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,
+        osigs;
+    for (const auto& p : pending) {
+      const GroupEvent& e = p.event;
+      pos.Add(e.stream_pos);
+      id.Add(e.event_id);
+      grp.Add(e.group_row);
+      seq.Add(e.seq);
+      type.Add(e.type);
+      sender.Add(e.sender);
+      origin.Add(e.origin);
+      ts.Add(e.origin_ts);
+      content.Add(e.content.dump(-1, ' ', false, json::error_handler_t::replace));
+      rel.Add(e.relates_to);
+      txn.Add(e.txn_id);
+      nonce.Add(e.nonce);
+      chash.Add(e.content_hash);
+      hts.Add(e.home_ts);
+      prev.Add(e.prev_hash);
+      ehash.Add(e.entry_hash);
+      sigs.Add(e.signatures.is_null() ? std::optional<std::string>() : std::optional<std::string>(e.signatures.dump()));
+      osigs.Add(e.origin_signatures.is_null() ? std::optional<std::string>()
+                                              : std::optional<std::string>(e.origin_signatures.dump()));
+    }
+    auto ins = c.Exec(kInsertEvents, {pos.str(), id.str(), grp.str(), seq.str(), type.str(), sender.str(),
+                                      origin.str(), ts.str(), content.str(), rel.str(), txn.str(), nonce.str(),
+                                      chash.str(), hts.str(), prev.str(), ehash.str(), sigs.str(), osigs.str()});
+    if (!ins.ok()) return fail(ins.error());
+  }
+  for (auto& p : pending) {
+    if (!p.project) continue;
+    auto st = p.project(c, p.event);
+    if (!st.ok()) return fail(st.error());
+  }
+  for (int64_t row : touched_order) {
+    auto& s = working[row];
+    auto u = c.Exec(kUpdateGroupSeq, {row, s->last_seq, s->last_event_at, s->head_hash});
+    if (!u.ok()) return fail(u.error());
+  }
+  auto commit = c.ExecScript("COMMIT");
+  if (deferred) commit = c.FlushDeferred();
+  if (!commit.ok()) {
+    (void)c.ExecScript("ROLLBACK");
+    next_stream_pos_ = saved_pos;
+    return commit.error();
+  }
+  // Durable: show the new state to readers, then publish in order.
+  {
+    std::lock_guard<std::mutex> lock(entries_mu_);
+    for (int64_t row : touched_order) {
+      auto& e = entries_[row];
+      if (!e) e = std::make_shared<Entry>();
+      std::unique_lock elock(e->mu);
+      e->state = working[row];
+      // A deleted group frees its name at once.
+      if (e->state->deleted) by_address_.erase(e->state->address);
+    }
+  }
+  if (!pending.empty()) last_committed_pos_ = pending.back().event.stream_pos;
+  if (!pending.empty()) {
+    for (EventSink* sink : sinks_) {
+      sink->BeginBatch();
+      for (const auto& p : pending) sink->Publish(p.event, *p.members, p.extra);
+      sink->EndBatch();
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace gc
