@@ -4,7 +4,7 @@
 #include <cstring>
 #include <thread>
 
-#include "federation/outbound_http.h"
+#include "node/common/outbound_http.h"
 #include "node/common/address.h"
 #include "node/common/log.h"
 #include "node/config/config.h"

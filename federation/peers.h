@@ -43,7 +43,7 @@ struct PeerInfo {
 struct OutboundPolicy;
 
 // A fetched, self-signature-checked well-known document (through HttpFetch,
-// federation/outbound_http.h).
+// node/common/outbound_http.h).
 Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url,
                                    const OutboundPolicy& policy);
 

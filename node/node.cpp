@@ -49,6 +49,9 @@
 #include "services/media/media_service.h"
 #include "services/messaging/search_index.h"
 #include "services/messaging/stream_delivery.h"
+#include "services/notifications/notification_service.h"
+#include "services/notifications/notifications_http.h"
+#include "services/notifications/push_sender.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -84,6 +87,22 @@ Status PrepareMediaDir(const std::string& media_dir) {
   return OkStatus();
 }
 
+
+// Notifications become frames on every open stream of their user, and wake
+// the push sender (their pushes were queued with them).
+class StreamNotificationFrames : public NotificationListener {
+ public:
+  StreamNotificationFrames(StreamHub& hub, PushSender& pushers) : hub_(hub), pushers_(pushers) {}
+  void Made(const Notification& n, int64_t unread) override {
+    hub_.SendToUser(n.user_id, NotificationFrame(n, unread));
+    pushers_.Wake();
+  }
+  void Read(const std::string& user, int64_t unread) override { hub_.SendToUser(user, NotificationReadFrame(unread)); }
+
+ private:
+  StreamHub& hub_;
+  PushSender& pushers_;
+};
 }  // namespace
 
 void BlockShutdownSignals() {
@@ -133,7 +152,17 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->log_->add_sink(n->search_index_.get());
   n->messaging_->set_search_index(n->search_index_.get());
   n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);
-  n->messaging_->set_ephemeral_sink(n->delivery_.get());
+  // Read markers pass through the notification service (which marks the
+  // group's notifications read) to the stream delivery.
+  n->notifications_ = std::make_unique<NotificationService>(*n->log_, n->db_->pool(), c.node.name);
+  n->pushers_ = std::make_unique<PushSender>(n->db_->pool(), c.notifications.allow_private_endpoints,
+                                             c.notifications.push_concurrency,
+                                             [](const Notification& x) { return NotificationJson(x).dump(); });
+  n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_, *n->pushers_);
+  n->notifications_->set_listener(n->notification_frames_.get());
+  n->notifications_->set_next_ephemeral(n->delivery_.get());
+  n->log_->add_sink(n->notifications_.get());
+  n->messaging_->set_ephemeral_sink(n->notifications_.get());
   n->users_->set_revocation_listener([self](int64_t session_id, const std::string& user) {
     if (session_id) self->hub_->CloseSession(session_id);
     if (!user.empty()) self->hub_->CloseUser(user);
@@ -147,6 +176,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->groups_->set_remote(n->federation_.get());
   GC_TRY(n->log_->Start(n->db_->pool().conninfo()));
   GC_TRY(n->search_index_->Start());
+  GC_TRY(n->notifications_->Start());
+  GC_TRY(n->pushers_->Start());
   StreamOptions so;
   so.max_connections = c.stream.max_connections;
   so.send_queue_bytes = static_cast<size_t>(c.stream.send_queue_bytes);
@@ -260,6 +291,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
       [self](const std::string& u) { return self->federation_->RemoteProfile(u); });
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
+  AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
   // Media: blobs in the configured store, uploads staged under
   // data_dir/media/tmp (the HTTP server writes bodies there).
@@ -359,6 +391,26 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   SearchIndex* search = n->search_index_.get();
   m.AddGauge("groupchat_search_index_lag", "Stream positions committed but not yet in the search index.",
              [log, search] { return static_cast<double>(std::max<int64_t>(0, log->last_stream_pos() - search->indexed_pos())); });
+  NotificationService* notif = n->notifications_.get();
+  m.AddGauge("groupchat_notifications_backlog", "Stream positions committed but not yet made into notifications.",
+             [notif] { return static_cast<double>(notif->backlog()); });
+  m.AddGauge("groupchat_notifications_lag_seconds", "Age of the oldest commit the notification worker has not processed.",
+             [notif] { return notif->lag_seconds(); });
+  m.AddCounterFn("groupchat_notifications_made_total", "Inbox entries made.",
+                 [notif] { return static_cast<double>(notif->made.load()); });
+  m.AddCounterFn("groupchat_notifications_withdrawn_total", "Inbox entries withdrawn (their message was deleted).",
+                 [notif] { return static_cast<double>(notif->withdrawn.load()); });
+  m.AddCounterFn("groupchat_notifications_failures_total", "Rounds of the notification worker that failed and were retried.",
+                 [notif] { return static_cast<double>(notif->failures.load()); });
+  PushSender* push = n->pushers_.get();
+  m.AddGauge("groupchat_push_queue_length", "Pushes owed to webhook pushers (as of the sender's last look).",
+             [push] { return static_cast<double>(push->queued()); });
+  m.AddCounterFn("groupchat_push_delivered_total", "Webhook POSTs answered 2xx.",
+                 [push] { return static_cast<double>(push->delivered.load()); });
+  m.AddCounterFn("groupchat_push_failed_total", "Webhook POSTs that failed (retried or dropped).",
+                 [push] { return static_cast<double>(push->failed.load()); });
+  m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
+                 [push] { return static_cast<double>(push->removed.load()); });
   Federation* fed = n->federation_.get();
   m.AddCounterFn("groupchat_federation_entries_applied_total", "Remote entries appended to replicas.",
                  [fed] { return static_cast<double>(fed->entries_applied.load()); });
@@ -401,6 +453,8 @@ Node::~Node() {
   if (federation_) federation_->Stop();
   if (log_) log_->Stop();
   if (search_index_) search_index_->Stop();
+  if (notifications_) notifications_->Stop();
+  if (pushers_) pushers_->Stop();
   if (hub_) hub_->Stop();
   if (users_) users_->FlushActivity();
   users_.reset();
@@ -452,6 +506,8 @@ Status Node::Serve() {
   federation_->Stop();
   log_->Stop();
   search_index_->Stop();
+  notifications_->Stop();
+  pushers_->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
     stop = true;

@@ -27,6 +27,9 @@ class StreamEndpoint;
 class AuditLog;
 class BlobStore;
 class MediaService;
+class NotificationService;
+class NotificationListener;
+class PushSender;
 struct NodeKeys;
 
 class Node {
@@ -61,6 +64,9 @@ class Node {
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
+  std::unique_ptr<NotificationService> notifications_;
+  std::unique_ptr<NotificationListener> notification_frames_;
+  std::unique_ptr<PushSender> pushers_;
   std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<BlobStore> media_store_;

@@ -118,6 +118,12 @@ struct Config {
     std::string level = "info";  // debug | info | warn | error
     bool access = true;          // one JSON line per HTTP request
   } log;
+
+  struct Notifications {
+    // Webhook URLs may be http:// and private or loopback addresses (tests).
+    bool allow_private_endpoints = false;
+    int push_concurrency = 4;  // webhook POSTs in flight at once, 1..64
+  } notifications;
 };
 
 // Loads and validates the YAML file at `path`, then applies environment

@@ -41,8 +41,7 @@ std::span<const Section> AllConfigSections() {
   static const Section kSections[] = {
       NodeConfigSection(),     HttpConfigSection(),     FederationConfigSection(), DatabaseConfigSection(),
       RegistrationConfigSection(), LimitsConfigSection(), MediaConfigSection(),  StreamConfigSection(),
-      SessionsConfigSection(),
-      RateLimitsConfigSection(), LogConfigSection(),
+      SessionsConfigSection(),     RateLimitsConfigSection(), LogConfigSection(), NotificationsConfigSection(),
   };
   return kSections;
 }

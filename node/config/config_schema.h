@@ -151,6 +151,7 @@ Section StreamConfigSection();
 Section SessionsConfigSection();
 Section RateLimitsConfigSection();
 Section LogConfigSection();
+Section NotificationsConfigSection();
 
 }  // namespace gc::config
 

@@ -4,6 +4,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "node/common/log.h"
 
@@ -118,8 +121,27 @@ Result<PgResult> PgConn::Exec(const SqlQuery& q, const std::vector<PgParam>& par
   return ExecImpl(q, params.data(), params.size());
 }
 
+namespace {
+
+// Statement names are per connection, and GC_SQL constants live in many
+// files: two different queries declared under one name would silently run
+// each other's SQL on a connection that prepared the other first. The first
+// query prepared under a name owns it for the life of the process; another
+// text under the same name is an error, whichever connection meets it.
+Status ClaimStatementName(const SqlQuery& q) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, std::string>* owners = new std::unordered_map<std::string, std::string>();
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, fresh] = owners->emplace(q.name, q.text);
+  if (fresh || it->second == q.text) return OkStatus();
+  return Error::Internal(std::string("two different queries are declared as ") + q.name + ": rename one");
+}
+
+}  // namespace
+
 Status PgConn::Prepare(const SqlQuery& q) {
   if (prepared_.count(q.name)) return OkStatus();
+  GC_TRY(ClaimStatementName(q));
   PGresult* pr = PQprepare(conn_, q.name, q.text, 0, nullptr);
   if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
     Error e = MakeError(q.name, pr);

@@ -211,6 +211,10 @@ void StreamHub::ReadMarker(const std::string& user, const std::string& group_id,
   Send({user}, frame, 0);
 }
 
+void StreamHub::SendToUser(const std::string& user, const std::string& payload) {
+  Send({user}, WsTextFrame(payload), 0);
+}
+
 void StreamHub::PresenceChanged(const std::string& user, bool online) {
   std::vector<std::string> audience = audience_ ? audience_(user) : std::vector<std::string>{};
   auto frame = WsTextFrame(

@@ -86,6 +86,8 @@ class StreamHub {
   void EndTyping(const std::string& group_id, const std::string& user);
   // `user`'s read marker moved: tells the user's other streams.
   void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq);
+  // An ephemeral JSON frame to every open stream of `user` (notifications).
+  void SendToUser(const std::string& user, const std::string& payload);
 
   bool IsOnline(const std::string& user) const;
   // Presence frames ("online") for everyone sharing a group with `user` who

@@ -1,4 +1,4 @@
-// Which addresses outbound federation requests may reach (federation/outbound_http.h).
+// Which addresses outbound federation requests may reach (node/common/outbound_http.h).
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "federation/outbound_http.h"
+#include "node/common/outbound_http.h"
 
 namespace gc {
 namespace {

@@ -1,4 +1,4 @@
-// Outbound HTTP for federation: fetching a node document and saying hello.
+// Outbound HTTP policy (federation fetches, notification pushers): fetching a node document, saying hello, and the address checks every outbound request passes.
 //
 // The names these requests go to come from other nodes and from anonymous
 // callers of POST /_federation/v1/hello, so an unchecked fetch would make the

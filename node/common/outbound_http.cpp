@@ -1,4 +1,4 @@
-#include "federation/outbound_http.h"
+#include "node/common/outbound_http.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -1,0 +1,383 @@
+#include "services/notifications/notification_service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "node/common/barrier.h"
+#include "node/common/log.h"
+#include "node/db/pg.h"
+
+namespace gc {
+
+namespace {
+
+// The columns of an entry, as every query below returns them (n: the
+// notifications row, g: its group).
+#define GC_NOTIFICATION_COLUMNS                                                                              \
+  "n.id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title, "          \
+  "n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed"
+
+// A recipient's local part, if the address is of this node ($3).
+#define GC_LOCAL_USER(col, alias)                                                                   \
+  alias ".local_part = split_part(substr(" col ", 2), ':', 1) AND substr(" col ", position(':' in " col \
+  ") + 1) = $3::text"
+
+// Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
+// in one statement. $3: this node's name; $4: now (ms). Do-not-disturb is
+// judged at the event's origin_ts, so a backlog after a restart does not
+// push what arrived while the user was away from it (with the user's current
+// dnd_until: a DND ended early before the worker got there does push).
+GC_SQL(kNotifMake,
+       "WITH ev AS ("
+       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts FROM events e"
+       "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
+       "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
+       "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
+       "), cand AS ("
+       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, m.user_id AS recipient,"
+       "   CASE WHEN coalesce(ev.content -> 'mentions' ? m.user_id, false) THEN 'mention'"
+       "        WHEN ev.content ->> 'reply_to' IS NOT NULL AND EXISTS (SELECT 1 FROM events t"
+       "          WHERE t.event_id = ev.content ->> 'reply_to' AND t.group_id = ev.group_id AND t.sender = m.user_id)"
+       "        THEN 'reply' ELSE 'message' END AS kind"
+       "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
+       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender"
+       "  UNION ALL"
+       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, ev.content ->> 'user_id',"
+       "   'invite' FROM ev WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender"
+       "), ruled AS ("
+       "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
+       "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
+       "  JOIN users u ON " GC_LOCAL_USER("c.recipient", "u") " AND u.deactivated_at IS NULL"
+       "  LEFT JOIN notification_group_levels gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
+       "  LEFT JOIN notification_settings s ON s.user_id = c.recipient"
+       "), n AS ("
+       "  INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, sender_display_name,"
+       "   group_title, body_preview, created_at, pushed)"
+       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender,"
+       "   coalesce((SELECT su.display_name FROM users su WHERE " GC_LOCAL_USER("r.sender", "su") "), ''),"
+       "   g.title, CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
+       "   $4::bigint, r.push"
+       "  FROM ruled r JOIN groups g ON g.id = r.group_id"
+       "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
+       "   OR (r.kind = 'invite' AND r.level <> 'none')"
+       "  ORDER BY r.stream_pos, r.recipient"
+       "  ON CONFLICT (user_id, event_id) DO NOTHING"
+       "  RETURNING *"
+       ") SELECT " GC_NOTIFICATION_COLUMNS " FROM n JOIN groups g ON g.id = n.group_id ORDER BY n.id");
+// Messages deleted in ($1, $2]: their entries are withdrawn. $3: now (ms).
+GC_SQL(kNotifWithdraw,
+       "WITH n AS ("
+       "  UPDATE notifications x SET withdrawn_at = $3::bigint, read_at = coalesce(x.read_at, $3::bigint),"
+       "   body_preview = '' FROM events d"
+       "  WHERE d.stream_pos > $1::bigint AND d.stream_pos <= $2::bigint AND d.type = 'message.delete'"
+       "  AND x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id AND x.withdrawn_at IS NULL"
+       "  RETURNING x.*"
+       ") SELECT " GC_NOTIFICATION_COLUMNS " FROM n JOIN groups g ON g.id = n.group_id ORDER BY n.id");
+// Owes a push of each entry in $1 (a JSON array of notification ids) made
+// outside do-not-disturb to every pusher of its user. $2: now (ms).
+GC_SQL(kNotifQueuePushes,
+       "INSERT INTO push_queue (pusher_id, notification_id, next_at)"
+       " SELECT p.id, n.id, $2::bigint FROM notifications n JOIN pushers p ON p.user_id = n.user_id"
+       " WHERE n.pushed AND n.id IN (SELECT (jsonb_array_elements_text($1::jsonb))::bigint) ORDER BY n.id, p.id");
+GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
+GC_SQL(kNotifSetCursor, "UPDATE notification_cursor SET pos = $1");
+GC_SQL(kNotifInbox,
+       "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
+       " WHERE n.user_id = $1 AND n.id < $2 AND (NOT $3::boolean OR n.read_at IS NULL)"
+       " ORDER BY n.id DESC LIMIT $4");
+GC_SQL(kNotifUnread, "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL");
+// $1: a JSON array of user ids.
+GC_SQL(kNotifUnreadMany,
+       "SELECT u, (SELECT count(*) FROM notifications n WHERE n.user_id = u AND n.read_at IS NULL)"
+       " FROM jsonb_array_elements_text($1::jsonb) u");
+GC_SQL(kNotifMarkRead, "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL");
+GC_SQL(kNotifMarkGroupRead,
+       "UPDATE notifications SET read_at = $4 WHERE user_id = $1 AND read_at IS NULL AND seq <= $3"
+       " AND group_id IN (SELECT id FROM groups WHERE address = $2)");
+GC_SQL(kNotifSettings, "SELECT default_level, dnd_until FROM notification_settings WHERE user_id = $1");
+GC_SQL(kNotifGroupLevels,
+       "SELECT g.address, l.level FROM notification_group_levels l JOIN groups g ON g.id = l.group_id"
+       " WHERE l.user_id = $1 AND g.deleted_at IS NULL ORDER BY g.address");
+GC_SQL(kNotifUpdateSettings,
+       "INSERT INTO notification_settings (user_id, default_level, dnd_until) VALUES ($1, coalesce($2, 'all'), $3)"
+       " ON CONFLICT (user_id) DO UPDATE SET default_level = coalesce($2, notification_settings.default_level),"
+       " dnd_until = CASE WHEN $4::boolean THEN $3::bigint ELSE notification_settings.dnd_until END");
+GC_SQL(kNotifGroupLevel, "SELECT level FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
+GC_SQL(kNotifSetGroupLevel,
+       "INSERT INTO notification_group_levels (user_id, group_id, level) VALUES ($1, $2, $3)"
+       " ON CONFLICT (user_id, group_id) DO UPDATE SET level = EXCLUDED.level");
+GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
+
+constexpr int64_t kMaxRange = 1000;  // positions per transaction
+// Commits arriving together are made in one round; short, since a
+// notification is something a person waits for.
+constexpr auto kGather = std::chrono::milliseconds(20);
+
+Notification FromRow(const PgResult& r, int i) {
+  Notification n;
+  n.notification_id = r.int64(i, 0);
+  n.user_id = r.text(i, 1);
+  n.kind = r.text(i, 2);
+  n.group_id = r.text(i, 3);
+  n.event_id = r.text(i, 4);
+  n.sender = r.text(i, 5);
+  n.sender_display_name = r.text(i, 6);
+  n.group_title = r.text(i, 7);
+  n.body_preview = r.text(i, 8);
+  n.created_at = r.int64(i, 9);
+  n.read = r.boolean(i, 10);
+  n.withdrawn = r.boolean(i, 11);
+  n.pushed = r.boolean(i, 12);
+  return n;
+}
+
+}  // namespace
+
+bool IsNotificationLevel(const std::string& level) {
+  return level == "all" || level == "mentions" || level == "none";
+}
+
+NotificationService::NotificationService(GroupLog& log, PgPool& db, std::string node_name)
+    : log_(log), db_(db), node_name_(std::move(node_name)) {}
+
+NotificationService::~NotificationService() { Stop(); }
+
+Status NotificationService::Start() {
+  auto r = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
+  if (!r.ok()) return r.error();
+  processed_ = r->rows() > 0 ? r->int64(0, 0) : 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    news_ = true;  // whatever the log committed after the cursor (a crash's leftovers)
+  }
+  if (log_.last_stream_pos() > processed_.load()) pending_since_ms_ = NowMs();
+  thread_ = SpawnGuarded("gc-notify", [this] { Loop(); });
+  return OkStatus();
+}
+
+void NotificationService::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  processed_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void NotificationService::EndBatch() {
+  int64_t expected = 0;
+  pending_since_ms_.compare_exchange_strong(expected, NowMs());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    news_ = true;
+  }
+  wake_.notify_one();
+}
+
+int64_t NotificationService::backlog() const {
+  return std::max<int64_t>(0, log_.last_stream_pos() - processed_.load());
+}
+
+double NotificationService::lag_seconds() const {
+  int64_t since = pending_since_ms_.load();
+  if (since == 0 || backlog() == 0) return 0;
+  return std::max<int64_t>(0, NowMs() - since) / 1000.0;
+}
+
+bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return processed_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                                [&] { return stopping_ || processed_.load() >= pos; }) &&
+         processed_.load() >= pos;
+}
+
+Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out) {
+  return db_.Transaction([&](PgConn& c) -> Status {
+    out->clear();
+    int64_t now = NowMs();
+    auto made = c.Exec(kNotifMake, {lo, hi, node_name_, now});
+    if (!made.ok()) return made.error();
+    for (int i = 0; i < made->rows(); ++i) out->push_back(FromRow(*made, i));
+    auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
+    if (!gone.ok()) return gone.error();
+    for (int i = 0; i < gone->rows(); ++i) out->push_back(FromRow(*gone, i));
+    if (!out->empty()) {
+      nlohmann::json ids = nlohmann::json::array();
+      for (const auto& n : *out) ids.push_back(n.notification_id);
+      auto q = c.Exec(kNotifQueuePushes, {ids.dump(), now});
+      if (!q.ok()) return q.error();
+    }
+    auto cur = c.Exec(kNotifSetCursor, {hi});
+    if (!cur.ok()) return cur.error();
+    return OkStatus();
+  });
+}
+
+void NotificationService::Announce(const std::vector<Notification>& list) {
+  if (!listener_ || list.empty()) return;
+  nlohmann::json users = nlohmann::json::array();
+  for (const auto& n : list) users.push_back(n.user_id);
+  std::sort(users.begin(), users.end());
+  users.erase(std::unique(users.begin(), users.end()), users.end());
+  std::map<std::string, int64_t> unread;
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUnreadMany, {users.dump()}); });
+  if (r.ok()) {
+    for (int i = 0; i < r->rows(); ++i) unread[r->text(i, 0)] = r->int64(i, 1);
+  }
+  for (const auto& n : list) listener_->Made(n, unread[n.user_id]);
+}
+
+void NotificationService::Loop() {
+  int backoff = 0;
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    wake_.wait(lock, [&] { return stopping_ || news_; });
+    if (stopping_) return;
+    wake_.wait_for(lock, kGather, [&] { return stopping_; });
+    if (stopping_) return;
+    news_ = false;
+    int64_t target = log_.last_stream_pos();
+    lock.unlock();
+    while (processed_.load() < target) {
+      int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
+      std::vector<Notification> list;
+      Status st = ProcessRange(lo, hi, &list);
+      if (!st.ok()) {
+        // The database is away or overloaded: the range stays unprocessed
+        // (nothing was committed) and is tried again, a little later each time.
+        ++failures;
+        LogWarn("notifications: could not process events", {{"after", lo}, {"error", st.error().message}});
+        backoff = std::min(backoff + 1, 6);
+        lock.lock();
+        news_ = true;
+        wake_.wait_for(lock, std::chrono::milliseconds(100 << backoff), [&] { return stopping_; });
+        lock.unlock();
+        break;
+      }
+      backoff = 0;
+      for (const auto& n : list) (n.withdrawn ? withdrawn : made)++;
+      {
+        std::lock_guard<std::mutex> relock(mu_);
+        processed_ = hi;
+      }
+      processed_cv_.notify_all();
+      Announce(list);
+    }
+    if (processed_.load() >= log_.last_stream_pos()) {
+      pending_since_ms_ = 0;
+      // A batch committed between the read above and the reset sets news_
+      // and is measured from its own wake-up.
+    }
+    lock.lock();
+  }
+}
+
+Result<int64_t> NotificationService::Unread(const std::string& user) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUnread, {user}); });
+  if (!r.ok()) return r.error();
+  return r->int64(0, 0);
+}
+
+Result<InboxPage> NotificationService::Inbox(const std::string& user, std::optional<int64_t> before, int limit,
+                                            bool unread_only) {
+  InboxPage page;
+  auto r = db_.With([&](PgConn& c) {
+    return c.Exec(kNotifInbox, {user, before.value_or(INT64_MAX), unread_only, limit + 1});
+  });
+  if (!r.ok()) return r.error();
+  for (int i = 0; i < r->rows() && i < limit; ++i) page.notifications.push_back(FromRow(*r, i));
+  page.has_more = r->rows() > limit;
+  auto unread = Unread(user);
+  if (!unread.ok()) return unread.error();
+  page.unread = *unread;
+  return page;
+}
+
+Result<int64_t> NotificationService::MarkRead(const std::string& user, int64_t up_to) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkRead, {user, up_to, NowMs()}); });
+  if (!r.ok()) return r.error();
+  auto unread = Unread(user);
+  if (!unread.ok()) return unread.error();
+  // Every device clears its badge, even when nothing changed here: the one
+  // that asked may have shown a stale count.
+  if (listener_) listener_->Read(user, *unread);
+  return *unread;
+}
+
+Result<int64_t> NotificationService::MarkGroupRead(const std::string& user, const std::string& group_id,
+                                                   int64_t seq) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkGroupRead, {user, group_id, seq, NowMs()}); });
+  if (!r.ok()) return r.error();
+  auto unread = Unread(user);
+  if (!unread.ok()) return unread.error();
+  if (r->affected() > 0 && listener_) listener_->Read(user, *unread);
+  return *unread;
+}
+
+Result<NotificationSettings> NotificationService::Settings(const std::string& user) {
+  NotificationSettings s;
+  auto st = db_.With([&](PgConn& c) -> Status {
+    auto r = c.Exec(kNotifSettings, {user});
+    if (!r.ok()) return r.error();
+    if (r->rows() > 0) {
+      s.default_level = r->text(0, 0);
+      s.dnd_until = r->opt_int64(0, 1);
+    }
+    auto g = c.Exec(kNotifGroupLevels, {user});
+    if (!g.ok()) return g.error();
+    for (int i = 0; i < g->rows(); ++i) s.groups.emplace_back(g->text(i, 0), g->text(i, 1));
+    return OkStatus();
+  });
+  if (!st.ok()) return st.error();
+  return s;
+}
+
+Status NotificationService::UpdateSettings(const std::string& user, std::optional<std::string> default_level,
+                                           std::optional<std::optional<int64_t>> dnd_until) {
+  if (default_level && !IsNotificationLevel(*default_level)) {
+    return Error::Invalid("default_level must be one of all, mentions, none");
+  }
+  if (dnd_until && *dnd_until && **dnd_until < 0) return Error::Invalid("dnd_until must be ms since the epoch");
+  std::optional<int64_t> dnd;
+  if (dnd_until && *dnd_until) dnd = **dnd_until;
+  auto r = db_.With([&](PgConn& c) {
+    return c.Exec(kNotifUpdateSettings, {user, default_level, dnd, dnd_until.has_value()});
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<std::optional<std::string>> NotificationService::GroupLevel(const std::string& user, int64_t row) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifGroupLevel, {user, row}); });
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(r->text(0, 0));
+}
+
+Status NotificationService::SetGroupLevel(const std::string& user, int64_t row, std::optional<std::string> level) {
+  if (level && !IsNotificationLevel(*level)) return Error::Invalid("level must be one of all, mentions, none, default");
+  auto r = db_.With([&](PgConn& c) {
+    return level ? c.Exec(kNotifSetGroupLevel, {user, row, *level}) : c.Exec(kNotifClearGroupLevel, {user, row});
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+void NotificationService::Typing(const std::string& group_id, const std::string& user, bool typing,
+                                 std::shared_ptr<const std::vector<std::string>> recipients) {
+  if (next_) next_->Typing(group_id, user, typing, std::move(recipients));
+}
+
+void NotificationService::ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) {
+  if (next_) next_->ReadMarker(user, group_id, seq);
+  // The marker is already stored; a failure here leaves entries unread that
+  // the user can still clear through the inbox.
+  auto r = MarkGroupRead(user, group_id, seq);
+  if (!r.ok()) LogWarn("notifications: could not follow a read marker", {{"error", r.error().message}});
+}
+
+}  // namespace gc

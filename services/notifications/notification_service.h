@@ -1,0 +1,183 @@
+// NotificationService: the inbox of notifications, the user's preferences,
+// and the worker that makes notifications from the group log.
+//
+// The group log's `events` table is the transactional outbox: a send commits
+// its event and nothing else, so a send's latency does not depend on how
+// many people it notifies. This service follows the log in stream_pos order
+// after a cursor stored in its own table (notification_cursor). Woken by each
+// committed batch (EndBatch), the worker takes up to 1,000 positions at a
+// time and, in one transaction, lets PostgreSQL make the inbox rows for them
+// (one INSERT ... SELECT applying every rule below), withdraws the
+// notifications of messages deleted in the range, and advances the cursor.
+// After the commit it hands what it made to the listener (stream frames,
+// later pushers). A crash between the send's 201 and the worker's commit
+// loses nothing: at restart the worker starts from the cursor. A range is
+// made at most once (the cursor moves in the same transaction, and
+// UNIQUE (user_id, event_id) guards against anything else), so the
+// `notification_id` of an entry never changes and receivers can drop
+// repeats of a push by it.
+//
+// Rules (spec: ../shared/CONTRACT.md "Notifications", spec/openapi.yaml):
+// - a `message` notifies every local member who had joined the group by
+//   then, except its sender: kind `mention` if the body mentions them,
+//   `reply` if it answers one of their messages, else `message`;
+// - the level for (user, group) is the group's own level, else the user's
+//   default, else `all`: `all` keeps every kind, `mentions` keeps mention and
+//   reply, `none` keeps nothing;
+// - a `member` event inviting a local user is kind `invite` (unless their
+//   level for that group is `none`);
+// - never for the user's own events; edits make nothing; a message deleted
+//   before the worker reaches it makes nothing, one deleted later has its
+//   entries marked withdrawn (and read, preview blanked);
+// - during do-not-disturb (dnd_until after the event's origin_ts) the entry is recorded
+//   with pushed = false: it is in the inbox and on open streams (the badge),
+//   but no push or email is sent for it.
+// Remote members are not notified here: their own node makes their
+// notifications from its replica of the group, under their own settings.
+//
+// Thread-safety: thread-safe. EventSink methods are called by the log's
+// writer and never block on the database.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/common/result.h"
+#include "services/groups/group_log.h"
+#include "services/messaging/messaging_service.h"
+
+namespace gc {
+
+class PgPool;
+class PgConn;
+class PgResult;
+
+// One inbox entry.
+struct Notification {
+  int64_t notification_id = 0;
+  std::string user_id;  // recipient
+  std::string kind;     // message | mention | reply | invite
+  std::string group_id; // "#eng:acme.test"
+  std::string event_id;
+  std::string sender;
+  std::string sender_display_name;  // "" when unknown (a remote sender)
+  std::string group_title;
+  std::string body_preview;  // first 140 characters; "" once withdrawn
+  int64_t created_at = 0;    // ms since the epoch
+  bool read = false;
+  bool withdrawn = false;
+  bool pushed = true;  // false: made during do-not-disturb
+};
+
+struct InboxPage {
+  std::vector<Notification> notifications;  // newest first
+  int64_t unread = 0;                       // all of the user's unread entries
+  bool has_more = false;
+};
+
+struct NotificationSettings {
+  std::string default_level = "all";
+  std::optional<int64_t> dnd_until;                        // ms since the epoch
+  std::vector<std::pair<std::string, std::string>> groups; // (group_id, level) overrides
+};
+
+// Receives what the service made or changed, after it is committed. Called
+// from the worker thread (Made) and from request threads (Read); must not
+// block for long.
+class NotificationListener {
+ public:
+  virtual ~NotificationListener() = default;
+  // A new entry, or an entry that changed (withdrawn); `unread` is the
+  // user's unread count after it.
+  virtual void Made(const Notification& n, int64_t unread) = 0;
+  // Entries were marked read (through the inbox or a group's read marker):
+  // other devices clear their badge to `unread`.
+  virtual void Read(const std::string& user, int64_t unread) = 0;
+};
+
+bool IsNotificationLevel(const std::string& level);
+
+class NotificationService : public EventSink, public EphemeralSink {
+ public:
+  // `node_name` tells local users from remote ones.
+  NotificationService(GroupLog& log, PgPool& db, std::string node_name);
+  ~NotificationService() override;  // Stop()
+
+  void set_listener(NotificationListener* listener) { listener_ = listener; }
+  // Read markers and typing pass through to `next` (the stream hub); a read
+  // marker also marks the group's notifications up to it read.
+  void set_next_ephemeral(EphemeralSink* next) { next_ = next; }
+
+  // Reads the cursor and starts the worker (after GroupLog::Start).
+  Status Start();
+  void Stop();
+
+  // The inbox, newest first: entries with notification_id < before (all if
+  // nullopt), at most `limit`; only unread ones with `unread_only`.
+  Result<InboxPage> Inbox(const std::string& user, std::optional<int64_t> before, int limit, bool unread_only);
+  // Marks the user's entries with notification_id <= up_to read. Returns the
+  // unread count after it.
+  Result<int64_t> MarkRead(const std::string& user, int64_t up_to);
+  // Marks the user's entries of the group with seq <= seq read.
+  Result<int64_t> MarkGroupRead(const std::string& user, const std::string& group_id, int64_t seq);
+
+  Result<NotificationSettings> Settings(const std::string& user);
+  // Changes what is given: `default_level` (all|mentions|none, else
+  // kInvalid); `dnd_until` set (a value) or cleared (nullopt inside).
+  Status UpdateSettings(const std::string& user, std::optional<std::string> default_level,
+                        std::optional<std::optional<int64_t>> dnd_until);
+  // The level of a group row for the user: its own, or nullopt (the default
+  // applies). `row` must come from GroupService::Resolve (a member's group).
+  Result<std::optional<std::string>> GroupLevel(const std::string& user, int64_t row);
+  // Sets (a level) or removes (nullopt) the group's own level.
+  Status SetGroupLevel(const std::string& user, int64_t row, std::optional<std::string> level);
+
+  // Waits until every event committed up to `pos` has been processed, at most
+  // `timeout_ms`. For tests and benchmarks.
+  bool WaitProcessed(int64_t pos, int timeout_ms);
+
+  // Metrics.
+  int64_t processed_pos() const { return processed_.load(); }
+  int64_t backlog() const;
+  double lag_seconds() const;
+  std::atomic<uint64_t> made{0};
+  std::atomic<uint64_t> withdrawn{0};
+  std::atomic<uint64_t> failures{0};
+
+  // EventSink
+  void Publish(const GroupEvent&, const std::vector<std::string>&, const std::vector<std::string>&) override {}
+  void EndBatch() override;
+  // EphemeralSink
+  void Typing(const std::string& group_id, const std::string& user, bool typing,
+              std::shared_ptr<const std::vector<std::string>> recipients) override;
+  void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
+
+ private:
+  void Loop();
+  // Processes (lo, hi]: one transaction. Fills `made` with what to announce.
+  Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out);
+  void Announce(const std::vector<Notification>& made);
+  Result<int64_t> Unread(const std::string& user);
+
+  GroupLog& log_;
+  PgPool& db_;
+  std::string node_name_;
+  NotificationListener* listener_ = nullptr;
+  EphemeralSink* next_ = nullptr;
+  std::atomic<int64_t> processed_{0};
+  std::atomic<int64_t> pending_since_ms_{0};  // when the oldest unprocessed batch committed (0: none)
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable processed_cv_;
+  bool news_ = false;      // GUARDED_BY(mu_)
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+  std::thread thread_;
+};
+
+}  // namespace gc

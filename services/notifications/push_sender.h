@@ -1,0 +1,127 @@
+// PushSender: webhook pushers and the bounded sender that delivers the push
+// queue to them.
+//
+// A pusher is `{kind: "webhook", url}` registered by a user; the answer to
+// the registration carries a random `secret`, shown once. The notification
+// worker queues (pusher, entry) rows in push_queue in the transaction that
+// makes the entry (services/notifications/migrations/0002_pushers.sql). This
+// sender takes due rows, oldest first, at most one in flight per pusher and
+// `concurrency` in all, and POSTs the entry as JSON with
+// `X-GroupChat-Signature: sha256=HEX` (HMAC-SHA256 of the body with the
+// secret) on a small pool of its own threads (libcurl, blocking, bounded):
+//   - 2xx: delivered (row deleted, last_success_at set, failures reset);
+//   - 404 or 410: the endpoint is gone, the pusher is removed;
+//   - 429, 5xx, or no answer: retried after min(2^attempts s, 5 min) with
+//     jitter (x0.5..1), or after Retry-After if that is later (at most 1 h),
+//     up to 8 attempts, then dropped; last_error and failures show it;
+//   - other answers: dropped at once (the receiver refuses this body).
+// Delivery is at least once (a crash between the answer and the delete sends
+// again); receivers drop repeats by notification_id.
+//
+// No SSRF: a URL must be https:// and every address its host resolves to
+// must be public (node/common/outbound_http.h, IsPublicAddress), checked when
+// the pusher is registered and again at every send, which connects to
+// exactly the address it checked (CURLOPT_RESOLVE); no redirects are
+// followed; 10 s for the whole exchange; the answer body is read up to
+// 64 KiB. `allow_private` (notifications.allow_private_endpoints, tests)
+// also admits http:// and private addresses.
+//
+// Thread-safety: thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "node/common/result.h"
+#include "services/notifications/notification_service.h"
+
+namespace gc {
+
+class PgPool;
+class WorkerPool;
+
+struct Pusher {
+  int64_t pusher_id = 0;
+  std::string kind;  // webhook
+  std::string url;
+  std::string secret;  // only in the answer to Register
+  int64_t created_at = 0;
+  std::optional<int64_t> last_success_at;
+  std::optional<std::string> last_error;
+  int failures = 0;
+};
+
+// What one POST came to.
+struct WebhookOutcome {
+  int status = 0;           // HTTP status; 0: no answer (refused address, network, timeout)
+  int retry_after_s = 0;    // from Retry-After (seconds form), 0 if none
+  std::string error;        // for last_error, when not 2xx
+};
+
+// Checks a webhook URL against the policy above (resolving its host).
+// kInvalid saying what is wrong.
+Status CheckPusherUrl(const std::string& url, bool allow_private);
+
+// POSTs `body` to `url` under the policy above, signed with `secret`.
+WebhookOutcome PostWebhook(const std::string& url, const std::string& body, const std::string& secret,
+                           int64_t notification_id, bool allow_private);
+
+// "sha256=" + lowercase hex HMAC-SHA256(secret, body).
+std::string WebhookSignature(const std::string& secret, const std::string& body);
+
+class PushSender {
+ public:
+  // `render` turns an entry into the JSON body that is POSTed.
+  PushSender(PgPool& db, bool allow_private, int concurrency,
+             std::function<std::string(const Notification&)> render);
+  ~PushSender();  // Stop()
+
+  Status Start();
+  void Stop();
+  // Something new may be due (called after the worker queued pushes).
+  void Wake();
+
+  // At most 10 pushers per user (kConflict past it); kInvalid for a bad URL
+  // or kind. Registering the same URL again gives the existing pusher a new
+  // secret.
+  Result<Pusher> Register(const std::string& user, const std::string& kind, const std::string& url);
+  Result<std::vector<Pusher>> List(const std::string& user);
+  // kNotFound unless the pusher is the user's.
+  Status Remove(const std::string& user, int64_t pusher_id);
+
+  // Metrics.
+  std::atomic<uint64_t> delivered{0};
+  std::atomic<uint64_t> failed{0};   // attempts that did not deliver
+  std::atomic<uint64_t> removed{0};  // pushers removed after 404/410
+  int64_t queued() const { return queued_.load(); }
+
+ private:
+  struct Job;
+  void Loop();
+  void Send(std::shared_ptr<Job> job);
+  void Finish(const Job& job, const WebhookOutcome& out);
+
+  PgPool& db_;
+  bool allow_private_;
+  int concurrency_;
+  std::function<std::string(const Notification&)> render_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::atomic<int64_t> queued_{0};
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool news_ = false;                // GUARDED_BY(mu_)
+  bool stopping_ = false;            // GUARDED_BY(mu_)
+  std::set<int64_t> in_flight_;      // GUARDED_BY(mu_): pusher ids
+  std::thread thread_;
+};
+
+}  // namespace gc
