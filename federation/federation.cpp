@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "services/groups/signed_log/canonical_json.h"
+#include "federation/frame_text.h"
 #include "federation/inbound_checks.h"
 #include "node/common/barrier.h"
 #include "node/identity/node_keys.h"
@@ -35,9 +36,7 @@ namespace {
 using WireEntry = Federation::WireEntry;
 
 constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
-constexpr int kPushBatch = 500;
 constexpr int kSnapshotEntries = 50;
-constexpr size_t kMaxPushBytes = 768 * 1024;
 constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes
 
 GC_SQL(kTracks,
@@ -86,26 +85,6 @@ GC_SQL(kOutboxDepth,
 
 int64_t Now() { return NowMs(); }
 
-// Drops entries from `list` until it fits a frame (kMaxPushBytes, at least
-// one entry kept): from the end, or with `keep_latest` from the start.
-void TrimToFrame(std::vector<WireEntry>& list, bool keep_latest) {
-  size_t bytes = 0, keep = 0;
-  for (; keep < list.size(); ++keep) {
-    bytes += list[keep_latest ? list.size() - 1 - keep : keep].text.size() + 1;
-    if (bytes > kMaxPushBytes && keep > 0) break;
-  }
-  if (keep == list.size()) return;
-  if (keep_latest) list.erase(list.begin(), list.begin() + static_cast<long>(list.size() - keep));
-  else list.erase(list.begin() + static_cast<long>(keep), list.end());
-}
-
-// Appends `s` as a JSON string. The text comes from PostgreSQL or this node,
-// valid UTF-8; should it ever not be, the entry carries "" there and the
-// peer refuses it (its hashes no longer match) rather than a broken frame.
-void AppendQuoted(std::string& out, std::string_view s) {
-  if (!AppendCanonicalString(out, s).ok()) out += "\"\"";
-}
-
 // The wire form of an entry (spec 6.2) straight from a kEntries row: the
 // JSON columns are copied as PostgreSQL prints them, nothing is parsed.
 std::string EntryTextFromRow(const PgResult& r, int i, const std::string& group_id) {
@@ -146,28 +125,6 @@ std::string EntryTextFromRow(const PgResult& r, int i, const std::string& group_
   out += ",\"signatures\":";
   out += r.is_null(i, 13) ? std::string_view("{}") : r.view(i, 13);
   out += '}';
-  return out;
-}
-
-// {"group_id": ..., ["state": ...,] "entries": [...]}
-std::string EntriesBody(const std::string& group_id, const std::vector<WireEntry>& entries,
-                        const std::string& state_text = "") {
-  size_t n = 64 + state_text.size();
-  for (const auto& e : entries) n += e.text.size() + 1;
-  std::string out;
-  out.reserve(n);
-  out += "{\"group_id\":";
-  AppendQuoted(out, group_id);
-  if (!state_text.empty()) {
-    out += ",\"state\":";
-    out += state_text;
-  }
-  out += ",\"entries\":[";
-  for (size_t k = 0; k < entries.size(); ++k) {
-    if (k) out += ',';
-    out += entries[k].text;
-  }
-  out += "]}";
   return out;
 }
 
