@@ -180,6 +180,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void HandleSubmit(const std::string& peer, const std::string& re, const nlohmann::json& body, bool is_join);
   void HandleCatchup(const std::string& peer, const std::string& re, const nlohmann::json& body);
   void HandleHistory(const std::string& peer, const std::string& re, const nlohmann::json& body);
+  void HandleProfile(const std::string& peer, const std::string& re, const nlohmann::json& body);
   Result<std::optional<GroupEvent>> Dispatch(const UserProfile& who, int64_t row, const std::string& group_id,
                                              const std::string& type, const nlohmann::json& content);
   void PusherLoop();
