@@ -1,49 +1,59 @@
+// The federation service's core: its lifetime, and frames in and out
+// (spec/federation.md 7, 8; the class's contract is in federation.h).
+//
+// A request goes out as a frame {v, id, type, body} over the transport
+// (transport.cpp); its answer is matched by id and handed to the caller's
+// callback on a worker thread, never on the I/O thread (the pusher expires
+// answers that never came after 30 s). CallAsync adds a deadline on the
+// timer queue, so that nothing waits for a peer with a parked thread.
+// Incoming requests are checked on the I/O thread (envelope, version, the
+// peer's rate limit), then handed over by type: pushes and snapshots to the
+// one applier thread, in order; submits and joins to a serial lane per
+// sender; the other requests to the worker pool.
+//
+// Each mechanism has a file of its own:
+//   peer_liveness.cpp  introductions; peers counted down and up again; the admin's view
+//   home_push.cpp      the home's pushes and snapshots to participants
+//   home_submit.cpp    the home sequencing peers' submits and joins
+//   replica_apply.cpp  the participant applying pushes and snapshots to its replica
+//   outbox.cpp         the participant's sends to homes, in each user's order
+//   join.cpp           joins of remote groups, and replica repair after a crash
+//   requests.cpp       catchup, profile and history, both sides
+//   frame_text.h       entries and frames assembled as text
+//   inbound_checks.h   the checks of peers' frames and entries (pure functions)
+//   peers.h            peer resolution, pinning and policy; transport.h the sockets
 #include "federation/federation.h"
 
-#include <sodium.h>
-
-#include <algorithm>
 #include <chrono>
 
-#include "services/groups/signed_log/canonical_json.h"
 #include "federation/frame_text.h"
 #include "federation/inbound_checks.h"
-#include "node/common/barrier.h"
-#include "node/identity/node_keys.h"
-#include "services/groups/signed_log/signed_event.h"
 #include "federation/wire.h"
 #include "node/common/address.h"
+#include "node/common/barrier.h"
 #include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/config/config.h"
 #include "node/db/pg.h"
 #include "node/http/rate_limiter.h"
-#include "services/groups/group_service.h"
-#include "services/groups/projections.h"
-#include "services/messaging/messaging_service.h"
-#include "services/messaging/search_index.h"
-#include "services/users/user_service.h"
+#include "node/identity/node_keys.h"
 
 namespace gc {
 
 using nlohmann::json;
-
 using namespace wire;
 
 namespace {
-
-using WireEntry = Federation::WireEntry;
 
 constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
 
 GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
 GC_SQL(kPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
 
-int64_t Now() { return NowMs(); }
-
-
 }  // namespace
+
+// ------------------------------------------------------------------ lifetime
 
 Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log)
     : config_(config),
@@ -55,7 +65,9 @@ Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, G
       transport_(config.node.name, keys.transport_public, keys.transport_secret, kMaxFrame + 4096),
       limiter_(std::make_unique<RateLimiter>(config.federation.rate_per_peer, config.federation.burst_per_peer)) {}
 
+
 Federation::~Federation() { Stop(); }
+
 
 Status Federation::Bind() {
   GC_TRY(peers_.Load());
@@ -109,9 +121,17 @@ void Federation::Stop() {
   peers_.FlushContacts();
 }
 
-// ------------------------------------------------------------------ frames
+void Federation::Housekeeping() {
+  peers_.FlushContacts();
+  int64_t day_ago = NowMs() - int64_t{24} * 3600 * 1000;
+  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
+  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
+}
+
+// ------------------------------------------------------------------ frames out
 
 std::string Federation::NewMsgId() { return NewNonce(); }
+
 
 bool Federation::RequestText(const std::string& peer, const std::string& type, const std::string& body_text,
                              AnswerFn on_answer, std::string* msg_id) {
@@ -137,7 +157,7 @@ bool Federation::RequestText(const std::string& peer, const std::string& type, c
   frame += '}';
   if (on_answer) {
     std::lock_guard<std::mutex> lock(answers_mu_);
-    answers_[id] = {Now(), std::move(on_answer)};
+    answers_[id] = {NowMs(), std::move(on_answer)};
   }
   transport_.Send(peer, info->endpoint, info->transport_key, frame);
   return true;
@@ -169,18 +189,30 @@ void Federation::AnswerError(const std::string& peer, const std::string& re, con
   Answer(peer, re, false, {{"code", ErrorCodeName(e.code)}, {"message", e.message}});
 }
 
-std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConnection(key); }
-
-Result<std::string> Federation::KeyOf(const std::string& server, const std::string& key_id) {
-  if (server == self_) {
-    if (key_id == keys_.key_id) return keys_.identity_public;
-    for (const auto& o : keys_.old_keys) {
-      if (o.key_id == key_id) return o.public_key;
-    }
-    return Error::Unauthorized("no key " + key_id + " of this node");
-  }
-  return peers_.KeyFor(server, key_id);
+void Federation::CallAsync(const std::string& peer, const std::string& type, json body,
+                           std::chrono::milliseconds timeout, CallDone done) {
+  auto once = std::make_shared<Once>();
+  auto finish = std::make_shared<CallDone>(std::move(done));
+  timers_->After(timeout, [this, once, finish, peer, type] {
+    if (!once->Claim()) return;
+    Forget(peer, type);
+    (*finish)(Error::Unavailable(peer + " did not answer"));
+  });
+  workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {
+    Request(peer, type, std::move(body), [once, finish](bool ok, const json& answer) {
+      if (!once->Claim()) return;  // the deadline has passed
+      if (!ok) return (*finish)(ErrorFromAnswer(answer));
+      (*finish)(answer);
+    });
+  });
 }
+
+Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
+                              std::chrono::milliseconds timeout) {
+  return Await<Result<json>>([&](CallDone done) { CallAsync(peer, type, std::move(body), timeout, done); });
+}
+
+// ------------------------------------------------------------------ frames in
 
 void Federation::OnRequest(const std::string& peer, std::string frame) {
   // Runs on the I/O thread: check the envelope, then hand over.
@@ -278,47 +310,20 @@ void Federation::OnAnswer(const std::string& peer, std::string frame) {
   workers_->Post([fn = std::move(fn), ok, body = std::move(body)] { fn(ok, body); });
 }
 
-// ------------------------------------------------------------------ origin events
+// ------------------------------------------------------------------ peers' keys
 
-Result<json> Federation::SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id) {
-  auto chash = ContentHash(d.content);
-  if (!chash.ok()) return chash.error();
-  ChainEvent ce{group_id, d.type, d.sender, self_, Now(), NewNonce(), *chash, d.relates_to};
-  json e = OriginEventJson(ce);
-  auto bytes = SigningBytes(e);
-  if (!bytes.ok()) return bytes.error();
-  e["signatures"] = {{self_, {{keys_.key_id, SignBytes(*bytes, keys_.identity_secret)}}}};
-  auto id = ContentId(e);
-  if (!id.ok()) return id.error();
-  *event_id = *id;
-  return json{{"event", e}, {"content", d.content}};
-}
+std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConnection(key); }
 
-// ------------------------------------------------------------------ home side
 
-// ------------------------------------------------------------------ participant side
-
-void Federation::CallAsync(const std::string& peer, const std::string& type, json body,
-                           std::chrono::milliseconds timeout, CallDone done) {
-  auto once = std::make_shared<Once>();
-  auto finish = std::make_shared<CallDone>(std::move(done));
-  timers_->After(timeout, [this, once, finish, peer, type] {
-    if (!once->Claim()) return;
-    Forget(peer, type);
-    (*finish)(Error::Unavailable(peer + " did not answer"));
-  });
-  workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {
-    Request(peer, type, std::move(body), [once, finish](bool ok, const json& answer) {
-      if (!once->Claim()) return;  // the deadline has passed
-      if (!ok) return (*finish)(ErrorFromAnswer(answer));
-      (*finish)(answer);
-    });
-  });
-}
-
-Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
-                              std::chrono::milliseconds timeout) {
-  return Await<Result<json>>([&](CallDone done) { CallAsync(peer, type, std::move(body), timeout, done); });
+Result<std::string> Federation::KeyOf(const std::string& server, const std::string& key_id) {
+  if (server == self_) {
+    if (key_id == keys_.key_id) return keys_.identity_public;
+    for (const auto& o : keys_.old_keys) {
+      if (o.key_id == key_id) return o.public_key;
+    }
+    return Error::Unauthorized("no key " + key_id + " of this node");
+  }
+  return peers_.KeyFor(server, key_id);
 }
 
 Status Federation::CheckRemoteUser(const std::string& user_id) {
@@ -327,15 +332,6 @@ Status Federation::CheckRemoteUser(const std::string& user_id) {
   auto p = peers_.Resolve(u->server);
   if (!p.ok()) return p.error();
   return OkStatus();
-}
-
-// ------------------------------------------------------------------ admin
-
-void Federation::Housekeeping() {
-  peers_.FlushContacts();
-  int64_t day_ago = Now() - int64_t{24} * 3600 * 1000;
-  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
-  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
 }
 
 }  // namespace gc
