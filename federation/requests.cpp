@@ -3,9 +3,10 @@
 // answered in the dispatcher, federation.cpp.)
 //
 // - catchup: a participant asks the home to push again from a seq, because
-//   a crash may have cost it entries it had acknowledged. The home only
-//   moves the participant's delivery position back; the entries come by the
-//   ordinary pushes (home_push.cpp). Asked by join.cpp (RepairReplicas).
+//   a crash may have cost it entries it had acknowledged, or because the
+//   home was out of reach. The home only moves the participant's delivery
+//   position back; the entries come by the ordinary pushes (home_push.cpp).
+//   Asked by join.cpp (RepairReplicas).
 // - profile: the public profile of a user of the answering node, asked when
 //   a local user looks at a remote one and cached here for 5 minutes.
 // - history: entries older than a replica's first one, when a client pages
