@@ -1,183 +1,59 @@
+// The federation service's core: its lifetime, and frames in and out
+// (spec/federation.md 7, 8; the class's contract is in federation.h).
+//
+// A request goes out as a frame {v, id, type, body} over the transport
+// (transport.cpp); its answer is matched by id and handed to the caller's
+// callback on a worker thread, never on the I/O thread (the pusher expires
+// answers that never came after 30 s). CallAsync adds a deadline on the
+// timer queue, so that nothing waits for a peer with a parked thread.
+// Incoming requests are checked on the I/O thread (envelope, version, the
+// peer's rate limit), then handed over by type: pushes and snapshots to the
+// one applier thread, in order; submits and joins to a serial lane per
+// sender; the other requests to the worker pool.
+//
+// Each mechanism has a file of its own:
+//   peer_liveness.cpp  introductions; peers counted down and up again; the admin's view
+//   home_push.cpp      the home's pushes and snapshots to participants
+//   home_submit.cpp    the home sequencing peers' submits and joins
+//   replica_apply.cpp  the participant applying pushes and snapshots to its replica
+//   outbox.cpp         the participant's sends to homes, in each user's order
+//   join.cpp           joins of remote groups, and replica repair after a crash
+//   requests.cpp       catchup, profile and history, both sides
+//   frame_text.h       entries and frames assembled as text
+//   inbound_checks.h   the checks of peers' frames and entries (pure functions)
+//   peers.h            peer resolution, pinning and policy; transport.h the sockets
 #include "federation/federation.h"
 
-#include <sodium.h>
-
-#include <algorithm>
 #include <chrono>
 
-#include "services/groups/signed_log/canonical_json.h"
+#include "federation/frame_text.h"
 #include "federation/inbound_checks.h"
-#include "node/common/barrier.h"
-#include "node/identity/node_keys.h"
-#include "services/groups/signed_log/signed_event.h"
 #include "federation/wire.h"
 #include "node/common/address.h"
+#include "node/common/barrier.h"
 #include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/config/config.h"
 #include "node/db/pg.h"
 #include "node/http/rate_limiter.h"
-#include "services/groups/group_service.h"
-#include "services/groups/projections.h"
-#include "services/messaging/messaging_service.h"
-#include "services/messaging/search_index.h"
-#include "services/users/user_service.h"
+#include "node/identity/node_keys.h"
 
 namespace gc {
 
 using nlohmann::json;
-
 using namespace wire;
 
 namespace {
 
-using WireEntry = Federation::WireEntry;
-
 constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
-constexpr int kPushBatch = 500;
-constexpr int kSnapshotEntries = 50;
-constexpr size_t kMaxPushBytes = 768 * 1024;
-constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes
 
-GC_SQL(kTracks,
-       "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers "
-       "WHERE until_seq IS NULL OR acked_seq < until_seq");
-GC_SQL(kSetAcked, "UPDATE fed_group_peers SET acked_seq = $3 WHERE group_id = $1 AND peer = $2");
-GC_SQL(kEntries,
-       "SELECT seq, event_id, type, sender, origin, origin_ts, nonce, content_hash, relates_to, content::text, "
-       "home_ts, prev_hash, entry_hash, signatures::text, origin_signatures::text FROM events "
-       "WHERE group_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq");
-GC_SQL(kEventSeq, "SELECT seq FROM events WHERE event_id = $1");
-GC_SQL(kIsParticipant, "SELECT 1 FROM fed_group_peers WHERE group_id = $1 AND peer = $2 AND until_seq IS NULL");
-GC_SQL(kPrevOf, "SELECT prev_hash FROM events WHERE group_id = $1 AND seq = $2");
-GC_SQL(kEntryHashAt, "SELECT entry_hash FROM events WHERE group_id = $1 AND seq = $2");
-// Backfilled entries get negative stream positions: they are history, never
-// news on the stream (which replays positions above a client's cursor).
-GC_SQL(kBackfillEvent,
-       "INSERT INTO events (stream_pos, event_id, group_id, seq, type, sender, origin, origin_ts, content, relates_to, "
-       "nonce, content_hash, home_ts, prev_hash, entry_hash, signatures, origin_signatures) VALUES ($1, $2, $3, $4, $5, "
-       "$6, $7, $8, $9::jsonb, $10, $11, $12, $13, $14, $15, $16::jsonb, $17::jsonb) ON CONFLICT DO NOTHING");
-GC_SQL(kBackfillBase, "UPDATE groups SET base_seq = LEAST(base_seq, $2) WHERE id = $1");
-GC_SQL(kRelationsOf,
-       "SELECT " GC_EVENT_COLUMNS ", e.home_ts FROM events e JOIN groups g ON g.id = e.group_id "
-       "WHERE e.group_id = $1 AND e.relates_to = ANY($2::text[]) "
-       "AND e.type IN ('message.edit', 'message.delete', 'reaction') ORDER BY e.seq");
-GC_SQL(kClearReactions, "DELETE FROM reactions WHERE target = ANY($1::text[])");
-GC_SQL(kOutboxRetryPeer, "UPDATE fed_outbox SET next_at = 0 WHERE peer = $1 AND state = 'pending'");
-GC_SQL(kTxnFromOutbox,
-       "UPDATE events e SET txn_id = o.txn_id FROM fed_outbox o WHERE o.event_id = e.event_id "
-       "AND e.group_id = $1 AND e.seq > $2 AND o.txn_id IS NOT NULL AND e.txn_id IS NULL");
-GC_SQL(kNeedSnapshot,
-       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
-       "ON CONFLICT (group_id, peer) DO UPDATE SET acked_seq = -1");
-// Only a current participant (not stopped at until_seq) can rewind.
-GC_SQL(kRewind,
-       "UPDATE fed_group_peers SET acked_seq = LEAST(acked_seq, $3) WHERE group_id = $1 AND peer = $2 "
-       "AND until_seq IS NULL");
-GC_SQL(kQueueDepth,
-       "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
-       "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
 GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
 GC_SQL(kPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
-GC_SQL(kOutboxDepth,
-       "SELECT peer, count(*) FILTER (WHERE state = 'pending'), min(created_at) FILTER (WHERE state = 'pending'), "
-       "count(*) FILTER (WHERE state = 'refused') FROM fed_outbox GROUP BY peer");
-
-int64_t Now() { return NowMs(); }
-
-// Drops entries from `list` until it fits a frame (kMaxPushBytes, at least
-// one entry kept): from the end, or with `keep_latest` from the start.
-void TrimToFrame(std::vector<WireEntry>& list, bool keep_latest) {
-  size_t bytes = 0, keep = 0;
-  for (; keep < list.size(); ++keep) {
-    bytes += list[keep_latest ? list.size() - 1 - keep : keep].text.size() + 1;
-    if (bytes > kMaxPushBytes && keep > 0) break;
-  }
-  if (keep == list.size()) return;
-  if (keep_latest) list.erase(list.begin(), list.begin() + static_cast<long>(list.size() - keep));
-  else list.erase(list.begin() + static_cast<long>(keep), list.end());
-}
-
-// Appends `s` as a JSON string. The text comes from PostgreSQL or this node,
-// valid UTF-8; should it ever not be, the entry carries "" there and the
-// peer refuses it (its hashes no longer match) rather than a broken frame.
-void AppendQuoted(std::string& out, std::string_view s) {
-  if (!AppendCanonicalString(out, s).ok()) out += "\"\"";
-}
-
-// The wire form of an entry (spec 6.2) straight from a kEntries row: the
-// JSON columns are copied as PostgreSQL prints them, nothing is parsed.
-std::string EntryTextFromRow(const PgResult& r, int i, const std::string& group_id) {
-  std::string out;
-  out.reserve(768);
-  out += "{\"seq\":";
-  out += std::to_string(r.int64(i, 0));
-  out += ",\"event_id\":";
-  AppendQuoted(out, r.view(i, 1));
-  out += ",\"event\":{\"group_id\":";
-  AppendQuoted(out, group_id);
-  out += ",\"type\":";
-  AppendQuoted(out, r.view(i, 2));
-  out += ",\"sender\":";
-  AppendQuoted(out, r.view(i, 3));
-  out += ",\"origin\":";
-  AppendQuoted(out, r.view(i, 4));
-  out += ",\"origin_ts\":";
-  out += std::to_string(r.int64(i, 5));
-  out += ",\"nonce\":";
-  AppendQuoted(out, r.is_null(i, 6) ? std::string_view() : r.view(i, 6));
-  out += ",\"content_hash\":";
-  AppendQuoted(out, r.is_null(i, 7) ? std::string_view() : r.view(i, 7));
-  if (!r.is_null(i, 8)) {
-    out += ",\"relates_to\":";
-    AppendQuoted(out, r.view(i, 8));
-  }
-  if (!r.is_null(i, 14)) {
-    out += ",\"signatures\":";
-    out += r.view(i, 14);
-  }
-  out += "},\"content\":";
-  out += r.view(i, 9);
-  out += ",\"home_ts\":";
-  out += std::to_string(r.opt_int64(i, 10).value_or(0));
-  out += ",\"prev\":";
-  AppendQuoted(out, r.is_null(i, 11) ? std::string_view() : r.view(i, 11));
-  out += ",\"signatures\":";
-  out += r.is_null(i, 13) ? std::string_view("{}") : r.view(i, 13);
-  out += '}';
-  return out;
-}
-
-// {"group_id": ..., ["state": ...,] "entries": [...]}
-std::string EntriesBody(const std::string& group_id, const std::vector<WireEntry>& entries,
-                        const std::string& state_text = "") {
-  size_t n = 64 + state_text.size();
-  for (const auto& e : entries) n += e.text.size() + 1;
-  std::string out;
-  out.reserve(n);
-  out += "{\"group_id\":";
-  AppendQuoted(out, group_id);
-  if (!state_text.empty()) {
-    out += ",\"state\":";
-    out += state_text;
-  }
-  out += ",\"entries\":[";
-  for (size_t k = 0; k < entries.size(); ++k) {
-    if (k) out += ',';
-    out += entries[k].text;
-  }
-  out += "]}";
-  return out;
-}
-
-int64_t Backoff(int attempts) {
-  int64_t ms = 500LL << std::min(attempts, 7);
-  return std::min<int64_t>(ms, 60000);
-}
-
 
 }  // namespace
+
+// ------------------------------------------------------------------ lifetime
 
 Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log)
     : config_(config),
@@ -189,7 +65,9 @@ Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, G
       transport_(config.node.name, keys.transport_public, keys.transport_secret, kMaxFrame + 4096),
       limiter_(std::make_unique<RateLimiter>(config.federation.rate_per_peer, config.federation.burst_per_peer)) {}
 
+
 Federation::~Federation() { Stop(); }
+
 
 Status Federation::Bind() {
   GC_TRY(peers_.Load());
@@ -243,9 +121,17 @@ void Federation::Stop() {
   peers_.FlushContacts();
 }
 
-// ------------------------------------------------------------------ frames
+void Federation::Housekeeping() {
+  peers_.FlushContacts();
+  int64_t day_ago = NowMs() - int64_t{24} * 3600 * 1000;
+  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
+  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
+}
+
+// ------------------------------------------------------------------ frames out
 
 std::string Federation::NewMsgId() { return NewNonce(); }
+
 
 bool Federation::RequestText(const std::string& peer, const std::string& type, const std::string& body_text,
                              AnswerFn on_answer, std::string* msg_id) {
@@ -271,7 +157,7 @@ bool Federation::RequestText(const std::string& peer, const std::string& type, c
   frame += '}';
   if (on_answer) {
     std::lock_guard<std::mutex> lock(answers_mu_);
-    answers_[id] = {Now(), std::move(on_answer)};
+    answers_[id] = {NowMs(), std::move(on_answer)};
   }
   transport_.Send(peer, info->endpoint, info->transport_key, frame);
   return true;
@@ -303,85 +189,30 @@ void Federation::AnswerError(const std::string& peer, const std::string& re, con
   Answer(peer, re, false, {{"code", ErrorCodeName(e.code)}, {"message", e.message}});
 }
 
-std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConnection(key); }
-
-Result<std::string> Federation::KeyOf(const std::string& server, const std::string& key_id) {
-  if (server == self_) {
-    if (key_id == keys_.key_id) return keys_.identity_public;
-    for (const auto& o : keys_.old_keys) {
-      if (o.key_id == key_id) return o.public_key;
-    }
-    return Error::Unauthorized("no key " + key_id + " of this node");
-  }
-  return peers_.KeyFor(server, key_id);
+void Federation::CallAsync(const std::string& peer, const std::string& type, json body,
+                           std::chrono::milliseconds timeout, CallDone done) {
+  auto once = std::make_shared<Once>();
+  auto finish = std::make_shared<CallDone>(std::move(done));
+  timers_->After(timeout, [this, once, finish, peer, type] {
+    if (!once->Claim()) return;
+    Forget(peer, type);
+    (*finish)(Error::Unavailable(peer + " did not answer"));
+  });
+  workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {
+    Request(peer, type, std::move(body), [once, finish](bool ok, const json& answer) {
+      if (!once->Claim()) return;  // the deadline has passed
+      if (!ok) return (*finish)(ErrorFromAnswer(answer));
+      (*finish)(answer);
+    });
+  });
 }
 
-Status Federation::Hello(const std::string& name) {
-  if (!IsValidServerName(name)) return Error::Invalid("name must be a server name");
-  // A known peer introducing itself again (it restarted, or lost contact)
-  // gets its document checked again: a rotated key is followed, a changed
-  // key without hand-over is refused here and shown to the admin.
-  auto p = peers_.Lookup(name) ? peers_.Refresh(name) : peers_.Resolve(name);
-  if (!p.ok()) {
-    ++rejected;
-    LogWarn("federation introduction refused", {{"peer", name}, {"error", p.error().message}});
-    return p.error();
-  }
-  return OkStatus();
+Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
+                              std::chrono::milliseconds timeout) {
+  return Await<Result<json>>([&](CallDone done) { CallAsync(peer, type, std::move(body), timeout, done); });
 }
 
-Status Federation::EnsureIntroduced(const std::string& peer) {
-  std::unique_lock<std::mutex> lock(intro_mu_);
-  for (;;) {
-    auto it = introduced_.find(peer);
-    if (it != introduced_.end() && it->second.ok) return OkStatus();
-    if (it != introduced_.end() && Now() - it->second.at < 2000) return it->second.error;
-    if (!introducing_.count(peer)) break;
-    // Another thread is introducing this node to `peer` (many joins at
-    // once): its outcome is this one's too. Bounded by the introduction's own
-    // timeout (2.6).
-    if (!intro_cv_.wait_for(lock, std::chrono::seconds(15), [&] { return !introducing_.count(peer); })) {
-      return Error::Unavailable("introducing this node to " + peer + " takes too long");
-    }
-  }
-  introducing_.insert(peer);
-  lock.unlock();
-  Status st = peers_.Introduce(peer);
-  lock.lock();
-  introducing_.erase(peer);
-  intro_cv_.notify_all();
-  if (!st.ok()) {
-    LogWarn("cannot introduce this node to a peer", {{"peer", peer}, {"error", st.error().message}});
-    peers_.RecordError(peer, st.error().message);
-    introduced_[peer] = Intro{false, Now(), st.error()};
-    down_since_.emplace(peer, Now());
-    return st;
-  }
-  introduced_[peer] = Intro{true, Now(), Error::Internal("")};
-  return OkStatus();
-}
-
-void Federation::Forget(const std::string& peer, const std::string& what) {
-  bool was_up;
-  {
-    std::lock_guard<std::mutex> lock(intro_mu_);
-    introduced_.erase(peer);
-    // Until it answers again, local senders do not wait for it.
-    was_up = down_since_.emplace(peer, Now()).second;
-  }
-  if (was_up) {
-    LogInfo("peer did not answer in time", {{"peer", peer}, {"request", what}});
-    // The connection may be the problem (a half-open one after a partition
-    // swallows frames): the next frame to the peer opens a new one. Frames
-    // still queued on the old one are retried by their senders.
-    transport_.Drop(peer);
-  }
-}
-
-bool Federation::PeerDown(const std::string& peer) {
-  std::lock_guard<std::mutex> lock(intro_mu_);
-  return down_since_.count(peer) > 0;
-}
+// ------------------------------------------------------------------ frames in
 
 void Federation::OnRequest(const std::string& peer, std::string frame) {
   // Runs on the I/O thread: check the envelope, then hand over.
@@ -418,38 +249,11 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
   } else if (type == "catchup") {
     workers_->Post([this, peer, re, body = std::move(body)] { HandleCatchup(peer, re, body); });
   } else if (type == "profile") {
-    workers_->Post([this, peer, re, body = std::move(body)] {
-      std::string user = IsStr(body, "user_id") ? body["user_id"].get<std::string>() : "";
-      auto addr = ParseUserId(user);
-      if (!addr || addr->server != self_ || !users_) return AnswerError(peer, re, Error::NotFound("no such user"));
-      auto u = users_->GetUser(user);
-      if (!u.ok()) return AnswerError(peer, re, u.error());
-      Answer(peer, re, true,
-             {{"user_id", (*u)->user_id},
-              {"display_name", (*u)->display_name},
-              {"avatar_media_id", (*u)->avatar_media_id ? json(*(*u)->avatar_media_id) : json(nullptr)},
-              {"deactivated", (*u)->deactivated}});
-    });
+    workers_->Post([this, peer, re, body = std::move(body)] { HandleProfile(peer, re, body); });
   } else if (type == "key_query") {
     Answer(peer, re, true, {{"document", json::parse(node_document_, nullptr, false)}});
   } else {
     AnswerError(peer, re, Error::Invalid("unknown frame type " + type));
-  }
-}
-
-void Federation::PeerAlive(const std::string& peer) {
-  bool was_down;
-  {
-    std::lock_guard<std::mutex> lock(intro_mu_);
-    was_down = down_since_.erase(peer) > 0;
-  }
-  // Back after an outage: deliver now instead of when the backoff ends.
-  if (was_down && workers_) {
-    LogInfo("peer reachable again", {{"peer", peer}});
-    workers_->Post([this, peer] {
-      RetryPeer(peer);
-      RepairReplicas(peer);  // what this node may have missed meanwhile
-    });
   }
 }
 
@@ -506,666 +310,20 @@ void Federation::OnAnswer(const std::string& peer, std::string frame) {
   workers_->Post([fn = std::move(fn), ok, body = std::move(body)] { fn(ok, body); });
 }
 
-// ------------------------------------------------------------------ origin events
+// ------------------------------------------------------------------ peers' keys
 
-Result<json> Federation::SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id) {
-  auto chash = ContentHash(d.content);
-  if (!chash.ok()) return chash.error();
-  ChainEvent ce{group_id, d.type, d.sender, self_, Now(), NewNonce(), *chash, d.relates_to};
-  json e = OriginEventJson(ce);
-  auto bytes = SigningBytes(e);
-  if (!bytes.ok()) return bytes.error();
-  e["signatures"] = {{self_, {{keys_.key_id, SignBytes(*bytes, keys_.identity_secret)}}}};
-  auto id = ContentId(e);
-  if (!id.ok()) return id.error();
-  *event_id = *id;
-  return json{{"event", e}, {"content", d.content}};
-}
+std::string Federation::Admit(const std::string& key) { return peers_.AdmitsConnection(key); }
 
-Result<std::shared_ptr<FixedEvent>> Federation::VerifyOrigin(const std::string& peer, const json& body,
-                                                             ChainEvent* out) {
-  return VerifyOriginEvent(peer, body, [this](const std::string& server, const std::string& kid) {
-    return KeyOf(server, kid);
-  }, out);
-}
 
-// ------------------------------------------------------------------ home side
-
-void Federation::HandleSubmit(const std::string& peer, const std::string& re, const json& body, bool is_join) {
-  ChainEvent ce;
-  auto fixed = VerifyOrigin(peer, body, &ce);
-  if (!fixed.ok()) return AnswerError(peer, re, fixed.error());
-  if (ServerOf(ce.group_id) != self_) return AnswerError(peer, re, Error::NotFound("this node is not the group's home"));
-  const json& content = body["content"];
-  if (is_join && (ce.type != "member" || StrOr(content, "membership", "") != "join" ||
-                  StrOr(content, "user_id", "") != ce.sender)) {
-    return AnswerError(peer, re, Error::Invalid("a join carries the sender's own member join event"));
-  }
-  // Replays are harmless: an event already sequenced is acknowledged again.
-  auto seen = db_.With([&](PgConn& c) { return c.Exec(kEventSeq, {(*fixed)->event_id}); });
-  if (!seen.ok()) return AnswerError(peer, re, seen.error());
-  auto row = log_.FindByAddress(ce.group_id);
-  if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
-  if (seen->rows() > 0) {
-    auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(ce.sender); });
-    if (is_join && !BoolOr(body, "have_replica", true) && joined.ok() && *joined) NeedSnapshot(*row, peer);
-    return Answer(peer, re, true, {{"event_id", (*fixed)->event_id}, {"seq", seen->int64(0, 0)}, {"replayed", true}});
-  }
-  UserProfile who;
-  who.user_id = ce.sender;
-  Result<std::optional<GroupEvent>> r = Error::Internal("unset");
-  {
-    ScopedOriginPin pin(*fixed);
-    r = Dispatch(who, *row, ce.group_id, ce.type, content);
-  }
-  if (!r.ok()) return AnswerError(peer, re, r.error());
-  // The joiner's node needs the group's state before anything else.
-  if (is_join && !BoolOr(body, "have_replica", true)) NeedSnapshot(*row, peer);
-  // The seq the event got (actions answer without it); none if the action
-  // changed nothing (e.g. a join of a member).
-  json ack = {{"event_id", (*fixed)->event_id}};
-  auto got = db_.With([&](PgConn& c) { return c.Exec(kEventSeq, {(*fixed)->event_id}); });
-  if (got.ok() && got->rows() > 0) ack["seq"] = got->int64(0, 0);
-  else ack["noop"] = true;
-  Answer(peer, re, true, ack);
-}
-
-Result<std::optional<GroupEvent>> Federation::Dispatch(const UserProfile& who, int64_t row, const std::string& gid,
-                                                       const std::string& type, const json& c) {
-  auto one = [](Result<GroupEvent> r) -> Result<std::optional<GroupEvent>> {
-    if (!r.ok()) return r.error();
-    return std::optional<GroupEvent>(*r);
-  };
-  auto status = [](Status s) -> Result<std::optional<GroupEvent>> {
-    if (!s.ok()) return s.error();
-    return std::optional<GroupEvent>();  // the seq travels with the push
-  };
-  auto str = [&](const char* k) { return c.contains(k) && c[k].is_string() ? c[k].get<std::string>() : ""; };
-  auto opt = [&](const char* k) {
-    return c.contains(k) && c[k].is_string() ? std::optional<std::string>(c[k].get<std::string>()) : std::nullopt;
-  };
-  if (type == "message") {
-    SendRequest req;
-    req.body = str("body");
-    req.reply_to = opt("reply_to");
-    req.media_id = opt("media_id");
-    return one(messaging_->Send(who, row, req));
-  }
-  if (type == "message.edit") return one(messaging_->Edit(who, row, str("event_id"), str("body")));
-  if (type == "message.delete") return messaging_->Delete(who, row, str("event_id"));
-  if (type == "reaction") {
-    return messaging_->React(who, row, str("event_id"), str("key"), !(c.contains("removed") && c["removed"] == true));
-  }
-  if (type == "group.settings") {
-    GroupSettingsPatch p{opt("title"), opt("topic"), opt("visibility"), opt("join_rule")};
-    auto r = groups_->UpdateSettings(who, gid, p);
-    if (!r.ok()) return r.error();
-    return std::optional<GroupEvent>();
-  }
-  if (type == "group.delete") return status(groups_->Delete(who, gid));
-  if (type == "member") {
-    std::string user = str("user_id"), m = str("membership"), reason = str("reason");
-    if (user == who.user_id && m == "join") {
-      auto r = groups_->Join(who, gid);
-      if (!r.ok()) return r.error();
-      return std::optional<GroupEvent>();
+Result<std::string> Federation::KeyOf(const std::string& server, const std::string& key_id) {
+  if (server == self_) {
+    if (key_id == keys_.key_id) return keys_.identity_public;
+    for (const auto& o : keys_.old_keys) {
+      if (o.key_id == key_id) return o.public_key;
     }
-    if (user == who.user_id && m == "leave") return status(groups_->Leave(who, gid));
-    if (m == "invite") return status(groups_->Invite(who, gid, user));
-    if (m == "ban") return status(groups_->Ban(who, gid, user, reason));
-    if (m == "join") return status(groups_->SetRole(who, gid, user, str("role")));
-    if (m == "leave") {
-      auto banned = log_.Read(row, [&](const GroupState& s) {
-        const Member* t = s.Find(user);
-        return t && t->membership == "ban";
-      });
-      if (banned.ok() && *banned) return status(groups_->Unban(who, gid, user));
-      return status(groups_->Kick(who, gid, user, reason));
-    }
+    return Error::Unauthorized("no key " + key_id + " of this node");
   }
-  return Error::Invalid("events of type " + type + " cannot be submitted");
-}
-
-void Federation::HandleCatchup(const std::string& peer, const std::string& re, const json& body) {
-  if (!IsStr(body, "group_id") || !IsInt(body, "from_seq")) {
-    return AnswerError(peer, re, Error::Invalid("catchup needs group_id and from_seq"));
-  }
-  std::string gid = body["group_id"];
-  int64_t from = body["from_seq"];
-  auto row = log_.FindByAddress(gid);
-  if (!row.ok() || ServerOf(gid) != self_) return AnswerError(peer, re, Error::NotFound("no such group here"));
-  // Only a participant (a peer with a delivery row) can ask; it gets the log
-  // from `from_seq` by the normal pushes (0: a snapshot).
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kRewind, {*row, peer, std::max<int64_t>(from - 1, -1)}); });
-  if (!r.ok()) return AnswerError(peer, re, r.error());
-  if (r->affected() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
-  Rewind(*row, peer, std::max<int64_t>(from - 1, -1));
-  Answer(peer, re, true, {{"group_id", gid}});
-}
-
-void Federation::NeedSnapshot(int64_t row, const std::string& peer) {
-  (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {row, peer}); });
-  Rewind(row, peer, -1);
-}
-
-void Federation::Rewind(int64_t row, const std::string& peer, int64_t acked) {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto key = std::make_pair(row, peer);
-  unsaved_acks_.erase(key);
-  auto it = tracks_.find(key);
-  if (it != tracks_.end()) {
-    it->second.acked = std::min(it->second.acked, acked);
-    it->second.sent = it->second.acked;
-    it->second.inflight.clear();
-    it->second.next_try_ms = 0;
-    it->second.attempts = 0;
-  }
-  reload_tracks_ = true;
-  poke_ = true;
-  push_cv_.notify_all();
-}
-
-void Federation::Publish(const GroupEvent& event, const std::vector<std::string>&, const std::vector<std::string>&) {
-  if (ServerOf(event.group_id) != self_) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  dirty_.insert(event.group_row);
-  if (tracked_.count(event.group_row)) {
-    // The latest entries of groups with participants, so that pushes need
-    // not read them back from the database.
-    auto& recent = recent_[event.group_row];
-    if (!recent.empty() && recent.back().seq + 1 != event.seq) recent.clear();
-    recent.push_back(event);
-    if (recent.size() > kRecentEntries) recent.pop_front();
-    if (event.type == "message.delete" && event.relates_to) {
-      // What the database now holds for the erased message and its edits.
-      for (auto& e : recent) {
-        if (e.event_id == *event.relates_to) e.content = json::object();
-        if (e.type == "message.edit" && e.relates_to == event.relates_to) e.content = {{"event_id", *event.relates_to}};
-      }
-    }
-  }
-  if (event.type == "member" && event.content.contains("user_id") && event.content["user_id"].is_string() &&
-      ServerOf(event.content["user_id"].get<std::string>()) != self_) {
-    reload_tracks_ = true;
-  }
-}
-
-void Federation::EndBatch() {
-  // One wake-up of the pusher per committed batch (Publish marked the groups).
-  push_cv_.notify_all();
-}
-
-json Federation::EntryOf(const GroupEvent& ev) {
-  json e = {{"group_id", ev.group_id}, {"type", ev.type},   {"sender", ev.sender},
-            {"origin", ev.origin},     {"origin_ts", ev.origin_ts}, {"nonce", ev.nonce},
-            {"content_hash", ev.content_hash}};
-  if (ev.relates_to) e["relates_to"] = *ev.relates_to;
-  if (!ev.origin_signatures.is_null()) e["signatures"] = ev.origin_signatures;
-  return {{"seq", ev.seq},         {"event_id", ev.event_id}, {"event", std::move(e)}, {"content", ev.content},
-          {"home_ts", ev.home_ts}, {"prev", ev.prev_hash},    {"signatures", ev.signatures}};
-}
-
-Result<std::vector<WireEntry>> Federation::LoadEntries(int64_t row, const std::string& group_id, int64_t from_seq,
-                                                      int64_t to_seq) {
-  std::vector<WireEntry> entries;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = recent_.find(row);
-    if (it != recent_.end() && !it->second.empty() && it->second.front().seq <= from_seq &&
-        it->second.back().seq >= from_seq) {
-      for (const auto& ev : it->second) {
-        if (ev.seq >= from_seq && ev.seq <= to_seq) {
-          entries.push_back({ev.seq, EntryOf(ev).dump(-1, ' ', false, json::error_handler_t::replace)});
-        }
-      }
-      return entries;
-    }
-  }
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kEntries, {row, from_seq, to_seq}); });
-  if (!r.ok()) return r.error();
-  entries.reserve(r->rows());
-  for (int i = 0; i < r->rows(); ++i) entries.push_back({r->int64(i, 0), EntryTextFromRow(*r, i, group_id)});
-  return entries;
-}
-
-Result<Federation::Prepared> Federation::PreparePush(int64_t row, int64_t from, int64_t target, bool snapshot) {
-  auto state = log_.Snapshot(row);
-  if (!state.ok()) return state.error();
-  Prepared p;
-  std::vector<WireEntry> entries;
-  std::string state_text;
-  if (snapshot) {
-    // The state now and the latest entries up to it.
-    p.type = "snapshot";
-    int64_t first = std::max(state->base_seq, state->last_seq - kSnapshotEntries + 1);
-    auto loaded = LoadEntries(row, state->address, first, state->last_seq);
-    if (!loaded.ok()) return loaded.error();
-    entries = std::move(*loaded);
-    json members = json::array();
-    for (const auto& [u, m] : state->members) {
-      if (m.membership == "leave") continue;
-      members.push_back({{"user_id", u}, {"membership", m.membership}, {"role", m.role}});
-    }
-    state_text = json{{"title", state->title},         {"topic", state->topic},
-                      {"visibility", state->visibility}, {"join_rule", state->join_rule},
-                      {"created_by", state->created_by}, {"created_at", state->created_at},
-                      {"members", members},              {"last_seq", state->last_seq}}
-                     .dump(-1, ' ', false, json::error_handler_t::replace);
-  } else {
-    p.type = "push";
-    auto loaded = LoadEntries(row, state->address, from, std::min(target, from + kPushBatch - 1));
-    if (!loaded.ok()) return loaded.error();
-    entries = std::move(*loaded);
-  }
-  // Entries beyond the frame limit go in the next push; a snapshot keeps its
-  // latest ones.
-  TrimToFrame(entries, /*keep_latest=*/snapshot);
-  p.count = entries.size();
-  p.to = entries.empty() ? from - 1 : entries.back().seq;
-  p.body = EntriesBody(state->address, entries, state_text);
-  return p;
-}
-
-void Federation::Backoff(Track& t, int64_t now) {
-  t.inflight.clear();  // their answers are ignored from now on
-  t.sent = t.acked;
-  t.attempts++;
-  t.next_try_ms = now + ::gc::Backoff(t.attempts);
-}
-
-void Federation::OnPushAnswer(const std::pair<int64_t, std::string>& key, const std::string& id, int64_t to,
-                              size_t count, bool ok, const json& answer) {
-  bool has_have = ok && answer.contains("have") && answer["have"].is_number_integer();
-  int64_t have = has_have ? answer["have"].get<int64_t>() : 0;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = tracks_.find(key);
-  if (it == tracks_.end() || !it->second.inflight.erase(id)) return;  // timed out or reset meanwhile
-  Track& t = it->second;
-  if (has_have && have >= to) {
-    t.acked = std::max(t.acked, have);
-    t.sent = std::max(t.sent, t.acked);
-    t.attempts = 0;
-    entries_pushed += count;
-    // Persisted by the pusher a moment later: a position lost in a crash
-    // only means sending some entries again, which the peer ignores.
-    unsaved_acks_[key] = t.acked;
-  } else {
-    // A gap the peer reports, an entry it refused, or an error: go back to
-    // what it holds, after a backoff rather than at once.
-    if (has_have) {
-      t.acked = have;
-      unsaved_acks_[key] = have;
-    }
-    if (!has_have) LogWarn("federation push not accepted", {{"peer", key.second}, {"answer", answer.dump()}});
-    Backoff(t, Now());
-  }
-  poke_ = true;
-  push_cv_.notify_all();
-}
-
-void Federation::PusherLoop() {
-  constexpr size_t kWindow = 8;  // pushes in flight per (group, peer)
-  int64_t last_reload = 0, last_ack_flush = 0;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    int64_t now = Now();
-    if (reload_tracks_ || now - last_reload > 5000) {
-      reload_tracks_ = false;
-      last_reload = now;
-      lock.unlock();
-      auto rows = db_.With([](PgConn& c) { return c.Exec(kTracks); });
-      lock.lock();
-      if (rows.ok()) {
-        std::set<std::pair<int64_t, std::string>> live;
-        for (int i = 0; i < rows->rows(); ++i) {
-          auto key = std::make_pair(rows->int64(i, 0), rows->text(i, 1));
-          live.insert(key);
-          // Memory is ahead of the database (acks are saved lazily); rewinds
-          // change both (Rewind). Only a new track starts from the database.
-          bool fresh = tracks_.count(key) == 0;
-          Track& t = tracks_[key];
-          if (fresh) t.acked = t.sent = rows->int64(i, 2);
-          t.until = rows->opt_int64(i, 3);
-          tracked_.insert(key.first);
-        }
-        for (auto it = tracks_.begin(); it != tracks_.end();) {
-          it = live.count(it->first) || !it->second.inflight.empty() ? std::next(it) : tracks_.erase(it);
-        }
-      }
-    }
-    if (!unsaved_acks_.empty() && now - last_ack_flush > 250) {
-      std::map<std::pair<int64_t, std::string>, int64_t> acks;
-      acks.swap(unsaved_acks_);
-      last_ack_flush = now;
-      lock.unlock();
-      (void)db_.Transaction([&](PgConn& c) -> Status {
-        for (const auto& [k, have] : acks) {
-          auto r = c.Exec(kSetAcked, {k.first, k.second, have});
-          if (!r.ok()) return r.error();
-        }
-        return OkStatus();
-      });
-      lock.lock();
-    }
-    {
-      // Expire answers that never came.
-      std::lock_guard<std::mutex> alock(answers_mu_);
-      for (auto it = answers_.begin(); it != answers_.end();) {
-        it = now - it->second.first > 30000 ? answers_.erase(it) : std::next(it);
-      }
-    }
-    dirty_.clear();
-    for (auto& [key, t] : tracks_) {
-      for (const auto& [id, f] : t.inflight) {
-        if (now - f.second > kAnswerTimeoutMs) {
-          Forget(key.second, t.acked < 0 ? "snapshot" : "push");
-          Backoff(t, now);
-          break;
-        }
-      }
-      if (t.next_try_ms > now) continue;
-      while (t.inflight.size() < kWindow && !stopping_) {
-        bool snapshot = t.acked < 0;
-        if (snapshot && !t.inflight.empty()) break;  // one snapshot at a time
-        auto last = log_.Read(key.first, [](const GroupState& s) { return s.last_seq; });
-        if (!last.ok()) break;  // deleted
-        int64_t target = t.until ? std::min(*t.until, *last) : *last;
-        int64_t from = std::max(t.acked, t.sent) + 1;
-        if (!snapshot && from > target) break;
-        if (!peers_.Admits(key.second)) break;
-        lock.unlock();
-        auto p = PreparePush(key.first, from, target, snapshot);
-        lock.lock();
-        if (!p.ok() || stopping_) break;
-        // An answer meanwhile that only acknowledged earlier pushes leaves
-        // this one valid; a rewind or a snapshot's outcome does not.
-        if (t.next_try_ms > Now()) break;  // refused meanwhile: back off first
-        if (std::max(t.acked, t.sent) + 1 != from || (t.acked < 0) != snapshot) continue;
-        if (!snapshot && p->count == 0) break;
-        std::string id = NewMsgId();
-        t.inflight[id] = {p->to, now};
-        t.sent = snapshot ? t.sent : p->to;
-        auto k = key;
-        int64_t to = snapshot ? 0 : p->to;
-        size_t count = p->count;
-        lock.unlock();
-        RequestText(k.second, p->type, p->body, [this, k, id, to, count](bool ok, const json& answer) {
-          OnPushAnswer(k, id, to, count, ok, answer);
-        }, &id);
-        lock.lock();
-        if (snapshot) break;
-      }
-      if (stopping_) return;
-    }
-    push_cv_.wait_for(lock, std::chrono::milliseconds(200),
-                      [&] { return stopping_ || poke_ || !dirty_.empty() || reload_tracks_; });
-    poke_ = false;
-  }
-}
-
-void Federation::RetryPeer(const std::string& name) {
-  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetryPeer, {name}); });
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, t] : tracks_) {
-      if (key.second == name) {
-        t.attempts = 0;
-        t.next_try_ms = 0;
-      }
-    }
-    peer_backoff_until_.erase(name);
-    // Events sent while the peer was away were most likely lost: send them
-    // again now (a resend is harmless, 9.4) rather than after their timeout.
-    int64_t now = Now();
-    for (auto it = out_inflight_.begin(); it != out_inflight_.end();) {
-      bool stale = it->second.peer == name && now - it->second.sent_ms > 1000;
-      it = stale ? out_inflight_.erase(it) : std::next(it);
-    }
-    outbox_dirty_ = true;
-    poke_ = true;
-  }
-  push_cv_.notify_all();
-  out_cv_.notify_all();
-}
-
-// ------------------------------------------------------------------ participant side
-
-bool Federation::HomeSigned(const std::string& home, const std::string& group_id, const FixedEvent& f) {
-  auto kid = SignerKeyId(f.signatures, home);
-  if (!kid) return false;
-  auto pub = KeyOf(home, *kid);
-  auto bytes = CanonicalEntry(group_id, f.seq, f.prev, f.event_id, f.home_ts);
-  return pub.ok() && bytes.ok() && VerifyBytes(*bytes, f.signatures[home][*kid].get<std::string>(), *pub);
-}
-
-Result<Draft> Federation::VerifyEntry(const std::string& home, const std::string& group_id, const json& entry) {
-  return gc::VerifyEntry(home, group_id, entry,
-                         [this](const std::string& server, const std::string& kid) { return KeyOf(server, kid); });
-}
-
-Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home, const std::string& group_id,
-                                                        const json& entries, const json* state, const HaveFn& answer) {
-  if (!entries.is_array() || entries.size() > static_cast<size_t>(kPushBatch)) {
-    return Error::Invalid("entries must be an array of at most 500");
-  }
-  auto admitted = peers_.Resolve(home);  // the home must still be a pinned, admitted peer
-  if (!admitted.ok()) return admitted.error();
-  auto row = log_.FindByAddress(group_id);
-  int64_t last = 0;
-  std::string head;
-  if (row.ok()) {
-    auto st = log_.Read(*row, [](const GroupState& s) { return std::make_pair(s.last_seq, s.head_hash); });
-    if (!st.ok()) return st.error();
-    last = st->first;
-    head = st->second;
-    // Entries queued for the writer but not yet committed count as held.
-    std::lock_guard<std::mutex> lock(mu_);
-    auto spec = spec_heads_.find(group_id);
-    if (spec != spec_heads_.end() && spec->second.first > last) {
-      last = spec->second.first;
-      head = spec->second.second;
-    }
-  } else if (!state) {
-    return std::optional<int64_t>(-1);  // no replica: ask for a snapshot
-  }
-  std::vector<Draft> drafts;
-  std::vector<const json*> held;
-  int64_t want = row.ok() ? last + 1 : 0;
-  std::string prev = head;
-  Status bad = OkStatus();
-  for (const auto& e : entries) {
-    if (!IsInt(e, "seq")) {
-      bad = Error::Invalid("malformed entry");
-      break;
-    }
-    if (row.ok() && e["seq"].get<int64_t>() <= last) {
-      held.push_back(&e);  // held already (checked for a fork below)
-      continue;
-    }
-    auto d = VerifyEntry(home, group_id, e);
-    if (!d.ok()) {
-      bad = d.error();
-      break;
-    }
-    if (want == 0) {  // the first entry of a new replica anchors the chain
-      want = d->fixed->seq;
-      prev = d->fixed->prev;
-    }
-    if (d->fixed->seq != want || d->fixed->prev != prev) break;  // a gap: the home resends from `have`
-    ++want;
-    prev = d->fixed->entry_hash;
-    drafts.push_back(std::move(*d));
-  }
-  if (!bad.ok()) {
-    ++rejected;
-    LogWarn("federation entry refused", {{"peer", home}, {"group", group_id}, {"error", bad.error().message}});
-  }
-  // A different entry for a seq already held is a fork of the log: the home
-  // rewrote history. Refused and reported; the replica keeps what it has.
-  for (const json* e : held) {
-    if (!IsInt(*e, "seq") || !IsStr(*e, "event_id") || !IsStr(*e, "prev") || !IsInt(*e, "home_ts")) continue;
-    auto hash = EntryHash(group_id, (*e)["seq"], (*e)["prev"], (*e)["event_id"], (*e)["home_ts"]);
-    auto stored = db_.With([&](PgConn& c) { return c.Exec(kEntryHashAt, {*row, (*e)["seq"].get<int64_t>()}); });
-    if (!hash.ok() || !stored.ok() || stored->rows() == 0) continue;
-    if (stored->opt_text(0, 0).value_or(*hash) != *hash) {
-      ++forks;
-      ++rejected;
-      LogError("federation fork: the home sent a different entry for a seq this node holds",
-               {{"peer", home}, {"group", group_id}, {"seq", (*e)["seq"].get<int64_t>()}});
-      return Error::Conflict("entry " + std::to_string((*e)["seq"].get<int64_t>()) +
-                             " differs from the one this node holds (a fork of the log)");
-    }
-    break;  // one check per push is enough: the chain links the rest
-  }
-  if (!row.ok() && drafts.empty()) return bad.ok() ? Error::Invalid("a snapshot needs entries") : bad.error();
-  if (!drafts.empty()) {
-    // The signature over the last entry vouches for the whole linked run,
-    // for a new replica as for one held (6.4).
-    const FixedEvent& f = *drafts.back().fixed;
-    if (!HomeSigned(home, group_id, f)) {
-      ++rejected;
-      LogWarn("federation entries refused: the home signature does not verify", {{"peer", home}, {"group", group_id}});
-      return Error::Unauthorized("the home signature of entry " + std::to_string(f.seq) + " does not verify");
-    }
-  }
-  if (!row.ok()) {
-    // A new replica from a snapshot.
-    const json& s = *state;
-    GroupState init;
-    init.address = group_id;
-    init.server = home;
-    init.title = StrOr(s, "title", "");
-    init.topic = StrOr(s, "topic", "");
-    init.visibility = StrOr(s, "visibility", "public") == "private" ? "private" : "public";
-    init.join_rule = StrOr(s, "join_rule", "open") == "invite" ? "invite" : "open";
-    init.created_by = StrOr(s, "created_by", "");
-    init.created_at = s.contains("created_at") && s["created_at"].is_number_integer() ? s["created_at"].get<int64_t>() : 0;
-    init.base_seq = drafts.front().fixed->seq;
-    init.last_seq = init.base_seq - 1;
-    init.head_hash = drafts.front().fixed->prev;
-    // A home may invite this node's users; that they joined it may only say
-    // of those who asked this node to join (fed_pending_joins, 8.2). Other
-    // local users it lists as joined are left out.
-    auto asked = PendingJoiners(group_id);
-    if (!asked.ok()) return asked.error();
-    bool has_local = !asked->empty();
-    if (s.contains("members") && s["members"].is_array()) {
-      for (const auto& m : s["members"]) {
-        if (!IsStr(m, "user_id") || !IsStr(m, "membership")) continue;
-        std::string u = m["user_id"], ms = m["membership"], role = StrOr(m, "role", "member");
-        if (!ParseUserId(u) || (ms != "join" && ms != "invite" && ms != "ban")) continue;
-        if (role != "owner" && role != "admin") role = "member";
-        if (ServerOf(u) == self_ && ms == "join" && !asked->count(u)) {
-          ++rejected;
-          LogWarn("snapshot member left out: a local user who did not ask to join",
-                  {{"peer", home}, {"group", group_id}, {"user", u}});
-          continue;
-        }
-        init.members[u] = Member{ms, role};
-        if (ServerOf(u) == self_ && ms == "invite") has_local = true;
-      }
-    }
-    if (!has_local) return Error::Forbidden("no user of this node was invited to that group or asked to join it");
-    auto created = log_.CreateReplica(std::move(init), std::move(drafts));
-    if (!created.ok()) return created.error();
-    entries_applied += created->size();
-    auto nrow = log_.FindByAddress(group_id);
-    if (!nrow.ok()) return nrow.error();
-    auto now_last = log_.Read(*nrow, [](const GroupState& st) { return st.last_seq; });
-    if (!now_last.ok()) return now_last.error();
-    workers_->Post([this, group_id] { SettleJoins(group_id); });
-    return std::optional<int64_t>(*now_last);
-  }
-  if (drafts.empty()) {
-    auto now_last = log_.Read(*row, [](const GroupState& st) { return st.last_seq; });
-    if (!now_last.ok()) return now_last.error();
-    return std::optional<int64_t>(*now_last);
-  }
-  // Written by the group log's writer while this thread verifies the next
-  // push, which continues from these entries (spec_heads_).
-  int64_t before = drafts.front().fixed->seq - 1;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    spec_heads_[group_id] = {drafts.back().fixed->seq, drafts.back().fixed->entry_hash};
-  }
-  int64_t r = *row;
-  log_.ApplyAsync(r, std::move(drafts), [this, r, group_id, before, answer](Result<std::vector<GroupEvent>> applied) {
-    // On the writer thread: hand over at once.
-    auto shared = std::make_shared<Result<std::vector<GroupEvent>>>(std::move(applied));
-    workers_->Post([this, r, group_id, before, answer, shared] { Applied(r, group_id, before, *shared, answer); });
-  });
-  return std::optional<int64_t>();
-}
-
-void Federation::Applied(int64_t row, const std::string& group_id, int64_t before,
-                         const Result<std::vector<GroupEvent>>& applied, const HaveFn& answer) {
-  if (!applied.ok()) {
-    // Later pushes verified against these entries fail as gaps; the next
-    // one starts again from what is committed.
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      spec_heads_.erase(group_id);
-    }
-    return answer(applied.error());
-  }
-  entries_applied += applied->size();
-  bool own = std::any_of(applied->begin(), applied->end(), [&](const GroupEvent& e) { return e.origin == self_; });
-  if (own) (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {row, before}); });
-  auto now_last = log_.Read(row, [](const GroupState& st) { return st.last_seq; });
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = spec_heads_.find(group_id);
-    if (it != spec_heads_.end() && now_last.ok() && it->second.first <= *now_last) spec_heads_.erase(it);
-  }
-  if (!now_last.ok()) return answer(now_last.error());
-  answer(*now_last);
-  // Local users waiting for these entries (their sends, their joins).
-  SendsApplied(group_id, *now_last);
-  SettleJoins(group_id);
-}
-
-void Federation::HandleEntries(const std::string& peer, const std::string& re, const json& body, bool snapshot) {
-  if (!IsStr(body, "group_id") || !body.contains("entries")) {
-    return AnswerError(peer, re, Error::Invalid("push needs group_id and entries"));
-  }
-  std::string gid = body["group_id"];
-  if (!ParseGroupId(gid)) return AnswerError(peer, re, Error::Invalid("group_id is not a group address"));
-  if (ServerOf(gid) != peer) return AnswerError(peer, re, Error::Forbidden("only a group's home node pushes its entries"));
-  const json* state = nullptr;
-  if (snapshot) {
-    if (!body.contains("state") || !body["state"].is_object()) return AnswerError(peer, re, Error::Invalid("snapshot needs state"));
-    state = &body["state"];
-  }
-  HaveFn answer = [this, peer, re, gid](const Result<int64_t>& have) {
-    if (!have.ok()) return AnswerError(peer, re, have.error());
-    Answer(peer, re, true, {{"group_id", gid}, {"have", *have}});
-  };
-  auto now = ApplyEntries(peer, gid, body["entries"], state, answer);
-  if (!now.ok()) return answer(now.error());
-  if (*now) answer(**now);  // else answered once the entries are written
-}
-
-void Federation::CallAsync(const std::string& peer, const std::string& type, json body,
-                           std::chrono::milliseconds timeout, CallDone done) {
-  auto once = std::make_shared<Once>();
-  auto finish = std::make_shared<CallDone>(std::move(done));
-  timers_->After(timeout, [this, once, finish, peer, type] {
-    if (!once->Claim()) return;
-    Forget(peer, type);
-    (*finish)(Error::Unavailable(peer + " did not answer"));
-  });
-  workers_->Post([this, peer, type, body = std::move(body), once, finish]() mutable {
-    Request(peer, type, std::move(body), [once, finish](bool ok, const json& answer) {
-      if (!once->Claim()) return;  // the deadline has passed
-      if (!ok) return (*finish)(ErrorFromAnswer(answer));
-      (*finish)(answer);
-    });
-  });
-}
-
-Result<json> Federation::Call(const std::string& peer, const std::string& type, json body,
-                              std::chrono::milliseconds timeout) {
-  return Await<Result<json>>([&](CallDone done) { CallAsync(peer, type, std::move(body), timeout, done); });
+  return peers_.KeyFor(server, key_id);
 }
 
 Status Federation::CheckRemoteUser(const std::string& user_id) {
@@ -1174,206 +332,6 @@ Status Federation::CheckRemoteUser(const std::string& user_id) {
   auto p = peers_.Resolve(u->server);
   if (!p.ok()) return p.error();
   return OkStatus();
-}
-
-Result<json> Federation::RemoteProfile(const std::string& user_id) {
-  auto addr = ParseUserId(user_id);
-  if (!addr) return Error::NotFound("no such user");
-  {
-    std::lock_guard<std::mutex> lock(profiles_mu_);
-    auto it = profiles_.find(user_id);
-    if (it != profiles_.end() && Now() - it->second.first < 300000) return it->second.second;
-  }
-  auto answer = Call(addr->server, "profile", {{"user_id", user_id}}, std::chrono::seconds(5));
-  if (!answer.ok()) return answer.error();
-  // Only what a profile holds, and only for the user asked about.
-  const json& b = *answer;
-  if (!IsStr(b, "user_id") || b["user_id"] != user_id) return Error::Unavailable(addr->server + " answered for another user");
-  std::string name = IsStr(b, "display_name") ? b["display_name"].get<std::string>() : "";
-  if (name.size() > 1024) name.clear();
-  json p = {{"user_id", user_id},
-            {"display_name", name},
-            {"avatar_media_id", IsStr(b, "avatar_media_id") ? b["avatar_media_id"] : json(nullptr)},
-            {"presence", "unknown"}};
-  if (b.contains("deactivated") && b["deactivated"] == true) p["deactivated"] = true;
-  std::lock_guard<std::mutex> plock(profiles_mu_);
-  if (profiles_.size() > 10000) profiles_.clear();
-  profiles_[user_id] = {Now(), p};
-  return p;
-}
-
-void Federation::HandleHistory(const std::string& peer, const std::string& re, const json& body) {
-  if (!IsStr(body, "group_id") || !IsInt(body, "before_seq")) {
-    return AnswerError(peer, re, Error::Invalid("history needs group_id and before_seq"));
-  }
-  std::string gid = body["group_id"];
-  int64_t before = body["before_seq"];
-  int64_t limit = IsInt(body, "limit") ? std::clamp<int64_t>(body["limit"].get<int64_t>(), 1, kPushBatch) : 100;
-  auto row = log_.FindByAddress(gid);
-  if (!row.ok() || ServerOf(gid) != self_) return AnswerError(peer, re, Error::NotFound("no such group here"));
-  // Only a current participant gets a group's history.
-  auto part = db_.With([&](PgConn& c) { return c.Exec(kIsParticipant, {*row, peer}); });
-  if (!part.ok()) return AnswerError(peer, re, part.error());
-  if (part->rows() == 0) return AnswerError(peer, re, Error::Forbidden("not a participant of the group"));
-  auto entries = LoadEntries(*row, gid, std::max<int64_t>(1, before - limit), before - 1);
-  if (!entries.ok()) return AnswerError(peer, re, entries.error());
-  TrimToFrame(*entries, /*keep_latest=*/true);  // the entries next to before_seq
-  AnswerText(peer, re, EntriesBody(gid, *entries));
-}
-
-Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
-  auto answer = Call(group.server, "history", {{"group_id", group.address}, {"before_seq", before_seq}, {"limit", 200}},
-                     std::chrono::seconds(5));
-  if (!answer.ok()) return answer.error();
-  const json& entries = answer->contains("entries") ? (*answer)["entries"] : json();
-  if (!entries.is_array() || entries.empty()) return OkStatus();
-  auto admitted = peers_.Resolve(group.server);  // the home must still be a pinned, admitted peer
-  if (!admitted.ok()) return admitted.error();
-  // Verify the run, then that its last entry is the one the held log starts
-  // from: the held chain vouches for it (and its signature is checked too).
-  std::vector<Draft> drafts;
-  for (const auto& e : entries) {
-    auto d = VerifyEntry(group.server, group.address, e);
-    if (!d.ok()) return d.error();
-    if (!drafts.empty()) {
-      const FixedEvent& prev = *drafts.back().fixed;
-      if (d->fixed->seq != prev.seq + 1 || d->fixed->prev != prev.entry_hash) {
-        return Error::Invalid("history entries do not form a chain");
-      }
-    }
-    drafts.push_back(std::move(*d));
-  }
-  const FixedEvent& last = *drafts.back().fixed;
-  if (last.seq != before_seq - 1) return Error::Invalid("history does not end right before the held log");
-  auto anchor = db_.With([&](PgConn& c) { return c.Exec(kPrevOf, {group.row, before_seq}); });
-  if (!anchor.ok()) return anchor.error();
-  if (anchor->rows() == 0 || anchor->opt_text(0, 0).value_or("") != last.entry_hash) {
-    ++rejected;
-    LogWarn("federation history refused: it does not link to the held log", {{"group", group.address}});
-    return Error::Invalid("history does not link to the held log");
-  }
-  if (!HomeSigned(group.server, group.address, last)) return Error::Unauthorized("the home signature does not verify");
-  Status st = db_.Transaction([&](PgConn& c) -> Status {
-    std::vector<std::string> ids;
-    for (Draft& d : drafts) {
-      const FixedEvent& f = *d.fixed;
-      GroupEvent ev;
-      ev.stream_pos = -((group.row << 32) | f.seq);
-      ev.event_id = f.event_id;
-      ev.group_row = group.row;
-      ev.group_id = group.address;
-      ev.seq = f.seq;
-      ev.type = d.type;
-      ev.sender = d.sender;
-      ev.origin = f.origin;
-      ev.origin_ts = f.origin_ts;
-      ev.home_ts = f.home_ts;
-      ev.content = d.content;
-      ev.relates_to = d.relates_to;
-      auto r = c.Exec(kBackfillEvent,
-                      {ev.stream_pos, ev.event_id, ev.group_row, ev.seq, ev.type, ev.sender, ev.origin, ev.origin_ts,
-                       ev.content.dump(), ev.relates_to, f.nonce, f.content_hash, f.home_ts, f.prev, f.entry_hash,
-                       f.signatures.dump(),
-                       f.origin_signatures.is_null() ? std::optional<std::string>() : f.origin_signatures.dump()});
-      if (!r.ok()) return r.error();
-      // Old membership and settings are not replayed (the state is newer);
-      // a message's mentions are.
-      if (ev.type == "message" && d.project) GC_TRY(d.project(c, ev));
-      if (ev.type == "message") ids.push_back(ev.event_id);
-    }
-    auto base = c.Exec(kBackfillBase, {group.row, drafts.front().fixed->seq});
-    if (!base.ok()) return base.error();
-    if (ids.empty()) return OkStatus();
-    // Edits, deletes and reactions of the fetched messages, fetched or held,
-    // in log order (those held were applied when no message was there).
-    std::string arr = "{";
-    for (size_t i = 0; i < ids.size(); ++i) arr += (i ? ",\"" : "\"") + ids[i] + "\"";
-    arr += "}";
-    auto clear = c.Exec(kClearReactions, {arr});
-    if (!clear.ok()) return clear.error();
-    auto rel = c.Exec(kRelationsOf, {group.row, arr});
-    if (!rel.ok()) return rel.error();
-    for (int i = 0; i < rel->rows(); ++i) {
-      GroupEvent ev = EventFromRow(*rel, i);
-      ev.home_ts = rel->opt_int64(i, 14).value_or(0);
-      Draft d = EventDraft(ev.sender, ev.type, ev.content, ev.relates_to);
-      if (d.project) GC_TRY(d.project(c, ev));
-    }
-    // Backfilled positions lie below the search indexer's cursor: index
-    // them here, with the edits and deletes just applied.
-    return SearchIndex::IndexRange(c, -((group.row << 32) | drafts.back().fixed->seq),
-                                   -((group.row << 32) | drafts.front().fixed->seq));
-  });
-  if (!st.ok()) return st;
-  LogInfo("fetched older history", {{"group", group.address}, {"from_seq", drafts.front().fixed->seq},
-                                    {"entries", static_cast<int64_t>(drafts.size())}});
-  return OkStatus();
-}
-
-// ------------------------------------------------------------------ admin
-
-Result<json> Federation::PeersJson() {
-  auto depth = db_.With([](PgConn& c) { return c.Exec(kQueueDepth); });
-  if (!depth.ok()) return depth.error();
-  auto out = db_.With([](PgConn& c) { return c.Exec(kOutboxDepth); });
-  if (!out.ok()) return out.error();
-  std::map<std::string, json> extra;
-  for (int i = 0; i < depth->rows(); ++i) {
-    extra[depth->text(i, 0)]["push_queue"] = depth->int64(i, 1);
-    extra[depth->text(i, 0)]["groups"] = depth->int64(i, 2);
-  }
-  int64_t now = Now();
-  for (int i = 0; i < out->rows(); ++i) {
-    json& e = extra[out->text(i, 0)];
-    e["outbox_pending"] = out->int64(i, 1);
-    e["outbox_lag_ms"] = out->is_null(i, 2) ? 0 : now - out->int64(i, 2);
-    e["outbox_refused"] = out->int64(i, 3);
-  }
-  std::set<std::string> backing_off;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [key, t] : tracks_) {
-      if (t.attempts > 0) backing_off.insert(key.second);
-    }
-  }
-  json list = json::array();
-  for (const PeerInfo& p : peers_.List()) {
-    json j = {{"name", p.name},
-              {"key_id", p.key_id},
-              {"fingerprint", p.identity_key.empty() ? "" : Base64Url(p.identity_key)},
-              {"endpoint", p.endpoint},
-              {"first_seen", p.first_seen},
-              {"last_seen", p.last_seen},
-              {"admin_state", p.admin_state},
-              {"admitted", peers_.Admits(p.name)},
-              {"key_conflict", p.key_conflict ? json(*p.key_conflict) : json(nullptr)},
-              {"last_error", p.last_error ? json(*p.last_error) : json(nullptr)},
-              {"push_queue", 0}, {"groups", 0}, {"outbox_pending", 0}, {"outbox_lag_ms", 0}, {"outbox_refused", 0}};
-    auto it = extra.find(p.name);
-    if (it != extra.end()) j.update(it->second);
-    std::string status = "up";
-    if (!peers_.Admits(p.name)) status = "blocked";
-    else if (p.key_conflict) status = "key_changed";
-    else if (p.identity_key.empty()) status = "unresolved";
-    else if (backing_off.count(p.name) || now - p.last_seen > 60000) status = "down";
-    j["status"] = status;
-    list.push_back(std::move(j));
-  }
-  return list;
-}
-
-Status Federation::SetPeerState(const std::string& name, const std::string& state) {
-  GC_TRY(peers_.SetAdminState(name, state));
-  if (state == "blocked") transport_.Drop(name);
-  else RetryPeer(name);
-  return OkStatus();
-}
-
-void Federation::Housekeeping() {
-  peers_.FlushContacts();
-  int64_t day_ago = Now() - int64_t{24} * 3600 * 1000;
-  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
-  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
 }
 
 }  // namespace gc

@@ -20,6 +20,9 @@
 // (join.cpp). Nothing waits on a peer with a parked thread: answers and
 // deadlines (TimerQueue) complete the waiting requests.
 //
+// The implementation has a file per mechanism; federation.cpp opens with
+// the list, and the private members below are grouped by file.
+//
 // Thread-safety: thread-safe.
 #pragma once
 
@@ -80,6 +83,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // RemoteGroups: local users' events for groups homed elsewhere, queued in
   // the outbox (outbox.cpp).
   void SubmitRemote(const GroupState& group, std::vector<Draft> drafts, SubmitDone done) override;
+  // Older history asked of the home (`history` message, requests.cpp).
   Status Backfill(const GroupState& group, int64_t before_seq) override;
   Status PendingChange(const GroupState& group, const std::string& user) override;
   // Joins a group homed elsewhere that this node holds no replica of; `done`
@@ -88,15 +92,16 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // A remote user can be invited if their node is admitted.
   Status CheckRemoteUser(const std::string& user_id) override;
   // The public profile of a user of another node, asked of their node
-  // (`profile` message) and cached for 5 minutes.
+  // (`profile` message) and cached for 5 minutes (requests.cpp).
   Result<nlohmann::json> RemoteProfile(const std::string& user_id);
 
-  // EventSink: wakes the pusher for groups homed here.
+  // EventSink: wakes the pusher for groups homed here (home_push.cpp).
   void Publish(const GroupEvent& event, const std::vector<std::string>& members,
                const std::vector<std::string>& extra) override;
   void EndBatch() override;
 
   PeerDirectory& peers() { return peers_; }
+  // Introductions and the admin's view of peers (peer_liveness.cpp).
   // POST /_federation/v1/hello {name}: a node introduces itself; it is
   // resolved through its own node document and pinned (if admitted).
   Status Hello(const std::string& name);
@@ -106,6 +111,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void RetryPeer(const std::string& name);
   // Blocks or unblocks a peer (closing its connection when blocked).
   Status SetPeerState(const std::string& name, const std::string& state);
+  // Flushes peers' contact times, prunes finished outbox rows and stale
+  // pending joins (a day old).
   void Housekeeping();
 
   std::atomic<uint64_t> rejected{0}, entries_applied{0}, entries_pushed{0}, forks{0};
@@ -140,7 +147,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
     int64_t sent_ms;
   };
 
-  // Frames
+  // Frames out and in, waiting for answers (federation.cpp)
   std::string NewMsgId();
   bool Request(const std::string& peer, const std::string& type, nlohmann::json body, AnswerFn on_answer,
                    std::string* msg_id = nullptr);
@@ -168,6 +175,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // The public key `server` signs with under `key_id` (this node's own,
   // current or retired; a peer's, following its rotation).
   Result<std::string> KeyOf(const std::string& server, const std::string& key_id);
+
+  // Introductions and liveness (peer_liveness.cpp)
   // Introduces this node to `peer` over HTTP once (again after failures).
   Status EnsureIntroduced(const std::string& peer);
   // After a timeout: introduce again next time, and treat the peer as down.
@@ -176,12 +185,20 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Any frame from `peer`: if it was down, its deliveries restart at once.
   void PeerAlive(const std::string& peer);
 
-  // Home side
+  // Home: peers' submits and joins (home_submit.cpp)
   void HandleSubmit(const std::string& peer, const std::string& re, const nlohmann::json& body, bool is_join);
-  void HandleCatchup(const std::string& peer, const std::string& re, const nlohmann::json& body);
-  void HandleHistory(const std::string& peer, const std::string& re, const nlohmann::json& body);
   Result<std::optional<GroupEvent>> Dispatch(const UserProfile& who, int64_t row, const std::string& group_id,
                                              const std::string& type, const nlohmann::json& content);
+  // Verifies a signed origin event {event, content} from `peer`.
+  Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
+                                                   ChainEvent* out);
+
+  // Requests: catchup, profile, history (requests.cpp)
+  void HandleCatchup(const std::string& peer, const std::string& re, const nlohmann::json& body);
+  void HandleHistory(const std::string& peer, const std::string& re, const nlohmann::json& body);
+  void HandleProfile(const std::string& peer, const std::string& re, const nlohmann::json& body);
+
+  // Home: pushes to participants (home_push.cpp)
   void PusherLoop();
   // Sends group `row` to `peer` again from acked + 1 (-1: a snapshot first).
   void Rewind(int64_t row, const std::string& peer, int64_t acked);
@@ -198,7 +215,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
                                              int64_t to_seq);
   static nlohmann::json EntryOf(const GroupEvent& event);  // the wire form (6.2)
 
-  // Participant side
+  // Participant: applying pushes and snapshots (replica_apply.cpp)
   void HandleEntries(const std::string& peer, const std::string& re, const nlohmann::json& body, bool snapshot);
   // Verifies pushed or snapshot entries and has them written. Returns the
   // seq held to answer now, or nullopt when `answer` gets it once the
@@ -213,7 +230,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // Does the home's signature over entry `f` verify (with the key its key id
   // names, current or retired)?
   bool HomeSigned(const std::string& home, const std::string& group_id, const FixedEvent& f);
-  // Outbox (outbox.cpp)
+
+  // Participant: the outbox (outbox.cpp)
   struct PendingSend;
   void OutboxLoop();
   // Sends the first pending event of each (home, sender) that is due.
@@ -225,8 +243,11 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void FinishSend(const std::shared_ptr<PendingSend>& send);
   // Senders waiting for entries of `group_id` up to `last` to be applied.
   void SendsApplied(const std::string& group_id, int64_t last);
+  // A local user's draft as an origin event {event, content} signed by this
+  // node; *event_id its id.
+  Result<nlohmann::json> SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id);
 
-  // Joins and replica repair (join.cpp)
+  // Participant: joins and replica repair (join.cpp)
   struct PendingJoin;
   // Answers the joins of `group_id` that the replica now shows joined.
   void SettleJoins(const std::string& group_id);
@@ -237,10 +258,6 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // what this node may have lost in a crash, and for the snapshot of groups
   // a local user asked to join but that have no replica.
   void RepairReplicas(const std::string& home);
-  // Verifies a signed origin event {event, content} from `peer`.
-  Result<std::shared_ptr<FixedEvent>> VerifyOrigin(const std::string& peer, const nlohmann::json& body,
-                                                   ChainEvent* out);
-  Result<nlohmann::json> SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id);
 
   const Config& config_;
   const NodeKeys& keys_;
@@ -256,7 +273,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   FederationTransport transport_;
   std::string node_document_;
   std::unique_ptr<RateLimiter> limiter_;
-  std::unique_ptr<WorkerPool> workers_;   // submits, joins, catch-up, resolution
+  std::unique_ptr<WorkerPool> workers_;   // answers' callbacks, catchup/history/profile, calls, repair
   std::unique_ptr<TimerQueue> timers_;    // deadlines of waits on peers
   std::unique_ptr<WorkerPool> applier_;   // pushes and snapshots, one at a time (in order)
   std::vector<std::unique_ptr<WorkerPool>> lanes_;  // submits and joins, by sender
@@ -267,6 +284,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::mutex mu_;  // guards the pusher's and the outbox's shared state below
   std::condition_variable push_cv_, out_cv_;
   bool stopping_ = false;
+  // The home's pushes (home_push.cpp)
   bool reload_tracks_ = true;
   bool poke_ = false;  // something for the pusher to look at (an answer, a retry)
   std::set<int64_t> dirty_;                                        // groups with new events
@@ -274,11 +292,13 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::map<int64_t, std::deque<GroupEvent>> recent_;               // their latest entries
   std::map<std::pair<int64_t, std::string>, Track> tracks_;        // pusher thread mostly
   std::map<std::pair<int64_t, std::string>, int64_t> unsaved_acks_;  // acknowledged, not yet in the database
+  // The outbox (outbox.cpp)
   bool outbox_dirty_ = true;
   std::map<std::string, OutItem> out_inflight_;                    // msg id -> item
   std::map<std::string, int64_t> peer_backoff_until_;              // outbox, per peer
-  // Per replica group: seq and entry hash of the last entry handed to the
-  // writer and not yet known committed (ApplyEntries continues from it).
+  // The participant's apply (replica_apply.cpp). Per replica group: seq and
+  // entry hash of the last entry handed to the writer and not yet known
+  // committed (ApplyEntries continues from it).
   std::map<std::string, std::pair<int64_t, std::string>> spec_heads_;  // GUARDED_BY(mu_)
   // Local senders waiting for the home's answer (by event id), then for
   // the entry's arrival (by group id, with the seq to reach).
@@ -286,6 +306,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::multimap<std::string, std::pair<int64_t, std::shared_ptr<PendingSend>>> applied_waits_;  // GUARDED_BY(mu_)
   // Local users waiting for their join of a group to show in its replica.
   std::multimap<std::string, std::shared_ptr<PendingJoin>> join_waits_;  // GUARDED_BY(mu_), by group id
+  // Introductions and liveness (peer_liveness.cpp)
   std::mutex intro_mu_;
   std::condition_variable intro_cv_;
   std::set<std::string> introducing_;            // GUARDED_BY(intro_mu_): introductions under way

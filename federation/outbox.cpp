@@ -22,6 +22,9 @@
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/db/pg.h"
+#include "node/identity/node_keys.h"
+#include "services/groups/signed_log/chain.h"
+#include "services/groups/signed_log/signed_event.h"
 
 namespace gc {
 
@@ -318,6 +321,22 @@ void Federation::SendOutboxHeads(std::unique_lock<std::mutex>& lock, int64_t now
     lock.lock();
     if (!sent) peer_backoff_until_[peer] = now + 2000;
   }
+}
+
+// A local user's draft as an origin event signed by this node (spec 5): what
+// the outbox queues, and what a join of a remote group sends (join.cpp).
+Result<json> Federation::SignOrigin(const std::string& group_id, const Draft& d, std::string* event_id) {
+  auto chash = ContentHash(d.content);
+  if (!chash.ok()) return chash.error();
+  ChainEvent ce{group_id, d.type, d.sender, self_, NowMs(), NewNonce(), *chash, d.relates_to};
+  json e = OriginEventJson(ce);
+  auto bytes = SigningBytes(e);
+  if (!bytes.ok()) return bytes.error();
+  e["signatures"] = {{self_, {{keys_.key_id, SignBytes(*bytes, keys_.identity_secret)}}}};
+  auto id = ContentId(e);
+  if (!id.ok()) return id.error();
+  *event_id = *id;
+  return json{{"event", e}, {"content", d.content}};
 }
 
 }  // namespace gc

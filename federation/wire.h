@@ -1,6 +1,6 @@
 // Field readers for the JSON peers send, and the mapping between errors and
 // the error codes of answers (spec/federation.md 7.4), shared by the parts of
-// the federation service (federation.cpp, join.cpp, outbox.cpp). None of them
+// the federation service (every file of federation/). None of them
 // throws on a peer's odd types (json::value does).
 #pragma once
 

@@ -1,0 +1,35 @@
+// The text of frames that carry entries: pushes, snapshots and history
+// answers (spec/federation.md 6.2, 8.1, 8.6b), and the quoting every frame
+// the federation service writes uses. Entries travel already serialized
+// (Federation::WireEntry): a push of 500 entries is assembled by appending
+// their text, never by building and dumping a JSON tree. Shared by the parts
+// of the federation service (federation.cpp, home_push.cpp, requests.cpp);
+// not a public interface.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "federation/federation.h"
+
+namespace gc::wire {
+
+// At most this many entries in one push, snapshot or history answer (spec 8.1).
+inline constexpr int kPushBatch = 500;
+
+// Appends `s` as a JSON string. The text comes from PostgreSQL or this node,
+// valid UTF-8; should it ever not be, the entry carries "" there and the
+// peer refuses it (its hashes no longer match) rather than a broken frame.
+void AppendQuoted(std::string& out, std::string_view s);
+
+// Drops entries from `list` until it fits a frame (768 KiB of entries, at
+// least one entry kept): from the end, or with `keep_latest` from the start.
+void TrimToFrame(std::vector<Federation::WireEntry>& list, bool keep_latest);
+
+// {"group_id": ..., ["state": ...,] "entries": [...]}: `state_text` is a
+// serialized object, or "" for none.
+std::string EntriesBody(const std::string& group_id, const std::vector<Federation::WireEntry>& entries,
+                        const std::string& state_text = "");
+
+}  // namespace gc::wire
