@@ -15,6 +15,7 @@
 // your own writes), or by a deadline (then it is answered "pending", and the
 // event arrives by push once the home has sequenced it).
 #include <algorithm>
+#include <set>
 
 #include "federation/federation.h"
 #include "federation/wire.h"
@@ -99,6 +100,7 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
     bool own_membership = false;
   };
   std::vector<Row> rows;
+  std::set<std::string> checked;  // senders already looked up by PendingChange
   for (Draft& d : drafts) {
     // An idempotent retry of a send still waiting in the outbox.
     if (d.txn_id) {
@@ -113,9 +115,12 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
         continue;
       }
     }
-    // Nothing is queued before every draft passed (the rows go in together below).
-    Status pending = PendingChange(group, d.sender);
-    if (!pending.ok()) return send->done(pending.error());
+    // Nothing is queued before every draft passed (the rows go in together
+    // below); one look per sender (a request's drafts share theirs).
+    if (checked.insert(d.sender).second) {
+      Status pending = PendingChange(group, d.sender);
+      if (!pending.ok()) return send->done(pending.error());
+    }
     std::string event_id;
     auto body = SignOrigin(group.address, d, &event_id);
     if (!body.ok()) return send->done(body.error());

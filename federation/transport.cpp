@@ -4,6 +4,8 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "node/common/barrier.h"
@@ -61,6 +63,12 @@ bool SendParts(void* socket, const std::vector<std::string>& parts) {
 // (a partition, a frozen or killed peer behind a NAT or proxy) is closed
 // and, on the connecting side, made again, instead of swallowing frames
 // until TCP gives up many minutes later.
+// At log level debug, one line per frame in or out (its first 160 bytes:
+// version, id and type), to see where frames stop between two nodes.
+void TraceFrame(std::string_view what, const std::string& peer, const std::string& frame) {
+  if (LogEnabled(LogLevel::kDebug)) LogDebug(what, {{"peer", peer}, {"frame", frame.substr(0, 160)}});
+}
+
 void SetHeartbeat(void* socket) {
   int ivl = 2000, timeout = 6000, ttl = 6000;
   zmq_setsockopt(socket, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl);
@@ -217,7 +225,7 @@ void FederationTransport::RunCommands() {
       continue;
     }
     if (c.kind == Command::kReply) {
-      if (LogEnabled(LogLevel::kDebug)) LogDebug("federation answer out", {{"peer", c.peer}, {"frame", c.frame.substr(0, 160)}});
+      TraceFrame("federation answer out", c.peer, c.frame);
       if (!SendParts(router_, {c.peer, c.frame})) {
         LogWarn("federation answer not sent", {{"peer", c.peer}, {"error", zmq_strerror(errno)}});
       } else {
@@ -227,7 +235,7 @@ void FederationTransport::RunCommands() {
     }
     void* s = DealerFor(c);
     if (!s) continue;
-    if (LogEnabled(LogLevel::kDebug)) LogDebug("federation request out", {{"peer", c.peer}, {"frame", c.frame.substr(0, 160)}});
+    TraceFrame("federation request out", c.peer, c.frame);
     // A DEALER queues while disconnected; beyond its high-water mark the
     // frame is dropped here and resent by the caller's retry.
     if (zmq_send(s, c.frame.data(), c.frame.size(), ZMQ_DONTWAIT) < 0) {
@@ -269,7 +277,7 @@ void FederationTransport::HandleRouter() {
     return;
   }
   ++frames_in;
-  if (LogEnabled(LogLevel::kDebug)) LogDebug("federation request in", {{"peer", user_id}, {"frame", parts[1].substr(0, 160)}});
+  TraceFrame("federation request in", user_id, parts[1]);
   // A frame whose handling throws is dropped (the barrier logs it); the
   // peer's acknowledgements make it send again or give up.
   if (handlers_.on_request) Guard("federation request", user_id, [&] { handlers_.on_request(user_id, std::move(parts[1])); });
@@ -280,7 +288,7 @@ void FederationTransport::HandleDealer(const std::string& peer, void* socket) {
   auto parts = RecvAll(socket, max_frame_, &too_big);
   if (parts.size() != 1 || too_big) return;
   ++frames_in;
-  if (LogEnabled(LogLevel::kDebug)) LogDebug("federation answer in", {{"peer", peer}, {"frame", parts[0].substr(0, 160)}});
+  TraceFrame("federation answer in", peer, parts[0]);
   if (handlers_.on_answer) Guard("federation answer", peer, [&] { handlers_.on_answer(peer, std::move(parts[0])); });
 }
 
