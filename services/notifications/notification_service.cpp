@@ -240,11 +240,6 @@ Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Not
   });
 }
 
-void NotificationService::Announce(const std::vector<Notification>& list, std::map<std::string, int64_t>& unread) {
-  if (!listener_) return;
-  for (const auto& n : list) listener_->Made(n, unread[n.user_id]);
-}
-
 void NotificationService::Loop() {
   int backoff = 0;
   std::unique_lock<std::mutex> lock(mu_);
@@ -280,7 +275,7 @@ void NotificationService::Loop() {
         processed_ = hi;
       }
       processed_cv_.notify_all();
-      Announce(list, unread);
+      if (listener_ && !list.empty()) listener_->Made(list, unread);
     }
     if (processed_.load() >= log_.last_stream_pos()) {
       pending_since_ms_ = 0;

@@ -97,9 +97,9 @@ struct NotificationSettings {
 class NotificationListener {
  public:
   virtual ~NotificationListener() = default;
-  // A new entry, or an entry that changed (withdrawn); `unread` is the
-  // user's unread count after it.
-  virtual void Made(const Notification& n, int64_t unread) = 0;
+  // New entries, or entries that changed (withdrawn), in the order they
+  // were made; `unread` holds each of their users' unread count after them.
+  virtual void Made(const std::vector<Notification>& made, const std::map<std::string, int64_t>& unread) = 0;
   // Entries were marked read (through the inbox or a group's read marker):
   // other devices clear their badge to `unread`.
   virtual void Read(const std::string& user, int64_t unread) = 0;
@@ -167,7 +167,6 @@ class NotificationService : public EventSink, public EphemeralSink {
   // Processes (lo, hi]: one transaction. Fills `made` with what to announce.
   // `unread`: each user's unread count after it.
   Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out, std::map<std::string, int64_t>* unread);
-  void Announce(const std::vector<Notification>& made, std::map<std::string, int64_t>& unread);
   Result<int64_t> Unread(const std::string& user);
 
   GroupLog& log_;
