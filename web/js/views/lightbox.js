@@ -1,0 +1,71 @@
+// The full-size view of an image: a modal <dialog> over the page (Escape,
+// the Close button or a click beside the picture closes it, and focus goes
+// back to the thumbnail that opened it), with the file's name and a
+// Download button. The picture is the original, fetched like every other
+// image (../media.js: with the token, shown through a blob URL).
+import { downloadMedia, formatSize, objectUrl, release } from '../media.js';
+import { alertStatus } from './status.js';
+
+let dialog = null;
+let parts = null;
+let opened = 0;  // which openLightbox() call the dialog shows
+
+function build() {
+  dialog = document.createElement('dialog');
+  dialog.id = 'lightbox';
+  dialog.className = 'lightbox';
+  dialog.setAttribute('aria-labelledby', 'lightbox-title');
+  const bar = document.createElement('div');
+  bar.className = 'lightbox-bar';
+  const title = document.createElement('h2');
+  title.id = 'lightbox-title';
+  const meta = document.createElement('span');
+  meta.className = 'lightbox-meta';
+  const download = document.createElement('button');
+  download.type = 'button';
+  download.id = 'lightbox-download';
+  download.textContent = 'Download';
+  const close = document.createElement('button');
+  close.type = 'button';
+  close.id = 'lightbox-close';
+  close.textContent = 'Close';
+  close.onclick = () => dialog.close();
+  bar.append(title, meta, download, close);
+  const img = document.createElement('img');
+  img.id = 'lightbox-image';
+  const note = document.createElement('p');
+  note.className = 'lightbox-note';
+  note.setAttribute('role', 'status');
+  dialog.append(bar, img, note);
+  // A click on the backdrop (the dialog itself, outside its content) closes.
+  dialog.addEventListener('click', (e) => { if (e.target === dialog) dialog.close(); });
+  dialog.addEventListener('close', () => { img.removeAttribute('src'); release(img); });
+  document.body.append(dialog);
+  parts = { title, meta, download, img, note };
+}
+
+// Shows image `item` (a MediaItem) full size.
+export function openLightbox(item) {
+  if (!dialog) build();
+  const { title, meta, download, img, note } = parts;
+  const ticket = ++opened;
+  const name = item.filename || 'image';
+  title.textContent = name;
+  meta.textContent = [item.width && item.height ? `${item.width} × ${item.height}` : '', formatSize(item.size)].filter(Boolean).join(' · ');
+  download.setAttribute('aria-label', `Download ${name}`);
+  download.onclick = () => downloadMedia(item).catch((e) => alertStatus(`Download failed: ${e.message}`));
+  img.alt = name;
+  img.removeAttribute('src');
+  if (item.width && item.height) { img.width = item.width; img.height = item.height; }
+  note.textContent = 'Loading…';
+  dialog.showModal();
+  dialog.querySelector('#lightbox-close').focus();
+  objectUrl(item.media_id, 'original', img).then((url) => {
+    if (!dialog.open || ticket !== opened) return;
+    img.src = url;
+    note.textContent = '';
+  }).catch((e) => {
+    if (ticket !== opened) return;
+    note.textContent = e.status === 404 ? 'This image is no longer available.' : `Could not load the image: ${e.message}`;
+  });
+}
