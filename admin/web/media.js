@@ -88,9 +88,9 @@ function mediaRow(m) {
   tr.dataset.media = m.media_id;
   cell(tr, m.filename || '—');
   cell(tr, m.content_type);
-  cell(tr, formatSize(m.size));
+  cell(tr, formatSize(m.size)).style.whiteSpace = 'nowrap';
   cell(tr, m.uploader);
-  cell(tr, fmt(m.created_at));
+  cell(tr, fmt(m.created_at)).style.whiteSpace = 'nowrap';
   const st = cell(tr, m.quarantined ? 'quarantined' : 'available');
   st.className = m.quarantined ? 'pill off' : 'pill';
   cell(tr, m.media_id).className = 'key';

@@ -152,11 +152,13 @@ test('a pasted screenshot is uploaded and shown', async () => {
   }), false);
 });
 
-test('a file dropped on the conversation becomes a file card that downloads', async () => {
+test('files dropped on the conversation become file cards that download', async () => {
   const text = 'minutes of the meeting\n'.repeat(40);
   const accepted = await alice.evaluate((t) => {
-    const dt = new DataTransfer();
+    const dt = new DataTransfer();  // three at once: uploaded side by side, each its own message
     dt.items.add(new File([t], 'notes.txt', { type: 'text/plain' }));
+    dt.items.add(new File(['one'], 'one.txt', { type: 'text/plain' }));
+    dt.items.add(new File(['two'], 'two.txt', { type: 'text/plain' }));
     const target = document.getElementById('timeline');
     const fire = (type) => {
       const ev = new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true });
@@ -168,7 +170,9 @@ test('a file dropped on the conversation becomes a file card that downloads', as
     return over && highlighted && fire('drop') && !document.getElementById('room').classList.contains('dropping');
   }, text);
   assert.equal(accepted, true);
-  for (const p of [alice, bob]) await p.waitForSelector(attachmentSel('notes.txt'), { timeout: 15000 });
+  for (const p of [alice, bob]) {
+    for (const name of ['notes.txt', 'one.txt', 'two.txt']) await p.waitForSelector(attachmentSel(name), { timeout: 15000 });
+  }
   const card = await bob.textContent(`${attachmentSel('notes.txt')} .file-meta`);
   assert.match(card, /text\/plain · 920 B/);
   const [download] = await Promise.all([bob.waitForEvent('download'),
@@ -186,6 +190,60 @@ test('a sound plays inline', async () => {
     const a = document.querySelector('#timeline .attachment audio[aria-label="tone.wav"]');
     return a && a.src.startsWith('blob:') && a.readyState >= 1 && Math.abs(a.duration - 1) < 0.01;
   });
+});
+
+test('a video plays inline', async () => {
+  // A short WebM clip, recorded by the browser from a canvas.
+  const b64 = await alice.evaluate(async () => {
+    const c = document.createElement('canvas');
+    c.width = 160;
+    c.height = 120;
+    const g = c.getContext('2d');
+    const rec = new MediaRecorder(c.captureStream(25), { mimeType: 'video/webm' });
+    const chunks = [];
+    rec.ondataavailable = (e) => chunks.push(e.data);
+    const stopped = new Promise((r) => { rec.onstop = r; });
+    rec.start();
+    for (let i = 0; i < 12; i++) {
+      g.fillStyle = `hsl(${i * 30}, 80%, 50%)`;
+      g.fillRect(0, 0, 160, 120);
+      await new Promise((r) => requestAnimationFrame(r));
+    }
+    rec.stop();
+    await stopped;
+    const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
+    let s = '';
+    for (const x of bytes) s += String.fromCharCode(x);
+    return btoa(s);
+  });
+  await attachByButton(alice, { name: 'clip.webm', mimeType: 'video/webm', buffer: Buffer.from(b64, 'base64') });
+  await bob.waitForSelector('#timeline .attachment button[aria-label="Play clip.webm"]', { timeout: 15000 });
+  assert.match(await bob.textContent(`${attachmentSel('clip.webm')} .file-meta`), /^video\/webm · /);
+  await bob.click('#timeline .attachment button[aria-label="Play clip.webm"]');
+  await bob.waitForFunction(() => {
+    const v = document.querySelector('#timeline .attachment video[aria-label="clip.webm"]');
+    return v && v.src.startsWith('blob:') && v.readyState >= 1 && v.videoWidth === 160;
+  });
+  // A new message re-renders the timeline; the player is the same element.
+  await bob.evaluate(() => { window.player = document.querySelector('#timeline video'); });
+  await alice.fill('#message', 'nice clip');
+  await alice.press('#message', 'Enter');
+  await bob.waitForFunction(() => [...document.querySelectorAll('#timeline .msg .body')].some((b) => b.textContent === 'nice clip'));
+  assert.equal(await bob.evaluate(() => document.querySelector('#timeline video') === window.player && window.player.isConnected), true);
+});
+
+test('an upload acknowledged before the node is killed is sent once it is back', async () => {
+  // Alice's sends fail for now, so only the upload reaches the node.
+  const hold = (route) => (route.request().method() === 'POST' ? route.abort() : route.continue());
+  await alice.route('**/api/v1/groups/*/messages', hold);
+  await attachByButton(alice, { name: 'survivor.txt', mimeType: 'text/plain', buffer: Buffer.from('still here') });
+  await alice.waitForFunction(() => JSON.parse(localStorage.getItem('gc.outbox') || '[]').some((m) => m.media_id));
+  await node.kill('SIGKILL');
+  await node.start();
+  await alice.unroute('**/api/v1/groups/*/messages', hold);
+  for (const p of [alice, bob]) await p.waitForSelector(attachmentSel('survivor.txt'), { timeout: 30000 });
+  assert.equal((await mediaMessages(alice)).filter((m) => m.content.body === '').length >= 1, true);
+  await alice.waitForFunction(() => JSON.parse(localStorage.getItem('gc.outbox') || '[]').length === 0);
 });
 
 test('an upload shows its progress and, cancelled, sends nothing', async () => {

@@ -12,6 +12,7 @@
 // upload's answer seeds it, so the sender's own message reserves its size
 // at once; others see a placeholder of a default size until it is known).
 import { INLINE_PLAY_MAX, downloadMedia, formatSize, isImage, isPlayable, knownInfo, loadedUrl, mediaInfo, objectUrl } from '../media.js';
+import { button, el } from './elements.js';
 import { openLightbox } from './lightbox.js';
 import { addMessagePart } from './message.js';
 import { alertStatus } from './status.js';
@@ -22,21 +23,6 @@ const nodes = new Map();  // `${event_id}|${media_id}` -> Element, the newest us
 
 // The thumbnail rendition for this screen (the node snaps it to 96/320/800).
 const thumbVariant = () => (window.devicePixelRatio > 1.5 ? 800 : PREVIEW_MAX);
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function button(text, label, onclick) {
-  const b = el('button', '', text);
-  b.type = 'button';
-  if (label) b.setAttribute('aria-label', label);
-  b.onclick = onclick;
-  return b;
-}
 
 // The preview's size: the image scaled down to fit PREVIEW_MAX, never up.
 function fit(w, h) {
@@ -86,7 +72,9 @@ function fileCard(box, item) {
   const kind = item.content_type.split('/')[0];
   const media = (kind === 'audio' || kind === 'video') && isPlayable(item.content_type);
   const card = el('div', 'file-card');
-  const icon = el('span', 'file-icon', kind === 'video' ? '🎞' : kind === 'audio' ? '🎵' : '📄');
+  // A badge with the file's extension (or its kind): no icon font needed.
+  const ext = /\.([A-Za-z0-9]{1,5})$/.exec(name);
+  const icon = el('span', `file-icon ${kind}`, (ext ? ext[1] : kind === 'application' ? 'file' : kind).toUpperCase());
   icon.setAttribute('aria-hidden', 'true');
   const text = el('div', 'file-text');
   text.append(el('span', 'file-name', name), el('span', 'file-meta', `${item.content_type.split(';')[0]} · ${formatSize(item.size)}`));

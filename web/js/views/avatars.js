@@ -12,6 +12,7 @@
 import { api, enc } from '../api.js';
 import { formatSize, loadedUrl, objectUrl, uploadErrorText, uploadFile } from '../media.js';
 import { state } from '../store.js';
+import { button, el } from './elements.js';
 import { addSenderPart } from './message.js';
 import { renderTimeline } from './timeline.js';
 
@@ -37,7 +38,7 @@ function profileOf(userId) {
 const initial = (userId) => (userId.replace(/^@/, '')[0] || '?').toUpperCase();
 
 function setPicture(span, mediaId) {
-  const img = document.createElement('img');
+  const img = el('img');
   img.alt = '';
   img.width = span.dataset.size;
   img.height = span.dataset.size;
@@ -48,15 +49,15 @@ function setPicture(span, mediaId) {
 }
 
 // The avatar of `userId`, `size` px square: decorative (the name is next to
-// it), so hidden from screen readers.
+// it), so hidden from screen readers; the initial is drawn by CSS from
+// data-initial, so the name's element keeps its text as it was.
 export function avatarNode(userId, size = 24) {
-  const span = document.createElement('span');
-  span.className = 'avatar';
+  const span = el('span', 'avatar');
   span.dataset.user = userId;
   span.dataset.size = String(size);
   span.style.width = span.style.height = `${size}px`;
   span.setAttribute('aria-hidden', 'true');
-  span.textContent = initial(userId);
+  span.dataset.initial = initial(userId);
   const entry = profileOf(userId);
   if (entry.value !== undefined) {
     if (entry.value && entry.value.avatar_media_id) setPicture(span, entry.value.avatar_media_id);
@@ -77,26 +78,19 @@ function setOwn(profile) {
 // The avatar part of the profile dialog: the current picture, a button to
 // upload a new one (set as soon as it is uploaded) and one to remove it.
 export function avatarPicker() {
-  const box = document.createElement('div');
-  box.className = 'avatar-picker';
-  const current = document.createElement('div');
-  current.className = 'avatar-current';
-  const status = document.createElement('p');
-  status.className = 'avatar-status';
+  const box = el('div', 'avatar-picker');
+  const current = el('div', 'avatar-current');
+  const status = el('p', 'avatar-status');
   status.setAttribute('role', 'status');
-  const input = document.createElement('input');
+  const input = el('input');
   input.type = 'file';
   input.accept = 'image/png,image/jpeg,image/webp,image/gif';
   input.hidden = true;
   input.id = 'avatar-input';
-  const choose = document.createElement('button');
-  choose.type = 'button';
+  const choose = button('Upload a picture', '', () => input.click());
   choose.id = 'avatar-upload';
-  choose.textContent = 'Upload a picture';
-  const remove = document.createElement('button');
-  remove.type = 'button';
+  const remove = button('Remove picture');
   remove.id = 'avatar-remove';
-  remove.textContent = 'Remove picture';
   const refresh = () => {
     current.replaceChildren(avatarNode(state.me.user_id, 48));
     remove.hidden = !state.me.avatar_media_id;
@@ -105,7 +99,6 @@ export function avatarPicker() {
     setOwn(await api('PATCH', '/me', { avatar_media_id: mediaId }));
     refresh();
   };
-  choose.onclick = () => input.click();
   input.onchange = async () => {
     const file = input.files[0];
     input.value = '';
@@ -128,10 +121,8 @@ export function avatarPicker() {
   remove.onclick = async () => {
     try { await save(null); status.textContent = 'Picture removed.'; } catch (err) { status.textContent = err.message; }
   };
-  const label = document.createElement('span');
-  label.textContent = 'Picture';
-  const row = document.createElement('div');
-  row.className = 'row';
+  const label = el('span', '', 'Picture');
+  const row = el('div', 'row');
   row.append(current, choose, remove);
   box.append(label, row, status, input);
   refresh();

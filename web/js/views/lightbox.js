@@ -4,6 +4,7 @@
 // Download button. The picture is the original, fetched like every other
 // image (../media.js: with the token, shown through a blob URL).
 import { downloadMedia, formatSize, objectUrl, release } from '../media.js';
+import { button, el } from './elements.js';
 import { alertStatus } from './status.js';
 
 let dialog = null;
@@ -11,30 +12,21 @@ let parts = null;
 let opened = 0;  // which openLightbox() call the dialog shows
 
 function build() {
-  dialog = document.createElement('dialog');
+  dialog = el('dialog', 'lightbox');
   dialog.id = 'lightbox';
-  dialog.className = 'lightbox';
   dialog.setAttribute('aria-labelledby', 'lightbox-title');
-  const bar = document.createElement('div');
-  bar.className = 'lightbox-bar';
-  const title = document.createElement('h2');
+  const title = el('h2');
   title.id = 'lightbox-title';
-  const meta = document.createElement('span');
-  meta.className = 'lightbox-meta';
-  const download = document.createElement('button');
-  download.type = 'button';
+  const meta = el('span', 'lightbox-meta');
+  const download = button('Download');
   download.id = 'lightbox-download';
-  download.textContent = 'Download';
-  const close = document.createElement('button');
-  close.type = 'button';
+  const close = button('Close', '', () => dialog.close());
   close.id = 'lightbox-close';
-  close.textContent = 'Close';
-  close.onclick = () => dialog.close();
+  const bar = el('div', 'lightbox-bar');
   bar.append(title, meta, download, close);
-  const img = document.createElement('img');
+  const img = el('img');
   img.id = 'lightbox-image';
-  const note = document.createElement('p');
-  note.className = 'lightbox-note';
+  const note = el('p', 'lightbox-note');
   note.setAttribute('role', 'status');
   dialog.append(bar, img, note);
   // A click on the backdrop (the dialog itself, outside its content) closes.

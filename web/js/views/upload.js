@@ -15,24 +15,10 @@ import { $ } from '../dom.js';
 import { formatSize, uploadErrorText, uploadFile } from '../media.js';
 import { enqueue } from '../outbox.js';
 import { state } from '../store.js';
+import { button, el } from './elements.js';
 
 let tray = null;
 let input = null;
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function button(text, label, onclick) {
-  const b = el('button', '', text);
-  b.type = 'button';
-  b.setAttribute('aria-label', label);
-  b.onclick = onclick;
-  return b;
-}
 
 // A generic name for a pasted image ("image.png" from the clipboard).
 function named(file) {
@@ -106,7 +92,7 @@ export function mount() {
   input.hidden = true;
   input.tabIndex = -1;
   input.onchange = () => { attachFiles([...input.files]); input.value = ''; };
-  const attach = button('📎', 'Attach files', () => input.click());
+  const attach = button('Attach', 'Attach files', () => input.click());
   attach.id = 'attach';
   attach.title = 'Attach files (or drop them here, or paste an image)';
   $('composer').insertBefore(attach, $('send'));
