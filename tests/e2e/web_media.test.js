@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { startNode, launchBrowser, register, shot, call, cli, axeViolations } from './harness.js';
 
 const LIMIT = 2000000;  // limits.max_upload_bytes of this node
+const QUOTA = 1900000;  // media.quota_bytes_per_user
 let node;
 let chrome;
 let alice;
@@ -20,7 +21,7 @@ let bob;
 const errors = [];
 
 before(async () => {
-  node = await startNode({ extraYaml: `limits:\n  max_upload_bytes: ${LIMIT}\n` });
+  node = await startNode({ extraYaml: `limits:\n  max_upload_bytes: ${LIMIT}\nmedia:\n  quota_bytes_per_user: ${QUOTA}\n` });
   chrome = await launchBrowser();
   cli(node, ['admin', 'create-user', '--username', 'root', '--password-file', '-', '--admin'], 'rootpassword\n');
 });
@@ -165,6 +166,10 @@ test('files dropped on the conversation become file cards that download', async 
       target.dispatchEvent(ev);
       return ev.defaultPrevented;
     };
+    // Dropped beside the conversation, a file is refused (not opened in place of the page).
+    const sidebar = new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true });
+    document.getElementById('sidebar').dispatchEvent(sidebar);
+    if (!sidebar.defaultPrevented || !document.getElementById('uploads').hidden) return false;
     const over = fire('dragenter') && fire('dragover');
     const highlighted = document.getElementById('room').classList.contains('dropping');
     return over && highlighted && fire('drop') && !document.getElementById('room').classList.contains('dropping');
@@ -193,28 +198,48 @@ test('a sound plays inline', async () => {
 });
 
 test('a video plays inline', async () => {
-  // A short WebM clip, recorded by the browser from a canvas.
+  // A short WebM clip, recorded by the browser from a canvas; a recording
+  // that the browser cannot play back itself (no frame made it in) is made again.
   const b64 = await alice.evaluate(async () => {
-    const c = document.createElement('canvas');
-    c.width = 160;
-    c.height = 120;
-    const g = c.getContext('2d');
-    const rec = new MediaRecorder(c.captureStream(25), { mimeType: 'video/webm' });
-    const chunks = [];
-    rec.ondataavailable = (e) => chunks.push(e.data);
-    const stopped = new Promise((r) => { rec.onstop = r; });
-    rec.start();
-    for (let i = 0; i < 12; i++) {
-      g.fillStyle = `hsl(${i * 30}, 80%, 50%)`;
-      g.fillRect(0, 0, 160, 120);
-      await new Promise((r) => requestAnimationFrame(r));
+    const record = async () => {
+      const c = document.createElement('canvas');
+      c.width = 160;
+      c.height = 120;
+      const g = c.getContext('2d');
+      const rec = new MediaRecorder(c.captureStream(25), { mimeType: 'video/webm' });
+      const chunks = [];
+      rec.ondataavailable = (e) => chunks.push(e.data);
+      let started = false;  // onstart comes once frames flow, not at start()
+      rec.onstart = () => { started = true; };
+      const stopped = new Promise((r) => { rec.onstop = r; });
+      rec.start();
+      let recorded = 0;  // frames drawn while recording (bounded: 500 in all)
+      for (let i = 0; i < 500 && recorded < 20; i++) {
+        g.fillStyle = `hsl(${i * 18}, 80%, 50%)`;
+        g.fillRect(0, 0, 160, 120);
+        await new Promise((r) => requestAnimationFrame(r));
+        if (started) recorded++;
+      }
+      rec.stop();
+      await stopped;
+      return new Blob(chunks, { type: 'video/webm' });
+    };
+    const playable = (blob) => new Promise((resolve) => {
+      const v = document.createElement('video');
+      v.onloadedmetadata = () => resolve(v.videoWidth === 160);
+      v.onerror = () => resolve(false);
+      setTimeout(() => resolve(false), 10000);  // a deadline: neither event came
+      v.src = URL.createObjectURL(blob);
+    });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const blob = await record();
+      if (!(await playable(blob))) continue;
+      const bytes = new Uint8Array(await blob.arrayBuffer());
+      let s = '';
+      for (const x of bytes) s += String.fromCharCode(x);
+      return btoa(s);
     }
-    rec.stop();
-    await stopped;
-    const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
-    let s = '';
-    for (const x of bytes) s += String.fromCharCode(x);
-    return btoa(s);
+    throw new Error('the browser recorded no playable clip in 5 attempts');
   });
   await attachByButton(alice, { name: 'clip.webm', mimeType: 'video/webm', buffer: Buffer.from(b64, 'base64') });
   await bob.waitForSelector('#timeline .attachment button[aria-label="Play clip.webm"]', { timeout: 15000 });
@@ -271,13 +296,18 @@ test('an upload shows its progress and, cancelled, sends nothing', async () => {
   assert.equal(await bob.$(attachmentSel('big.bin')), null);
 });
 
-test('a file over the limit and a broken image give readable errors', async () => {
+test('a file over the limit, over the quota, and a broken image give readable errors', async () => {
   await attachByButton(alice, { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(LIMIT + 500000, 1) });
   const err = await alice.waitForSelector('#uploads .upload.failed [role="alert"]', { timeout: 15000 });
   assert.match(await err.textContent(), /^“huge\.bin” is too large to upload \(2\.4 MB\): .*over the limit/);
   await shot(alice, 'web-media-too-large');
   await alice.click('#uploads button[aria-label="Dismiss the error about huge.bin"]');
   assert.equal(await alice.isHidden('#uploads'), true);
+
+  await attachByButton(alice, { name: 'hoard.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(QUOTA, 2) });
+  const quota = await alice.waitForSelector('#uploads .upload.failed [role="alert"]', { timeout: 15000 });
+  assert.match(await quota.textContent(), /^“hoard\.bin” would take you over your storage quota: .*quota of 1900000 bytes/);
+  await alice.click('#uploads button[aria-label="Dismiss the error about hoard.bin"]');
 
   const png = await makeImage(alice, 200, 200);
   await attachByButton(alice, { name: 'broken.png', mimeType: 'image/png', buffer: png.subarray(0, 120) });

@@ -110,6 +110,15 @@ function fill(box, item) {
   if (isImage(item.content_type)) imagePreview(box, item); else fileCard(box, item);
 }
 
+// Runs `change` (which may make the timeline taller) and keeps a reader who
+// was at the bottom of the timeline there.
+function keepingBottom(change) {
+  const tl = document.getElementById('timeline');
+  const atBottom = tl && tl.scrollHeight - tl.scrollTop - tl.clientHeight < 60;
+  change();
+  if (atBottom) tl.scrollTop = tl.scrollHeight;
+}
+
 function attachment(key, id) {
   const box = el('div', 'attachment');
   box.dataset.mediaId = id;
@@ -117,7 +126,7 @@ function attachment(key, id) {
   if (item) { fill(box, item); return box; }
   box.classList.add('loading');
   box.textContent = 'Loading attachment…';
-  mediaInfo(id).then((i) => { box.textContent = ''; fill(box, i); }).catch((e) => {
+  mediaInfo(id).then((i) => keepingBottom(() => { box.textContent = ''; fill(box, i); })).catch((e) => {
     if (e.status !== 404) nodes.delete(key);  // try again at the next render
     unavailable(box, null, e);
   });

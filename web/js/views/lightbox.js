@@ -48,7 +48,14 @@ export function openLightbox(item) {
   download.onclick = () => downloadMedia(item).catch((e) => alertStatus(`Download failed: ${e.message}`));
   img.alt = name;
   img.removeAttribute('src');
-  if (item.width && item.height) { img.width = item.width; img.height = item.height; }
+  // The picture's box, fitted to the window, is laid out before it loads.
+  if (item.width && item.height) {
+    const s = Math.min(1, (window.innerWidth * 0.94) / item.width, (window.innerHeight * 0.96 - 60) / item.height);
+    img.style.width = `${Math.round(item.width * s)}px`;
+    img.style.height = `${Math.round(item.height * s)}px`;
+  } else {
+    img.style.width = img.style.height = '';
+  }
   note.textContent = 'Loading…';
   dialog.showModal();
   dialog.querySelector('#lightbox-close').focus();

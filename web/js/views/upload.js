@@ -20,8 +20,9 @@ import { button, el } from './elements.js';
 let tray = null;
 let input = null;
 
-// A generic name for a pasted image ("image.png" from the clipboard).
-function named(file) {
+// A pasted image gets a name of its own (the clipboard calls every one
+// "image.png").
+function pastedName(file) {
   if (file.name && file.name !== 'image.png') return file;
   const ext = (file.type.split('/')[1] || 'png').replace('jpeg', 'jpg');
   const stamp = new Date().toISOString().slice(0, 19).replace('T', ' ').replace(/:/g, '.');
@@ -37,7 +38,7 @@ function showTray() {
 export function attachFiles(files) {
   const groupId = state.current;
   if (!groupId) return;
-  for (const f of files) upload(named(f), groupId);
+  for (const f of files) upload(f, groupId);
 }
 
 function upload(file, groupId) {
@@ -128,12 +129,21 @@ export function mount() {
     e.preventDefault();
     attachFiles(files);
   });
+  // Anywhere else (or with no group open), a dropped file would replace the
+  // page with itself: refuse it.
+  const elsewhere = (e) => carriesFiles(e) && !(state.current && room.contains(e.target));
+  window.addEventListener('dragover', (e) => {
+    if (!elsewhere(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'none';
+  });
+  window.addEventListener('drop', (e) => { if (elsewhere(e)) e.preventDefault(); });
 
   // Pasting files (a screenshot) into the message box.
   $('message').addEventListener('paste', (e) => {
     const files = filesOf(e.clipboardData);
     if (!files.length) return;
     e.preventDefault();
-    attachFiles(files);
+    attachFiles(files.map(pastedName));
   });
 }
