@@ -122,8 +122,26 @@ test('an image attached with the button shows as a thumbnail for both users and 
   assert.equal(download.suggestedFilename(), 'photo.png');
   const saved = fs.readFileSync(await download.path());
   assert.deepEqual([...saved.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);  // a PNG (re-encoded by the node)
+  const original = await bob.getAttribute('#lightbox-image', 'src');
   await bob.keyboard.press('Escape');
   await bob.waitForSelector('#lightbox', { state: 'hidden' });
+
+  // Once the grace time has passed, the original nothing shows any more is
+  // revoked; the thumbnail still on screen is kept.
+  const cache = await bob.evaluate(async (src) => {
+    const media = await import('/js/media.js');  // the client's own instance
+    const alive = (url) => new Promise((resolve) => {  // (connect-src does not take blob: URLs; img-src does)
+      const img = new Image();
+      img.onload = () => resolve(true);
+      img.onerror = () => resolve(false);
+      img.src = url;
+    });
+    const thumb = document.querySelector('#timeline .attachment img[alt="photo.png"]').src;
+    const before = [await alive(src), await alive(thumb)];
+    media.sweep(Date.now() + 61000);
+    return { before, after: [await alive(src), await alive(thumb)] };
+  }, original);
+  assert.deepEqual(cache, { before: [true, true], after: [false, true] });
 });
 
 test('a pasted screenshot is uploaded and shown', async () => {

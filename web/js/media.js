@@ -151,9 +151,9 @@ export function release(el) {
 }
 
 // Revokes what nothing shows any more: after GRACE_MS, or at once (oldest
-// use first) while the cache is over its bounds.
-export function sweep() {
-  const now = Date.now();
+// use first) while the cache is over its bounds. `now` is the clock (tests
+// pass a later one).
+export function sweep(now = Date.now()) {
   const idle = [];
   for (const [key, e] of blobs) {
     if (!e.url) continue;
@@ -170,7 +170,7 @@ export function sweep() {
     blobs.delete(key);
   }
 }
-setInterval(sweep, 15000);
+setInterval(() => sweep(), 15000);
 
 // How many blob URLs are alive (tests read it through the page).
 export const cacheStats = () => ({ entries: blobs.size, bytes: cachedBytes });
