@@ -29,9 +29,14 @@ function pastedName(file) {
   return new File([file], `Pasted image ${stamp}.${ext}`, { type: file.type });
 }
 
+// Shows the uploads of the group on screen; a reader at the bottom of the
+// timeline stays there as the tray grows.
 function showTray() {
+  const tl = $('timeline');
+  const atBottom = tl.scrollHeight - tl.scrollTop - tl.clientHeight < 60;
   for (const li of tray.children) li.hidden = li.dataset.group !== state.current;
   tray.hidden = ![...tray.children].some((li) => !li.hidden);
+  if (atBottom) tl.scrollTop = tl.scrollHeight;
 }
 
 // Uploads `files` to the group on screen, each then sent as a message.
@@ -71,6 +76,7 @@ function upload(file, groupId) {
     const msg = el('span', 'upload-error', uploadErrorText(file, err));
     msg.setAttribute('role', 'alert');
     li.replaceChildren(msg, button('Dismiss', `Dismiss the error about ${name}`, () => { li.remove(); showTray(); $('message').focus(); }));
+    showTray();
   });
 }
 
