@@ -8,6 +8,7 @@
 //   js/stream.js    the WebSocket stream: tickets, reconnect, resume with since
 //   js/sync.js      loads from the API into the store; applies stream frames
 //   js/outbox.js    messages waiting to be sent, resent until the node has them
+//   js/media.js     uploads, media metadata, the blob URLs images and players show
 //   js/views/*.js   one per part of the screen; each exports mount()
 //
 // Dependencies point one way: views -> sync, outbox, stream -> api -> store,
@@ -26,7 +27,9 @@ import { flushOutbox } from './js/outbox.js';
 import { clearSession, state } from './js/store.js';
 import * as stream from './js/stream.js';
 import { applyEvent, applyPresence, applyRead, bootstrapCursor, loadGroups } from './js/sync.js';
+import * as attachments from './js/views/attachments.js';
 import * as auth from './js/views/auth.js';
+import * as avatars from './js/views/avatars.js';
 import * as composer from './js/views/composer.js';
 import * as groups from './js/views/groups.js';
 import * as profile from './js/views/profile.js';
@@ -34,10 +37,11 @@ import * as room from './js/views/room.js';
 import * as status from './js/views/status.js';
 import * as timeline from './js/views/timeline.js';
 import * as typing from './js/views/typing.js';
+import * as upload from './js/views/upload.js';
 
 // Every view, mounted once at load with the session's entry points. Views
 // subscribe to bus events in mount(), in this order.
-const views = [status, auth, groups, timeline, composer, typing, room, profile];
+const views = [status, auth, groups, timeline, composer, typing, room, profile, attachments, avatars, upload];
 
 // Opens the session of the stored token: profile, groups, stream, outbox,
 // and the first group. Throws if the token is refused.

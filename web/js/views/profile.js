@@ -1,9 +1,10 @@
-// The top bar: who is signed in, the profile dialog (display name), log out,
+// The top bar: who is signed in, the profile dialog (display name, picture), log out,
 // and the button that shows the group list on narrow screens.
 import { api } from '../api.js';
 import { emit } from '../bus.js';
 import { $ } from '../dom.js';
 import { state } from '../store.js';
+import { avatarPicker } from './avatars.js';
 import { ask } from './dialog.js';
 import { alertStatus } from './status.js';
 
@@ -19,7 +20,7 @@ export function mount() {
   };
 
   $('edit-profile').onclick = async () => {
-    const r = await ask('Profile', [{ id: 'pf-name', label: 'Display name', value: state.me.display_name }]);
+    const r = await ask('Profile', [{ id: 'pf-name', label: 'Display name', value: state.me.display_name }, { node: avatarPicker() }]);
     if (!r) return;
     try { state.me = await api('PATCH', '/me', { display_name: r['pf-name'] }); $('me').textContent = `${state.me.display_name} (${state.me.user_id})`; } catch (e) { alertStatus(e.message); }
   };
