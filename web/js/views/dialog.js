@@ -1,7 +1,8 @@
 // The one modal dialog (#dialog): ask() for a small form, show() for a list.
 import { $ } from '../dom.js';
 
-// Shows a form with `fields` ({id, label, value?, multiline?, options?}) and
+// Shows a form with `fields` ({id, label, value?, multiline?, options?}; an
+// option is a string or {value, label}) and
 // resolves to {id: value} when confirmed, or null when cancelled.
 export function ask(title, fields) {
   return new Promise((resolve) => {
@@ -15,7 +16,7 @@ export function ask(title, fields) {
       let input;
       if (f.options) {
         input = document.createElement('select');
-        for (const o of f.options) { const opt = document.createElement('option'); opt.value = o; opt.textContent = o; input.append(opt); }
+        for (const o of f.options) { const opt = document.createElement('option'); opt.value = o.value ?? o; opt.textContent = o.label ?? o; input.append(opt); }
       } else {
         input = document.createElement(f.multiline ? 'textarea' : 'input');
       }
