@@ -69,8 +69,8 @@ async function onClick(notification) {
   const windows = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
   const open = windows.find((w) => new URL(w.url).origin === self.location.origin);
   if (open) {
-    await open.focus();
     open.postMessage({ type: 'open', group_id: d.group_id, event_id: d.event_id || null });
+    await open.focus().catch(() => { /* the browser may refuse; the message is open all the same */ });
     return undefined;
   }
   return self.clients.openWindow(linkTo(d.group_id, d.event_id));
