@@ -7,27 +7,16 @@
 // and shows (and withdraws) a push delivered to it through the DevTools
 // protocol. A real push service cannot be reached from here; the node's Web
 // Push sending is covered by the protocol tests of the notification service.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startNode, launchBrowser, register, call, axeViolations, shot } from './harness.js';
+import { sharedNodeAndBrowser, register, call, axeViolations, shot } from './harness.js';
 
-let node;
-let chrome;
-
-before(async () => {
-  node = await startNode();
-  chrome = await launchBrowser();
-});
-
-after(async () => {
-  if (chrome) await chrome.close();
-  if (node) await node.stop();
-});
+const env = sharedNodeAndBrowser();
 
 const token = (page) => page.evaluate(() => localStorage.getItem('gc.token'));
 
 async function login(page, username, password = 'correct horse battery') {
-  await page.goto(node.url + '/');
+  await page.goto(env.node.url + '/');
   await page.fill('#username', username);
   await page.fill('#password', password);
   await page.click('#auth-submit');
@@ -35,24 +24,24 @@ async function login(page, username, password = 'correct horse battery') {
 }
 
 async function apiUser(username) {
-  const r = await call(node, 'POST', '/auth/register', { username, password: 'correct horse battery' });
+  const r = await call(env.node, 'POST', '/auth/register', { username, password: 'correct horse battery' });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body.access_token;
 }
 
 async function group(owner, name, title) {
-  const r = await call(node, 'POST', '/groups', { name, title, visibility: 'public' }, owner);
+  const r = await call(env.node, 'POST', '/groups', { name, title, visibility: 'public' }, owner);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body.group_id;
 }
 
 async function join(groupId, who) {
-  const r = await call(node, 'POST', `/groups/${encodeURIComponent(groupId)}/join`, {}, who);
+  const r = await call(env.node, 'POST', `/groups/${encodeURIComponent(groupId)}/join`, {}, who);
   assert.equal(r.status, 200, JSON.stringify(r.body));
 }
 
 async function say(groupId, who, body) {
-  const r = await call(node, 'POST', `/groups/${encodeURIComponent(groupId)}/messages`, { body }, who);
+  const r = await call(env.node, 'POST', `/groups/${encodeURIComponent(groupId)}/messages`, { body }, who);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   return r.body.event_id;
 }
@@ -90,9 +79,9 @@ async function inboxEntries(page) {
 }
 
 test('the manifest is linked, served as a web app manifest, and names the app and its icons', async () => {
-  const ctx = await chrome.newContext();
+  const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
-  await page.goto(node.url + '/');
+  await page.goto(env.node.url + '/');
   const href = await page.$eval('link[rel="manifest"]', (l) => l.href);
   const res = await fetch(href);
   assert.equal(res.status, 200);
@@ -101,7 +90,7 @@ test('the manifest is linked, served as a web app manifest, and names the app an
   assert.equal(m.name, 'GroupChat');
   assert.ok(m.short_name);
   assert.equal(m.display, 'standalone');
-  assert.equal(new URL(m.start_url, href).href, node.url + '/');
+  assert.equal(new URL(m.start_url, href).href, env.node.url + '/');
   assert.match(m.theme_color, /^#[0-9a-f]{6}$/i);
   for (const size of [192, 512]) {
     const icon = m.icons.find((i) => i.sizes === `${size}x${size}` && i.type === 'image/png');
@@ -115,9 +104,9 @@ test('the manifest is linked, served as a web app manifest, and names the app an
 
 test('the service worker registers at /, shows a pushed entry, opens its message on click, closes it when withdrawn', async () => {
   const alice = await apiUser('swalice');
-  await call(node, 'PATCH', '/me', { display_name: 'Alice' }, alice);
+  await call(env.node, 'PATCH', '/me', { display_name: 'Alice' }, alice);
   const eng = await group(alice, 'pushed', 'Pushed');
-  const ctx = await chrome.newContext({ permissions: ['notifications'] });
+  const ctx = await env.chrome.newContext({ permissions: ['notifications'] });
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   const registrations = new Map();
@@ -125,13 +114,13 @@ test('the service worker registers at /, shows a pushed entry, opens its message
     for (const r of e.registrations) registrations.set(r.scopeURL, r.registrationId);
   });
   await cdp.send('ServiceWorker.enable');
-  await register(page, node.url, 'swuser');
+  await register(page, env.node.url, 'swuser');
   const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
-  assert.equal(scope, node.url + '/');
-  const sw = await fetch(node.url + '/sw.js');
+  assert.equal(scope, env.node.url + '/');
+  const sw = await fetch(env.node.url + '/sw.js');
   assert.match(sw.headers.get('content-type'), /^text\/javascript/);
   assert.equal(sw.headers.get('service-worker-allowed'), null);  // none needed at the root
-  const registrationId = await until(async () => registrations.get(node.url + '/'), Boolean,
+  const registrationId = await until(async () => registrations.get(env.node.url + '/'), Boolean,
     'DevTools reports the registration');
 
   await join(eng, await token(page));
@@ -140,7 +129,7 @@ test('the service worker registers at /, shows a pushed entry, opens its message
   const entry = { notification_id: 7, kind: 'mention', group_id: eng, event_id: eventId,
     sender: '@swalice:acme.test', sender_display_name: 'Alice', group_title: 'Pushed',
     body_preview: '@swuser:acme.test look at this', created_at: Date.now(), read: false, withdrawn: false };
-  const push = (data) => cdp.send('ServiceWorker.deliverPushMessage', { origin: node.url, registrationId, data });
+  const push = (data) => cdp.send('ServiceWorker.deliverPushMessage', { origin: env.node.url, registrationId, data });
   const shown = () => page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications())
     .map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data })));
 
@@ -150,7 +139,7 @@ test('the service worker registers at /, shows a pushed entry, opens its message
 
   // A click on it (dispatched in the worker: headless Chromium has no
   // notification to click) closes it and opens its message in the window.
-  const worker = ctx.serviceWorkers().find((w) => w.url() === node.url + '/sw.js');
+  const worker = ctx.serviceWorkers().find((w) => w.url() === env.node.url + '/sw.js');
   assert.ok(worker, 'Playwright sees the worker');
   await worker.evaluate(async () => {
     const [n] = await self.registration.getNotifications();
@@ -177,16 +166,16 @@ test('the service worker registers at /, shows a pushed entry, opens its message
 
 test('a mention lights the bell live on every device; reading the group or "mark all read" clears it everywhere', async () => {
   const alice = await apiUser('alice');
-  await call(node, 'PATCH', '/me', { display_name: 'Alice' }, alice);
+  await call(env.node, 'PATCH', '/me', { display_name: 'Alice' }, alice);
   const eng = await group(alice, 'eng', 'Engineering');
   const ops = await group(alice, 'ops', 'Operations');
-  const ctx1 = await chrome.newContext();
-  const ctx2 = await chrome.newContext();
+  const ctx1 = await env.chrome.newContext();
+  const ctx2 = await env.chrome.newContext();
   const laptop = await ctx1.newPage();
   const phone = await ctx2.newPage();
   const errors = [];
   for (const p of [laptop, phone]) p.on('pageerror', (e) => errors.push(e.message));
-  await register(laptop, node.url, 'bob');
+  await register(laptop, env.node.url, 'bob');
   const bob = await token(laptop);
   await join(eng, bob);
   await join(ops, bob);
@@ -241,12 +230,12 @@ test('a mention lights the bell live on every device; reading the group or "mark
   await phone.keyboard.press('Escape');
   assert.equal(await phone.isHidden('#inbox'), true);
   assert.equal(await phone.evaluate(() => document.activeElement.id), 'bell');
-  const r = await call(node, 'GET', '/me/notifications', undefined, bob);
+  const r = await call(env.node, 'GET', '/me/notifications', undefined, bob);
   assert.equal(r.body.unread, 0);
 
   // Alice deletes her mention: the open inbox shows it withdrawn, live.
   await phone.click('#bell');
-  const del = await call(node, 'DELETE', `/groups/${encodeURIComponent(ops)}/messages/${encodeURIComponent(pingOps)}`, undefined, alice);
+  const del = await call(env.node, 'DELETE', `/groups/${encodeURIComponent(ops)}/messages/${encodeURIComponent(pingOps)}`, undefined, alice);
   assert.equal(del.status, 200, JSON.stringify(del.body));
   await phone.waitForSelector('#inbox-list .entry-preview.withdrawn:has-text("Message deleted")');
   assert.equal((await inboxEntries(phone)).filter((e) => e.preview === '@bob:acme.test can you watch it?').length, 0);
@@ -259,9 +248,9 @@ test('a group set to "nothing" in its header makes no entries; do-not-disturb an
   const alice = await apiUser('alice2');
   const quiet = await group(alice, 'quiet', 'Quiet');
   const loud = await group(alice, 'loud', 'Loud');
-  const ctx = await chrome.newContext();
+  const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
-  await register(page, node.url, 'carol');
+  await register(page, env.node.url, 'carol');
   const carol = await token(page);
   await join(quiet, carol);
   await join(loud, carol);
@@ -271,7 +260,7 @@ test('a group set to "nothing" in its header makes no entries; do-not-disturb an
   await page.selectOption('#gl-level', 'none');
   await page.click('#dialog-ok');
   await page.waitForSelector('#group-notify:has-text("Notifications: nothing")');
-  assert.equal((await call(node, 'GET', `/groups/${encodeURIComponent(quiet)}/notification-level`, undefined, carol)).body.level, 'none');
+  assert.equal((await call(env.node, 'GET', `/groups/${encodeURIComponent(quiet)}/notification-level`, undefined, carol)).body.level, 'none');
 
   // Leave the group, then a mention there and a message in another group;
   // entries are made in log order, so once the second is in, the first was
@@ -280,7 +269,7 @@ test('a group set to "nothing" in its header makes no entries; do-not-disturb an
   await say(quiet, alice, '@carol:acme.test are you there?');
   await say(loud, alice, 'lunch?');
   await waitForUnread(page, 1);
-  const inbox = await call(node, 'GET', '/me/notifications', undefined, carol);
+  const inbox = await call(env.node, 'GET', '/me/notifications', undefined, carol);
   assert.deepEqual(inbox.body.notifications.map((n) => n.group_id), [loud]);
   // Back in the group the button still says its level.
   await page.click('#groups button[data-group="#quiet:acme.test"]');
@@ -294,7 +283,7 @@ test('a group set to "nothing" in its header makes no entries; do-not-disturb an
   const before = Date.now();
   await page.click('#dialog-ok');
   await page.waitForSelector('#dialog', { state: 'hidden' });
-  const settings = async () => (await call(node, 'GET', '/me/notification-settings', undefined, carol)).body;
+  const settings = async () => (await call(env.node, 'GET', '/me/notification-settings', undefined, carol)).body;
   const s = await until(settings, (v) => v.dnd_until !== null, 'do-not-disturb is saved');
   assert.equal(s.default_level, 'mentions');
   assert.ok(s.dnd_until >= before + 3600e3 - 5000 && s.dnd_until <= Date.now() + 3600e3, `dnd_until ${s.dnd_until}`);
@@ -314,11 +303,11 @@ test('a link /#/g/<group>/e/<event> opens that message, also one many pages back
   const hist = await group(alice, 'history', 'History');
   const target = await say(hist, alice, 'the one to find');
   for (let i = 0; i < 120; i++) await say(hist, alice, `filler ${i}`);
-  const ctx = await chrome.newContext();
+  const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
-  await register(page, node.url, 'dave');
+  await register(page, env.node.url, 'dave');
   await join(hist, await token(page));
-  const link = (ev) => `${node.url}/#/g/${encodeURIComponent(hist)}/e/${encodeURIComponent(ev)}`;
+  const link = (ev) => `${env.node.url}/#/g/${encodeURIComponent(hist)}/e/${encodeURIComponent(ev)}`;
   // A new window at the link (what the service worker opens).
   await page.goto('about:blank');
   await page.goto(link(target));
@@ -340,20 +329,20 @@ test('a link /#/g/<group>/e/<event> opens that message, also one many pages back
 });
 
 test('"Enable desktop notifications" asks the node for its key and says plainly why it cannot subscribe here', async () => {
-  const ctx = await chrome.newContext({ permissions: ['notifications'] });
+  const ctx = await env.chrome.newContext({ permissions: ['notifications'] });
   const page = await ctx.newPage();
-  await register(page, node.url, 'erin');
+  await register(page, env.node.url, 'erin');
   await page.click('#edit-profile');
   await page.waitForSelector('#push-toggle:has-text("Enable desktop notifications")');
   assert.equal(await page.textContent('#push-state'), 'Off on this browser.');
   await page.click('#push-toggle');
-  // This branch's node has no VAPID key yet (404), or, with one, headless
+  // A node without Web Push answers 404 for the key; with it, headless
   // Chromium reaches no push service: either way a sentence, not a code.
   await page.waitForFunction(() => document.getElementById('push-error').textContent !== '');
   assert.match(await page.textContent('#push-error'),
     /^(This server does not offer desktop notifications\.|The browser's push service refused the subscription \(.+\)\.)$/);
   assert.equal(await page.textContent('#push-toggle'), 'Enable desktop notifications');
-  const r = await call(node, 'GET', '/me/pushers', undefined, await token(page));
+  const r = await call(env.node, 'GET', '/me/pushers', undefined, await token(page));
   assert.deepEqual(r.body.pushers, []);
   await ctx.close();
 });
