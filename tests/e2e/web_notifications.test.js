@@ -2,7 +2,8 @@
 // bell's badge, the inbox and the tab title follow mentions live; reading a
 // group clears them on the user's other devices; "mark all read"; the
 // per-group level and do-not-disturb set in the UI reach the node and hold;
-// a link /#/g/<group>/e/<event> opens that message. The installable app: the
+// a link /#/g/<group>/e/<event> opens that message; a burst of 120 and a
+// SIGKILL right after a send are counted right. The installable app: the
 // manifest is linked, served and valid, the service worker registers at /
 // and shows (and withdraws) a push delivered to it through the DevTools
 // protocol. A real push service cannot be reached from here; the node's Web
@@ -47,14 +48,14 @@ async function say(groupId, who, body) {
 }
 
 // The bell's badge shows `n` (hidden at 0), its name and the tab title say it.
-async function waitForUnread(page, n) {
+async function waitForUnread(page, n, timeout = 10000) {
   await page.waitForFunction((want) => {
     const badge = document.getElementById('bell-count');
     const shown = badge.hidden ? 0 : Number(badge.textContent);
     const title = want ? `(${want}) GroupChat` : 'GroupChat';
     return shown === want && document.title === title &&
       document.getElementById('bell').getAttribute('aria-label').includes(want ? `${want} unread` : 'none unread');
-  }, n, { timeout: 10000 });
+  }, n, { timeout });
 }
 
 // Polls `read` every 50 ms until `done(value)`; fails after 10 s saying `what`.
@@ -344,5 +345,50 @@ test('"Enable desktop notifications" asks the node for its key and says plainly 
   assert.equal(await page.textContent('#push-toggle'), 'Enable desktop notifications');
   const r = await call(env.node, 'GET', '/me/pushers', undefined, await token(page));
   assert.deepEqual(r.body.pushers, []);
+  await ctx.close();
+});
+
+test('120 messages sent at once count 120 ("99+" on the badge) and the inbox shows the newest 50', async () => {
+  const alice = await apiUser('burster');
+  const busy = await group(alice, 'busy', 'Busy');
+  const ctx = await env.chrome.newContext();
+  const page = await ctx.newPage();
+  await register(page, env.node.url, 'frank');
+  await join(busy, await token(page));
+  await page.waitForSelector('#groups button[data-group="#busy:acme.test"]');
+  const sent = await Promise.all(Array.from({ length: 120 }, (_, i) => say(busy, alice, `burst ${i}`)));
+  assert.equal(new Set(sent).size, 120);
+  await page.waitForFunction(() => document.title === '(120) GroupChat', null, { timeout: 20000 });
+  assert.equal(await page.textContent('#bell-count'), '99+');
+  assert.equal(await page.getAttribute('#bell', 'aria-label'), 'Notifications, 120 unread');
+  await page.click('#bell');
+  await page.waitForFunction(() => document.querySelectorAll('#inbox-list li.unread').length === 50);
+  const previews = (await inboxEntries(page)).map((e) => e.preview);
+  assert.equal(new Set(previews).size, 50);
+  assert.ok(previews.every((p) => /^burst \d+$/.test(p)));
+  // "Mark all read" reads everything up to the newest entry, also the 70
+  // older ones the panel does not show.
+  await page.click('#inbox-read-all');
+  await waitForUnread(page, 0);
+  assert.equal((await call(env.node, 'GET', '/me/notifications?limit=1', undefined, await token(page))).body.unread, 0);
+  await ctx.close();
+});
+
+test('a mention acknowledged just before the node is SIGKILLed reaches the bell after the restart', async () => {
+  const alice = await apiUser('crasher');
+  const g = await group(alice, 'crash', 'Crash');
+  const ctx = await env.chrome.newContext();
+  const page = await ctx.newPage();
+  await register(page, env.node.url, 'gina');
+  await join(g, await token(page));
+  await page.waitForSelector('#groups button[data-group="#crash:acme.test"]');
+  const before = (await call(env.node, 'GET', '/me/notifications?limit=1', undefined, await token(page))).body.unread;
+  await say(g, alice, '@gina:acme.test before the crash');
+  await env.node.kill('SIGKILL');
+  await env.node.start();
+  // The page's stream reconnects; the inbox is read again at its `ready`.
+  await waitForUnread(page, before + 1, 60000);  // after the database's crash recovery
+  await page.click('#bell');
+  await page.waitForSelector('#inbox-list li.unread .entry-preview:has-text("@gina:acme.test before the crash")');
   await ctx.close();
 });
