@@ -16,6 +16,15 @@ const env = sharedNodeAndBrowser();
 
 const token = (page) => page.evaluate(() => localStorage.getItem('gc.token'));
 
+// Resolves when the page's stream says `ready`. A fresh account has no
+// groups, so its client opens the stream without `since` (only what happens
+// from then on): the tests join groups through the API only after this.
+function streamReady(page) {
+  return new Promise((resolve) => page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+    if (String(f.payload).includes('"type":"ready"')) resolve();
+  })));
+}
+
 async function login(page, username, password = 'correct horse battery') {
   await page.goto(env.node.url + '/');
   await page.fill('#username', username);
@@ -115,7 +124,9 @@ test('the service worker registers at /, shows a pushed entry, opens its message
     for (const r of e.registrations) registrations.set(r.scopeURL, r.registrationId);
   });
   await cdp.send('ServiceWorker.enable');
+  const pageReady = streamReady(page);
   await register(page, env.node.url, 'swuser');
+  await pageReady;
   const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
   assert.equal(scope, env.node.url + '/');
   const sw = await fetch(env.node.url + '/sw.js');
@@ -176,7 +187,9 @@ test('a mention lights the bell live on every device; reading the group or "mark
   const phone = await ctx2.newPage();
   const errors = [];
   for (const p of [laptop, phone]) p.on('pageerror', (e) => errors.push(e.message));
+  const laptopReady = streamReady(laptop);
   await register(laptop, env.node.url, 'bob');
+  await laptopReady;
   const bob = await token(laptop);
   await join(eng, bob);
   await join(ops, bob);
@@ -251,7 +264,9 @@ test('a group set to "nothing" in its header makes no entries; do-not-disturb an
   const loud = await group(alice, 'loud', 'Loud');
   const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
+  const pageReady = streamReady(page);
   await register(page, env.node.url, 'carol');
+  await pageReady;
   const carol = await token(page);
   await join(quiet, carol);
   await join(loud, carol);
@@ -306,7 +321,9 @@ test('a link /#/g/<group>/e/<event> opens that message, also one many pages back
   for (let i = 0; i < 120; i++) await say(hist, alice, `filler ${i}`);
   const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
+  const pageReady = streamReady(page);
   await register(page, env.node.url, 'dave');
+  await pageReady;
   await join(hist, await token(page));
   const link = (ev) => `${env.node.url}/#/g/${encodeURIComponent(hist)}/e/${encodeURIComponent(ev)}`;
   // A new window at the link (what the service worker opens).
@@ -332,7 +349,9 @@ test('a link /#/g/<group>/e/<event> opens that message, also one many pages back
 test('"Enable desktop notifications" asks the node for its key and says plainly why it cannot subscribe here', async () => {
   const ctx = await env.chrome.newContext({ permissions: ['notifications'] });
   const page = await ctx.newPage();
+  const pageReady = streamReady(page);
   await register(page, env.node.url, 'erin');
+  await pageReady;
   await page.click('#edit-profile');
   await page.waitForSelector('#push-toggle:has-text("Enable desktop notifications")');
   assert.equal(await page.textContent('#push-state'), 'Off on this browser.');
@@ -353,7 +372,9 @@ test('120 messages sent at once count 120 ("99+" on the badge) and the inbox sho
   const busy = await group(alice, 'busy', 'Busy');
   const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
+  const pageReady = streamReady(page);
   await register(page, env.node.url, 'frank');
+  await pageReady;
   await join(busy, await token(page));
   await page.waitForSelector('#groups button[data-group="#busy:acme.test"]');
   const sent = await Promise.all(Array.from({ length: 120 }, (_, i) => say(busy, alice, `burst ${i}`)));
@@ -379,7 +400,9 @@ test('a mention acknowledged just before the node is SIGKILLed reaches the bell 
   const g = await group(alice, 'crash', 'Crash');
   const ctx = await env.chrome.newContext();
   const page = await ctx.newPage();
+  const pageReady = streamReady(page);
   await register(page, env.node.url, 'gina');
+  await pageReady;
   await join(g, await token(page));
   await page.waitForSelector('#groups button[data-group="#crash:acme.test"]');
   const before = (await call(env.node, 'GET', '/me/notifications?limit=1', undefined, await token(page))).body.unread;
