@@ -54,6 +54,11 @@ async function start() {
   auth.showApp();
   await loadGroups();
   bootstrapCursor();  // a fresh session's stream starts after what was just loaded
+  if (!state.cursor) {
+    // No group, so no cursor: the stream opens without since and misses what
+    // happens before its ready (a join, an invitation): read the groups again then.
+    const off = on('frame:ready', () => { off(); loadGroups().catch(() => {}); });
+  }
   stream.connect();
   flushOutbox();
   if (pwa.openLinkedMessage()) return;  // the address links to a message

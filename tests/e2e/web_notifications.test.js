@@ -16,9 +16,10 @@ const env = sharedNodeAndBrowser();
 
 const token = (page) => page.evaluate(() => localStorage.getItem('gc.token'));
 
-// Resolves when the page's stream says `ready`. A fresh account has no
-// groups, so its client opens the stream without `since` (only what happens
-// from then on): the tests join groups through the API only after this.
+// Resolves when the page's stream says `ready`: from then on what a test
+// does through the API reaches the page live, as a frame. (Before it, a
+// fresh account's client catches up by reading its groups again at ready;
+// the last test here checks that.)
 function streamReady(page) {
   return new Promise((resolve) => page.on('websocket', (ws) => ws.on('framereceived', (f) => {
     if (String(f.payload).includes('"type":"ready"')) resolve();
@@ -413,5 +414,21 @@ test('a mention acknowledged just before the node is SIGKILLed reaches the bell 
   await waitForUnread(page, before + 1, 60000);  // after the database's crash recovery
   await page.click('#bell');
   await page.waitForSelector('#inbox-list li.unread .entry-preview:has-text("@gina:acme.test before the crash")');
+  await ctx.close();
+});
+
+test('a group joined while a fresh account\'s stream is still opening shows up without a reload', async () => {
+  const alice = await apiUser('early');
+  const g = await group(alice, 'early', 'Early');
+  const ctx = await env.chrome.newContext();
+  const page = await ctx.newPage();
+  // The client asks for its stream ticket after it has loaded its groups:
+  // join right then, so the join falls between that load and the stream.
+  await page.route('**/api/v1/stream/tickets', async (route) => {
+    await join(g, route.request().headers().authorization.replace(/^Bearer /, ''));
+    await route.continue();
+  }, { times: 1 });
+  await register(page, env.node.url, 'hank');
+  await page.waitForSelector('#groups button[data-group="#early:acme.test"]');
   await ctx.close();
 });
