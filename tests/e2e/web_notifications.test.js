@@ -58,7 +58,7 @@ async function say(groupId, who, body) {
 }
 
 // The bell's badge shows `n` (hidden at 0), its name and the tab title say it.
-async function waitForUnread(page, n, timeout = 10000) {
+async function waitForUnread(page, n, timeout = 30000) {
   await page.waitForFunction((want) => {
     const badge = document.getElementById('bell-count');
     const shown = badge.hidden ? 0 : Number(badge.textContent);
@@ -68,9 +68,10 @@ async function waitForUnread(page, n, timeout = 10000) {
   }, n, { timeout });
 }
 
-// Polls `read` every 50 ms until `done(value)`; fails after 10 s saying `what`.
+// Polls `read` every 50 ms until `done(value)`; fails after 30 s (a loaded
+// machine) saying `what`.
 async function until(read, done, what) {
-  const deadline = Date.now() + 10000;
+  const deadline = Date.now() + 30000;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
@@ -380,7 +381,7 @@ test('120 messages sent at once count 120 ("99+" on the badge) and the inbox sho
   await page.waitForSelector('#groups button[data-group="#busy:acme.test"]');
   const sent = await Promise.all(Array.from({ length: 120 }, (_, i) => say(busy, alice, `burst ${i}`)));
   assert.equal(new Set(sent).size, 120);
-  await page.waitForFunction(() => document.title === '(120) GroupChat', null, { timeout: 20000 });
+  await page.waitForFunction(() => document.title === '(120) GroupChat', null, { timeout: 60000 });
   assert.equal(await page.textContent('#bell-count'), '99+');
   assert.equal(await page.getAttribute('#bell', 'aria-label'), 'Notifications, 120 unread');
   await page.click('#bell');
