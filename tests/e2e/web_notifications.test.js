@@ -26,6 +26,20 @@ function streamReady(page) {
   })));
 }
 
+// A new user `username` in a new browser context, signed in with the
+// stream ready, then a member of `groupId` (shown in the sidebar).
+async function memberPage(username, groupId, contextOptions) {
+  const ctx = await env.chrome.newContext(contextOptions);
+  const page = await ctx.newPage();
+  const ready = streamReady(page);
+  await register(page, env.node.url, username);
+  await ready;
+  const tok = await token(page);
+  await join(groupId, tok);
+  await page.waitForSelector(`#groups button[data-group="${groupId}"]`);
+  return { ctx, page, tok };
+}
+
 async function login(page, username, password = 'correct horse battery') {
   await page.goto(env.node.url + '/');
   await page.fill('#username', username);
@@ -372,13 +386,7 @@ test('"Enable desktop notifications" asks the node for its key and says plainly 
 test('120 messages sent at once count 120 ("99+" on the badge) and the inbox shows the newest 50', async () => {
   const alice = await apiUser('burster');
   const busy = await group(alice, 'busy', 'Busy');
-  const ctx = await env.chrome.newContext();
-  const page = await ctx.newPage();
-  const pageReady = streamReady(page);
-  await register(page, env.node.url, 'frank');
-  await pageReady;
-  await join(busy, await token(page));
-  await page.waitForSelector('#groups button[data-group="#busy:acme.test"]');
+  const { ctx, page, tok } = await memberPage('frank', busy);
   const sent = await Promise.all(Array.from({ length: 120 }, (_, i) => say(busy, alice, `burst ${i}`)));
   assert.equal(new Set(sent).size, 120);
   await page.waitForFunction(() => document.title === '(120) GroupChat', null, { timeout: 60000 });
@@ -393,21 +401,15 @@ test('120 messages sent at once count 120 ("99+" on the badge) and the inbox sho
   // older ones the panel does not show.
   await page.click('#inbox-read-all');
   await waitForUnread(page, 0);
-  assert.equal((await call(env.node, 'GET', '/me/notifications?limit=1', undefined, await token(page))).body.unread, 0);
+  assert.equal((await call(env.node, 'GET', '/me/notifications?limit=1', undefined, tok)).body.unread, 0);
   await ctx.close();
 });
 
 test('a mention acknowledged just before the node is SIGKILLed reaches the bell after the restart', async () => {
   const alice = await apiUser('crasher');
   const g = await group(alice, 'crash', 'Crash');
-  const ctx = await env.chrome.newContext();
-  const page = await ctx.newPage();
-  const pageReady = streamReady(page);
-  await register(page, env.node.url, 'gina');
-  await pageReady;
-  await join(g, await token(page));
-  await page.waitForSelector('#groups button[data-group="#crash:acme.test"]');
-  const before = (await call(env.node, 'GET', '/me/notifications?limit=1', undefined, await token(page))).body.unread;
+  const { ctx, page, tok } = await memberPage('gina', g);
+  const before = (await call(env.node, 'GET', '/me/notifications?limit=1', undefined, tok)).body.unread;
   await say(g, alice, '@gina:acme.test before the crash');
   await env.node.kill('SIGKILL');
   await env.node.start();
