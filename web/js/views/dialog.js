@@ -1,9 +1,10 @@
 // The one modal dialog (#dialog): ask() for a small form, show() for a list.
 import { $ } from '../dom.js';
 
-// Shows a form with `fields` ({id, label, value?, multiline?, options?}, or
-// {node}: an element shown as it is) and resolves to {id: value} of the
-// fields with an id when confirmed, or null when cancelled.
+// Shows a form with `fields` ({id, label, value?, multiline?, options?}, where
+// an option is a string or {value, label}; or {node}: an element shown as it
+// is) and resolves to {id: value} of the fields with an id when confirmed, or
+// null when cancelled.
 export function ask(title, fields) {
   return new Promise((resolve) => {
     $('dialog-title').textContent = title;
@@ -17,7 +18,7 @@ export function ask(title, fields) {
       let input;
       if (f.options) {
         input = document.createElement('select');
-        for (const o of f.options) { const opt = document.createElement('option'); opt.value = o; opt.textContent = o; input.append(opt); }
+        for (const o of f.options) { const opt = document.createElement('option'); opt.value = o.value ?? o; opt.textContent = o.label ?? o; input.append(opt); }
       } else {
         input = document.createElement(f.multiline ? 'textarea' : 'input');
       }
