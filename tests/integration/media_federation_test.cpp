@@ -21,21 +21,6 @@
 namespace gc::test {
 namespace {
 
-std::string HexSha256(const std::string& s) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[2 * sizeof out + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return hex;
-}
-
-std::string RandomBytes(size_t n) {
-  std::string s(n, '\0');
-  randombytes_buf(s.data(), n);
-  s[0] = '\x01';  // never sniffed as text or a known type
-  return s;
-}
-
 class MediaFederationTest : public FederationTest {
  protected:
   // acme (0) and beta (1); alice@acme owns a public group that bob@beta
