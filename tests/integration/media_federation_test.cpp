@@ -7,7 +7,7 @@
 // is read by alice through acme. Ten readers of uncached media cost the
 // origin one fetch. Cached media survives a SIGKILL of the reader's node and
 // is served while the origin is dead; uncached media then answers 502
-// origin_unavailable. A tiny media.remote_cache_bytes evicts the least
+// origin_unavailable, and so it does while the origin is frozen (SIGSTOP). A tiny media.remote_cache_bytes evicts the least
 // recently read item, which is fetched again when read again (in chunks:
 // the files are bigger than one federation frame).
 #include <sodium.h>
@@ -177,6 +177,18 @@ TEST_F(MediaFederationTest, CachedMediaOutlivesACrashAndTheOrigin) {
     return back.status == 200;
   })) << back.body;
   EXPECT_TRUE(back.body == two);
+
+  // A frozen origin (SIGSTOP: no FIN, no RST, no answer): the read gives up
+  // at the answer deadline with the same clear 502, and beta stays up.
+  json three = Share(alice_, group_, RandomBytes(40000), "three", bob_);
+  ASSERT_EQ(kill(N(0).pid(), SIGSTOP), 0);
+  HttpClient patient(bob_.port);
+  patient.set_timeout(std::chrono::seconds(60));  // longer than beta's own deadline
+  auto frozen = patient.Get("/api/v1/media/" + three["media_id"].get<std::string>(), bob_.token);
+  EXPECT_EQ(frozen.status, 502) << frozen.body;
+  EXPECT_EQ(Code(frozen), "origin_unavailable") << frozen.body;
+  EXPECT_TRUE(Fetch(bob_, cached["media_id"]).body == one);
+  ASSERT_EQ(kill(N(0).pid(), SIGCONT), 0);
 }
 
 TEST_F(MediaFederationTest, EvictsTheLeastRecentlyReadBeyondTheCacheBound) {
