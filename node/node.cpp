@@ -315,7 +315,13 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   mo.image_queue = c.media.image_queue;
   mo.retention_days = c.media.retention_days;
   mo.unreferenced_after_s = c.media.unreferenced_after_s;
+  mo.remote_cache_bytes = c.media.remote_cache_bytes;
+  mo.max_remote_bytes = c.limits.max_upload_bytes;
   n->media_ = std::make_unique<MediaService>(n->db_->pool(), *n->media_store_, mo);
+  // Federated media: other nodes' media is fetched over federation, and
+  // this node's is served to peers through the media service's rules.
+  n->media_->set_remote_source(n->federation_.get());
+  n->federation_->set_media(n->media_.get());
   n->media_->set_audit([self](const std::string& action, const std::string& target, const std::string& why) {
     auto st = self->audit_->Record("node", action, target, "", "", {{"reason", why}});
     if (!st.ok()) LogWarn("audit record failed", {{"error", st.error().message}});
@@ -445,6 +451,20 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [media] { return static_cast<double>(media->removed.load()); });
   m.AddGauge("groupchat_media_queue_depth", "Uploads waiting for an image worker.",
              [media] { return static_cast<double>(media->queued()); });
+  m.AddCounterFn("groupchat_media_remote_fetches_total", "Fetches of other nodes' media from their origin.",
+                 [media] { return static_cast<double>(media->remote_fetches.load()); });
+  m.AddCounterFn("groupchat_media_remote_fetch_failures_total",
+                 "Fetches of other nodes' media that failed (refused, origin unreachable, checks failed).",
+                 [media] { return static_cast<double>(media->remote_fetch_failures.load()); });
+  m.AddCounterFn("groupchat_media_remote_invalid_total",
+                 "Fetches refused because the origin's bytes failed the checks (size, sha256, chunks).",
+                 [media] { return static_cast<double>(media->remote_invalid.load()); });
+  m.AddCounterFn("groupchat_media_remote_evicted_total", "Cached remote media evicted (media.remote_cache_bytes).",
+                 [media] { return static_cast<double>(media->remote_evicted.load()); });
+  m.AddCounterFn("groupchat_media_served_to_peers_total", "Media fetches by other nodes served (first chunks).",
+                 [media] { return static_cast<double>(media->served_to_peers.load()); });
+  m.AddCounterFn("groupchat_media_chunks_to_peers_total", "media.fetch chunks answered to other nodes.",
+                 [media] { return static_cast<double>(media->chunks_to_peers.load()); });
   m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
              [self] { return MonotonicSeconds() - self->started_at_; });
   return n;

@@ -331,6 +331,51 @@ TEST_F(FederationSecurityTest, ReplaysAreHarmless) {
   EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
 }
 
+// media.fetch (spec/federation.md 8.6c): a node with no member in any group
+// carrying the media gets the same not_found as for media that does not
+// exist; once its user has joined, it gets the bytes; once the message is
+// deleted, not_found again.
+TEST_F(FederationSecurityTest, MediaIsFetchedOnlyByParticipantsOfAGroupCarryingIt) {
+  std::string g = PublicGroup();
+  std::string bytes(20000, 'x');
+  bytes[0] = '\x01';
+  HttpClient c = node_->Client();
+  auto up = c.PostRaw("/api/v1/media?filename=a.bin", bytes, "application/octet-stream", token_);
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string id = up.json()["media_id"];
+  auto sent = c.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", "file"}, {"media_id", id}}, token_);
+  ASSERT_EQ(sent.status, 201) << sent.body;
+
+  auto fetch = [&](const json& body) { return AnswerTo(dealer_->Send("media.fetch", body)); };
+  json refused = fetch({{"media_id", id}, {"offset", 0}});
+  EXPECT_EQ(refused["type"], "error") << refused.dump();
+  EXPECT_EQ(refused["body"]["code"], "not_found");
+  std::string server = id.substr(0, id.find('/'));
+  json unknown = fetch({{"media_id", server + "/AAAAAAAAAAAAAAAAAAAAAAAA"}, {"offset", 0}});
+  EXPECT_EQ(unknown["body"], refused["body"]) << "no oracle for what exists";
+  EXPECT_EQ(fetch({{"media_id", "../../etc/passwd"}, {"offset", 0}})["body"], refused["body"]);
+  EXPECT_EQ(fetch({{"media_id", id}})["body"]["code"], "invalid");
+  EXPECT_EQ(fetch({{"media_id", 7}, {"offset", 0}})["body"]["code"], "invalid");
+
+  json join = fake_->Event(g, "@eve:evil.test", "member",
+                           {{"user_id", "@eve:evil.test"}, {"membership", "join"}, {"role", "member"}});
+  join["have_replica"] = true;
+  ASSERT_EQ(AnswerTo(dealer_->Send("join", join))["type"], "ack");
+  json ok = fetch({{"media_id", id}, {"offset", 0}});
+  ASSERT_EQ(ok["type"], "ack") << ok.dump();
+  EXPECT_EQ(ok["body"]["size"], 20000);
+  EXPECT_EQ(ok["body"]["sha256"], up.json()["sha256"]);
+  EXPECT_EQ(*DecodeBase64Url(ok["body"]["data"].get<std::string>()), bytes);
+  json tail = fetch({{"media_id", id}, {"offset", 19990}});
+  EXPECT_EQ(*DecodeBase64Url(tail["body"]["data"].get<std::string>()), bytes.substr(19990));
+  EXPECT_EQ(fetch({{"media_id", id}, {"offset", 20001}})["body"]["code"], "invalid");
+
+  // The message is deleted: the media is no longer carried by a live one.
+  auto del = c.Delete("/api/v1/groups/" + G(g) + "/messages/" + PathSegment(sent.json()["event_id"]), token_);
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_EQ(fetch({{"media_id", id}, {"offset", 0}})["body"], refused["body"]);
+}
+
 // A home node may invite this node's users, but not claim they joined its
 // group; and once an entry is held, a different one for its seq is a fork.
 TEST_F(FederationSecurityTest, UnaskedReplicasAndForksAreRefused) {

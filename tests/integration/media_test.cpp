@@ -24,21 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Sha256(const std::string& s) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[2 * sizeof out + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return hex;
-}
-
-std::string RandomBytes(size_t n) {
-  std::string s(n, '\0');
-  randombytes_buf(s.data(), n);
-  s[0] = '\x01';  // never sniffed as text or a known type
-  return s;
-}
-
 constexpr int64_t kUploadLimit = 4 << 20;
 constexpr int64_t kQuota = 6 << 20;
 
@@ -126,7 +111,7 @@ TEST_F(MediaTest, UploadAnswersWithIdTypeSizeHashAndDimensions) {
   EXPECT_EQ(d.header("content-type"), "image/jpeg");
   EXPECT_EQ(d.header("content-length"), std::to_string(d.body.size()));
   EXPECT_EQ(static_cast<int64_t>(d.body.size()), m["size"].get<int64_t>());
-  EXPECT_EQ(Sha256(d.body), m["sha256"]);
+  EXPECT_EQ(HexSha256(d.body), m["sha256"]);
   EXPECT_EQ(d.header("etag"), "\"" + m["sha256"].get<std::string>() + "\"");
   EXPECT_NE(d.header("cache-control").find("private"), std::string::npos);
   EXPECT_NE(d.header("cache-control").find("immutable"), std::string::npos);
@@ -393,7 +378,7 @@ TEST_F(MediaTest, TenIdenticalUploadsAtOnceAreStoredOnce) {
   EXPECT_EQ(after["count"].get<int64_t>() - before["count"].get<int64_t>(), 10);
   // One original and its three thumbnails, stored once.
   EXPECT_EQ(after["blobs"].get<int64_t>() - before["blobs"].get<int64_t>(), 4);
-  for (auto& id : ids) EXPECT_EQ(Sha256(Download(id, a.token).body), *hashes.begin());
+  for (auto& id : ids) EXPECT_EQ(HexSha256(Download(id, a.token).body), *hashes.begin());
 }
 
 TEST_F(MediaTest, QuarantineHidesMediaFromEveryoneUntilReleased) {
