@@ -44,6 +44,7 @@
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
+#include "services/messaging/pg_message_store.h"
 #include "services/media/blob_store.h"
 #include "services/media/media_http.h"
 #include "services/media/media_service.h"
@@ -140,7 +141,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
   n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
-  n->messaging_ = std::make_unique<MessagingService>(*n->log_, n->db_->pool(), c.limits.max_message_bytes);
+  n->message_store_ = std::make_unique<PgMessageStore>(n->db_->pool());
+  n->messaging_ = std::make_unique<MessagingService>(*n->log_, *n->message_store_, c.limits.max_message_bytes);
   // The stream hub is platform code; the messaging service's StreamDelivery
   // feeds it (events, typing, read markers) and answers its questions.
   // Presence goes to everyone who shares a group with the user.

@@ -21,6 +21,7 @@ class Federation;
 class GroupService;
 class SearchIndex;
 class MessagingService;
+class MessageStore;
 class StreamHub;
 class StreamDelivery;
 class StreamEndpoint;
@@ -59,6 +60,7 @@ class Node {
   std::unique_ptr<UserService> users_;
   std::unique_ptr<GroupLog> log_;
   std::unique_ptr<GroupService> groups_;
+  std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<MessagingService> messaging_;
   std::unique_ptr<SearchIndex> search_index_;
   std::unique_ptr<Federation> federation_;
