@@ -53,6 +53,7 @@
 #include "services/notifications/notification_service.h"
 #include "services/notifications/notifications_http.h"
 #include "services/notifications/push_sender.h"
+#include "services/users/pg_user_store.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -136,7 +137,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->metrics_ = std::make_unique<Metrics>();
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
   n->fetches_ = std::make_unique<WorkerPool>(2, "gc-fed-fetch");
-  n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode,
+  n->user_store_ = std::make_unique<PgUserStore>(n->db_->pool(), c.node.name);
+  n->users_ = std::make_unique<UserService>(*n->user_store_, c.node.name, c.registration.mode,
                                             c.sessions.idle_timeout_s);
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);

@@ -22,6 +22,7 @@ class GroupService;
 class SearchIndex;
 class MessagingService;
 class MessageStore;
+class UserStore;
 class StreamHub;
 class StreamDelivery;
 class StreamEndpoint;
@@ -57,6 +58,7 @@ class Node {
   // Outbound fetches for anonymous federation requests (the hello): a pool
   // of their own, so that slow or hostile names cannot hold the workers.
   std::unique_ptr<WorkerPool> fetches_;
+  std::unique_ptr<UserStore> user_store_;
   std::unique_ptr<UserService> users_;
   std::unique_ptr<GroupLog> log_;
   std::unique_ptr<GroupService> groups_;
