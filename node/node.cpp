@@ -41,6 +41,7 @@
 #include "node/stream/stream_hub.h"
 #include "services/groups/group_log.h"
 #include "services/groups/group_service.h"
+#include "services/groups/pg_group_store.h"
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
@@ -142,7 +143,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                                             c.sessions.idle_timeout_s);
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
-  n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
+  n->group_store_ = std::make_unique<PgGroupStore>(n->db_->pool());
+  n->groups_ = std::make_unique<GroupService>(*n->log_, *n->group_store_, *n->users_, c.node.name);
   n->message_store_ = std::make_unique<PgMessageStore>(n->db_->pool());
   n->messaging_ = std::make_unique<MessagingService>(*n->log_, *n->message_store_, c.limits.max_message_bytes);
   // The stream hub is platform code; the messaging service's StreamDelivery

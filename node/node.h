@@ -23,6 +23,7 @@ class SearchIndex;
 class MessagingService;
 class MessageStore;
 class UserStore;
+class GroupStore;
 class StreamHub;
 class StreamDelivery;
 class StreamEndpoint;
@@ -61,6 +62,7 @@ class Node {
   std::unique_ptr<UserStore> user_store_;
   std::unique_ptr<UserService> users_;
   std::unique_ptr<GroupLog> log_;
+  std::unique_ptr<GroupStore> group_store_;
   std::unique_ptr<GroupService> groups_;
   std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<MessagingService> messaging_;
