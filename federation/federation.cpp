@@ -225,7 +225,7 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
   if (!parsed.ok()) {
     ++rejected;
     LogWarn("federation frame refused: malformed", {{"peer", peer}, {"bytes", static_cast<int64_t>(frame.size())}});
-    Answer(peer, re, false, {{"code", "invalid"}, {"message", "malformed frame"}});
+    Answer(peer, re, false, {{"code", ErrorCodeName(ErrorCode::kInvalid)}, {"message", "malformed frame"}});
     return;
   }
   json f = std::move(*parsed);

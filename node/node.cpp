@@ -41,9 +41,11 @@
 #include "node/stream/stream_hub.h"
 #include "services/groups/group_log.h"
 #include "services/groups/group_service.h"
+#include "services/groups/pg_group_store.h"
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
+#include "services/messaging/pg_message_store.h"
 #include "services/media/blob_store.h"
 #include "services/media/media_http.h"
 #include "services/media/media_service.h"
@@ -52,6 +54,7 @@
 #include "services/notifications/notification_service.h"
 #include "services/notifications/notifications_http.h"
 #include "services/notifications/push_sender.h"
+#include "services/users/pg_user_store.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -141,12 +144,15 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->metrics_ = std::make_unique<Metrics>();
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
   n->fetches_ = std::make_unique<WorkerPool>(2, "gc-fed-fetch");
-  n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode,
+  n->user_store_ = std::make_unique<PgUserStore>(n->db_->pool(), c.node.name);
+  n->users_ = std::make_unique<UserService>(*n->user_store_, c.node.name, c.registration.mode,
                                             c.sessions.idle_timeout_s);
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
-  n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
-  n->messaging_ = std::make_unique<MessagingService>(*n->log_, n->db_->pool(), c.limits.max_message_bytes);
+  n->group_store_ = std::make_unique<PgGroupStore>(n->db_->pool());
+  n->groups_ = std::make_unique<GroupService>(*n->log_, *n->group_store_, *n->users_, c.node.name);
+  n->message_store_ = std::make_unique<PgMessageStore>(n->db_->pool());
+  n->messaging_ = std::make_unique<MessagingService>(*n->log_, *n->message_store_, c.limits.max_message_bytes);
   // The stream hub is platform code; the messaging service's StreamDelivery
   // feeds it (events, typing, read markers) and answers its questions.
   // Presence goes to everyone who shares a group with the user.
