@@ -21,10 +21,10 @@ namespace {
 
 constexpr const char* kUserColumns =
     "id, local_part, display_name, is_admin, avatar_media_id, "
-    "(extract(epoch FROM created_at) * 1000)::bigint, deactivated_at IS NOT NULL";
+    "(extract(epoch FROM created_at) * 1000)::bigint, deactivated_at IS NOT NULL, email";
 
 #define USER_COLS "id, local_part, display_name, is_admin, avatar_media_id, " \
-                  "(extract(epoch FROM created_at) * 1000)::bigint, deactivated_at IS NOT NULL"
+                  "(extract(epoch FROM created_at) * 1000)::bigint, deactivated_at IS NOT NULL, email"
 
 GC_SQL(kUserById, "SELECT " USER_COLS " FROM users WHERE id = $1");
 GC_SQL(kUserByLocal, "SELECT " USER_COLS ", password_hash FROM users WHERE local_part = $1");
@@ -42,6 +42,7 @@ GC_SQL(kListSessions,
        "FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC");
 GC_SQL(kUpdateDisplayName, "UPDATE users SET display_name = $2 WHERE id = $1");
 GC_SQL(kUpdateAvatar, "UPDATE users SET avatar_media_id = $2 WHERE id = $1");
+GC_SQL(kUpdateEmail, "UPDATE users SET email = $2 WHERE id = $1");
 GC_SQL(kSetDeactivated,
        "UPDATE users SET deactivated_at = CASE WHEN $2 THEN coalesce(deactivated_at, now()) ELSE NULL END "
        "WHERE local_part = $1 RETURNING id");
@@ -144,6 +145,7 @@ static std::shared_ptr<const UserProfile> RowToUser(const PgResult& r, int row, 
   u->avatar_media_id = r.opt_text(row, 4);
   u->created_at_ms = r.int64(row, 5);
   u->deactivated = r.boolean(row, 6);
+  u->email = r.opt_text(row, 7);
   return u;
 }
 
@@ -329,7 +331,7 @@ Result<LoginResult> UserService::Login(std::string_view username, std::string_vi
     (void)VerifyPassword(dummy_hash_, password.substr(0, 1024));
     return kBad;
   }
-  if (!VerifyPassword(row->text(0, 7), password)) return kBad;
+  if (!VerifyPassword(row->text(0, 8), password)) return kBad;
   auto user = RowToUser(*row, 0, server_name_);
   PutUser(user);
   return StartSession(user, client);
@@ -360,8 +362,9 @@ Status UserService::Logout(const Principal& p) { return RevokeSession(p, p.sessi
 
 Result<std::shared_ptr<const UserProfile>> UserService::UpdateProfile(
     const Principal& p, std::optional<std::string> display_name,
-    std::optional<std::optional<std::string>> avatar_media_id) {
+    std::optional<std::optional<std::string>> avatar_media_id, std::optional<std::optional<std::string>> email) {
   if (display_name) GC_TRY(ValidateDisplayName(*display_name));
+  if (email && *email) GC_TRY(ValidateEmail(**email));
   if (avatar_media_id && *avatar_media_id && (*avatar_media_id)->size() > 128) {
     return Error::Invalid("avatar_media_id is too long");
   }
@@ -373,6 +376,10 @@ Result<std::shared_ptr<const UserProfile>> UserService::UpdateProfile(
     }
     if (avatar_media_id) {
       auto r = c.Exec(kUpdateAvatar, {p.user->id, *avatar_media_id});
+      if (!r.ok()) return r.error();
+    }
+    if (email) {
+      auto r = c.Exec(kUpdateEmail, {p.user->id, *email});
       if (!r.ok()) return r.error();
     }
     return OkStatus();
@@ -463,7 +470,7 @@ Result<std::vector<std::shared_ptr<const UserProfile>>> UserService::Search(std:
   auto r = db_.With([&](PgConn& c) { return c.Exec(kSearchUsers, {query, limit, offset}); });
   if (!r.ok()) return r.error();
   std::vector<std::shared_ptr<const UserProfile>> out;
-  *total = r->rows() > 0 ? r->int64(0, 7) : 0;
+  *total = r->rows() > 0 ? r->int64(0, 8) : 0;
   for (int i = 0; i < r->rows(); ++i) out.push_back(RowToUser(*r, i, server_name_));
   return out;
 }
