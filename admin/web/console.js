@@ -3,6 +3,8 @@
 // cookie, so the API is not open to cross-site requests). Everything shown is
 // set with textContent.
 
+import { loadNotifications } from '/admin/notifications.js';
+
 const API = '/api/v1';
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem('gc.admin.token');
@@ -79,7 +81,8 @@ async function start() {
 // ------------------------------------------------------------------ tabs
 
 const loaders = { dashboard: loadDashboard, users: loadUsers, registration: loadRegistration, groups: loadGroups,
-  federation: loadFederation, audit: () => loadAudit(true), node: loadNode };
+  federation: loadFederation, audit: () => loadAudit(true), node: loadNode,
+  notifications: () => loadNotifications({ api, cell, button, fmt, flash }) };
 for (const b of document.querySelectorAll('.tabs button')) b.onclick = () => show(b.dataset.tab);
 function show(tab) {
   for (const b of document.querySelectorAll('.tabs button')) {
