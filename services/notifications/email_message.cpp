@@ -193,7 +193,9 @@ SmtpOutcome SendSmtp(const std::string& smtp_url, const std::string& envelope_fr
     out.ok = true;
     return out;
   }
-  out.permanent = code >= 500 && code <= 599;
+  // A 5xx refuses this mail for good (a bad recipient); login failures are
+  // the node's configuration, worth retrying once it is fixed.
+  out.permanent = code >= 500 && code <= 599 && code != 530 && code != 534 && code != 535 && code != 538;
   out.error = std::string(curl_easy_strerror(rc)) + (code ? " (SMTP " + std::to_string(code) + ")" : "");
   return out;
 }

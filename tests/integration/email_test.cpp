@@ -169,10 +169,20 @@ TEST_F(EmailTest, ReadingTheGroupBeforeTheDelayCancelsTheMail) {
 TEST_F(EmailTest, BatchesSeveralMentionsIntoOneMail) {
   TestUser a = RegisterUser(c_, "ma"), b = MailUser();
   std::string g = GroupWith(a, {&b});
+  // The SMTP server is away until both entries exist, so that however slow
+  // this machine is, the first cannot be mailed alone before the second is
+  // made (its failed attempt is retried with both).
+  int port = sink_->port();
+  sink_->Stop();
   Mention(a, g, b, "first ping");
   SendMessage(c_, b.token, g, "hello");
   json mine = SendMessage(c_, b.token, g, "a question of mine");
   SendMessage(c_, a.token, g, "an answer to it", {{"reply_to", mine["event_id"]}});
+  for (int i = 0; i < 400; ++i) {  // deadline 20 s: the entries are made by the worker after the 201s
+    if (c_.Get("/api/v1/me/notifications", b.token).json()["unread"] >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  sink_->Start(port);
   auto mails = WaitMails(Addr(b), 1);
   ASSERT_EQ(mails.size(), 1u);
   std::string text = mails[0]["text"];
