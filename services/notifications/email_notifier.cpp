@@ -99,8 +99,9 @@ std::string LocalPart(const std::string& user) {
   return user.size() > 1 ? user.substr(1, colon == std::string::npos ? std::string::npos : colon - 1) : "";
 }
 
-// Percent-encodes everything but unreserved characters (a query value).
-std::string QueryEscape(const std::string& s) {
+// Percent-encodes everything but unreserved characters (as the web
+// client's encodeURIComponent does for ids).
+std::string UriEscape(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
@@ -255,7 +256,8 @@ void EmailNotifier::Send(const std::string& user) {
       m.sender_display_name = items->text(i, 5);
       m.group_title = items->text(i, 6);
       m.body_preview = items->text(i, 7);
-      m.link = options_.public_url + "/?group=" + QueryEscape(m.group_id) + "&event=" + QueryEscape(items->text(i, 3));
+      // The web client's link to a message (its service worker uses the same).
+      m.link = options_.public_url + "/#/g/" + UriEscape(m.group_id) + "/e/" + UriEscape(items->text(i, 3));
       mail.items.push_back(std::move(m));
     }
     deliver = email && enabled && !mail.items.empty();

@@ -122,7 +122,7 @@ TEST_F(EmailTest, MailsAnUnreadMentionOnceWithItsLinkAndAnUnsubscribeLink) {
   EXPECT_NE(MailHeader(m, "Subject").find("mentioned you in Eng room"), std::string::npos) << MailHeader(m, "Subject");
   std::string text = m["text"];
   EXPECT_NE(text.find("please look at the build"), std::string::npos) << text;
-  std::string link = std::string(kPublicUrl) + "/?group=" + G(g) + "&event=" + G(ev["event_id"]);
+  std::string link = std::string(kPublicUrl) + "/#/g/" + G(g) + "/e/" + G(ev["event_id"]);
   EXPECT_NE(text.find(link), std::string::npos) << text << "\nwanted " << link;
   std::string unsub = UnsubscribeUrl(m);
   EXPECT_EQ(unsub.rfind(std::string(kPublicUrl) + "/api/v1/email/unsubscribe?token=", 0), 0u) << unsub;
