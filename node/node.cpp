@@ -99,8 +99,14 @@ class StreamNotificationFrames : public NotificationListener {
  public:
   StreamNotificationFrames(StreamHub& hub, PushSender& pushers, EmailNotifier& email)
       : hub_(hub), pushers_(pushers), email_(email) {}
-  void Made(const Notification& n, int64_t unread) override {
-    hub_.SendToUser(n.user_id, NotificationFrame(n, unread));
+  void Made(const std::vector<Notification>& made, const std::map<std::string, int64_t>& unread) override {
+    std::vector<std::pair<std::string, std::string>> frames;
+    frames.reserve(made.size());
+    for (const auto& n : made) {
+      auto count = unread.find(n.user_id);
+      frames.emplace_back(n.user_id, NotificationFrame(n, count == unread.end() ? 0 : count->second));
+    }
+    hub_.SendToUsers(frames);
     pushers_.Wake();
     email_.Wake();
   }

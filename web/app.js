@@ -8,6 +8,10 @@
 //   js/stream.js    the WebSocket stream: tickets, reconnect, resume with since
 //   js/sync.js      loads from the API into the store; applies stream frames
 //   js/outbox.js    messages waiting to be sent, resent until the node has them
+//   js/media.js     uploads, media metadata, the blob URLs images and players show
+//   js/notifications.js  the notification inbox and its unread count
+//   js/push.js      desktop notifications: Web Push subscription and pusher
+//   sw.js           the service worker (shows pushed notifications)
 //   js/views/*.js   one per part of the screen; each exports mount()
 //
 // Dependencies point one way: views -> sync, outbox, stream -> api -> store,
@@ -26,29 +30,43 @@ import { flushOutbox } from './js/outbox.js';
 import { clearSession, state } from './js/store.js';
 import * as stream from './js/stream.js';
 import { applyEvent, applyPresence, applyRead, bootstrapCursor, loadGroups } from './js/sync.js';
+import * as attachments from './js/views/attachments.js';
 import * as auth from './js/views/auth.js';
+import * as avatars from './js/views/avatars.js';
+import * as bell from './js/views/bell.js';
 import * as composer from './js/views/composer.js';
 import * as groups from './js/views/groups.js';
+import * as notifyPrefs from './js/views/notify_prefs.js';
 import * as profile from './js/views/profile.js';
+import * as pwa from './js/views/pwa.js';
 import * as room from './js/views/room.js';
 import * as status from './js/views/status.js';
 import * as timeline from './js/views/timeline.js';
 import * as typing from './js/views/typing.js';
+import * as upload from './js/views/upload.js';
 
 // Every view, mounted once at load with the session's entry points. Views
 // subscribe to bus events in mount(), in this order.
-const views = [status, auth, groups, timeline, composer, typing, room, profile];
+const views = [status, auth, groups, timeline, composer, typing, room, profile, attachments, avatars, upload, bell,
+  notifyPrefs, pwa];
 
 // Opens the session of the stored token: profile, groups, stream, outbox,
-// and the first group. Throws if the token is refused.
+// and the group the address links to (views/pwa.js) or else the first
+// group. Throws if the token is refused.
 async function start() {
   state.me = await api('GET', '/me');
   profile.showMe();
   auth.showApp();
   await loadGroups();
   bootstrapCursor();  // a fresh session's stream starts after what was just loaded
+  if (!state.cursor) {
+    // No group, so no cursor: the stream opens without since and misses what
+    // happens before its ready (a join, an invitation): read the groups again then.
+    const off = on('frame:ready', () => { off(); loadGroups().catch(() => {}); });
+  }
   stream.connect();
   flushOutbox();
+  if (pwa.openLinkedMessage()) return;  // the address links to a message
   const first = [...state.groups.values()].find((g) => g.membership === 'join');
   if (first && !state.current) timeline.openGroup(first.group_id);
 }

@@ -2,15 +2,17 @@
 // Auth is the Bearer token of an admin user (kept in sessionStorage, never a
 // cookie, so the API is not open to cross-site requests). Everything shown is
 // set with textContent.
-
-import { loadNotifications } from '/admin/notifications.js';
+//
+// A page kept in a module of its own (e.g. media.js) imports the helpers
+// exported here and adds itself with registerPage(); index.html holds its
+// tab button and its <section>.
 
 const API = '/api/v1';
 const $ = (id) => document.getElementById(id);
 let token = sessionStorage.getItem('gc.admin.token');
 let auditBefore = null;
 
-async function api(method, path, body) {
+export async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -21,15 +23,15 @@ async function api(method, path, body) {
   if (!res.ok) throw new Error(data && data.error ? data.error.message : `HTTP ${res.status}`);
   return data;
 }
-const enc = encodeURIComponent;
-const fmt = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
-function flash(text) {
+export const enc = encodeURIComponent;
+export const fmt = (ms) => (ms ? new Date(ms).toLocaleString() : '—');
+export function flash(text) {
   $('status').textContent = text;
   $('status').hidden = false;
   setTimeout(() => { if ($('status').textContent === text) $('status').hidden = true; }, 5000);
 }
-function cell(tr, text) { const td = document.createElement('td'); td.textContent = text; tr.append(td); return td; }
-function button(parent, label, fn) {
+export function cell(tr, text) { const td = document.createElement('td'); td.textContent = text; tr.append(td); return td; }
+export function button(parent, label, fn) {
   const b = document.createElement('button');
   b.type = 'button';
   b.textContent = label;
@@ -81,9 +83,10 @@ async function start() {
 // ------------------------------------------------------------------ tabs
 
 const loaders = { dashboard: loadDashboard, users: loadUsers, registration: loadRegistration, groups: loadGroups,
-  federation: loadFederation, audit: () => loadAudit(true), node: loadNode,
-  notifications: () => loadNotifications({ api, cell, button, fmt, flash }) };
+  federation: loadFederation, audit: () => loadAudit(true), node: loadNode };
 for (const b of document.querySelectorAll('.tabs button')) b.onclick = () => show(b.dataset.tab);
+// Adds a page: `load()` runs each time its tab is opened.
+export function registerPage(tab, load) { loaders[tab] = load; }
 function show(tab) {
   for (const b of document.querySelectorAll('.tabs button')) {
     if (b.dataset.tab === tab) b.setAttribute('aria-current', 'page'); else b.removeAttribute('aria-current');

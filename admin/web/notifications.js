@@ -2,8 +2,10 @@
 // notification worker, its backlog, the push and email queues, delivered and
 // failed per kind, the email settings (the SMTP URL without its password),
 // and every user's pushers with their status; an admin can remove a pusher
-// (the audit log records it). console.js calls loadNotifications with its
-// helpers when the tab is shown. Everything shown is set with textContent.
+// (the audit log records it). It registers itself with console.js
+// (registerPage) and runs each time its tab is opened. Everything shown is
+// set with textContent.
+import { api, button, cell, flash, fmt, registerPage } from './console.js';
 
 function el(tag, props = {}, ...children) {
   const e = document.createElement(tag);
@@ -17,8 +19,7 @@ function card(label, value) {
     el('div', { className: 'l', textContent: label }));
 }
 
-export async function loadNotifications(ui) {
-  const { api, cell, button, fmt } = ui;
+async function loadNotifications() {
   const root = document.getElementById('notifications');
   const s = await api('GET', '/admin/notifications');
   const d = s.delivery;
@@ -67,17 +68,19 @@ export async function loadNotifications(ui) {
         if (!confirm(`Remove ${p.user_id}'s ${p.kind} pusher ${p.url}? Pushes it is owed are dropped.`)) return;
         await api('DELETE', `/admin/pushers/${p.pusher_id}`);
         tr.remove();
-        ui.flash(`Removed ${p.user_id}'s pusher`);
+        flash(`Removed ${p.user_id}'s pusher`);
       });
       return tr;
     }));
   }
   form.onsubmit = (ev) => {
     ev.preventDefault();
-    loadPushers().catch((err) => { if (err.message !== 'unauthorized') ui.flash(err.message); });
+    loadPushers().catch((err) => { if (err.message !== 'unauthorized') flash(err.message); });
   };
 
   root.replaceChildren(cards, el('h2', { textContent: 'Email' }), settings, el('h2', { textContent: 'Pushers' }), kinds,
     form, table);
   await loadPushers();
 }
+
+registerPage('notifications', loadNotifications);

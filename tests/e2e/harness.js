@@ -6,6 +6,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const BINARY = process.env.GC_BINARY;
@@ -145,6 +146,22 @@ export async function launchBrowser() {
   // Playwright gives every launch a fresh, empty profile of its own.
   const close = async () => { await browser.close(); };
   return { browser, newContext, close, outside };
+}
+
+// One node (startNode options) and one browser for all the tests of a file:
+// registers before/after hooks that start and stop them, and returns the
+// object whose `node` and `chrome` they set.
+export function sharedNodeAndBrowser(options) {
+  const env = { node: null, chrome: null };
+  before(async () => {
+    env.node = await startNode(options);
+    env.chrome = await launchBrowser();
+  });
+  after(async () => {
+    if (env.chrome) await env.chrome.close();
+    if (env.node) await env.node.stop();
+  });
+  return env;
 }
 
 export async function register(page, url, username, password = 'correct horse battery') {

@@ -276,6 +276,9 @@ TEST_F(HttpTest, ServesEveryWebClientModuleAsJavaScript) {
     ASSERT_EQ(r.status, 200) << url;
     EXPECT_EQ(r.body, text) << url;
     EXPECT_NE(r.header("content-security-policy").find("script-src 'self'"), std::string::npos) << url;
+    if (e.path().extension() == ".webmanifest") {
+      EXPECT_EQ(r.header("content-type"), "application/manifest+json");
+    }
     if (e.path().extension() != ".js") continue;
     EXPECT_EQ(r.header("content-type").rfind("text/javascript", 0), 0u) << url << ": " << r.header("content-type");
     scripts.insert(url);
@@ -289,6 +292,10 @@ TEST_F(HttpTest, ServesEveryWebClientModuleAsJavaScript) {
   EXPECT_GE(imports.size(), 10u) << "the modules' imports were not found: the pattern above is out of date";
   for (const auto& [from, to] : imports) EXPECT_TRUE(scripts.count(to)) << from << " imports " << to << ", not served";
   EXPECT_NE(c.Get("/").body.find(R"(<script type="module" src="/app.js">)"), std::string::npos);
+  // The installable app: the manifest, and the service worker at the root
+  // (its scope is then the whole client).
+  EXPECT_EQ(c.Get("/manifest.webmanifest").header("content-type"), "application/manifest+json");
+  EXPECT_EQ(c.Get("/sw.js").header("content-type").rfind("text/javascript", 0), 0u);
 }
 
 TEST_F(HttpTest, ManyConcurrentClients) {

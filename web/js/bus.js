@@ -9,13 +9,15 @@
 //                    session is over (401, logout, stream closed with 4002)
 //   frame:<type>     a stream frame, after the cursor moved past it
 //                    (frame:ready, frame:event, frame:typing, frame:presence,
-//                    frame:read; a new frame type needs no change here)
+//                    frame:read, frame:notification, frame:notification.read;
+//                    a new frame type needs no change here)
 //   stream:lost      the stream dropped and will reconnect
 //   groups-changed   the group list in the store changed: render it again
 //   group-opened     group_id: the group now on screen (state.current)
 //   outbox-changed   {group_id} (undefined: any group): unsent messages changed
 //   reply-to         the event the composer now answers
 //   alert            a short message for the status line
+//   notifications-changed  the inbox or its unread count changed (js/notifications.js)
 const handlers = new Map();  // name -> [handler]
 
 // Calls `fn(detail)` at every emit(name); returns a function that unsubscribes.

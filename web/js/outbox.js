@@ -10,7 +10,7 @@ import { api, enc } from './api.js';
 import { emit } from './bus.js';
 import { apply, saveOutbox, state } from './store.js';
 
-// Queues a message ({txn, group_id, body, at, reply_to?}) and starts sending.
+// Queues a message ({txn, group_id, body, at, reply_to?, media_id?}) and starts sending.
 export function enqueue(item) {
   state.outbox.push(item);
   saveOutbox();
@@ -29,6 +29,7 @@ export async function flushOutbox() {
       try {
         const body = { body: item.body, client_txn_id: item.txn };
         if (item.reply_to) body.reply_to = item.reply_to;
+        if (item.media_id) body.media_id = item.media_id;
         const ev = await api('POST', `/groups/${enc(item.group_id)}/messages`, body);
         state.sending = null;
         state.echoed.delete(item.txn);

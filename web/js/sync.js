@@ -77,7 +77,7 @@ export function applyEvent(ev) {
   // the POST answered: the outbox copy is no longer shown.
   const sending = state.sending;
   if (sending && ev.type === 'message' && ev.sender === state.me.user_id && ev.group_id === sending.group_id &&
-      ev.content.body === sending.body) {
+      ev.content.body === sending.body && ev.content.media_id === sending.media_id) {
     state.echoed.add(sending.txn);
   }
   g.last_event_at = ev.origin_ts;

@@ -1,5 +1,4 @@
 -- Email for missed mentions and replies (services/notifications/email_notifier.h).
--- (0004 leaves 0003 to the Web Push pushers.)
 
 -- How far the email sender has looked at the inbox: every entry with an id
 -- at or below it was either queued below or is not for email.

@@ -1,8 +1,10 @@
 // The one modal dialog (#dialog): ask() for a small form, show() for a list.
 import { $ } from '../dom.js';
 
-// Shows a form with `fields` ({id, label, value?, multiline?, options?}) and
-// resolves to {id: value} when confirmed, or null when cancelled.
+// Shows a form with `fields` ({id, label, value?, multiline?, options?}, where
+// an option is a string or {value, label}; or {node}: an element shown as it
+// is) and resolves to {id: value} of the fields with an id when confirmed, or
+// null when cancelled.
 export function ask(title, fields) {
   return new Promise((resolve) => {
     $('dialog-title').textContent = title;
@@ -10,12 +12,13 @@ export function ask(title, fields) {
     const body = $('dialog-body');
     body.replaceChildren();
     for (const f of fields) {
+      if (f.node) { body.append(f.node); continue; }
       const label = document.createElement('label');
       label.textContent = f.label;
       let input;
       if (f.options) {
         input = document.createElement('select');
-        for (const o of f.options) { const opt = document.createElement('option'); opt.value = o; opt.textContent = o; input.append(opt); }
+        for (const o of f.options) { const opt = document.createElement('option'); opt.value = o.value ?? o; opt.textContent = o.label ?? o; input.append(opt); }
       } else {
         input = document.createElement(f.multiline ? 'textarea' : 'input');
       }
@@ -28,12 +31,13 @@ export function ask(title, fields) {
     d.onclose = () => {
       if (d.returnValue !== 'ok') return resolve(null);
       const out = {};
-      for (const f of fields) out[f.id] = $(f.id).value;
+      for (const f of fields) if (f.id) out[f.id] = $(f.id).value;
       resolve(out);
     };
     d.returnValue = '';
     d.showModal();
-    if (fields.length) $(fields[0].id).focus();
+    const first = fields.find((f) => f.id);
+    if (first) $(first.id).focus();
   });
 }
 

@@ -7,7 +7,8 @@
 // only for http(s) URLs.
 //
 // addMessagePart() is where features that show more under a message's body
-// (attachments, link previews) plug in, without changing this file.
+// (attachments, link previews) plug in, without changing this file;
+// addSenderPart() likewise puts something before the sender's name (avatars).
 import { api, enc } from '../api.js';
 import { emit } from '../bus.js';
 import { state } from '../store.js';
@@ -15,10 +16,15 @@ import { ask } from './dialog.js';
 import { alertStatus } from './status.js';
 
 const parts = [];  // (ev, tl) -> Node or null, in the order added
+const senderParts = [];  // (ev) -> Node or null
 
 // Registers `part(ev, tl)`, called for every shown message that is not
 // deleted; a Node it returns is put after the body.
 export function addMessagePart(part) { parts.push(part); }
+
+// Registers `part(ev)`, called for every shown message; a Node it returns is
+// put before the sender's name.
+export function addSenderPart(part) { senderParts.push(part); }
 
 // Appends text to `parent`, turning http(s) links into anchors and
 // highlighting @user:server mentions. Never interprets HTML.
@@ -76,6 +82,10 @@ export function renderEvent(ev, tl) {
   const dot = document.createElement('span');
   dot.className = 'presence' + (state.presence.get(ev.sender) === 'online' ? ' online' : '');
   who.append(dot, document.createTextNode(ev.sender));
+  for (const part of senderParts) {
+    const node = part(ev);
+    if (node) who.prepend(node);
+  }
   const when = document.createElement('time');
   when.className = 'when';
   when.dateTime = new Date(ev.origin_ts).toISOString();

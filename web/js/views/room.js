@@ -3,6 +3,7 @@
 import { api, enc } from '../api.js';
 import { $ } from '../dom.js';
 import { state } from '../store.js';
+import { avatarNode } from './avatars.js';
 import { ask, show } from './dialog.js';
 import { alertStatus } from './status.js';
 
@@ -19,6 +20,7 @@ export function mount() {
     for (const m of r.members) {
       const li = document.createElement('li');
       li.textContent = `${m.user_id} — ${m.membership === 'invite' ? 'invited' : m.role}`;
+      li.prepend(avatarNode(m.user_id));
       ul.append(li);
     }
     show('Members', [ul]);

@@ -73,7 +73,7 @@ export function renderTimeline(stickToBottom) {
   }
   for (const p of state.outbox.filter((o) => o.group_id === state.current && !state.echoed.has(o.txn))) {
     el.append(renderEvent({ event_id: p.txn, type: 'message', sender: state.me.user_id, origin_ts: p.at,
-      content: { body: p.body }, pending: true, unsent: true }, tl));
+      content: { body: p.body, media_id: p.media_id }, pending: true, unsent: true }, tl));
   }
   // New messages scroll into view when the reader is at the bottom (or asked).
   if (stickToBottom || atBottom) el.scrollTop = el.scrollHeight;
