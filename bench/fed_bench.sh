@@ -23,40 +23,22 @@
 #   NODE_PRELOAD=/path/lib.so runs the nodes with LD_PRELOAD (another malloc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LOADGEN=build/bench/gc-loadgen
-[ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
 . bench/lib.sh
+bench_need_loadgen
 bench_init
 MODE=${1:-latency}
 shift || true
 
-BASE=$((20000 + RANDOM % 9000))
+BASE=$(bench_port)
 A_HTTP=$BASE; B_HTTP=$((BASE + 1)); A_FED=$((BASE + 2)); B_FED=$((BASE + 3))
 
 start_node() {  # name http fed other_name other_http
   mkdir -p "$TMP/$1"
-  cat > "$TMP/$1/node.yaml" <<YAML
-node:
-  name: $1
-  data_dir: $TMP/$1/data
-http:
-  listen: 127.0.0.1:$2
-  threads: 2
-  workers: ${WORKERS:-32}
-  max_connections: 20000
-federation:
-  listen: tcp://127.0.0.1:$3
+  BENCH_LOAD=1 bench_node_yaml "$TMP/$1/node.yaml" "$1" "$2" "  listen: tcp://127.0.0.1:$3
   rate_per_peer: 100000
   burst_per_peer: 100000
   resolve:
-    $4: http://127.0.0.1:$5
-database:
-  url: ""
-  pool_size: 16
-rate_limits:
-  enabled: false
-stream:
-  max_connections: 20000
+    $4: http://127.0.0.1:$5" <<YAML
 log:
   access: false
 YAML
@@ -117,12 +99,8 @@ fi
 
 # catchup
 BACKLOG=${1:-100000}
-reg() {  # port name -> token
-  curl -sf -XPOST "http://127.0.0.1:$1/api/v1/auth/register" \
-    -d "{\"username\":\"$2\",\"password\":\"correct horse\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
-}
-A_TOK=$(reg "$A_HTTP" alice)
-B_TOK=$(reg "$B_HTTP" bob)
+A_TOK=$(bench_register "$A_HTTP" alice)
+B_TOK=$(bench_register "$B_HTTP" bob)
 curl -sf -XPOST "http://127.0.0.1:$A_HTTP/api/v1/groups" -H "Authorization: Bearer $A_TOK" -d '{"name":"backlog"}' >/dev/null
 G='%23backlog%3Aacme.test'
 curl -sf -XPOST "http://127.0.0.1:$B_HTTP/api/v1/groups/$G/join" -H "Authorization: Bearer $B_TOK" >/dev/null

@@ -15,28 +15,13 @@ THREADS=${3:-1}
 command -v wrk >/dev/null || { echo "wrk missing: make deps" >&2; exit 1; }
 . bench/lib.sh
 bench_init
-PORT=$((20000 + RANDOM % 10000))
-
-cat > "$TMP/node.yaml" <<YAML
-node:
-  name: bench.test
-  data_dir: $TMP/data
-http:
-  listen: 127.0.0.1:$PORT
-  threads: 2
-federation:
-  listen: tcp://127.0.0.1:0
-database:
-  url: ""
-rate_limits:
-  enabled: false
+PORT=$(bench_port)
+bench_node_yaml "$TMP/node.yaml" bench.test "$PORT" <<YAML
 log:
   access: true
 YAML
 bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
-TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/register" \
-  -d '{"username":"bench","password":"benchmark-password"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-[ -n "$TOKEN" ] || { echo "could not register"; cat "$TMP/node.log"; exit 1; }
+TOKEN=$(bench_register "$PORT" bench)
 
 run() {
   local name=$1; shift
@@ -51,7 +36,7 @@ run() {
   printf '%-28s %10s req/s   p50 %8s   p99 %8s   %s\n' "$name" "$rps" "$p50" "$p99" "$errors"
 }
 
-echo "# $(date -u +%F) $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//')"
+bench_header
 echo "# wrk -t$THREADS -c$CONNS -d${DURATION}s, node http.threads=2, access log on, rate limits off"
 run "GET /healthz" "http://127.0.0.1:$PORT/healthz"
 run "GET /api/v1/me (Bearer)" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me"

@@ -15,21 +15,8 @@ CONC=${3:-4}
 command -v vips >/dev/null || { echo "vips missing: make deps (libvips-tools)" >&2; exit 1; }
 . bench/lib.sh
 bench_init
-PORT=$((20000 + RANDOM % 10000))
-
-cat > "$TMP/node.yaml" <<YAML
-node:
-  name: bench.test
-  data_dir: $TMP/data
-http:
-  listen: 127.0.0.1:$PORT
-  threads: 2
-federation:
-  listen: tcp://127.0.0.1:0
-database:
-  url: ""
-rate_limits:
-  enabled: false
+PORT=$(bench_port)
+bench_node_yaml "$TMP/node.yaml" bench.test "$PORT" <<YAML
 log:
   access: false
 media:
@@ -38,9 +25,7 @@ media:
 YAML
 bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
 URL="http://127.0.0.1:$PORT"
-TOKEN=$(curl -sf -X POST "$URL/api/v1/auth/register" \
-  -d '{"username":"bench","password":"benchmark-password"}' | sed -E 's/.*"access_token":"([^"]+)".*/\1/')
-[ -n "$TOKEN" ] || { echo "could not register"; cat "$TMP/node.log"; exit 1; }
+TOKEN=$(bench_register "$PORT" bench)
 
 # A photo-like JPEG of side $1 px (independent noise per band compresses
 # like a photo: about 0.65 bytes per pixel at Q 85).
@@ -74,7 +59,7 @@ run_uploads() {  # name file count
     t = e - s; printf "%-34s %6d uploads (%d ok) in %6.2f s: %7.1f uploads/s %7.2f MB/s in\n", name " (" int(b/1024) " KiB)", n, ok, t, ok/t, ok*b/t/1e6 }'
 }
 
-echo "# $(date -u +%F) $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//')"
+bench_header
 echo "# node http.threads=2, media.image_workers=2, client concurrency $CONC, client and node on the same cores"
 run_uploads "upload ~100 KB JPEG" "$TMP/small.jpg" "$SMALL"
 run_uploads "upload ~5 MB JPEG" "$TMP/large.jpg" "$LARGE"

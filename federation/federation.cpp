@@ -19,6 +19,7 @@
 //   outbox.cpp         the participant's sends to homes, in each user's order
 //   join.cpp           joins of remote groups, and replica repair after a crash
 //   requests.cpp       catchup, profile and history, both sides
+//   media_fetch.cpp    media.fetch: other nodes' media in chunks, both sides
 //   frame_text.h       entries and frames assembled as text
 //   inbound_checks.h   the checks of peers' frames and entries (pure functions)
 //   peers.h            peer resolution, pinning and policy; transport.h the sockets
@@ -224,7 +225,7 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
   if (!parsed.ok()) {
     ++rejected;
     LogWarn("federation frame refused: malformed", {{"peer", peer}, {"bytes", static_cast<int64_t>(frame.size())}});
-    Answer(peer, re, false, {{"code", "invalid"}, {"message", "malformed frame"}});
+    Answer(peer, re, false, {{"code", ErrorCodeName(ErrorCode::kInvalid)}, {"message", "malformed frame"}});
     return;
   }
   json f = std::move(*parsed);
@@ -250,6 +251,8 @@ void Federation::OnRequest(const std::string& peer, std::string frame) {
     workers_->Post([this, peer, re, body = std::move(body)] { HandleCatchup(peer, re, body); });
   } else if (type == "profile") {
     workers_->Post([this, peer, re, body = std::move(body)] { HandleProfile(peer, re, body); });
+  } else if (type == "media.fetch") {
+    workers_->Post([this, peer, re, body = std::move(body)] { HandleMediaFetch(peer, re, body); });
   } else if (type == "key_query") {
     Answer(peer, re, true, {{"document", json::parse(node_document_, nullptr, false)}});
   } else {

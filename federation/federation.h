@@ -49,6 +49,7 @@
 #include "services/groups/group_log.h"
 #include "services/groups/group_service.h"
 #include "services/groups/signed_log/chain.h"
+#include "services/media/remote_media.h"
 
 namespace gc {
 
@@ -56,13 +57,14 @@ struct Config;
 struct NodeKeys;
 class PgPool;
 class GroupService;
+class MediaService;
 class MessagingService;
 class RateLimiter;
 class TimerQueue;
 class UserService;
 class WorkerPool;
 
-class Federation : public RemoteGroups, public RemoteMembership, public EventSink {
+class Federation : public RemoteGroups, public RemoteMembership, public EventSink, public RemoteMediaSource {
  public:
   Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log);
   ~Federation() override;
@@ -72,6 +74,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
     messaging_ = messaging;
     users_ = users;
   }
+  void set_media(MediaService* media) { media_ = media; }
   // Binds federation.listen; endpoint() is then the bound address.
   Status Bind();
   const std::string& endpoint() const { return transport_.endpoint(); }
@@ -94,6 +97,10 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // The public profile of a user of another node, asked of their node
   // (`profile` message) and cached for 5 minutes (requests.cpp).
   Result<nlohmann::json> RemoteProfile(const std::string& user_id);
+  // RemoteMediaSource: a chunk of another node's media, asked of its origin
+  // (`media.fetch`, media_fetch.cpp).
+  Result<RemoteMediaChunk> FetchMediaChunk(const std::string& origin, const std::string& media_id, int64_t offset,
+                                           std::chrono::milliseconds timeout) override;
 
   // EventSink: wakes the pusher for groups homed here (home_push.cpp).
   void Publish(const GroupEvent& event, const std::vector<std::string>& members,
@@ -197,6 +204,8 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   void HandleCatchup(const std::string& peer, const std::string& re, const nlohmann::json& body);
   void HandleHistory(const std::string& peer, const std::string& re, const nlohmann::json& body);
   void HandleProfile(const std::string& peer, const std::string& re, const nlohmann::json& body);
+  // The origin's side of media.fetch (media_fetch.cpp).
+  void HandleMediaFetch(const std::string& peer, const std::string& re, const nlohmann::json& body);
 
   // Home: pushes to participants (home_push.cpp)
   void PusherLoop();
@@ -266,6 +275,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   GroupService* groups_ = nullptr;
   MessagingService* messaging_ = nullptr;
   UserService* users_ = nullptr;
+  MediaService* media_ = nullptr;
   std::mutex profiles_mu_;
   std::map<std::string, std::pair<int64_t, nlohmann::json>> profiles_;  // GUARDED_BY(profiles_mu_)
   std::string self_;

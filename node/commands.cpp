@@ -21,6 +21,7 @@
 #include "node/db/pg.h"
 #include "node/identity/node_keys.h"
 #include "node/node.h"
+#include "services/users/pg_user_store.h"
 #include "services/users/user_service.h"
 
 namespace gc {
@@ -241,7 +242,8 @@ int Admin(int argc, char** argv) {
               << ".." << rep->last_seq << "), chain head " << rep->head << "\n";
     return kExitOk;
   }
-  UserService users((*db)->pool(), config.node.name, config.registration.mode);
+  PgUserStore user_store((*db)->pool(), config.node.name);
+  UserService users(user_store, config.node.name, config.registration.mode);
 
   if (sub == "create-user") {
     auto password = ReadPasswordFile(*args.Get("--password-file"));

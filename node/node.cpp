@@ -43,9 +43,11 @@
 #include "node/stream/stream_hub.h"
 #include "services/groups/group_log.h"
 #include "services/groups/group_service.h"
+#include "services/groups/pg_group_store.h"
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
+#include "services/messaging/pg_message_store.h"
 #include "services/media/blob_store.h"
 #include "services/media/media_http.h"
 #include "services/media/media_service.h"
@@ -57,6 +59,7 @@
 #include "services/notifications/email_notifier.h"
 #include "services/notifications/push_sender.h"
 #include "services/notifications/pusher_directory.h"
+#include "services/users/pg_user_store.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -153,12 +156,15 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->metrics_ = std::make_unique<Metrics>();
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
   n->fetches_ = std::make_unique<WorkerPool>(2, "gc-fed-fetch");
-  n->users_ = std::make_unique<UserService>(n->db_->pool(), c.node.name, c.registration.mode,
+  n->user_store_ = std::make_unique<PgUserStore>(n->db_->pool(), c.node.name);
+  n->users_ = std::make_unique<UserService>(*n->user_store_, c.node.name, c.registration.mode,
                                             c.sessions.idle_timeout_s);
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
-  n->groups_ = std::make_unique<GroupService>(*n->log_, n->db_->pool(), *n->users_, c.node.name);
-  n->messaging_ = std::make_unique<MessagingService>(*n->log_, n->db_->pool(), c.limits.max_message_bytes);
+  n->group_store_ = std::make_unique<PgGroupStore>(n->db_->pool());
+  n->groups_ = std::make_unique<GroupService>(*n->log_, *n->group_store_, *n->users_, c.node.name);
+  n->message_store_ = std::make_unique<PgMessageStore>(n->db_->pool());
+  n->messaging_ = std::make_unique<MessagingService>(*n->log_, *n->message_store_, c.limits.max_message_bytes);
   // The stream hub is platform code; the messaging service's StreamDelivery
   // feeds it (events, typing, read markers) and answers its questions.
   // Presence goes to everyone who shares a group with the user.
@@ -346,7 +352,13 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   mo.image_queue = c.media.image_queue;
   mo.retention_days = c.media.retention_days;
   mo.unreferenced_after_s = c.media.unreferenced_after_s;
+  mo.remote_cache_bytes = c.media.remote_cache_bytes;
+  mo.max_remote_bytes = c.limits.max_upload_bytes;
   n->media_ = std::make_unique<MediaService>(n->db_->pool(), *n->media_store_, mo);
+  // Federated media: other nodes' media is fetched over federation, and
+  // this node's is served to peers through the media service's rules.
+  n->media_->set_remote_source(n->federation_.get());
+  n->federation_->set_media(n->media_.get());
   n->media_->set_audit([self](const std::string& action, const std::string& target, const std::string& why) {
     auto st = self->audit_->Record("node", action, target, "", "", {{"reason", why}});
     if (!st.ok()) LogWarn("audit record failed", {{"error", st.error().message}});
@@ -489,6 +501,20 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [media] { return static_cast<double>(media->removed.load()); });
   m.AddGauge("groupchat_media_queue_depth", "Uploads waiting for an image worker.",
              [media] { return static_cast<double>(media->queued()); });
+  m.AddCounterFn("groupchat_media_remote_fetches_total", "Fetches of other nodes' media from their origin.",
+                 [media] { return static_cast<double>(media->remote_fetches.load()); });
+  m.AddCounterFn("groupchat_media_remote_fetch_failures_total",
+                 "Fetches of other nodes' media that failed (refused, origin unreachable, checks failed).",
+                 [media] { return static_cast<double>(media->remote_fetch_failures.load()); });
+  m.AddCounterFn("groupchat_media_remote_invalid_total",
+                 "Fetches refused because the origin's bytes failed the checks (size, sha256, chunks).",
+                 [media] { return static_cast<double>(media->remote_invalid.load()); });
+  m.AddCounterFn("groupchat_media_remote_evicted_total", "Cached remote media evicted (media.remote_cache_bytes).",
+                 [media] { return static_cast<double>(media->remote_evicted.load()); });
+  m.AddCounterFn("groupchat_media_served_to_peers_total", "Media fetches by other nodes served (first chunks).",
+                 [media] { return static_cast<double>(media->served_to_peers.load()); });
+  m.AddCounterFn("groupchat_media_chunks_to_peers_total", "media.fetch chunks answered to other nodes.",
+                 [media] { return static_cast<double>(media->chunks_to_peers.load()); });
   m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
              [self] { return MonotonicSeconds() - self->started_at_; });
   return n;

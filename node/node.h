@@ -24,6 +24,9 @@ class Federation;
 class GroupService;
 class SearchIndex;
 class MessagingService;
+class MessageStore;
+class UserStore;
+class GroupStore;
 class StreamHub;
 class StreamDelivery;
 class StreamEndpoint;
@@ -59,9 +62,12 @@ class Node {
   // Outbound fetches for anonymous federation requests (the hello): a pool
   // of their own, so that slow or hostile names cannot hold the workers.
   std::unique_ptr<WorkerPool> fetches_;
+  std::unique_ptr<UserStore> user_store_;
   std::unique_ptr<UserService> users_;
   std::unique_ptr<GroupLog> log_;
+  std::unique_ptr<GroupStore> group_store_;
   std::unique_ptr<GroupService> groups_;
+  std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<MessagingService> messaging_;
   std::unique_ptr<SearchIndex> search_index_;
   std::unique_ptr<Federation> federation_;

@@ -13,7 +13,9 @@
 // so a 25 MiB upload costs a 64 KiB buffer, not 25 MiB. Responses that carry
 // a ResponseFile are streamed from it the same way (downloads, Range).
 //
-// Beast is included only by http_server.cpp (it is costly to compile).
+// The connection itself is an HttpSession (http_session.h). Beast is included
+// only by node/http/http_server*.{h,cpp}, http_session* and file_bodies.h (it
+// is costly to compile), never by this header.
 #pragma once
 
 #include <functional>
@@ -64,7 +66,7 @@ class HttpServer {
 
   int connections() const;
 
-  struct Impl;  // defined in http_server.cpp (sessions need it)
+  struct Impl;  // http_server_impl.h (sessions need it)
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "node/common/client_error.h"
+
 namespace gc {
 
 using nlohmann::json;
@@ -74,19 +76,7 @@ Result<int64_t> QueryInt(const HttpRequest& req, const char* name, int64_t lo, i
 }
 
 HttpResponse ToHttp(const Error& e) {
-  int status = 500;
-  const char* code = "internal";
-  switch (e.code) {
-    case ErrorCode::kInvalid: status = 400; code = "invalid_request"; break;
-    case ErrorCode::kUnauthorized: status = 401; code = "unauthorized"; break;
-    case ErrorCode::kForbidden: status = 403; code = "forbidden"; break;
-    case ErrorCode::kNotFound: status = 404; code = "not_found"; break;
-    case ErrorCode::kConflict: status = 409; code = "conflict"; break;
-    case ErrorCode::kTooLarge: status = 413; code = "payload_too_large"; break;
-    case ErrorCode::kRateLimited: status = 429; code = "rate_limited"; break;
-    case ErrorCode::kUnavailable: status = 503; code = "unavailable"; break;
-    case ErrorCode::kInternal: status = 500; code = "internal"; break;
-  }
+  auto [status, code] = ClientErrorOf(e.code);
   // Internal detail codes (e.g. a SQLSTATE class) are not for clients.
   bool public_detail = !e.detail_code.empty() && e.code != ErrorCode::kInternal &&
                        e.code != ErrorCode::kUnavailable && e.detail_code != "unique_violation";

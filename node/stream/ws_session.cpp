@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "node/common/client_error.h"
 #include "node/common/log.h"
 #include "node/http/gateway.h"
 #include "node/http/http_types.h"
@@ -94,8 +95,8 @@ void WsSession::Start(http::request<http::string_body> req) {
     auto p = ticket.empty() ? self->ep_.auth.Authenticate(token) : self->ep_.auth.RedeemStreamTicket(ticket);
     asio::dispatch(self->executor_, [self, p = std::move(p)]() mutable {
       if (!p.ok()) {
-        if (p.error().code == ErrorCode::kUnavailable) return self->Reject(503, "unavailable", p.error().message);
-        return self->Reject(401, "unauthorized", p.error().message);
+        auto [status, code] = ClientErrorOf(p.error().code);
+        return self->Reject(status, code, p.error().message);
       }
       self->principal_ = *p;
       self->Upgrade();

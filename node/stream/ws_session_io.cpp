@@ -18,6 +18,7 @@
 
 #include <algorithm>
 
+#include "node/common/client_error.h"
 #include "node/common/log.h"
 #include "node/stream/ws_session.h"
 
@@ -275,7 +276,7 @@ void WsSession::OnClientFrame(const std::string& text, bool binary) {
     ep_.post_blocking([self, group, typing] {
       Status st = self->ep_.source.Typing(*self->principal_.user, group, typing);
       if (!st.ok()) {
-        Frame f = ErrorFrame(st.error().code == ErrorCode::kNotFound ? "not_found" : "forbidden", st.error().message);
+        Frame f = ErrorFrame(ClientErrorOf(st.error().code).code, st.error().message);
         asio::dispatch(self->executor_, [self, f] { self->Reply(f); });
       }
     });

@@ -7,7 +7,6 @@
 #include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
-#include "node/db/pg.h"
 #include "services/groups/projections.h"
 #include "services/users/user_service.h"
 
@@ -16,37 +15,6 @@ namespace gc {
 using nlohmann::json;
 
 namespace {
-
-GC_SQL(kJoinedGroups,
-       "SELECT m.group_id FROM group_members m JOIN groups g ON g.id = m.group_id "
-       "WHERE m.user_id = $1 AND m.membership = 'join' AND g.deleted_at IS NULL");
-GC_SQL(kMyGroups,
-       "SELECT g.id, coalesce(r.seq, 0), "
-       " CASE WHEN m.membership <> 'join' THEN 0 ELSE (SELECT count(*) FROM events e WHERE e.group_id = g.id "
-       "   AND e.seq > coalesce(r.seq, 0) AND e.type = 'message' AND e.sender <> $1 AND e.deleted_at IS NULL) END, "
-       " CASE WHEN m.membership <> 'join' THEN 0 ELSE (SELECT count(*) FROM mentions x WHERE x.group_id = g.id "
-       "   AND x.user_id = $1 AND x.seq > coalesce(r.seq, 0)) END "
-       "FROM group_members m JOIN groups g ON g.id = m.group_id "
-       "LEFT JOIN read_markers r ON r.group_id = g.id AND r.user_id = $1 "
-       "WHERE m.user_id = $1 AND m.membership IN ('join', 'invite') AND g.deleted_at IS NULL "
-       "ORDER BY g.last_event_at DESC");
-GC_SQL(kLastEvent, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
-                   "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT 1");
-GC_SQL(kCountGroups, "SELECT count(*) FROM groups WHERE deleted_at IS NULL");
-GC_SQL(kAdminSearch,
-       "SELECT id, count(*) OVER () FROM groups WHERE deleted_at IS NULL "
-       "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(split_part(address, ':', 1), lower($1)) > 0) "
-       "ORDER BY last_event_at DESC, id LIMIT $2 OFFSET $3");
-GC_SQL(kMessageCount, "SELECT count(*) FROM events WHERE group_id = $1 AND type = 'message' AND deleted_at IS NULL");
-GC_SQL(kPurgeReactions, "DELETE FROM reactions WHERE group_id = $1");
-GC_SQL(kPurgeMentions, "DELETE FROM mentions WHERE group_id = $1");
-GC_SQL(kPurgeMarkers, "DELETE FROM read_markers WHERE group_id = $1");
-GC_SQL(kPurgeEvents, "DELETE FROM events WHERE group_id = $1 AND type <> 'group.delete'");
-GC_SQL(kDirectory,
-       "SELECT id, count(*) OVER () FROM groups WHERE visibility = 'public' AND deleted_at IS NULL "
-       "AND ($1 = '' OR strpos(lower(title), lower($1)) > 0 OR strpos(split_part(address, ':', 1), lower($1)) > 0 "
-       "     OR strpos(lower(topic), lower($1)) > 0) "
-       "ORDER BY last_event_at DESC, id LIMIT $2 OFFSET $3");
 
 // A `member` event draft changing `user` to membership/role.
 Draft MemberDraft(const std::string& actor, const std::string& user, const std::string& membership,
@@ -124,8 +92,8 @@ json GroupViewJson(const GroupView& g) {
   return j;
 }
 
-GroupService::GroupService(GroupLog& log, PgPool& db, UserService& users, std::string server_name)
-    : log_(log), db_(db), users_(users), server_name_(std::move(server_name)) {}
+GroupService::GroupService(GroupLog& log, GroupStore& store, UserService& users, std::string server_name)
+    : log_(log), store_(store), users_(users), server_name_(std::move(server_name)) {}
 
 Result<int64_t> GroupService::Resolve(const UserProfile& me, const std::string& group_id, bool must_be_member) {
   auto addr = ParseGroupId(group_id);
@@ -457,20 +425,19 @@ Result<GroupService::AdminGroupInfo> GroupService::AdminGet(const std::string& g
     return i;
   });
   if (!info.ok()) return info.error();
-  auto count = db_.With([&](PgConn& c) { return c.Exec(kMessageCount, {*row}); });
+  auto count = store_.MessageCount(*row);
   if (!count.ok()) return count.error();
-  info->message_count = count->int64(0, 0);
+  info->message_count = *count;
   return *info;
 }
 
 Result<std::vector<GroupService::AdminGroupInfo>> GroupService::AdminSearch(const std::string& q, int limit,
                                                                            int offset, int64_t* total) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kAdminSearch, {q, limit, offset}); });
-  if (!r.ok()) return r.error();
-  *total = r->rows() > 0 ? r->int64(0, 1) : 0;
+  auto rows = store_.AdminSearch(q, limit, offset, total);
+  if (!rows.ok()) return rows.error();
   std::vector<AdminGroupInfo> out;
-  for (int i = 0; i < r->rows(); ++i) {
-    auto addr = log_.Read(r->int64(i, 0), [](const GroupState& s) { return s.address; });
+  for (int64_t row : *rows) {
+    auto addr = log_.Read(row, [](const GroupState& s) { return s.address; });
     if (!addr.ok()) continue;
     auto info = AdminGet(*addr);
     if (info.ok()) out.push_back(std::move(*info));
@@ -504,66 +471,44 @@ Result<int64_t> GroupService::AdminDelete(const UserProfile& admin, const std::s
   });
   if (!r.ok()) return r.error();
   // The members have been told; now the history goes.
-  int64_t g = *row;
-  return db_.Transaction([&](PgConn& c) -> Result<int64_t> {
-    for (const auto* q : {&kPurgeReactions, &kPurgeMentions, &kPurgeMarkers}) {
-      auto d = c.Exec(*q, {g});
-      if (!d.ok()) return d.error();
-    }
-    auto e = c.Exec(kPurgeEvents, {g});
-    if (!e.ok()) return e.error();
-    return e->affected();
-  });
+  return store_.PurgeHistory(*row);
 }
 
-Result<int64_t> GroupService::CountGroups() {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kCountGroups); });
-  if (!r.ok()) return r.error();
-  return r->int64(0, 0);
-}
+Result<int64_t> GroupService::CountGroups() { return store_.CountGroups(); }
 
 Result<std::vector<int64_t>> GroupService::JoinedGroups(const std::string& user_id) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kJoinedGroups, {user_id}); });
-  if (!r.ok()) return r.error();
-  std::vector<int64_t> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back(r->int64(i, 0));
-  return out;
+  return store_.JoinedGroups(user_id);
 }
 
 Result<std::vector<GroupListItem>> GroupService::ListMine(const UserProfile& me) {
-  auto r = db_.With([&](PgConn& c) -> Result<std::vector<GroupListItem>> {
-    auto rows = c.Exec(kMyGroups, {me.user_id});
-    if (!rows.ok()) return rows.error();
-    std::vector<GroupListItem> out;
-    for (int i = 0; i < rows->rows(); ++i) {
-      int64_t row = rows->int64(i, 0);
-      auto v = log_.Read(row, [&](const GroupState& s) { return ViewOf(s, me.user_id); });
-      if (!v.ok()) continue;
-      GroupListItem item;
-      item.group = *v;
-      item.read_seq = rows->int64(i, 1);
-      item.unread_count = rows->int64(i, 2);
-      item.mention_count = rows->int64(i, 3);
-      if (v->my_membership == std::optional<std::string>("join")) {
-        auto last = c.Exec(kLastEvent, {row});
-        if (!last.ok()) return last.error();
-        if (last->rows() > 0) item.last_event = EventJson(EventFromRow(*last, 0));
-      }
-      out.push_back(std::move(item));
+  auto mine = store_.MyGroups(me.user_id);
+  if (!mine.ok()) return mine.error();
+  std::vector<GroupListItem> out;
+  for (const auto& m : *mine) {
+    auto v = log_.Read(m.row, [&](const GroupState& s) { return ViewOf(s, me.user_id); });
+    if (!v.ok()) continue;
+    GroupListItem item;
+    item.group = *v;
+    item.read_seq = m.read_seq;
+    item.unread_count = m.unread_count;
+    item.mention_count = m.mention_count;
+    if (v->my_membership == std::optional<std::string>("join")) {
+      auto last = store_.LastEvent(m.row);
+      if (!last.ok()) return last.error();
+      if (*last) item.last_event = EventJson(**last);
     }
-    return out;
-  });
-  return r;
+    out.push_back(std::move(item));
+  }
+  return out;
 }
 
 Result<std::vector<GroupView>> GroupService::Directory(const std::string& q, int limit, int offset, int64_t* total) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kDirectory, {q, limit, offset}); });
-  if (!r.ok()) return r.error();
-  *total = r->rows() > 0 ? r->int64(0, 1) : 0;
+  auto rows = store_.PublicDirectory(q, limit, offset, total);
+  if (!rows.ok()) return rows.error();
   std::vector<GroupView> out;
   UserProfile nobody;
-  for (int i = 0; i < r->rows(); ++i) {
-    auto v = log_.Read(r->int64(i, 0), [&](const GroupState& s) { return ViewOf(s, nobody.user_id); });
+  for (int64_t row : *rows) {
+    auto v = log_.Read(row, [&](const GroupState& s) { return ViewOf(s, nobody.user_id); });
     if (v.ok()) out.push_back(*v);
   }
   return out;

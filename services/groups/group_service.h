@@ -23,10 +23,10 @@
 #include "node/common/principal.h"
 #include "node/common/result.h"
 #include "services/groups/group_log.h"
+#include "services/groups/group_store.h"
 
 namespace gc {
 
-class PgPool;
 class UserService;
 
 struct GroupSettingsPatch {
@@ -76,7 +76,9 @@ class RemoteMembership {
 
 class GroupService {
  public:
-  GroupService(GroupLog& log, PgPool& db, UserService& users, std::string server_name);
+  // Listings and counts come from `store`; every change is an event
+  // appended through `log`. Both outlive the service.
+  GroupService(GroupLog& log, GroupStore& store, UserService& users, std::string server_name);
   void set_remote(RemoteMembership* remote) { remote_ = remote; }
 
   // name: the local part of the address ([a-z0-9._-]{1,64}).
@@ -155,7 +157,7 @@ class GroupService {
                        const std::string& action, const std::string& reason, StatusDone done);
 
   GroupLog& log_;
-  PgPool& db_;
+  GroupStore& store_;
   UserService& users_;
   std::string server_name_;
   RemoteMembership* remote_ = nullptr;

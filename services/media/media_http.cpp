@@ -16,11 +16,19 @@ using nlohmann::json;
 namespace {
 
 // The media errors the contract names by their own code: 413
-// quota_exceeded and 400 invalid_media.
+// quota_exceeded and 400 invalid_media; and for another node's media, 502
+// origin_unavailable (the origin cannot be reached in time) and 502
+// remote_media_invalid (its answer failed the checks): the fault is
+// upstream, not the client's.
 HttpResponse MediaError(const Error& e) {
   if (e.detail_code == "quota_exceeded" || e.detail_code == "invalid_media") {
     HttpResponse r = ToHttp(e);
     r.body = ErrorBody(e.detail_code, e.message, e.detail_code);
+    return r;
+  }
+  if (e.detail_code == "origin_unavailable" || e.detail_code == "remote_media_invalid") {
+    HttpResponse r = ErrorResponse(502, e.detail_code, e.message);
+    if (e.detail_code == "origin_unavailable") r.headers.emplace_back("Retry-After", "5");
     return r;
   }
   return ToHttp(e);
@@ -157,35 +165,43 @@ void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64
     });
   });
 
-  auto download = [&media](RequestContext& ctx) -> HttpResponse {
-    auto item = media.Readable(ctx.user().user_id, MediaIdOf(ctx));
-    if (!item.ok()) return ToHttp(item.error());
-    auto opened = media.OpenOriginal(*item);
-    if (!opened.ok()) return ToHttp(opened.error());
-    return ServeBlob(ctx.req, *opened, item->content_type, item->sha256, item->filename);
+  // Downloads wait on the origin for another node's media that is not cached
+  // here (MediaService::ReadableAsync): asynchronous routes, answered from
+  // the fetch's completion. Each copies the request for its Range and
+  // validator headers.
+  auto download = [&media](RequestContext& ctx, Respond respond) {
+    media.ReadableAsync(ctx.user().user_id, MediaIdOf(ctx), [&media, req = ctx.req, respond](Result<MediaItem> item) {
+      if (!item.ok()) return respond(MediaError(item.error()));
+      auto opened = media.OpenOriginal(*item);
+      if (!opened.ok()) return respond(ToHttp(opened.error()));
+      respond(ServeBlob(req, *opened, item->content_type, item->sha256, item->filename));
+    });
   };
-  auto thumbnail = [&media](RequestContext& ctx) -> HttpResponse {
+  auto thumbnail = [&media](RequestContext& ctx, Respond respond) {
     auto size = QueryInt(ctx.req, "size", 1, 100000, 320);
-    if (!size.ok()) return ToHttp(size.error());
-    auto item = media.Readable(ctx.user().user_id, MediaIdOf(ctx));
-    if (!item.ok()) return ToHttp(item.error());
-    auto t = media.OpenThumbnail(*item, static_cast<int>(*size));
-    if (!t.ok()) return ToHttp(t.error());
-    return ServeBlob(ctx.req, t->opened, t->content_type, t->sha256, "");
+    if (!size.ok()) return respond(ToHttp(size.error()));
+    int s = static_cast<int>(*size);
+    media.ReadableAsync(ctx.user().user_id, MediaIdOf(ctx), [&media, req = ctx.req, s, respond](Result<MediaItem> item) {
+      if (!item.ok()) return respond(MediaError(item.error()));
+      auto t = media.OpenThumbnail(*item, s);
+      if (!t.ok()) return respond(ToHttp(t.error()));
+      respond(ServeBlob(req, t->opened, t->content_type, t->sha256, ""));
+    });
   };
-  auto info = [&media](RequestContext& ctx) -> HttpResponse {
-    auto item = media.Readable(ctx.user().user_id, MediaIdOf(ctx));
-    if (!item.ok()) return ToHttp(item.error());
-    return JsonResponse(200, ItemJson(*item, false));
+  auto info = [&media](RequestContext& ctx, Respond respond) {
+    media.ReadableAsync(ctx.user().user_id, MediaIdOf(ctx), [respond](Result<MediaItem> item) {
+      if (!item.ok()) return respond(MediaError(item.error()));
+      respond(JsonResponse(200, ItemJson(*item, false)));
+    });
   };
   // Literal suffixes first: the router takes the first pattern that fits.
   for (const char* base : {"/api/v1/media/{server}/{opaque}", "/api/v1/media/{media_id}"}) {
     std::string b = base;
-    router.Add("GET", b + "/thumbnail", {}, thumbnail);
-    router.Add("GET", b + "/info", {}, info);
+    router.AddAsync("GET", b + "/thumbnail", {}, thumbnail);
+    router.AddAsync("GET", b + "/info", {}, info);
   }
-  router.Add("GET", "/api/v1/media/{server}/{opaque}", {}, download);
-  router.Add("GET", "/api/v1/media/{media_id}", {}, download);
+  router.AddAsync("GET", "/api/v1/media/{server}/{opaque}", {}, download);
+  router.AddAsync("GET", "/api/v1/media/{media_id}", {}, download);
 
   RouteOptions admin;
   admin.admin = true;

@@ -1,6 +1,7 @@
 // HTTP routes of the media service (spec/openapi.yaml, Media):
 //   POST /api/v1/media?filename=                 upload (raw body, streamed to disk)
-//   GET  /api/v1/media/{server}/{opaque}         download (also as one %2F-encoded segment)
+//   GET  /api/v1/media/{server}/{opaque}         download (also as one %2F-encoded segment); another
+//                                                node's media is fetched from its origin first (async)
 //   GET  /api/v1/media/{server}/{opaque}/thumbnail?size=
 //   GET  /api/v1/media/{server}/{opaque}/info    metadata (name, type, size) for file cards
 //   GET  /api/v1/admin/media, /api/v1/admin/media/uploaders

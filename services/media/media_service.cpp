@@ -11,6 +11,7 @@
 #include "node/common/text.h"
 #include "node/common/worker_pool.h"
 #include "node/db/pg.h"
+#include "services/media/media_files.h"
 #include "services/media/sniff.h"
 
 namespace gc {
@@ -43,6 +44,9 @@ GC_SQL(kReadable,
        "             WHERE (e.content ->> 'media_id') = m.media_id AND e.type = 'message' "
        "               AND e.deleted_at IS NULL AND gm.user_id = $2 AND gm.membership = 'join')) "
        "FROM media m WHERE m.media_id = $1");
+// One small write per read of a cached remote item: reads of the same item
+// are rare (clients cache it as immutable), and the order must be exact.
+GC_SQL(kTouchRemote, "UPDATE media SET last_access = clock_timestamp() WHERE media_id = $1");
 GC_SQL(kThumb, "SELECT sha256, content_type FROM media_thumbnails WHERE media_id = $1 AND size = $2");
 GC_SQL(kSetQuarantine,
        "UPDATE media SET quarantined_at = CASE WHEN $2 THEN coalesce(quarantined_at, now()) END, "
@@ -103,15 +107,11 @@ std::string NewOpaque() {
   return out;
 }
 
-// A temp file name in `dir` that nobody else uses (the caller creates it).
-std::string TempName(const std::string& dir, const char* what) {
-  return dir + "/" + what + "-" + NewOpaque();
-}
+}  // namespace
 
-// A file name as given by the client, made harmless for listings and the
-// Content-Disposition header: no path, no control or quote characters,
-// at most 255 bytes of valid UTF-8.
-std::string CleanFilename(const std::string& in) {
+std::string MediaTempName(const std::string& dir, const char* what) { return dir + "/" + what + "-" + NewOpaque(); }
+
+std::string CleanMediaFilename(const std::string& in) {
   std::string name = in.substr(in.find_last_of("/\\") == std::string::npos ? 0 : in.find_last_of("/\\") + 1);
   std::string out;
   for (unsigned char c : name) {
@@ -124,8 +124,6 @@ std::string CleanFilename(const std::string& in) {
   if (out == "." || out == "..") out.clear();
   return out;
 }
-
-}  // namespace
 
 bool IsValidMediaId(const std::string& id) {
   size_t slash = id.find('/');
@@ -153,12 +151,15 @@ MediaService::MediaService(PgPool& db, BlobStore& store, MediaOptions options)
       store_(store),
       options_(std::move(options)),
       images_(options_.max_image_pixels),
-      pool_(std::make_unique<WorkerPool>(options_.image_workers, "gc-media")) {}
+      pool_(std::make_unique<WorkerPool>(options_.image_workers, "gc-media")),
+      fetch_pool_(std::make_unique<WorkerPool>(2, "gc-media-fetch")) {}
 
 MediaService::~MediaService() { Stop(); }
 
 void MediaService::Stop() {
+  fetch_pool_stopping_ = true;  // fetches in progress give up at their next chunk
   if (pool_) pool_->Stop();
+  if (fetch_pool_) fetch_pool_->Stop();
 }
 
 size_t MediaService::queued() const { return pool_ ? pool_->queued() : 0; }
@@ -206,6 +207,28 @@ void MediaService::ReleaseBlob(const std::string& sha) {
   if (!r.ok()) LogWarn("could not release a media blob", {{"sha256", sha}, {"error", r.error().message}});
 }
 
+Result<std::vector<MediaService::ThumbStaged>> MediaService::MakeThumbnails(const std::string& path,
+                                                                          const ImageInfo& info,
+                                                                          std::vector<std::string>& temp_paths) {
+  std::vector<ThumbStaged> thumbs;
+  for (int s : kThumbnailSizes) {
+    if (info.width <= s && info.height <= s) break;  // the original already fits
+    std::string out = MediaTempName(options_.temp_dir, "thumb");
+    temp_paths.push_back(out);
+    auto t0 = std::chrono::steady_clock::now();
+    auto t = images_.Thumbnail(path, s, out);
+    thumbnail_micros.fetch_add(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
+    if (!t.ok()) return t.error();
+    thumbnails_made.fetch_add(1);
+    uint64_t n = 0;
+    auto sha = Sha256OfFile(out, &n);
+    if (!sha.ok()) return sha.error();
+    thumbs.push_back({s, {out, *sha, n}, *t});
+  }
+  return thumbs;
+}
+
 Result<MediaItem> MediaService::Upload(const UserProfile& me, UploadedFile& file, const std::string& filename) {
   SniffedType type = SniffContentType(file.head);
   int64_t quota = options_.quota_bytes_per_user;
@@ -226,21 +249,17 @@ Result<MediaItem> MediaService::Upload(const UserProfile& me, UploadedFile& file
   }
 
   // What is stored: the re-encoded image, or the upload as sent.
-  struct Staged {
-    std::string path, sha;
-    uint64_t size = 0;
-    bool owned = false;  // a temp file of ours to remove
-  };
   struct Cleanup {
     std::vector<std::string> paths;
     ~Cleanup() {
       for (auto& p : paths) ::unlink(p.c_str());
     }
   } cleanup;
-  Staged original{file.path, file.sha256_hex, file.size, false};
+  Staged original{file.path, file.sha256_hex, file.size};
+  bool reencoded = false;  // `original` is a temp file of ours, not the upload
   std::optional<ImageInfo> info;
   if (type.image) {
-    std::string out = TempName(options_.temp_dir, "reencode");
+    std::string out = MediaTempName(options_.temp_dir, "reencode");
     cleanup.paths.push_back(out);
     auto r = images_.Reencode(file.path, type.content_type, out);
     if (!r.ok()) return r.error();
@@ -248,30 +267,14 @@ Result<MediaItem> MediaService::Upload(const UserProfile& me, UploadedFile& file
     uint64_t n = 0;
     auto sha = Sha256OfFile(out, &n);
     if (!sha.ok()) return sha.error();
-    original = {out, *sha, n, true};
+    original = {out, *sha, n};
+    reencoded = true;
   }
-  struct ThumbStaged {
-    int size;
-    Staged staged;
-    ImageInfo info;
-  };
   std::vector<ThumbStaged> thumbs;
   if (info) {
-    for (int s : kThumbnailSizes) {
-      if (info->width <= s && info->height <= s) break;  // the original already fits
-      std::string out = TempName(options_.temp_dir, "thumb");
-      cleanup.paths.push_back(out);
-      auto t0 = std::chrono::steady_clock::now();
-      auto t = images_.Thumbnail(original.path, s, out);
-      thumbnail_micros.fetch_add(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count()));
-      if (!t.ok()) return t.error();
-      thumbnails_made.fetch_add(1);
-      uint64_t n = 0;
-      auto sha = Sha256OfFile(out, &n);
-      if (!sha.ok()) return sha.error();
-      thumbs.push_back({s, {out, *sha, n, true}, *t});
-    }
+    auto made = MakeThumbnails(original.path, *info, cleanup.paths);
+    if (!made.ok()) return made.error();
+    thumbs = std::move(*made);
   }
 
   // Blobs, each with a reference taken; released again if anything fails.
@@ -288,7 +291,7 @@ Result<MediaItem> MediaService::Upload(const UserProfile& me, UploadedFile& file
     release_all();
     return st.error();
   }
-  if (!original.owned) file.Release();  // the store took the upload's own file
+  if (!reencoded) file.Release();  // the store took the upload's own file
   for (auto& t : thumbs) {
     if (Status st = store(t.staged); !st.ok()) {
       release_all();
@@ -301,7 +304,7 @@ Result<MediaItem> MediaService::Upload(const UserProfile& me, UploadedFile& file
   item.origin = options_.server_name;
   item.uploader = me.user_id;
   item.content_type = type.content_type;
-  item.filename = CleanFilename(filename);
+  item.filename = CleanMediaFilename(filename);
   item.size = static_cast<int64_t>(original.size);
   item.sha256 = original.sha;
   if (info) {
@@ -347,6 +350,11 @@ Result<MediaItem> MediaService::Readable(const std::string& user, const std::str
   if (r->rows() == 0) return kNotFound;
   MediaItem item = ItemFromRow(*r, 0);
   if (item.quarantined || !r->boolean(0, 11)) return kNotFound;
+  if (item.origin != options_.server_name) {
+    // A cached remote item in use: the LRU eviction keeps it longer.
+    auto touched = db_.With([&](PgConn& c) { return c.Exec(kTouchRemote, {media_id}); });
+    if (!touched.ok()) LogWarn("could not mark remote media used", {{"error", touched.error().message}});
+  }
   return item;
 }
 
@@ -387,10 +395,20 @@ Result<MediaService::Thumb> MediaService::OpenThumbnail(const MediaItem& item, i
 Status MediaService::MayPost(const std::string& user, const std::string& media_id) {
   auto r = Readable(user, media_id);
   if (r.ok()) return OkStatus();
-  if (r.error().code == ErrorCode::kNotFound) {
-    return Error::Invalid("media_id does not name media you uploaded or can see: upload it with POST /api/v1/media");
+  if (r.error().code != ErrorCode::kNotFound) return r.error();
+  std::string server = media_id.substr(0, media_id.find('/'));
+  if (IsValidMediaId(media_id) && server != options_.server_name) {
+    // Another node's media, not cached here. Its own users' messages (a
+    // submit from that node, signed by it) carry what it vouches for: it
+    // serves the bytes only to whom it chooses. Anyone else may forward it
+    // if they can read it here (spec/media.md 8).
+    auto sender = ParseUserId(user);
+    if (sender && sender->server == server) return OkStatus();
+    auto access = RemoteAccess(user, media_id);
+    if (!access.ok()) return access.error();
+    if (access->first) return OkStatus();
   }
-  return r.error();
+  return Error::Invalid("media_id does not name media you uploaded or can see: upload it with POST /api/v1/media");
 }
 
 Status MediaService::MayUseAsAvatar(const std::string& user, const std::string& media_id) {

@@ -9,10 +9,11 @@
 // A media_id is `SERVER/OPAQUE`: the origin node's name and 24 random
 // base64url characters. It names an upload, not bytes, so access, quarantine
 // and deletion are per upload while storage is per content. Federated media
-// (issue 15, point 7) fits this shape: a node asked for another node's id
-// fetches the bytes once from the origin, checks them against the origin's
-// sha256, and keeps them as a blob like any other, with a `media` row whose
-// origin is the other node.
+// (media_remote.cpp, spec/media.md 8): a node asked for another node's id
+// fetches the bytes once from the origin (concurrent readers share the
+// fetch), checks them against the origin's sha256, and keeps them as a blob
+// like any other, with a `media` row whose origin is the other node and a
+// `last_access` that the cache bound (media.remote_cache_bytes) evicts by.
 //
 // Who may read (CONTRACT.md, Media): the uploader; members of a group in
 // which a live message carries the media_id (joined later too: they see the
@@ -32,6 +33,9 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -44,6 +48,7 @@
 #include "node/http/http_types.h"
 #include "services/media/blob_store.h"
 #include "services/media/image_processor.h"
+#include "services/media/remote_media.h"
 
 namespace gc {
 
@@ -59,6 +64,12 @@ struct MediaOptions {
   int image_queue = 16;
   int retention_days = 0;               // 0: keep forever
   int unreferenced_after_s = 86400;
+  // Federated media: bytes of other nodes' media kept here (LRU beyond),
+  // the largest remote original taken (limits.max_upload_bytes), and the
+  // deadline of one whole fetch.
+  int64_t remote_cache_bytes = 1073741824;
+  int64_t max_remote_bytes = 26214400;
+  std::chrono::milliseconds remote_fetch_timeout{60000};
 };
 
 struct MediaItem {
@@ -123,8 +134,33 @@ class MediaService {
   void UploadAsync(std::shared_ptr<const UserProfile> me, std::shared_ptr<UploadedFile> file, std::string filename,
                    UploadDone done);
 
-  // The item if `user` may read it (rules above); kNotFound otherwise.
+  // The item if `user` may read it (rules above); kNotFound otherwise. A
+  // cached remote item read here counts as used (last_access).
   Result<MediaItem> Readable(const std::string& user, const std::string& media_id);
+
+  // Where other nodes' media comes from (the federation service); without
+  // one, remote media that is not cached is kUnavailable.
+  void set_remote_source(RemoteMediaSource* source) { remote_ = source; }
+  // Readable, and for another node's media that is not cached here but
+  // that `user` may read (a member of a group with a live message carrying
+  // it), fetched from its origin first: once, however many readers wait
+  // (single-flight). `done` is called once, on this thread or a fetch
+  // worker. Errors besides Readable's: kNotFound when the origin refuses;
+  // kUnavailable with detail origin_unavailable when the origin cannot be
+  // reached in time, plain kUnavailable when too many fetches wait; kInvalid
+  // with detail remote_media_invalid when the origin's bytes fail the checks
+  // (RemoteDownload).
+  using ItemDone = std::function<void(Result<MediaItem>)>;
+  void ReadableAsync(const std::string& user, const std::string& media_id, ItemDone done);
+
+  // The origin's side of `media.fetch`: up to kRemoteChunkBytes of this
+  // node's own upload `media_id` from `offset`, if node `peer` participates
+  // (has joined members) in a group, held here, with a live message carrying
+  // it. kNotFound for everything else (unknown, removed, quarantined, another
+  // node's, or not the peer's to read): one answer, no oracle. kInvalid for
+  // an offset past the end.
+  static constexpr int64_t kRemoteChunkBytes = 512 * 1024;
+  Result<RemoteMediaChunk> ChunkForPeer(const std::string& peer, const std::string& media_id, int64_t offset);
 
   // The original's bytes (an open file; the caller owns the descriptor).
   Result<BlobStore::Opened> OpenOriginal(const MediaItem& item);
@@ -166,6 +202,12 @@ class MediaService {
   std::atomic<uint64_t> thumbnails_made{0};
   std::atomic<uint64_t> thumbnail_micros{0};
   std::atomic<uint64_t> removed{0};
+  std::atomic<uint64_t> remote_fetches{0};          // fetches from an origin started
+  std::atomic<uint64_t> remote_fetch_failures{0};   // of those, failed (refused, unreachable, invalid)
+  std::atomic<uint64_t> remote_invalid{0};          // of those, refused by the checks (RemoteDownload)
+  std::atomic<uint64_t> remote_evicted{0};          // cached remote items evicted (LRU)
+  std::atomic<uint64_t> served_to_peers{0};         // media.fetch answered from offset 0 (one per fetch)
+  std::atomic<uint64_t> chunks_to_peers{0};         // media.fetch chunks answered
   size_t queued() const;
 
  private:
@@ -176,12 +218,45 @@ class MediaService {
   Status DeleteUnreferencedBlobs();
   Result<int64_t> RemoveMedia(const std::vector<std::string>& ids);
 
+  // Thumbnails of the image at `path` (info: its size), each in a temp file
+  // named in `temp_paths` (the caller removes them).
+  struct Staged {
+    std::string path, sha;
+    uint64_t size = 0;
+  };
+  struct ThumbStaged {
+    int size;
+    Staged staged;
+    ImageInfo info;
+  };
+  Result<std::vector<ThumbStaged>> MakeThumbnails(const std::string& path, const ImageInfo& info,
+                                                  std::vector<std::string>& temp_paths);
+
+  // Federated media (media_remote.cpp).
+  // May `user` read remote `media_id` (a member of a group carrying it)? And
+  // is a row for it held here already?
+  Result<std::pair<bool, bool>> RemoteAccess(const std::string& user, const std::string& media_id);
+  // Fetches, checks and stores another node's media; the stored item.
+  Result<MediaItem> FetchRemote(const std::string& media_id);
+  // Stores the checked bytes at `path` (`head`: their first bytes) with
+  // thumbnails, and the row; then evicts.
+  Result<MediaItem> StoreRemote(const RemoteMediaChunk& meta, const std::string& path, const std::string& head,
+                                std::vector<std::string>& temp_paths);
+  // Evicts the least recently used remote items (but `keep`) while the
+  // cache is over remote_cache_bytes.
+  void EvictRemote(const std::string& keep);
+
   PgPool& db_;
   BlobStore& store_;
   MediaOptions options_;
   ImageProcessor images_;
   std::unique_ptr<WorkerPool> pool_;
   AuditFn audit_;
+  RemoteMediaSource* remote_ = nullptr;
+  std::unique_ptr<WorkerPool> fetch_pool_;  // remote fetches (they wait on origins)
+  std::atomic<bool> fetch_pool_stopping_{false};
+  std::mutex fetch_mu_;
+  std::map<std::string, std::vector<ItemDone>> fetching_;  // media_id -> its waiters; GUARDED_BY(fetch_mu_)
 };
 
 }  // namespace gc

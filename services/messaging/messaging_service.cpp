@@ -3,12 +3,10 @@
 #include <algorithm>
 #include <set>
 
-#include "services/messaging/search_index.h"
 #include "node/common/address.h"
 #include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/text.h"
-#include "node/db/pg.h"
 #include "services/groups/projections.h"
 #include "services/messaging/search_index.h"
 
@@ -17,50 +15,6 @@ namespace gc {
 using nlohmann::json;
 
 namespace {
-
-GC_SQL(kByTxn, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
-               "WHERE e.sender = $1 AND e.txn_id = $2");
-GC_SQL(kTarget, "SELECT sender, type, deleted_at IS NOT NULL FROM events WHERE event_id = $1 AND group_id = $2");
-GC_SQL(kHasReaction, "SELECT 1 FROM reactions WHERE target = $1 AND user_id = $2 AND key = $3");
-GC_SQL(kHistoryLatest, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
-                       "WHERE e.group_id = $1 ORDER BY e.seq DESC LIMIT $2");
-GC_SQL(kHistoryBefore, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
-                       "WHERE e.group_id = $1 AND e.seq < $3 ORDER BY e.seq DESC LIMIT $2");
-GC_SQL(kHistoryAfter, "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
-                      "WHERE e.group_id = $1 AND e.seq > $3 ORDER BY e.seq ASC LIMIT $2");
-GC_SQL(kReactionsOf,
-       "SELECT target, key, array_to_json(array_agg(user_id ORDER BY stream_pos))::text FROM reactions "
-       "WHERE target = ANY($1::text[]) GROUP BY target, key");
-GC_SQL(kReplicaStart, "SELECT base_seq, server FROM groups WHERE id = $1");
-GC_SQL(kMarkRead,
-       "INSERT INTO read_markers (group_id, user_id, seq) VALUES ($1, $2, $3) "
-       "ON CONFLICT (group_id, user_id) DO UPDATE SET seq = greatest(read_markers.seq, EXCLUDED.seq)");
-GC_SQL(kMentions,
-       "SELECT " GC_EVENT_COLUMNS " FROM mentions x JOIN events e ON e.stream_pos = x.stream_pos "
-       "JOIN groups g ON g.id = e.group_id "
-       "JOIN group_members m ON m.group_id = e.group_id AND m.user_id = x.user_id AND m.membership = 'join' "
-       "WHERE x.user_id = $1 AND x.stream_pos < $2 AND g.deleted_at IS NULL "
-       "ORDER BY x.stream_pos DESC LIMIT $3");
-GC_SQL(kSearch,
-       "SELECT " GC_EVENT_COLUMNS ", ts_rank(s.search, q) AS rank "
-       "FROM event_search s JOIN events e ON e.stream_pos = s.stream_pos JOIN groups g ON g.id = s.group_id "
-       "JOIN group_members m ON m.group_id = s.group_id AND m.user_id = $1 AND m.membership = 'join', "
-       "plainto_tsquery('simple', $2) q "
-       "WHERE s.search @@ q AND g.deleted_at IS NULL "
-       "ORDER BY rank DESC, e.stream_pos DESC LIMIT $3 OFFSET $4");
-
-GC_SQL(kEventsSince,
-       "SELECT " GC_EVENT_COLUMNS " FROM events e JOIN groups g ON g.id = e.group_id "
-       "WHERE e.stream_pos > $1 AND e.stream_pos <= $2 "
-       "AND (e.group_id = ANY($3::bigint[]) OR (e.type = 'member' AND e.content ->> 'user_id' = $4)) "
-       "ORDER BY e.stream_pos LIMIT $5");
-
-GC_SQL(kMessagesToday,
-       "SELECT count(*) FROM events WHERE type = 'message' "
-       "AND origin_ts >= (extract(epoch FROM date_trunc('day', now() AT TIME ZONE 'UTC')) * 1000)::bigint");
-GC_SQL(kMessagesPerHour,
-       "SELECT (($1::bigint - origin_ts) / 3600000)::int AS ago, count(*) FROM events "
-       "WHERE type = 'message' AND origin_ts > $1::bigint - 24 * 3600000 GROUP BY ago");
 
 bool IsTxnChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
@@ -88,32 +42,13 @@ Result<std::optional<GroupEvent>> AppendedEvent(Result<std::vector<GroupEvent>> 
   return std::optional<GroupEvent>(r->front());
 }
 
-struct Target {
-  std::string sender, type;
-  bool deleted;
-};
-
-Result<std::optional<Target>> LoadTarget(PgConn& c, const std::string& event_id, int64_t row) {
-  auto r = c.Exec(kTarget, {event_id, row});
-  if (!r.ok()) return r.error();
-  if (r->rows() == 0) return std::optional<Target>();
-  return std::optional<Target>(Target{r->text(0, 0), r->text(0, 1), r->boolean(0, 2)});
-}
-
 }  // namespace
 
-MessagingService::MessagingService(GroupLog& log, PgPool& db, int64_t max_message_bytes)
-    : log_(log), db_(db), max_message_bytes_(max_message_bytes) {}
+MessagingService::MessagingService(GroupLog& log, MessageStore& store, int64_t max_message_bytes)
+    : log_(log), store_(store), max_message_bytes_(max_message_bytes) {}
 
 Status MessagingService::ValidateBody(const std::string& body) const {
   return ValidateMessageBody(body, max_message_bytes_);
-}
-
-Result<std::optional<GroupEvent>> MessagingService::FindByTxn(const std::string& sender, const std::string& txn) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kByTxn, {sender, txn}); });
-  if (!r.ok()) return r.error();
-  if (r->rows() == 0) return std::optional<GroupEvent>();
-  return std::optional<GroupEvent>(EventFromRow(*r, 0));
 }
 
 Result<GroupEvent> MessagingService::Send(const UserProfile& me, int64_t row, const SendRequest& req) {
@@ -134,7 +69,7 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
   if (!checked.ok()) return done(checked.error());
   if (req.client_txn_id) {
     // A repeated send answers the first result before anything else.
-    auto prior = FindByTxn(me.user_id, *req.client_txn_id);
+    auto prior = store_.FindByTxn(me.user_id, *req.client_txn_id);
     if (!prior.ok()) return done(prior.error());
     if (*prior) {
       if ((*prior)->group_row != row) return done(Error::Conflict("client_txn_id was already used in another group"));
@@ -147,10 +82,10 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
   }
   std::string user = me.user_id;
   SendRequest r = req;
-  log_.SubmitAsync(row, [user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [this, user, r](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     if (r.reply_to) {
-      auto t = LoadTarget(ctx.conn, *r.reply_to, ctx.group.row);
+      auto t = store_.Target(ctx, *r.reply_to, ctx.group.row);
       if (!t.ok()) return t.error();
       if (!*t) return Error::Invalid("reply_to must be an event of this group");
     }
@@ -166,7 +101,7 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
     if (!result.ok()) {
       // Two sends with the same client_txn_id raced: the loser finds the winner.
       if (txn && result.error().code == ErrorCode::kConflict) {
-        auto prior = FindByTxn(user, *txn);
+        auto prior = store_.FindByTxn(user, *txn);
         if (prior.ok() && *prior) return done(**prior);
       }
       return done(result.error());
@@ -182,9 +117,9 @@ Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row
   if (!page.ok() || after || page->has_more || !log_.remote()) return page;
   // A replica of a remote group may start after seq 1: going back past its
   // first entry fetches older entries from the home node, then reads again.
-  auto g = db_.With([&](PgConn& c) { return c.Exec(kReplicaStart, {row}); });
-  if (!g.ok() || g->rows() == 0 || g->text(0, 1) == log_.server_name()) return page;
-  int64_t base = g->int64(0, 0);
+  auto start = store_.LogStartOf(row);
+  if (!start.ok() || !*start || (*start)->home == log_.server_name()) return page;
+  int64_t base = (*start)->base_seq;
   if (base <= 1 || (!page->events.empty() && page->events.front().seq > base)) return page;
   auto state = log_.Snapshot(row);
   if (!state.ok()) return page;
@@ -199,37 +134,7 @@ Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row
 
 Result<HistoryPage> MessagingService::HistoryPageOf(int64_t row, std::optional<int64_t> before,
                                                     std::optional<int64_t> after, int limit) {
-  HistoryPage page;
-  auto st = db_.With([&](PgConn& c) -> Status {
-    Result<PgResult> r = Error::Internal("unset");
-    if (after) r = c.Exec(kHistoryAfter, {row, limit + 1, *after});
-    else if (before) r = c.Exec(kHistoryBefore, {row, limit + 1, *before});
-    else r = c.Exec(kHistoryLatest, {row, limit + 1});
-    if (!r.ok()) return r.error();
-    int n = r->rows();
-    page.has_more = n > limit;
-    for (int i = 0; i < std::min(n, limit); ++i) page.events.push_back(EventFromRow(*r, i));
-    if (!after) std::reverse(page.events.begin(), page.events.end());
-    std::string ids = "{";
-    bool first = true;
-    for (const auto& e : page.events) {
-      if (e.type != "message" || e.deleted_at) continue;
-      if (!first) ids += ',';
-      ids += "\"" + e.event_id + "\"";  // event ids are [$A-Za-z0-9_-]: no quoting issues
-      first = false;
-    }
-    ids += "}";
-    if (!first) {
-      auto rx = c.Exec(kReactionsOf, {ids});
-      if (!rx.ok()) return rx.error();
-      for (int i = 0; i < rx->rows(); ++i) {
-        page.reactions[rx->text(i, 0)][rx->text(i, 1)] = json::parse(rx->view(i, 2)).get<std::vector<std::string>>();
-      }
-    }
-    return OkStatus();
-  });
-  if (!st.ok()) return st.error();
-  return page;
+  return store_.Page(row, before, after, limit);
 }
 
 Result<GroupEvent> MessagingService::Edit(const UserProfile& me, int64_t row, const std::string& event_id,
@@ -246,7 +151,7 @@ void MessagingService::EditAsync(const UserProfile& me, int64_t row, const std::
   std::string user = me.user_id;
   log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
-    auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
+    auto t = store_.Target(ctx, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
     if (!*t || (*t)->type != "message" || (*t)->deleted) return Error::NotFound("no such message");
     if ((*t)->sender != user) return Error::Forbidden("only the sender can edit a message");
@@ -271,7 +176,7 @@ void MessagingService::DeleteAsync(const UserProfile& me, int64_t row, const std
   log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     const Member* m = ctx.group.Find(user);
     if (!m || m->membership != "join") return Error::Forbidden("you are not a member of this group");
-    auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
+    auto t = store_.Target(ctx, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
     if (!*t || (*t)->type != "message") return Error::NotFound("no such message");
     if ((*t)->deleted) return std::vector<Draft>{};  // already gone: nothing to do
@@ -301,12 +206,12 @@ void MessagingService::ReactAsync(const UserProfile& me, int64_t row, const std:
   std::string user = me.user_id;
   log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
-    auto t = LoadTarget(ctx.conn, event_id, ctx.group.row);
+    auto t = store_.Target(ctx, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
     if (!*t || (*t)->type != "message" || (*t)->deleted) return Error::NotFound("no such message");
-    auto has = ctx.conn.Exec(kHasReaction, {event_id, user, key});
+    auto has = store_.HasReaction(ctx, event_id, user, key);
     if (!has.ok()) return has.error();
-    bool exists = has->rows() > 0;
+    bool exists = *has;
     if (exists == add) return std::vector<Draft>{};  // already as asked: one reaction per user per key
     json content = {{"event_id", event_id}, {"key", key}};
     if (!add) content["removed"] = true;
@@ -320,8 +225,7 @@ Status MessagingService::MarkRead(const UserProfile& me, int64_t row, int64_t se
   auto last = log_.Read(row, [](const GroupState& s) { return s.last_seq; });
   if (!last.ok()) return last.error();
   if (seq > *last) return Error::Invalid("seq is past the end of the group's log (" + std::to_string(*last) + ")");
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kMarkRead, {row, me.user_id, seq}); });
-  if (!r.ok()) return r.error();
+  GC_TRY(store_.MarkRead(row, me.user_id, seq));
   if (ephemeral_) {
     auto addr = log_.Read(row, [](const GroupState& s) { return s.address; });
     if (addr.ok()) ephemeral_->ReadMarker(me.user_id, *addr, seq);
@@ -331,13 +235,7 @@ Status MessagingService::MarkRead(const UserProfile& me, int64_t row, int64_t se
 
 Result<std::vector<GroupEvent>> MessagingService::Mentions(const UserProfile& me, std::optional<int64_t> before_pos,
                                                            int limit) {
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kMentions, {me.user_id, before_pos.value_or(INT64_MAX), limit});
-  });
-  if (!r.ok()) return r.error();
-  std::vector<GroupEvent> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back(EventFromRow(*r, i));
-  return out;
+  return store_.Mentions(me.user_id, before_pos.value_or(INT64_MAX), limit);
 }
 
 Result<std::vector<SearchHit>> MessagingService::Search(const UserProfile& me, const std::string& query, int limit,
@@ -347,11 +245,7 @@ Result<std::vector<SearchHit>> MessagingService::Search(const UserProfile& me, c
   if (search_index_ && !search_index_->WaitIndexed(log_.last_stream_pos(), 2000)) {
     LogWarn("search ran before the index caught up", {{"indexed", search_index_->indexed_pos()}});
   }
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kSearch, {me.user_id, query, limit, offset}); });
-  if (!r.ok()) return r.error();
-  std::vector<SearchHit> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back({EventFromRow(*r, i), r->float64(i, 14)});
-  return out;
+  return store_.Search(me.user_id, query, limit, offset);
 }
 
 Status MessagingService::Typing(const UserProfile& me, int64_t row, bool typing) {
@@ -364,42 +258,12 @@ Status MessagingService::Typing(const UserProfile& me, int64_t row, bool typing)
   return OkStatus();
 }
 
-}  // namespace gc
-
-namespace gc {
-
-Result<MessagingService::Stats> MessagingService::MessageStats() {
-  Stats s;
-  s.last_24h.assign(24, 0);
-  int64_t now = NowMs();
-  auto st = db_.With([&](PgConn& c) -> Status {
-    auto t = c.Exec(kMessagesToday);
-    if (!t.ok()) return t.error();
-    s.today = t->int64(0, 0);
-    auto h = c.Exec(kMessagesPerHour, {now});
-    if (!h.ok()) return h.error();
-    for (int i = 0; i < h->rows(); ++i) {
-      int64_t ago = h->int64(i, 0);
-      if (ago >= 0 && ago < 24) s.last_24h[23 - ago] = h->int64(i, 1);
-    }
-    return OkStatus();
-  });
-  if (!st.ok()) return st.error();
-  return s;
-}
+Result<MessagingService::Stats> MessagingService::MessageStats() { return store_.Stats(NowMs()); }
 
 Result<std::vector<GroupEvent>> MessagingService::EventsSince(const std::string& user,
                                                               const std::vector<int64_t>& groups, int64_t since,
                                                               int64_t upto, int limit) {
-  std::string arr = "{";
-  for (size_t i = 0; i < groups.size(); ++i) arr += (i ? "," : "") + std::to_string(groups[i]);
-  arr += "}";
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kEventsSince, {since, upto, arr, user, limit}); });
-  if (!r.ok()) return r.error();
-  std::vector<GroupEvent> out;
-  out.reserve(r->rows());
-  for (int i = 0; i < r->rows(); ++i) out.push_back(EventFromRow(*r, i));
-  return out;
+  return store_.EventsSince(user, groups, since, upto, limit);
 }
 
 }  // namespace gc

@@ -4,7 +4,8 @@
 // unread counts, full-text search, typing notifications.
 //
 // Writes go through the GroupLog (so they are events, ordered and durable
-// before they are acknowledged); reads go to PostgreSQL directly. Membership
+// before they are acknowledged); reads go to the MessageStore
+// (message_store.h; PostgreSQL: pg_message_store.h). Membership
 // is checked by the caller (GroupService::Resolve) for the fast refusal and
 // again inside each log operation against the authoritative state.
 //
@@ -23,10 +24,10 @@
 #include "node/common/result.h"
 #include "services/groups/group_log.h"
 #include "services/messaging/message_body.h"
+#include "services/messaging/message_store.h"
 
 namespace gc {
 
-class PgPool;
 class SearchIndex;
 class TypingSink;
 
@@ -35,18 +36,6 @@ struct SendRequest {
   std::optional<std::string> client_txn_id;
   std::optional<std::string> reply_to;
   std::optional<std::string> media_id;
-};
-
-struct HistoryPage {
-  std::vector<GroupEvent> events;  // ascending seq
-  bool has_more = false;           // more in the direction of travel
-  // reactions[event_id][key] = users
-  std::map<std::string, std::map<std::string, std::vector<std::string>>> reactions;
-};
-
-struct SearchHit {
-  GroupEvent event;
-  double rank = 0;
 };
 
 // Receives typing notifications and read markers (the stream hub).
@@ -60,7 +49,9 @@ class EphemeralSink {
 
 class MessagingService {
  public:
-  MessagingService(GroupLog& log, PgPool& db, int64_t max_message_bytes);
+  // Reads and the checks inside log operations go to `store`; writes are
+  // events appended through `log`. Both outlive the service.
+  MessagingService(GroupLog& log, MessageStore& store, int64_t max_message_bytes);
   void set_ephemeral_sink(EphemeralSink* sink) { ephemeral_ = sink; }
   // Whether a user may attach a media_id to a message (the media service:
   // their own upload, or media they can read); its error refuses the send.
@@ -102,10 +93,7 @@ class MessagingService {
   Result<std::vector<GroupEvent>> EventsSince(const std::string& user, const std::vector<int64_t>& groups,
                                               int64_t since, int64_t upto, int limit);
 
-  struct Stats {
-    int64_t today = 0;                 // messages since 00:00 UTC
-    std::vector<int64_t> last_24h;     // 24 hourly counts, oldest first, the current hour last
-  };
+  using Stats = gc::MessageStats;
   Result<Stats> MessageStats();
 
   // Body rules: valid UTF-8, 1..max_message_bytes bytes, no control
@@ -115,10 +103,8 @@ class MessagingService {
                                     int limit);
 
  private:
-  Result<std::optional<GroupEvent>> FindByTxn(const std::string& sender, const std::string& txn);
-
   GroupLog& log_;
-  PgPool& db_;
+  MessageStore& store_;
   int64_t max_message_bytes_;
   EphemeralSink* ephemeral_ = nullptr;
   SearchIndex* search_index_ = nullptr;

@@ -2,7 +2,7 @@
 //
 // Three credentials lead to a session: an access token (Bearer header, or the
 // stream's ?access_token=), and a one-time stream ticket. Tokens are checked
-// in memory when cached (kTokenCacheTtlS) and in PostgreSQL otherwise; a
+// in memory when cached (kTokenCacheTtlS) and in the UserStore otherwise; a
 // cached use is written back as last_used_at by FlushActivity every few
 // seconds. A session unused for longer than sessions.idle_timeout_s fails
 // authentication at once and is ended (revoked, its streams closed) by the
@@ -10,7 +10,6 @@
 #include <algorithm>
 
 #include "node/common/log.h"
-#include "node/db/pg.h"
 #include "services/users/user_internal.h"
 #include "services/users/user_service.h"
 
@@ -19,28 +18,6 @@ namespace gc {
 using namespace users_internal;  // NOLINT: the service's own helpers
 
 namespace {
-
-// $2: the idle timeout in seconds, 0 for none.
-GC_SQL(kSessionByToken,
-       "SELECT s.id, s.user_id FROM sessions s JOIN users u ON u.id = s.user_id "
-       "WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND u.deactivated_at IS NULL "
-       "AND ($2::bigint = 0 OR s.last_used_at > now() - make_interval(secs => $2::bigint))");
-GC_SQL(kTouchSession, "UPDATE sessions SET last_used_at = now() WHERE id = $1");
-GC_SQL(kTouchSessions, "UPDATE sessions SET last_used_at = now() WHERE id = ANY($1::bigint[])");
-GC_SQL(kTouchUsers, "UPDATE users SET last_seen_at = now() WHERE id = ANY($1::bigint[])");
-GC_SQL(kInsertTicket,
-       "INSERT INTO stream_tickets (ticket_hash, session_id, expires_at) "
-       "VALUES ($1, $2, now() + make_interval(secs => $3::int))");
-// Spends the ticket whatever happens next; answers only for a live session.
-GC_SQL(kRedeemTicket,
-       "WITH t AS (DELETE FROM stream_tickets WHERE ticket_hash = $1 RETURNING session_id, expires_at) "
-       "SELECT s.id, s.user_id FROM t JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id "
-       "WHERE t.expires_at > now() AND s.revoked_at IS NULL AND u.deactivated_at IS NULL "
-       "AND ($2::bigint = 0 OR s.last_used_at > now() - make_interval(secs => $2::bigint))");
-GC_SQL(kExpireIdle,
-       "UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL "
-       "AND last_used_at <= now() - make_interval(secs => $1::bigint) RETURNING id");
-GC_SQL(kForgetTickets, "DELETE FROM stream_tickets WHERE expires_at <= now()");
 
 const Error kBadToken = Error::Unauthorized("the access token is invalid, revoked or expired");
 
@@ -73,17 +50,10 @@ Result<Principal> UserService::Authenticate(std::string_view token) {
     std::shared_lock lock(cache_mu_);
     gen = generation_;
   }
-  auto r = db_.With([&](PgConn& c) -> Result<PgResult> {
-    auto s = c.Exec(kSessionByToken, {PgParam::Bytes(hash), idle_timeout_s_});
-    if (s.ok() && s->rows() == 1) {
-      auto t = c.Exec(kTouchSession, {s->int64(0, 0)});
-      if (!t.ok()) return t.error();
-    }
-    return s;
-  });
+  auto r = store_.SessionByToken(hash, idle_timeout_s_);
   if (!r.ok()) return r.error();
-  if (r->rows() == 0) return kBadToken;
-  auto p = PrincipalOf(r->int64(0, 0), r->int64(0, 1));
+  if (!*r) return kBadToken;
+  auto p = PrincipalOf((*r)->session_id, (*r)->user_row);
   if (!p.ok()) return p.error();
   {
     std::unique_lock lock(cache_mu_);
@@ -109,22 +79,17 @@ Result<Principal> UserService::PrincipalOf(int64_t session_id, int64_t user_row)
 
 Result<std::string> UserService::IssueStreamTicket(const Principal& p) {
   std::string ticket = "gcst_" + RandomToken(24);
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kInsertTicket, {PgParam::Bytes(HashToken(ticket)), p.session_id, kStreamTicketTtlS});
-  });
-  if (!r.ok()) return r.error();
+  GC_TRY(store_.InsertTicket(HashToken(ticket), p.session_id, kStreamTicketTtlS));
   return ticket;
 }
 
 Result<Principal> UserService::RedeemStreamTicket(std::string_view ticket) {
   const Error kBad = Error::Unauthorized("the stream ticket is invalid, used or expired: get a new one");
   if (ticket.empty() || ticket.size() > 128) return kBad;
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kRedeemTicket, {PgParam::Bytes(HashToken(ticket)), idle_timeout_s_});
-  });
+  auto r = store_.RedeemTicket(HashToken(ticket), idle_timeout_s_);
   if (!r.ok()) return r.error();
-  if (r->rows() == 0) return kBad;
-  return PrincipalOf(r->int64(0, 0), r->int64(0, 1));
+  if (!*r) return kBad;
+  return PrincipalOf((*r)->session_id, (*r)->user_row);
 }
 
 Result<int> UserService::ExpireIdleSessions() {
@@ -132,23 +97,15 @@ Result<int> UserService::ExpireIdleSessions() {
   int64_t due = next_idle_sweep_s_.load();
   int64_t every = idle_timeout_s_ > 0 ? std::min<int64_t>(60, idle_timeout_s_) : 60;
   if (now < due || !next_idle_sweep_s_.compare_exchange_strong(due, now + every)) return 0;
-  auto tickets = db_.With([](PgConn& c) { return c.Exec(kForgetTickets); });
-  if (!tickets.ok()) return tickets.error();
+  GC_TRY(store_.ForgetExpiredTickets());
   if (idle_timeout_s_ <= 0) return 0;
   // Keep what cached requests and open streams used meanwhile from looking idle.
   FlushActivity();
   std::vector<int64_t> open = open_sessions_ ? open_sessions_() : std::vector<int64_t>{};
-  auto r = db_.With([&](PgConn& c) -> Result<PgResult> {
-    if (!open.empty()) {
-      auto t = c.Exec(kTouchSessions, {ArrayLiteral(open)});
-      if (!t.ok()) return t.error();
-    }
-    return c.Exec(kExpireIdle, {idle_timeout_s_});
-  });
+  auto r = store_.ExpireIdle(open, idle_timeout_s_);
   if (!r.ok()) return r.error();
-  if (r->rows() == 0) return 0;
-  std::vector<int64_t> ended;
-  for (int i = 0; i < r->rows(); ++i) ended.push_back(r->int64(i, 0));
+  if (r->empty()) return 0;
+  std::vector<int64_t> ended = std::move(*r);
   std::sort(ended.begin(), ended.end());
   {
     std::unique_lock lock(cache_mu_);
@@ -179,13 +136,7 @@ void UserService::FlushActivity() {
   if (sessions.empty()) return;
   std::sort(users.begin(), users.end());
   users.erase(std::unique(users.begin(), users.end()), users.end());
-  auto r = db_.With([&](PgConn& c) -> Status {
-    auto a = c.Exec(kTouchSessions, {ArrayLiteral(sessions)});
-    if (!a.ok()) return a.error();
-    auto b = c.Exec(kTouchUsers, {ArrayLiteral(users)});
-    if (!b.ok()) return b.error();
-    return OkStatus();
-  });
+  Status r = store_.Touch(sessions, users);
   if (!r.ok()) LogWarn("could not record session activity", {{"error", r.error().message}});
 }
 

@@ -33,33 +33,15 @@
 #include "node/common/principal.h"
 #include "node/common/result.h"
 #include "node/http/gateway.h"
+#include "services/users/user_store.h"
 
 namespace gc {
 
-class PgPool;
-
-struct SessionInfo {
-  int64_t id = 0;
-  int64_t created_at_ms = 0;
-  int64_t last_used_at_ms = 0;
-  std::string ip;
-  std::string user_agent;
-};
 
 struct LoginResult {
   std::shared_ptr<const UserProfile> user;
   int64_t session_id = 0;
   std::string access_token;  // shown once; only its hash is stored
-};
-
-struct Invite {
-  std::string token;
-  std::optional<int> uses_allowed;  // nullopt: unlimited
-  int uses = 0;
-  std::optional<int64_t> expires_at_ms;
-  int64_t created_at_ms = 0;
-  std::optional<std::string> created_by;  // user id
-  bool revoked = false;
 };
 
 struct ClientInfo {
@@ -70,7 +52,8 @@ struct ClientInfo {
 class UserService : public Authenticator {
  public:
   // `idle_timeout_s` > 0: a session unused for that long ends (0: never).
-  UserService(PgPool& db, std::string server_name, std::string default_registration_mode,
+  // Accounts and sessions are kept in `store`, which outlives the service.
+  UserService(UserStore& store, std::string server_name, std::string default_registration_mode,
               int64_t idle_timeout_s = 0);
   ~UserService() override;
 
@@ -140,9 +123,7 @@ class UserService : public Authenticator {
   // Last time the user was seen (ms since the epoch), if ever.
   Result<std::optional<int64_t>> LastSeen(std::string_view user_id);
 
-  struct Stats {
-    int64_t total = 0, active_24h = 0, admins = 0, deactivated = 0;
-  };
+  using Stats = UserCounts;
   Result<Stats> CountUsers();
 
   // open | invite | closed: the admin's runtime choice, else the config's.
@@ -201,7 +182,7 @@ class UserService : public Authenticator {
   // The principal of an active session found in the database (caches the user).
   Result<Principal> PrincipalOf(int64_t session_id, int64_t user_row);
 
-  PgPool& db_;
+  UserStore& store_;
   int64_t idle_timeout_s_;
   std::atomic<int64_t> next_idle_sweep_s_{0};
   RevocationListener on_revoked_;

@@ -5,6 +5,7 @@
 // tests both use it.
 #pragma once
 
+#include <sodium.h>
 #include <vips/vips8>
 
 #include <cstdint>
@@ -12,6 +13,23 @@
 #include <vector>
 
 namespace gc::test {
+
+// Hex SHA-256 of `s`, as media answers carry it.
+inline std::string HexSha256(const std::string& s) {
+  unsigned char out[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  char hex[2 * sizeof out + 1];
+  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
+  return hex;
+}
+
+// `n` random bytes that are sniffed as no known type (a plain file).
+inline std::string RandomBytes(size_t n) {
+  std::string s(n, '\0');
+  randombytes_buf(s.data(), n);
+  s[0] = '\x01';  // never sniffed as text or a known type
+  return s;
+}
 
 inline void InitVipsForTests() {
   static bool done = [] {

@@ -1,7 +1,8 @@
 // The fixture of the multinode federation tests (federation_test.cpp,
 // federation_faults_test.cpp): real node processes on loopback, each with its
 // own database, resolving each other through federation.resolve, and the
-// client calls their scenarios are written in (on tests/support/api.h).
+// client calls their scenarios are written in (on tests/support/api.h and
+// tests/support/federated_nodes.h).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 
 #include "tests/harness/harness.h"
 #include "tests/support/api.h"
+#include "tests/support/federated_nodes.h"
 
 namespace gc::test {
 
@@ -56,12 +58,7 @@ class FederationTest : public ::testing::Test {
       NodeOptions o;
       o.name = names[i];
       o.embedded_db = embedded_db;
-      std::string yaml = "rate_limits:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http[i]) +
-                         "\nfederation:\n  listen: tcp://127.0.0.1:" + std::to_string(fed[i]) + "\n  resolve:\n";
-      for (size_t j = 0; j < names.size(); ++j) {
-        if (j != i) yaml += "    " + names[j] + ": http://127.0.0.1:" + std::to_string(http[j]) + "\n";
-      }
-      o.extra_yaml = yaml + extra;
+      o.extra_yaml = FederatedNodeYaml(names, i, http, fed[i]) + extra;
       nodes_.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : nodes_) n->Start();
@@ -94,23 +91,10 @@ class FederationTest : public ::testing::Test {
   }
   // The whole log as one user's node holds it: [(seq, event_id, type, body)].
   static json Log(const User& u, const std::string& g) {
-    json all = json::array();
-    std::string before;
-    for (int i = 0; i < 1000; ++i) {
-      auto r = Get(u, "/api/v1/groups/" + G(g) + "/messages?limit=100" + before);
-      if (r.status != 200) {
-        ADD_FAILURE() << "history: " << r.status << " " << r.body;
-        return r.json();
-      }
-      json body = r.json();
-      json page = json::array();
-      for (auto& e : body["events"]) page.push_back({e["seq"], e["event_id"], e["type"], e["content"].value("body", "")});
-      if (!page.empty()) before = "&before=" + std::to_string(page[0][0].get<int64_t>());
-      page.insert(page.end(), all.begin(), all.end());
-      all = std::move(page);
-      if (!body["has_more"].get<bool>()) break;
-    }
-    return all;
+    HttpResponse failed;
+    json log = ReadGroupLog([&](const std::string& path) { return Get(u, path); }, g, &failed);
+    if (log.is_null()) ADD_FAILURE() << "history: " << failed.status << " " << failed.body;
+    return log;
   }
   static bool HasBody(const User& u, const std::string& g, const std::string& body) {
     for (auto& e : Log(u, g)) {

@@ -24,6 +24,8 @@
 #include "services/groups/signed_log/chain.h"
 #include "services/groups/signed_log/signed_event.h"
 #include "tests/harness/harness.h"
+#include "tests/support/loopback_listener.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -43,32 +45,18 @@ class TinyHttpServer {
       SSL_CTX_use_certificate_file(ctx_, cert.c_str(), SSL_FILETYPE_PEM);
       SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM);
     }
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    listen(fd_, 16);
     thread_ = std::thread([this] { Loop(); });
   }
   ~TinyHttpServer() {
-    stop_ = true;
+    listener_.Shutdown();
     thread_.join();
-    close(fd_);
     if (ctx_) SSL_CTX_free(ctx_);
   }
-  int port() const { return port_; }
+  int port() const { return listener_.port(); }
 
  private:
   void Loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) != 1) continue;
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
+    for (int c; (c = listener_.Accept()) >= 0;) {
       char buf[4096];
       std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
                          std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n" + body_;
@@ -93,8 +81,7 @@ class TinyHttpServer {
   }
   std::string body_;
   SSL_CTX* ctx_ = nullptr;
-  int fd_ = -1, port_ = 0;
-  std::atomic<bool> stop_{false};
+  LoopbackListener listener_;
   std::thread thread_;
 };
 
@@ -177,30 +164,26 @@ class Dealer {
   void* s_;
 };
 
-class FederationSecurityTest : public ::testing::Test {
+class FederationSecurityTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
     fake_ = new FakeNode();
     http_ = new TinyHttpServer(fake_->Document());
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\nfederation:\n  rate_per_peer: 20\n  burst_per_peer: 60\n"
-                   "  resolve:\n    evil.test: http://127.0.0.1:" + std::to_string(http_->port()) + "\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
+    StartNode(std::string(kNoRateLimits) + "federation:\n  rate_per_peer: 20\n  burst_per_peer: 60\n"
+              "  resolve:\n    evil.test: http://127.0.0.1:" + std::to_string(http_->port()) + "\n");
     ctx_ = zmq_ctx_new();
   }
   static void TearDownTestSuite() {
     zmq_ctx_term(ctx_);
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
+    NodeTest::TearDownTestSuite();
     delete http_;
     delete fake_;
   }
   void SetUp() override {
     // The fake introduces itself the way a real node does.
-    auto r = node_->Client().Post("/_federation/v1/hello", {{"name", "evil.test"}});
+    auto r = c_.Post("/_federation/v1/hello", {{"name", "evil.test"}});
     ASSERT_EQ(r.status, 200) << r.body << node_->LogText();
-    auto doc = node_->Client().Get("/.well-known/groupchat/node");
+    auto doc = c_.Get("/.well-known/groupchat/node");
     server_key_ = *DecodeBase64Url(doc.json()["transport_key"].get<std::string>());
     dealer_ = std::make_unique<Dealer>(ctx_, node_->federation_endpoint(), server_key_, "evil.test", fake_->curve_pub,
                                        fake_->curve_sec);
@@ -209,8 +192,7 @@ class FederationSecurityTest : public ::testing::Test {
   }
   void TearDown() override {
     dealer_.reset();
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    NodeTest::TearDown();
   }
   // An answer to `id` (skipping others), or null.
   json AnswerTo(const std::string& id) {
@@ -221,26 +203,18 @@ class FederationSecurityTest : public ::testing::Test {
     }
     return nullptr;
   }
+  // A group of a new local user (its token in token_).
   std::string PublicGroup() {
-    HttpClient c = node_->Client();
-    auto r = c.Post("/api/v1/auth/register", {{"username", UniqueName("a")}, {"password", "correct horse"}});
-    token_ = r.json()["access_token"];
-    auto g = c.Post("/api/v1/groups", {{"name", UniqueName("g")}}, token_);
-    EXPECT_EQ(g.status, 201);
-    return g.json()["group_id"];
+    token_ = NewUser("a").token;
+    return CreateGroup(c_, token_);
   }
 
-  static FakeNode* fake_;
-  static TinyHttpServer* http_;
-  static NodeProcess* node_;
-  static void* ctx_;
+  static inline FakeNode* fake_ = nullptr;
+  static inline TinyHttpServer* http_ = nullptr;
+  static inline void* ctx_ = nullptr;
   std::string server_key_, token_;
   std::unique_ptr<Dealer> dealer_;
 };
-FakeNode* FederationSecurityTest::fake_ = nullptr;
-TinyHttpServer* FederationSecurityTest::http_ = nullptr;
-NodeProcess* FederationSecurityTest::node_ = nullptr;
-void* FederationSecurityTest::ctx_ = nullptr;
 
 TEST_F(FederationSecurityTest, MalformedFramesAreAnsweredWithErrors) {
   dealer_->SendRaw("this is not json");
@@ -331,12 +305,57 @@ TEST_F(FederationSecurityTest, ReplaysAreHarmless) {
   EXPECT_EQ(node_->Cli({"admin", "verify-group", g}).exit_code, 0);
 }
 
+// media.fetch (spec/federation.md 8.6c): a node with no member in any group
+// carrying the media gets the same not_found as for media that does not
+// exist; once its user has joined, it gets the bytes; once the message is
+// deleted, not_found again.
+TEST_F(FederationSecurityTest, MediaIsFetchedOnlyByParticipantsOfAGroupCarryingIt) {
+  std::string g = PublicGroup();
+  std::string bytes(20000, 'x');
+  bytes[0] = '\x01';
+  HttpClient c = node_->Client();
+  auto up = c.PostRaw("/api/v1/media?filename=a.bin", bytes, "application/octet-stream", token_);
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string id = up.json()["media_id"];
+  auto sent = c.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", "file"}, {"media_id", id}}, token_);
+  ASSERT_EQ(sent.status, 201) << sent.body;
+
+  auto fetch = [&](const json& body) { return AnswerTo(dealer_->Send("media.fetch", body)); };
+  json refused = fetch({{"media_id", id}, {"offset", 0}});
+  EXPECT_EQ(refused["type"], "error") << refused.dump();
+  EXPECT_EQ(refused["body"]["code"], "not_found");
+  std::string server = id.substr(0, id.find('/'));
+  json unknown = fetch({{"media_id", server + "/AAAAAAAAAAAAAAAAAAAAAAAA"}, {"offset", 0}});
+  EXPECT_EQ(unknown["body"], refused["body"]) << "no oracle for what exists";
+  EXPECT_EQ(fetch({{"media_id", "../../etc/passwd"}, {"offset", 0}})["body"], refused["body"]);
+  EXPECT_EQ(fetch({{"media_id", id}})["body"]["code"], "invalid");
+  EXPECT_EQ(fetch({{"media_id", 7}, {"offset", 0}})["body"]["code"], "invalid");
+
+  json join = fake_->Event(g, "@eve:evil.test", "member",
+                           {{"user_id", "@eve:evil.test"}, {"membership", "join"}, {"role", "member"}});
+  join["have_replica"] = true;
+  ASSERT_EQ(AnswerTo(dealer_->Send("join", join))["type"], "ack");
+  json ok = fetch({{"media_id", id}, {"offset", 0}});
+  ASSERT_EQ(ok["type"], "ack") << ok.dump();
+  EXPECT_EQ(ok["body"]["size"], 20000);
+  EXPECT_EQ(ok["body"]["sha256"], up.json()["sha256"]);
+  EXPECT_EQ(*DecodeBase64Url(ok["body"]["data"].get<std::string>()), bytes);
+  json tail = fetch({{"media_id", id}, {"offset", 19990}});
+  EXPECT_EQ(*DecodeBase64Url(tail["body"]["data"].get<std::string>()), bytes.substr(19990));
+  EXPECT_EQ(fetch({{"media_id", id}, {"offset", 20001}})["body"]["code"], "invalid");
+
+  // The message is deleted: the media is no longer carried by a live one.
+  auto del = c.Delete("/api/v1/groups/" + G(g) + "/messages/" + PathSegment(sent.json()["event_id"]), token_);
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_EQ(fetch({{"media_id", id}, {"offset", 0}})["body"], refused["body"]);
+}
+
 // A home node may invite this node's users, but not claim they joined its
 // group; and once an entry is held, a different one for its seq is a fork.
 TEST_F(FederationSecurityTest, UnaskedReplicasAndForksAreRefused) {
   HttpClient c = node_->Client();
-  auto reg = c.Post("/api/v1/auth/register", {{"username", UniqueName("v")}, {"password", "correct horse"}});
-  std::string victim = reg.json()["user_id"], token = reg.json()["access_token"];
+  TestUser v = NewUser("v");
+  std::string victim = v.id, token = v.token;
   std::string g = "#" + UniqueName("spam") + ":evil.test";
   int64_t now = NowMs();
   // Entries of evil's group, sequenced and signed by evil as its home.
@@ -387,8 +406,8 @@ TEST_F(FederationSecurityTest, UnaskedReplicasAndForksAreRefused) {
 TEST_F(FederationSecurityTest, SnapshotIsVerifiedAndListsOnlyLocalUsersWhoAsked) {
   HttpClient c = node_->Client();
   auto user = [&](const char* prefix) {
-    auto reg = c.Post("/api/v1/auth/register", {{"username", UniqueName(prefix)}, {"password", "correct horse"}});
-    return std::make_pair(reg.json()["user_id"].get<std::string>(), reg.json()["access_token"].get<std::string>());
+    TestUser u = NewUser(prefix);
+    return std::make_pair(u.id, u.token);
   };
   auto [invitee, invitee_token] = user("i");
   auto [bystander, bystander_token] = user("b");

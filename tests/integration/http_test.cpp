@@ -315,10 +315,8 @@ TEST_F(HttpTest, ManyConcurrentClients) {
 
 // A node refusing connections over http.max_connections.
 TEST(HttpLimits, ConnectionLimitAnswers503) {
-  NodeOptions o;
-  o.extra_yaml = "http:\n  max_connections: 3\n";
-  NodeProcess node(o);
-  node.Start();
+  auto started = StartNodeWith("http:\n  max_connections: 3\n");
+  NodeProcess& node = *started;
   // Three connections, each answered once (so the server has accounted for
   // it) and then held open. Connections closed just before (the start-up
   // probe) may hold a place for a moment: a 503 here is retried until they

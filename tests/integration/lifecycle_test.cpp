@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -122,14 +123,13 @@ TEST(Cli, MigrateAppliesOnceAndRecords) {
 TEST(EmbeddedDatabase, CreatedReusedLockedAndStopped) {
   NodeOptions o;
   o.embedded_db = true;
-  o.extra_yaml = "rate_limits:\n  enabled: false\n";
+  o.extra_yaml = kNoRateLimits;
   NodeProcess node(o);
   node.Start();
   std::string pgdir = node.data_dir() + "/pg";
   EXPECT_TRUE(fs::exists(pgdir + "/data/PG_VERSION") || fs::is_symlink(pgdir));
   HttpClient c = node.Client();
-  auto reg = c.Post("/api/v1/auth/register", {{"username", "erin"}, {"password", "correct horse"}});
-  ASSERT_EQ(reg.status, 201) << reg.body;
+  ASSERT_FALSE(RegisterAs(c, "erin").token.empty());
   EXPECT_GE(CountProcesses(node.dir().path()), 2);  // the node and its postgres
 
   // A second node on the same data dir is refused, and the first keeps going.
@@ -147,9 +147,9 @@ TEST(EmbeddedDatabase, CreatedReusedLockedAndStopped) {
 
   // The cluster is reused: the user is still there.
   node.Start();
-  auto login = node.Client().Post("/api/v1/auth/login", {{"username", "erin"}, {"password", "correct horse"}});
-  EXPECT_EQ(login.status, 200);
-  EXPECT_EQ(node.Client().Post("/api/v1/auth/login", {{"username", "ops"}, {"password", "opspassword"}}).status, 200);
+  c = node.Client();
+  EXPECT_FALSE(LogIn(c, "erin").empty());
+  EXPECT_FALSE(LogIn(c, "ops", "opspassword").empty());
   EXPECT_EQ(node.LogText().find("creating embedded PostgreSQL cluster", node.LogText().find("creating embedded PostgreSQL cluster") + 1),
             std::string::npos);
 
@@ -162,25 +162,24 @@ TEST(EmbeddedDatabase, CreatedReusedLockedAndStopped) {
   }
   EXPECT_TRUE(gone) << "postgres outlived a killed node";
   node.Start();
-  EXPECT_EQ(node.Client().Post("/api/v1/auth/login", {{"username", "erin"}, {"password", "correct horse"}}).status, 200);
+  c = node.Client();
+  EXPECT_FALSE(LogIn(c, "erin").empty());
   EXPECT_EQ(node.Stop(), 0);
 }
 
 TEST(Shutdown, SigtermFinishesInFlightRequestsAndExitsZero) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\n";
-  NodeProcess node(o);
-  node.Start();
+  auto started = StartNodeWith(kNoRateLimits);
+  NodeProcess& node = *started;
   // A login takes tens of milliseconds (argon2): start several, then SIGTERM.
   HttpClient setup = node.Client();
-  ASSERT_EQ(setup.Post("/api/v1/auth/register", {{"username", "sam"}, {"password", "correct horse"}}).status, 201);
+  ASSERT_FALSE(RegisterAs(setup, "sam").token.empty());
   std::vector<std::thread> threads;
   std::atomic<int> answered{0};
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
       try {
         HttpClient c = node.Client();
-        auto r = c.Post("/api/v1/auth/login", {{"username", "sam"}, {"password", "correct horse"}});
+        auto r = c.Post("/api/v1/auth/login", {{"username", "sam"}, {"password", kTestPassword}});
         if (r.status == 200) ++answered;
       } catch (const std::exception&) {
       }
@@ -200,7 +199,7 @@ TEST(Config, EnvironmentOverridesTheFile) {
   o.env = {{"GROUPCHAT_REGISTRATION_MODE", "closed"}};
   NodeProcess node(o);
   node.Start();
-  auto r = node.Client().Post("/api/v1/auth/register", {{"username", "x"}, {"password", "correct horse"}});
+  auto r = node.Client().Post("/api/v1/auth/register", {{"username", "x"}, {"password", kTestPassword}});
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(node.Stop(), 0);
 }

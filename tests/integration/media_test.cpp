@@ -18,65 +18,28 @@
 
 #include "tests/harness/harness.h"
 #include "tests/harness/media_fixtures.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
 
 using nlohmann::json;
 
-std::string Sha256(const std::string& s) {
-  unsigned char out[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256(out, reinterpret_cast<const unsigned char*>(s.data()), s.size());
-  char hex[2 * sizeof out + 1];
-  sodium_bin2hex(hex, sizeof hex, out, sizeof out);
-  return hex;
-}
-
-std::string RandomBytes(size_t n) {
-  std::string s(n, '\0');
-  randombytes_buf(s.data(), n);
-  s[0] = '\x01';  // never sniffed as text or a known type
-  return s;
-}
-
 constexpr int64_t kUploadLimit = 4 << 20;
 constexpr int64_t kQuota = 6 << 20;
 
-struct User {
-  std::string name, user_id, token;
-};
+using User = TestUser;
 
-class MediaTest : public ::testing::Test {
+class MediaTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\nlimits:\n  max_upload_bytes: " + std::to_string(kUploadLimit) +
-                   "\nmedia:\n  quota_bytes_per_user: " + std::to_string(kQuota) + "\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
-    auto r = node_->Cli({"admin", "create-user", "--username", "root", "--password-file", "-", "--admin"},
-                        "rootpassword\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    HttpClient c = node_->Client();
-    auto login = c.Post("/api/v1/auth/login", {{"username", "root"}, {"password", "rootpassword"}});
-    ASSERT_EQ(login.status, 200) << login.body;
-    admin_token_ = login.json()["access_token"];
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running());
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    StartNode(std::string(kNoRateLimits) + "limits:\n  max_upload_bytes: " + std::to_string(kUploadLimit) +
+              "\nmedia:\n  quota_bytes_per_user: " + std::to_string(kQuota) + "\n");
+    admin_token_ = CreateAdmin(*node_, "root", "rootpassword");
+    ASSERT_FALSE(admin_token_.empty());
   }
 
-  User NewUser() {
-    std::string name = UniqueName("m");
-    auto r = c_.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {name, r.json()["user_id"], r.json()["access_token"]};
-  }
+  User NewUser() { return NodeTest::NewUser("m"); }
   HttpResponse Upload(const User& u, const std::string& bytes, const std::string& filename = "f.bin",
                       const std::string& claimed_type = "application/octet-stream") {
     return c_.PostRaw("/api/v1/media?filename=" + filename, bytes, claimed_type, u.token);
@@ -91,22 +54,12 @@ class MediaTest : public ::testing::Test {
     if (!token.empty()) h.emplace_back("Authorization", "Bearer " + token);
     return c_.Request("GET", "/api/v1/media/" + media_id, {}, h);
   }
-  std::string NewGroup(const User& owner) {
-    auto r = c_.Post("/api/v1/groups", {{"name", UniqueName("g")}}, owner.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json()["group_id"];
-  }
   HttpResponse SendMedia(const User& u, const std::string& g, const std::string& media_id) {
     return c_.Post("/api/v1/groups/" + PathSegment(g) + "/messages", {{"body", ""}, {"media_id", media_id}}, u.token);
   }
-  static std::string Code(const HttpResponse& r) { return r.json()["error"]["code"]; }
 
-  static NodeProcess* node_;
-  static std::string admin_token_;
-  HttpClient c_{node_->http_port()};
+  static inline std::string admin_token_;
 };
-NodeProcess* MediaTest::node_ = nullptr;
-std::string MediaTest::admin_token_;
 
 TEST_F(MediaTest, UploadAnswersWithIdTypeSizeHashAndDimensions) {
   User a = NewUser();
@@ -126,7 +79,7 @@ TEST_F(MediaTest, UploadAnswersWithIdTypeSizeHashAndDimensions) {
   EXPECT_EQ(d.header("content-type"), "image/jpeg");
   EXPECT_EQ(d.header("content-length"), std::to_string(d.body.size()));
   EXPECT_EQ(static_cast<int64_t>(d.body.size()), m["size"].get<int64_t>());
-  EXPECT_EQ(Sha256(d.body), m["sha256"]);
+  EXPECT_EQ(HexSha256(d.body), m["sha256"]);
   EXPECT_EQ(d.header("etag"), "\"" + m["sha256"].get<std::string>() + "\"");
   EXPECT_NE(d.header("cache-control").find("private"), std::string::npos);
   EXPECT_NE(d.header("cache-control").find("immutable"), std::string::npos);
@@ -214,11 +167,11 @@ TEST_F(MediaTest, BrokenAndBombImagesAreInvalidMedia) {
                                  std::string("GIF89a") + std::string(20, '\xff')}) {
     auto r = Upload(a, bad, "x.png", "image/png");
     EXPECT_EQ(r.status, 400) << r.body;
-    EXPECT_EQ(Code(r), "invalid_media") << r.body;
+    EXPECT_EQ(ErrorCode(r), "invalid_media") << r.body;
   }
   auto bomb = Upload(a, PngBomb(30000, 30000));
   EXPECT_NE(bomb.json()["error"]["message"].get<std::string>().find("30000 x 30000"), std::string::npos) << bomb.body;
-  EXPECT_EQ(Code(Upload(a, "")), "invalid_request");
+  EXPECT_EQ(ErrorCode(Upload(a, "")), "invalid_request");
 }
 
 TEST_F(MediaTest, OverTheLimitIsRefusedBeforeTheBodyArrives) {
@@ -253,7 +206,7 @@ TEST_F(MediaTest, QuotaIsPerUserAndSaysSo) {
   ASSERT_EQ(Upload(a, RandomBytes(part)).status, 201);
   auto over = Upload(a, RandomBytes(part));
   EXPECT_EQ(over.status, 413);
-  EXPECT_EQ(Code(over), "quota_exceeded");
+  EXPECT_EQ(ErrorCode(over), "quota_exceeded");
   EXPECT_EQ(Upload(b, RandomBytes(part)).status, 201);  // another user's quota
 }
 
@@ -263,7 +216,7 @@ TEST_F(MediaTest, OnlyUploaderAndGroupMembersMayRead) {
   EXPECT_EQ(Download(id, "").status, 401);
   auto none = Download(id, bob.token);
   EXPECT_EQ(none.status, 404);
-  EXPECT_EQ(Code(none), "not_found");
+  EXPECT_EQ(ErrorCode(none), "not_found");
   // Unknown ids answer exactly like forbidden ones.
   EXPECT_EQ(Download("acme.test/AAAAAAAAAAAAAAAAAAAAAAAA", bob.token).body.find("no such media") != std::string::npos,
             none.body.find("no such media") != std::string::npos);
@@ -393,7 +346,7 @@ TEST_F(MediaTest, TenIdenticalUploadsAtOnceAreStoredOnce) {
   EXPECT_EQ(after["count"].get<int64_t>() - before["count"].get<int64_t>(), 10);
   // One original and its three thumbnails, stored once.
   EXPECT_EQ(after["blobs"].get<int64_t>() - before["blobs"].get<int64_t>(), 4);
-  for (auto& id : ids) EXPECT_EQ(Sha256(Download(id, a.token).body), *hashes.begin());
+  for (auto& id : ids) EXPECT_EQ(HexSha256(Download(id, a.token).body), *hashes.begin());
 }
 
 TEST_F(MediaTest, QuarantineHidesMediaFromEveryoneUntilReleased) {
@@ -405,7 +358,7 @@ TEST_F(MediaTest, QuarantineHidesMediaFromEveryoneUntilReleased) {
   EXPECT_EQ(c_.Get("/api/v1/media/" + id + "/thumbnail?size=96", a.token).status, 404);
   auto audit = c_.Get("/api/v1/admin/audit?action=media.quarantine", admin_token_);
   EXPECT_NE(audit.body.find(id), std::string::npos) << audit.body;
-  auto listed = c_.Get("/api/v1/admin/media?uploader=" + PathSegment(a.user_id), admin_token_);
+  auto listed = c_.Get("/api/v1/admin/media?uploader=" + PathSegment(a.id), admin_token_);
   ASSERT_EQ(listed.status, 200);
   ASSERT_EQ(listed.json()["media"].size(), 1u);
   EXPECT_EQ(listed.json()["media"][0]["quarantined"], true);
@@ -423,15 +376,15 @@ TEST_F(MediaTest, AdminSeesMediaStatsAndBiggestUploaders) {
   auto s = c_.Get("/api/v1/admin/stats", admin_token_);
   ASSERT_EQ(s.status, 200);
   EXPECT_GT(s.json()["media_bytes"].get<int64_t>(), 5000);
-  auto list = c_.Get("/api/v1/admin/media?type=image/&uploader=" + PathSegment(a.user_id), admin_token_);
+  auto list = c_.Get("/api/v1/admin/media?type=image/&uploader=" + PathSegment(a.id), admin_token_);
   ASSERT_EQ(list.status, 200);
   ASSERT_EQ(list.json()["media"].size(), 1u);
   EXPECT_EQ(list.json()["media"][0]["content_type"], "image/png");
-  auto big = c_.Get("/api/v1/admin/media?min_size=4000&uploader=" + PathSegment(a.user_id), admin_token_);
+  auto big = c_.Get("/api/v1/admin/media?min_size=4000&uploader=" + PathSegment(a.id), admin_token_);
   EXPECT_EQ(big.json()["media"].size(), 1u);
   auto top = c_.Get("/api/v1/admin/media/uploaders?limit=100", admin_token_);
   ASSERT_EQ(top.status, 200);
-  EXPECT_NE(top.body.find(a.user_id), std::string::npos);
+  EXPECT_NE(top.body.find(a.id), std::string::npos);
   EXPECT_EQ(c_.Get("/api/v1/admin/media", a.token).status, 403);
   auto metrics = c_.Get("/metrics");
   EXPECT_NE(metrics.body.find("groupchat_media_uploads_total"), std::string::npos);
@@ -456,17 +409,11 @@ TEST_F(MediaTest, ZzMediaSurvivesSigkillRightAfterTheUploadIsAnswered) {
 class MediaLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\nmedia:\n  unreferenced_after_s: 1\n";
-    node_ = std::make_unique<NodeProcess>(o);
-    node_->Start();
-    auto r = node_->Cli({"admin", "create-user", "--username", "root", "--password-file", "-", "--admin"},
-                        "rootpassword\n");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+    node_ = StartNodeWith(std::string(kNoRateLimits) + "media:\n  unreferenced_after_s: 1\n");
+    admin_ = CreateAdmin(*node_, "root", "rootpassword");
+    ASSERT_FALSE(admin_.empty());
     c_ = std::make_unique<HttpClient>(node_->http_port());
-    admin_ = c_->Post("/api/v1/auth/login", {{"username", "root"}, {"password", "rootpassword"}}).json()["access_token"];
-    auto u = c_->Post("/api/v1/auth/register", {{"username", UniqueName("s")}, {"password", "correct horse"}});
-    user_ = u.json()["access_token"];
+    user_ = RegisterUser(*c_, "s").token;
   }
   void TearDown() override { EXPECT_EQ(node_->Stop(), 0); }
   std::unique_ptr<NodeProcess> node_;

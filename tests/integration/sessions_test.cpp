@@ -69,10 +69,8 @@ TEST_F(SessionsTest, ATicketOfASessionThatEndedIsRefused) {
 // A node whose sessions end after 2 s without use: one session is left
 // alone, another keeps a stream open, a third keeps making requests.
 TEST(IdleSessions, EndAfterTheIdleTimeoutUnlessInUse) {
-  NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\nsessions:\n  idle_timeout_s: 2\n";
-  NodeProcess node(o);
-  node.Start();
+  auto started = StartNodeWith("rate_limits:\n  enabled: false\nsessions:\n  idle_timeout_s: 2\n");
+  NodeProcess& node = *started;
   HttpClient c = node.Client();
   std::string idle = Register(c, UniqueName("idle"));
   std::string streaming = Register(c, UniqueName("stream"));

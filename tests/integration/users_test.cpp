@@ -260,10 +260,8 @@ TEST_F(UsersTest, AdminSearchesUsers) {
 
 // Registration modes, on a node of its own (they are node-wide state).
 TEST(Registration, InviteOnlyAndClosed) {
-  NodeOptions o;
-  o.extra_yaml = "registration:\n  mode: invite\nrate_limits:\n  enabled: false\n";
-  NodeProcess node(o);
-  node.Start();
+  auto started = StartNodeWith("registration:\n  mode: invite\nrate_limits:\n  enabled: false\n");
+  NodeProcess& node = *started;
   HttpClient c = node.Client();
   auto none = c.Post("/api/v1/auth/register", {{"username", "ivan"}, {"password", "correct horse"}});
   EXPECT_EQ(none.status, 403);
@@ -314,13 +312,11 @@ TEST(Registration, InviteOnlyAndClosed) {
 
 // Rate limits, on a node with small buckets.
 TEST(RateLimits, LoginAndRequestBucketsTrip) {
-  NodeOptions o;
-  o.extra_yaml =
+  auto started = StartNodeWith(
       "rate_limits:\n  enabled: true\n  login_per_username: {rate: 0.01, burst: 3}\n"
       "  login_per_ip: {rate: 0.01, burst: 6}\n  per_user: {rate: 0.01, burst: 5}\n"
-      "  register_per_ip: {rate: 0.01, burst: 3}\n  per_ip: {rate: 1000, burst: 1000}\n";
-  NodeProcess node(o);
-  node.Start();
+      "  register_per_ip: {rate: 0.01, burst: 3}\n  per_ip: {rate: 1000, burst: 1000}\n");
+  NodeProcess& node = *started;
   HttpClient c = node.Client();
   auto reg = c.Post("/api/v1/auth/register", {{"username", "rita"}, {"password", "correct horse"}});
   ASSERT_EQ(reg.status, 201);
@@ -363,12 +359,10 @@ TEST(RateLimits, LoginAndRequestBucketsTrip) {
 // used to log in as "@RITA:acme.test" (each case variant of the full address
 // had a bucket of its own).
 TEST(RateLimits, LoginLimitCoversEverySpellingOfTheAccount) {
-  NodeOptions o;
-  o.extra_yaml =
+  auto started = StartNodeWith(
       "rate_limits:\n  enabled: true\n  login_per_username: {rate: 0.01, burst: 3}\n"
-      "  login_per_ip: {rate: 1000, burst: 1000}\n  per_ip: {rate: 1000, burst: 1000}\n";
-  NodeProcess node(o);
-  node.Start();
+      "  login_per_ip: {rate: 1000, burst: 1000}\n  per_ip: {rate: 1000, burst: 1000}\n");
+  NodeProcess& node = *started;
   HttpClient c = node.Client();
   ASSERT_EQ(c.Post("/api/v1/auth/register", {{"username", "rita"}, {"password", "correct horse"}}).status, 201);
   for (const char* name : {"@Rita:acme.test", "@rITA:acme.test", "@RiTa:ACME.TEST"}) {

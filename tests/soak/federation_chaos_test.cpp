@@ -26,6 +26,8 @@
 
 #include "tests/harness/fault_proxy.h"
 #include "tests/harness/harness.h"
+#include "tests/support/api.h"
+#include "tests/support/federated_nodes.h"
 
 namespace gc::test {
 namespace {
@@ -117,13 +119,8 @@ class FederationChaosTest : public ::testing::Test {
       proxies_.push_back(std::make_unique<FaultProxy>(fed));
       NodeOptions o;
       o.name = names[i];
-      std::string yaml = std::string(std::getenv("GC_CHAOS_DEBUG") ? "log:\n  level: debug\n" : "") + "rate_limits:\n  enabled: false\nhttp:\n  listen: 127.0.0.1:" + std::to_string(http[i]) +
-                         "\nfederation:\n  listen: tcp://127.0.0.1:" + std::to_string(fed) +
-                         "\n  endpoint: tcp://127.0.0.1:" + std::to_string(proxies_.back()->port()) + "\n  resolve:\n";
-      for (size_t j = 0; j < names.size(); ++j) {
-        if (j != i) yaml += "    " + names[j] + ": http://127.0.0.1:" + std::to_string(http[j]) + "\n";
-      }
-      o.extra_yaml = yaml;
+      o.extra_yaml = std::string(std::getenv("GC_CHAOS_DEBUG") ? "log:\n  level: debug\n" : "") +
+                     FederatedNodeYaml(names, i, http, fed, proxies_.back()->port());
       nodes_.push_back(std::make_unique<NodeProcess>(o));
     }
     for (auto& n : nodes_) n->Start();
@@ -131,10 +128,8 @@ class FederationChaosTest : public ::testing::Test {
   }
 
   Actor Register(size_t node) {
-    auto r = nodes_[node]->Client().Post("/api/v1/auth/register",
-                                         {{"username", UniqueName("c")}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {node, r.json()["user_id"], r.json()["access_token"]};
+    TestUser u = RegisterUser(*nodes_[node], "c");
+    return {node, u.id, u.token};
   }
   HttpResponse Call(const Actor& a, const std::string& method, const std::string& path, const json& body = json()) {
     HttpClient c(ports_[a.node]);  // read by the actors' threads while nodes restart
@@ -148,24 +143,9 @@ class FederationChaosTest : public ::testing::Test {
     }
   }
 
-  // The whole log as `a`'s node holds it: [[seq, event_id, type, body]].
+  // The whole log as `a`'s node holds it: [[seq, event_id, type, body]], null if it did not answer.
   json Log(const Actor& a, const std::string& g) {
-    json all = json::array();
-    std::string before;
-    for (int page_no = 0; page_no < 200; ++page_no) {
-      auto r = Call(a, "GET", "/api/v1/groups/" + PathSegment(g) + "/messages?limit=100" + before);
-      if (r.status != 200) return json();
-      json body = r.json();
-      json page = json::array();
-      for (auto& e : body["events"]) {
-        page.push_back({e["seq"], e["event_id"], e["type"], e["content"].value("body", "")});
-      }
-      if (!page.empty()) before = "&before=" + std::to_string(page[0][0].get<int64_t>());
-      page.insert(page.end(), all.begin(), all.end());
-      all = std::move(page);
-      if (!body.value("has_more", false)) break;
-    }
-    return all;
+    return ReadGroupLog([&](const std::string& path) { return Call(a, "GET", path); }, g);
   }
 
   std::vector<std::unique_ptr<FaultProxy>> proxies_;

@@ -25,15 +25,19 @@ TestUser RegisterUser(const NodeProcess& node, const char* prefix) {
   return RegisterUser(c, prefix);
 }
 
+std::string LogIn(HttpClient& c, const std::string& name, const std::string& password) {
+  auto r = c.Post("/api/v1/auth/login", {{"username", name}, {"password", password}});
+  EXPECT_EQ(r.status, 200) << "logging " << name << " in: " << r.body;
+  if (r.status != 200) return "";
+  return r.json()["access_token"];
+}
+
 std::string CreateAdmin(NodeProcess& node, const std::string& name, const std::string& password) {
   auto cli = node.Cli({"admin", "create-user", "--username", name, "--password-file", "-", "--admin"}, password + "\n");
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
   if (cli.exit_code != 0) return "";
   HttpClient c = node.Client();
-  auto login = c.Post("/api/v1/auth/login", {{"username", name}, {"password", password}});
-  EXPECT_EQ(login.status, 200) << login.body;
-  if (login.status != 200) return "";
-  return login.json()["access_token"];
+  return LogIn(c, name, password);
 }
 
 std::string CreateGroup(HttpClient& c, const std::string& token, json extra) {

@@ -35,6 +35,9 @@ TestUser RegisterUser(HttpClient& c, const char* prefix = "u");
 // that count the node's connections).
 TestUser RegisterUser(const NodeProcess& node, const char* prefix = "u");
 
+// Logs `name` in (expects 200); the new session's access token, or "".
+std::string LogIn(HttpClient& c, const std::string& name, const std::string& password = kTestPassword);
+
 // Creates an admin the way an operator does (`groupchat admin create-user
 // --admin`, expects exit 0) and logs in (expects 200). The access token, or ""
 // if either failed.

@@ -11,6 +11,7 @@
 //   NodeTest          a gtest fixture: one node per suite, checked after each test
 //   api.h             RegisterUser, CreateAdmin, CreateGroup, SendMessage, OpenStream, ...
 //   loopback_listener.h  a TCP listener on 127.0.0.1:0 (black hole, or accept it yourself)
+//   federated_nodes.h    the YAML of several federated nodes on loopback, a group's whole log
 //
 // The multinode fixture (several federated nodes) is
 // tests/integration/federation_fixture.h, built on the same helpers.

@@ -32,7 +32,7 @@ const Key kKeys[] = {
     {"quota_bytes_per_user", Int64Field{GC_CONFIG_REF(media.quota_bytes_per_user), 0, INT64_MAX},
      "Bytes of uploads one user may keep; 0: no quota."},
     {"remote_cache_bytes", Int64Field{GC_CONFIG_REF(media.remote_cache_bytes), 0, INT64_MAX},
-     "Bytes of other nodes' media kept here (federated media, not used yet)."},
+     "Bytes of other nodes' media cached here (originals); least recently read evicted beyond."},
     {"retention_days", IntField{GC_CONFIG_REF(media.retention_days), 0, 36500},
      "Uploads older than this are removed everywhere, audited; 0: keep forever."},
     {"unreferenced_after_s", IntField{GC_CONFIG_REF(media.unreferenced_after_s), 1, 31536000},
