@@ -24,6 +24,7 @@ json AdminUserJson(const UserProfile& u) {
   return {{"user_id", u.user_id},
           {"display_name", u.display_name},
           {"is_admin", u.is_admin},
+          {"email", u.email ? json(*u.email) : json(nullptr)},
           {"deactivated", u.deactivated},
           {"created_at", u.created_at_ms}};
 }

@@ -17,6 +17,7 @@
 
 #include "admin/admin_http.h"
 #include "admin/audit_log.h"
+#include "admin/notifications_admin.h"
 #include "federation/federation.h"
 #include "node/identity/node_keys.h"
 #include "services/groups/signed_log/chain.h"
@@ -30,6 +31,7 @@
 #include "node/db/migrations.h"
 #include "node/db/node_database.h"
 #include "node/db/pg.h"
+#include "node/db/singleton_lock.h"
 #include "node/http/gateway.h"
 #include "node/http/http_server.h"
 #include "node/http/json_body.h"
@@ -53,7 +55,10 @@
 #include "services/messaging/stream_delivery.h"
 #include "services/notifications/notification_service.h"
 #include "services/notifications/notifications_http.h"
+#include "services/notifications/email_http.h"
+#include "services/notifications/email_notifier.h"
 #include "services/notifications/push_sender.h"
+#include "services/notifications/pusher_directory.h"
 #include "services/users/pg_user_store.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
@@ -92,10 +97,11 @@ Status PrepareMediaDir(const std::string& media_dir) {
 
 
 // Notifications become frames on every open stream of their user, and wake
-// the push sender (their pushes were queued with them).
+// the push sender (their pushes were queued with them) and the email sender.
 class StreamNotificationFrames : public NotificationListener {
  public:
-  StreamNotificationFrames(StreamHub& hub, PushSender& pushers) : hub_(hub), pushers_(pushers) {}
+  StreamNotificationFrames(StreamHub& hub, PushSender& pushers, EmailNotifier& email)
+      : hub_(hub), pushers_(pushers), email_(email) {}
   void Made(const std::vector<Notification>& made, const std::map<std::string, int64_t>& unread) override {
     std::vector<std::pair<std::string, std::string>> frames;
     frames.reserve(made.size());
@@ -105,13 +111,19 @@ class StreamNotificationFrames : public NotificationListener {
     }
     hub_.SendToUsers(frames);
     pushers_.Wake();
+    email_.Wake();
   }
   void Read(const std::string& user, int64_t unread) override { hub_.SendToUser(user, NotificationReadFrame(unread)); }
 
  private:
   StreamHub& hub_;
   PushSender& pushers_;
+  EmailNotifier& email_;
 };
+
+// The advisory lock id of the notification singleton (migrations and the
+// media sweep use ...541 and ...542).
+constexpr int64_t kNotificationLockKey = 7460211862315543;
 }  // namespace
 
 void BlockShutdownSignals() {
@@ -170,7 +182,21 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->pushers_ = std::make_unique<PushSender>(n->db_->pool(), c.notifications.allow_private_endpoints,
                                              c.notifications.push_concurrency,
                                              [](const Notification& x) { return NotificationJson(x).dump(); });
-  n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_, *n->pushers_);
+  const auto& ec = c.notifications.email;
+  n->email_ = std::make_unique<EmailNotifier>(
+      n->db_->pool(), EmailOptions{ec.smtp_url, ec.from, ec.delay_s,
+                                   ec.public_url.empty() ? "http://" + c.http.listen : ec.public_url, c.node.name});
+  n->pusher_directory_ = std::make_unique<PusherDirectory>(n->db_->pool());
+  n->notify_lock_ = std::make_unique<SingletonLock>(n->db_->pool().conninfo(), kNotificationLockKey, "notifications");
+  n->notify_lock_->OnAcquired([self] {
+    self->notifications_->EndBatch();  // reads the cursor again and catches up
+    self->pushers_->Wake();
+    self->email_->Wake();
+  });
+  n->notifications_->set_singleton(n->notify_lock_.get());
+  n->pushers_->set_singleton(n->notify_lock_.get());
+  n->email_->set_singleton(n->notify_lock_.get());
+  n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_, *n->pushers_, *n->email_);
   n->notifications_->set_listener(n->notification_frames_.get());
   n->notifications_->set_next_ephemeral(n->delivery_.get());
   n->log_->add_sink(n->notifications_.get());
@@ -188,8 +214,10 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->groups_->set_remote(n->federation_.get());
   GC_TRY(n->log_->Start(n->db_->pool().conninfo()));
   GC_TRY(n->search_index_->Start());
+  n->notify_lock_->Start();
   GC_TRY(n->notifications_->Start());
   GC_TRY(n->pushers_->Start());
+  GC_TRY(n->email_->Start());
   StreamOptions so;
   so.max_connections = c.stream.max_connections;
   so.send_queue_bytes = static_cast<size_t>(c.stream.send_queue_bytes);
@@ -304,7 +332,10 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
   AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
+  AddEmailRoutes(router, *n->email_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
+  AddNotificationAdminRoutes(router, {*n->notifications_, *n->pushers_, *n->email_, *n->pusher_directory_, *n->audit_,
+                                      n->notify_lock_.get()});
   // Media: blobs in the configured store, uploads staged under
   // data_dir/media/tmp (the HTTP server writes bodies there).
   std::string media_dir = c.node.data_dir + "/media";
@@ -429,6 +460,19 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [push] { return static_cast<double>(push->failed.load()); });
   m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
                  [push] { return static_cast<double>(push->removed.load()); });
+  EmailNotifier* email = n->email_.get();
+  m.AddGauge("groupchat_email_pending", "Mentions and replies waiting to be mailed (as of the sender's last look).",
+             [email] { return static_cast<double>(email->pending()); });
+  m.AddCounterFn("groupchat_email_sent_total", "Mails the SMTP server accepted.",
+                 [email] { return static_cast<double>(email->sent.load()); });
+  m.AddCounterFn("groupchat_email_failed_total", "Mail attempts that failed (retried or dropped).",
+                 [email] { return static_cast<double>(email->failed.load()); });
+  m.AddCounterFn("groupchat_email_dropped_total", "Mails given up: refused by the server, or too many attempts.",
+                 [email] { return static_cast<double>(email->dropped.load()); });
+  SingletonLock* lock = n->notify_lock_.get();
+  m.AddGauge("groupchat_notifications_singleton_held",
+             "1 if this process runs the notification worker, pushers and email (one process of a node does).",
+             [lock] { return lock->held() ? 1.0 : 0.0; });
   Federation* fed = n->federation_.get();
   m.AddCounterFn("groupchat_federation_entries_applied_total", "Remote entries appended to replicas.",
                  [fed] { return static_cast<double>(fed->entries_applied.load()); });
@@ -487,6 +531,8 @@ Node::~Node() {
   if (search_index_) search_index_->Stop();
   if (notifications_) notifications_->Stop();
   if (pushers_) pushers_->Stop();
+  if (email_) email_->Stop();
+  if (notify_lock_) notify_lock_->Stop();
   if (hub_) hub_->Stop();
   if (users_) users_->FlushActivity();
   users_.reset();
@@ -540,6 +586,8 @@ Status Node::Serve() {
   search_index_->Stop();
   notifications_->Stop();
   pushers_->Stop();
+  email_->Stop();
+  notify_lock_->Stop();
   {
     std::lock_guard<std::mutex> lock(mu);
     stop = true;

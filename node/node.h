@@ -15,6 +15,9 @@ class Router;
 class Gateway;
 class HttpServer;
 class WorkerPool;
+class EmailNotifier;
+class PusherDirectory;
+class SingletonLock;
 class UserService;
 class GroupLog;
 class Federation;
@@ -73,6 +76,11 @@ class Node {
   std::unique_ptr<NotificationService> notifications_;
   std::unique_ptr<NotificationListener> notification_frames_;
   std::unique_ptr<PushSender> pushers_;
+  std::unique_ptr<EmailNotifier> email_;
+  std::unique_ptr<PusherDirectory> pusher_directory_;
+  // The notification worker, pushers and email run in the one process of
+  // the node holding it (several may share the database).
+  std::unique_ptr<SingletonLock> notify_lock_;
   std::unique_ptr<StreamEndpoint> stream_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<BlobStore> media_store_;

@@ -17,6 +17,8 @@ PACKAGES=(
   postgresql-15
   # tools used by tests and benchmarks
   curl wrk procps openssl
+  # the SMTP server the email notification tests mail to
+  python3-aiosmtpd
   # browser tests (tests/e2e): Debian's Chromium, driven by playwright-core
   chromium
   # fuzzing (fuzz/, `make fuzz`): libFuzzer needs clang; its sanitizer and

@@ -19,6 +19,9 @@ struct UserProfile {
   bool is_admin = false;
   bool deactivated = false;
   int64_t created_at_ms = 0;
+  // Where missed mentions are mailed (notifications.email); private: shown
+  // only to the user and to admins.
+  std::optional<std::string> email;
 };
 
 struct Principal {

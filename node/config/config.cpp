@@ -301,6 +301,10 @@ Result<Config> ParseConfig(const std::string& yaml_text, const std::string& name
       }
     }
   }
+  if (!config.notifications.email.smtp_url.empty() && config.notifications.email.from.empty()) {
+    return Error::Invalid(reader.Location("notifications") +
+                          "notifications.email.from is required when notifications.email.smtp_url is set");
+  }
   return config;
 }
 

@@ -123,6 +123,14 @@ struct Config {
     // Webhook URLs may be http:// and private or loopback addresses (tests).
     bool allow_private_endpoints = false;
     int push_concurrency = 4;  // webhook POSTs in flight at once, 1..64
+    // Mail for mentions and replies still unread after delay_s
+    // (services/notifications/email_notifier.h); off while smtp_url is empty.
+    struct Email {
+      std::string smtp_url;    // smtp://host:port or smtps://..., optionally user:password@; redacted in DescribeConfig
+      std::string from;        // From header, "GroupChat <chat@acme.test>" (required with smtp_url)
+      int delay_s = 300;       // unread this long after it was made: mailed, 0..604800
+      std::string public_url;  // base of the links in mails; empty: http://<http.listen>
+    } email;
   } notifications;
 };
 
@@ -145,6 +153,10 @@ std::map<std::string, std::string> GroupchatEnvironment();
 // The effective configuration as YAML-like text with secrets (database.url
 // passwords) redacted, for logs and the admin console.
 std::string DescribeConfig(const Config& config);
+
+// scheme://user:PASSWORD@host... -> scheme://user:***@host... (other text as
+// it is): smtp_url in the effective config and the admin console.
+std::string RedactUrlPassword(const std::string& url);
 
 // The reference of every key (Markdown: section, key, type, default, accepted
 // values, one line on what it does), generated from the table of keys;

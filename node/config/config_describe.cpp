@@ -106,10 +106,24 @@ std::string RedactDatabaseUrl(const std::string& url) {
 // this string (a number, boolean, null) or need quoting anyway?
 }  // namespace
 
+std::string RedactUrlPassword(const std::string& url) {
+  size_t start = url.find("://");
+  if (start == std::string::npos) return url;
+  start += 3;
+  size_t end = url.find_first_of("/?#", start);
+  if (end == std::string::npos) end = url.size();
+  size_t at = url.rfind('@', end);
+  if (at == std::string::npos || at < start) return url;
+  size_t colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
 std::string DescribeConfig(const Config& config) {
   Config c = config;  // the table's accessors take a mutable Config
   c.database.url = RedactDatabaseUrl(c.database.url);
   if (!c.media.s3.secret_access_key.empty()) c.media.s3.secret_access_key = "***";
+  c.notifications.email.smtp_url = RedactUrlPassword(c.notifications.email.smtp_url);
 
   YAML::Emitter out;
   out << YAML::BeginMap;

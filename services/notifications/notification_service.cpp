@@ -7,6 +7,7 @@
 #include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
+#include "node/db/singleton_lock.h"
 
 namespace gc {
 
@@ -249,8 +250,24 @@ void NotificationService::Loop() {
     wake_.wait_for(lock, kGather, [&] { return stopping_; });
     if (stopping_) return;
     news_ = false;
+    // Another process of this node makes the notifications; this one is
+    // woken (EndBatch) when it takes over.
+    if (singleton_ && !singleton_->held()) continue;
     int64_t target = log_.last_stream_pos();
     lock.unlock();
+    if (singleton_ && singleton_->generation() != singleton_seen_) {
+      // Just took over: the process that had the work moved the cursor.
+      auto cur = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
+      lock.lock();
+      if (!cur.ok()) {
+        news_ = true;
+        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
+        continue;
+      }
+      singleton_seen_ = singleton_->generation();
+      if (cur->rows() > 0) processed_ = cur->int64(0, 0);
+      lock.unlock();
+    }
     while (processed_.load() < target) {
       int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
       std::vector<Notification> list;

@@ -60,6 +60,7 @@ namespace gc {
 
 class PgPool;
 class PgConn;
+class SingletonLock;
 class PgResult;
 
 // One inbox entry.
@@ -118,6 +119,9 @@ class NotificationService : public EventSink, public EphemeralSink {
   // marker also marks the group's notifications up to it read.
   void set_next_ephemeral(EphemeralSink* next) { next_ = next; }
 
+  // Makes notifications only while `lock` is held (nullptr: always), so
+  // that several processes of one node make each once. Before Start.
+  void set_singleton(const SingletonLock* lock) { singleton_ = lock; }
   // Reads the cursor and starts the worker (after GroupLog::Start).
   Status Start();
   void Stop();
@@ -174,6 +178,8 @@ class NotificationService : public EventSink, public EphemeralSink {
   std::string node_name_;
   NotificationListener* listener_ = nullptr;
   EphemeralSink* next_ = nullptr;
+  const SingletonLock* singleton_ = nullptr;
+  uint64_t singleton_seen_ = 0;  // the lock's generation the cursor was read at; worker thread only
   std::atomic<int64_t> processed_{0};
   std::atomic<int64_t> pending_since_ms_{0};  // when the oldest unprocessed batch committed (0: none)
   std::mutex mu_;

@@ -15,6 +15,7 @@
 #include "node/common/outbound_http.h"
 #include "node/common/worker_pool.h"
 #include "node/db/pg.h"
+#include "node/db/singleton_lock.h"
 
 namespace gc {
 
@@ -271,6 +272,10 @@ void PushSender::Loop() {
     if (wait.count() > 0) wake_.wait_for(lock, wait, [&] { return stopping_ || news_; });
     if (stopping_) return;
     news_ = false;
+    if (singleton_ && !singleton_->held()) {  // another process sends; Wake() when this one takes over
+      wait = std::chrono::milliseconds(kIdlePoll);
+      continue;
+    }
     int free_slots = concurrency_ - static_cast<int>(in_flight_.size());
     std::set<int64_t> busy = in_flight_;
     lock.unlock();

@@ -47,6 +47,7 @@
 namespace gc {
 
 class PgPool;
+class SingletonLock;
 class WorkerPool;
 
 struct Pusher {
@@ -85,6 +86,8 @@ class PushSender {
              std::function<std::string(const Notification&)> render);
   ~PushSender();  // Stop()
 
+  // Sends only while `lock` is held (nullptr: always). Before Start.
+  void set_singleton(const SingletonLock* lock) { singleton_ = lock; }
   Status Start();
   void Stop();
   // Something new may be due (called after the worker queued pushes).
@@ -114,6 +117,7 @@ class PushSender {
   bool allow_private_;
   int concurrency_;
   std::function<std::string(const Notification&)> render_;
+  const SingletonLock* singleton_ = nullptr;
   std::unique_ptr<WorkerPool> pool_;
   std::atomic<int64_t> queued_{0};
   std::mutex mu_;

@@ -10,7 +10,7 @@ using users_internal::ArrayLiteral;
 namespace {
 
 #define USER_COLS "id, local_part, display_name, is_admin, avatar_media_id, " \
-                  "(extract(epoch FROM created_at) * 1000)::bigint, deactivated_at IS NOT NULL"
+                  "(extract(epoch FROM created_at) * 1000)::bigint, deactivated_at IS NOT NULL, email"
 
 GC_SQL(kUserById, "SELECT " USER_COLS " FROM users WHERE id = $1");
 GC_SQL(kUserByLocal, "SELECT " USER_COLS ", password_hash FROM users WHERE local_part = $1");
@@ -28,6 +28,7 @@ GC_SQL(kListSessions,
        "FROM sessions WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id DESC");
 GC_SQL(kUpdateDisplayName, "UPDATE users SET display_name = $2 WHERE id = $1");
 GC_SQL(kUpdateAvatar, "UPDATE users SET avatar_media_id = $2 WHERE id = $1");
+GC_SQL(kUpdateEmail, "UPDATE users SET email = $2 WHERE id = $1");
 GC_SQL(kSetDeactivated,
        "UPDATE users SET deactivated_at = CASE WHEN $2 THEN coalesce(deactivated_at, now()) ELSE NULL END "
        "WHERE local_part = $1 RETURNING id");
@@ -96,6 +97,7 @@ std::shared_ptr<const UserProfile> RowToUser(const PgResult& r, int row, const s
   u->avatar_media_id = r.opt_text(row, 4);
   u->created_at_ms = r.int64(row, 5);
   u->deactivated = r.boolean(row, 6);
+  u->email = r.opt_text(row, 7);
   return u;
 }
 
@@ -134,7 +136,7 @@ Result<std::optional<UserStore::Credentials>> PgUserStore::UserByLocal(const std
   auto r = db_.With([&](PgConn& c) { return c.Exec(kUserByLocal, {local}); });
   if (!r.ok()) return r.error();
   if (r->rows() == 0) return std::optional<Credentials>();
-  return std::optional<Credentials>(Credentials{RowToUser(*r, 0, server_name_), r->text(0, 7)});
+  return std::optional<Credentials>(Credentials{RowToUser(*r, 0, server_name_), r->text(0, 8)});
 }
 
 Result<std::shared_ptr<const UserProfile>> PgUserStore::InsertUser(const NewUser& user,
@@ -167,7 +169,8 @@ Result<std::shared_ptr<const UserProfile>> PgUserStore::InsertUser(const NewUser
 }
 
 Status PgUserStore::UpdateProfile(int64_t row, const std::optional<std::string>& display_name,
-                                  const std::optional<std::optional<std::string>>& avatar_media_id) {
+                                  const std::optional<std::optional<std::string>>& avatar_media_id,
+                                  const std::optional<std::optional<std::string>>& email) {
   return db_.Transaction([&](PgConn& c) -> Status {
     if (display_name) {
       auto r = c.Exec(kUpdateDisplayName, {row, *display_name});
@@ -175,6 +178,10 @@ Status PgUserStore::UpdateProfile(int64_t row, const std::optional<std::string>&
     }
     if (avatar_media_id) {
       auto r = c.Exec(kUpdateAvatar, {row, *avatar_media_id});
+      if (!r.ok()) return r.error();
+    }
+    if (email) {
+      auto r = c.Exec(kUpdateEmail, {row, *email});
       if (!r.ok()) return r.error();
     }
     return OkStatus();
@@ -219,7 +226,7 @@ Result<std::vector<std::shared_ptr<const UserProfile>>> PgUserStore::Search(cons
   auto r = db_.With([&](PgConn& c) { return c.Exec(kSearchUsers, {query, limit, offset}); });
   if (!r.ok()) return r.error();
   std::vector<std::shared_ptr<const UserProfile>> out;
-  *total = r->rows() > 0 ? r->int64(0, 7) : 0;
+  *total = r->rows() > 0 ? r->int64(0, 8) : 0;
   for (int i = 0; i < r->rows(); ++i) out.push_back(RowToUser(*r, i, server_name_));
   return out;
 }

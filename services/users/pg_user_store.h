@@ -22,7 +22,8 @@ class PgUserStore : public UserStore {
                                                         const std::optional<std::string>& invite_token,
                                                         bool invite_required) override;
   Status UpdateProfile(int64_t row, const std::optional<std::string>& display_name,
-                       const std::optional<std::optional<std::string>>& avatar_media_id) override;
+                       const std::optional<std::optional<std::string>>& avatar_media_id,
+                       const std::optional<std::optional<std::string>>& email) override;
   Result<std::optional<Seen>> Find(const std::string& local) override;
   Result<std::optional<int64_t>> SetDeactivated(const std::string& local, bool deactivated) override;
   Result<std::optional<int64_t>> SetAdmin(const std::string& local, bool is_admin) override;

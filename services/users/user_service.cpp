@@ -244,13 +244,14 @@ Status UserService::Logout(const Principal& p) { return RevokeSession(p, p.sessi
 
 Result<std::shared_ptr<const UserProfile>> UserService::UpdateProfile(
     const Principal& p, std::optional<std::string> display_name,
-    std::optional<std::optional<std::string>> avatar_media_id) {
+    std::optional<std::optional<std::string>> avatar_media_id, std::optional<std::optional<std::string>> email) {
   if (display_name) GC_TRY(ValidateDisplayName(*display_name));
+  if (email && *email) GC_TRY(ValidateEmail(**email));
   if (avatar_media_id && *avatar_media_id && (*avatar_media_id)->size() > 128) {
     return Error::Invalid("avatar_media_id is too long");
   }
   if (avatar_media_id && *avatar_media_id && avatar_check_) GC_TRY(avatar_check_(p.user->user_id, **avatar_media_id));
-  GC_TRY(store_.UpdateProfile(p.user->id, display_name, avatar_media_id));
+  GC_TRY(store_.UpdateProfile(p.user->id, display_name, avatar_media_id, email));
   return LoadUserByRowId(p.user->id);
 }
 

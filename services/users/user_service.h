@@ -90,8 +90,11 @@ class UserService : public Authenticator {
   Result<int> ExpireIdleSessions();
 
   // --- profile and sessions
+  // Changes what is given; a nullopt inside avatar_media_id or email clears
+  // it. kInvalid for a bad display name, avatar or email (ValidateEmail).
   Result<std::shared_ptr<const UserProfile>> UpdateProfile(const Principal& p, std::optional<std::string> display_name,
-                                                           std::optional<std::optional<std::string>> avatar_media_id);
+                                                           std::optional<std::optional<std::string>> avatar_media_id,
+                                                           std::optional<std::optional<std::string>> email = std::nullopt);
   Result<std::vector<SessionInfo>> ListSessions(const Principal& p);
   // kNotFound when the session is not one of the caller's active sessions.
   Status RevokeSession(const Principal& p, int64_t session_id);
@@ -206,6 +209,9 @@ Result<std::string> NormalizeUsername(std::string_view username);
 Result<std::string> LoginUsername(std::string_view name, std::string_view server_name);
 Status ValidatePassword(std::string_view password);
 Status ValidateDisplayName(std::string_view name);
+// A plain ASCII addr-spec (dot-atom local part, DNS domain with a dot), so
+// that it can go into a mail header as it is.
+Status ValidateEmail(std::string_view email);
 // SHA-like hash used for token storage (BLAKE2b-256), as raw bytes.
 std::string HashToken(std::string_view token);
 

@@ -80,7 +80,8 @@ class UserStore {
                                                                 bool invite_required) = 0;
   // Sets what is given, both in one transaction.
   virtual Status UpdateProfile(int64_t row, const std::optional<std::string>& display_name,
-                               const std::optional<std::optional<std::string>>& avatar_media_id) = 0;
+                               const std::optional<std::optional<std::string>>& avatar_media_id,
+                               const std::optional<std::optional<std::string>>& email) = 0;
   // The user's row and when it was last seen; nullopt if there is no such user.
   struct Seen {
     int64_t row = 0;

@@ -24,6 +24,7 @@ json ProfileJson(const UserProfile& u, bool self) {
   if (self) {
     j["is_admin"] = u.is_admin;
     j["created_at"] = u.created_at_ms;
+    j["email"] = u.email ? json(*u.email) : json(nullptr);  // private: never in the public profile
   }
   if (u.deactivated) j["deactivated"] = true;
   return j;
@@ -145,8 +146,17 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
       if (!a.ok()) return ToHttp(a.error());
       avatar = *a;  // null clears the avatar
     }
-    if (!*display && !avatar) return ToHttp(Error::Invalid("nothing to change: send display_name or avatar_media_id"));
-    auto r = users.UpdateProfile(ctx.principal, *display, avatar);
+    std::optional<std::optional<std::string>> email;
+    if (body->contains("email")) {
+      auto e = OptionalString(*body, "email");
+      if (!e.ok()) return ToHttp(e.error());
+      email = *e;  // null (or "") removes the address
+      if (*email && (*email)->empty()) *email = std::nullopt;
+    }
+    if (!*display && !avatar && !email) {
+      return ToHttp(Error::Invalid("nothing to change: send display_name, avatar_media_id or email"));
+    }
+    auto r = users.UpdateProfile(ctx.principal, *display, avatar, email);
     if (!r.ok()) return ToHttp(r.error());
     return JsonResponse(200, ProfileJson(**r, true));
   });
