@@ -52,6 +52,8 @@
 #include "services/notifications/notification_service.h"
 #include "services/notifications/notifications_http.h"
 #include "services/notifications/push_sender.h"
+#include "services/notifications/webpush.h"
+#include "services/notifications/webpush_http.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -158,6 +160,15 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->pushers_ = std::make_unique<PushSender>(n->db_->pool(), c.notifications.allow_private_endpoints,
                                              c.notifications.push_concurrency,
                                              [](const Notification& x) { return NotificationJson(x).dump(); });
+  // Web Push: the VAPID key browsers subscribe with (data_dir/keys/vapid.key).
+  bool vapid_created = false;
+  auto vapid = LoadOrCreateVapidKey(c.node.data_dir, &vapid_created);
+  if (!vapid.ok()) return vapid.error();
+  n->webpush_ = std::make_unique<WebPushSender>(
+      std::move(*vapid), c.notifications.vapid_subject.empty() ? "https://" + c.node.name : c.notifications.vapid_subject,
+      c.notifications.webpush_ttl_s, c.notifications.allow_private_endpoints);
+  if (vapid_created) LogInfo("created the Web Push VAPID key", {{"public_key", n->webpush_->public_key()}});
+  n->pushers_->set_webpush(n->webpush_.get());
   n->notification_frames_ = std::make_unique<StreamNotificationFrames>(*n->hub_, *n->pushers_);
   n->notifications_->set_listener(n->notification_frames_.get());
   n->notifications_->set_next_ephemeral(n->delivery_.get());
@@ -292,6 +303,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddGroupRoutes(router, *n->groups_);
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
   AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
+  AddWebPushRoutes(router, *n->webpush_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
   // Media: blobs in the configured store, uploads staged under
   // data_dir/media/tmp (the HTTP server writes bodies there).

@@ -123,6 +123,8 @@ struct Config {
     // Webhook URLs may be http:// and private or loopback addresses (tests).
     bool allow_private_endpoints = false;
     int push_concurrency = 4;  // webhook POSTs in flight at once, 1..64
+    std::string vapid_subject;  // Web Push VAPID sub: mailto: or https:// ("": https://NODE_NAME)
+    int webpush_ttl_s = 86400;  // Web Push TTL header, 0..2419200 (28 days)
   } notifications;
 };
 
