@@ -415,11 +415,11 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   m.AddCounterFn("groupchat_notifications_failures_total", "Rounds of the notification worker that failed and were retried.",
                  [notif] { return static_cast<double>(notif->failures.load()); });
   PushSender* push = n->pushers_.get();
-  m.AddGauge("groupchat_push_queue_length", "Pushes owed to webhook pushers (as of the sender's last look).",
+  m.AddGauge("groupchat_push_queue_length", "Pushes owed to pushers, webhook and Web Push (as of the sender's last look).",
              [push] { return static_cast<double>(push->queued()); });
-  m.AddCounterFn("groupchat_push_delivered_total", "Webhook POSTs answered 2xx.",
+  m.AddCounterFn("groupchat_push_delivered_total", "Webhook and Web Push POSTs answered 2xx.",
                  [push] { return static_cast<double>(push->delivered.load()); });
-  m.AddCounterFn("groupchat_push_failed_total", "Webhook POSTs that failed (retried or dropped).",
+  m.AddCounterFn("groupchat_push_failed_total", "Webhook and Web Push POSTs that failed (retried or dropped).",
                  [push] { return static_cast<double>(push->failed.load()); });
   m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
                  [push] { return static_cast<double>(push->removed.load()); });

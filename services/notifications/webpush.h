@@ -9,7 +9,8 @@
 // WebPushSender::Send, which
 //   - encrypts the entry's JSON for the subscription (RFC 8291 aes128gcm: a
 //     fresh ephemeral P-256 key and salt per message, one 4096-byte record,
-//     padded to a multiple of 64 bytes; services/notifications/webpush_crypto.h);
+//     padded to a multiple of 64 bytes; services/notifications/webpush_crypto.h;
+//     an entry too long for it loses its names and preview, `truncated: true`);
 //   - POSTs it to the endpoint with RFC 8030 headers: `TTL`
 //     (notifications.webpush_ttl_s), `Urgency: high` for mention, reply and
 //     invite and `normal` for message, and `Topic` = the first 32 characters
