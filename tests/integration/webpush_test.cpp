@@ -25,6 +25,7 @@
 #include "tests/harness/harness.h"
 #include "tests/harness/node_script.h"
 #include "tests/support/api.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -83,20 +84,15 @@ bool Eventually(F done) {
   return true;
 }
 
-class WebPushTest : public ::testing::Test {
+class WebPushTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    node_ = StartNodeWith(kNodeYaml).release();
+    StartNode(kNodeYaml);
     push_ = new PushService();
   }
   static void TearDownTestSuite() {
     delete push_;
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    NodeTest::TearDownTestSuite();
   }
   json Pushers(const TestUser& u) {
     auto r = c_.Get("/api/v1/me/pushers", u.token);
@@ -121,9 +117,7 @@ class WebPushTest : public ::testing::Test {
     return r.json().value("public_key", "");
   }
 
-  static inline NodeProcess* node_ = nullptr;
   static inline PushService* push_ = nullptr;
-  HttpClient c_{node_->http_port()};
 };
 
 TEST_F(WebPushTest, VapidPublicKeyIsAnUncompressedP256Point) {
