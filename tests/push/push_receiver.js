@@ -82,8 +82,9 @@ function checkPush(req, body, sub, origin, subject) {
   return { payload: plaintext.toString('utf8'), jwt: { aud: c.aud, exp: c.exp, sub: c.sub, k } };
 }
 
-// Starts the service; resolves to {server, port}.
-function startReceiver({ subject } = {}) {
+// Starts the service; resolves to {server, port, origin}. `onPush(id, push)`
+// (optional) sees every push as it is recorded (bench/webpush_bench.js).
+function startReceiver({ subject, onPush } = {}) {
   const subs = new Map();  // id -> {ecdh, auth, script: [], pushes: [], waiters: []}
   let origin = '';
 
@@ -91,7 +92,8 @@ function startReceiver({ subject } = {}) {
     res.writeHead(status, { 'Content-Type': 'application/json', ...extra });
     res.end(JSON.stringify(body));
   }
-  function record(sub, push) {
+  function record(id, sub, push) {
+    if (onPush) onPush(id, push);
     sub.pushes.push(push);
     for (const w of sub.waiters.splice(0)) w();
   }
@@ -145,11 +147,11 @@ function startReceiver({ subject } = {}) {
         const headers = { ttl: req.headers['ttl'], urgency: req.headers['urgency'], topic: req.headers['topic'] };
         if (verdict.reason) {
           console.error(JSON.stringify({ refused: parts[1], reason: verdict.reason }));
-          record(sub, { ok: false, reason: verdict.reason, status: 400, at_ms, headers });
+          record(parts[1], sub, { ok: false, reason: verdict.reason, status: 400, at_ms, headers });
           return json(res, 400, { reason: verdict.reason });
         }
         const next = sub.script.shift() || { status: 201 };
-        record(sub, { ok: true, status: next.status, payload: verdict.payload, jwt: verdict.jwt, at_ms, headers });
+        record(parts[1], sub, { ok: true, status: next.status, payload: verdict.payload, jwt: verdict.jwt, at_ms, headers });
         const extra = next.retry_after ? { 'Retry-After': String(next.retry_after) } : {};
         if (next.status === 201) extra.Location = `${origin}/message/${crypto.randomBytes(8).toString('hex')}`;
         return json(res, next.status, {}, extra);
