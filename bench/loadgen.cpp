@@ -10,12 +10,15 @@
 //
 //   gc-loadgen --port P [--members N] [--senders S] [--rate R] [--duration D]
 //              [--payload BYTES] [--node-pid PID] [--conns-per-user K] [--idle]
-//              [--receivers-port P2]
+//              [--receivers-port P2] [--notify-level all|mentions|none]
 //
 // --receivers-port: federation. The group lives on the node at --port, where
 // S sender accounts post; the N members are users of the node at P2 who join
 // it through their own node and receive there, so latency is send on one
 // node to receive on the other.
+// --notify-level sets every receiver's default notification level first
+// (`none`: the node makes no inbox entries for the run; `all`, the default
+// for users: an entry and a `notification` frame per member and message).
 // --rate 0 is flat out. --idle only opens the connections and reports memory.
 // Users are registered as lg-<run>-<i>; the node must have rate limits off.
 #include <arpa/inet.h>
@@ -55,6 +58,7 @@ struct Options {
   int conns_per_user = 1;
   bool idle = false;
   int receivers_port = 0;
+  std::string notify_level;  // "" leaves the users' default
 };
 
 int Connect(int port) {
@@ -298,6 +302,7 @@ int main(int argc, char** argv) {
     else if (a == "--conns-per-user") o.conns_per_user = std::atoi(next());
     else if (a == "--idle") o.idle = true;
     else if (a == "--receivers-port") o.receivers_port = std::atoi(next());
+    else if (a == "--notify-level") o.notify_level = next();
     else {
       fprintf(stderr, "unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
       return 64;
@@ -336,6 +341,17 @@ int main(int argc, char** argv) {
   bool fed = o.receivers_port != 0;
   int rx_port = fed ? o.receivers_port : o.port;
   std::vector<std::string> tokens = register_users(rx_port, o.members, "");
+  if (!o.notify_level.empty()) {
+    Http h(rx_port);
+    for (const auto& t : tokens) {
+      std::string out;
+      if (h.Request("PATCH", "/api/v1/me/notification-settings", "{\"default_level\":\"" + o.notify_level + "\"}", t,
+                    &out) != 200) {
+        fprintf(stderr, "setting the notification level failed: %s\n", out.c_str());
+        exit(1);
+      }
+    }
+  }
   std::vector<std::string> sender_tokens = fed ? register_users(o.port, o.senders, "s") : tokens;
   Http admin(o.port);
   std::string out;

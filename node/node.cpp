@@ -95,8 +95,14 @@ Status PrepareMediaDir(const std::string& media_dir) {
 class StreamNotificationFrames : public NotificationListener {
  public:
   StreamNotificationFrames(StreamHub& hub, PushSender& pushers) : hub_(hub), pushers_(pushers) {}
-  void Made(const Notification& n, int64_t unread) override {
-    hub_.SendToUser(n.user_id, NotificationFrame(n, unread));
+  void Made(const std::vector<Notification>& made, const std::map<std::string, int64_t>& unread) override {
+    std::vector<std::pair<std::string, std::string>> frames;
+    frames.reserve(made.size());
+    for (const auto& n : made) {
+      auto count = unread.find(n.user_id);
+      frames.emplace_back(n.user_id, NotificationFrame(n, count == unread.end() ? 0 : count->second));
+    }
+    hub_.SendToUsers(frames);
     pushers_.Wake();
   }
   void Read(const std::string& user, int64_t unread) override { hub_.SendToUser(user, NotificationReadFrame(unread)); }

@@ -215,6 +215,28 @@ void StreamHub::SendToUser(const std::string& user, const std::string& payload) 
   Send({user}, WsTextFrame(payload), 0);
 }
 
+void StreamHub::SendToUsers(const std::vector<std::pair<std::string, std::string>>& frames) {
+  std::vector<std::shared_ptr<StreamConnection>> flush;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    uint64_t n = 0;
+    for (const auto& [user, payload] : frames) {
+      auto it = by_user_.find(user);
+      if (it == by_user_.end()) continue;
+      Frame frame = WsTextFrame(payload);
+      for (const auto& c : it->second) {
+        c->Deliver(frame, 0, /*flush=*/false);
+        flush.push_back(c);
+        ++n;
+      }
+    }
+    frames_delivered_ += n;
+  }
+  std::sort(flush.begin(), flush.end());
+  flush.erase(std::unique(flush.begin(), flush.end()), flush.end());
+  for (auto& c : flush) c->Flush();
+}
+
 void StreamHub::PresenceChanged(const std::string& user, bool online) {
   std::vector<std::string> audience = audience_ ? audience_(user) : std::vector<std::string>{};
   auto frame = WsTextFrame(

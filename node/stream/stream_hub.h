@@ -88,6 +88,9 @@ class StreamHub {
   void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq);
   // An ephemeral JSON frame to every open stream of `user` (notifications).
   void SendToUser(const std::string& user, const std::string& payload);
+  // Many (user, payload) frames at once: each connection is written once
+  // for all of its frames, not once per frame.
+  void SendToUsers(const std::vector<std::pair<std::string, std::string>>& frames);
 
   bool IsOnline(const std::string& user) const;
   // Presence frames ("online") for everyone sharing a group with `user` who

@@ -4,8 +4,6 @@
 #include <chrono>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
 #include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
@@ -26,7 +24,9 @@ namespace {
   ") + 1) = $3::text"
 
 // Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
-// in one statement. $3: this node's name; $4: now (ms). Do-not-disturb is
+// in one statement, which also owes a push of each entry made outside
+// do-not-disturb to every pusher of its user and adds the entries to their
+// users' unread counts (the last column: the count after it). $3: this node's name; $4: now (ms). Do-not-disturb is
 // judged at the event's origin_ts, so a backlog after a restart does not
 // push what arrived while the user was away from it (with the user's current
 // dnd_until: a DND ended early before the worker got there does push).
@@ -66,37 +66,58 @@ GC_SQL(kNotifMake,
        "  ORDER BY r.stream_pos, r.recipient"
        "  ON CONFLICT (user_id, event_id) DO NOTHING"
        "  RETURNING *"
-       ") SELECT " GC_NOTIFICATION_COLUMNS " FROM n JOIN groups g ON g.id = n.group_id ORDER BY n.id");
-// Messages deleted in ($1, $2]: their entries are withdrawn. $3: now (ms).
+       "), q AS ("
+       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
+       "  SELECT p.id, n.id, $4::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
+       "), u AS ("
+       "  INSERT INTO notification_unread (user_id, unread) SELECT n.user_id, count(*) FROM n GROUP BY n.user_id"
+       "  ON CONFLICT (user_id) DO UPDATE SET unread = notification_unread.unread + EXCLUDED.unread"
+       "  RETURNING user_id, unread"
+       ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread FROM n JOIN groups g ON g.id = n.group_id"
+       " JOIN u ON u.user_id = n.user_id ORDER BY n.id");
+// Messages deleted in ($1, $2]: their entries are withdrawn (and read: the
+// unread counts lose the ones that were not). $3: now (ms). The rows are
+// locked first so that `was_unread` is what this statement changes, whatever
+// a concurrent read did; entries before counts, as every statement here.
+// Each withdrawn entry is pushed again (as withdrawn) where it was pushed.
 GC_SQL(kNotifWithdraw,
-       "WITH n AS ("
-       "  UPDATE notifications x SET withdrawn_at = $3::bigint, read_at = coalesce(x.read_at, $3::bigint),"
-       "   body_preview = '' FROM events d"
+       "WITH old AS ("
+       "  SELECT x.id, x.read_at IS NULL AS was_unread FROM notifications x JOIN events d"
+       "   ON x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id"
        "  WHERE d.stream_pos > $1::bigint AND d.stream_pos <= $2::bigint AND d.type = 'message.delete'"
-       "  AND x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id AND x.withdrawn_at IS NULL"
+       "  AND x.withdrawn_at IS NULL ORDER BY x.id FOR UPDATE OF x"
+       "), n AS ("
+       "  UPDATE notifications x SET withdrawn_at = $3::bigint, read_at = coalesce(x.read_at, $3::bigint),"
+       "   body_preview = '' FROM old WHERE x.id = old.id"
        "  RETURNING x.*"
-       ") SELECT " GC_NOTIFICATION_COLUMNS " FROM n JOIN groups g ON g.id = n.group_id ORDER BY n.id");
-// Owes a push of each entry in $1 (a JSON array of notification ids) made
-// outside do-not-disturb to every pusher of its user. $2: now (ms).
-GC_SQL(kNotifQueuePushes,
-       "INSERT INTO push_queue (pusher_id, notification_id, next_at)"
-       " SELECT p.id, n.id, $2::bigint FROM notifications n JOIN pushers p ON p.user_id = n.user_id"
-       " WHERE n.pushed AND n.id IN (SELECT (jsonb_array_elements_text($1::jsonb))::bigint) ORDER BY n.id, p.id");
+       "), q AS ("
+       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
+       "  SELECT p.id, n.id, $3::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
+       "), u AS ("
+       "  UPDATE notification_unread c SET unread = c.unread - d.k FROM"
+       "   (SELECT x.user_id, count(*) AS k FROM old JOIN notifications x ON x.id = old.id"
+       "    WHERE old.was_unread GROUP BY x.user_id) d"
+       "  WHERE c.user_id = d.user_id RETURNING c.user_id, c.unread"
+       ") SELECT " GC_NOTIFICATION_COLUMNS ", coalesce(u.unread, (SELECT unread FROM notification_unread"
+       "  WHERE user_id = n.user_id), 0) FROM n JOIN groups g ON g.id = n.group_id"
+       " LEFT JOIN u ON u.user_id = n.user_id ORDER BY n.id");
 GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
 GC_SQL(kNotifSetCursor, "UPDATE notification_cursor SET pos = $1");
 GC_SQL(kNotifInbox,
        "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
        " WHERE n.user_id = $1 AND n.id < $2 AND (NOT $3::boolean OR n.read_at IS NULL)"
        " ORDER BY n.id DESC LIMIT $4");
-GC_SQL(kNotifUnread, "SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL");
-// $1: a JSON array of user ids.
-GC_SQL(kNotifUnreadMany,
-       "SELECT u, (SELECT count(*) FROM notifications n WHERE n.user_id = u AND n.read_at IS NULL)"
-       " FROM jsonb_array_elements_text($1::jsonb) u");
-GC_SQL(kNotifMarkRead, "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL");
+GC_SQL(kNotifUnread, "SELECT coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
+// Marking read: the entries, then the count, by as many as changed. Answers
+// (unread after it, entries changed).
+#define GC_NOTIF_MARK(where)                                                                               \
+  "WITH x AS (UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND read_at IS NULL AND " where     \
+  " RETURNING 1), u AS (UPDATE notification_unread SET unread = unread - (SELECT count(*) FROM x)"         \
+  " WHERE user_id = $1 RETURNING unread) SELECT coalesce((SELECT unread FROM u), 0), (SELECT count(*) FROM x)"
+GC_SQL(kNotifMarkRead, GC_NOTIF_MARK("id <= $2"));
+// $2: the group's address, $4: its seq.
 GC_SQL(kNotifMarkGroupRead,
-       "UPDATE notifications SET read_at = $4 WHERE user_id = $1 AND read_at IS NULL AND seq <= $3"
-       " AND group_id IN (SELECT id FROM groups WHERE address = $2)");
+       GC_NOTIF_MARK("seq <= $4 AND group_id IN (SELECT id FROM groups WHERE address = $2)"));
 GC_SQL(kNotifSettings, "SELECT default_level, dnd_until FROM notification_settings WHERE user_id = $1");
 GC_SQL(kNotifGroupLevels,
        "SELECT g.address, l.level FROM notification_group_levels l JOIN groups g ON g.id = l.group_id"
@@ -111,6 +132,7 @@ GC_SQL(kNotifSetGroupLevel,
        " ON CONFLICT (user_id, group_id) DO UPDATE SET level = EXCLUDED.level");
 GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
 
+constexpr int kUnreadColumn = 13;   // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
 constexpr int64_t kMaxRange = 1000;  // positions per transaction
 // Commits arriving together are made in one round; short, since a
 // notification is something a person waits for.
@@ -195,40 +217,27 @@ bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
          processed_.load() >= pos;
 }
 
-Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out) {
+Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out,
+                                         std::map<std::string, int64_t>* unread) {
   return db_.Transaction([&](PgConn& c) -> Status {
     out->clear();
+    unread->clear();
     int64_t now = NowMs();
-    auto made = c.Exec(kNotifMake, {lo, hi, node_name_, now});
-    if (!made.ok()) return made.error();
-    for (int i = 0; i < made->rows(); ++i) out->push_back(FromRow(*made, i));
+    // Withdrawals first: every statement locks entries before counts.
     auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
     if (!gone.ok()) return gone.error();
-    for (int i = 0; i < gone->rows(); ++i) out->push_back(FromRow(*gone, i));
-    if (!out->empty()) {
-      nlohmann::json ids = nlohmann::json::array();
-      for (const auto& n : *out) ids.push_back(n.notification_id);
-      auto q = c.Exec(kNotifQueuePushes, {ids.dump(), now});
-      if (!q.ok()) return q.error();
+    auto made = c.Exec(kNotifMake, {lo, hi, node_name_, now});
+    if (!made.ok()) return made.error();
+    for (const PgResult* r : {&*gone, &*made}) {
+      for (int i = 0; i < r->rows(); ++i) {
+        out->push_back(FromRow(*r, i));
+        (*unread)[out->back().user_id] = r->int64(i, kUnreadColumn);
+      }
     }
     auto cur = c.Exec(kNotifSetCursor, {hi});
     if (!cur.ok()) return cur.error();
     return OkStatus();
   });
-}
-
-void NotificationService::Announce(const std::vector<Notification>& list) {
-  if (!listener_ || list.empty()) return;
-  nlohmann::json users = nlohmann::json::array();
-  for (const auto& n : list) users.push_back(n.user_id);
-  std::sort(users.begin(), users.end());
-  users.erase(std::unique(users.begin(), users.end()), users.end());
-  std::map<std::string, int64_t> unread;
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUnreadMany, {users.dump()}); });
-  if (r.ok()) {
-    for (int i = 0; i < r->rows(); ++i) unread[r->text(i, 0)] = r->int64(i, 1);
-  }
-  for (const auto& n : list) listener_->Made(n, unread[n.user_id]);
 }
 
 void NotificationService::Loop() {
@@ -245,7 +254,8 @@ void NotificationService::Loop() {
     while (processed_.load() < target) {
       int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
       std::vector<Notification> list;
-      Status st = ProcessRange(lo, hi, &list);
+      std::map<std::string, int64_t> unread;
+      Status st = ProcessRange(lo, hi, &list, &unread);
       if (!st.ok()) {
         // The database is away or overloaded: the range stays unprocessed
         // (nothing was committed) and is tried again, a little later each time.
@@ -265,7 +275,7 @@ void NotificationService::Loop() {
         processed_ = hi;
       }
       processed_cv_.notify_all();
-      Announce(list);
+      if (listener_ && !list.empty()) listener_->Made(list, unread);
     }
     if (processed_.load() >= log_.last_stream_pos()) {
       pending_since_ms_ = 0;
@@ -300,22 +310,20 @@ Result<InboxPage> NotificationService::Inbox(const std::string& user, std::optio
 Result<int64_t> NotificationService::MarkRead(const std::string& user, int64_t up_to) {
   auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkRead, {user, up_to, NowMs()}); });
   if (!r.ok()) return r.error();
-  auto unread = Unread(user);
-  if (!unread.ok()) return unread.error();
+  int64_t unread = r->int64(0, 0);
   // Every device clears its badge, even when nothing changed here: the one
   // that asked may have shown a stale count.
-  if (listener_) listener_->Read(user, *unread);
-  return *unread;
+  if (listener_) listener_->Read(user, unread);
+  return unread;
 }
 
 Result<int64_t> NotificationService::MarkGroupRead(const std::string& user, const std::string& group_id,
                                                    int64_t seq) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkGroupRead, {user, group_id, seq, NowMs()}); });
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkGroupRead, {user, group_id, NowMs(), seq}); });
   if (!r.ok()) return r.error();
-  auto unread = Unread(user);
-  if (!unread.ok()) return unread.error();
-  if (r->affected() > 0 && listener_) listener_->Read(user, *unread);
-  return *unread;
+  int64_t unread = r->int64(0, 0);
+  if (r->int64(0, 1) > 0 && listener_) listener_->Read(user, unread);
+  return unread;
 }
 
 Result<NotificationSettings> NotificationService::Settings(const std::string& user) {

@@ -9,8 +9,11 @@
 // time and, in one transaction, lets PostgreSQL make the inbox rows for them
 // (one INSERT ... SELECT applying every rule below), withdraws the
 // notifications of messages deleted in the range, and advances the cursor.
+// The same statement owes the pushes and adds to each user's unread count,
+// a row kept beside the entries (notification_unread: counting a user's
+// unread entries instead costs as many index entries as they have unread).
 // After the commit it hands what it made to the listener (stream frames,
-// later pushers). A crash between the send's 201 and the worker's commit
+// the push sender). A crash between the send's 201 and the worker's commit
 // loses nothing: at restart the worker starts from the cursor. A range is
 // made at most once (the cursor moves in the same transaction, and
 // UNIQUE (user_id, event_id) guards against anything else), so the
@@ -42,6 +45,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -93,9 +97,9 @@ struct NotificationSettings {
 class NotificationListener {
  public:
   virtual ~NotificationListener() = default;
-  // A new entry, or an entry that changed (withdrawn); `unread` is the
-  // user's unread count after it.
-  virtual void Made(const Notification& n, int64_t unread) = 0;
+  // New entries, or entries that changed (withdrawn), in the order they
+  // were made; `unread` holds each of their users' unread count after them.
+  virtual void Made(const std::vector<Notification>& made, const std::map<std::string, int64_t>& unread) = 0;
   // Entries were marked read (through the inbox or a group's read marker):
   // other devices clear their badge to `unread`.
   virtual void Read(const std::string& user, int64_t unread) = 0;
@@ -161,8 +165,8 @@ class NotificationService : public EventSink, public EphemeralSink {
  private:
   void Loop();
   // Processes (lo, hi]: one transaction. Fills `made` with what to announce.
-  Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out);
-  void Announce(const std::vector<Notification>& made);
+  // `unread`: each user's unread count after it.
+  Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out, std::map<std::string, int64_t>* unread);
   Result<int64_t> Unread(const std::string& user);
 
   GroupLog& log_;

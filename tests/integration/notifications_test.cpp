@@ -26,6 +26,9 @@ struct User {
   std::string name, id, token;
 };
 
+GC_SQL(kCountedAndKept,
+       "SELECT (SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL),"
+       " coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
 GC_SQL(kCursorAndHead, "SELECT (SELECT pos FROM notification_cursor), (SELECT max(stream_pos) FROM events)");
 
 class NotificationsTest : public ::testing::Test {
@@ -354,6 +357,69 @@ TEST_F(NotificationsTest, ManySendersAtOnceNotifyEveryMemberOnce) {
     }
     EXPECT_EQ(page["notifications"].size(), events.size()) << "an event notified twice";
     EXPECT_EQ(static_cast<int>(events.size()), (static_cast<int>(members.size()) - 1) * kPerSender + 1);
+  }
+}
+
+// The unread count is kept beside the entries (migration 0003): crowds of
+// sends, reads of the inbox, reads of the group and deletes, all at once,
+// must leave it equal to the entries that are unread.
+TEST_F(NotificationsTest, UnreadCountsStayTrueUnderConcurrentReadsAndDeletes) {
+  User owner = NewUser();
+  std::vector<User> members;
+  std::vector<const User*> ptrs;
+  for (int i = 0; i < 6; ++i) members.push_back(NewUser());
+  for (auto& m : members) ptrs.push_back(&m);
+  std::string g = NewGroup(owner, ptrs);
+  std::vector<std::thread> threads;
+  std::atomic<int> failed{0};
+  for (size_t k = 0; k < members.size(); ++k) {
+    threads.emplace_back([&, k] {
+      HttpClient c(node_->http_port());
+      const User& me = members[k];
+      for (int i = 0; i < 15; ++i) {
+        auto r = c.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", "busy " + std::to_string(i)}}, me.token);
+        if (r.status != 201) {
+          ++failed;
+          continue;
+        }
+        std::string e = r.json()["event_id"];
+        int64_t seq = r.json()["seq"];
+        if (i % 5 == 4 && c.Delete("/api/v1/groups/" + G(g) + "/messages/" + G(e), me.token).status >= 300) ++failed;
+        if (k % 3 == 0 && i % 4 == 3) {
+          auto p = c.Get("/api/v1/me/notifications?limit=1", me.token);
+          if (p.status == 200 && !p.json()["notifications"].empty()) {
+            int64_t top = p.json()["notifications"][0]["notification_id"];
+            if (c.Post("/api/v1/me/notifications/read", {{"up_to", top}}, me.token).status != 200) ++failed;
+          }
+        }
+        if (k % 3 == 1 && i % 6 == 5 &&
+            c.Post("/api/v1/groups/" + G(g) + "/read", {{"seq", seq}}, me.token).status >= 300) {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(failed.load(), 0);
+  json last = Send(owner, g, "last");
+  for (auto& m : members) WaitEntry(m, last["event_id"]);
+  // The read markers reach the service after their answer: wait until each
+  // member's count agrees with the rows (it converges, and stays).
+  PgConn db(node_->database_url());
+  ASSERT_TRUE(db.Connect().ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& m : members) {
+    int64_t counted = -1, kept = -2;
+    while (std::chrono::steady_clock::now() < deadline) {  // the group read marker is applied after its answer
+      auto r = db.Exec(kCountedAndKept, {m.id});
+      ASSERT_TRUE(r.ok());
+      counted = r->int64(0, 0);
+      kept = r->int64(0, 1);
+      if (counted == kept) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(counted, kept) << m.id;
+    EXPECT_EQ(Inbox(m)["unread"], counted) << m.id;
   }
 }
 

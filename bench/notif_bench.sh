@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Notification benchmarks on one node (embedded PostgreSQL in a temp dir):
+#
+#   bash bench/notif_bench.sh [MEMBERS] [RATE] [SECONDS]
+#       (defaults 100 members, 200 msg/s, 10 s)
+#
+# 1. Send latency with and without notifications: the same fixed-rate run of
+#    gc-loadgen (MEMBERS receivers, 4 senders, RATE msg/s) with every
+#    receiver's default level `none` (the worker runs, makes nothing), then
+#    `all` (an inbox entry and a `notification` frame per member and
+#    message), then `none` again, on one node. The notification worker runs
+#    after the commit, so the two should not differ beyond noise.
+# 2. Notifications made per second from the outbox: a flat-out run at level
+#    `all`; prints entries made, how long the worker took to drain its
+#    backlog after the senders stopped, and entries/s from the first entry
+#    to the drained backlog.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LOADGEN=build/bench/gc-loadgen
+[ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
+. bench/lib.sh
+bench_init
+MEMBERS=${1:-100}
+RATE=${2:-200}
+SECONDS_=${3:-10}
+PORT=$((20000 + RANDOM % 10000))
+cat > "$TMP/node.yaml" <<YAML
+node:
+  name: bench.test
+  data_dir: $TMP/data
+http:
+  listen: 127.0.0.1:$PORT
+  threads: 2
+  workers: 32
+  max_connections: 20000
+federation:
+  listen: tcp://127.0.0.1:0
+database:
+  url: ""
+  pool_size: 16
+rate_limits:
+  enabled: false
+log:
+  access: false
+stream:
+  max_connections: 20000
+YAML
+bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
+
+metric() {  # name -> value (0 when absent)
+  curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) print 0 }'
+}
+run() {  # level rate
+  "$LOADGEN" --port "$PORT" --members "$MEMBERS" --senders 4 --rate "$2" --duration "$SECONDS_" --notify-level "$1" \
+    | grep -E "accepted|latency"
+}
+
+echo "# $(date -u +%F) $(nproc) cores; $MEMBERS members, 4 senders, $RATE msg/s, $SECONDS_ s"
+for level in none all none; do
+  echo "## level $level"
+  run "$level" "$RATE"
+done
+
+echo "## flat out, level all"
+# Samples the worker's counter every 0.2 s while the run goes: entries/s is
+# taken from the first sample that moved to the drained backlog, so user
+# registration and joins before the sends are not counted.
+( while :; do echo "$(date +%s.%N) $(metric groupchat_notifications_made_total)"; sleep 0.2; done ) > "$TMP/made.txt" &
+SAMPLER=$!
+run all 0
+sent_end=$(date +%s.%N)
+# The worker follows the log after the sends: wait (bounded) for its backlog.
+for _ in $(seq 1 600); do
+  [ "$(metric groupchat_notifications_backlog)" = 0 ] && break
+  sleep 0.1
+done
+end=$(date +%s.%N)
+after=$(metric groupchat_notifications_made_total)
+kill "$SAMPLER"; wait "$SAMPLER" 2>/dev/null || true
+awk -v a="$after" -v e="$end" -v se="$sent_end" '
+  NR == 1 { base = $2 } $2 > base && !t0 { t0 = $1; m0 = $2 }
+  END {
+    made = a - base
+    printf "notifications made: %d, %.0f per second while the sends went on; backlog drained %.1f s after the last send\n",
+      made, (a - m0) / (e - t0), e - se }' "$TMP/made.txt"
