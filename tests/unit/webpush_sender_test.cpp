@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "node/common/encoding.h"
+#include "node/config/config.h"
 #include "services/notifications/webpush.h"
 
 namespace gc {
@@ -93,6 +94,25 @@ TEST(WebPushSender, SubscriptionsAreCheckedAndMadeCanonical) {
   auto why = CheckSubscription(ep, p256dh, Base64Url(std::string(20, 'a')), true);
   ASSERT_FALSE(why.ok());
   EXPECT_EQ(why.error().message, "keys.auth must be 16 bytes, not 20");
+}
+
+TEST(WebPushSender, ConfigKeysTakeAContactAndABoundedTtl) {
+  const std::string base = "node:\n  name: acme.test\n  data_dir: ./var/acme\nnotifications:\n";
+  auto defaults = ParseConfig(base + "  push_concurrency: 4\n", "node.yaml", {});
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  EXPECT_EQ(defaults->notifications.vapid_subject, "");
+  EXPECT_EQ(defaults->notifications.webpush_ttl_s, 86400);
+  auto set = ParseConfig(base + "  vapid_subject: mailto:ops@acme.test\n  webpush_ttl_s: 60\n", "node.yaml", {});
+  ASSERT_TRUE(set.ok()) << set.error().message;
+  EXPECT_EQ(set->notifications.vapid_subject, "mailto:ops@acme.test");
+  EXPECT_EQ(set->notifications.webpush_ttl_s, 60);
+  auto bare = ParseConfig(base + "  vapid_subject: ops@acme.test\n", "node.yaml", {});
+  ASSERT_FALSE(bare.ok());
+  EXPECT_NE(bare.error().message.find("node.yaml:5:"), std::string::npos) << bare.error().message;
+  EXPECT_NE(bare.error().message.find("mailto:"), std::string::npos) << bare.error().message;
+  EXPECT_FALSE(ParseConfig(base + "  vapid_subject: http://acme.test\n", "node.yaml", {}).ok());
+  EXPECT_FALSE(ParseConfig(base + "  webpush_ttl_s: 2419201\n", "node.yaml", {}).ok());
+  EXPECT_FALSE(ParseConfig(base + "  webpush_ttl_s: -1\n", "node.yaml", {}).ok());
 }
 
 }  // namespace
