@@ -387,6 +387,7 @@ TEST(WebPushRestart, PushedAfterSigkillWithTheSameIdsAndKey) {
   node->Start();
   HttpClient c2(node->http_port());
   EXPECT_EQ(c2.Get("/api/v1/push/vapid-public-key").json()["public_key"], key) << "the VAPID key changed";
+  EXPECT_EQ(c2.Get("/api/v1/me/pushers", b.token).json()["pushers"].size(), 1u) << "the registration was acknowledged";
   // Every acknowledged send is pushed (at least once), with the inbox's ids.
   std::map<std::string, int64_t> pushed;  // event_id -> notification_id
   json got;
