@@ -60,6 +60,8 @@
 #include "services/notifications/push_sender.h"
 #include "services/notifications/pusher_directory.h"
 #include "services/users/pg_user_store.h"
+#include "services/notifications/webpush.h"
+#include "services/notifications/webpush_http.h"
 #include "services/users/user_service.h"
 #include "services/users/users_http.h"
 
@@ -182,6 +184,15 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->pushers_ = std::make_unique<PushSender>(n->db_->pool(), c.notifications.allow_private_endpoints,
                                              c.notifications.push_concurrency,
                                              [](const Notification& x) { return NotificationJson(x).dump(); });
+  // Web Push: the VAPID key browsers subscribe with (data_dir/keys/vapid.key).
+  bool vapid_created = false;
+  auto vapid = LoadOrCreateVapidKey(c.node.data_dir, &vapid_created);
+  if (!vapid.ok()) return vapid.error();
+  n->webpush_ = std::make_unique<WebPushSender>(
+      std::move(*vapid), c.notifications.vapid_subject.empty() ? "https://" + c.node.name : c.notifications.vapid_subject,
+      c.notifications.webpush_ttl_s, c.notifications.allow_private_endpoints);
+  if (vapid_created) LogInfo("created the Web Push VAPID key", {{"public_key", n->webpush_->public_key()}});
+  n->pushers_->set_webpush(n->webpush_.get());
   const auto& ec = c.notifications.email;
   n->email_ = std::make_unique<EmailNotifier>(
       n->db_->pool(), EmailOptions{ec.smtp_url, ec.from, ec.delay_s,
@@ -333,6 +344,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddMessagingRoutes(router, *n->groups_, *n->messaging_);
   AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
   AddEmailRoutes(router, *n->email_);
+  AddWebPushRoutes(router, *n->webpush_);
   n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
   AddNotificationAdminRoutes(router, {*n->notifications_, *n->pushers_, *n->email_, *n->pusher_directory_, *n->audit_,
                                       n->notify_lock_.get()});
@@ -452,11 +464,11 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   m.AddCounterFn("groupchat_notifications_failures_total", "Rounds of the notification worker that failed and were retried.",
                  [notif] { return static_cast<double>(notif->failures.load()); });
   PushSender* push = n->pushers_.get();
-  m.AddGauge("groupchat_push_queue_length", "Pushes owed to webhook pushers (as of the sender's last look).",
+  m.AddGauge("groupchat_push_queue_length", "Pushes owed to pushers, webhook and Web Push (as of the sender's last look).",
              [push] { return static_cast<double>(push->queued()); });
-  m.AddCounterFn("groupchat_push_delivered_total", "Webhook POSTs answered 2xx.",
+  m.AddCounterFn("groupchat_push_delivered_total", "Webhook and Web Push POSTs answered 2xx.",
                  [push] { return static_cast<double>(push->delivered.load()); });
-  m.AddCounterFn("groupchat_push_failed_total", "Webhook POSTs that failed (retried or dropped).",
+  m.AddCounterFn("groupchat_push_failed_total", "Webhook and Web Push POSTs that failed (retried or dropped).",
                  [push] { return static_cast<double>(push->failed.load()); });
   m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
                  [push] { return static_cast<double>(push->removed.load()); });

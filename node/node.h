@@ -36,6 +36,7 @@ class MediaService;
 class NotificationService;
 class NotificationListener;
 class PushSender;
+class WebPushSender;
 struct NodeKeys;
 
 class Node {
@@ -75,6 +76,7 @@ class Node {
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
   std::unique_ptr<NotificationService> notifications_;
   std::unique_ptr<NotificationListener> notification_frames_;
+  std::unique_ptr<WebPushSender> webpush_;  // used by pushers_: destroyed after it
   std::unique_ptr<PushSender> pushers_;
   std::unique_ptr<EmailNotifier> email_;
   std::unique_ptr<PusherDirectory> pusher_directory_;

@@ -38,21 +38,25 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# npm ci in tests/DIR when DIR/node_modules/PACKAGE is missing or the lock
+# file changed since the last install.
+npm_ci_in() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/$1"
+  if [ ! -d "$dir/node_modules/$2" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "deps: npm ci in tests/$1"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
 npm_deps() {
   # playwright-core for the browser tests, exactly as locked; never downloads
   # a browser of its own (Debian's chromium is used).
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
-  if [ ! -d "$dir/node_modules/playwright-core" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "deps: npm ci in tests/e2e"
-    (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm_ci_in e2e playwright-core
   # s3rver and aws4 for the S3 media store's tests (tests/s3), as locked.
-  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/s3"
-  if [ ! -d "$dir/node_modules/s3rver" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "deps: npm ci in tests/s3"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  npm_ci_in s3 s3rver
+  # http_ece and web-push for the Web Push tests (tests/push), as locked.
+  npm_ci_in push http_ece
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -131,6 +131,8 @@ struct Config {
       int delay_s = 300;       // unread this long after it was made: mailed, 0..604800
       std::string public_url;  // base of the links in mails; empty: http://<http.listen>
     } email;
+    std::string vapid_subject;  // Web Push VAPID sub: mailto: or https:// ("": https://NODE_NAME)
+    int webpush_ttl_s = 86400;  // Web Push TTL header, 0..2419200 (28 days)
   } notifications;
 };
 

@@ -17,9 +17,7 @@
 namespace gc {
 namespace fs = std::filesystem;
 
-namespace {
-
-Result<std::string> ReadSecret(const std::string& path, size_t size) {
+Result<std::string> ReadSecretFile(const std::string& path, size_t size) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return Error::NotFound(path);
   if ((st.st_mode & 077) != 0) {
@@ -32,7 +30,7 @@ Result<std::string> ReadSecret(const std::string& path, size_t size) {
   return data;
 }
 
-Status WriteSecret(const std::string& path, const std::string& data) {
+Status WriteSecretFile(const std::string& path, const std::string& data) {
   std::string tmp = path + ".tmp";
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Error::Unavailable("cannot write " + tmp + ": " + strerror(errno));
@@ -43,8 +41,6 @@ Status WriteSecret(const std::string& path, const std::string& data) {
   return OkStatus();
 }
 
-}  // namespace
-
 Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created) {
   *created = false;
   std::string dir = data_dir + "/keys";
@@ -54,7 +50,7 @@ Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created
   chmod(dir.c_str(), 0700);
   NodeKeys k;
   std::string id_path = dir + "/identity.key";
-  auto id = ReadSecret(id_path, crypto_sign_SECRETKEYBYTES);
+  auto id = ReadSecretFile(id_path, crypto_sign_SECRETKEYBYTES);
   if (!id.ok() && id.error().code != ErrorCode::kNotFound) return id.error();
   if (id.ok()) {
     k.identity_secret = *id;
@@ -63,7 +59,7 @@ Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created
     std::string pk(crypto_sign_PUBLICKEYBYTES, '\0');
     crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()),
                         reinterpret_cast<unsigned char*>(k.identity_secret.data()));
-    GC_TRY(WriteSecret(id_path, k.identity_secret));
+    GC_TRY(WriteSecretFile(id_path, k.identity_secret));
     *created = true;
   }
   k.identity_public.resize(crypto_sign_PUBLICKEYBYTES);
@@ -71,14 +67,14 @@ Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created
                                reinterpret_cast<const unsigned char*>(k.identity_secret.data()));
 
   std::string tr_path = dir + "/transport.key";
-  auto tr = ReadSecret(tr_path, crypto_box_SECRETKEYBYTES);
+  auto tr = ReadSecretFile(tr_path, crypto_box_SECRETKEYBYTES);
   if (!tr.ok() && tr.error().code != ErrorCode::kNotFound) return tr.error();
   if (tr.ok()) {
     k.transport_secret = *tr;
   } else {
     k.transport_secret.resize(crypto_box_SECRETKEYBYTES);
     randombytes_buf(k.transport_secret.data(), k.transport_secret.size());
-    GC_TRY(WriteSecret(tr_path, k.transport_secret));
+    GC_TRY(WriteSecretFile(tr_path, k.transport_secret));
     *created = true;
   }
   k.transport_public.resize(crypto_box_PUBLICKEYBYTES);
@@ -90,7 +86,7 @@ Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created
   if (fs::is_directory(old_dir, ec)) {
     for (const auto& f : fs::directory_iterator(old_dir, ec)) {
       if (f.path().extension() != ".key") continue;
-      auto sec = ReadSecret(f.path().string(), crypto_sign_SECRETKEYBYTES);
+      auto sec = ReadSecretFile(f.path().string(), crypto_sign_SECRETKEYBYTES);
       if (!sec.ok()) return sec.error();
       OldIdentityKey o;
       o.secret_key = *sec;
@@ -118,10 +114,10 @@ Result<NodeKeys> RotateIdentityKey(const std::string& data_dir) {
   if (ec) return Error::Unavailable("cannot create " + dir + "/old: " + ec.message());
   chmod((dir + "/old").c_str(), 0700);
   std::string name = current->key_id.substr(current->key_id.find(':') + 1);
-  GC_TRY(WriteSecret(dir + "/old/" + name + ".key", current->identity_secret));
+  GC_TRY(WriteSecretFile(dir + "/old/" + name + ".key", current->identity_secret));
   std::string sk(crypto_sign_SECRETKEYBYTES, '\0'), pk(crypto_sign_PUBLICKEYBYTES, '\0');
   crypto_sign_keypair(reinterpret_cast<unsigned char*>(pk.data()), reinterpret_cast<unsigned char*>(sk.data()));
-  GC_TRY(WriteSecret(dir + "/identity.key", sk));
+  GC_TRY(WriteSecretFile(dir + "/identity.key", sk));
   return LoadOrCreateNodeKeys(data_dir, &created);
 }
 

@@ -1,6 +1,7 @@
 // The node's long-term keys, kept under data_dir/keys with mode 0600:
 //   identity.key   Ed25519 signing key (signs events and the transport key)
 //   transport.key  X25519 key for CurveZMQ, published signed by the identity
+//   vapid.key      P-256 key of Web Push (services/notifications/webpush.h)
 // Either can be rotated without the other (see spec/federation.md).
 #pragma once
 
@@ -37,6 +38,13 @@ Result<NodeKeys> LoadOrCreateNodeKeys(const std::string& data_dir, bool* created
 // Replaces the identity key with a new one; the old one moves to
 // data_dir/keys/old/ (0600). Takes effect at the node's next start.
 Result<NodeKeys> RotateIdentityKey(const std::string& data_dir);
+
+// A secret of exactly `size` bytes from `path` (kNotFound if absent;
+// kInvalid if its mode lets other users read it, or its size is wrong).
+Result<std::string> ReadSecretFile(const std::string& path, size_t size);
+// Writes `data` to `path` with mode 0600, atomically (a temporary file,
+// fsync, rename).
+Status WriteSecretFile(const std::string& path, const std::string& data);
 
 // The bytes an old key signs to hand over to the new one (spec 11):
 // canonical JSON of {name, old_key_id, key_id, public_key (base64url)}.

@@ -7,6 +7,7 @@
 #include "node/http/router.h"
 #include "services/groups/group_service.h"
 #include "services/notifications/push_sender.h"
+#include "services/notifications/webpush.h"
 
 namespace gc {
 
@@ -53,6 +54,7 @@ json PusherJson(const Pusher& p) {
             {"last_error", p.last_error ? json(*p.last_error) : json(nullptr)},
             {"failures", p.failures}};
   if (!p.secret.empty()) j["secret"] = p.secret;
+  if (p.kind == "webpush") j["endpoint"] = p.url;
   return j;
 }
 
@@ -61,7 +63,8 @@ json PusherJson(const Pusher& p) {
 void AddNotificationRoutes(Router& router, GroupService& groups, NotificationService& notifications,
                            PushSender& pushers) {
   // POST /api/v1/me/pushers {kind: "webhook", url}: the answer carries the
-  // signing secret, shown only here.
+  // signing secret, shown only here. {kind: "webpush", endpoint, keys:
+  // {p256dh, auth}}: a browser's PushSubscription (other fields ignored).
   router.Add("POST", "/api/v1/me/pushers", {}, [&](RequestContext& ctx) {
     auto body = ParseJsonObject(ctx.req.body);
     if (!body.ok()) return ToHttp(body.error());
@@ -73,7 +76,22 @@ void AddNotificationRoutes(Router& router, GroupService& groups, NotificationSer
       if (!u.ok()) return ToHttp(u.error());
       url = *u;
     }
-    auto p = pushers.Register(ctx.user().user_id, *kind, url);
+    std::optional<WebPushSubscription> sub;
+    if (*kind == "webpush") {
+      auto endpoint = RequiredString(*body, "endpoint");
+      if (!endpoint.ok()) return ToHttp(endpoint.error());
+      auto keys = body->find("keys");
+      if (keys == body->end() || !keys->is_object()) {
+        return ToHttp(Error::Invalid("keys must be an object {p256dh, auth} (the PushSubscription's keys)"));
+      }
+      auto p256dh = RequiredString(*keys, "p256dh");
+      if (!p256dh.ok()) return ToHttp(p256dh.error());
+      auto auth = RequiredString(*keys, "auth");
+      if (!auth.ok()) return ToHttp(auth.error());
+      url = *endpoint;
+      sub = WebPushSubscription{*endpoint, *p256dh, *auth};
+    }
+    auto p = pushers.Register(ctx.user().user_id, *kind, url, sub ? &*sub : nullptr);
     if (!p.ok()) return ToHttp(p.error());
     return JsonResponse(201, PusherJson(*p));
   });

@@ -16,6 +16,7 @@
 #include "node/common/worker_pool.h"
 #include "node/db/pg.h"
 #include "node/db/singleton_lock.h"
+#include "services/notifications/webpush.h"
 
 namespace gc {
 
@@ -32,18 +33,22 @@ constexpr auto kIdlePoll = std::chrono::seconds(5);  // due retries without a wa
 
 GC_SQL(kPushCount, "SELECT count(*), coalesce(bool_or(url = $2), false) FROM pushers WHERE user_id = $1");
 GC_SQL(kPushUpsert,
-       "INSERT INTO pushers (user_id, kind, url, secret, created_at) VALUES ($1, $2, $3, $4, $5)"
-       " ON CONFLICT (user_id, url) DO UPDATE SET secret = EXCLUDED.secret"
+       "INSERT INTO pushers (user_id, kind, url, secret, created_at, p256dh, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+       " ON CONFLICT (user_id, url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind,"
+       " p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth"
        " RETURNING id, kind, url, secret, created_at, last_success_at, last_error, failures");
 GC_SQL(kPushList,
        "SELECT id, kind, url, '', created_at, last_success_at, last_error, failures FROM pushers"
        " WHERE user_id = $1 ORDER BY id");
+// A browser's endpoint registered by someone else before ($2: the user now).
+GC_SQL(kPushTakeOver, "DELETE FROM pushers WHERE url = $1 AND kind = 'webpush' AND user_id <> $2");
 GC_SQL(kPushRemove, "DELETE FROM pushers WHERE user_id = $1 AND id = $2");
 // The oldest due row of each pusher. $1: now (ms); $2: how many.
 GC_SQL(kPushDue,
        "SELECT * FROM (SELECT DISTINCT ON (q.pusher_id) q.id AS queue_id, q.pusher_id, q.attempts, p.url, p.secret,"
        " n.id AS notification_id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title,"
-       " n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed"
+       " n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed,"
+       " p.kind, coalesce(p.p256dh, ''), coalesce(p.auth, '')"
        " FROM push_queue q JOIN pushers p ON p.id = q.pusher_id JOIN notifications n ON n.id = q.notification_id"
        " JOIN groups g ON g.id = n.group_id WHERE q.next_at <= $1 ORDER BY q.pusher_id, q.id) d"
        " ORDER BY d.queue_id LIMIT $2");
@@ -160,6 +165,14 @@ Status CheckPusherUrl(const std::string& url, bool allow_private) {
 
 WebhookOutcome PostWebhook(const std::string& url, const std::string& body, const std::string& secret,
                            int64_t notification_id, bool allow_private) {
+  return PostToPusher(url, body,
+                      {"Content-Type: application/json", "X-GroupChat-Signature: " + WebhookSignature(secret, body),
+                       "X-GroupChat-Notification-Id: " + std::to_string(notification_id)},
+                      allow_private);
+}
+
+WebhookOutcome PostToPusher(const std::string& url, const std::string& body, const std::vector<std::string>& headers,
+                            bool allow_private) {
   WebhookOutcome out;
   auto p = ParseUrl(url, allow_private);
   if (!p.ok()) {
@@ -183,11 +196,9 @@ WebhookOutcome PostWebhook(const std::string& url, const std::string& body, cons
   CURL* c = curl.get();
   std::string pin = p->host + ":" + p->port + ":" + AddressText(addrs->front().first);
   curl_slist* resolve = curl_slist_append(nullptr, pin.c_str());
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, ("X-GroupChat-Signature: " + WebhookSignature(secret, body)).c_str());
-  headers = curl_slist_append(headers, ("X-GroupChat-Notification-Id: " + std::to_string(notification_id)).c_str());
-  headers = curl_slist_append(headers, "User-Agent: GroupChat/" GC_VERSION);
-  headers = curl_slist_append(headers, "Expect:");
+  curl_slist* list = curl_slist_append(nullptr, "User-Agent: GroupChat/" GC_VERSION);
+  list = curl_slist_append(list, "Expect:");
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   Answer answer;
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
@@ -197,7 +208,7 @@ WebhookOutcome PostWebhook(const std::string& url, const std::string& body, cons
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, kDeadlineMs);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
   curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
@@ -208,7 +219,7 @@ WebhookOutcome PostWebhook(const std::string& url, const std::string& body, cons
   CURLcode rc = curl_easy_perform(c);
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
+  curl_slist_free_all(list);
   curl_slist_free_all(resolve);
   out.status = static_cast<int>(status);
   out.retry_after_s = answer.retry_after_s;
@@ -225,6 +236,7 @@ struct PushSender::Job {
   int64_t queue_id = 0, pusher_id = 0;
   int attempts = 0;
   std::string url, secret;
+  std::string kind, p256dh, auth;
   Notification entry;
 };
 
@@ -308,6 +320,9 @@ void PushSender::Loop() {
           n.read = r->boolean(i, 15);
           n.withdrawn = r->boolean(i, 16);
           n.pushed = r->boolean(i, 17);
+          job->kind = r->text(i, 18);
+          job->p256dh = r->text(i, 19);
+          job->auth = r->text(i, 20);
           jobs.push_back(std::move(job));
         }
       }
@@ -339,8 +354,16 @@ void PushSender::Loop() {
 }
 
 void PushSender::Send(std::shared_ptr<Job> job) {
-  WebhookOutcome out = PostWebhook(job->url, render_(job->entry), job->secret, job->entry.notification_id,
-                                   allow_private_);
+  WebhookOutcome out;
+  if (job->kind == "webpush") {
+    if (webpush_) {
+      out = webpush_->Send({job->url, job->p256dh, job->auth}, job->entry, render_(job->entry));
+    } else {
+      out.error = "Web Push is not set up on this node";
+    }
+  } else {
+    out = PostWebhook(job->url, render_(job->entry), job->secret, job->entry.notification_id, allow_private_);
+  }
   Finish(*job, out);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -362,7 +385,7 @@ void PushSender::Finish(const Job& job, const WebhookOutcome& out) {
       GC_TRY(c.Exec(kPushGone, {job.pusher_id}));
       return OkStatus();
     }
-    bool retryable = out.status == 0 || out.status == 429 || out.status >= 500;
+    bool retryable = !out.permanent && (out.status == 0 || out.status == 429 || out.status >= 500);
     if (retryable && job.attempts + 1 < kMaxAttempts) {
       static thread_local std::mt19937_64 rng(std::random_device{}());
       int64_t backoff = std::min<int64_t>(kMaxBackoffMs, int64_t{1000} << std::min(job.attempts, 20));
@@ -386,20 +409,32 @@ void PushSender::Finish(const Job& job, const WebhookOutcome& out) {
   if (!st.ok()) LogWarn("push result not recorded", {{"pusher_id", job.pusher_id}, {"error", st.error().message}});
 }
 
-Result<Pusher> PushSender::Register(const std::string& user, const std::string& kind, const std::string& url) {
-  if (kind == "webpush") return Error::Invalid("kind webpush is not supported by this node yet; use webhook");
-  if (kind != "webhook") return Error::Invalid("kind must be webhook");
-  GC_TRY(CheckPusherUrl(url, allow_private_));
-  unsigned char raw[32];
-  randombytes_buf(raw, sizeof raw);
-  std::string secret = Base64Url(std::string(reinterpret_cast<char*>(raw), sizeof raw));
+Result<Pusher> PushSender::Register(const std::string& user, const std::string& kind, const std::string& url,
+                                   const WebPushSubscription* webpush) {
+  if (kind != "webhook" && kind != "webpush") return Error::Invalid("kind must be webhook or webpush");
+  if (kind == "webpush" && !webpush) return Error::Invalid("a webpush pusher needs endpoint and keys");
+  std::string secret;
+  if (kind == "webhook") {
+    GC_TRY(CheckPusherUrl(url, allow_private_));
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof raw);
+    secret = Base64Url(std::string(reinterpret_cast<char*>(raw), sizeof raw));
+  }
+  std::optional<std::string> p256dh, auth;
+  if (kind == "webpush") {
+    auto sub = CheckSubscription(url, webpush->p256dh, webpush->auth, allow_private_);
+    if (!sub.ok()) return sub.error();
+    p256dh = sub->p256dh;
+    auth = sub->auth;
+  }
   return db_.Transaction([&](PgConn& c) -> Result<Pusher> {
+    if (kind == "webpush") GC_TRY(c.Exec(kPushTakeOver, {url, user}));
     auto n = c.Exec(kPushCount, {user, url});
     if (!n.ok()) return n.error();
     if (n->int64(0, 0) >= kMaxPushersPerUser && !n->boolean(0, 1)) {
       return Error::Conflict("at most 10 pushers per user: remove one first", "too_many_pushers");
     }
-    auto r = c.Exec(kPushUpsert, {user, kind, url, secret, NowMs()});
+    auto r = c.Exec(kPushUpsert, {user, kind, url, secret, NowMs(), p256dh, auth});
     if (!r.ok()) return r.error();
     return PusherFromRow(*r, 0);
   });

@@ -1,8 +1,10 @@
-// PushSender: webhook pushers and the bounded sender that delivers the push
-// queue to them.
+// PushSender: webhook and Web Push pushers and the bounded sender that
+// delivers the push queue to them.
 //
-// A pusher is `{kind: "webhook", url}` registered by a user; the answer to
-// the registration carries a random `secret`, shown once. The notification
+// A pusher is `{kind: "webhook", url}` registered by a user (the answer to
+// the registration carries a random `secret`, shown once), or a browser's
+// subscription `{kind: "webpush", endpoint, keys}`, sent by WebPushSender
+// (services/notifications/webpush.h) under the same queue and rules. The notification
 // worker queues (pusher, entry) rows in push_queue in the transaction that
 // makes the entry (services/notifications/migrations/0002_pushers.sql). This
 // sender takes due rows, oldest first, at most one in flight per pusher and
@@ -14,7 +16,8 @@
 //   - 429, 5xx, or no answer: retried after min(2^attempts s, 5 min) with
 //     jitter (x0.5..1), or after Retry-After if that is later (at most 1 h),
 //     up to 8 attempts, then dropped; last_error and failures show it;
-//   - other answers: dropped at once (the receiver refuses this body).
+//   - other answers, or a failure sending again cannot mend: dropped at
+//     once (the receiver refuses this body).
 // Delivery is at least once (a crash between the answer and the delete sends
 // again); receivers drop repeats by notification_id.
 //
@@ -50,10 +53,13 @@ class PgPool;
 class SingletonLock;
 class WorkerPool;
 
+struct WebPushSubscription;
+class WebPushSender;
+
 struct Pusher {
   int64_t pusher_id = 0;
-  std::string kind;  // webhook
-  std::string url;
+  std::string kind;  // webhook | webpush
+  std::string url;   // a webpush pusher's endpoint
   std::string secret;  // only in the answer to Register
   int64_t created_at = 0;
   std::optional<int64_t> last_success_at;
@@ -66,6 +72,7 @@ struct WebhookOutcome {
   int status = 0;           // HTTP status; 0: no answer (refused address, network, timeout)
   int retry_after_s = 0;    // from Retry-After (seconds form), 0 if none
   std::string error;        // for last_error, when not 2xx
+  bool permanent = false;   // failed before sending, for good: not retried
 };
 
 // Checks a webhook URL against the policy above (resolving its host).
@@ -75,6 +82,11 @@ Status CheckPusherUrl(const std::string& url, bool allow_private);
 // POSTs `body` to `url` under the policy above, signed with `secret`.
 WebhookOutcome PostWebhook(const std::string& url, const std::string& body, const std::string& secret,
                            int64_t notification_id, bool allow_private);
+
+// POSTs `body` with `headers` ("Name: value") to `url` under the policy
+// above: the transport of webhooks and Web Push.
+WebhookOutcome PostToPusher(const std::string& url, const std::string& body, const std::vector<std::string>& headers,
+                            bool allow_private);
 
 // "sha256=" + lowercase hex HMAC-SHA256(secret, body).
 std::string WebhookSignature(const std::string& secret, const std::string& body);
@@ -92,11 +104,17 @@ class PushSender {
   void Stop();
   // Something new may be due (called after the worker queued pushes).
   void Wake();
+  // Sends webpush pushers' deliveries (before Start; outlives this sender).
+  void set_webpush(WebPushSender* webpush) { webpush_ = webpush; }
 
   // At most 10 pushers per user (kConflict past it); kInvalid for a bad URL
   // or kind. Registering the same URL again gives the existing pusher a new
-  // secret.
-  Result<Pusher> Register(const std::string& user, const std::string& kind, const std::string& url);
+  // secret. A webpush pusher (`webpush` given, as the browser sent it: checked
+  // here with CheckSubscription) replaces its keys on a repeat, and takes the endpoint
+  // from any other user who registered it: a browser's subscription belongs
+  // to whoever signed in on it last.
+  Result<Pusher> Register(const std::string& user, const std::string& kind, const std::string& url,
+                          const WebPushSubscription* webpush = nullptr);
   Result<std::vector<Pusher>> List(const std::string& user);
   // kNotFound unless the pusher is the user's.
   Status Remove(const std::string& user, int64_t pusher_id);
@@ -118,6 +136,7 @@ class PushSender {
   int concurrency_;
   std::function<std::string(const Notification&)> render_;
   const SingletonLock* singleton_ = nullptr;
+  WebPushSender* webpush_ = nullptr;
   std::unique_ptr<WorkerPool> pool_;
   std::atomic<int64_t> queued_{0};
   std::mutex mu_;

@@ -7,87 +7,33 @@
 // addressing (media.localhost), and the store going
 // away (503 for uploads and downloads, the node keeps serving).
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sodium.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
 
 #include "tests/harness/harness.h"
 #include "tests/harness/media_fixtures.h"
+#include "tests/harness/node_script.h"
 
 namespace gc::test {
 namespace {
 
 using nlohmann::json;
 
-// The S3 peer as a child process. Its stdin is a pipe we hold: when this
-// test process dies, the peer sees EOF and exits.
+// The S3 peer as a child process (tests/harness/node_script.h): it exits
+// with this test process.
 class S3Peer {
  public:
-  explicit S3Peer(const std::string& dir) {
-    std::string script = std::string(GC_SOURCE_DIR) + "/tests/s3/s3_peer.js";
-    if (!std::filesystem::exists(std::string(GC_SOURCE_DIR) + "/tests/s3/node_modules/s3rver")) {
-      throw std::runtime_error("tests/s3/node_modules is missing: run `make deps` (npm ci in tests/s3)");
-    }
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(in[0], 0);
-      dup2(out[1], 1);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      execlp("node", "node", script.c_str(), "--dir", dir.c_str(), "--bucket", "media", "--key", "gc-test-key",
-             "--secret", "gc-test-secret", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    // The first line names the ports; the deadline covers node's start-up.
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    char c;
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    while (std::chrono::steady_clock::now() < deadline) {
-      ssize_t n = read(out[0], &c, 1);
-      if (n == 1) {
-        if (c == '\n') break;
-        line += c;
-      } else if (n == 0) {
-        break;
-      } else {
-        fd_set set;
-        FD_ZERO(&set);
-        FD_SET(out[0], &set);
-        timeval tv{0, 100000};
-        select(out[0] + 1, &set, nullptr, nullptr, &tv);
-      }
-    }
-    close(out[0]);
-    if (line.empty()) {
-      Stop();
-      throw std::runtime_error("the S3 peer did not start (node tests/s3/s3_peer.js)");
-    }
-    port_ = json::parse(line)["proxy_port"];
-  }
-  ~S3Peer() { Stop(); }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    if (stdin_ >= 0) close(stdin_);
-    stdin_ = -1;
-  }
+  explicit S3Peer(const std::string& dir)
+      : script_(std::string(GC_SOURCE_DIR) + "/tests/s3/s3_peer.js",
+                {"--dir", dir, "--bucket", "media", "--key", "gc-test-key", "--secret", "gc-test-secret"},
+                std::string(GC_SOURCE_DIR) + "/tests/s3/node_modules/s3rver", "run `make deps` (npm ci in tests/s3)"),
+        port_(script_.ready()["proxy_port"].get<int>()) {}
+  void Stop() { script_.Stop(); }
   int port() const { return port_; }
 
  private:
-  pid_t pid_ = -1;
-  int stdin_ = -1;
+  NodeScript script_;
   int port_ = 0;
 };
 

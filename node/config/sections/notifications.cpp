@@ -12,12 +12,17 @@ bool ValidSmtpUrl(std::string_view s) {
 // No line breaks: the value becomes the From header as it is.
 bool ValidFrom(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos && s.size() <= 256; }
 bool ValidOptionalBaseUrl(std::string_view s) { return s.empty() || ValidBaseUrl(s); }
+// RFC 8292 2.1: the JWT's sub is a mailto: or https: contact URI.
+bool ValidVapidSubject(std::string_view s) {
+  auto starts = [s](std::string_view p) { return s.size() > p.size() && s.substr(0, p.size()) == p; };
+  return s.empty() || starts("mailto:") || starts("https://");
+}
 
 const Key kKeys[] = {
     {"allow_private_endpoints", BoolField{GC_CONFIG_REF(notifications.allow_private_endpoints)},
-     "Pusher URLs may be http:// and private or loopback addresses (tests only)."},
+     "Pusher URLs and Web Push endpoints may be http:// and private or loopback addresses (tests only)."},
     {"push_concurrency", IntField{GC_CONFIG_REF(notifications.push_concurrency), 1, 64},
-     "Webhook POSTs in flight at once (at most one per pusher)."},
+     "Webhook and Web Push POSTs in flight at once (at most one per pusher)."},
     {"email.smtp_url", StringField{GC_CONFIG_REF(notifications.email.smtp_url), ValidSmtpUrl,
                                    "empty, or an smtp:// or smtps:// URL"},
      "SMTP server for missed-mention mail (smtp://host:587 uses STARTTLS when offered; user:password@ "
@@ -30,12 +35,17 @@ const Key kKeys[] = {
     {"email.public_url", StringField{GC_CONFIG_REF(notifications.email.public_url), ValidOptionalBaseUrl,
                                      "empty, or an http:// or https:// URL"},
      "Base URL of the links in mails (message, unsubscribe), as users reach the node; empty: http://<http.listen>."},
+    {"vapid_subject", StringField{GC_CONFIG_REF(notifications.vapid_subject), ValidVapidSubject,
+                                  "a mailto: or https:// contact, or empty"},
+     "Web Push: the contact push services may use about this node (VAPID sub); empty: https://NODE_NAME."},
+    {"webpush_ttl_s", IntField{GC_CONFIG_REF(notifications.webpush_ttl_s), 0, 2419200},
+     "Web Push: how long a push service keeps a notification for an offline browser (TTL, seconds)."},
 };
 
 }  // namespace
 
 Section NotificationsConfigSection() {
-  return {"notifications", "Notification pushers (webhooks) and email: where the node may POST, how many at once, and the SMTP relay.", kKeys};
+  return {"notifications", "Notification pushers (webhooks, Web Push) and email: where the node may POST, how many at once, what Web Push says, and the SMTP relay.", kKeys};
 }
 
 }  // namespace gc::config
