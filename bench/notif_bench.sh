@@ -16,35 +16,14 @@
 #    to the drained backlog.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-LOADGEN=build/bench/gc-loadgen
-[ -x "$LOADGEN" ] || { echo "build first: make" >&2; exit 1; }
 . bench/lib.sh
+bench_need_loadgen
 bench_init
 MEMBERS=${1:-100}
 RATE=${2:-200}
 SECONDS_=${3:-10}
-PORT=$((20000 + RANDOM % 10000))
-cat > "$TMP/node.yaml" <<YAML
-node:
-  name: bench.test
-  data_dir: $TMP/data
-http:
-  listen: 127.0.0.1:$PORT
-  threads: 2
-  workers: 32
-  max_connections: 20000
-federation:
-  listen: tcp://127.0.0.1:0
-database:
-  url: ""
-  pool_size: 16
-rate_limits:
-  enabled: false
-log:
-  access: false
-stream:
-  max_connections: 20000
-YAML
+PORT=$(bench_port)
+printf 'log:\n  access: false\n' | BENCH_LOAD=1 bench_node_yaml "$TMP/node.yaml" bench.test "$PORT"
 bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
 
 metric() {  # name -> value (0 when absent)
@@ -55,7 +34,8 @@ run() {  # level rate
     | grep -E "accepted|latency"
 }
 
-echo "# $(date -u +%F) $(nproc) cores; $MEMBERS members, 4 senders, $RATE msg/s, $SECONDS_ s"
+bench_header
+echo "# $MEMBERS members, 4 senders, $RATE msg/s, $SECONDS_ s"
 for level in none all none; do
   echo "## level $level"
   run "$level" "$RATE"
