@@ -154,14 +154,20 @@ void StreamHub::Deliver(const std::vector<std::string>& users, const Frame& fram
   frames_delivered_ += n;
 }
 
+// Asks each connection in `conns` to write what it was handed, once even if
+// it is listed several times; empties `conns`.
+static void FlushEachOnce(std::vector<std::shared_ptr<StreamConnection>>& conns) {
+  std::sort(conns.begin(), conns.end());
+  conns.erase(std::unique(conns.begin(), conns.end()), conns.end());
+  for (auto& c : conns) c->Flush();
+  conns.clear();
+}
+
 void StreamHub::BeginBatch() { in_batch_ = true; }
 
 void StreamHub::EndBatch() {
   in_batch_ = false;
-  std::sort(to_flush_.begin(), to_flush_.end());
-  to_flush_.erase(std::unique(to_flush_.begin(), to_flush_.end()), to_flush_.end());
-  for (auto& c : to_flush_) c->Flush();
-  to_flush_.clear();
+  FlushEachOnce(to_flush_);
 }
 
 bool StreamHub::AnyConnected(const std::vector<std::string>& users) {
@@ -211,9 +217,7 @@ void StreamHub::ReadMarker(const std::string& user, const std::string& group_id,
   Send({user}, frame, 0);
 }
 
-void StreamHub::SendToUser(const std::string& user, const std::string& payload) {
-  Send({user}, WsTextFrame(payload), 0);
-}
+void StreamHub::SendToUser(const std::string& user, const std::string& payload) { SendToUsers({{user, payload}}); }
 
 void StreamHub::SendToUsers(const std::vector<std::pair<std::string, std::string>>& frames) {
   std::vector<std::shared_ptr<StreamConnection>> flush;
@@ -232,9 +236,7 @@ void StreamHub::SendToUsers(const std::vector<std::pair<std::string, std::string
     }
     frames_delivered_ += n;
   }
-  std::sort(flush.begin(), flush.end());
-  flush.erase(std::unique(flush.begin(), flush.end()), flush.end());
-  for (auto& c : flush) c->Flush();
+  FlushEachOnce(flush);
 }
 
 void StreamHub::PresenceChanged(const std::string& user, bool online) {
