@@ -8,8 +8,9 @@
 
 namespace gc {
 
-std::optional<std::string_view> BearerToken(const HttpRequest& req) {
-  std::string_view h = req.header("authorization");
+std::optional<std::string_view> BearerToken(const HttpRequest& req) { return BearerToken(req.header("authorization")); }
+
+std::optional<std::string_view> BearerToken(std::string_view h) {
   if (h.size() < 7) return std::nullopt;
   std::string_view scheme = h.substr(0, 7);
   if (scheme != "Bearer " && scheme != "bearer ") return std::nullopt;
@@ -34,6 +35,17 @@ Gateway::Gateway(const Config& config, Metrics& metrics, Router& router, Authent
 void Gateway::Freeze() {
   for (Route& r : router_.routes()) r.metric_index = metrics_.AddRoute(r.method + " " + r.pattern);
   unmatched_metric_ = metrics_.AddRoute("unmatched");
+}
+
+void Gateway::CheckTokenBeforeBody(std::string_view authorization, std::function<void(std::optional<Error>)> done) {
+  auto token = BearerToken(authorization);
+  if (!token) return done(Error::Unauthorized("missing access token: send Authorization: Bearer TOKEN"));
+  if (auth_.CachedPrincipal(*token)) return done(std::nullopt);
+  post_blocking_([this, token = std::string(*token), done = std::move(done)] {
+    auto p = auth_.Authenticate(token);
+    if (!p.ok()) return done(p.error());
+    done(std::nullopt);
+  });
 }
 
 size_t Gateway::BodyLimit(std::string_view method, std::string_view path) const {

@@ -61,6 +61,14 @@ class Gateway {
   // Whether the route streams its body to a file (RouteOptions::body_to_file).
   bool BodyToFile(std::string_view method, std::string_view path) const;
 
+  // A body_to_file route's token, checked from the head before its body is
+  // read (so a request with a missing or wrong token costs no disk):
+  // `done(std::nullopt)` if it names a live session, else the error to
+  // answer (kUnauthorized, or kUnavailable when the database is down).
+  // Called once, inline or from a worker thread. The request is
+  // authenticated again, from the cache, when it is handled.
+  void CheckTokenBeforeBody(std::string_view authorization, std::function<void(std::optional<Error>)> done);
+
   // Access to the limiter for handlers with their own keys (login, register).
   bool rate_limits_enabled() const { return rate_limits_enabled_; }
 
@@ -87,5 +95,7 @@ class Gateway {
 
 // Reads a Bearer token from the Authorization header (or nullopt).
 std::optional<std::string_view> BearerToken(const HttpRequest& req);
+// The same from an Authorization header's value.
+std::optional<std::string_view> BearerToken(std::string_view authorization);
 
 }  // namespace gc

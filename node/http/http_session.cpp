@@ -143,9 +143,30 @@ void HttpSession::OnHeader(beast::error_code ec) {
     OnRequest();
     return;
   }
-  // Read before a body_to_file request moves its head to another parser.
   bool expect_continue = beast::iequals(req[http::field::expect], "100-continue");
-  if (server_.gateway.BodyToFile(method, path) && !ReadBodyToFile(limit)) return;
+  if (server_.gateway.BodyToFile(method, path)) {
+    // Every such route needs a valid token: it is checked from the head, so
+    // a request with a missing or wrong one is refused before its body
+    // costs the node any disk, and gets no 100 Continue. The 401 ends the
+    // connection with the bounded lingering close, like a 413.
+    std::string authorization(req[http::field::authorization]);
+    server_.gateway.CheckTokenBeforeBody(
+        authorization, [self = shared_from_this(), limit, expect_continue](std::optional<Error> refused) {
+          asio::post(self->stream_.get_executor(), [self, limit, expect_continue, refused = std::move(refused)] {
+            if (refused) {
+              bool unauthorized = refused->code == ErrorCode::kUnauthorized;
+              return self->WriteError(unauthorized ? 401 : 503, unauthorized ? "unauthorized" : "unavailable",
+                                      refused->message, self->request_id_);
+            }
+            if (self->ReadBodyToFile(limit)) self->StartBody(expect_continue);
+          });
+        });
+    return;
+  }
+  StartBody(expect_continue);
+}
+
+void HttpSession::StartBody(bool expect_continue) {
   if (expect_continue) {
     static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     asio::async_write(stream_.socket(), asio::buffer(kContinue), [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -158,13 +179,6 @@ void HttpSession::OnHeader(beast::error_code ec) {
 }
 
 bool HttpSession::ReadBodyToFile(size_t limit) {
-  // Every such route needs a token: a request without one is refused before
-  // its body costs the node any disk (one with a wrong token is refused by
-  // the gateway once the body has arrived).
-  if (parser_->get()[http::field::authorization].empty()) {
-    WriteError(401, "unauthorized", "missing access token: send Authorization: Bearer TOKEN", request_id_);
-    return false;
-  }
   auto file = std::make_shared<UploadedFile>();
   if (!server_.options.upload_dir.empty()) {
     std::string tmpl = server_.options.upload_dir + "/upload-XXXXXX";

@@ -54,9 +54,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void WaitForRequest();
   void ReadHeader();
   void OnHeader(error_code ec);
-  // A body_to_file route: the same head, a body that goes to a new file in
-  // upload_dir. False if it answered (no token, no file) instead.
+  // A body_to_file route whose token was accepted: the same head, a body
+  // that goes to a new file in upload_dir. False if it answered (no file)
+  // instead.
   bool ReadBodyToFile(size_t limit);
+  // Reads the body, after a 100 Continue if the client asked for one.
+  void StartBody(bool expect_continue);
   void ReadBody();
   void OnReadError(error_code ec);
   void OnRequest();
