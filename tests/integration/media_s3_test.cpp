@@ -4,13 +4,16 @@
 // both from tests/s3/package-lock.json). Scenarios: a round trip of a file
 // and an image through signed requests, a wrong secret (refused by the
 // proxy: the upload is 503 and nothing is referenced), virtual-host style
-// addressing (media.localhost), and the store going
-// away (503 for uploads and downloads, the node keeps serving).
+// addressing (media.localhost), the store going away (503 for uploads and
+// downloads, the node keeps serving), and a store that hangs or crawls
+// (behind a FaultProxy: 503 within media.s3.timeout_s, nothing half-written
+// referenced, uploads work again once it is back).
 #include <gtest/gtest.h>
 #include <sodium.h>
 
 #include <filesystem>
 
+#include "tests/harness/fault_proxy.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/media_fixtures.h"
 #include "tests/harness/node_script.h"
@@ -51,11 +54,15 @@ class MediaS3Test : public ::testing::Test {
   }
   // path_style false: requests go to media.localhost:PORT (curl resolves
   // every *.localhost name to the loopback address).
-  std::unique_ptr<NodeProcess> StartNode(const std::string& secret, bool path_style = true) {
+  // `port`: where the node finds the store (the peer's, or a proxy's);
+  // `timeout_s`: media.s3.timeout_s.
+  std::unique_ptr<NodeProcess> StartNode(const std::string& secret, bool path_style = true, int port = 0,
+                                         int timeout_s = 10) {
     NodeOptions o;
     o.extra_yaml = "rate_limits:\n  enabled: false\nmedia:\n  store: s3\n  s3:\n    endpoint: http://" +
-                   std::string(path_style ? "127.0.0.1" : "localhost") + ":" + std::to_string(peer_->port()) +
-                   "\n    bucket: media\n    access_key_id: gc-test-key\n    timeout_s: 10\n    path_style: " +
+                   std::string(path_style ? "127.0.0.1" : "localhost") + ":" + std::to_string(port ? port : peer_->port()) +
+                   "\n    bucket: media\n    access_key_id: gc-test-key\n    timeout_s: " + std::to_string(timeout_s) +
+                   "\n    path_style: " +
                    (path_style ? "true" : "false") + "\n";
     o.env["GROUPCHAT_MEDIA_S3_SECRET_ACCESS_KEY"] = secret;
     auto node = std::make_unique<NodeProcess>(o);
@@ -146,6 +153,44 @@ TEST_F(MediaS3Test, AStoreThatGoesAwayGives503AndTheNodeKeepsServing) {
   EXPECT_EQ(again.status, 503) << again.body;
   EXPECT_EQ(c.Get("/api/v1/admin/stats", admin_).json()["media"]["count"], 1);
   EXPECT_EQ(c.Get("/healthz").status, 200);
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+TEST_F(MediaS3Test, AHangingOrCrawlingStoreGives503InTimeAndNothingHalfWritten) {
+  FaultProxy proxy(peer_->port());
+  auto node = StartNode("gc-test-secret", true, proxy.port(), /*timeout_s=*/2);
+  HttpClient c = node->Client();
+  c.set_timeout(std::chrono::seconds(60));  // far above the bound: a hang fails the test, not the client
+  auto first = c.PostRaw("/api/v1/media", RandomBytes(5000), "x", user_);
+  ASSERT_EQ(first.status, 201) << first.body;
+  auto stats = [&] { return c.Get("/api/v1/admin/stats", admin_).json()["media"]; };
+  json before = stats();
+  using F = FaultProxy::Fault;
+  // A store that takes the connection and never answers, then one that
+  // answers every chunk 3 s late: curl gives up after timeout_s (2 s).
+  for (FaultProxy::Setting fault : {FaultProxy::Setting{F::kBlackHole}, FaultProxy::Setting{F::kDelay, 3000}}) {
+    proxy.Set(FaultProxy::Direction::kBoth, fault);
+    std::string bytes = RandomBytes(300000);
+    auto up = c.PostRaw("/api/v1/media", bytes, "x", user_);
+    EXPECT_EQ(up.status, 503) << FaultProxy::Describe(fault.fault) << ": " << up.body;
+    EXPECT_EQ(up.json()["error"]["code"], "unavailable");
+    auto img = c.PostRaw("/api/v1/media", MakeJpeg(600, 400), "image/jpeg", user_);
+    EXPECT_EQ(img.status, 503) << FaultProxy::Describe(fault.fault) << ": " << img.body;
+    // Nothing of the refused uploads is referenced: no row, no blob kept.
+    json now = stats();
+    EXPECT_EQ(now["count"], before["count"]);
+    EXPECT_EQ(now["blobs"], before["blobs"]);
+    EXPECT_EQ(now["stored_bytes"], before["stored_bytes"]);
+    EXPECT_EQ(c.Get("/healthz").status, 200);
+  }
+  proxy.Heal();
+  std::string bytes = RandomBytes(300000);
+  auto up = c.PostRaw("/api/v1/media", bytes, "x", user_);
+  ASSERT_EQ(up.status, 201) << up.body;
+  auto down = c.Request("GET", "/api/v1/media/" + up.json()["media_id"].get<std::string>(), {},
+                        {{"Authorization", "Bearer " + user_}});
+  EXPECT_EQ(down.body, bytes);
+  EXPECT_EQ(stats()["count"], before["count"].get<int64_t>() + 1);
   EXPECT_EQ(node->Stop(), 0);
 }
 
