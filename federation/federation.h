@@ -100,7 +100,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   // RemoteMediaSource: a chunk of another node's media, asked of its origin
   // (`media.fetch`, media_fetch.cpp).
   Result<RemoteMediaChunk> FetchMediaChunk(const std::string& origin, const std::string& media_id, int64_t offset,
-                                           std::chrono::milliseconds timeout) override;
+                                           bool avatar, std::chrono::milliseconds timeout) override;
 
   // EventSink: wakes the pusher for groups homed here (home_push.cpp).
   void Publish(const GroupEvent& event, const std::vector<std::string>& members,

@@ -7,7 +7,9 @@
 // answer so that the reader can check that all chunks describe the same
 // bytes. The reader asks again from where the answer ended until it has all
 // of them (services/media/media_remote.cpp drives that and checks the
-// result). Who may have what is the media service's decision
+// result). An avatar is asked for as such (`avatar: true`): the origin
+// serves its users' avatars to any peer, other media only through groups.
+// Who may have what is the media service's decision
 // (MediaService::ChunkForPeer); this file only moves frames.
 #include "federation/federation.h"
 #include "federation/wire.h"
@@ -24,7 +26,12 @@ void Federation::HandleMediaFetch(const std::string& peer, const std::string& re
     return AnswerError(peer, re, Error::Invalid("media.fetch needs media_id and offset"));
   }
   if (!media_) return AnswerError(peer, re, Error::NotFound("no such media"));
-  auto chunk = media_->ChunkForPeer(peer, body["media_id"].get<std::string>(), body["offset"].get<int64_t>());
+  if (body.contains("avatar") && !body["avatar"].is_boolean()) {
+    return AnswerError(peer, re, Error::Invalid("media.fetch avatar must be a boolean"));
+  }
+  bool avatar = body.value("avatar", false);
+  auto chunk =
+      media_->ChunkForPeer(peer, body["media_id"].get<std::string>(), body["offset"].get<int64_t>(), avatar);
   if (!chunk.ok()) return AnswerError(peer, re, chunk.error());
   Answer(peer, re, true,
          {{"media_id", chunk->media_id},
@@ -38,8 +45,10 @@ void Federation::HandleMediaFetch(const std::string& peer, const std::string& re
 }
 
 Result<RemoteMediaChunk> Federation::FetchMediaChunk(const std::string& origin, const std::string& media_id,
-                                                     int64_t offset, std::chrono::milliseconds timeout) {
-  auto answer = Call(origin, "media.fetch", {{"media_id", media_id}, {"offset", offset}}, timeout);
+                                                     int64_t offset, bool avatar, std::chrono::milliseconds timeout) {
+  json ask = {{"media_id", media_id}, {"offset", offset}};
+  if (avatar) ask["avatar"] = true;
+  auto answer = Call(origin, "media.fetch", ask, timeout);
   if (!answer.ok()) return answer.error();
   const json& b = *answer;
   for (const char* k : {"media_id", "uploader", "content_type", "filename", "sha256", "data"}) {

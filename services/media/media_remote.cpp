@@ -17,8 +17,12 @@
 //
 // The origin: answers a chunk only for its own uploads, and only to a peer
 // that has joined members in a group (held here: homed here or replicated)
-// in which a live message carries the media_id. Every other case is the same
-// kNotFound, so a peer learns nothing about media it may not read.
+// in which a live message carries the media_id, or, asked for an avatar, to
+// any peer if the id is the current avatar of one of its active users.
+// Every other case is the same kNotFound, so a peer learns nothing about
+// media it may not read. A reader asks for an avatar when the id is not
+// carried by any group of the reading user's; the row it caches is then
+// marked remote_avatar, readable by every signed-in user here.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -49,10 +53,19 @@ GC_SQL(kRemotePeerMayFetch,
        "SELECT m.sha256, m.size, m.content_type, m.filename, m.uploader FROM media m "
        "WHERE m.media_id = $1 AND m.origin = $3 AND m.quarantined_at IS NULL AND EXISTS ("
        GC_MEDIA_CARRIED_BY_LIVE_MESSAGE "AND substr(gm.user_id, strpos(gm.user_id, ':') + 1) = $2)");
+// $1 media_id, $2 this node: its own upload, the current avatar of an
+// active user who uploaded it.
+GC_SQL(kRemoteAvatarMayFetch,
+       "SELECT m.sha256, m.size, m.content_type, m.filename, m.uploader FROM media m "
+       "WHERE m.media_id = $1 AND m.origin = $2 AND m.quarantined_at IS NULL AND EXISTS ("
+       "  SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id AND u.deactivated_at IS NULL "
+       "  AND m.uploader = '@' || u.local_part || ':' || $2)");
 GC_SQL(kRemoteInsert,
        "INSERT INTO media (media_id, origin, uploader, sha256, size, content_type, filename, width, height, "
-       "last_access) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now()) ON CONFLICT (media_id) DO NOTHING "
-       "RETURNING (extract(epoch FROM created_at) * 1000)::bigint");
+       "last_access, remote_avatar) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10) "
+       "ON CONFLICT (media_id) DO NOTHING RETURNING (extract(epoch FROM created_at) * 1000)::bigint");
+// An item another process or a group's fetch cached first, now known to be an avatar.
+GC_SQL(kRemoteMarkAvatar, "UPDATE media SET remote_avatar = true WHERE media_id = $1 AND origin <> $2");
 GC_SQL(kRemoteInsertThumb,
        "INSERT INTO media_thumbnails (media_id, size, sha256, content_type, width, height) "
        "VALUES ($1, $2, $3, $4, $5, $6)");
@@ -87,24 +100,29 @@ void MediaService::ReadableAsync(const std::string& user, const std::string& med
   }
   auto access = RemoteAccess(user, media_id);
   if (!access.ok()) return done(access.error());
-  // Not theirs to read, or held here but not readable (quarantined).
-  if (!access->first || access->second) return done(item.error());
+  // Held here but not readable (quarantined, or not theirs).
+  if (access->second) return done(item.error());
+  // Not carried by a group of theirs: it may still be an avatar of one of
+  // the origin's users, which any signed-in user may see. It is asked for as
+  // such, and the origin refuses anything else (404 then, as for any id).
+  bool avatar = !access->first;
+  std::string key = (avatar ? "avatar " : "") + media_id;
   {
     std::lock_guard<std::mutex> lock(fetch_mu_);
-    auto it = fetching_.find(media_id);
+    auto it = fetching_.find(key);
     if (it != fetching_.end()) {
       it->second.push_back(std::move(done));  // one fetch, however many readers
       return;
     }
     if (fetching_.size() < kMaxFetchesWaiting) {
-      fetching_[media_id].push_back(std::move(done));
+      fetching_[key].push_back(std::move(done));
       done = nullptr;
     }
   }
   if (done) return done(Error::Unavailable("too many media fetches from other nodes are in progress, retry later"));
-  fetch_pool_->Post([this, media_id] {
+  fetch_pool_->Post([this, media_id, key, avatar] {
     remote_fetches.fetch_add(1);
-    auto r = FetchRemote(media_id);
+    auto r = FetchRemote(media_id, avatar);
     if (!r.ok()) {
       remote_fetch_failures.fetch_add(1);
       if (r.error().detail_code == "remote_media_invalid") remote_invalid.fetch_add(1);
@@ -113,14 +131,14 @@ void MediaService::ReadableAsync(const std::string& user, const std::string& med
     std::vector<ItemDone> waiters;
     {
       std::lock_guard<std::mutex> lock(fetch_mu_);
-      waiters = std::move(fetching_[media_id]);
-      fetching_.erase(media_id);
+      waiters = std::move(fetching_[key]);
+      fetching_.erase(key);
     }
     for (auto& w : waiters) w(r);
   });
 }
 
-Result<MediaItem> MediaService::FetchRemote(const std::string& media_id) {
+Result<MediaItem> MediaService::FetchRemote(const std::string& media_id, bool avatar) {
   std::string origin = media_id.substr(0, media_id.find('/'));
   if (!remote_) return OriginUnavailable("this node does not federate: " + origin + "'s media cannot be fetched");
   struct Cleanup {
@@ -148,7 +166,8 @@ Result<MediaItem> MediaService::FetchRemote(const std::string& media_id) {
       return OriginUnavailable(origin + " did not send " + media_id + " in time (" +
                                std::to_string(options_.remote_fetch_timeout.count() / 1000) + " s)");
     }
-    auto chunk = remote_->FetchMediaChunk(origin, media_id, download.received(), std::min(left, kChunkTimeout));
+    auto chunk =
+        remote_->FetchMediaChunk(origin, media_id, download.received(), avatar, std::min(left, kChunkTimeout));
     if (!chunk.ok()) {
       if (chunk.error().code == ErrorCode::kNotFound) return Error::NotFound("no such media");
       if (chunk.error().code == ErrorCode::kInvalid) return RemoteMediaInvalid(chunk.error().message);
@@ -166,11 +185,12 @@ Result<MediaItem> MediaService::FetchRemote(const std::string& media_id) {
   GC_TRY(download.Finish());
   ::close(cleanup.fd);
   cleanup.fd = -1;
-  return StoreRemote(download.announced(), path, head, cleanup.paths);
+  return StoreRemote(download.announced(), path, head, avatar, cleanup.paths);
 }
 
 Result<MediaItem> MediaService::StoreRemote(const RemoteMediaChunk& meta, const std::string& path,
-                                            const std::string& head, std::vector<std::string>& temp_paths) {
+                                            const std::string& head, bool avatar,
+                                            std::vector<std::string>& temp_paths) {
   // The origin's content type is not believed: this node serves what it
   // sniffs, and decodes images only with the loader that type names.
   SniffedType type = SniffContentType(head);
@@ -213,9 +233,12 @@ Result<MediaItem> MediaService::StoreRemote(const RemoteMediaChunk& meta, const 
     auto r = c.Exec(kRemoteInsert, {item.media_id, item.origin, item.uploader, item.sha256, item.size,
                                     item.content_type, item.filename,
                                     item.width ? std::optional<int64_t>(*item.width) : std::nullopt,
-                                    item.height ? std::optional<int64_t>(*item.height) : std::nullopt});
+                                    item.height ? std::optional<int64_t>(*item.height) : std::nullopt, avatar});
     if (!r.ok()) return r.error();
-    if (r->rows() == 0) return std::optional<int64_t>();  // another process of this node cached it first
+    if (r->rows() == 0) {  // another process of this node, or a group's fetch, cached it first
+      if (avatar) GC_TRY(c.Exec(kRemoteMarkAvatar, {item.media_id, options_.server_name}));
+      return std::optional<int64_t>();
+    }
     for (auto& t : thumbs) {
       GC_TRY(c.Exec(kRemoteInsertThumb, {item.media_id, t.size, t.staged.sha, t.info.content_type,
                                          static_cast<int64_t>(t.info.width), static_cast<int64_t>(t.info.height)}));
@@ -263,10 +286,13 @@ void MediaService::EvictRemote(const std::string& keep) {
 }
 
 Result<RemoteMediaChunk> MediaService::ChunkForPeer(const std::string& peer, const std::string& media_id,
-                                                   int64_t offset) {
+                                                   int64_t offset, bool avatar) {
   static const Error kNotFound = Error::NotFound("no such media");
   if (!IsValidMediaId(media_id) || media_id.substr(0, media_id.find('/')) != options_.server_name) return kNotFound;
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kRemotePeerMayFetch, {media_id, peer, options_.server_name}); });
+  auto r = db_.With([&](PgConn& c) {
+    return avatar ? c.Exec(kRemoteAvatarMayFetch, {media_id, options_.server_name})
+                  : c.Exec(kRemotePeerMayFetch, {media_id, peer, options_.server_name});
+  });
   if (!r.ok()) return r.error();
   if (r->rows() == 0) return kNotFound;
   RemoteMediaChunk c;

@@ -34,11 +34,13 @@ GC_SQL(kInsertThumb,
 #define GC_MEDIA_COLS                                                                                  \
   "m.media_id, m.origin, m.uploader, m.content_type, m.filename, m.size, m.sha256, m.width, m.height, " \
   "(extract(epoch FROM m.created_at) * 1000)::bigint, m.quarantined_at IS NOT NULL"
-// $1 media_id, $2 the reader, $3 this node's name (for avatar owners).
+// $1 media_id, $2 the reader, $3 this node's name (for avatar owners; a
+// cached remote row its origin served as an avatar is anyone's to read).
 GC_SQL(kReadable,
        "SELECT " GC_MEDIA_COLS ", (m.uploader = $2 "
        "  OR EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id "
        "             AND m.uploader = '@' || u.local_part || ':' || $3 AND u.deactivated_at IS NULL) "
+       "  OR (m.remote_avatar AND m.origin <> $3) "
        "  OR EXISTS (SELECT 1 FROM events e JOIN group_members gm ON gm.group_id = e.group_id "
        "             JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL "
        "             WHERE (e.content ->> 'media_id') = m.media_id AND e.type = 'message' "

@@ -143,7 +143,8 @@ class MediaService {
   void set_remote_source(RemoteMediaSource* source) { remote_ = source; }
   // Readable, and for another node's media that is not cached here but
   // that `user` may read (a member of a group with a live message carrying
-  // it), fetched from its origin first: once, however many readers wait
+  // it; for anyone else, if the origin serves it as one of its users'
+  // avatars), fetched from its origin first: once, however many readers wait
   // (single-flight). `done` is called once, on this thread or a fetch
   // worker. Errors besides Readable's: kNotFound when the origin refuses;
   // kUnavailable with detail origin_unavailable when the origin cannot be
@@ -156,11 +157,13 @@ class MediaService {
   // The origin's side of `media.fetch`: up to kRemoteChunkBytes of this
   // node's own upload `media_id` from `offset`, if node `peer` participates
   // (has joined members) in a group, held here, with a live message carrying
-  // it. kNotFound for everything else (unknown, removed, quarantined, another
+  // it; with `avatar`, instead if it is the current avatar of an active user
+  // of this node (any peer: any signed-in user may see an avatar). kNotFound for everything else (unknown, removed, quarantined, another
   // node's, or not the peer's to read): one answer, no oracle. kInvalid for
   // an offset past the end.
   static constexpr int64_t kRemoteChunkBytes = 512 * 1024;
-  Result<RemoteMediaChunk> ChunkForPeer(const std::string& peer, const std::string& media_id, int64_t offset);
+  Result<RemoteMediaChunk> ChunkForPeer(const std::string& peer, const std::string& media_id, int64_t offset,
+                                        bool avatar = false);
 
   // The original's bytes (an open file; the caller owns the descriptor).
   Result<BlobStore::Opened> OpenOriginal(const MediaItem& item);
@@ -236,12 +239,13 @@ class MediaService {
   // May `user` read remote `media_id` (a member of a group carrying it)? And
   // is a row for it held here already?
   Result<std::pair<bool, bool>> RemoteAccess(const std::string& user, const std::string& media_id);
-  // Fetches, checks and stores another node's media; the stored item.
-  Result<MediaItem> FetchRemote(const std::string& media_id);
+  // Fetches, checks and stores another node's media (`avatar`: asked as an
+  // avatar, stored readable by every signed-in user); the stored item.
+  Result<MediaItem> FetchRemote(const std::string& media_id, bool avatar);
   // Stores the checked bytes at `path` (`head`: their first bytes) with
   // thumbnails, and the row; then evicts.
   Result<MediaItem> StoreRemote(const RemoteMediaChunk& meta, const std::string& path, const std::string& head,
-                                std::vector<std::string>& temp_paths);
+                                bool avatar, std::vector<std::string>& temp_paths);
   // Evicts the least recently used remote items (but `keep`) while the
   // cache is over remote_cache_bytes.
   void EvictRemote(const std::string& keep);
@@ -256,7 +260,8 @@ class MediaService {
   std::unique_ptr<WorkerPool> fetch_pool_;  // remote fetches (they wait on origins)
   std::atomic<bool> fetch_pool_stopping_{false};
   std::mutex fetch_mu_;
-  std::map<std::string, std::vector<ItemDone>> fetching_;  // media_id -> its waiters; GUARDED_BY(fetch_mu_)
+  // ("avatar " +) media_id -> its waiters; GUARDED_BY(fetch_mu_)
+  std::map<std::string, std::vector<ItemDone>> fetching_;
 };
 
 }  // namespace gc

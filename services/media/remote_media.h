@@ -45,12 +45,13 @@ class RemoteMediaSource {
  public:
   virtual ~RemoteMediaSource() = default;
   // Asks `origin` for the chunk of `media_id` at `offset`, waiting at most
-  // `timeout`. kNotFound: the origin has no such media for this node (the
+  // `timeout`; `avatar`: asked as one of the origin's users' avatars (which
+  // the origin serves to any peer), not as media of a group. kNotFound: the origin has no such media for this node (the
   // same answer whether it exists or this node may not read it);
   // kUnavailable: the origin could not be reached or did not answer in
   // time; kInvalid: the answer was malformed. Blocks: call from a worker.
   virtual Result<RemoteMediaChunk> FetchMediaChunk(const std::string& origin, const std::string& media_id,
-                                                   int64_t offset, std::chrono::milliseconds timeout) = 0;
+                                                   int64_t offset, bool avatar, std::chrono::milliseconds timeout) = 0;
 };
 
 // The checks of a download in progress (see above). Not thread-safe: one

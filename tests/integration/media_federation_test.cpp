@@ -9,7 +9,9 @@
 // is served while the origin is dead; uncached media then answers 502
 // origin_unavailable, and so it does while the origin is frozen (SIGSTOP). A tiny media.remote_cache_bytes evicts the least
 // recently read item, which is fetched again when read again (in chunks:
-// the files are bigger than one federation frame).
+// the files are bigger than one federation frame). alice's avatar is seen by
+// every signed-in user of beta, carol included, while alice's other uploads
+// stay 404 to her.
 #include <sodium.h>
 
 #include <future>
@@ -216,6 +218,51 @@ TEST_F(MediaFederationTest, EvictsTheLeastRecentlyReadBeyondTheCacheBound) {
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_TRUE(again.body == bytes[1]);
   EXPECT_EQ(Metric(0, "groupchat_media_served_to_peers_total"), fetched + 1);
+}
+
+TEST_F(MediaFederationTest, ARemoteUsersAvatarIsSeenByEverySignedInUser) {
+  SetUpGroup();
+  HttpClient acme(alice_.port);
+  auto up = acme.PostRaw("/api/v1/media?filename=me.png", MakePng(600, 600), "image/png", alice_.token);
+  ASSERT_EQ(up.status, 201) << up.body;
+  std::string avatar = up.json()["media_id"];
+  auto set = acme.Patch("/api/v1/me", {{"avatar_media_id", avatar}}, alice_.token);
+  ASSERT_EQ(set.status, 200) << set.body;
+  auto other = acme.PostRaw("/api/v1/media?filename=private.png", MakePng(300, 300), "image/png", alice_.token);
+  ASSERT_EQ(other.status, 201) << other.body;
+  std::string not_avatar = other.json()["media_id"];
+
+  // carol@beta shares no group with alice: beta's profile of alice names the
+  // avatar, and beta fetches it from acme as an avatar.
+  auto profile = HttpClient(carol_.port).Get("/api/v1/users/" + G(alice_.id), carol_.token);
+  ASSERT_EQ(profile.status, 200) << profile.body;
+  EXPECT_EQ(profile.json()["avatar_media_id"], avatar);
+  auto r = Fetch(carol_, avatar);
+  ASSERT_EQ(r.status, 200) << r.body << N(1).LogText();
+  EXPECT_TRUE(r.body == Fetch(alice_, avatar).body);
+  EXPECT_EQ(r.header("content-type"), "image/png");
+  auto thumb = Fetch(carol_, avatar, "/thumbnail?size=96");
+  ASSERT_EQ(thumb.status, 200) << thumb.body;
+  EXPECT_EQ(thumb.header("content-type"), "image/webp");
+  // Every signed-in user of beta reads it from beta's cache: no new fetch.
+  double served = Metric(0, "groupchat_media_served_to_peers_total");
+  User dave = Register(1);
+  EXPECT_EQ(Fetch(dave, avatar).status, 200);
+  EXPECT_EQ(Fetch(bob_, avatar).status, 200);
+  EXPECT_EQ(Metric(0, "groupchat_media_served_to_peers_total"), served);
+  EXPECT_EQ(HttpClient(carol_.port).Get("/api/v1/media/" + avatar).status, 401);
+
+  // alice's other upload is no avatar: acme refuses it to beta, and carol
+  // gets the 404 of an id that exists nowhere.
+  auto nope = Fetch(carol_, not_avatar);
+  EXPECT_EQ(nope.status, 404) << nope.body;
+  EXPECT_EQ(nope.body, Fetch(carol_, "acme.test/AAAAAAAAAAAAAAAAAAAAAAAA").body);
+  EXPECT_EQ(Fetch(dave, not_avatar, "/thumbnail").status, 404);
+  // Posted in a group bob is in, it is bob's to read, still not carol's.
+  ASSERT_EQ(Send(alice_, group_, "the other one", {{"media_id", not_avatar}}).status, 201);
+  ASSERT_TRUE(Eventually([&] { return HasBody(bob_, group_, "the other one"); }));
+  EXPECT_EQ(Fetch(bob_, not_avatar).status, 200);
+  EXPECT_EQ(Fetch(carol_, not_avatar).status, 404);
 }
 
 }  // namespace
