@@ -388,7 +388,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
         auto st = self->audit_->Record(actor, action, target, ip, request_id, detail);
         if (!st.ok()) LogWarn("audit record failed", {{"error", st.error().message}});
       },
-      c.limits.max_upload_bytes);
+      c.limits.max_upload_bytes, MediaUrlSigner::FromNodeKey(n->keys_->identity_secret));
   AddAdminRoutes(router, AdminDeps{*n->users_, *n->groups_, *n->messaging_, *n->audit_, n->db_->pool(), n->config_,
                                    [self] { return self->hub_->connections(); },
                                    [self] { return MonotonicSeconds() - self->started_at_; },

@@ -1,6 +1,7 @@
 #include "services/media/media_http.h"
 
 #include <charconv>
+#include <chrono>
 #include <memory>
 
 #include "node/common/log.h"
@@ -149,9 +150,14 @@ HttpResponse ServeBlob(const HttpRequest& req, BlobStore::Opened opened, const s
   return r;
 }
 
+int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace
 
-void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64_t max_upload_bytes) {
+void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64_t max_upload_bytes,
+                    MediaUrlSigner signer) {
   // POST /api/v1/media?filename=
   RouteOptions upload;
   upload.body_to_file = true;
@@ -194,11 +200,48 @@ void AddMediaRoutes(Router& router, MediaService& media, MediaAudit audit, int64
       respond(JsonResponse(200, ItemJson(*item, false)));
     });
   };
+  // A signed link (media_url.h), for a reader who may read the item now
+  // (another node's media is fetched first, as for a download).
+  auto sign = [&media, signer](RequestContext& ctx, Respond respond) {
+    std::string user = ctx.user().user_id;
+    media.ReadableAsync(user, MediaIdOf(ctx), [signer, user, respond](Result<MediaItem> item) {
+      if (!item.ok()) return respond(MediaError(item.error()));
+      int64_t exp = NowSeconds() + MediaUrlSigner::kLifetimeS;
+      respond(JsonResponse(200, {{"url", signer.Path(item->media_id, user, exp)}, {"expires_at", exp * 1000}}));
+    });
+  };
+  // The bytes through a signed link: no token (the link is the credential),
+  // then the same rule as a download for the user it names. Any fault of
+  // the link itself is one 401, whatever the id.
+  auto signed_download = [&media, signer](RequestContext& ctx) {
+    std::string id = MediaIdOf(ctx);
+    std::string user = ctx.req.query_param("u").value_or("");
+    std::string sig = ctx.req.query_param("sig").value_or("");
+    auto exp = QueryInt(ctx.req, "exp", 0, INT64_MAX / 2, 0);
+    if (!exp.ok() || !signer.Verify(id, user, *exp, sig, NowSeconds())) {
+      return ToHttp(Error::Unauthorized("this media link is invalid or has expired: ask for a new one"));
+    }
+    auto item = media.Readable(user, id);
+    if (!item.ok()) return MediaError(item.error());
+    auto opened = media.OpenOriginal(*item);
+    if (!opened.ok()) return ToHttp(opened.error());
+    HttpResponse r = ServeBlob(ctx.req, *opened, item->content_type, item->sha256, item->filename);
+    for (auto& [name, value] : r.headers) {
+      // A browser keeps what a link gave it no longer than the link lives.
+      if (name == "Cache-Control") value = "private, max-age=" + std::to_string(MediaUrlSigner::kLifetimeS);
+    }
+    r.headers.emplace_back("Referrer-Policy", "no-referrer");
+    return r;
+  };
+  RouteOptions no_token;
+  no_token.auth = false;
   // Literal suffixes first: the router takes the first pattern that fits.
   for (const char* base : {"/api/v1/media/{server}/{opaque}", "/api/v1/media/{media_id}"}) {
     std::string b = base;
     router.AddAsync("GET", b + "/thumbnail", {}, thumbnail);
     router.AddAsync("GET", b + "/info", {}, info);
+    router.AddAsync("POST", b + "/url", {}, sign);
+    router.Add("GET", b + "/signed", no_token, signed_download);
   }
   router.AddAsync("GET", "/api/v1/media/{server}/{opaque}", {}, download);
   router.AddAsync("GET", "/api/v1/media/{media_id}", {}, download);

@@ -3,8 +3,8 @@
 // button and both users see its thumbnail (bob opens it full size and
 // downloads it); a pasted screenshot and a dropped file are uploaded; a slow
 // upload shows its progress and, cancelled, leaves no message; a file over
-// the node's limit and a broken image give readable errors; a sound plays
-// inline; an avatar set in the profile shows next to messages and in the
+// the node's limit and a broken image give readable errors; a sound and a
+// video play inline, streamed from signed links (Range, 206); an avatar set in the profile shows next to messages and in the
 // member list; and an admin finds the upload on the Media page and
 // quarantines it, after which bob's client can no longer load it.
 import { test, before, after } from 'node:test';
@@ -211,7 +211,7 @@ test('a sound plays inline', async () => {
   await bob.click(`${sel} button[aria-label="Play tone.wav"]`);
   await bob.waitForFunction(() => {
     const a = document.querySelector('#timeline .attachment audio[aria-label="tone.wav"]');
-    return a && a.src.startsWith('blob:') && a.readyState >= 1 && Math.abs(a.duration - 1) < 0.01;
+    return a && a.src.includes('/signed?') && a.readyState >= 1 && Math.abs(a.duration - 1) < 0.01;
   });
 });
 
@@ -262,11 +262,19 @@ test('a video plays inline', async () => {
   await attachByButton(alice, { name: 'clip.webm', mimeType: 'video/webm', buffer: Buffer.from(b64, 'base64') });
   await bob.waitForSelector('#timeline .attachment button[aria-label="Play clip.webm"]', { timeout: 15000 });
   assert.match(await bob.textContent(`${attachmentSel('clip.webm')} .file-meta`), /^video\/webm · /);
+  // The player streams from a signed link (no token in a header), with
+  // Range requests that the node answers 206.
+  const streamed = [];
+  const seen = (r) => { if (r.url().includes('/signed?')) streamed.push(r.status()); };
+  bob.on('response', seen);
   await bob.click('#timeline .attachment button[aria-label="Play clip.webm"]');
   await bob.waitForFunction(() => {
     const v = document.querySelector('#timeline .attachment video[aria-label="clip.webm"]');
-    return v && v.src.startsWith('blob:') && v.readyState >= 1 && v.videoWidth === 160;
+    return v && /\/api\/v1\/media\/.+\/signed\?u=.+&exp=\d+&sig=/.test(v.src) && v.readyState >= 1 && v.videoWidth === 160;
   });
+  bob.off('response', seen);
+  assert.ok(streamed.includes(206), `the signed link's answers: ${streamed.join(', ')}`);
+  assert.ok(streamed.every((s) => s === 200 || s === 206), `the signed link's answers: ${streamed.join(', ')}`);
   // A new message re-renders the timeline; the player is the same element.
   await bob.evaluate(() => { window.player = document.querySelector('#timeline video'); });
   await alice.fill('#message', 'nice clip');

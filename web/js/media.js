@@ -1,5 +1,6 @@
-// Media in the browser: uploads with progress, item metadata, and the blob
-// URL cache through which images, audio and video are shown.
+// Media in the browser: uploads with progress, item metadata, the blob URL
+// cache through which images are shown, and the signed links through which
+// audio and video stream.
 //
 // Why blob URLs: an <img src> or <video src> cannot send the Bearer token,
 // and the node puts no token in URLs (spec/media.md, section 5). So the
@@ -7,7 +8,10 @@
 // URL.createObjectURL. A blob URL belongs to this page's origin, so one is
 // only ever made for the types the node re-encodes or plays passively
 // (PLAYABLE below); every other file is offered as a download, typed
-// application/octet-stream so that nothing can render it.
+// application/octet-stream so that nothing can render it. Audio and video
+// are not fetched whole: the client asks the node for a short-lived signed
+// link (POST /media/{id}/url) and gives it to the <audio>/<video> element,
+// which streams with Range requests, whatever the file's size.
 //
 // The cache: the timeline is rebuilt on every event, so the same picture is
 // asked for again and again; each URL is kept while an element that shows it
@@ -25,10 +29,6 @@ import { state } from './store.js';
 const MAX_BYTES = 96 * 1024 * 1024;
 const MAX_ENTRIES = 400;
 const GRACE_MS = 60 * 1000;
-// Audio and video are played from a blob URL (the whole file in memory),
-// so only up to this size; bigger files get a download button instead.
-export const INLINE_PLAY_MAX = 32 * 1024 * 1024;
-
 const PLAYABLE = /^(image\/(jpeg|png|webp|gif)|video\/(mp4|webm|quicktime)|audio\/(mpeg|ogg|mp4|wav))$/;
 export const isImage = (type) => /^image\/(jpeg|png|webp|gif)$/.test(type || '');
 export const isPlayable = (type) => PLAYABLE.test(type || '');
@@ -54,6 +54,15 @@ async function authorizedFetch(path, init = {}) {
   const res = await fetch(API + path, { ...init, headers: { ...(init.headers || {}), Authorization: `Bearer ${state.token}` } });
   if (res.status === 401) emit('session-ended', 'Your session ended. Please log in again.');
   return res;
+}
+
+// A signed link to the item's bytes for a media element (spec/media.md 5):
+// valid for a few minutes, for this user only; rejects with the API error.
+export async function signedUrl(id) {
+  const res = await authorizedFetch(`${mediaPath(id)}/url`, { method: 'POST' });
+  const data = await res.json().catch(() => null);
+  if (!res.ok) throw apiError(res.status, data);
+  return data.url;
 }
 
 // ------------------------------------------------------------------ metadata

@@ -11,7 +11,7 @@
 // dimensions come from GET /media/{id}/info (../media.js caches it, and an
 // upload's answer seeds it, so the sender's own message reserves its size
 // at once; others see a placeholder of a default size until it is known).
-import { INLINE_PLAY_MAX, downloadMedia, formatSize, isImage, isPlayable, knownInfo, loadedUrl, mediaInfo, objectUrl } from '../media.js';
+import { downloadMedia, formatSize, isImage, isPlayable, knownInfo, loadedUrl, mediaInfo, objectUrl, signedUrl } from '../media.js';
 import { button, el } from './elements.js';
 import { openLightbox } from './lightbox.js';
 import { addMessagePart } from './message.js';
@@ -66,7 +66,26 @@ function imagePreview(box, item) {
 }
 
 // A card with the file's name and size; audio and video get a Play button
-// that loads the file and puts the player in the card.
+// that puts a player streaming from a signed link in the card. A link
+// lives minutes: when one runs out during a long playback the element
+// errors, and gets a new link at the same position (at most a few times in
+// a row, so a file that is gone for good stays an error).
+function streamInto(player, id, name) {
+  let renewals = 0;
+  player.addEventListener('playing', () => { renewals = 0; });
+  player.addEventListener('error', () => {
+    if (renewals >= 3) { alertStatus(`Could not play ${name}`); return; }
+    renewals += 1;
+    const at = player.currentTime;
+    const wasPlaying = !player.paused;
+    signedUrl(id).then((u) => {
+      player.src = u;
+      player.currentTime = at;
+      if (wasPlaying) player.play().catch(() => { /* the user presses play */ });
+    }).catch((e) => alertStatus(`Could not play ${name}: ${e.message}`));
+  });
+}
+
 function fileCard(box, item) {
   const name = nameOf(item);
   const kind = item.content_type.split('/')[0];
@@ -80,15 +99,17 @@ function fileCard(box, item) {
   text.append(el('span', 'file-name', name), el('span', 'file-meta', `${item.content_type.split(';')[0]} · ${formatSize(item.size)}`));
   card.append(icon, text);
   const actions = el('div', 'file-actions');
-  if (media && item.size <= INLINE_PLAY_MAX) {
+  if (media) {
     const play = button('Play', `Play ${name}`, () => {
       play.disabled = true;
       play.textContent = 'Loading…';
       const player = el(kind);
       player.controls = true;
+      player.preload = 'metadata';
       player.setAttribute('aria-label', name);
-      objectUrl(item.media_id, 'original', player).then((u) => {
+      signedUrl(item.media_id).then((u) => {
         player.src = u;
+        streamInto(player, item.media_id, name);
         play.replaceWith();
         box.append(player);
         player.play().catch(() => { /* the user presses play */ });
@@ -96,8 +117,6 @@ function fileCard(box, item) {
       }).catch((e) => { play.disabled = false; play.textContent = 'Play'; alertStatus(`Could not play ${name}: ${e.message}`); });
     });
     actions.append(play);
-  } else if (media) {
-    actions.append(el('span', 'file-meta', 'too large to play here'));
   }
   actions.append(downloadButton(item));
   card.append(actions);
