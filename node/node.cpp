@@ -50,6 +50,7 @@
 #include "services/messaging/pg_message_store.h"
 #include "services/media/blob_store.h"
 #include "services/media/media_http.h"
+#include "services/media/pg_media_store.h"
 #include "services/media/media_service.h"
 #include "services/messaging/search_index.h"
 #include "services/messaging/stream_delivery.h"
@@ -366,7 +367,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   mo.unreferenced_after_s = c.media.unreferenced_after_s;
   mo.remote_cache_bytes = c.media.remote_cache_bytes;
   mo.max_remote_bytes = c.limits.max_upload_bytes;
-  n->media_ = std::make_unique<MediaService>(n->db_->pool(), *n->media_store_, mo);
+  n->media_ = std::make_unique<MediaService>(std::make_unique<PgMediaStore>(n->db_->pool(), c.node.name),
+                                             *n->media_store_, mo);
   // Federated media: other nodes' media is fetched over federation, and
   // this node's is served to peers through the media service's rules.
   n->media_->set_remote_source(n->federation_.get());

@@ -30,49 +30,14 @@
 
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
-#include "node/db/pg.h"
 #include "services/media/media_files.h"
 #include "services/media/media_service.h"
+#include "services/media/media_store.h"
 #include "services/media/sniff.h"
 
 namespace gc {
 
 namespace {
-
-#define GC_MEDIA_CARRIED_BY_LIVE_MESSAGE                                                  \
-  "SELECT 1 FROM events e JOIN group_members gm ON gm.group_id = e.group_id "            \
-  "JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL "                          \
-  "WHERE (e.content ->> 'media_id') = $1 AND e.type = 'message' AND e.deleted_at IS NULL " \
-  "AND gm.membership = 'join' "
-// $1 media_id, $2 the reader: may they read it, and is a row held here?
-GC_SQL(kRemoteAccess, "SELECT EXISTS (" GC_MEDIA_CARRIED_BY_LIVE_MESSAGE "AND gm.user_id = $2), "
-                      "EXISTS (SELECT 1 FROM media WHERE media_id = $1)");
-// $1 media_id, $2 the asking peer, $3 this node: its own upload, readable by
-// a joined member of the peer (the server part of '@local:server').
-GC_SQL(kRemotePeerMayFetch,
-       "SELECT m.sha256, m.size, m.content_type, m.filename, m.uploader FROM media m "
-       "WHERE m.media_id = $1 AND m.origin = $3 AND m.quarantined_at IS NULL AND EXISTS ("
-       GC_MEDIA_CARRIED_BY_LIVE_MESSAGE "AND substr(gm.user_id, strpos(gm.user_id, ':') + 1) = $2)");
-// $1 media_id, $2 this node: its own upload, the current avatar of an
-// active user who uploaded it.
-GC_SQL(kRemoteAvatarMayFetch,
-       "SELECT m.sha256, m.size, m.content_type, m.filename, m.uploader FROM media m "
-       "WHERE m.media_id = $1 AND m.origin = $2 AND m.quarantined_at IS NULL AND EXISTS ("
-       "  SELECT 1 FROM users u WHERE u.avatar_media_id = m.media_id AND u.deactivated_at IS NULL "
-       "  AND m.uploader = '@' || u.local_part || ':' || $2)");
-GC_SQL(kRemoteInsert,
-       "INSERT INTO media (media_id, origin, uploader, sha256, size, content_type, filename, width, height, "
-       "last_access, remote_avatar) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10) "
-       "ON CONFLICT (media_id) DO NOTHING RETURNING (extract(epoch FROM created_at) * 1000)::bigint");
-// An item another process or a group's fetch cached first, now known to be an avatar.
-GC_SQL(kRemoteMarkAvatar, "UPDATE media SET remote_avatar = true WHERE media_id = $1 AND origin <> $2");
-GC_SQL(kRemoteInsertThumb,
-       "INSERT INTO media_thumbnails (media_id, size, sha256, content_type, width, height) "
-       "VALUES ($1, $2, $3, $4, $5, $6)");
-GC_SQL(kRemoteCacheUsed, "SELECT coalesce(sum(size), 0) FROM media WHERE last_access IS NOT NULL");
-GC_SQL(kRemoteLeastRecent,
-       "SELECT media_id, size FROM media WHERE last_access IS NOT NULL AND quarantined_at IS NULL "
-       "AND media_id <> $1 ORDER BY last_access, media_id LIMIT 100");
 
 constexpr size_t kMaxFetchesWaiting = 64;
 constexpr std::chrono::milliseconds kChunkTimeout{5000};  // the federation answer wait (spec 9.5)
@@ -85,12 +50,6 @@ Error OriginUnavailable(std::string message) {
 
 }  // namespace
 
-Result<std::pair<bool, bool>> MediaService::RemoteAccess(const std::string& user, const std::string& media_id) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kRemoteAccess, {media_id, user}); });
-  if (!r.ok()) return r.error();
-  return std::pair<bool, bool>{r->boolean(0, 0), r->boolean(0, 1)};
-}
-
 void MediaService::ReadableAsync(const std::string& user, const std::string& media_id, ItemDone done) {
   auto item = Readable(user, media_id);
   std::string origin = media_id.substr(0, media_id.find('/'));
@@ -98,7 +57,7 @@ void MediaService::ReadableAsync(const std::string& user, const std::string& med
       origin == options_.server_name) {
     return done(std::move(item));
   }
-  auto access = RemoteAccess(user, media_id);
+  auto access = rows_->RemoteAccess(media_id, user);
   if (!access.ok()) return done(access.error());
   // Held here but not readable (quarantined, or not theirs).
   if (access->second) return done(item.error());
@@ -229,22 +188,13 @@ Result<MediaItem> MediaService::StoreRemote(const RemoteMediaChunk& meta, const 
     item.width = info->width;
     item.height = info->height;
   }
-  auto created = db_.Transaction([&](PgConn& c) -> Result<std::optional<int64_t>> {
-    auto r = c.Exec(kRemoteInsert, {item.media_id, item.origin, item.uploader, item.sha256, item.size,
-                                    item.content_type, item.filename,
-                                    item.width ? std::optional<int64_t>(*item.width) : std::nullopt,
-                                    item.height ? std::optional<int64_t>(*item.height) : std::nullopt, avatar});
-    if (!r.ok()) return r.error();
-    if (r->rows() == 0) {  // another process of this node, or a group's fetch, cached it first
-      if (avatar) GC_TRY(c.Exec(kRemoteMarkAvatar, {item.media_id, options_.server_name}));
-      return std::optional<int64_t>();
-    }
-    for (auto& t : thumbs) {
-      GC_TRY(c.Exec(kRemoteInsertThumb, {item.media_id, t.size, t.staged.sha, t.info.content_type,
-                                         static_cast<int64_t>(t.info.width), static_cast<int64_t>(t.info.height)}));
-    }
-    return std::optional<int64_t>(r->int64(0, 0));
-  });
+  std::vector<MediaStore::Thumb> thumb_rows;
+  for (auto& t : thumbs) {
+    thumb_rows.push_back({t.size, t.staged.sha, t.info.content_type, t.info.width, t.info.height});
+  }
+  // Nothing inserted (nullopt): another process of this node, or a group's
+  // fetch, cached it first.
+  auto created = rows_->InsertRemote(item, thumb_rows, avatar);
   if (!created.ok() || !*created) release_all();
   if (!created.ok()) return created.error();
   item.created_at_ms = created->value_or(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -259,16 +209,16 @@ Result<MediaItem> MediaService::StoreRemote(const RemoteMediaChunk& meta, const 
 void MediaService::EvictRemote(const std::string& keep) {
   int64_t evicted = 0;
   for (int round = 0; round < 100; ++round) {
-    auto used = db_.With([&](PgConn& c) { return c.Exec(kRemoteCacheUsed); });
+    auto used = rows_->RemoteCacheUsed();
     if (!used.ok()) break;
-    int64_t over = used->int64(0, 0) - options_.remote_cache_bytes;
+    int64_t over = *used - options_.remote_cache_bytes;
     if (over <= 0) break;
-    auto lru = db_.With([&](PgConn& c) { return c.Exec(kRemoteLeastRecent, {keep}); });
-    if (!lru.ok() || lru->rows() == 0) break;
+    auto lru = rows_->LeastRecentRemote(keep);
+    if (!lru.ok() || lru->empty()) break;
     std::vector<std::string> ids;
-    for (int i = 0; i < lru->rows() && over > 0; ++i) {
-      ids.push_back(lru->text(i, 0));
-      over -= lru->int64(i, 1);
+    for (size_t i = 0; i < lru->size() && over > 0; ++i) {
+      ids.push_back((*lru)[i].first);
+      over -= (*lru)[i].second;
     }
     auto n = RemoveMedia(ids);
     if (!n.ok()) {
@@ -289,19 +239,10 @@ Result<RemoteMediaChunk> MediaService::ChunkForPeer(const std::string& peer, con
                                                    int64_t offset, bool avatar) {
   static const Error kNotFound = Error::NotFound("no such media");
   if (!IsValidMediaId(media_id) || media_id.substr(0, media_id.find('/')) != options_.server_name) return kNotFound;
-  auto r = db_.With([&](PgConn& c) {
-    return avatar ? c.Exec(kRemoteAvatarMayFetch, {media_id, options_.server_name})
-                  : c.Exec(kRemotePeerMayFetch, {media_id, peer, options_.server_name});
-  });
-  if (!r.ok()) return r.error();
-  if (r->rows() == 0) return kNotFound;
-  RemoteMediaChunk c;
-  c.media_id = media_id;
-  c.sha256 = r->text(0, 0);
-  c.size = r->int64(0, 1);
-  c.content_type = r->text(0, 2);
-  c.filename = r->text(0, 3);
-  c.uploader = r->text(0, 4);
+  auto found = rows_->ForPeer(media_id, peer, avatar);
+  if (!found.ok()) return found.error();
+  if (!*found) return kNotFound;
+  RemoteMediaChunk c = std::move(**found);
   c.offset = offset;
   if (offset < 0 || offset > c.size) return Error::Invalid("offset is past the end of the media");
   auto opened = store_.Open(c.sha256);

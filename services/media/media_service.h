@@ -28,6 +28,10 @@
 // re-checks the quota under a per-user lock. A failure at any step leaves no
 // row pointing at anything missing.
 //
+// Storage: the rows through a MediaStore (media_store.h: PgMediaStore), the
+// bytes through a BlobStore (blob_store.h); this class and media_remote.cpp
+// hold the rules and no SQL.
+//
 // Thread-safety: thread-safe; every method but UploadAsync blocks on the
 // database or the store: call from worker threads.
 #pragma once
@@ -52,7 +56,7 @@
 
 namespace gc {
 
-class PgPool;
+class MediaStore;
 class WorkerPool;
 
 struct MediaOptions {
@@ -121,7 +125,9 @@ class MediaService {
   // Called for audit-worthy actions of the node itself (retention).
   using AuditFn = std::function<void(const std::string& action, const std::string& target, const std::string& why)>;
 
-  MediaService(PgPool& db, BlobStore& store, MediaOptions options);
+  // `rows`: where the rows live (media_store.h; PgMediaStore in the node);
+  // `store`: where the bytes live.
+  MediaService(std::unique_ptr<MediaStore> rows, BlobStore& store, MediaOptions options);
   ~MediaService();  // Stop()
   void Stop();
   void set_audit(AuditFn audit) { audit_ = std::move(audit); }
@@ -219,6 +225,7 @@ class MediaService {
   Status StoreBlob(const std::string& sha, const std::string& path, uint64_t size);
   void ReleaseBlob(const std::string& sha);
   Status DeleteUnreferencedBlobs();
+  Result<int64_t> SweepLocked();
   Result<int64_t> RemoveMedia(const std::vector<std::string>& ids);
 
   // Thumbnails of the image at `path` (info: its size), each in a temp file
@@ -236,9 +243,6 @@ class MediaService {
                                                   std::vector<std::string>& temp_paths);
 
   // Federated media (media_remote.cpp).
-  // May `user` read remote `media_id` (a member of a group carrying it)? And
-  // is a row for it held here already?
-  Result<std::pair<bool, bool>> RemoteAccess(const std::string& user, const std::string& media_id);
   // Fetches, checks and stores another node's media (`avatar`: asked as an
   // avatar, stored readable by every signed-in user); the stored item.
   Result<MediaItem> FetchRemote(const std::string& media_id, bool avatar);
@@ -250,7 +254,7 @@ class MediaService {
   // cache is over remote_cache_bytes.
   void EvictRemote(const std::string& keep);
 
-  PgPool& db_;
+  std::unique_ptr<MediaStore> rows_;
   BlobStore& store_;
   MediaOptions options_;
   ImageProcessor images_;
