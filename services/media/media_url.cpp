@@ -5,29 +5,11 @@
 #include <algorithm>
 
 #include "node/common/encoding.h"
+#include "services/media/sigv4.h"
 
 namespace gc {
 
 namespace {
-
-// Everything but RFC 3986 unreserved characters percent-encoded (a query
-// value; user ids carry '@' and ':').
-std::string QueryValue(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                 c == '.' || c == '_' || c == '~';
-    if (plain) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::string Mac(const std::string& key, const std::string& media_id, const std::string& user, int64_t expires_s) {
   // Fields separated by a byte none of them may contain.
@@ -69,7 +51,8 @@ bool MediaUrlSigner::Verify(const std::string& media_id, const std::string& user
 }
 
 std::string MediaUrlSigner::Path(const std::string& media_id, const std::string& user, int64_t expires_s) const {
-  return "/api/v1/media/" + media_id + "/signed?u=" + QueryValue(user) + "&exp=" + std::to_string(expires_s) +
+  // The user id percent-encoded as RFC 3986 wants (SigV4 needs the same).
+  return "/api/v1/media/" + media_id + "/signed?u=" + SigV4Encode(user, false) + "&exp=" + std::to_string(expires_s) +
          "&sig=" + Sign(media_id, user, expires_s);
 }
 
