@@ -8,18 +8,22 @@
 #   make fuzz     build the libFuzzer targets (clang, build-fuzz) and run each
 #                 for FUZZ_SECONDS on a copy of its corpus (fuzz/README.md)
 #   make soak     run the randomized federation fault test for SOAK_SECONDS
-#   make sanitize the unit and federation tests under ASan + UBSan (build-asan)
+#   make sanitize the unit and federation tests under ASan + UBSan (build-san;
+#                 CI runs it after make test, see .ci/run)
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
-# Options: SANITIZE=address,undefined  BUILD_TYPE=Debug  BUILD=dir  JOBS=n
+# Options: SANITIZE=address,undefined (build and test in build-san, Debug at
+#            -O1, every finding fatal; the node binary the tests start is the
+#            sanitized one, the embedded PostgreSQL is Debian's)
+#          BUILD_TYPE=Debug  BUILD=dir  JOBS=n
 #          TARGETS="unit_tests groupchat" (build only these)
 #          TEST_JOBS=n (tests at once, default 4)
 #          CTEST_LABELS='unit|federation' (run only tests with a matching label)
 #          FUZZ_SECONDS=60  FUZZ_SMOKE_SECONDS=3 (0: make test runs no fuzzing)
 
-BUILD      ?= build
-BUILD_TYPE ?= RelWithDebInfo
 SANITIZE   ?=
+BUILD      ?= $(if $(SANITIZE),build-san,build)
+BUILD_TYPE ?= $(if $(SANITIZE),Debug,RelWithDebInfo)
 JOBS       ?= $(shell nproc)
 CONFIG     ?= config/node.yaml
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
@@ -66,7 +70,7 @@ run-beta: deps build
 test: build
 	@if [ "$(FUZZ_SMOKE_SECONDS)" = 0 ]; then echo "fuzz: not run by this make test (FUZZ_SMOKE_SECONDS=0)"; \
 	else $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS); fi
-	cd $(BUILD) && ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 $(if $(CTEST_LABELS),-L '$(CTEST_LABELS)')
+	cd $(BUILD) && $(if $(SANITIZE),UBSAN_OPTIONS=print_stacktrace=1) ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 $(if $(CTEST_LABELS),-L '$(CTEST_LABELS)')
 
 # libFuzzer targets: their own CMake project (fuzz/CMakeLists.txt), built
 # with clang in $(FUZZ_BUILD); the gcc build is not involved.
@@ -81,11 +85,11 @@ fuzz: fuzz-build
 	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The unit and federation integration tests under AddressSanitizer and
-# UndefinedBehaviorSanitizer (every finding fatal), Debug to compile faster,
-# building only what they run. The node processes are the sanitized binary;
-# the embedded PostgreSQL is Debian's.
+# UndefinedBehaviorSanitizer (every finding fatal), building only what they
+# run. The node processes are the sanitized binary; the embedded PostgreSQL
+# is Debian's.
 sanitize:
-	$(MAKE) --no-print-directory test BUILD=build-asan SANITIZE=address,undefined BUILD_TYPE=Debug \
+	$(MAKE) --no-print-directory test SANITIZE=address,undefined \
 	  FUZZ_SMOKE_SECONDS=0 TARGETS="groupchat unit_tests federation_test federation_security_test" \
 	  CTEST_LABELS='unit|federation'
 
@@ -99,4 +103,4 @@ bench: build
 	bash bench/run.sh
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) build-san $(FUZZ_BUILD)
