@@ -6,7 +6,7 @@
 // the node's (/me/notification-settings, /groups/{g}/notification-level):
 // they hold on every device.
 import { api, enc } from '../api.js';
-import { on } from '../bus.js';
+import { emit, on } from '../bus.js';
 import { $ } from '../dom.js';
 import { disablePush, enablePush, pushState } from '../push.js';
 import { state } from '../store.js';
@@ -48,6 +48,7 @@ async function editGroupLevel() {
   if (!r) return;
   try {
     const after = await api('PUT', `/groups/${enc(id)}/notification-level`, { level: r['gl-level'] });
+    emit('notify-settings-changed');
     if (state.current === id) showGroupLevel(after.level, after.default);
   } catch (e) { alertStatus(e.message); }
 }
@@ -91,7 +92,10 @@ export async function saveProfileFields(r) {
   if (r['pf-level'] !== settings.default_level) change.default_level = r['pf-level'];
   const until = dndUntil(r['pf-dnd']);
   if (until !== undefined) change.dnd_until = until;
-  if (Object.keys(change).length) settings = await api('PATCH', '/me/notification-settings', change);
+  if (Object.keys(change).length) {
+    settings = await api('PATCH', '/me/notification-settings', change);
+    emit('notify-settings-changed');
+  }
 }
 
 // "Desktop notifications" with its Enable/Disable button, for the profile
