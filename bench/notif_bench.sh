@@ -42,7 +42,7 @@ run() {  # level rate
   while IFS= read -r line; do
     out+="$line"$'\n'
     [[ "$line" == connections:* ]] && cpu0=$(bench_tree_cpu "$NODE_PID")
-  done < <("$LOADGEN" --port "$PORT" --members "$MEMBERS" --senders 4 --rate "$2" --duration "$SECONDS_" \
+  done < <(stdbuf -oL "$LOADGEN" --port "$PORT" --members "$MEMBERS" --senders 4 --rate "$2" --duration "$SECONDS_" \
              --notify-level "$1")
   for _ in $(seq 1 600); do
     [ "$(metric groupchat_notifications_backlog)" = 0 ] && break
