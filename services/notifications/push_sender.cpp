@@ -34,13 +34,11 @@ constexpr int kFetch = 256;  // due rows read from the queue at a time
 
 GC_SQL(kPushCount, "SELECT count(*), coalesce(bool_or(url = $2), false) FROM pushers WHERE user_id = $1");
 GC_SQL(kPushUpsert,
-       "INSERT INTO pushers (user_id, kind, url, secret, created_at, p256dh, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+       "INSERT INTO pushers AS p (user_id, kind, url, secret, created_at, p256dh, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)"
        " ON CONFLICT (user_id, url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind,"
        " p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth"
-       " RETURNING id, kind, url, secret, created_at, last_success_at, last_error, failures");
-GC_SQL(kPushList,
-       "SELECT id, kind, url, '', created_at, last_success_at, last_error, failures FROM pushers"
-       " WHERE user_id = $1 ORDER BY id");
+       " RETURNING " GC_PUSHER_COLUMNS ", p.secret");
+GC_SQL(kPushList, "SELECT " GC_PUSHER_COLUMNS " FROM pushers p WHERE p.user_id = $1 ORDER BY p.id");
 // A browser's endpoint registered by someone else before ($2: the user now).
 GC_SQL(kPushTakeOver, "DELETE FROM pushers WHERE url = $1 AND kind = 'webpush' AND user_id <> $2");
 GC_SQL(kPushRemove, "DELETE FROM pushers WHERE user_id = $1 AND id = $2");
@@ -65,19 +63,6 @@ GC_SQL(kPushDelivered,
 GC_SQL(kPushGone, "DELETE FROM pushers WHERE id = $1");
 GC_SQL(kPushRetry, "UPDATE push_queue SET attempts = attempts + 1, next_at = $2 WHERE id = $1");
 GC_SQL(kPushFailed, "UPDATE pushers SET last_error = $2, failures = failures + 1 WHERE id = $1");
-
-Pusher PusherFromRow(const PgResult& r, int i) {
-  Pusher p;
-  p.pusher_id = r.int64(i, 0);
-  p.kind = r.text(i, 1);
-  p.url = r.text(i, 2);
-  p.secret = r.text(i, 3);
-  p.created_at = r.int64(i, 4);
-  p.last_success_at = r.opt_int64(i, 5);
-  p.last_error = r.opt_text(i, 6);
-  p.failures = static_cast<int>(r.int64(i, 7));
-  return p;
-}
 
 struct ParsedUrl {
   std::string scheme, host, port;
@@ -477,7 +462,10 @@ Result<Pusher> PushSender::Register(const std::string& user, const std::string& 
     }
     auto r = c.Exec(kPushUpsert, {user, kind, url, secret, NowMs(), p256dh, auth});
     if (!r.ok()) return r.error();
-    return PusherFromRow(*r, 0);
+    Pusher p;
+    static_cast<PusherStatus&>(p) = PusherFromRow(*r, 0);
+    p.secret = r->text(0, kPusherColumns);
+    return p;
   });
 }
 
@@ -486,8 +474,8 @@ Result<std::vector<Pusher>> PushSender::List(const std::string& user) {
   if (!r.ok()) return r.error();
   std::vector<Pusher> out;
   for (int i = 0; i < r->rows(); ++i) {
-    out.push_back(PusherFromRow(*r, i));
-    out.back().secret.clear();
+    out.emplace_back();
+    static_cast<PusherStatus&>(out.back()) = PusherFromRow(*r, i);
   }
   return out;
 }

@@ -47,6 +47,7 @@
 
 #include "node/common/result.h"
 #include "services/notifications/notification_service.h"
+#include "services/notifications/pusher_row.h"
 
 namespace gc {
 
@@ -57,15 +58,8 @@ class WorkerPool;
 struct WebPushSubscription;
 class WebPushSender;
 
-struct Pusher {
-  int64_t pusher_id = 0;
-  std::string kind;  // webhook | webpush
-  std::string url;   // a webpush pusher's endpoint
+struct Pusher : PusherStatus {
   std::string secret;  // only in the answer to Register
-  int64_t created_at = 0;
-  std::optional<int64_t> last_success_at;
-  std::optional<std::string> last_error;
-  int failures = 0;
 };
 
 // What one POST came to.
