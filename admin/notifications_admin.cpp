@@ -1,6 +1,7 @@
 #include "admin/notifications_admin.h"
 
 #include <cstdlib>
+#include <map>
 
 #include "admin/audit_log.h"
 #include "node/common/log.h"
@@ -20,6 +21,12 @@ using nlohmann::json;
 namespace {
 
 json OptInt(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+// One kind of pusher's delivery counts; `queued` from the queue itself.
+json PushCounts(const PushSender::Counts& c, int64_t queued) {
+  return {{"delivered", c.delivered.load()}, {"failed", c.failed.load()}, {"retried", c.retried.load()},
+          {"removed", c.removed.load()}, {"queued", queued}};
+}
 
 json PusherRecordJson(const PusherRecord& p) {
   return {{"pusher_id", p.pusher_id},
@@ -48,9 +55,11 @@ void AddNotificationAdminRoutes(Router& router, NotificationAdminDeps deps) {
     if (!email_pending.ok()) return ToHttp(email_pending.error());
     json pushers = json::array();
     int64_t push_queue = 0;
+    std::map<std::string, int64_t> queued;
     for (const auto& k : *kinds) {
       pushers.push_back({{"kind", k.kind}, {"pushers", k.pushers}, {"failing", k.failing}, {"queued", k.queued}});
       push_queue += k.queued;
+      queued[k.kind] += k.queued;
     }
     const EmailOptions& eo = deps.email.options();
     json j = {
@@ -61,13 +70,13 @@ void AddNotificationAdminRoutes(Router& router, NotificationAdminDeps deps) {
           {"made", deps.notifications.made.load()},
           {"withdrawn", deps.notifications.withdrawn.load()}}},
         {"queues", {{"push", push_queue}, {"email", *email_pending}}},
-        // Counted by this process since it started (webhook and Web Push
-        // pushers share one sender).
+        // Counted by this process since it started.
         {"delivery",
-         {{"webhook", {{"delivered", deps.pushers.delivered.load()}, {"failed", deps.pushers.failed.load()},
-                       {"removed", deps.pushers.removed.load()}}},
+         {{"webhook", PushCounts(deps.pushers.webhook, queued["webhook"])},
+          {"webpush", PushCounts(deps.pushers.webpush, queued["webpush"])},
           {"email", {{"delivered", deps.email.sent.load()}, {"failed", deps.email.failed.load()},
-                     {"dropped", deps.email.dropped.load()}}}}},
+                     {"retried", deps.email.retried.load()}, {"dropped", deps.email.dropped.load()},
+                     {"queued", *email_pending}}}}},
         {"pushers", pushers},
         {"email",
          {{"enabled", deps.email.configured()},

@@ -125,22 +125,6 @@ target=$(last_seq "$A_HTTP" "$A_TOK")
 curl -sf -G "http://127.0.0.1:$A_HTTP/api/v1/search" --data-urlencode q=backlog -H "Authorization: Bearer $A_TOK" >/dev/null
 sleep 1
 echo "acme holds seq $target; beta holds $start_seq; resuming beta"
-tree_cpu() {  # CPU seconds of a process and all its descendants (the node and its PostgreSQL)
-  python3 - "$1" <<'PY'
-import os, sys
-tck = os.sysconf("SC_CLK_TCK"); kids = {}; cpu = {}
-for p in os.listdir("/proc"):
-    if not p.isdigit(): continue
-    try: f = open(f"/proc/{p}/stat").read()
-    except OSError: continue
-    rest = f[f.rfind(")") + 2:].split()
-    kids.setdefault(int(rest[1]), []).append(int(p)); cpu[int(p)] = (int(rest[11]) + int(rest[12])) / tck
-todo = [int(sys.argv[1])]; total = 0.0
-while todo:
-    q = todo.pop(); total += cpu.get(q, 0); todo += kids.get(q, [])
-print(f"{total:.2f}")
-PY
-}
 own_cpu() {  # CPU seconds of one process
   awk -v t="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / t }' "/proc/$1/stat"
 }
@@ -148,7 +132,7 @@ threads_cpu() {  # "name ticks" per thread of a process
   for t in /proc/$1/task/*; do echo "$(cat "$t/comm" | tr ' ' _) $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$t/stat")"; done
 }
 threads_cpu "$B_PID" > "$TMP/threads0"; threads_cpu "$A_PID" > "$TMP/athreads0"
-a_cpu0=$(tree_cpu "$A_PID"); b_cpu0=$(tree_cpu "$B_PID"); b_own0=$(own_cpu "$B_PID")
+a_cpu0=$(bench_tree_cpu "$A_PID"); b_cpu0=$(bench_tree_cpu "$B_PID"); b_own0=$(own_cpu "$B_PID")
 if [ -n "${PERF:-}" ]; then perf record -F 999 -g -o /tmp/beta.perf -a 2>/dev/null & PERF_PID=$!; fi
 # Resume beta and poll its last_seq over one keep-alive connection every
 # 20 ms (a curl process per poll cost a tenth of a core, skewing the figure).
@@ -170,7 +154,7 @@ print(f"{time.monotonic() - t0:.3f}")
 PY
 )
 if [ -n "${PERF:-}" ]; then kill -INT "$PERF_PID"; wait "$PERF_PID" || true; fi
-a_cpu1=$(tree_cpu "$A_PID"); b_cpu1=$(tree_cpu "$B_PID"); b_own1=$(own_cpu "$B_PID")
+a_cpu1=$(bench_tree_cpu "$A_PID"); b_cpu1=$(bench_tree_cpu "$B_PID"); b_own1=$(own_cpu "$B_PID")
 threads_cpu "$B_PID" > "$TMP/threads1"; threads_cpu "$A_PID" > "$TMP/athreads1"
 # The search index follows the log in the background (3 s rounds during a
 # flood); a search waits for it: how long after the catch-up is it complete?

@@ -11,7 +11,10 @@
 #   bench_start_node CONFIG PORT LOG sets NODE_PID; returns once /healthz answers
 #   bench_register PORT NAME         prints a new user's access token, or exits
 #   bench_header                     prints "# date, cores, CPU model"
-BIN=build/groupchat
+#   bench_tree_cpu PID               prints the CPU seconds (user+sys) of PID and
+#                                    all its descendants (a node and its
+#                                    PostgreSQL), reaped children included
+BIN=${GC_BIN:-build/groupchat}  # GC_BIN: another build of the node (an A/B of two commits)
 PIDS=()
 
 bench_init() {
@@ -77,4 +80,23 @@ bench_register() {  # port name -> prints the access token
 
 bench_header() {
   echo "# $(date -u +%F) $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//')"
+}
+
+bench_tree_cpu() {  # pid -> CPU seconds of it and its descendants
+  python3 - "$1" <<'PY'
+import os, sys
+tck = os.sysconf("SC_CLK_TCK"); kids = {}; cpu = {}
+for p in os.listdir("/proc"):
+    if not p.isdigit(): continue
+    try: f = open(f"/proc/{p}/stat").read()
+    except OSError: continue
+    rest = f[f.rfind(")") + 2:].split()
+    # utime + stime + cutime + cstime: a PostgreSQL backend that exited is
+    # counted in its parent's cutime/cstime.
+    kids.setdefault(int(rest[1]), []).append(int(p)); cpu[int(p)] = sum(int(x) for x in rest[11:15]) / tck
+todo = [int(sys.argv[1])]; total = 0.0
+while todo:
+    q = todo.pop(); total += cpu.get(q, 0); todo += kids.get(q, [])
+print(f"{total:.2f}")
+PY
 }

@@ -8,8 +8,12 @@
 #    gc-loadgen (MEMBERS receivers, 4 senders, RATE msg/s) with every
 #    receiver's default level `none` (the worker runs, makes nothing), then
 #    `all` (an inbox entry and a `notification` frame per member and
-#    message), then `none` again, on one node. The notification worker runs
-#    after the commit, so the two should not differ beyond noise.
+#    message; a `notification` frame only for mentions, replies and
+#    invites), then `none` again, on one node. The notification worker runs
+#    after the commit, so the two should not differ beyond noise. Each run
+#    also prints the CPU (user+sys) of the node and its PostgreSQL per
+#    accepted message: on a shared machine that figure is trustworthy where
+#    wall-clock latency is not.
 # 2. Notifications made per second from the outbox: a flat-out run at level
 #    `all`; prints entries made, how long the worker took to drain its
 #    backlog after the senders stopped, and entries/s from the first entry
@@ -30,8 +34,24 @@ metric() {  # name -> value (0 when absent)
   curl -sf "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2; found = 1 } END { if (!found) print 0 }'
 }
 run() {  # level rate
-  "$LOADGEN" --port "$PORT" --members "$MEMBERS" --senders 4 --rate "$2" --duration "$SECONDS_" --notify-level "$1" \
-    | grep -E "accepted|latency"
+  # The CPU is counted from when every receiver is connected (gc-loadgen
+  # prints "connections:" then, a second before its senders start), so that
+  # registering and joining (password hashing) stay out of it, to when the
+  # worker's backlog of the run is drained.
+  local cpu0="" cpu1 line out=""
+  while IFS= read -r line; do
+    out+="$line"$'\n'
+    [[ "$line" == connections:* ]] && cpu0=$(bench_tree_cpu "$NODE_PID")
+  done < <(stdbuf -oL "$LOADGEN" --port "$PORT" --members "$MEMBERS" --senders 4 --rate "$2" --duration "$SECONDS_" \
+             --notify-level "$1")
+  for _ in $(seq 1 600); do
+    [ "$(metric groupchat_notifications_backlog)" = 0 ] && break
+    sleep 0.1
+  done
+  cpu1=$(bench_tree_cpu "$NODE_PID")
+  grep -E "accepted|latency" <<<"$out"
+  awk -v c0="${cpu0:-0}" -v c1="$cpu1" '/^accepted/ { gsub(/[()]/, ""); n = $4 }
+    END { if (n > 0) printf "cpu: %.2f ms of node+postgres per accepted message (%.2f s / %d)\n", (c1 - c0) * 1000 / n, c1 - c0, n }' <<<"$out"
 }
 
 bench_header

@@ -40,7 +40,20 @@ bench_start_node "$TMP/node.yaml" "$PORT" "$TMP/node.log"
 
 echo "# $(date -u +%F) $(nproc) cores, $(awk '/model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//')"
 echo "# notifications.push_concurrency=$CONC; node, push service and client on the same cores"
-node bench/webpush_bench.js --url "http://127.0.0.1:$PORT" --users "$USERS" --messages "$MESSAGES"
+# The CPU (user+sys) of the node and its PostgreSQL is counted from the end
+# of the setup (registering users hashes passwords) to the end, per push
+# delivered: under load that is the trustworthy figure.
+cpu0=""
+while IFS= read -r line; do
+  echo "$line"
+  [[ "$line" == "# setup:"* ]] && cpu0=$(bench_tree_cpu "$NODE_PID") && d0=$(curl -sf "http://127.0.0.1:$PORT/metrics" |
+    awk '/^groupchat_push_delivered_total/ { print $2; exit }')
+done < <(node bench/webpush_bench.js --url "http://127.0.0.1:$PORT" --users "$USERS" --messages "$MESSAGES")
+cpu1=$(bench_tree_cpu "$NODE_PID")
 metrics=$(curl -sf "http://127.0.0.1:$PORT/metrics")
+d1=$(awk '/^groupchat_push_delivered_total/ { print $2; exit }' <<<"$metrics")
+awk -v c0="${cpu0:-0}" -v c1="$cpu1" -v d0="${d0:-0}" -v d1="${d1:-0}" 'BEGIN {
+  if (d1 > d0) printf "cpu: %.2f ms of node+postgres per push delivered (%.2f s / %d)\n", (c1 - c0) * 1000 / (d1 - d0), c1 - c0, d1 - d0 }'
+
 grep -E '^groupchat_push_(delivered|failed)_total' <<<"$metrics" | sed 's/^/# /'
 echo "# node RSS after: $(awk '/VmRSS/ {print $2, $3}' /proc/$NODE_PID/status)"

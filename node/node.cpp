@@ -99,8 +99,10 @@ Status PrepareMediaDir(const std::string& media_dir) {
 }
 
 
-// Notifications become frames on every open stream of their user, and wake
-// the push sender (their pushes were queued with them) and the email sender.
+// Announced notifications (all but plain `message` entries: their event is
+// on the stream already) become frames on every open stream of their user;
+// anything made wakes the push sender (the pushes were queued with the
+// entries) and the email sender.
 class StreamNotificationFrames : public NotificationListener {
  public:
   StreamNotificationFrames(StreamHub& hub, PushSender& pushers, EmailNotifier& email)
@@ -469,11 +471,24 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   m.AddGauge("groupchat_push_queue_length", "Pushes owed to pushers, webhook and Web Push (as of the sender's last look).",
              [push] { return static_cast<double>(push->queued()); });
   m.AddCounterFn("groupchat_push_delivered_total", "Webhook and Web Push POSTs answered 2xx.",
-                 [push] { return static_cast<double>(push->delivered.load()); });
+                 [push] { return static_cast<double>(push->delivered()); });
   m.AddCounterFn("groupchat_push_failed_total", "Webhook and Web Push POSTs that failed (retried or dropped).",
-                 [push] { return static_cast<double>(push->failed.load()); });
+                 [push] { return static_cast<double>(push->failed()); });
   m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
-                 [push] { return static_cast<double>(push->removed.load()); });
+                 [push] { return static_cast<double>(push->removed()); });
+  // The same per kind of pusher (no labels in this registry: one name each).
+  for (auto [kind, counts] : {std::pair<const char*, PushSender::Counts*>{"webhook", &push->webhook},
+                              std::pair<const char*, PushSender::Counts*>{"webpush", &push->webpush}}) {
+    std::string k = kind, what = k == "webpush" ? "Web Push" : "Webhook";
+    m.AddGauge("groupchat_" + k + "_queue_length", what + " pushes owed (as of the sender's last look).",
+               [counts] { return static_cast<double>(counts->queued.load()); });
+    m.AddCounterFn("groupchat_" + k + "_delivered_total", what + " POSTs answered 2xx.",
+                   [counts] { return static_cast<double>(counts->delivered.load()); });
+    m.AddCounterFn("groupchat_" + k + "_failed_total", what + " POSTs that failed (retried or dropped).",
+                   [counts] { return static_cast<double>(counts->failed.load()); });
+    m.AddCounterFn("groupchat_" + k + "_retried_total", what + " POSTs that failed and are tried again later.",
+                   [counts] { return static_cast<double>(counts->retried.load()); });
+  }
   EmailNotifier* email = n->email_.get();
   m.AddGauge("groupchat_email_pending", "Mentions and replies waiting to be mailed (as of the sender's last look).",
              [email] { return static_cast<double>(email->pending()); });
@@ -481,6 +496,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                  [email] { return static_cast<double>(email->sent.load()); });
   m.AddCounterFn("groupchat_email_failed_total", "Mail attempts that failed (retried or dropped).",
                  [email] { return static_cast<double>(email->failed.load()); });
+  m.AddCounterFn("groupchat_email_retried_total", "Mail attempts that failed and are tried again later.",
+                 [email] { return static_cast<double>(email->retried.load()); });
   m.AddCounterFn("groupchat_email_dropped_total", "Mails given up: refused by the server, or too many attempts.",
                  [email] { return static_cast<double>(email->dropped.load()); });
   SingletonLock* lock = n->notify_lock_.get();

@@ -14,9 +14,11 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
-function card(label, value) {
-  return el('div', { className: 'card' }, el('div', { className: 'n', textContent: String(value) }),
+function card(label, value, more) {
+  const c = el('div', { className: 'card' }, el('div', { className: 'n', textContent: String(value) }),
     el('div', { className: 'l', textContent: label }));
+  if (more) c.append(el('div', { className: 'l', textContent: more }));
+  return c;
 }
 
 async function loadNotifications() {
@@ -27,8 +29,9 @@ async function loadNotifications() {
     card('Worker runs in this process', s.worker.runs_here ? 'yes' : 'no (another process)'),
     card('Worker backlog', s.worker.backlog), card('Worker lag', `${s.worker.lag_seconds.toFixed(1)} s`),
     card('Push queue', s.queues.push), card('Email queue', s.queues.email),
-    card('Webhook delivered / failed', `${d.webhook.delivered} / ${d.webhook.failed}`),
-    card('Email delivered / failed', `${d.email.delivered} / ${d.email.failed}`));
+    ...[['webpush', 'Web Push'], ['webhook', 'Webhook'], ['email', 'Email']].map(([k, name]) => card(
+      `${name} delivered / failed`, `${d[k].delivered} / ${d[k].failed}`,
+      `${d[k].retried} retried, ${d[k].queued} queued`)));
 
   const e = s.email;
   const settings = el('dl', { id: 'notif-email', className: 'facts' });

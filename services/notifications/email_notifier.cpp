@@ -300,6 +300,7 @@ void EmailNotifier::Send(const std::string& user) {
     } else if (deliver) {
       ++failed;
       if (!retry) ++dropped;
+      else ++retried;
       LogWarn(retry ? "email not sent, will retry" : "email not sent, given up",
               {{"user", user}, {"attempts", attempts + 1}, {"error", out.error}});
     }

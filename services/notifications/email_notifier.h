@@ -111,6 +111,7 @@ class EmailNotifier {
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> failed{0};   // attempts that did not deliver
   std::atomic<uint64_t> dropped{0};  // mails given up (refused, or too many attempts)
+  std::atomic<uint64_t> retried{0};  // failed attempts that will be tried again
   int64_t pending() const { return pending_.load(); }  // entries waiting, as of the last look
   // Entries waiting, from the database (whichever process mails them).
   Result<int64_t> CountPending();

@@ -27,7 +27,10 @@ namespace {
 // Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
 // in one statement, which also owes a push of each entry made outside
 // do-not-disturb to every pusher of its user and adds the entries to their
-// users' unread counts (the last column: the count after it). $3: this node's name; $4: now (ms). Do-not-disturb is
+// users' unread counts. It answers the entries that are announced (every
+// kind but `message`; see the header) with their user's unread count after
+// them, and in every row the number of entries made; one row of NULLs and
+// that number when none is announced. $3: this node's name; $4: now (ms). Do-not-disturb is
 // judged at the event's origin_ts, so a backlog after a restart does not
 // push what arrived while the user was away from it (with the user's current
 // dnd_until: a DND ended early before the worker got there does push).
@@ -74,8 +77,9 @@ GC_SQL(kNotifMake,
        "  INSERT INTO notification_unread (user_id, unread) SELECT n.user_id, count(*) FROM n GROUP BY n.user_id"
        "  ON CONFLICT (user_id) DO UPDATE SET unread = notification_unread.unread + EXCLUDED.unread"
        "  RETURNING user_id, unread"
-       ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread FROM n JOIN groups g ON g.id = n.group_id"
-       " JOIN u ON u.user_id = n.user_id ORDER BY n.id");
+       "), k AS (SELECT count(*) AS made FROM n"
+       ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread, k.made FROM k LEFT JOIN (n JOIN groups g ON g.id = n.group_id"
+       " JOIN u ON u.user_id = n.user_id) ON n.kind <> 'message' ORDER BY n.id");
 // Messages deleted in ($1, $2]: their entries are withdrawn (and read: the
 // unread counts lose the ones that were not). $3: now (ms). The rows are
 // locked first so that `was_unread` is what this statement changes, whatever
@@ -134,6 +138,7 @@ GC_SQL(kNotifSetGroupLevel,
 GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
 
 constexpr int kUnreadColumn = 13;   // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
+constexpr int kMadeColumn = 14;     // kNotifMake: entries made
 constexpr int64_t kMaxRange = 1000;  // positions per transaction
 // Commits arriving together are made in one round; short, since a
 // notification is something a person waits for.
@@ -219,7 +224,8 @@ bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
 }
 
 Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out,
-                                         std::map<std::string, int64_t>* unread) {
+                                         std::map<std::string, int64_t>* unread, int64_t* made_out,
+                                         int64_t* withdrawn_out) {
   return db_.Transaction([&](PgConn& c) -> Status {
     out->clear();
     unread->clear();
@@ -231,10 +237,13 @@ Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Not
     if (!made.ok()) return made.error();
     for (const PgResult* r : {&*gone, &*made}) {
       for (int i = 0; i < r->rows(); ++i) {
+        if (r->is_null(i, 0)) continue;  // kNotifMake announcing nothing
         out->push_back(FromRow(*r, i));
         (*unread)[out->back().user_id] = r->int64(i, kUnreadColumn);
       }
     }
+    *withdrawn_out = gone->rows();
+    *made_out = made->rows() > 0 ? made->int64(0, kMadeColumn) : 0;
     auto cur = c.Exec(kNotifSetCursor, {hi});
     if (!cur.ok()) return cur.error();
     return OkStatus();
@@ -272,7 +281,8 @@ void NotificationService::Loop() {
       int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
       std::vector<Notification> list;
       std::map<std::string, int64_t> unread;
-      Status st = ProcessRange(lo, hi, &list, &unread);
+      int64_t made_now = 0, withdrawn_now = 0;
+      Status st = ProcessRange(lo, hi, &list, &unread, &made_now, &withdrawn_now);
       if (!st.ok()) {
         // The database is away or overloaded: the range stays unprocessed
         // (nothing was committed) and is tried again, a little later each time.
@@ -286,13 +296,14 @@ void NotificationService::Loop() {
         break;
       }
       backoff = 0;
-      for (const auto& n : list) (n.withdrawn ? withdrawn : made)++;
+      made += made_now;
+      withdrawn += withdrawn_now;
       {
         std::lock_guard<std::mutex> relock(mu_);
         processed_ = hi;
       }
       processed_cv_.notify_all();
-      if (listener_ && !list.empty()) listener_->Made(list, unread);
+      if (listener_ && (made_now > 0 || withdrawn_now > 0)) listener_->Made(list, unread);
     }
     if (processed_.load() >= log_.last_stream_pos()) {
       pending_since_ms_ = 0;

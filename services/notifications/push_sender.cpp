@@ -29,17 +29,16 @@ constexpr size_t kMaxUrlBytes = 2048;
 constexpr size_t kMaxAnswer = 65536;
 constexpr int64_t kMaxBackoffMs = 300 * 1000;
 constexpr int64_t kMaxRetryAfterMs = 3600 * 1000;
-constexpr auto kIdlePoll = std::chrono::seconds(5);  // due retries without a wake-up
+constexpr auto kIdlePoll = std::chrono::milliseconds(5000);  // due retries without a wake-up
+constexpr int kFetch = 256;  // due rows read from the queue at a time
 
 GC_SQL(kPushCount, "SELECT count(*), coalesce(bool_or(url = $2), false) FROM pushers WHERE user_id = $1");
 GC_SQL(kPushUpsert,
-       "INSERT INTO pushers (user_id, kind, url, secret, created_at, p256dh, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+       "INSERT INTO pushers AS p (user_id, kind, url, secret, created_at, p256dh, auth) VALUES ($1, $2, $3, $4, $5, $6, $7)"
        " ON CONFLICT (user_id, url) DO UPDATE SET secret = EXCLUDED.secret, kind = EXCLUDED.kind,"
        " p256dh = EXCLUDED.p256dh, auth = EXCLUDED.auth"
-       " RETURNING id, kind, url, secret, created_at, last_success_at, last_error, failures");
-GC_SQL(kPushList,
-       "SELECT id, kind, url, '', created_at, last_success_at, last_error, failures FROM pushers"
-       " WHERE user_id = $1 ORDER BY id");
+       " RETURNING " GC_PUSHER_COLUMNS ", p.secret");
+GC_SQL(kPushList, "SELECT " GC_PUSHER_COLUMNS " FROM pushers p WHERE p.user_id = $1 ORDER BY p.id");
 // A browser's endpoint registered by someone else before ($2: the user now).
 GC_SQL(kPushTakeOver, "DELETE FROM pushers WHERE url = $1 AND kind = 'webpush' AND user_id <> $2");
 GC_SQL(kPushRemove, "DELETE FROM pushers WHERE user_id = $1 AND id = $2");
@@ -52,25 +51,18 @@ GC_SQL(kPushDue,
        " FROM push_queue q JOIN pushers p ON p.id = q.pusher_id JOIN notifications n ON n.id = q.notification_id"
        " JOIN groups g ON g.id = n.group_id WHERE q.next_at <= $1 ORDER BY q.pusher_id, q.id) d"
        " ORDER BY d.queue_id LIMIT $2");
-GC_SQL(kPushNextDue, "SELECT min(next_at), count(*) FROM push_queue");
+GC_SQL(kPushNextDue,
+       "SELECT min(q.next_at), count(*) FILTER (WHERE p.kind = 'webhook'), count(*) FILTER (WHERE p.kind = 'webpush')"
+       " FROM push_queue q JOIN pushers p ON p.id = q.pusher_id");
 GC_SQL(kPushDone, "DELETE FROM push_queue WHERE id = $1");
-GC_SQL(kPushSucceeded, "UPDATE pushers SET last_success_at = $2, last_error = NULL, failures = 0 WHERE id = $1");
+// A delivery, in one statement (no transaction round trips): $1 the queue
+// row, $2 its pusher, $3 now.
+GC_SQL(kPushDelivered,
+       "WITH d AS (DELETE FROM push_queue WHERE id = $1)"
+       " UPDATE pushers SET last_success_at = $3, last_error = NULL, failures = 0 WHERE id = $2");
 GC_SQL(kPushGone, "DELETE FROM pushers WHERE id = $1");
 GC_SQL(kPushRetry, "UPDATE push_queue SET attempts = attempts + 1, next_at = $2 WHERE id = $1");
 GC_SQL(kPushFailed, "UPDATE pushers SET last_error = $2, failures = failures + 1 WHERE id = $1");
-
-Pusher PusherFromRow(const PgResult& r, int i) {
-  Pusher p;
-  p.pusher_id = r.int64(i, 0);
-  p.kind = r.text(i, 1);
-  p.url = r.text(i, 2);
-  p.secret = r.text(i, 3);
-  p.created_at = r.int64(i, 4);
-  p.last_success_at = r.opt_int64(i, 5);
-  p.last_error = r.opt_text(i, 6);
-  p.failures = static_cast<int>(r.int64(i, 7));
-  return p;
-}
 
 struct ParsedUrl {
   std::string scheme, host, port;
@@ -188,12 +180,18 @@ WebhookOutcome PostToPusher(const std::string& url, const std::string& body, con
     out.error = "refused: the host does not resolve to public addresses";
     return out;
   }
-  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
+  // One handle per sending thread, reset before each use: a reset keeps its
+  // live connections, so pushes to one push service (browsers use a handful)
+  // reuse a connection instead of a TCP (and TLS) handshake each. A reused
+  // connection goes to an address checked when it was made; the name is
+  // checked again above at every send.
+  static thread_local std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) {
     out.error = "curl_easy_init failed";
     return out;
   }
   CURL* c = curl.get();
+  curl_easy_reset(c);
   std::string pin = p->host + ":" + p->port + ":" + AddressText(addrs->front().first);
   curl_slist* resolve = curl_slist_append(nullptr, pin.c_str());
   curl_slist* list = curl_slist_append(nullptr, "User-Agent: GroupChat/" GC_VERSION);
@@ -277,6 +275,50 @@ void PushSender::Wake() {
   wake_.notify_one();
 }
 
+// Reads up to `limit` due rows (the oldest of each pusher) that are neither
+// in flight nor waiting in ready_ (`skip`); sets `next_due` (0: the queue is
+// empty) and each kind's `queued`.
+Status PushSender::Fetch(int64_t now, int limit, const std::set<int64_t>& skip,
+                         std::vector<std::shared_ptr<Job>>* jobs, int64_t* next_due) {
+  return db_.With([&](PgConn& c) -> Status {
+    auto r = c.Exec(kPushDue, {now, limit + static_cast<int>(skip.size())});
+    if (!r.ok()) return r.error();
+    for (int i = 0; i < r->rows() && static_cast<int>(jobs->size()) < limit; ++i) {
+      auto job = std::make_shared<Job>();
+      job->queue_id = r->int64(i, 0);
+      job->pusher_id = r->int64(i, 1);
+      if (skip.count(job->pusher_id)) continue;  // one at a time per pusher
+      job->attempts = static_cast<int>(r->int64(i, 2));
+      job->url = r->text(i, 3);
+      job->secret = r->text(i, 4);
+      Notification& n = job->entry;
+      n.notification_id = r->int64(i, 5);
+      n.user_id = r->text(i, 6);
+      n.kind = r->text(i, 7);
+      n.group_id = r->text(i, 8);
+      n.event_id = r->text(i, 9);
+      n.sender = r->text(i, 10);
+      n.sender_display_name = r->text(i, 11);
+      n.group_title = r->text(i, 12);
+      n.body_preview = r->text(i, 13);
+      n.created_at = r->int64(i, 14);
+      n.read = r->boolean(i, 15);
+      n.withdrawn = r->boolean(i, 16);
+      n.pushed = r->boolean(i, 17);
+      job->kind = r->text(i, 18);
+      job->p256dh = r->text(i, 19);
+      job->auth = r->text(i, 20);
+      jobs->push_back(std::move(job));
+    }
+    auto next = c.Exec(kPushNextDue);
+    if (!next.ok()) return next.error();
+    *next_due = next->is_null(0, 0) ? 0 : next->int64(0, 0);
+    webhook.queued = next->int64(0, 1);
+    webpush.queued = next->int64(0, 2);
+    return OkStatus();
+  });
+}
+
 void PushSender::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   auto wait = std::chrono::milliseconds(0);
@@ -285,70 +327,48 @@ void PushSender::Loop() {
     if (stopping_) return;
     news_ = false;
     if (singleton_ && !singleton_->held()) {  // another process sends; Wake() when this one takes over
+      ready_.clear();
       wait = std::chrono::milliseconds(kIdlePoll);
       continue;
     }
-    int free_slots = concurrency_ - static_cast<int>(in_flight_.size());
-    std::set<int64_t> busy = in_flight_;
-    lock.unlock();
-    std::vector<std::shared_ptr<Job>> jobs;
+    // Rows fetched earlier go out first, as slots free up; the queue is read
+    // again only once they are all out, kFetch rows at a time: scanning the
+    // queue for every push made the scan (a sort of every due row) the cost
+    // of a push when thousands were owed.
     int64_t now = NowMs();
-    int64_t next_due = 0;
-    auto st = db_.With([&](PgConn& c) -> Status {
-      if (free_slots > 0) {
-        auto r = c.Exec(kPushDue, {now, free_slots + static_cast<int>(busy.size())});
-        if (!r.ok()) return r.error();
-        for (int i = 0; i < r->rows() && static_cast<int>(jobs.size()) < free_slots; ++i) {
-          auto job = std::make_shared<Job>();
-          job->queue_id = r->int64(i, 0);
-          job->pusher_id = r->int64(i, 1);
-          if (busy.count(job->pusher_id)) continue;  // one at a time per pusher
-          job->attempts = static_cast<int>(r->int64(i, 2));
-          job->url = r->text(i, 3);
-          job->secret = r->text(i, 4);
-          Notification& n = job->entry;
-          n.notification_id = r->int64(i, 5);
-          n.user_id = r->text(i, 6);
-          n.kind = r->text(i, 7);
-          n.group_id = r->text(i, 8);
-          n.event_id = r->text(i, 9);
-          n.sender = r->text(i, 10);
-          n.sender_display_name = r->text(i, 11);
-          n.group_title = r->text(i, 12);
-          n.body_preview = r->text(i, 13);
-          n.created_at = r->int64(i, 14);
-          n.read = r->boolean(i, 15);
-          n.withdrawn = r->boolean(i, 16);
-          n.pushed = r->boolean(i, 17);
-          job->kind = r->text(i, 18);
-          job->p256dh = r->text(i, 19);
-          job->auth = r->text(i, 20);
-          jobs.push_back(std::move(job));
-        }
+    int64_t next_due = -1;  // -1: not read this round
+    if (ready_.empty() && static_cast<int>(in_flight_.size()) < concurrency_) {
+      std::set<int64_t> skip = in_flight_;
+      lock.unlock();
+      std::vector<std::shared_ptr<Job>> jobs;
+      Status st = Fetch(now, kFetch, skip, &jobs, &next_due);
+      lock.lock();
+      if (!st.ok()) {
+        LogWarn("push queue unavailable", {{"error", st.error().message}});
+        wait = std::chrono::milliseconds(1000);
+        continue;
       }
-      auto next = c.Exec(kPushNextDue);
-      if (!next.ok()) return next.error();
-      next_due = next->is_null(0, 0) ? 0 : next->int64(0, 0);
-      queued_ = next->int64(0, 1);
-      return OkStatus();
-    });
-    lock.lock();
-    if (!st.ok()) {
-      LogWarn("push queue unavailable", {{"error", st.error().message}});
-      wait = std::chrono::milliseconds(1000);
-      continue;
+      for (auto& job : jobs) {
+        if (!in_flight_.count(job->pusher_id)) ready_.push_back(std::move(job));
+      }
     }
-    for (auto& job : jobs) {
+    while (!ready_.empty() && static_cast<int>(in_flight_.size()) < concurrency_) {
+      auto job = std::move(ready_.front());
+      ready_.pop_front();
       in_flight_.insert(job->pusher_id);
       pool_->Post([this, job] { Send(job); });
     }
-    // Sleep until the next retry is due, a wake-up, or a while.
-    if (next_due > 0 && next_due > now) {
+    // A finished push wakes this loop (news_): with rows waiting, that is
+    // all it needs. Otherwise sleep until the next retry is due, a wake-up,
+    // or a while.
+    if (!ready_.empty()) {
+      wait = kIdlePoll;
+    } else if (next_due > now) {
       wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(next_due - now), kIdlePoll);
+    } else if (next_due > 0 && static_cast<int>(in_flight_.size()) < concurrency_) {
+      wait = std::chrono::milliseconds(1);  // more were due than one read held
     } else {
-      wait = next_due > 0 && static_cast<int>(in_flight_.size()) < concurrency_ && !jobs.empty()
-                 ? std::chrono::milliseconds(1)
-                 : std::chrono::milliseconds(kIdlePoll);
+      wait = kIdlePoll;
     }
   }
 }
@@ -375,10 +395,12 @@ void PushSender::Send(std::shared_ptr<Job> job) {
 
 void PushSender::Finish(const Job& job, const WebhookOutcome& out) {
   int64_t now = NowMs();
-  Status st = db_.Transaction([&](PgConn& c) -> Status {
-    if (out.status >= 200 && out.status <= 299) {
-      GC_TRY(c.Exec(kPushDone, {job.queue_id}));
-      GC_TRY(c.Exec(kPushSucceeded, {job.pusher_id, now}));
+  bool ok = out.status >= 200 && out.status <= 299;
+  bool retry = false;
+  // A delivery (nearly every push) is one statement; the rest a transaction.
+  auto record = [&](PgConn& c) -> Status {
+    if (ok) {
+      GC_TRY(c.Exec(kPushDelivered, {job.queue_id, job.pusher_id, now}));
       return OkStatus();
     }
     if (out.status == 404 || out.status == 410) {
@@ -386,7 +408,8 @@ void PushSender::Finish(const Job& job, const WebhookOutcome& out) {
       return OkStatus();
     }
     bool retryable = !out.permanent && (out.status == 0 || out.status == 429 || out.status >= 500);
-    if (retryable && job.attempts + 1 < kMaxAttempts) {
+    retry = retryable && job.attempts + 1 < kMaxAttempts;
+    if (retry) {
       static thread_local std::mt19937_64 rng(std::random_device{}());
       int64_t backoff = std::min<int64_t>(kMaxBackoffMs, int64_t{1000} << std::min(job.attempts, 20));
       backoff = backoff / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(backoff / 2 + 1));
@@ -397,14 +420,17 @@ void PushSender::Finish(const Job& job, const WebhookOutcome& out) {
     }
     GC_TRY(c.Exec(kPushFailed, {job.pusher_id, out.error}));
     return OkStatus();
-  });
-  if (out.status >= 200 && out.status <= 299) {
-    ++delivered;
+  };
+  Status st = ok ? db_.With(record) : db_.Transaction(record);
+  Counts& counts = job.kind == "webpush" ? webpush : webhook;
+  if (ok) {
+    ++counts.delivered;
   } else if (out.status == 404 || out.status == 410) {
-    ++removed;
+    ++counts.removed;
     LogInfo("pusher removed: the endpoint is gone", {{"pusher_id", job.pusher_id}, {"status", out.status}});
   } else {
-    ++failed;
+    ++counts.failed;
+    if (retry && st.ok()) ++counts.retried;
   }
   if (!st.ok()) LogWarn("push result not recorded", {{"pusher_id", job.pusher_id}, {"error", st.error().message}});
 }
@@ -436,7 +462,10 @@ Result<Pusher> PushSender::Register(const std::string& user, const std::string& 
     }
     auto r = c.Exec(kPushUpsert, {user, kind, url, secret, NowMs(), p256dh, auth});
     if (!r.ok()) return r.error();
-    return PusherFromRow(*r, 0);
+    Pusher p;
+    static_cast<PusherStatus&>(p) = PusherFromRow(*r, 0);
+    p.secret = r->text(0, kPusherColumns);
+    return p;
   });
 }
 
@@ -445,8 +474,8 @@ Result<std::vector<Pusher>> PushSender::List(const std::string& user) {
   if (!r.ok()) return r.error();
   std::vector<Pusher> out;
   for (int i = 0; i < r->rows(); ++i) {
-    out.push_back(PusherFromRow(*r, i));
-    out.back().secret.clear();
+    out.emplace_back();
+    static_cast<PusherStatus&>(out.back()) = PusherFromRow(*r, i);
   }
   return out;
 }

@@ -7,8 +7,8 @@
 // (services/notifications/webpush.h) under the same queue and rules. The notification
 // worker queues (pusher, entry) rows in push_queue in the transaction that
 // makes the entry (services/notifications/migrations/0002_pushers.sql). This
-// sender takes due rows, oldest first, at most one in flight per pusher and
-// `concurrency` in all, and POSTs the entry as JSON with
+// sender reads due rows, oldest first, up to 256 at a time, and sends them
+// at most one in flight per pusher and `concurrency` in all, and POSTs the entry as JSON with
 // `X-GroupChat-Signature: sha256=HEX` (HMAC-SHA256 of the body with the
 // secret) on a small pool of its own threads (libcurl, blocking, bounded):
 //   - 2xx: delivered (row deleted, last_success_at set, failures reset);
@@ -35,6 +35,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -46,6 +47,7 @@
 
 #include "node/common/result.h"
 #include "services/notifications/notification_service.h"
+#include "services/notifications/pusher_row.h"
 
 namespace gc {
 
@@ -56,15 +58,8 @@ class WorkerPool;
 struct WebPushSubscription;
 class WebPushSender;
 
-struct Pusher {
-  int64_t pusher_id = 0;
-  std::string kind;  // webhook | webpush
-  std::string url;   // a webpush pusher's endpoint
+struct Pusher : PusherStatus {
   std::string secret;  // only in the answer to Register
-  int64_t created_at = 0;
-  std::optional<int64_t> last_success_at;
-  std::optional<std::string> last_error;
-  int failures = 0;
 };
 
 // What one POST came to.
@@ -119,15 +114,25 @@ class PushSender {
   // kNotFound unless the pusher is the user's.
   Status Remove(const std::string& user, int64_t pusher_id);
 
-  // Metrics.
-  std::atomic<uint64_t> delivered{0};
-  std::atomic<uint64_t> failed{0};   // attempts that did not deliver
-  std::atomic<uint64_t> removed{0};  // pushers removed after 404/410
-  int64_t queued() const { return queued_.load(); }
+  // Metrics, per kind of pusher (and their sums).
+  struct Counts {
+    std::atomic<uint64_t> delivered{0};
+    std::atomic<uint64_t> failed{0};   // attempts that did not deliver
+    std::atomic<uint64_t> retried{0};  // of those, the ones that will be tried again
+    std::atomic<uint64_t> removed{0};  // pushers removed after 404/410
+    std::atomic<int64_t> queued{0};    // pushes owed, as of the sender's last look at the queue
+  };
+  Counts webhook, webpush;
+  uint64_t delivered() const { return webhook.delivered.load() + webpush.delivered.load(); }
+  uint64_t failed() const { return webhook.failed.load() + webpush.failed.load(); }
+  uint64_t removed() const { return webhook.removed.load() + webpush.removed.load(); }
+  int64_t queued() const { return webhook.queued.load() + webpush.queued.load(); }
 
  private:
   struct Job;
   void Loop();
+  Status Fetch(int64_t now, int limit, const std::set<int64_t>& skip, std::vector<std::shared_ptr<Job>>* jobs,
+               int64_t* next_due);
   void Send(std::shared_ptr<Job> job);
   void Finish(const Job& job, const WebhookOutcome& out);
 
@@ -138,12 +143,12 @@ class PushSender {
   const SingletonLock* singleton_ = nullptr;
   WebPushSender* webpush_ = nullptr;
   std::unique_ptr<WorkerPool> pool_;
-  std::atomic<int64_t> queued_{0};
   std::mutex mu_;
   std::condition_variable wake_;
   bool news_ = false;                // GUARDED_BY(mu_)
   bool stopping_ = false;            // GUARDED_BY(mu_)
   std::set<int64_t> in_flight_;      // GUARDED_BY(mu_): pusher ids
+  std::deque<std::shared_ptr<Job>> ready_;  // GUARDED_BY(mu_): due rows read, waiting for a slot; one per pusher
   std::thread thread_;
 };
 

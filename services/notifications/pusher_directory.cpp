@@ -6,9 +6,8 @@ namespace gc {
 
 namespace {
 
-#define GC_PUSHER_RECORD_COLUMNS                                                                 \
-  "p.id, p.user_id, p.kind, p.url, p.created_at, p.last_success_at, p.last_error, p.failures, " \
-  "(SELECT count(*) FROM push_queue q WHERE q.pusher_id = p.id)"
+#define GC_PUSHER_RECORD_COLUMNS \
+  GC_PUSHER_COLUMNS ", p.user_id, (SELECT count(*) FROM push_queue q WHERE q.pusher_id = p.id)"
 
 GC_SQL(kPusherDirList,
        "SELECT " GC_PUSHER_RECORD_COLUMNS ", count(*) OVER () FROM pushers p"
@@ -22,15 +21,9 @@ GC_SQL(kPusherDirRemove, "DELETE FROM pushers WHERE id = $1");
 
 PusherRecord FromRow(const PgResult& r, int i) {
   PusherRecord p;
-  p.pusher_id = r.int64(i, 0);
-  p.user_id = r.text(i, 1);
-  p.kind = r.text(i, 2);
-  p.url = r.text(i, 3);
-  p.created_at = r.int64(i, 4);
-  p.last_success_at = r.opt_int64(i, 5);
-  p.last_error = r.opt_text(i, 6);
-  p.failures = static_cast<int>(r.int64(i, 7));
-  p.queued = r.int64(i, 8);
+  static_cast<PusherStatus&>(p) = PusherFromRow(r, i);
+  p.user_id = r.text(i, kPusherColumns);
+  p.queued = r.int64(i, kPusherColumns + 1);
   return p;
 }
 

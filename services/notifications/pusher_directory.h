@@ -11,21 +11,15 @@
 #include <vector>
 
 #include "node/common/result.h"
+#include "services/notifications/pusher_row.h"
 
 namespace gc {
 
 class PgPool;
 
-struct PusherRecord {
-  int64_t pusher_id = 0;
+struct PusherRecord : PusherStatus {
   std::string user_id;
-  std::string kind;  // webhook | webpush
-  std::string url;   // the webhook URL or push endpoint (its origin says which service)
-  int64_t created_at = 0;
-  std::optional<int64_t> last_success_at;
-  std::optional<std::string> last_error;
-  int failures = 0;   // consecutive failed attempts
-  int64_t queued = 0; // pushes owed to it
+  int64_t queued = 0;  // pushes owed to it
 };
 
 // Counts over every pusher of one kind.

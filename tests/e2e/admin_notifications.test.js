@@ -57,6 +57,10 @@ test('an admin sees the notification queues and email settings and removes a pus
   const cards = await page.$$eval('#notif-cards .card', (cs) => cs.map((c) => c.textContent));
   assert.ok(cards.some((c) => c.includes('Push queue')), cards.join('|'));
   assert.ok(cards.some((c) => c.includes('Email delivered / failed')), cards.join('|'));
+  // Delivered / failed per kind, with retries and the queue (the webhooks
+  // above point at a closed port: they fail and are retried).
+  assert.ok(cards.some((c) => c.includes('Web Push delivered / failed') && c.includes('0 queued')), cards.join('|'));
+  assert.ok(cards.some((c) => /Webhook delivered \/ failed.*\d+ retried, \d+ queued/.test(c)), cards.join('|'));
   assert.ok(cards.some((c) => c.includes('Worker runs in this process') && c.includes('yes')), cards.join('|'));
   const email = await page.textContent('#notif-email');
   assert.match(email, /smtp:\/\/mailer:\*\*\*@127\.0\.0\.1:2525/);

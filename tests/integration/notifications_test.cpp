@@ -280,6 +280,29 @@ TEST_F(NotificationsTest, FramesReachEveryStreamAndAReadClearsTheOtherDevices) {
   for (const auto& f : seen) EXPECT_NE(f["type"], "notification") << f.dump();
 }
 
+// A plain message's entry is in the inbox but has no `notification` frame:
+// its `event` frame is on the stream already (spec/stream.md 3.5.1). The
+// next announced entry carries the count that includes it.
+TEST_F(NotificationsTest, PlainMessagesAreNotAnnouncedButCounted) {
+  User a = NewUser(), b = NewUser();
+  std::string g = NewGroup(a, {&b});
+  auto ws = Connect(b);
+  json plain = Send(a, g, "just chatting");
+  json mention = Send(a, g, "look " + b.id);
+  std::vector<json> seen;
+  auto f = ws->WaitFor([](const json& f) { return f["type"] == "notification"; }, 10000, &seen);
+  ASSERT_TRUE(f);
+  EXPECT_EQ((*f)["notification"]["event_id"], mention["event_id"]);
+  EXPECT_EQ((*f)["unread"], 2);
+  bool plain_event = false;
+  for (const auto& e : seen) {
+    if (e["type"] == "event" && e["event"]["event_id"] == plain["event_id"]) plain_event = true;
+  }
+  EXPECT_TRUE(plain_event) << "the plain message reached the stream as an event";
+  EXPECT_EQ(WaitEntry(b, plain["event_id"])["kind"], "message");
+  EXPECT_EQ(Inbox(b)["unread"], 2);
+}
+
 TEST_F(NotificationsTest, ReadingTheGroupMarksItsNotificationsRead) {
   User a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b}), other = NewGroup(a, {&b});

@@ -222,6 +222,16 @@ TEST_F(WebPushTest, GoneSubscriptionRemovesThePusher) {
 TEST_F(WebPushTest, RetriesAfter429And500ThenSucceeds) {
   TestUser a = RegisterUser(c_, "wp"), b = RegisterUser(c_, "wp");
   std::string g = SharedGroup(a, b);
+  // The per-kind counters (the suite's node is shared: compared before/after).
+  auto metric = [&](const std::string& name) {
+    std::string text = c_.Get("/metrics").body;
+    auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  double retried0 = metric("groupchat_webpush_retried_total"), delivered0 = metric("groupchat_webpush_delivered_total");
+  double hooks0 = metric("groupchat_webhook_failed_total");
+  ASSERT_GE(retried0, 0);
+  ASSERT_GE(hooks0, 0);
   json sub = Subscribe(b, json::array({{{"status", 429}, {"retry_after", 2}}, {{"status", 500}}}));
   SendMessage(c_, a.token, g, "busy?");
   json first = push_->Pushes(sub, 1);
@@ -245,6 +255,9 @@ TEST_F(WebPushTest, RetriesAfter429And500ThenSucceeds) {
   EXPECT_TRUE(Eventually([&] { return (p = Pushers(b)[0])["failures"] == 0; })) << p;
   EXPECT_FALSE(p["last_success_at"].is_null());
   EXPECT_TRUE(p["last_error"].is_null());
+  EXPECT_GE(metric("groupchat_webpush_retried_total") - retried0, 2);
+  EXPECT_GE(metric("groupchat_webpush_delivered_total") - delivered0, 1);
+  EXPECT_EQ(metric("groupchat_webhook_failed_total"), hooks0) << "a Web Push failure counted as a webhook's";
 }
 
 TEST_F(WebPushTest, OtherClientErrorIsRecordedAndNotRetried) {

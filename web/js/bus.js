@@ -18,6 +18,7 @@
 //   reply-to         the event the composer now answers
 //   alert            a short message for the status line
 //   notifications-changed  the inbox or its unread count changed (js/notifications.js)
+//   notify-settings-changed  the user changed a notification level (views/notify_prefs.js)
 const handlers = new Map();  // name -> [handler]
 
 // Calls `fn(detail)` at every emit(name); returns a function that unsubscribes.

@@ -9,14 +9,22 @@
 // with the same notification_id (a withdrawal comes that way) and carries
 // the new unread count; `notification.read` carries only the count, so the
 // read marks of the entries shown are fetched again unless it is 0.
+//
+// A plain `message` entry (a group at level `all`) has no frame: its message
+// comes as an `event`, and applyMessageEvent counts it by the same rule as
+// the node, with the levels of /me/notification-settings. The entries shown
+// are then stale and are read again when the inbox is opened (refresh()).
 import { api } from './api.js';
 import { emit } from './bus.js';
+import { state } from './store.js';
 
 export const inbox = {
   entries: [],    // newest first, at most PAGE
   unread: 0,
   loaded: false,
+  stale: false,   // entries were made that `entries` does not hold
 };
+let levels = { default_level: 'all', groups: {} };
 
 const PAGE = 50;
 
@@ -31,6 +39,7 @@ export async function reload() {
   loading = (async () => {
     do {
       again = false;
+      inbox.stale = false;
       const r = await api('GET', `/me/notifications?limit=${PAGE}`);
       inbox.entries = r.notifications;
       inbox.unread = r.unread;
@@ -41,11 +50,44 @@ export async function reload() {
   try { await loading; } finally { loading = null; }
 }
 
+// Reads the levels again (at every ready, and after the user changed one).
+export async function reloadLevels() {
+  const r = await api('GET', '/me/notification-settings');
+  levels = { default_level: r.default_level, groups: r.groups || {} };
+}
+
+// Reads the entries again if some were made that no frame brought (the
+// inbox is being shown).
+export function refresh() {
+  return inbox.stale ? reload() : Promise.resolve();
+}
+
+// An `event` frame: a message that makes a plain `message` entry on the node
+// adds one to the count. Mentions and replies to the user are left to their
+// frames; a reply is recognised when the message it answers is in the
+// timeline (otherwise the frame's count corrects it).
+export function applyMessageEvent(f) {
+  const ev = f.event;
+  if (!ev || ev.type !== 'message' || !state.me || ev.sender === state.me.user_id) return;
+  const me = state.me.user_id;
+  if ((levels.groups[ev.group_id] || levels.default_level) !== 'all') return;
+  if ((ev.content.mentions || []).includes(me)) return;
+  const tl = state.timelines.get(ev.group_id);
+  const answered = ev.content.reply_to && tl && tl.events.get(ev.content.reply_to);
+  if (answered && answered.sender === me) return;
+  if (loading) again = true;  // the count being read may or may not hold it
+  inbox.unread += 1;
+  inbox.stale = true;
+  changed();
+}
+
 // Drops the inbox (signing out).
 export function clearInbox() {
   inbox.entries = [];
   inbox.unread = 0;
   inbox.loaded = false;
+  inbox.stale = false;
+  levels = { default_level: 'all', groups: {} };
   changed();
 }
 
@@ -76,6 +118,7 @@ export function applyNotificationRead(f) {
 
 // Marks every entry up to the newest one known read ("mark all read").
 export async function markAllRead() {
+  if (inbox.stale) await reload();
   const newest = inbox.entries.reduce((m, e) => Math.max(m, e.notification_id), 0);
   if (!newest) return;
   for (const e of inbox.entries) e.read = true;

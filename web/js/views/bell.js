@@ -3,14 +3,18 @@
 // GroupChat"), and the inbox itself in a panel under it: one entry per
 // mention, reply, message or invitation, newest first, unread ones marked;
 // an entry opens its message (views/pwa.js), "Mark all read" reads them all.
-// The inbox model and its stream frames are js/notifications.js.
+// The inbox model, its stream frames and the count of plain messages from
+// `event` frames are js/notifications.js.
 //
 // Keyboard: the bell toggles the panel (focus moves to the first entry);
 // Up/Down/Home/End move between entries, Escape closes and returns to the
 // bell, as in a menu button's popup.
 import { on } from '../bus.js';
 import { $ } from '../dom.js';
-import { applyNotification, applyNotificationRead, clearInbox, inbox, markAllRead, markEntryRead, reload } from '../notifications.js';
+import {
+  applyMessageEvent, applyNotification, applyNotificationRead, clearInbox, inbox, markAllRead, markEntryRead, refresh,
+  reload, reloadLevels,
+} from '../notifications.js';
 import { openAt } from './pwa.js';
 import { alertStatus } from './status.js';
 
@@ -155,7 +159,15 @@ export function mount() {
     if (!panel.hidden && !panel.contains(e.target) && !$('bell').contains(e.target)) close(false);
   });
   on('notifications-changed', render);
-  on('frame:ready', () => reload().catch(() => { /* shown again at the next ready */ }));
+  on('frame:ready', () => {
+    reload().catch(() => { /* shown again at the next ready */ });
+    reloadLevels().catch(() => { /* counted with the last levels known */ });
+  });
+  on('notify-settings-changed', () => reloadLevels().catch(() => { /* read again at the next ready */ }));
+  on('frame:event', (f) => {
+    applyMessageEvent(f);
+    if (!panel.hidden) refresh().catch(() => { /* the entries shown stay until the next change */ });
+  });
   on('frame:notification', applyNotification);
   on('frame:notification.read', applyNotificationRead);
   on('session-ended', () => { close(false); clearInbox(); });

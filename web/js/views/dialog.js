@@ -1,7 +1,8 @@
 // The one modal dialog (#dialog): ask() for a small form, show() for a list.
 import { $ } from '../dom.js';
 
-// Shows a form with `fields` ({id, label, value?, multiline?, options?}, where
+// Shows a form with `fields` ({id, label, value?, multiline?, options?,
+// type?, autocomplete?}, where
 // an option is a string or {value, label}; or {node}: an element shown as it
 // is) and resolves to {id: value} of the fields with an id when confirmed, or
 // null when cancelled.
@@ -23,6 +24,8 @@ export function ask(title, fields) {
         input = document.createElement(f.multiline ? 'textarea' : 'input');
       }
       input.id = f.id;
+      if (f.type) input.type = f.type;
+      if (f.autocomplete) input.autocomplete = f.autocomplete;
       if (f.value !== undefined || !f.options) input.value = f.value || '';
       label.append(input);
       body.append(label);

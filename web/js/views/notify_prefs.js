@@ -1,12 +1,13 @@
 // Notification preferences: the level of the current group (its header's
 // "Notifications" button: all messages, mentions and replies, nothing, or the
 // default), and in the profile dialog the default level, do-not-disturb
-// (for an hour, for 8 hours, until tomorrow 8:00, or off) and desktop
-// notifications on this browser (js/push.js). Levels and do-not-disturb are
+// (for an hour, for 8 hours, until tomorrow 8:00, or off), email for missed
+// mentions and replies (address and switch) and desktop notifications on
+// this browser (js/push.js). Levels and do-not-disturb are
 // the node's (/me/notification-settings, /groups/{g}/notification-level):
 // they hold on every device.
 import { api, enc } from '../api.js';
-import { on } from '../bus.js';
+import { emit, on } from '../bus.js';
 import { $ } from '../dom.js';
 import { disablePush, enablePush, pushState } from '../push.js';
 import { state } from '../store.js';
@@ -48,15 +49,49 @@ async function editGroupLevel() {
   if (!r) return;
   try {
     const after = await api('PUT', `/groups/${enc(id)}/notification-level`, { level: r['gl-level'] });
+    emit('notify-settings-changed');
     if (state.current === id) showGroupLevel(after.level, after.default);
   } catch (e) { alertStatus(e.message); }
 }
 
-// The default level and do-not-disturb, as fields of the profile dialog.
-// Returns [] when the settings cannot be read (the dialog still opens).
+// Email for missed mentions and replies, as fields of the profile dialog
+// (only when the node sends mail): the address (a profile field, PATCH /me)
+// and the switch an unsubscribe link turns off (/me/email-notifications).
+let mail = null;
+async function emailFields() {
+  try { mail = await api('GET', '/me/email-notifications'); } catch (_) { mail = null; }
+  if (!mail || !mail.configured) return [];
+  const after = mail.delay_s >= 120 ? `${Math.round(mail.delay_s / 60)} minutes` : `${mail.delay_s} seconds`;
+  return [
+    { id: 'pf-email', label: 'Email address (never shown to others)', value: mail.email || '', type: 'email', autocomplete: 'email' },
+    {
+      id: 'pf-email-on',
+      label: `Email me mentions and replies still unread after ${after}`,
+      value: mail.enabled ? 'on' : 'off',
+      options: [{ value: 'on', label: 'On' }, { value: 'off', label: 'Off' }],
+    },
+  ];
+}
+
+// Saves what emailFields() asked, if it changed; returns the new profile when
+// the address changed.
+async function saveEmailFields(r) {
+  if (!mail || !mail.configured || r['pf-email'] === undefined) return null;
+  let me = null;
+  const address = r['pf-email'].trim();
+  if (address !== (mail.email || '')) me = await api('PATCH', '/me', { email: address || null });
+  const on = r['pf-email-on'] === 'on';
+  if (on !== mail.enabled) await api('PUT', '/me/email-notifications', { enabled: on });
+  return me;
+}
+
+// The default level and do-not-disturb, and email, as fields of the
+// profile dialog. Returns [] when the settings cannot be read (the dialog
+// still opens).
 let settings = null;
 export async function profileFields() {
-  try { settings = await api('GET', '/me/notification-settings'); } catch (_) { settings = null; return []; }
+  const email = await emailFields();
+  try { settings = await api('GET', '/me/notification-settings'); } catch (_) { settings = null; return email; }
   const dnd = [{ value: 'off', label: 'Off' }, { value: '1h', label: 'For 1 hour' }, { value: '8h', label: 'For 8 hours' },
     { value: 'tomorrow', label: 'Until tomorrow, 8:00' }];
   const active = settings.dnd_until && settings.dnd_until > Date.now();
@@ -67,6 +102,7 @@ export async function profileFields() {
   return [
     { id: 'pf-level', label: 'Notify me in groups about (the default)', value: settings.default_level, options: LEVELS },
     { id: 'pf-dnd', label: 'Do not disturb (nothing is pushed; the inbox still fills)', value: active ? 'keep' : 'off', options: dnd },
+    ...email,
   ];
 }
 
@@ -84,14 +120,20 @@ function dndUntil(choice) {
   return undefined;
 }
 
-// Saves what profileFields() asked, if any of it changed.
+// Saves what profileFields() asked, if any of it changed. Returns the new
+// profile when the email address changed, else null.
 export async function saveProfileFields(r) {
-  if (!settings || !r['pf-level']) return;
+  const me = await saveEmailFields(r);
+  if (!settings || !r['pf-level']) return me;
   const change = {};
   if (r['pf-level'] !== settings.default_level) change.default_level = r['pf-level'];
   const until = dndUntil(r['pf-dnd']);
   if (until !== undefined) change.dnd_until = until;
-  if (Object.keys(change).length) settings = await api('PATCH', '/me/notification-settings', change);
+  if (Object.keys(change).length) {
+    settings = await api('PATCH', '/me/notification-settings', change);
+    emit('notify-settings-changed');
+  }
+  return me;
 }
 
 // "Desktop notifications" with its Enable/Disable button, for the profile

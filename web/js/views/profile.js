@@ -31,7 +31,10 @@ export function mount() {
     const r = await asked;
     if (!r) return;
     try { state.me = await api('PATCH', '/me', { display_name: r['pf-name'] }); $('me').textContent = `${state.me.display_name} (${state.me.user_id})`; } catch (e) { alertStatus(e.message); }
-    try { await saveProfileFields(r); } catch (e) { alertStatus(`Notification settings not saved: ${e.message}`); }
+    try {
+      const me = await saveProfileFields(r);
+      if (me) state.me = me;
+    } catch (e) { alertStatus(`Notification settings not saved: ${e.message}`); }
   };
 
   $('toggle-sidebar').onclick = () => $('sidebar').classList.toggle('open');
