@@ -12,6 +12,8 @@
 #
 #   bash bench/ingest_bench.sh [scenario...]     (default: all, in that order)
 #   SECONDS_PER_RUN=10 JOINS=500 LOGINS=200 TXN=1 bash bench/ingest_bench.sh ingest5
+# PERF_DIR=dir records `perf record -g` of the node while each scenario's
+# load runs into dir/<scenario>.perf (read with `perf report -i`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -28,6 +30,20 @@ fresh_node() {  # name -> PORT, NODE_PID, LOG
   printf '%b\n' "${NODE_YAML_EXTRA:-}" | BENCH_LOAD=1 bench_node_yaml "$TMP/$1/node.yaml" bench.test "$PORT"
   LOG="$TMP/$1/node.log"
   bench_start_node "$TMP/$1/node.yaml" "$PORT" "$LOG"
+}
+
+# gc-loadgen, with (PERF_DIR) `perf record` of the node from the moment the
+# load starts (the line "connections: ..."), for DUR seconds.
+loadgen() {  # scenario args...
+  local name=$1
+  shift
+  "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" "$@" | while IFS= read -r line; do
+    echo "$line"
+    if [ -n "${PERF_DIR:-}" ] && [[ $line == connections:* ]]; then
+      mkdir -p "$PERF_DIR"
+      perf record -q -g -p "$NODE_PID" -o "$PERF_DIR/$name.perf" -- sleep "$DUR" >/dev/null 2>&1 &
+    fi
+  done
 }
 
 # Commits/s of one client inserting one row per transaction, on the node's
@@ -57,18 +73,18 @@ for s in "${SCENARIOS[@]}"; do
       fresh_node "$s"
       [ -n "${CEILING:-}" ] || ceiling
       echo "## $s (one-row-per-commit ceiling of this cluster: ${CEILING} commits/s, 1 client)"
-      "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" --mode ingest --senders "${s#ingest}" --inflight 10 \
+      loadgen "$s" --mode ingest --senders "${s#ingest}" --inflight 10 \
         --duration "$DUR" --payload 100 $TXN_FLAG
       ;;
     joins)
       fresh_node joins
       echo "## joins: ${JOINS:-500} users join one group at once"
-      "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" --mode joins --members $((${JOINS:-500} + 1))
+      loadgen joins --mode joins --members $((${JOINS:-500} + 1))
       ;;
     logins)
       fresh_node logins
       echo "## logins: ${LOGINS:-200} logins during a fan-out to 100 members at 100 msg/s"
-      "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" --mode logins --members 100 --senders 4 --rate 100 \
+      loadgen logins --mode logins --members 100 --senders 4 --rate 100 \
         --logins "${LOGINS:-200}" --login-conns 32 --duration "$DUR" --payload 100
       ;;
     *) echo "unknown scenario $s (ingest5 ingest50 joins logins)" >&2; exit 64 ;;

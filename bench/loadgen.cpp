@@ -329,6 +329,7 @@ double Pct(std::vector<int64_t>& v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // bench scripts act on lines as they come
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -449,6 +450,7 @@ int main(int argc, char** argv) {
     std::atomic<int> ok{0}, bad{0};
     std::vector<int64_t> lat;
     std::vector<char> sent(static_cast<size_t>(n), 0);
+    printf("connections: %d, joining\n", n);
     double cpu0 = o.node_pid ? TreeCpuSeconds(o.node_pid) : 0;
     int64_t t0 = lg::MonoNs();
     lg::HttpSwarm::Run(connect, n, [&](int i, lg::SwarmRequest* r) {
@@ -523,6 +525,7 @@ int main(int argc, char** argv) {
     uint64_t accepted = 0, failed = 0;
     std::vector<int64_t> acks;
     double cpu0 = o.node_pid ? TreeCpuSeconds(o.node_pid) : 0, self0 = SelfCpuSeconds();
+    double node0 = o.node_pid ? CpuSeconds(o.node_pid) : 0;
     int64_t start = lg::MonoNs(), end = start + static_cast<int64_t>(o.duration) * 1000000000;
     lg::HttpSwarm::Run(connect, conns, [&](int i, lg::SwarmRequest* r) {
       if (lg::MonoNs() >= end) return false;
@@ -538,6 +541,7 @@ int main(int argc, char** argv) {
     });
     double secs = static_cast<double>(lg::MonoNs() - start) / 1e9;
     double cpu = o.node_pid ? TreeCpuSeconds(o.node_pid) - cpu0 : 0, self = SelfCpuSeconds() - self0;
+    double node = o.node_pid ? CpuSeconds(o.node_pid) - node0 : 0;
     std::sort(acks.begin(), acks.end());
     auto lat = drain();
     printf("ingest: %d senders x %d in flight, every member receiving, payload %d B, %d s%s\n", o.senders, o.inflight,
@@ -547,8 +551,9 @@ int main(int argc, char** argv) {
     printf("answer latency ms: p50 %.2f  p99 %.2f  max %.2f\n", Pct(acks, 50), Pct(acks, 99), Pct(acks, 100));
     print_latency("stream", lat, accepted, secs);
     if (o.node_pid) {
-      printf("cpu: node+postgres %.2f cores, %.1f us per message; load generator %.2f cores\n", cpu / secs,
-             cpu / static_cast<double>(std::max<uint64_t>(1, accepted)) * 1e6, self / secs);
+      double n = static_cast<double>(std::max<uint64_t>(1, accepted));
+      printf("cpu: node+postgres %.2f cores, %.1f us per message (node %.1f, postgres %.1f); load generator %.2f cores\n",
+             cpu / secs, cpu / n * 1e6, node / n * 1e6, (cpu - node) / n * 1e6, self / secs);
     }
     stop = true;
     rx_thread.join();
