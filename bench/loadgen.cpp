@@ -21,6 +21,19 @@
 // for users: an entry and a `notification` frame per member and message).
 // --rate 0 is flat out. --idle only opens the connections and reports memory.
 // Users are registered as lg-<run>-<i>; the node must have rate limits off.
+//
+// --mode selects the scenario (issue 17); the default is the fan-out above.
+//   --mode ingest --senders S --inflight K [--txn]: S members, every one a
+//       sender with K requests in flight (K connections) and a receiver on
+//       its own stream: messages accepted/s, answer latency, CPU per message
+//       of the node and its PostgreSQL (user+sys of the process tree).
+//       --txn gives every send a client_txn_id, as the web client does.
+//   --mode joins --members N: N registered users join one group at once;
+//       time until every join is answered, and CPU per join.
+//   --mode logins --members N --rate R --logins L [--login-conns C]: the
+//       fan-out at R msg/s for --duration seconds, then again while L logins
+//       (C at a time) run: login rate and refusals, and the fan-out's
+//       latency percentiles without and with the burst.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,16 +43,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "http_swarm.h"
 
 namespace {
 
@@ -59,6 +76,11 @@ struct Options {
   bool idle = false;
   int receivers_port = 0;
   std::string notify_level;  // "" leaves the users' default
+  std::string mode = "fanout";
+  int inflight = 10;
+  bool txn = false;
+  int logins = 200;
+  int login_conns = 32;
 };
 
 int Connect(int port) {
@@ -267,6 +289,31 @@ double CpuSeconds(int pid) {
   return (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// CPU seconds of `pid` and every process below it (the node and its
+// embedded PostgreSQL's postmaster and backends).
+double TreeCpuSeconds(int pid) {
+  std::vector<std::pair<int, int>> procs;  // pid, ppid
+  for (const auto& d : std::filesystem::directory_iterator("/proc")) {
+    std::string name = d.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream in(d.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    int ppid = std::atoi(stat.c_str() + stat.find(' ', close + 2) + 1);
+    procs.emplace_back(std::atoi(name.c_str()), ppid);
+  }
+  std::vector<int> tree{pid};
+  for (size_t i = 0; i < tree.size(); ++i) {
+    for (const auto& [p, pp] : procs) {
+      if (pp == tree[i]) tree.push_back(p);
+    }
+  }
+  double sum = 0;
+  for (int p : tree) sum += CpuSeconds(p);
+  return sum;
+}
+
 double SelfCpuSeconds() {
   rusage ru;
   getrusage(RUSAGE_SELF, &ru);
@@ -282,6 +329,7 @@ double Pct(std::vector<int64_t>& v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);  // bench scripts act on lines as they come
   Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -303,10 +351,20 @@ int main(int argc, char** argv) {
     else if (a == "--idle") o.idle = true;
     else if (a == "--receivers-port") o.receivers_port = std::atoi(next());
     else if (a == "--notify-level") o.notify_level = next();
+    else if (a == "--mode") o.mode = next();
+    else if (a == "--inflight") o.inflight = std::atoi(next());
+    else if (a == "--txn") o.txn = true;
+    else if (a == "--logins") o.logins = std::atoi(next());
+    else if (a == "--login-conns") o.login_conns = std::atoi(next());
     else {
       fprintf(stderr, "unknown option %s (see the comment at the top of bench/loadgen.cpp)\n", a.c_str());
       return 64;
     }
+  }
+  if (o.mode == "ingest") o.members = o.senders;  // every member sends and receives
+  if (o.mode != "fanout" && o.mode != "ingest" && o.mode != "joins" && o.mode != "logins") {
+    fprintf(stderr, "--mode is fanout, ingest, joins or logins\n");
+    return 64;
   }
   rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
@@ -385,6 +443,34 @@ int main(int argc, char** argv) {
     }
     for (auto& t : ts) t.join();
   };
+  auto connect = [&] { return Connect(o.port); };
+  if (o.mode == "joins") {
+    // Every member but the creator joins at once, one connection each.
+    int n = static_cast<int>(tokens.size()) - 1;
+    std::atomic<int> ok{0}, bad{0};
+    std::vector<int64_t> lat;
+    std::vector<char> sent(static_cast<size_t>(n), 0);
+    printf("connections: %d, joining\n", n);
+    double cpu0 = o.node_pid ? TreeCpuSeconds(o.node_pid) : 0;
+    int64_t t0 = lg::MonoNs();
+    lg::HttpSwarm::Run(connect, n, [&](int i, lg::SwarmRequest* r) {
+      if (sent[i]) return false;
+      sent[i] = 1;
+      *r = {"POST", gpath + "/join", "{}", tokens[i + 1]};
+      return true;
+    }, [&](int, int status, int64_t ns, std::string_view) {
+      (status == 200 ? ok : bad)++;
+      lat.push_back(ns);
+    });
+    double secs = static_cast<double>(lg::MonoNs() - t0) / 1e9;
+    double cpu = o.node_pid ? TreeCpuSeconds(o.node_pid) - cpu0 : 0;
+    std::sort(lat.begin(), lat.end());
+    printf("joins: %d at once, %d ok, %d failed, all answered in %.3f s (%.0f joins/s)\n", n, ok.load(), bad.load(),
+           secs, n / secs);
+    printf("join latency ms: p50 %.2f  p99 %.2f  max %.2f\n", Pct(lat, 50), Pct(lat, 99), Pct(lat, 100));
+    if (o.node_pid) printf("cpu: node+postgres %.3f s, %.0f us per join\n", cpu, cpu / std::max(1, n) * 1e6);
+    return 0;
+  }
   join_all(rx_port, tokens, fed ? 0 : 1);
   if (fed) join_all(o.port, sender_tokens, 1);
 
@@ -411,53 +497,160 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  // Senders.
   std::string pad(static_cast<size_t>(std::max(0, o.payload - 24)), 'x');
-  std::atomic<uint64_t> accepted{0}, failed{0};
+  auto message = [&](uint64_t n) {
+    std::string body = "{\"body\":\"lg " + std::to_string(NowNs()) + " " + pad + "\"";
+    if (o.txn) body += ",\"client_txn_id\":\"lg-" + run + "-" + std::to_string(n) + "\"";
+    return body + "}";
+  };
   rx.recording = true;
-  double node_cpu0 = o.node_pid ? CpuSeconds(o.node_pid) : 0, self_cpu0 = SelfCpuSeconds();
-  auto start = Clock::now();
-  auto end = start + std::chrono::seconds(o.duration);
-  std::vector<std::thread> senders;
-  for (int s = 0; s < o.senders; ++s) {
-    senders.emplace_back([&, s] {
-      Http h(o.port);
-      const std::string& token = sender_tokens[s % sender_tokens.size()];
-      double per_sender = o.rate > 0 ? o.rate / o.senders : 0;
-      auto next_send = Clock::now();
-      while (Clock::now() < end) {
-        if (per_sender > 0) {
-          std::this_thread::sleep_until(next_send);
-          next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_sender));
-        }
-        std::string body = "{\"body\":\"lg " + std::to_string(NowNs()) + " " + pad + "\"}";
-        int st = h.Request("POST", gpath + "/messages", body, token, nullptr);
-        if (st == 201) ++accepted;
-        else ++failed;
+  auto drain = [&] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // let deliveries arrive
+    auto lat = rx.TakeLatencies();
+    std::sort(lat.begin(), lat.end());
+    return lat;
+  };
+  auto print_latency = [&](const char* what, std::vector<int64_t>& lat, uint64_t accepted, double secs) {
+    std::string w = *what ? std::string(what) + " " : "";
+    printf("%sdeliveries: %.0f /s (%zu of %llu expected)\n", w.c_str(), static_cast<double>(lat.size()) / secs, lat.size(),
+           static_cast<unsigned long long>(accepted * rx.size()));
+    printf("%slatency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", w.c_str(), Pct(lat, 50), Pct(lat, 90), Pct(lat, 99),
+           lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
+  };
+
+  if (o.mode == "ingest") {
+    // S senders x K connections, each one request at a time, flat out.
+    int conns = o.senders * o.inflight;
+    std::atomic<uint64_t> seq{0};
+    uint64_t accepted = 0, failed = 0;
+    std::vector<int64_t> acks;
+    double cpu0 = o.node_pid ? TreeCpuSeconds(o.node_pid) : 0, self0 = SelfCpuSeconds();
+    double node0 = o.node_pid ? CpuSeconds(o.node_pid) : 0;
+    int64_t start = lg::MonoNs(), end = start + static_cast<int64_t>(o.duration) * 1000000000;
+    lg::HttpSwarm::Run(connect, conns, [&](int i, lg::SwarmRequest* r) {
+      if (lg::MonoNs() >= end) return false;
+      *r = {"POST", gpath + "/messages", message(seq++), tokens[static_cast<size_t>(i / o.inflight)]};
+      return true;
+    }, [&](int, int status, int64_t ns, std::string_view body) {
+      if (status == 201) {
+        ++accepted;
+        acks.push_back(ns);
+      } else if (++failed <= 3) {
+        fprintf(stderr, "send answered %d: %.*s\n", status, static_cast<int>(body.size()), body.data());
       }
     });
+    double secs = static_cast<double>(lg::MonoNs() - start) / 1e9;
+    double cpu = o.node_pid ? TreeCpuSeconds(o.node_pid) - cpu0 : 0, self = SelfCpuSeconds() - self0;
+    double node = o.node_pid ? CpuSeconds(o.node_pid) - node0 : 0;
+    std::sort(acks.begin(), acks.end());
+    auto lat = drain();
+    printf("ingest: %d senders x %d in flight, every member receiving, payload %d B, %d s%s\n", o.senders, o.inflight,
+           o.payload, o.duration, o.txn ? ", with client_txn_id" : "");
+    printf("accepted: %.0f msg/s (%llu ok, %llu failed)\n", static_cast<double>(accepted) / secs,
+           static_cast<unsigned long long>(accepted), static_cast<unsigned long long>(failed));
+    printf("answer latency ms: p50 %.2f  p99 %.2f  max %.2f\n", Pct(acks, 50), Pct(acks, 99), Pct(acks, 100));
+    print_latency("stream", lat, accepted, secs);
+    if (o.node_pid) {
+      double n = static_cast<double>(std::max<uint64_t>(1, accepted));
+      printf("cpu: node+postgres %.2f cores, %.1f us per message (node %.1f, postgres %.1f); load generator %.2f cores\n",
+             cpu / secs, cpu / n * 1e6, node / n * 1e6, (cpu - node) / n * 1e6, self / secs);
+    }
+    stop = true;
+    rx_thread.join();
+    return 0;
   }
-  for (auto& t : senders) t.join();
-  double secs = std::chrono::duration<double>(Clock::now() - start).count();
-  double node_cores = o.node_pid ? (CpuSeconds(o.node_pid) - node_cpu0) / secs : 0;
-  double self_cores = (SelfCpuSeconds() - self_cpu0) / secs;
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // let deliveries drain
-  rx.recording = false;
+
+  // The fan-out: S sender threads at a total of --rate msg/s (0: flat out)
+  // for `duration` seconds.
+  struct Phase {
+    uint64_t accepted = 0, failed = 0;
+    double secs = 0, cpu = 0;
+  };
+  auto fanout = [&](int duration) {
+    std::atomic<uint64_t> accepted{0}, failed{0}, seq{0};
+    double cpu0 = o.node_pid ? TreeCpuSeconds(o.node_pid) : 0;
+    auto start = Clock::now();
+    auto end = start + std::chrono::seconds(duration);
+    std::vector<std::thread> senders;
+    for (int s = 0; s < o.senders; ++s) {
+      senders.emplace_back([&, s] {
+        Http h(o.port);
+        const std::string& token = sender_tokens[s % sender_tokens.size()];
+        double per_sender = o.rate > 0 ? o.rate / o.senders : 0;
+        auto next_send = Clock::now();
+        while (Clock::now() < end) {
+          if (per_sender > 0) {
+            std::this_thread::sleep_until(next_send);
+            next_send += std::chrono::nanoseconds(static_cast<int64_t>(1e9 / per_sender));
+          }
+          int st = h.Request("POST", gpath + "/messages", message(seq++), token, nullptr);
+          if (st == 201) ++accepted;
+          else ++failed;
+        }
+      });
+    }
+    for (auto& t : senders) t.join();
+    Phase p{accepted.load(), failed.load(), std::chrono::duration<double>(Clock::now() - start).count(), 0};
+    p.cpu = o.node_pid ? TreeCpuSeconds(o.node_pid) - cpu0 : 0;
+    return p;
+  };
+
+  if (o.mode == "logins") {
+    Phase quiet = fanout(o.duration);
+    auto quiet_lat = drain();
+    // The same fan-out while L logins (C at a time) run.
+    std::atomic<int> next_login{0};
+    int ok = 0, refused = 0, bad = 0;
+    double login_secs = 0;
+    std::thread burst([&] {
+      int64_t t0 = lg::MonoNs();
+      lg::HttpSwarm::Run(connect, std::min(o.login_conns, o.logins), [&](int, lg::SwarmRequest* r) {
+        int i = next_login++;
+        if (i >= o.logins) return false;
+        *r = {"POST", "/api/v1/auth/login",
+              "{\"username\":\"lg-" + run + "-" + std::to_string(i % o.members) + "\",\"password\":\"loadgen-password\"}",
+              ""};
+        return true;
+      }, [&](int, int status, int64_t, std::string_view) {
+        if (status == 200) ++ok;
+        else if (status == 503 || status == 429) ++refused;
+        else ++bad;
+      });
+      login_secs = static_cast<double>(lg::MonoNs() - t0) / 1e9;
+    });
+    Phase busy = fanout(o.duration);
+    burst.join();
+    auto busy_lat = drain();
+    printf("fan-out: members %d, senders %d, target %.0f msg/s, %d s per phase\n", o.members, o.senders, o.rate,
+           o.duration);
+    printf("without logins: accepted %.0f msg/s (%llu failed)\n", quiet.accepted / quiet.secs,
+           static_cast<unsigned long long>(quiet.failed));
+    print_latency("without logins", quiet_lat, quiet.accepted, quiet.secs);
+    printf("with logins: accepted %.0f msg/s (%llu failed)\n", busy.accepted / busy.secs,
+           static_cast<unsigned long long>(busy.failed));
+    print_latency("with logins", busy_lat, busy.accepted, busy.secs);
+    printf("logins: %d in %.2f s (%.1f ok/s): %d ok, %d refused (503/429), %d other\n", o.logins, login_secs,
+           ok / login_secs, ok, refused, bad);
+    stop = true;
+    rx_thread.join();
+    return 0;
+  }
+
+  double self_cpu0 = SelfCpuSeconds();
+  Phase p = fanout(o.duration);
+  double node_cores = p.cpu / p.secs;
+  double self_cores = (SelfCpuSeconds() - self_cpu0) / p.secs;
+  auto lat = drain();
   stop = true;
   rx_thread.join();
-  auto lat = rx.TakeLatencies();
-  std::sort(lat.begin(), lat.end());
-  uint64_t expected = accepted.load() * rx.size();
   printf("members %d, connections %zu, senders %d, target %s msg/s, payload %d B, %d s\n", o.members, rx.size(),
          o.senders, o.rate > 0 ? std::to_string(static_cast<int>(o.rate)).c_str() : "flat-out", o.payload,
          o.duration);
-  printf("accepted: %.0f msg/s (%llu ok, %llu failed)\n", static_cast<double>(accepted.load()) / secs,
-         static_cast<unsigned long long>(accepted.load()), static_cast<unsigned long long>(failed.load()));
-  printf("deliveries: %.0f /s (%zu of %llu expected)\n", static_cast<double>(lat.size()) / secs, lat.size(),
-         static_cast<unsigned long long>(expected));
-  printf("latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", Pct(lat, 50), Pct(lat, 90), Pct(lat, 99),
-         lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
+  printf("accepted: %.0f msg/s (%llu ok, %llu failed)\n", static_cast<double>(p.accepted) / p.secs,
+         static_cast<unsigned long long>(p.accepted), static_cast<unsigned long long>(p.failed));
+  print_latency("", lat, p.accepted, p.secs);
   if (o.node_pid) printf("node RSS after: %ld KB\n", RssKb(o.node_pid));
-  printf("cpu while sending: node %.2f cores, load generator %.2f cores\n", node_cores, self_cores);
+  printf("cpu while sending: node+postgres %.2f cores (%.1f us per delivery), load generator %.2f cores\n",
+         node_cores, p.cpu / static_cast<double>(std::max<size_t>(1, lat.size())) * 1e6, self_cores);
   return 0;
 }

@@ -162,8 +162,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->workers_ = std::make_unique<WorkerPool>(c.http.workers, "gc-worker");
   n->fetches_ = std::make_unique<WorkerPool>(2, "gc-fed-fetch");
   n->user_store_ = std::make_unique<PgUserStore>(n->db_->pool(), c.node.name);
-  n->users_ = std::make_unique<UserService>(*n->user_store_, c.node.name, c.registration.mode,
-                                            c.sessions.idle_timeout_s);
+  n->users_ = std::make_unique<UserService>(
+      *n->user_store_, c.node.name, c.registration.mode, c.sessions.idle_timeout_s,
+      PasswordHashing{c.sessions.password_hash_threads, c.sessions.password_hash_queue});
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
   n->group_store_ = std::make_unique<PgGroupStore>(n->db_->pool());

@@ -22,6 +22,16 @@ void WorkerPool::Post(std::function<void()> task) {
   cv_.notify_one();
 }
 
+bool WorkerPool::TryPost(std::function<void()> task, size_t max_queued) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || queue_.size() >= max_queued) return false;
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+  return true;
+}
+
 void WorkerPool::Stop(bool drop_queued) {
   std::deque<std::function<void()>> dropped;  // destroyed outside the lock
   {

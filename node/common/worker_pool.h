@@ -21,6 +21,10 @@ class WorkerPool {
   ~WorkerPool();  // Stop()
 
   void Post(std::function<void()> task);
+  // Post, unless `max_queued` tasks already wait (running ones not counted):
+  // then false, and `task` is dropped unrun. For bounded queues that refuse
+  // work instead of growing (password hashing).
+  bool TryPost(std::function<void()> task, size_t max_queued);
   // Joins the threads after the queued tasks ran, or, with `drop_queued`,
   // after the running ones finished (queued tasks are destroyed unrun).
   void Stop(bool drop_queued = false);

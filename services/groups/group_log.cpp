@@ -127,6 +127,7 @@ Status GroupLog::Start(const std::string& conninfo) {
   if (!r.ok()) return r.error();
   next_stream_pos_ = r->int64(0, 0) + 1;
   last_committed_pos_ = next_stream_pos_ - 1;
+  completer_ = SpawnGuarded("gc-grouplog-ans", [this] { CompleterLoop(); });
   writer_ = SpawnGuarded("gc-grouplog", [this] { WriterLoop(); });
   return OkStatus();
 }
@@ -138,6 +139,30 @@ void GroupLog::Stop() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard<std::mutex> lock(answers_mu_);
+    answers_stopping_ = true;
+  }
+  answers_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+}
+
+void GroupLog::CompleterLoop() {
+  while (true) {
+    std::vector<Answer> answers;
+    {
+      std::unique_lock<std::mutex> lock(answers_mu_);
+      answers_cv_.wait(lock, [&] { return answers_stopping_ || !answer_queue_.empty(); });
+      if (answer_queue_.empty()) return;  // stopping and drained
+      answers.swap(answer_queue_);
+    }
+    for (auto& [r, result] : answers) r->Finish(std::move(result));
+  }
+}
+
+void GroupLog::Complete(std::unique_ptr<Request> r, Result<std::vector<GroupEvent>> result) {
+  if (!r->answer_elsewhere) return r->Finish(std::move(result));
+  answers_.emplace_back(std::move(r), std::move(result));
 }
 
 Result<std::vector<GroupEvent>> GroupLog::Enqueue(std::unique_ptr<Request> r) {
@@ -164,31 +189,35 @@ Result<std::vector<GroupEvent>> GroupLog::Submit(int64_t row, Operation op) {
   return Await<Result<std::vector<GroupEvent>>>([&](SubmitDone done) { SubmitAsync(row, std::move(op), done); });
 }
 
-void GroupLog::SubmitAsync(int64_t row, Operation op, SubmitDone done) {
-  if (remote_) {
+void GroupLog::SubmitAsync(int64_t row, Operation op, SubmitDone done, std::optional<TxnKey> txn) {
+  // Only a replica needs a copy of the state: a group homed here (the usual
+  // send) is told apart without copying its members.
+  if (remote_ && !IsHomedHere(row)) {
     auto state = Snapshot(row);
     if (!state.ok()) return done(state.error());
-    if (state->server != server_name_) {
-      // A replica: check the operation here (clear errors without a round
-      // trip), then the home node decides.
-      auto drafts = db_.With([&](PgConn& c) -> Result<std::vector<Draft>> {
-        OpContext ctx{*state, c, NowMs()};
-        return op(ctx);
-      });
-      if (!drafts.ok()) return done(drafts.error());
-      if (drafts->empty()) return done(std::vector<GroupEvent>{});
-      return remote_->SubmitRemote(*state, std::move(*drafts), std::move(done));
-    }
+    // A replica: check the operation here (clear errors without a round
+    // trip), then the home node decides.
+    auto drafts = db_.With([&](PgConn& c) -> Result<std::vector<Draft>> {
+      OpContext ctx{*state, c, NowMs()};
+      return op(ctx);
+    });
+    if (!drafts.ok()) return done(drafts.error());
+    if (drafts->empty()) return done(std::vector<GroupEvent>{});
+    return remote_->SubmitRemote(*state, std::move(*drafts), std::move(done));
   }
-  done(SubmitHere(row, std::move(op)));
-}
-
-Result<std::vector<GroupEvent>> GroupLog::SubmitHere(int64_t row, Operation op) {
   auto r = std::make_unique<Request>();
   r->row = row;
   r->op = std::move(op);
   r->pin = t_origin_pin;
-  return Enqueue(std::move(r));
+  r->txn = std::move(txn);
+  r->callback = std::move(done);
+  r->answer_elsewhere = true;
+  EnqueueAsync(std::move(r));
+}
+
+bool GroupLog::IsHomedHere(int64_t row) {
+  auto here = Read(row, [&](const GroupState& s) { return s.server == server_name_; });
+  return here.ok() && *here;
 }
 
 Result<std::vector<GroupEvent>> GroupLog::CreateReplica(GroupState initial, std::vector<Draft> entries) {
@@ -224,6 +253,10 @@ Result<std::vector<GroupEvent>> GroupLog::Apply(int64_t row, std::vector<Draft> 
 void GroupLog::ApplyAsync(int64_t row, std::vector<Draft> entries, ApplyDone done) {
   auto r = ApplyRequest(row, std::move(entries));
   r->callback = std::move(done);
+  EnqueueAsync(std::move(r));
+}
+
+void GroupLog::EnqueueAsync(std::unique_ptr<Request> r) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (!stopping_) {

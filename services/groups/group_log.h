@@ -151,6 +151,17 @@ struct OpContext {
 };
 using Operation = std::function<Result<std::vector<Draft>>(OpContext&)>;
 
+// A client's idempotency key for a send: the same (sender, txn_id) appends
+// at most one event. The writer checks it for the whole batch at once (one
+// look-up per batch, not a round trip per send), before the operation runs:
+// a key already stored, or taken by an earlier request of the same batch,
+// answers with that event and appends nothing (kConflict if that event is in
+// another group).
+struct TxnKey {
+  std::string sender;
+  std::string txn_id;
+};
+
 // Receives committed events in stream_pos order (the stream hub).
 class EventSink {
  public:
@@ -226,12 +237,17 @@ class GroupLog {
   // and returns the appended events once durable. For a replica of a remote
   // group the drafts go to the RemoteGroups handler instead.
   Result<std::vector<GroupEvent>> Submit(int64_t row, Operation op);
-  // Submit for callers that must not wait on a remote home (HTTP handlers):
-  // `done` gets what Submit would return, once, from any thread. A group homed
-  // here is submitted at once (`done` runs before SubmitAsync returns); for a
-  // replica the operation is checked here and `done` runs when the home has
-  // answered or the wait for it has ended.
-  void SubmitAsync(int64_t row, Operation op, SubmitDone done);
+  // Submit for callers that must not wait (HTTP handlers): `done` gets what
+  // Submit would return, once, from any thread, and SubmitAsync returns at
+  // once. For a group homed here the operation is queued for the writer and
+  // `done` runs on the writer thread right after the batch commits: keep it
+  // short and never wait in it for the log. For a replica the operation is
+  // checked here and `done` runs when the home has answered or the wait for
+  // it has ended. `txn` (groups homed here only) makes the send idempotent,
+  // see TxnKey.
+  void SubmitAsync(int64_t row, Operation op, SubmitDone done, std::optional<TxnKey> txn = std::nullopt);
+  // Whether `row` is a live group homed on this node (not a replica).
+  bool IsHomedHere(int64_t row);
   // Appends entries sequenced by the remote home node to replica `row`: every
   // draft has `fixed` with seq and prev. Entries already held are skipped;
   // kConflict ("gap") if the first new one does not follow the chain head.
@@ -274,6 +290,8 @@ class GroupLog {
     Operation op;
     std::shared_ptr<const FixedEvent> pin;  // see ScopedOriginPin
     bool replica_apply = false;
+    std::optional<TxnKey> txn;
+    bool answer_elsewhere = false;  // `callback` runs on the completer thread
     std::promise<Result<std::vector<GroupEvent>>> done;
     ApplyDone callback;  // instead of `done` when set
 
@@ -291,10 +309,14 @@ class GroupLog {
   };
 
   Result<std::vector<GroupEvent>> Enqueue(std::unique_ptr<Request> r);
-  // Submit for a group homed here: sequenced by the writer.
-  Result<std::vector<GroupEvent>> SubmitHere(int64_t row, Operation op);
+  // Queues `r` (with its callback set) without waiting.
+  void EnqueueAsync(std::unique_ptr<Request> r);
   static std::unique_ptr<Request> ApplyRequest(int64_t row, std::vector<Draft> entries);
   void WriterLoop();
+  // Answers SubmitAsync callers off the writer thread (see completer_).
+  void CompleterLoop();
+  // Answers `r` now, or (answer_elsewhere) after the batch, on the completer.
+  void Complete(std::unique_ptr<Request> r, Result<std::vector<GroupEvent>> result);
   void RunBatch(std::vector<std::unique_ptr<Request>>& batch);
   // Runs a batch in one transaction. On success fills `results` and
   // `published`; on a commit failure returns the error.
@@ -321,6 +343,16 @@ class GroupLog {
   std::deque<std::unique_ptr<Request>> queue_;  // GUARDED_BY(queue_mu_)
   bool stopping_ = false;                       // GUARDED_BY(queue_mu_)
   int64_t next_stream_pos_ = 1;                 // writer thread only
+  // What SubmitAsync callers are told (the HTTP answer: its JSON, metrics,
+  // access log) is done by one completer thread, handed over once per batch,
+  // so that the writer goes on to the next batch at once.
+  using Answer = std::pair<std::unique_ptr<Request>, Result<std::vector<GroupEvent>>>;
+  std::vector<Answer> answers_;  // writer thread only: the current batch's
+  std::thread completer_;
+  std::mutex answers_mu_;
+  std::condition_variable answers_cv_;
+  std::vector<Answer> answer_queue_;  // GUARDED_BY(answers_mu_)
+  bool answers_stopping_ = false;     // GUARDED_BY(answers_mu_)
   std::atomic<int64_t> last_committed_pos_{0};
 
   std::mutex entries_mu_;

@@ -120,6 +120,10 @@ class ArrayLiteral {
   }
   std::string s_;
 };
+// Idempotent sends (TxnKey): the events already stored for a batch's keys.
+GC_SQL(kFindTxns, "SELECT " GC_EVENT_COLUMNS ", e.txn_id FROM events e JOIN groups g ON g.id = e.group_id "
+                  "WHERE e.txn_id IS NOT NULL AND (e.sender, e.txn_id) IN "
+                  "(SELECT * FROM unnest($1::text[], $2::text[]))");
 GC_SQL(kUpdateGroupSeq, "UPDATE groups SET last_seq = $2, last_event_at = $3, head_hash = $4 WHERE id = $1");
 
 std::string ServerOf(const std::string& address) { return address.substr(address.find(':') + 1); }
@@ -148,6 +152,14 @@ void GroupLog::WriterLoop() {
       }
     }
     RunBatch(batch);
+    if (!answers_.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(answers_mu_);
+        for (auto& a : answers_) answer_queue_.push_back(std::move(a));
+      }
+      answers_.clear();
+      answers_cv_.notify_one();
+    }
   }
 }
 
@@ -160,11 +172,11 @@ void GroupLog::RunBatch(std::vector<std::unique_ptr<Request>>& batch) {
     LogWarn("group log batch slow", {{"ms", ms}, {"size", static_cast<int64_t>(batch.size())}});
   }
   if (st.ok()) {
-    for (size_t i = 0; i < batch.size(); ++i) batch[i]->Finish(std::move(results[i]));
+    for (size_t i = 0; i < batch.size(); ++i) Complete(std::move(batch[i]), std::move(results[i]));
     return;
   }
   if (batch.size() == 1) {
-    batch[0]->Finish(st.error());
+    Complete(std::move(batch[0]), st.error());
     return;
   }
   // Retry one by one so that one failing operation does not sink the others.
@@ -207,7 +219,36 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     return e;
   };
   int64_t now = NowMs();
+  // Idempotent sends: the events stored for the batch's keys, in one look-up;
+  // a key an earlier request of this batch took is added as it is appended.
+  std::unordered_map<std::string, GroupEvent> by_txn;
+  auto key_of = [](const TxnKey& k) { return k.sender + '\n' + k.txn_id; };
+  if (std::any_of(batch.begin(), batch.end(), [](const auto& r) { return r->txn.has_value(); })) {
+    ArrayLiteral senders, txns;
+    for (auto& req : batch) {
+      if (!req->txn) continue;
+      senders.Add(req->txn->sender);
+      txns.Add(req->txn->txn_id);
+    }
+    auto found = c.Exec(kFindTxns, {senders.str(), txns.str()});
+    if (!found.ok()) return fail(found.error());
+    for (int i = 0; i < found->rows(); ++i) {
+      by_txn[found->text(i, 4) + '\n' + found->text(i, 14)] = EventFromRow(*found, i);
+    }
+  }
   for (auto& req : batch) {
+    if (req->txn) {
+      auto prior = by_txn.find(key_of(*req->txn));
+      if (prior != by_txn.end()) {
+        // A repeated send: the first result, whatever the state is now.
+        if (prior->second.group_row != req->row) {
+          results.push_back(Error::Conflict("client_txn_id was already used in another group"));
+        } else {
+          results.push_back(std::vector<GroupEvent>{prior->second});
+        }
+        continue;
+      }
+    }
     std::shared_ptr<GroupState> state;
     if (req->initial) {
       GroupState& init = *req->initial;
@@ -335,6 +376,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       results.push_back(refused.error());
       continue;
     }
+    if (req->txn && !appended.empty()) by_txn[key_of(*req->txn)] = appended.front();
     results.push_back(std::move(appended));
   }
   // Many events (a replica catching up) go in with COPY, a third of the

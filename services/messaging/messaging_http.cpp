@@ -43,8 +43,14 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
 
   // POST /api/v1/groups/{group_id}/messages
   // Asynchronous: in a remote group the answer waits for the home node.
-  router.AddAsync("POST", "/api/v1/groups/{group_id}/messages", {}, [&, member_row](RequestContext& ctx,
-                                                                                    Respond respond) {
+  // Fast: with the caller's token cached it runs on the I/O thread, which
+  // only checks the request against cached state and queues it for the
+  // group log's writer; the answer comes from the log's completer thread
+  // after the commit (no worker thread is held while the batch commits).
+  RouteOptions fast;
+  fast.fast = true;
+  router.AddAsync("POST", "/api/v1/groups/{group_id}/messages", fast, [&, member_row](RequestContext& ctx,
+                                                                                      Respond respond) {
     auto body = ParseJsonObject(ctx.req.body);
     if (!body.ok()) return respond(ToHttp(body.error()));
     auto text = RequiredString(*body, "body");

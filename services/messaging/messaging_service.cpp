@@ -67,8 +67,13 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
     return OkStatus();
   }();
   if (!checked.ok()) return done(checked.error());
-  if (req.client_txn_id) {
-    // A repeated send answers the first result before anything else.
+  // A repeated send answers the first result before anything else. In a
+  // group homed here the log's writer checks the key for a whole batch at
+  // once (TxnKey); a replica's send is checked here.
+  std::optional<TxnKey> txn;
+  if (req.client_txn_id && log_.IsHomedHere(row)) {
+    txn = TxnKey{me.user_id, *req.client_txn_id};
+  } else if (req.client_txn_id) {
     auto prior = store_.FindByTxn(me.user_id, *req.client_txn_id);
     if (!prior.ok()) return done(prior.error());
     if (*prior) {
@@ -99,7 +104,8 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
     return std::vector<Draft>{d};
   }, [this, user, txn = req.client_txn_id, done](Result<std::vector<GroupEvent>> result) {
     if (!result.ok()) {
-      // Two sends with the same client_txn_id raced: the loser finds the winner.
+      // Two sends with the same client_txn_id raced (through two processes,
+      // or to a replica): the loser finds the winner.
       if (txn && result.error().code == ErrorCode::kConflict) {
         auto prior = store_.FindByTxn(user, *txn);
         if (prior.ok() && *prior) return done(**prior);
@@ -107,7 +113,7 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
       return done(result.error());
     }
     done(result->front());
-  });
+  }, std::move(txn));
 }
 
 Result<HistoryPage> MessagingService::History(const UserProfile& me, int64_t row, std::optional<int64_t> before,

@@ -69,15 +69,44 @@ std::string HashToken(std::string_view token) {
 }
 
 UserService::UserService(UserStore& store, std::string server_name, std::string default_registration_mode,
-                         int64_t idle_timeout_s)
+                         int64_t idle_timeout_s, PasswordHashing hashing)
     : store_(store),
       idle_timeout_s_(idle_timeout_s),
       server_name_(std::move(server_name)),
-      default_mode_(std::move(default_registration_mode)) {
+      default_mode_(std::move(default_registration_mode)),
+      hashing_(std::clamp(hashing.threads, 1, 64)),
+      hash_queue_(static_cast<size_t>(std::max(0, hashing.queue))),
+      hash_pool_(std::clamp(hashing.threads, 1, 64), "gc-pwhash") {
   dummy_hash_ = HashPassword("a password nobody has, for timing");
 }
 
-UserService::~UserService() = default;
+// The pool's threads finish what is queued before the rest of the service
+// goes away (its tasks use it).
+UserService::~UserService() { hash_pool_.Stop(); }
+
+namespace {
+Error HashingBusy() {
+  Error e = Error::Unavailable("too many logins at once: retry in a moment");
+  e.detail_code = "busy";
+  return e;
+}
+}  // namespace
+
+void UserService::LoginAsync(std::string username, std::string password, ClientInfo client, LoginDone done) {
+  auto task = [this, username = std::move(username), password = std::move(password), client = std::move(client),
+               done]() { done(Login(username, password, client)); };
+  if (!hash_pool_.TryPost(std::move(task), hash_queue_)) done(HashingBusy());
+}
+
+void UserService::RegisterAsync(std::string username, std::string password, std::optional<std::string> display_name,
+                                std::optional<std::string> invite_token, ClientInfo client, LoginDone done) {
+  auto task = [this, username = std::move(username), password = std::move(password),
+               display_name = std::move(display_name), invite_token = std::move(invite_token),
+               client = std::move(client), done]() {
+    done(Register(username, password, display_name, invite_token, client));
+  };
+  if (!hash_pool_.TryPost(std::move(task), hash_queue_)) done(HashingBusy());
+}
 
 std::string UserService::HashPassword(std::string_view password) {
   char out[crypto_pwhash_STRBYTES];

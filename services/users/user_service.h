@@ -4,8 +4,12 @@
 // Rules (CONTRACT.md): usernames are [a-z0-9._-]{1,64} (input is lowercased
 // first), passwords 8..1024 characters of valid UTF-8, display names up to
 // 256 characters of UTF-8 without control characters. Passwords are hashed
-// with argon2id (libsodium, INTERACTIVE limits); at most two hashes run at once
-// (each takes 64 MiB). Access tokens are 256-bit random values, shown once and
+// with argon2id (libsodium, INTERACTIVE limits); at most
+// PasswordHashing::threads hashes run at once (each takes 64 MiB). Logins and
+// registrations from clients run on a pool of their own with a bounded queue
+// (LoginAsync, RegisterAsync), so that a burst of them holds no thread of the
+// node's worker pool and cannot starve message traffic: past the bound they
+// are refused at once (kUnavailable: 503 with Retry-After). Access tokens are 256-bit random values, shown once and
 // stored only as a BLAKE2b hash.
 //
 // Token lookups are cached in memory: the cache is updated in the same call
@@ -32,6 +36,7 @@
 
 #include "node/common/principal.h"
 #include "node/common/result.h"
+#include "node/common/worker_pool.h"
 #include "node/http/gateway.h"
 #include "services/users/user_store.h"
 
@@ -49,12 +54,19 @@ struct ClientInfo {
   std::string user_agent;
 };
 
+// The password-hashing pool (config sessions.password_hash_threads and
+// sessions.password_hash_queue).
+struct PasswordHashing {
+  int threads = 2;  // hashes at once, each 64 MiB; 1..64
+  int queue = 64;   // logins/registrations waiting for a thread before refusals
+};
+
 class UserService : public Authenticator {
  public:
   // `idle_timeout_s` > 0: a session unused for that long ends (0: never).
   // Accounts and sessions are kept in `store`, which outlives the service.
   UserService(UserStore& store, std::string server_name, std::string default_registration_mode,
-              int64_t idle_timeout_s = 0);
+              int64_t idle_timeout_s = 0, PasswordHashing hashing = {});
   ~UserService() override;
 
   // --- registration and login
@@ -68,6 +80,13 @@ class UserService : public Authenticator {
   // kUnauthorized with the same message and about the same time whether the
   // user is unknown, the password wrong or the account deactivated.
   Result<LoginResult> Login(std::string_view username, std::string_view password, const ClientInfo& client);
+  // Login and Register on the password pool: `done` runs once, on a hashing
+  // thread with the result, or at once on the caller's thread with
+  // kUnavailable when PasswordHashing::queue requests already wait.
+  using LoginDone = std::function<void(Result<LoginResult>)>;
+  void LoginAsync(std::string username, std::string password, ClientInfo client, LoginDone done);
+  void RegisterAsync(std::string username, std::string password, std::optional<std::string> display_name,
+                     std::optional<std::string> invite_token, ClientInfo client, LoginDone done);
   Status Logout(const Principal& p);
 
   // --- Authenticator
@@ -191,7 +210,9 @@ class UserService : public Authenticator {
   std::string server_name_;
   std::string default_mode_;
   std::string dummy_hash_;  // verified against for unknown users (equal timing)
-  std::counting_semaphore<2> hashing_{2};
+  std::counting_semaphore<64> hashing_;  // hashes at once (PasswordHashing::threads)
+  size_t hash_queue_;
+  WorkerPool hash_pool_;  // LoginAsync, RegisterAsync
 
   std::shared_mutex cache_mu_;
   std::unordered_map<std::string, CacheEntry> tokens_;                       // GUARDED_BY(cache_mu_), key: token hash

@@ -66,33 +66,46 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
   RouteOptions open;
   open.auth = false;
 
+  // Login and registration hash a password (argon2id, 64 MiB, tens of ms):
+  // they run on the user service's password pool, never on a worker thread
+  // (the handlers only check the request, on the I/O thread), and a full
+  // pool queue answers 503 at once.
+  RouteOptions hashing = open;
+  hashing.fast = true;
+  auto answer = [](Respond respond, int status) {
+    return [respond, status](Result<LoginResult> r) {
+      if (!r.ok()) return respond(ToHttp(r.error()));
+      respond(LoginResponse(status, *r));
+    };
+  };
+
   // POST /api/v1/auth/register
-  router.Add("POST", "/api/v1/auth/register", open, [&users, limits](RequestContext& ctx) {
-    if (auto r = Limit(limits->enabled, limits->register_ip, ctx.req.remote_ip)) return *r;
+  router.AddAsync("POST", "/api/v1/auth/register", hashing, [&users, limits, answer](RequestContext& ctx,
+                                                                                     Respond respond) {
+    if (auto r = Limit(limits->enabled, limits->register_ip, ctx.req.remote_ip)) return respond(std::move(*r));
     auto body = ParseJsonObject(ctx.req.body);
-    if (!body.ok()) return ToHttp(body.error());
+    if (!body.ok()) return respond(ToHttp(body.error()));
     auto username = RequiredString(*body, "username");
-    if (!username.ok()) return ToHttp(username.error());
+    if (!username.ok()) return respond(ToHttp(username.error()));
     auto password = RequiredString(*body, "password");
-    if (!password.ok()) return ToHttp(password.error());
+    if (!password.ok()) return respond(ToHttp(password.error()));
     auto display = OptionalString(*body, "display_name");
-    if (!display.ok()) return ToHttp(display.error());
+    if (!display.ok()) return respond(ToHttp(display.error()));
     auto invite = OptionalString(*body, "invite_token");
-    if (!invite.ok()) return ToHttp(invite.error());
-    auto r = users.Register(*username, *password, *display, *invite, ClientOf(ctx.req));
-    if (!r.ok()) return ToHttp(r.error());
-    return LoginResponse(201, *r);
+    if (!invite.ok()) return respond(ToHttp(invite.error()));
+    users.RegisterAsync(*username, *password, *display, *invite, ClientOf(ctx.req), answer(respond, 201));
   });
 
   // POST /api/v1/auth/login
-  router.Add("POST", "/api/v1/auth/login", open, [&users, limits, &config](RequestContext& ctx) {
-    if (auto r = Limit(limits->enabled, limits->login_ip, ctx.req.remote_ip)) return *r;
+  router.AddAsync("POST", "/api/v1/auth/login", hashing, [&users, limits, &config, answer](RequestContext& ctx,
+                                                                                           Respond respond) {
+    if (auto r = Limit(limits->enabled, limits->login_ip, ctx.req.remote_ip)) return respond(std::move(*r));
     auto body = ParseJsonObject(ctx.req.body);
-    if (!body.ok()) return ToHttp(body.error());
+    if (!body.ok()) return respond(ToHttp(body.error()));
     auto username = RequiredString(*body, "username");
-    if (!username.ok()) return ToHttp(username.error());
+    if (!username.ok()) return respond(ToHttp(username.error()));
     auto password = RequiredString(*body, "password");
-    if (!password.ok()) return ToHttp(password.error());
+    if (!password.ok()) return respond(ToHttp(password.error()));
     // Per-username limit on the account the name denotes, so "alice",
     // "ALICE" and "@Alice:acme.test" share one bucket. A name that denotes no
     // account cannot log in; it is still limited (lower-cased, bounded).
@@ -103,10 +116,8 @@ void AddUserRoutes(Router& router, UserService& users, const Config& config,
       key = "?" + username->substr(0, 300);
       for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
-    if (auto r = Limit(limits->enabled, limits->login_user, key)) return *r;
-    auto r = users.Login(*username, *password, ClientOf(ctx.req));
-    if (!r.ok()) return ToHttp(r.error());
-    return LoginResponse(200, *r);
+    if (auto r = Limit(limits->enabled, limits->login_user, key)) return respond(std::move(*r));
+    users.LoginAsync(*username, *password, ClientOf(ctx.req), answer(respond, 200));
   });
 
   // POST /api/v1/stream/tickets: a one-time credential for one stream

@@ -1,4 +1,4 @@
-// sessions.*: how long a login lasts.
+// sessions.*: how long a login lasts, and how logins are hashed.
 #include "node/config/config_schema.h"
 
 namespace gc::config {
@@ -7,6 +7,11 @@ namespace {
 const Key kKeys[] = {
     {"idle_timeout_s", Int64Field{GC_CONFIG_REF(sessions.idle_timeout_s), 0, 315360000},
      "A session unused this many seconds ends (its token, tickets and streams); 0: never."},
+    {"password_hash_threads", IntField{GC_CONFIG_REF(sessions.password_hash_threads), 1, 64},
+     "Threads hashing passwords for logins and registrations (argon2id, 64 MiB each): the most that run at once."},
+    {"password_hash_queue", IntField{GC_CONFIG_REF(sessions.password_hash_queue), 0, 100000},
+     "Logins and registrations that may wait for a hashing thread; past that they are answered 503 with "
+     "Retry-After."},
 };
 
 }  // namespace

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Issue 17's scenarios, each on a fresh node with its embedded PostgreSQL:
+#   ceiling  one client inserting one ~100-byte row per commit (pgbench, on
+#            the cluster of the ingest node): the one-commit-per-message rate
+#   ingest5  5 members all sending, 10 requests in flight each, all receiving
+#   ingest50 the same with 50 members
+#   joins    500 users joining one group at once: time until all answered
+#   logins   a login burst during a fan-out at a fixed rate: logins/s and the
+#            fan-out's latency with and without the burst
+# Figures per message include the node's PostgreSQL (CPU of the whole
+# process tree). On a shared machine, read the CPU figures, not the rates.
+#
+#   bash bench/ingest_bench.sh [scenario...]     (default: all, in that order)
+#   SECONDS_PER_RUN=10 JOINS=500 LOGINS=200 TXN=1 bash bench/ingest_bench.sh ingest5
+# PERF_DIR=dir records `perf record -g` of the node while each scenario's
+# load runs into dir/<scenario>.perf (read with `perf report -i`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+bench_need_loadgen
+bench_init
+DUR=${SECONDS_PER_RUN:-10}
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(ingest5 ingest50 joins logins)
+TXN_FLAG=${TXN:+--txn}
+
+fresh_node() {  # name -> PORT, NODE_PID, LOG
+  PORT=$(bench_port)
+  mkdir -p "$TMP/$1"
+  printf '%b\n' "${NODE_YAML_EXTRA:-}" | BENCH_LOAD=1 bench_node_yaml "$TMP/$1/node.yaml" bench.test "$PORT"
+  LOG="$TMP/$1/node.log"
+  bench_start_node "$TMP/$1/node.yaml" "$PORT" "$LOG"
+}
+
+# gc-loadgen, with (PERF_DIR) `perf record` of the node from the moment the
+# load starts (the line "connections: ..."), for DUR seconds.
+loadgen() {  # scenario args...
+  local name=$1
+  shift
+  "$LOADGEN" --port "$PORT" --node-pid "$NODE_PID" "$@" | while IFS= read -r line; do
+    echo "$line"
+    if [ -n "${PERF_DIR:-}" ] && [[ $line == connections:* ]]; then
+      mkdir -p "$PERF_DIR"
+      perf record -q -g -p "$NODE_PID" -o "$PERF_DIR/$name.perf" -- sleep "$DUR" >/dev/null 2>&1 &
+    fi
+  done
+}
+
+# Commits/s of one client inserting one row per transaction, on the node's
+# own cluster (its socket from the node's log), as the database user.
+ceiling() {
+  local sock pg psql_as
+  sock=$(grep -o '"socket_dir":"[^"]*"' "$LOG" | head -1 | cut -d'"' -f4)
+  pg=$(dirname "$(grep -o '"dir":"[^"]*"' "$LOG" | head -1 | cut -d'"' -f4)")
+  psql_as=()
+  [ "$(id -u)" = 0 ] && psql_as=(runuser -u postgres --)
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  "${psql_as[@]}" "$bin/psql" -qX -h "$sock" -U postgres -d groupchat \
+    -c "CREATE TABLE IF NOT EXISTS bench_ceiling (id bigserial PRIMARY KEY, body text)" >/dev/null
+  printf "INSERT INTO bench_ceiling (body) VALUES ('%0100d');\n" 0 > "$TMP/ceiling.sql"
+  chmod 644 "$TMP/ceiling.sql"
+  CEILING=$("${psql_as[@]}" "$bin/pgbench" -n -h "$sock" -U postgres -c 1 -T 5 -f "$TMP/ceiling.sql" groupchat 2>/dev/null |
+    awk '/^tps/ {printf "%.0f", $3}')
+  "${psql_as[@]}" "$bin/psql" -qX -h "$sock" -U postgres -d groupchat -c "DROP TABLE bench_ceiling" >/dev/null
+  : "$pg"
+}
+
+bench_header
+for s in "${SCENARIOS[@]}"; do
+  case $s in
+    ingest5|ingest50)
+      fresh_node "$s"
+      [ -n "${CEILING:-}" ] || ceiling
+      echo "## $s (one-row-per-commit ceiling of this cluster: ${CEILING} commits/s, 1 client)"
+      loadgen "$s" --mode ingest --senders "${s#ingest}" --inflight 10 \
+        --duration "$DUR" --payload 100 $TXN_FLAG
+      ;;
+    joins)
+      fresh_node joins
+      echo "## joins: ${JOINS:-500} users join one group at once"
+      loadgen joins --mode joins --members $((${JOINS:-500} + 1))
+      ;;
+    logins)
+      fresh_node logins
+      echo "## logins: ${LOGINS:-200} logins during a fan-out to 100 members at 100 msg/s"
+      loadgen logins --mode logins --members 100 --senders 4 --rate 100 \
+        --logins "${LOGINS:-200}" --login-conns 32 --duration "$DUR" --payload 100
+      ;;
+    *) echo "unknown scenario $s (ingest5 ingest50 joins logins)" >&2; exit 64 ;;
+  esac
+done
