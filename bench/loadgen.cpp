@@ -5,8 +5,10 @@
 // duration. Each message body carries its send time, so every receiver
 // measures send-to-receive latency on the same clock. Prints messages
 // accepted/s, deliveries/s, latency p50/p90/p99/max over all receivers, and
-// the node's RSS idle and with N connections (KB per connection) when given
-// its pid.
+// the node's RSS idle and with N connections (KB per connection) and the CPU
+// per delivery of the node plus its embedded PostgreSQL (user + system time
+// of the node and all its descendant processes, from /proc) when given its
+// pid.
 //
 //   gc-loadgen --port P [--members N] [--senders S] [--rate R] [--duration D]
 //              [--payload BYTES] [--node-pid PID] [--conns-per-user K] [--idle]
@@ -26,6 +28,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -249,13 +252,14 @@ class Receivers {
   std::vector<int64_t> latencies_;
 };
 
-// CPU seconds (user + system) used so far by process `pid`.
-double CpuSeconds(int pid) {
+// The fields of /proc/PID/stat after the command name (field 3 onwards), or
+// empty when the process is gone.
+std::vector<std::string> StatFields(int pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), {});
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
   std::vector<std::string> f;
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return f;
   size_t i = close + 2;
   while (i < stat.size()) {
     size_t j = stat.find(' ', i);
@@ -263,8 +267,43 @@ double CpuSeconds(int pid) {
     f.push_back(stat.substr(i, j - i));
     i = j + 1;
   }
+  return f;
+}
+
+// CPU seconds (user + system) used so far by process `pid`.
+double CpuSeconds(int pid) {
+  auto f = StatFields(pid);
   if (f.size() < 13) return 0;
   return (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds used so far by the descendants of `pid` (the node's embedded
+// PostgreSQL: postmaster and backends): their own user + system time, plus
+// what their children that already exited used (cutime + cstime), so a
+// backend that quits during the run still counts.
+double DescendantCpuSeconds(int pid) {
+  std::vector<std::pair<int, int>> procs;  // (pid, ppid)
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      int p = std::atoi(e->d_name);
+      if (p <= 0) continue;
+      auto f = StatFields(p);
+      if (f.size() >= 2) procs.emplace_back(p, std::atoi(f[1].c_str()));
+    }
+    closedir(d);
+  }
+  std::vector<int> tree{pid};
+  double ticks = 0;
+  for (size_t i = 0; i < tree.size() && i < 100000; ++i) {
+    for (const auto& [p, pp] : procs) {
+      if (pp != tree[i]) continue;
+      tree.push_back(p);
+      auto f = StatFields(p);
+      if (f.size() < 15) continue;
+      for (int k = 11; k <= 14; ++k) ticks += std::atof(f[k].c_str());
+    }
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double SelfCpuSeconds() {
@@ -416,6 +455,7 @@ int main(int argc, char** argv) {
   std::atomic<uint64_t> accepted{0}, failed{0};
   rx.recording = true;
   double node_cpu0 = o.node_pid ? CpuSeconds(o.node_pid) : 0, self_cpu0 = SelfCpuSeconds();
+  double pg_cpu0 = o.node_pid ? DescendantCpuSeconds(o.node_pid) : 0;
   auto start = Clock::now();
   auto end = start + std::chrono::seconds(o.duration);
   std::vector<std::thread> senders;
@@ -443,6 +483,10 @@ int main(int argc, char** argv) {
   double self_cores = (SelfCpuSeconds() - self_cpu0) / secs;
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let deliveries drain
   rx.recording = false;
+  // CPU per delivery counts the drain too: deliveries still in flight when
+  // the senders stop are paid for after it.
+  double node_cpu = o.node_pid ? CpuSeconds(o.node_pid) - node_cpu0 : 0;
+  double pg_cpu = o.node_pid ? DescendantCpuSeconds(o.node_pid) - pg_cpu0 : 0;
   stop = true;
   rx_thread.join();
   auto lat = rx.TakeLatencies();
@@ -459,5 +503,10 @@ int main(int argc, char** argv) {
          lat.empty() ? 0.0 : static_cast<double>(lat.back()) / 1e6);
   if (o.node_pid) printf("node RSS after: %ld KB\n", RssKb(o.node_pid));
   printf("cpu while sending: node %.2f cores, load generator %.2f cores\n", node_cores, self_cores);
+  if (o.node_pid && !lat.empty()) {
+    double per = 1e6 / static_cast<double>(lat.size());
+    printf("cpu per delivery: %.2f us (node %.2f + its postgres %.2f; sending and the drain after it)\n",
+           (node_cpu + pg_cpu) * per, node_cpu * per, pg_cpu * per);
+  }
   return 0;
 }
