@@ -113,12 +113,29 @@ void WsSession::Deliver(const Frame& frame, int64_t pos, bool flush) {
     if (inbox_bytes_ + queued_bytes_.load() > ep_.options.send_queue_bytes) {
       dropped_ = true;  // too slow: stop buffering at once, close on the strand
     } else {
-      inbox_.emplace_back(frame, pos);
+      inbox_.push_back({frame, pos, nullptr});
     }
     if (flush) {
       schedule = !scheduled_;
       scheduled_ = true;
     }
+  }
+  if (schedule) asio::post(executor_, [self = shared_from_this()] { self->DrainInbox(); });
+}
+
+void WsSession::DeliverRun(const FrameRunPtr& run) {
+  bool schedule = false;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mu_);
+    if (dropped_) return;
+    inbox_bytes_ += run->bytes;
+    if (inbox_bytes_ + queued_bytes_.load() > ep_.options.send_queue_bytes) {
+      dropped_ = true;
+    } else {
+      inbox_.push_back({nullptr, 0, run});
+    }
+    schedule = !scheduled_;
+    scheduled_ = true;
   }
   if (schedule) asio::post(executor_, [self = shared_from_this()] { self->DrainInbox(); });
 }
@@ -223,10 +240,11 @@ void WsSession::OnReplayPage(Result<std::vector<StreamEvent>> events) {
     return CloseWith(1011, "replay failed");
   }
   for (const auto& e : *events) {
-    Enqueue(MakeFrame({{"type", "event"}, {"event", e.event}}));
+    Push(MakeFrame({{"type", "event"}, {"event", e.event}}));
     last_pos_ = e.stream_pos;
     cursor_ = e.stream_pos;
   }
+  WriteSoon();
   if (static_cast<int>(events->size()) < ep_.options.replay_page) return FinishReplay();
   // More to come: fetch the next page once this one is on its way.
   replay_waiting_ = true;
@@ -242,23 +260,26 @@ void WsSession::MaybeContinueReplay() {
 
 void WsSession::FinishReplay() {
   replaying_ = false;
-  Enqueue(MakeFrame({{"type", "ready"}, {"stream_pos", std::max(last_pos_, upto_)}}));
+  Push(MakeFrame({{"type", "ready"}, {"stream_pos", std::max(last_pos_, upto_)}}));
   // Who is online now, among the people this user shares a group with.
   auto self = shared_from_this();
   ep_.post_blocking([self] {
     auto frames = self->ep_.hub.PresenceSnapshot(self->user());
     if (frames.empty()) return;
     asio::dispatch(self->executor_, [self, frames = std::move(frames)] {
-      for (const auto& f : frames) self->Enqueue(f);
+      for (const auto& f : frames) self->Push(f);
+      self->WriteSoon();
     });
   });
   for (auto& [frame, pos] : held_) {
     if (pos == 0 || pos > last_pos_) {
-      Enqueue(frame);
+      Push(frame);
       if (pos) last_pos_ = pos;
     }
   }
   held_.clear();
+  held_bytes_ = 0;
+  WriteSoon();
 }
 
 }  // namespace gc::stream_session
