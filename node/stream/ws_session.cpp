@@ -105,37 +105,26 @@ void WsSession::Start(http::request<http::string_body> req) {
 }
 
 void WsSession::Deliver(const Frame& frame, int64_t pos, bool flush) {
+  ToInbox({frame, pos, nullptr}, frame->size(), flush);
+}
+
+void WsSession::DeliverRun(const FrameRunPtr& run) { ToInbox({nullptr, 0, run}, run->bytes, /*flush=*/true); }
+
+void WsSession::ToInbox(Inbound in, size_t bytes, bool flush) {
   bool schedule = false;
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (dropped_) return;
-    inbox_bytes_ += frame->size();
+    inbox_bytes_ += bytes;
     if (inbox_bytes_ + queued_bytes_.load() > ep_.options.send_queue_bytes) {
       dropped_ = true;  // too slow: stop buffering at once, close on the strand
     } else {
-      inbox_.push_back({frame, pos, nullptr});
+      inbox_.push_back(std::move(in));
     }
     if (flush) {
       schedule = !scheduled_;
       scheduled_ = true;
     }
-  }
-  if (schedule) asio::post(executor_, [self = shared_from_this()] { self->DrainInbox(); });
-}
-
-void WsSession::DeliverRun(const FrameRunPtr& run) {
-  bool schedule = false;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
-    if (dropped_) return;
-    inbox_bytes_ += run->bytes;
-    if (inbox_bytes_ + queued_bytes_.load() > ep_.options.send_queue_bytes) {
-      dropped_ = true;
-    } else {
-      inbox_.push_back({nullptr, 0, run});
-    }
-    schedule = !scheduled_;
-    scheduled_ = true;
   }
   if (schedule) asio::post(executor_, [self = shared_from_this()] { self->DrainInbox(); });
 }

@@ -206,6 +206,9 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
     int64_t pos = 0;
     FrameRunPtr run;
   };
+  // Adds `in` (of `bytes`) to the inbox unless the bound is passed, and with
+  // `flush` schedules DrainInbox on the strand once.
+  void ToInbox(Inbound in, size_t bytes, bool flush);
   std::mutex inbox_mu_;
   std::vector<Inbound> inbox_;                    // GUARDED_BY(inbox_mu_)
   size_t inbox_bytes_ = 0;                        // GUARDED_BY(inbox_mu_)

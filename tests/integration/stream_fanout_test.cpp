@@ -30,6 +30,15 @@ class StreamFanoutTest : public NodeTest {
     StartNode(kNoRateLimits);
   }
 
+  // A group of members[0] that the others have joined.
+  std::string GroupOf(const std::vector<TestUser>& members) {
+    std::string g = NewGroup(members[0]);
+    for (size_t i = 1; i < members.size(); ++i) {
+      EXPECT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), members[i].token).status, 200);
+    }
+    return g;
+  }
+
   // `senders` threads post `per_sender` messages each to `group` at once, so
   // that many of them share commits (and runs). Returns the bodies sent.
   std::set<std::string> Burst(const std::vector<TestUser>& from, const std::string& group, int per_sender,
@@ -76,10 +85,7 @@ TEST_F(StreamFanoutTest, FiveHundredSessionsGetEveryEventOfConcurrentBurstsIntac
   // 10 members with 50 streams each, 4 of them sending 10 messages at once.
   std::vector<TestUser> members;
   for (int i = 0; i < 10; ++i) members.push_back(NewUser("fan"));
-  std::string g = NewGroup(members[0]);
-  for (size_t i = 1; i < members.size(); ++i) {
-    ASSERT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), members[i].token).status, 200);
-  }
+  std::string g = GroupOf(members);
   TestUser outsider = NewUser("out");
   std::string elsewhere = NewGroup(outsider);
   std::vector<std::unique_ptr<WsClient>> streams;
@@ -113,10 +119,7 @@ TEST_F(StreamFanoutTest, FiveHundredSessionsGetEveryEventOfConcurrentBurstsIntac
 TEST_F(StreamFanoutTest, ConnectionsVanishingMidFanOutCostTheOthersNothing) {
   std::vector<TestUser> members;
   for (int i = 0; i < 4; ++i) members.push_back(NewUser("gone"));
-  std::string g = NewGroup(members[0]);
-  for (size_t i = 1; i < members.size(); ++i) {
-    ASSERT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), members[i].token).status, 200);
-  }
+  std::string g = GroupOf(members);
   std::vector<std::unique_ptr<WsClient>> stay, leave;
   for (int k = 0; k < 50; ++k) {
     for (const auto& m : members) {
