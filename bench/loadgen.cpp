@@ -272,7 +272,10 @@ class Receivers {
 };
 
 // CPU seconds (user + system) used so far by process `pid`.
-double CpuSeconds(int pid) {
+// `reaped`: also the CPU of its children that already exited and were
+// waited for (cutime + cstime), so a PostgreSQL backend that quits during a
+// run still counts.
+double CpuSeconds(int pid, bool reaped = false) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), {});
   size_t close = stat.rfind(')');
@@ -285,8 +288,10 @@ double CpuSeconds(int pid) {
     f.push_back(stat.substr(i, j - i));
     i = j + 1;
   }
-  if (f.size() < 13) return 0;
-  return (std::atof(f[11].c_str()) + std::atof(f[12].c_str())) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (f.size() < 15) return 0;
+  double ticks = std::atof(f[11].c_str()) + std::atof(f[12].c_str());
+  if (reaped) ticks += std::atof(f[13].c_str()) + std::atof(f[14].c_str());
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // CPU seconds of `pid` and every process below it (the node and its
@@ -310,7 +315,7 @@ double TreeCpuSeconds(int pid) {
     }
   }
   double sum = 0;
-  for (int p : tree) sum += CpuSeconds(p);
+  for (int p : tree) sum += CpuSeconds(p, true);
   return sum;
 }
 
@@ -637,10 +642,16 @@ int main(int argc, char** argv) {
   }
 
   double self_cpu0 = SelfCpuSeconds();
+  double tree_cpu0 = o.node_pid ? TreeCpuSeconds(o.node_pid) : 0;
+  double node_cpu0 = o.node_pid ? CpuSeconds(o.node_pid) : 0;
   Phase p = fanout(o.duration);
   double node_cores = p.cpu / p.secs;
   double self_cores = (SelfCpuSeconds() - self_cpu0) / p.secs;
   auto lat = drain();
+  // CPU per delivery counts the drain too: deliveries still in flight when
+  // the senders stop are paid for after it.
+  double tree_cpu = o.node_pid ? TreeCpuSeconds(o.node_pid) - tree_cpu0 : 0;
+  double node_cpu = o.node_pid ? CpuSeconds(o.node_pid) - node_cpu0 : 0;
   stop = true;
   rx_thread.join();
   printf("members %d, connections %zu, senders %d, target %s msg/s, payload %d B, %d s\n", o.members, rx.size(),
@@ -650,7 +661,11 @@ int main(int argc, char** argv) {
          static_cast<unsigned long long>(p.accepted), static_cast<unsigned long long>(p.failed));
   print_latency("", lat, p.accepted, p.secs);
   if (o.node_pid) printf("node RSS after: %ld KB\n", RssKb(o.node_pid));
-  printf("cpu while sending: node+postgres %.2f cores (%.1f us per delivery), load generator %.2f cores\n",
-         node_cores, p.cpu / static_cast<double>(std::max<size_t>(1, lat.size())) * 1e6, self_cores);
+  printf("cpu while sending: node+postgres %.2f cores, load generator %.2f cores\n", node_cores, self_cores);
+  if (o.node_pid && !lat.empty()) {
+    double per = 1e6 / static_cast<double>(lat.size());
+    printf("cpu per delivery: %.2f us (node %.2f + its postgres %.2f; sending and the drain after it)\n",
+           tree_cpu * per, node_cpu * per, (tree_cpu - node_cpu) * per);
+  }
   return 0;
 }

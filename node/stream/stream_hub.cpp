@@ -136,22 +136,33 @@ bool StreamHub::IsOnline(const std::string& user) const {
 }
 
 void StreamHub::Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos) {
-  Deliver(users, frame, pos, /*deferred=*/false);
-}
-
-void StreamHub::Deliver(const std::vector<std::string>& users, const Frame& frame, int64_t pos, bool deferred) {
   std::lock_guard<std::mutex> lock(mu_);
   uint64_t n = 0;
   for (const auto& u : users) {
     auto it = by_user_.find(u);
     if (it == by_user_.end()) continue;
     for (const auto& c : it->second) {
-      c->Deliver(frame, pos, !deferred);
-      if (deferred) to_flush_.push_back(c);
+      c->Deliver(frame, pos, /*flush=*/true);
       ++n;
     }
   }
   frames_delivered_ += n;
+}
+
+void StreamHub::DeliverRunLocked(const std::vector<std::string>& members, const std::vector<std::string>& extra,
+                                 const FrameRunPtr& run) {
+  uint64_t n = 0;
+  for (const auto* users : {&members, &extra}) {
+    for (const auto& u : *users) {
+      auto it = by_user_.find(u);
+      if (it == by_user_.end()) continue;
+      for (const auto& c : it->second) {
+        c->DeliverRun(run);
+        ++n;
+      }
+    }
+  }
+  frames_delivered_ += n * run->frames.size();
 }
 
 // Asks each connection in `conns` to write what it was handed, once even if
@@ -167,7 +178,27 @@ void StreamHub::BeginBatch() { in_batch_ = true; }
 
 void StreamHub::EndBatch() {
   in_batch_ = false;
-  FlushEachOnce(to_flush_);
+  connected_cache_.clear();
+  std::vector<Pending> events;
+  events.swap(batch_);
+  // Same audience: the same members object (the group log shares one per
+  // group state) and the same or no extra users.
+  auto same_audience = [](const Pending& a, const Pending& b) {
+    return a.members == b.members && (a.extra == b.extra || (a.extra->empty() && b.extra->empty()));
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  for (size_t i = 0; i < events.size();) {
+    size_t j = i + 1;
+    while (j < events.size() && same_audience(events[i], events[j])) ++j;
+    auto run = std::make_shared<FrameRun>();
+    run->frames.reserve(j - i);
+    for (size_t k = i; k < j; ++k) {
+      run->bytes += events[k].frame->size();
+      run->frames.emplace_back(std::move(events[k].frame), events[k].pos);
+    }
+    DeliverRunLocked(*events[i].members, *events[i].extra, run);
+    i = j;
+  }
 }
 
 bool StreamHub::AnyConnected(const std::vector<std::string>& users) {
@@ -175,13 +206,31 @@ bool StreamHub::AnyConnected(const std::vector<std::string>& users) {
   return std::any_of(users.begin(), users.end(), [&](const std::string& u) { return by_user_.count(u) > 0; });
 }
 
+bool StreamHub::AudienceConnected(const std::vector<std::string>& members, const std::vector<std::string>& extra) {
+  if (!extra.empty() && AnyConnected(extra)) return true;
+  if (!in_batch_) return AnyConnected(members);
+  for (const auto& [m, connected] : connected_cache_) {
+    if (m == &members) return connected;
+  }
+  bool connected = AnyConnected(members);
+  connected_cache_.emplace_back(&members, connected);
+  return connected;
+}
+
 void StreamHub::Publish(const StreamEvent& event, const std::vector<std::string>& members,
                         const std::vector<std::string>& extra) {
   // Serialized once, shared by every receiver.
   auto frame = WsTextFrame(
       json{{"type", "event"}, {"event", event.event}}.dump(-1, ' ', false, json::error_handler_t::replace));
-  Deliver(members, frame, event.stream_pos, in_batch_);
-  Deliver(extra, frame, event.stream_pos, in_batch_);
+  if (in_batch_) {
+    batch_.push_back({std::move(frame), event.stream_pos, &members, &extra});
+    return;
+  }
+  auto run = std::make_shared<FrameRun>();
+  run->bytes = frame->size();
+  run->frames.emplace_back(std::move(frame), event.stream_pos);
+  std::lock_guard<std::mutex> lock(mu_);
+  DeliverRunLocked(members, extra, run);
 }
 
 void StreamHub::EndTyping(const std::string& group_id, const std::string& user) {

@@ -4,14 +4,20 @@
 // The messaging service (services/messaging/stream_delivery.h) publishes each
 // committed event once, with the list of local users allowed to see it; the
 // hub serializes the frame once and hands the same immutable buffer to every
-// connection of those users. The hub knows users, frames and stream
+// connection of those users. The events of one commit are fanned out
+// together at EndBatch: consecutive events with the same audience form one
+// shared, immutable FrameRun, the audience's users are looked up once per
+// run (not once per event), and each connection is handed the run with one
+// call (one lock, one post to its strand) however many events it holds. The hub knows users, frames and stream
 // positions, not groups' rules: it is platform code below the services. Typing
 // notifications expire after a few seconds unless refreshed; presence is
 // "online" while a user has at least one stream open, and changes are sent to
 // everyone who shares a group with them.
 //
-// Thread-safety: thread-safe. Publish calls StreamConnection::Deliver under
-// the hub's lock: Deliver must not block or call back into the hub.
+// Thread-safety: thread-safe, except that Publish, BeginBatch, EndBatch and
+// AudienceConnected come from one thread (the group log's writer). The hub
+// calls StreamConnection::Deliver and DeliverRun under its lock: they must
+// not block or call back into the hub.
 #pragma once
 
 #include <atomic>
@@ -39,6 +45,16 @@ using Frame = std::shared_ptr<const std::string>;
 // A final, unmasked server text frame around `payload`.
 Frame WsTextFrame(const std::string& payload);
 
+// Consecutive event frames of one committed batch that go to the same
+// audience, in stream_pos order: built once, shared read-only by every
+// receiving connection. `bytes` is the sum of the frames' sizes (what a
+// connection's send queue bound counts).
+struct FrameRun {
+  std::vector<std::pair<Frame, int64_t>> frames;  // (frame, stream_pos)
+  size_t bytes = 0;
+};
+using FrameRunPtr = std::shared_ptr<const FrameRun>;
+
 // One client connection as the hub sees it (implemented by the WebSocket
 // session).
 class StreamConnection {
@@ -49,6 +65,8 @@ class StreamConnection {
   // events of one commit this way).
   virtual void Deliver(const Frame& frame, int64_t stream_pos, bool flush = true) = 0;
   virtual void Flush() = 0;
+  // Queues every frame of `run`, in order, and schedules the write.
+  virtual void DeliverRun(const FrameRunPtr& run) = 0;
   // Ends the connection with a WebSocket close code. Never blocks.
   virtual void Kick(uint16_t code, const std::string& reason) = 0;
   virtual int64_t session_id() const = 0;
@@ -72,11 +90,19 @@ class StreamHub {
   // EndBatch bracket the events of one commit, which go out together.
   void Publish(const StreamEvent& event, const std::vector<std::string>& members,
                const std::vector<std::string>& extra);
+  // During a batch, `members` and `extra` must stay alive and unchanged
+  // until EndBatch (the group log keeps them in its batch), and the frames
+  // leave at EndBatch.
   void BeginBatch();
   void EndBatch();
   // Whether any of `users` has a stream open (nobody to tell: the caller may
   // skip rendering the event; a stream opened later replays it).
   bool AnyConnected(const std::vector<std::string>& users);
+  // The same for an event's audience, from the writer thread: inside a batch
+  // the answer for the same `members` object is reused until EndBatch, so a
+  // burst of messages to one group costs one lookup per member, not one per
+  // member and message.
+  bool AudienceConnected(const std::vector<std::string>& members, const std::vector<std::string>& extra);
 
   // `user` is typing in `group_id` (or stopped): tells `recipients` but
   // `user`, and expires after typing_ttl_s unless repeated.
@@ -114,11 +140,20 @@ class StreamHub {
 
  private:
   void Send(const std::vector<std::string>& users, const Frame& frame, int64_t pos);
-  // `deferred` (writer thread, during a batch): queue without flushing and
-  // remember the connection for EndBatch.
-  void Deliver(const std::vector<std::string>& users, const Frame& frame, int64_t pos, bool deferred);
-  bool in_batch_ = false;                                        // writer thread only
-  std::vector<std::shared_ptr<StreamConnection>> to_flush_;      // writer thread only
+  // Hands `run` to every connection of `members` and `extra`. Needs mu_.
+  void DeliverRunLocked(const std::vector<std::string>& members, const std::vector<std::string>& extra,
+                        const FrameRunPtr& run);
+  // Writer thread only: the events of the open batch, and the answers of
+  // AudienceConnected in it (by `members` object).
+  struct Pending {
+    Frame frame;
+    int64_t pos;
+    const std::vector<std::string>* members;
+    const std::vector<std::string>* extra;
+  };
+  bool in_batch_ = false;
+  std::vector<Pending> batch_;
+  std::vector<std::pair<const std::vector<std::string>*, bool>> connected_cache_;
   void PresenceChanged(const std::string& user, bool online);
   void ExpireTyping();
 

@@ -105,15 +105,21 @@ void WsSession::Start(http::request<http::string_body> req) {
 }
 
 void WsSession::Deliver(const Frame& frame, int64_t pos, bool flush) {
+  ToInbox({frame, pos, nullptr}, frame->size(), flush);
+}
+
+void WsSession::DeliverRun(const FrameRunPtr& run) { ToInbox({nullptr, 0, run}, run->bytes, /*flush=*/true); }
+
+void WsSession::ToInbox(Inbound in, size_t bytes, bool flush) {
   bool schedule = false;
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (dropped_) return;
-    inbox_bytes_ += frame->size();
+    inbox_bytes_ += bytes;
     if (inbox_bytes_ + queued_bytes_.load() > ep_.options.send_queue_bytes) {
       dropped_ = true;  // too slow: stop buffering at once, close on the strand
     } else {
-      inbox_.emplace_back(frame, pos);
+      inbox_.push_back(std::move(in));
     }
     if (flush) {
       schedule = !scheduled_;
@@ -223,10 +229,11 @@ void WsSession::OnReplayPage(Result<std::vector<StreamEvent>> events) {
     return CloseWith(1011, "replay failed");
   }
   for (const auto& e : *events) {
-    Enqueue(MakeFrame({{"type", "event"}, {"event", e.event}}));
+    Push(MakeFrame({{"type", "event"}, {"event", e.event}}));
     last_pos_ = e.stream_pos;
     cursor_ = e.stream_pos;
   }
+  WriteSoon();
   if (static_cast<int>(events->size()) < ep_.options.replay_page) return FinishReplay();
   // More to come: fetch the next page once this one is on its way.
   replay_waiting_ = true;
@@ -242,23 +249,26 @@ void WsSession::MaybeContinueReplay() {
 
 void WsSession::FinishReplay() {
   replaying_ = false;
-  Enqueue(MakeFrame({{"type", "ready"}, {"stream_pos", std::max(last_pos_, upto_)}}));
+  Push(MakeFrame({{"type", "ready"}, {"stream_pos", std::max(last_pos_, upto_)}}));
   // Who is online now, among the people this user shares a group with.
   auto self = shared_from_this();
   ep_.post_blocking([self] {
     auto frames = self->ep_.hub.PresenceSnapshot(self->user());
     if (frames.empty()) return;
     asio::dispatch(self->executor_, [self, frames = std::move(frames)] {
-      for (const auto& f : frames) self->Enqueue(f);
+      for (const auto& f : frames) self->Push(f);
+      self->WriteSoon();
     });
   });
   for (auto& [frame, pos] : held_) {
     if (pos == 0 || pos > last_pos_) {
-      Enqueue(frame);
+      Push(frame);
       if (pos) last_pos_ = pos;
     }
   }
   held_.clear();
+  held_bytes_ = 0;
+  WriteSoon();
 }
 
 }  // namespace gc::stream_session

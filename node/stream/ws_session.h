@@ -76,6 +76,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   // StreamConnection: any thread, under the hub's lock. Never blocks.
   void Deliver(const Frame& frame, int64_t pos, bool flush) override;
   void Flush() override;
+  void DeliverRun(const FrameRunPtr& run) override;
 
   int64_t session_id() const override { return principal_.session_id; }
   const std::string& user() const { return principal_.user->user_id; }
@@ -105,7 +106,18 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   // ---------------------------------------------------------------- outbound
 
   void DrainInbox();
+  // Takes one live frame from the inbox: held during the replay, skipped
+  // when the replay already sent its position, queued otherwise.
+  void TakeLive(const Frame& frame, int64_t pos);
+  // Queues a frame and starts writing if no write is under way.
   void Enqueue(const Frame& frame);
+  // Queues a frame without starting a write: a caller queuing many frames
+  // calls WriteSoon() once after them, so they leave in one write instead of
+  // the first alone (an idle socket sends at once) and the rest after it.
+  void Push(const Frame& frame);
+  void WriteSoon() {
+    if (!writing_) WriteNext();
+  }
 
   // Writes every queued frame (up to 256 KiB) with one gathered write: the
   // frames are shared, pre-built byte strings, so a burst costs one syscall.
@@ -187,9 +199,18 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   RateLimiter control_limiter_;
   int refused_ = 0;
 
-  // Inbox: filled by Deliver from any thread.
+  // Inbox: filled by Deliver and DeliverRun from any thread. An entry is a
+  // single frame (run empty) or a shared run of event frames.
+  struct Inbound {
+    Frame frame;
+    int64_t pos = 0;
+    FrameRunPtr run;
+  };
+  // Adds `in` (of `bytes`) to the inbox unless the bound is passed, and with
+  // `flush` schedules DrainInbox on the strand once.
+  void ToInbox(Inbound in, size_t bytes, bool flush);
   std::mutex inbox_mu_;
-  std::vector<std::pair<Frame, int64_t>> inbox_;  // GUARDED_BY(inbox_mu_)
+  std::vector<Inbound> inbox_;                    // GUARDED_BY(inbox_mu_)
   size_t inbox_bytes_ = 0;                        // GUARDED_BY(inbox_mu_)
   bool scheduled_ = false;                        // GUARDED_BY(inbox_mu_)
   bool dropped_ = false;                          // GUARDED_BY(inbox_mu_)

@@ -26,7 +26,7 @@ namespace gc::stream_session {
 
 void WsSession::DrainInbox() {
   auto scope = Scope("stream delivery");
-  std::vector<std::pair<Frame, int64_t>> batch;
+  std::vector<Inbound> batch;
   bool dropped;
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -41,27 +41,40 @@ void WsSession::DrainInbox() {
     LogWarn("stream dropped: client too slow", {{"user", user()}, {"ip", ip_}, {"last_stream_pos", last_pos_}});
     return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
   }
-  for (auto& [frame, pos] : batch) {
-    if (replaying_) {
-      held_.emplace_back(std::move(frame), pos);
-      held_bytes_ += held_.back().first->size();
+  for (auto& in : batch) {
+    if (!in.run) {
+      TakeLive(in.frame, in.pos);
       continue;
     }
-    if (pos && pos <= last_pos_) continue;  // already sent
-    if (pos) last_pos_ = pos;
-    Enqueue(frame);
+    for (const auto& [frame, pos] : in.run->frames) TakeLive(frame, pos);
   }
   if (held_bytes_ > ep_.options.send_queue_bytes) {
     ++ep_.slow_consumers_dropped;
     return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
   }
+  WriteSoon();  // everything drained leaves in one write
+}
+
+void WsSession::TakeLive(const Frame& frame, int64_t pos) {
+  if (replaying_) {
+    held_.emplace_back(frame, pos);
+    held_bytes_ += frame->size();
+    return;
+  }
+  if (pos && pos <= last_pos_) return;  // already sent
+  if (pos) last_pos_ = pos;
+  Push(frame);
 }
 
 void WsSession::Enqueue(const Frame& frame) {
+  Push(frame);
+  WriteSoon();
+}
+
+void WsSession::Push(const Frame& frame) {
   if (closing_) return;
   queue_.push_back(frame);
   queued_bytes_ += frame->size();
-  if (!writing_) WriteNext();
 }
 
 void WsSession::WriteNext() {

@@ -16,7 +16,7 @@ void StreamDelivery::Publish(const GroupEvent& event, const std::vector<std::str
   if (event.type == "message") hub_.EndTyping(event.group_id, event.sender);
   // Nobody to tell (a replica catching up for users who are away): skip the
   // rendering. A stream opened meanwhile replays from the database.
-  if (!hub_.AnyConnected(members) && !hub_.AnyConnected(extra)) return;
+  if (!hub_.AudienceConnected(members, extra)) return;
   hub_.Publish(StreamEvent{event.stream_pos, EventJson(event)}, members, extra);
 }
 

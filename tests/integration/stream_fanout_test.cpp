@@ -1,0 +1,161 @@
+// Fan-out of committed events to many streams at once (issue 17): the events
+// of one commit leave as shared runs of pre-built frames, one hand-over per
+// connection. These tests check what that must not break, with real streams
+// against a real node: every one of hundreds of sessions gets every event of
+// concurrent bursts, intact and in stream_pos order, and nothing else;
+// connections that vanish in the middle of a fan-out cost the others nothing
+// and the node keeps running.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <set>
+#include <thread>
+
+#include "tests/support/node_test.h"
+
+namespace gc::test {
+namespace {
+
+using nlohmann::json;
+
+class StreamFanoutTest : public NodeTest {
+ protected:
+  static void SetUpTestSuite() {
+    // Hundreds of streams from this process.
+    rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    StartNode(kNoRateLimits);
+  }
+
+  // A group of members[0] that the others have joined.
+  std::string GroupOf(const std::vector<TestUser>& members) {
+    std::string g = NewGroup(members[0]);
+    for (size_t i = 1; i < members.size(); ++i) {
+      EXPECT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), members[i].token).status, 200);
+    }
+    return g;
+  }
+
+  // `senders` threads post `per_sender` messages each to `group` at once, so
+  // that many of them share commits (and runs). Returns the bodies sent.
+  std::set<std::string> Burst(const std::vector<TestUser>& from, const std::string& group, int per_sender,
+                              const std::string& tag) {
+    std::vector<std::thread> threads;
+    std::string pad(300, 'p');  // frames of a few hundred bytes
+    for (size_t s = 0; s < from.size(); ++s) {
+      threads.emplace_back([&, s] {
+        HttpClient c(node_->http_port());
+        for (int i = 0; i < per_sender; ++i) {
+          SendMessage(c, from[s].token, group, tag + "-" + std::to_string(s) + "-" + std::to_string(i) + pad);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::string> bodies;
+    for (size_t s = 0; s < from.size(); ++s) {
+      for (int i = 0; i < per_sender; ++i) bodies.insert(tag + "-" + std::to_string(s) + "-" + std::to_string(i) + pad);
+    }
+    return bodies;
+  }
+};
+
+// Reads the message events of `ws` until `want` of them arrived (or 20 s
+// passed): their bodies, checking that stream_pos only grows.
+std::vector<std::string> MessagesOf(WsClient& ws, size_t want, bool* in_order) {
+  std::vector<std::string> bodies;
+  int64_t last = 0;
+  *in_order = true;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (bodies.size() < want && std::chrono::steady_clock::now() < deadline) {
+    auto f = ws.ReceiveJson(2000);
+    if (!f) break;
+    if ((*f)["type"] != "event" || (*f)["event"]["type"] != "message") continue;
+    int64_t pos = (*f)["event"]["stream_pos"];
+    if (pos <= last) *in_order = false;
+    last = pos;
+    bodies.push_back((*f)["event"]["content"]["body"]);
+  }
+  return bodies;
+}
+
+TEST_F(StreamFanoutTest, FiveHundredSessionsGetEveryEventOfConcurrentBurstsIntactAndInOrder) {
+  // 10 members with 50 streams each, 4 of them sending 10 messages at once.
+  std::vector<TestUser> members;
+  for (int i = 0; i < 10; ++i) members.push_back(NewUser("fan"));
+  std::string g = GroupOf(members);
+  TestUser outsider = NewUser("out");
+  std::string elsewhere = NewGroup(outsider);
+  std::vector<std::unique_ptr<WsClient>> streams;
+  for (int k = 0; k < 50; ++k) {
+    for (const auto& m : members) streams.push_back(Connect(m));
+  }
+  auto wo = Connect(outsider);
+  for (auto& ws : streams) UntilReady(*ws);
+  UntilReady(*wo);
+
+  std::set<std::string> sent = Burst({members.begin(), members.begin() + 4}, g, 10, "burst");
+  ASSERT_EQ(sent.size(), 40u);
+  int complete = 0;
+  for (size_t i = 0; i < streams.size(); ++i) {
+    bool in_order = false;
+    auto got = MessagesOf(*streams[i], sent.size(), &in_order);
+    EXPECT_TRUE(in_order) << "stream " << i;
+    EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), sent) << "stream " << i;
+    EXPECT_EQ(got.size(), sent.size()) << "stream " << i << ": a duplicate or a loss";
+    if (got.size() == sent.size()) ++complete;
+  }
+  EXPECT_EQ(complete, 500);
+  // The outsider's next message event is from their own group.
+  Send(outsider, elsewhere, "only mine");
+  bool in_order = false;
+  auto got = MessagesOf(*wo, 1, &in_order);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "only mine");
+}
+
+TEST_F(StreamFanoutTest, ConnectionsVanishingMidFanOutCostTheOthersNothing) {
+  std::vector<TestUser> members;
+  for (int i = 0; i < 4; ++i) members.push_back(NewUser("gone"));
+  std::string g = GroupOf(members);
+  std::vector<std::unique_ptr<WsClient>> stay, leave;
+  for (int k = 0; k < 50; ++k) {
+    for (const auto& m : members) {
+      stay.push_back(Connect(m));
+      leave.push_back(Connect(m));
+    }
+  }
+  for (auto& ws : stay) UntilReady(*ws);
+  for (auto& ws : leave) UntilReady(*ws);
+
+  // While 3 senders post 20 messages each, half the streams reset their
+  // connections (RST, no close frame) one after another.
+  std::thread dropper([&] {
+    for (auto& ws : leave) {
+      linger l{1, 0};
+      setsockopt(ws->fd(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+      ws.reset();
+    }
+  });
+  std::set<std::string> sent = Burst({members.begin(), members.begin() + 3}, g, 20, "mid");
+  dropper.join();
+  for (size_t i = 0; i < stay.size(); ++i) {
+    bool in_order = false;
+    auto got = MessagesOf(*stay[i], sent.size(), &in_order);
+    EXPECT_TRUE(in_order) << "stream " << i;
+    EXPECT_EQ(std::set<std::string>(got.begin(), got.end()), sent) << "stream " << i;
+  }
+  // The node still runs and opens new streams that get new events.
+  auto fresh = Connect(members[1]);
+  UntilReady(*fresh);
+  Send(members[0], g, "after the resets");
+  bool in_order = false;
+  auto got = MessagesOf(*fresh, 1, &in_order);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "after the resets");
+}
+
+}  // namespace
+}  // namespace gc::test
