@@ -26,7 +26,7 @@
 #include "node/common/log.h"
 #include "node/db/pg.h"
 #include "services/groups/projections.h"
-#include "services/messaging/search_index.h"
+#include "services/messaging/pg_search_index_store.h"
 #include "services/users/user_service.h"
 
 namespace gc {
@@ -212,8 +212,8 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
     }
     // Backfilled positions lie below the search indexer's cursor: index
     // them here, with the edits and deletes just applied.
-    return SearchIndex::IndexRange(c, -((group.row << 32) | drafts.back().fixed->seq),
-                                   -((group.row << 32) | drafts.front().fixed->seq));
+    return IndexSearchRange(c, -((group.row << 32) | drafts.back().fixed->seq),
+                            -((group.row << 32) | drafts.front().fixed->seq));
   });
   if (!st.ok()) return st;
   LogInfo("fetched older history", {{"group", group.address}, {"from_seq", drafts.front().fixed->seq},

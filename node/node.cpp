@@ -51,6 +51,7 @@
 #include "services/media/blob_store.h"
 #include "services/media/media_http.h"
 #include "services/media/media_service.h"
+#include "services/messaging/pg_search_index_store.h"
 #include "services/messaging/search_index.h"
 #include "services/messaging/stream_delivery.h"
 #include "services/notifications/notification_service.h"
@@ -174,7 +175,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
       [self](const std::string& user) { return self->delivery_->PresenceAudience(user); }, c.stream.typing_ttl_s);
   n->delivery_ = std::make_unique<StreamDelivery>(*n->hub_, *n->log_, *n->groups_, *n->messaging_);
   n->log_->add_sink(n->delivery_.get());
-  n->search_index_ = std::make_unique<SearchIndex>(*n->log_, n->db_->pool());
+  n->search_store_ = std::make_unique<PgSearchIndexStore>(n->db_->pool());
+  n->search_index_ = std::make_unique<SearchIndex>(*n->log_, *n->search_store_);
   n->log_->add_sink(n->search_index_.get());
   n->messaging_->set_search_index(n->search_index_.get());
   n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);

@@ -23,6 +23,7 @@ class GroupLog;
 class Federation;
 class GroupService;
 class SearchIndex;
+class SearchIndexStore;
 class MessagingService;
 class MessageStore;
 class UserStore;
@@ -70,6 +71,7 @@ class Node {
   std::unique_ptr<GroupService> groups_;
   std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<MessagingService> messaging_;
+  std::unique_ptr<SearchIndexStore> search_store_;
   std::unique_ptr<SearchIndex> search_index_;
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
