@@ -16,7 +16,7 @@
 #include <thread>
 
 #include "admin/admin_http.h"
-#include "admin/audit_log.h"
+#include "admin/pg_audit_log.h"
 #include "admin/notifications_admin.h"
 #include "federation/federation.h"
 #include "node/identity/node_keys.h"
@@ -73,7 +73,6 @@ namespace {
 // Introductions (POST /_federation/v1/hello) waiting for the fetch pool;
 // past it, 503 at once.
 constexpr size_t kMaxQueuedHellos = 16;
-GC_SQL(kPing, "SELECT 1");
 std::atomic<bool> g_db_healthy{true};
 // data_dir/media/{blobs,tmp}: created if missing; upload and re-encode
 // files left in tmp by a process that died are removed once they are an
@@ -347,7 +346,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
   AddEmailRoutes(router, *n->email_);
   AddWebPushRoutes(router, *n->webpush_);
-  n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
+  n->audit_ = std::make_unique<PgAuditLog>(n->db_->pool());
   AddNotificationAdminRoutes(router, {*n->notifications_, *n->pushers_, *n->email_, *n->pusher_directory_, *n->audit_,
                                       n->notify_lock_.get()});
   // Media: blobs in the configured store, uploads staged under
@@ -625,7 +624,7 @@ void Node::Housekeeping() {
       LogWarn("media sweep failed", {{"error", swept.error().message}});
     }
   }
-  auto r = db_->pool().With([](PgConn& c) { return c.Exec(kPing); });
+  Status r = db_->pool().Ping();
   bool ok = r.ok();
   if (ok != g_db_healthy.exchange(ok)) {
     if (ok) LogInfo("database reachable again");
