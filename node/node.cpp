@@ -19,6 +19,8 @@
 #include "admin/pg_audit_log.h"
 #include "admin/notifications_admin.h"
 #include "federation/federation.h"
+#include "federation/pg_federation_store.h"
+#include "federation/pg_peer_store.h"
 #include "node/identity/node_keys.h"
 #include "services/groups/signed_log/chain.h"
 #include "services/groups/signed_log/signed_event.h"
@@ -218,7 +220,10 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     if (!user.empty()) self->hub_->CloseUser(user);
   });
   n->users_->set_open_sessions([self] { return self->hub_->OpenSessions(); });
-  n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, n->db_->pool(), *n->log_);
+  n->federation_store_ = std::make_unique<PgFederationStore>(n->db_->pool());
+  n->peer_store_ = std::make_unique<PgPeerStore>(n->db_->pool());
+  n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, *n->federation_store_, *n->peer_store_,
+                                                *n->log_);
   GC_TRY(n->federation_->Bind());
   n->federation_->set_services(n->groups_.get(), n->messaging_.get(), n->users_.get());
   n->log_->set_remote(n->federation_.get());

@@ -24,6 +24,8 @@ class Federation;
 class GroupService;
 class SearchIndex;
 class SearchIndexStore;
+class FederationStore;
+class PeerStore;
 class MessagingService;
 class MessageStore;
 class UserStore;
@@ -73,6 +75,8 @@ class Node {
   std::unique_ptr<MessagingService> messaging_;
   std::unique_ptr<SearchIndexStore> search_store_;
   std::unique_ptr<SearchIndex> search_index_;
+  std::unique_ptr<FederationStore> federation_store_;  // used by federation_: destroyed after it
+  std::unique_ptr<PeerStore> peer_store_;
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
