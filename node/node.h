@@ -2,6 +2,7 @@
 // wires them explicitly, and owns their lifetimes (destroyed in reverse).
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "node/common/result.h"
@@ -12,6 +13,7 @@ namespace gc {
 class NodeDatabase;
 class Metrics;
 class Router;
+struct RouteOptions;
 class Gateway;
 class HttpServer;
 class WorkerPool;
@@ -57,6 +59,11 @@ class Node {
  private:
   Node() = default;
   void Housekeeping();
+  // The node's own routes: its identity document, introductions, probes
+  // (node_routes.cpp).
+  Status AddNodeRoutes(Router& router, const RouteOptions& probe);
+  // Every gauge and counter of GET /metrics (node_metrics.cpp).
+  void RegisterMetrics();
 
   Config config_;
   std::unique_ptr<NodeDatabase> db_;
@@ -98,6 +105,8 @@ class Node {
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<HttpServer> http_;
   double started_at_ = 0;
+  // The last health check reached the database (Housekeeping; GET /healthz).
+  std::atomic<bool> db_healthy_{true};
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it

@@ -7,7 +7,8 @@
 #      ^
 #   federation/, admin/
 #      ^
-#   composition root: node/node.{h,cpp}, node/commands.{h,cpp}, node/main.cpp
+#   composition root: node/node.{h,cpp} (and node/node_*.cpp, its parts),
+#                     node/commands.{h,cpp}, node/main.cpp
 #
 # A module is services/X, node/X or a top folder (federation, admin). It fails
 # on an include into a higher layer, on any include of the composition root
@@ -25,7 +26,7 @@ find node services federation admin -type f \( -name '*.h' -o -name '*.cpp' \) |
   xargs grep -n -H -E '^[[:space:]]*#[[:space:]]*include[[:space:]]+"(node|services|federation|admin)/[^"]+"' |
   awk -F: -v edges="$edges" '
     function module(p,   a) {
-      if (p ~ /^node\/(node|commands)\.(h|cpp)$/ || p == "node/main.cpp") return "root"
+      if (p ~ /^node\/(node|commands)(_[a-z_]+)?\.(h|cpp)$/ || p == "node/main.cpp") return "root"
       split(p, a, "/")
       if ((a[1] == "node" || a[1] == "services") && length(a) >= 3) return a[1] "/" a[2]
       if (a[1] == "federation" || a[1] == "admin") return a[1]
