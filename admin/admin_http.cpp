@@ -7,6 +7,7 @@
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/db/pg.h"
+#include "node/db/pg_probe.h"
 #include "node/http/json_body.h"
 #include "node/http/router.h"
 #include "services/groups/group_service.h"
@@ -300,7 +301,7 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
     if (!g.ok()) return ToHttp(g.error());
     auto m = deps.messaging.MessageStats();
     if (!m.ok()) return ToHttp(m.error());
-    auto size = deps.db.DatabaseSizeBytes();
+    auto size = DatabaseSizeBytes(deps.db);
     if (!size.ok()) return ToHttp(size.error());
     MediaStats media;
     if (deps.media) {

@@ -28,6 +28,7 @@
 #include "node/db/migrations.h"
 #include "node/db/node_database.h"
 #include "node/db/pg.h"
+#include "node/db/pg_probe.h"
 #include "node/db/singleton_lock.h"
 #include "node/http/gateway.h"
 #include "node/http/http_server.h"
@@ -424,7 +425,7 @@ void Node::Housekeeping() {
       LogWarn("media sweep failed", {{"error", swept.error().message}});
     }
   }
-  Status r = db_->pool().Ping();
+  Status r = PingDatabase(db_->pool());
   bool ok = r.ok();
   if (ok != db_healthy_.exchange(ok)) {
     if (ok) LogInfo("database reachable again");

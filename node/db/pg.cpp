@@ -350,23 +350,6 @@ int PgPool::in_use() const {
   return static_cast<int>(conns_.size() - free_.size());
 }
 
-namespace {
-GC_SQL(kPoolPing, "SELECT 1");
-GC_SQL(kPoolDatabaseSize, "SELECT pg_database_size(current_database())");
-}  // namespace
-
-Status PgPool::Ping() {
-  auto r = With([](PgConn& c) { return c.Exec(kPoolPing); });
-  if (!r.ok()) return r.error();
-  return OkStatus();
-}
-
-Result<int64_t> PgPool::DatabaseSizeBytes() {
-  auto r = With([](PgConn& c) { return c.Exec(kPoolDatabaseSize); });
-  if (!r.ok()) return r.error();
-  return r->int64(0, 0);
-}
-
 Status PgPool::Begin(PgConn& c) { return c.ExecScript("BEGIN"); }
 Status PgPool::Commit(PgConn& c) { return c.ExecScript("COMMIT"); }
 void PgPool::Rollback(PgConn& c) { (void)c.ExecScript("ROLLBACK"); }

@@ -169,11 +169,6 @@ class PgPool {
   template <typename Fn>
   auto With(Fn&& fn) -> decltype(fn(std::declval<PgConn&>()));
 
-  // Runs a trivial query: OK when the database answers (the node's health).
-  Status Ping();
-  // The size of the current database on disk, in bytes (the admin's stats).
-  Result<int64_t> DatabaseSizeBytes();
-
   int size() const { return static_cast<int>(conns_.size()); }
   int in_use() const;
   const std::string& conninfo() const { return conninfo_; }
