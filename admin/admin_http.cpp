@@ -7,6 +7,7 @@
 #include "node/common/log.h"
 #include "node/config/config.h"
 #include "node/db/pg.h"
+#include "node/db/pg_probe.h"
 #include "node/http/json_body.h"
 #include "node/http/router.h"
 #include "services/groups/group_service.h"
@@ -51,8 +52,6 @@ bool Paging(const HttpRequest& req, int* limit, int* offset, HttpResponse* err) 
   *offset = static_cast<int>(*o);
   return true;
 }
-
-GC_SQL(kDatabaseSize, "SELECT pg_database_size(current_database())");
 
 json AdminGroupJson(const GroupService::AdminGroupInfo& g, bool with_members) {
   json j = GroupViewJson(g.view);
@@ -302,7 +301,7 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
     if (!g.ok()) return ToHttp(g.error());
     auto m = deps.messaging.MessageStats();
     if (!m.ok()) return ToHttp(m.error());
-    auto size = deps.db.With([](PgConn& c) { return c.Exec(kDatabaseSize); });
+    auto size = DatabaseSizeBytes(deps.db);
     if (!size.ok()) return ToHttp(size.error());
     MediaStats media;
     if (deps.media) {
@@ -319,7 +318,7 @@ void AddAdminRoutes(Router& router, AdminDeps deps) {
                               {"messages_today", m->today},
                               {"messages_per_hour", m->last_24h},
                               {"connected_clients", deps.connected_clients ? deps.connected_clients() : 0},
-                              {"database_bytes", size->int64(0, 0)},
+                              {"database_bytes", *size},
                               {"media_bytes", media.stored_bytes},
                               {"media", {{"count", media.count}, {"uploaded_bytes", media.uploaded_bytes},
                                          {"stored_bytes", media.stored_bytes}, {"blobs", media.blobs},

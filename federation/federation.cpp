@@ -36,7 +36,6 @@
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/config/config.h"
-#include "node/db/pg.h"
 #include "node/http/rate_limiter.h"
 #include "node/identity/node_keys.h"
 
@@ -49,20 +48,19 @@ namespace {
 
 constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
 
-GC_SQL(kOutboxPrune, "DELETE FROM fed_outbox WHERE state <> 'pending' AND created_at < $1");
-GC_SQL(kPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
 
 }  // namespace
 
 // ------------------------------------------------------------------ lifetime
 
-Federation::Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log)
+Federation::Federation(const Config& config, const NodeKeys& keys, FederationStore& store, PeerStore& peer_store,
+                       GroupLog& log)
     : config_(config),
       keys_(keys),
-      db_(db),
+      store_(store),
       log_(log),
       self_(config.node.name),
-      peers_(db, config),
+      peers_(peer_store, config),
       transport_(config.node.name, keys.transport_public, keys.transport_secret, kMaxFrame + 4096),
       limiter_(std::make_unique<RateLimiter>(config.federation.rate_per_peer, config.federation.burst_per_peer)) {}
 
@@ -125,8 +123,7 @@ void Federation::Stop() {
 void Federation::Housekeeping() {
   peers_.FlushContacts();
   int64_t day_ago = NowMs() - int64_t{24} * 3600 * 1000;
-  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxPrune, {day_ago}); });
-  (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinsPrune, {day_ago}); });
+  (void)store_.Prune(day_ago);
 }
 
 // ------------------------------------------------------------------ frames out

@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "federation/federation_store.h"
 #include "federation/peers.h"
 #include "federation/transport.h"
 #include "node/common/principal.h"
@@ -55,7 +56,6 @@ namespace gc {
 
 struct Config;
 struct NodeKeys;
-class PgPool;
 class GroupService;
 class MediaService;
 class MessagingService;
@@ -66,7 +66,10 @@ class WorkerPool;
 
 class Federation : public RemoteGroups, public RemoteMembership, public EventSink, public RemoteMediaSource {
  public:
-  Federation(const Config& config, const NodeKeys& keys, PgPool& db, GroupLog& log);
+  // `store` and `peer_store` hold what federation keeps (federation_store.h,
+  // peer_store.h); both outlive the Federation.
+  Federation(const Config& config, const NodeKeys& keys, FederationStore& store, PeerStore& peer_store,
+             GroupLog& log);
   ~Federation() override;
 
   void set_services(GroupService* groups, MessagingService* messaging, UserService* users) {
@@ -125,10 +128,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   std::atomic<uint64_t> rejected{0}, entries_applied{0}, entries_pushed{0}, forks{0};
 
   // An entry in its wire form (spec 6.2), serialized.
-  struct WireEntry {
-    int64_t seq;
-    std::string text;
-  };
+  using WireEntry = ::gc::WireEntry;
   const FederationTransport& transport() const { return transport_; }
 
  private:
@@ -270,7 +270,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
 
   const Config& config_;
   const NodeKeys& keys_;
-  PgPool& db_;
+  FederationStore& store_;
   GroupLog& log_;
   GroupService* groups_ = nullptr;
   MessagingService* messaging_ = nullptr;

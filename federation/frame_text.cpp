@@ -8,8 +8,6 @@ namespace gc::wire {
 
 namespace {
 
-using WireEntry = Federation::WireEntry;
-
 constexpr size_t kMaxPushBytes = 768 * 1024;
 
 }  // namespace

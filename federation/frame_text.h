@@ -1,7 +1,7 @@
 // The text of frames that carry entries: pushes, snapshots and history
 // answers (spec/federation.md 6.2, 8.1, 8.6b), and the quoting every frame
 // the federation service writes uses. Entries travel already serialized
-// (Federation::WireEntry): a push of 500 entries is assembled by appending
+// (WireEntry, federation_store.h): a push of 500 entries is assembled by appending
 // their text, never by building and dumping a JSON tree. Shared by the parts
 // of the federation service (federation.cpp, home_push.cpp, requests.cpp);
 // not a public interface.
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "federation/federation.h"
+#include "federation/federation_store.h"  // WireEntry
 
 namespace gc::wire {
 
@@ -25,11 +25,11 @@ void AppendQuoted(std::string& out, std::string_view s);
 
 // Drops entries from `list` until it fits a frame (768 KiB of entries, at
 // least one entry kept): from the end, or with `keep_latest` from the start.
-void TrimToFrame(std::vector<Federation::WireEntry>& list, bool keep_latest);
+void TrimToFrame(std::vector<WireEntry>& list, bool keep_latest);
 
 // {"group_id": ..., ["state": ...,] "entries": [...]}: `state_text` is a
 // serialized object, or "" for none.
-std::string EntriesBody(const std::string& group_id, const std::vector<Federation::WireEntry>& entries,
+std::string EntriesBody(const std::string& group_id, const std::vector<WireEntry>& entries,
                         const std::string& state_text = "");
 
 }  // namespace gc::wire

@@ -14,15 +14,15 @@
 // A push left unanswered makes the peer count as down (peer_liveness.cpp).
 //
 // Entries travel as text: from the latest entries of each group kept in
-// memory (Publish), else straight from the database rows, never parsed and
-// serialized again (frame_text.h).
+// memory (Publish), else straight from the database rows (the store
+// copies their JSON columns), never parsed and serialized again
+// (frame_text.h).
 #include <algorithm>
 
 #include "federation/federation.h"
 #include "federation/frame_text.h"
 #include "federation/wire.h"
 #include "node/common/log.h"
-#include "node/db/pg.h"
 
 namespace gc {
 
@@ -31,65 +31,8 @@ using namespace wire;
 
 namespace {
 
-using WireEntry = Federation::WireEntry;
-
 constexpr int kSnapshotEntries = 50;
 constexpr size_t kRecentEntries = 2048;  // per group with participants, for pushes
-
-GC_SQL(kTracks,
-       "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers "
-       "WHERE until_seq IS NULL OR acked_seq < until_seq");
-GC_SQL(kSetAcked, "UPDATE fed_group_peers SET acked_seq = $3 WHERE group_id = $1 AND peer = $2");
-GC_SQL(kEntries,
-       "SELECT seq, event_id, type, sender, origin, origin_ts, nonce, content_hash, relates_to, content::text, "
-       "home_ts, prev_hash, entry_hash, signatures::text, origin_signatures::text FROM events "
-       "WHERE group_id = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq");
-GC_SQL(kNeedSnapshot,
-       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
-       "ON CONFLICT (group_id, peer) DO UPDATE SET acked_seq = -1");
-
-// The wire form of an entry (spec 6.2) straight from a kEntries row: the
-// JSON columns are copied as PostgreSQL prints them, nothing is parsed.
-std::string EntryTextFromRow(const PgResult& r, int i, const std::string& group_id) {
-  std::string out;
-  out.reserve(768);
-  out += "{\"seq\":";
-  out += std::to_string(r.int64(i, 0));
-  out += ",\"event_id\":";
-  AppendQuoted(out, r.view(i, 1));
-  out += ",\"event\":{\"group_id\":";
-  AppendQuoted(out, group_id);
-  out += ",\"type\":";
-  AppendQuoted(out, r.view(i, 2));
-  out += ",\"sender\":";
-  AppendQuoted(out, r.view(i, 3));
-  out += ",\"origin\":";
-  AppendQuoted(out, r.view(i, 4));
-  out += ",\"origin_ts\":";
-  out += std::to_string(r.int64(i, 5));
-  out += ",\"nonce\":";
-  AppendQuoted(out, r.is_null(i, 6) ? std::string_view() : r.view(i, 6));
-  out += ",\"content_hash\":";
-  AppendQuoted(out, r.is_null(i, 7) ? std::string_view() : r.view(i, 7));
-  if (!r.is_null(i, 8)) {
-    out += ",\"relates_to\":";
-    AppendQuoted(out, r.view(i, 8));
-  }
-  if (!r.is_null(i, 14)) {
-    out += ",\"signatures\":";
-    out += r.view(i, 14);
-  }
-  out += "},\"content\":";
-  out += r.view(i, 9);
-  out += ",\"home_ts\":";
-  out += std::to_string(r.opt_int64(i, 10).value_or(0));
-  out += ",\"prev\":";
-  AppendQuoted(out, r.is_null(i, 11) ? std::string_view() : r.view(i, 11));
-  out += ",\"signatures\":";
-  out += r.is_null(i, 13) ? std::string_view("{}") : r.view(i, 13);
-  out += '}';
-  return out;
-}
 
 int64_t Backoff(int attempts) {
   int64_t ms = 500LL << std::min(attempts, 7);
@@ -138,19 +81,19 @@ void Federation::PusherLoop() {
       reload_tracks_ = false;
       last_reload = now;
       lock.unlock();
-      auto rows = db_.With([](PgConn& c) { return c.Exec(kTracks); });
+      auto rows = store_.Tracks();
       lock.lock();
       if (rows.ok()) {
         std::set<std::pair<int64_t, std::string>> live;
-        for (int i = 0; i < rows->rows(); ++i) {
-          auto key = std::make_pair(rows->int64(i, 0), rows->text(i, 1));
+        for (const PushTrack& row : *rows) {
+          auto key = std::make_pair(row.group_row, row.peer);
           live.insert(key);
           // Memory is ahead of the database (acks are saved lazily); rewinds
           // change both (Rewind). Only a new track starts from the database.
           bool fresh = tracks_.count(key) == 0;
           Track& t = tracks_[key];
-          if (fresh) t.acked = t.sent = rows->int64(i, 2);
-          t.until = rows->opt_int64(i, 3);
+          if (fresh) t.acked = t.sent = row.acked;
+          t.until = row.until;
           tracked_.insert(key.first);
         }
         for (auto it = tracks_.begin(); it != tracks_.end();) {
@@ -163,13 +106,7 @@ void Federation::PusherLoop() {
       acks.swap(unsaved_acks_);
       last_ack_flush = now;
       lock.unlock();
-      (void)db_.Transaction([&](PgConn& c) -> Status {
-        for (const auto& [k, have] : acks) {
-          auto r = c.Exec(kSetAcked, {k.first, k.second, have});
-          if (!r.ok()) return r.error();
-        }
-        return OkStatus();
-      });
+      (void)store_.SaveAcks(acks);
       lock.lock();
     }
     {
@@ -282,11 +219,7 @@ Result<std::vector<WireEntry>> Federation::LoadEntries(int64_t row, const std::s
       return entries;
     }
   }
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kEntries, {row, from_seq, to_seq}); });
-  if (!r.ok()) return r.error();
-  entries.reserve(r->rows());
-  for (int i = 0; i < r->rows(); ++i) entries.push_back({r->int64(i, 0), EntryTextFromRow(*r, i, group_id)});
-  return entries;
+  return store_.WireEntries(row, group_id, from_seq, to_seq);
 }
 
 json Federation::EntryOf(const GroupEvent& ev) {
@@ -354,7 +287,7 @@ void Federation::Rewind(int64_t row, const std::string& peer, int64_t acked) {
 }
 
 void Federation::NeedSnapshot(int64_t row, const std::string& peer) {
-  (void)db_.With([&](PgConn& c) { return c.Exec(kNeedSnapshot, {row, peer}); });
+  (void)store_.NeedSnapshot(row, peer);
   Rewind(row, peer, -1);
 }
 

@@ -17,7 +17,6 @@
 #include "federation/federation.h"
 #include "federation/inbound_checks.h"
 #include "federation/wire.h"
-#include "node/db/pg.h"
 #include "services/groups/group_service.h"
 #include "services/messaging/messaging_service.h"
 
@@ -28,7 +27,6 @@ using namespace wire;
 
 namespace {
 
-GC_SQL(kEventSeq, "SELECT seq FROM events WHERE event_id = $1");
 
 }  // namespace
 
@@ -43,14 +41,14 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
     return AnswerError(peer, re, Error::Invalid("a join carries the sender's own member join event"));
   }
   // Replays are harmless: an event already sequenced is acknowledged again.
-  auto seen = db_.With([&](PgConn& c) { return c.Exec(kEventSeq, {(*fixed)->event_id}); });
+  auto seen = store_.SeqOf((*fixed)->event_id);
   if (!seen.ok()) return AnswerError(peer, re, seen.error());
   auto row = log_.FindByAddress(ce.group_id);
   if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
-  if (seen->rows() > 0) {
+  if (*seen) {
     auto joined = log_.Read(*row, [&](const GroupState& s) { return s.IsJoined(ce.sender); });
     if (is_join && !BoolOr(body, "have_replica", true) && joined.ok() && *joined) NeedSnapshot(*row, peer);
-    return Answer(peer, re, true, {{"event_id", (*fixed)->event_id}, {"seq", seen->int64(0, 0)}, {"replayed", true}});
+    return Answer(peer, re, true, {{"event_id", (*fixed)->event_id}, {"seq", **seen}, {"replayed", true}});
   }
   UserProfile who;
   who.user_id = ce.sender;
@@ -65,8 +63,8 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   // The seq the event got (actions answer without it); none if the action
   // changed nothing (e.g. a join of a member).
   json ack = {{"event_id", (*fixed)->event_id}};
-  auto got = db_.With([&](PgConn& c) { return c.Exec(kEventSeq, {(*fixed)->event_id}); });
-  if (got.ok() && got->rows() > 0) ack["seq"] = got->int64(0, 0);
+  auto got = store_.SeqOf((*fixed)->event_id);
+  if (got.ok() && *got) ack["seq"] = **got;
   else ack["noop"] = true;
   Answer(peer, re, true, ack);
 }

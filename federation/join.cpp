@@ -21,7 +21,6 @@
 #include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
-#include "node/db/pg.h"
 #include "services/groups/projections.h"
 
 namespace gc {
@@ -30,22 +29,6 @@ using nlohmann::json;
 using namespace wire;
 
 namespace {
-
-GC_SQL(kPendingJoinInsert,
-       "INSERT INTO fed_pending_joins (group_id, user_id, created_at) VALUES ($1, $2, $3) "
-       "ON CONFLICT (group_id, user_id) DO UPDATE SET created_at = EXCLUDED.created_at");
-GC_SQL(kPendingJoinDelete, "DELETE FROM fed_pending_joins WHERE group_id = $1 AND user_id = $2");
-GC_SQL(kPendingJoiners, "SELECT user_id FROM fed_pending_joins WHERE group_id = $1");
-// Replicas with local users in them ($1: this node's name), and how far each
-// reaches.
-GC_SQL(kLocalReplicas,
-       "SELECT g.address, g.server, g.last_seq FROM groups g WHERE g.server <> $1 AND g.deleted_at IS NULL "
-       "AND EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = g.id AND m.membership IN ('join', 'invite') "
-       "AND m.user_id LIKE '%:' || $1)");
-// Groups a local user asked to join that have no replica.
-GC_SQL(kJoinsWithoutReplica,
-       "SELECT DISTINCT j.group_id FROM fed_pending_joins j WHERE NOT EXISTS "
-       "(SELECT 1 FROM groups g WHERE g.address = j.group_id AND g.deleted_at IS NULL)");
 
 // The home's answer to a join (spec 10), then the snapshot (8.4).
 constexpr std::chrono::milliseconds kJoinAnswerWait{10000}, kJoinWait{20000};
@@ -68,7 +51,7 @@ void Federation::JoinRemote(const UserProfile& me, const std::string& group_id, 
   (*body)["have_replica"] = false;
   // Recorded before the home hears of it: its snapshot is expected from now
   // on, even after a crash of this node.
-  auto recorded = db_.With([&](PgConn& c) { return c.Exec(kPendingJoinInsert, {group_id, me.user_id, NowMs()}); });
+  auto recorded = store_.RecordPendingJoin(group_id, me.user_id, NowMs());
   if (!recorded.ok()) return done(recorded.error());
   auto join = std::make_shared<PendingJoin>();
   join->group_id = group_id;
@@ -89,7 +72,7 @@ void Federation::JoinRemote(const UserProfile& me, const std::string& group_id, 
       // sequenced, so its snapshot stays welcome.
       ErrorCode code = answer.error().code;
       if (code != ErrorCode::kUnavailable && code != ErrorCode::kInternal) {
-        (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinDelete, {join->group_id, join->user}); });
+        (void)store_.ForgetPendingJoin(join->group_id, join->user);
       }
       return FinishJoin(join, answer.error());
     }
@@ -117,7 +100,7 @@ void Federation::SettleJoins(const std::string& group_id) {
   for (const auto& j : joined) {
     // The replica holds the join durably now (group_log.cpp flushes events
     // about local users): the record has done its work.
-    (void)db_.With([&](PgConn& c) { return c.Exec(kPendingJoinDelete, {group_id, j->user}); });
+    (void)store_.ForgetPendingJoin(group_id, j->user);
     FinishJoin(j, OkStatus());
   }
 }
@@ -138,11 +121,7 @@ void Federation::FinishJoin(const std::shared_ptr<PendingJoin>& join, Status sta
 }
 
 Result<std::set<std::string>> Federation::PendingJoiners(const std::string& group_id) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kPendingJoiners, {group_id}); });
-  if (!r.ok()) return r.error();
-  std::set<std::string> users;
-  for (int i = 0; i < r->rows(); ++i) users.insert(r->text(i, 0));
-  return users;
+  return store_.PendingJoiners(group_id);
 }
 
 void Federation::RepairReplicas(const std::string& home) {
@@ -155,17 +134,16 @@ void Federation::RepairReplicas(const std::string& home) {
               }
             });
   };
-  auto replicas = db_.With([&](PgConn& c) { return c.Exec(kLocalReplicas, {self_}); });
+  auto replicas = store_.LocalReplicas(self_);
   if (replicas.ok()) {
-    for (int i = 0; i < replicas->rows(); ++i) {
-      std::string server = replicas->text(i, 1);
-      if (home.empty() || server == home) ask(server, replicas->text(i, 0), replicas->int64(i, 2) + 1);
+    for (const ReplicaHead& r : *replicas) {
+      if (home.empty() || r.home == home) ask(r.home, r.group_id, r.last_seq + 1);
     }
   }
-  auto orphans = db_.With([](PgConn& c) { return c.Exec(kJoinsWithoutReplica); });
+  auto orphans = store_.JoinsWithoutReplica();
   if (orphans.ok()) {
-    for (int i = 0; i < orphans->rows(); ++i) {
-      std::string group_id = orphans->text(i, 0), server = ServerOf(group_id);
+    for (const std::string& group_id : *orphans) {
+      std::string server = ServerOf(group_id);
       if (home.empty() || server == home) ask(server, group_id, 0);  // 0: a snapshot
     }
   }

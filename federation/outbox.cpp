@@ -22,7 +22,6 @@
 #include "node/common/completion.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
-#include "node/db/pg.h"
 #include "node/identity/node_keys.h"
 #include "services/groups/signed_log/chain.h"
 #include "services/groups/signed_log/signed_event.h"
@@ -33,29 +32,6 @@ using nlohmann::json;
 using namespace wire;
 
 namespace {
-
-GC_SQL(kOutboxInsert,
-       "INSERT INTO fed_outbox (peer, event_id, sender, txn_id, body, created_at, group_id, own_membership) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING RETURNING id");
-// The sender's own membership change in the group that the local replica
-// does not reflect yet: still queued, or sequenced at a seq not yet applied
-// here ($3 is the replica's last_seq).
-GC_SQL(kOutboxPendingChange,
-       "SELECT event_id FROM fed_outbox WHERE sender = $1 AND group_id = $2 AND own_membership "
-       "AND (state = 'pending' OR (state = 'done' AND seq > $3)) LIMIT 1");
-GC_SQL(kOutboxByTxn, "SELECT event_id, state, seq, last_error FROM fed_outbox WHERE sender = $1 AND txn_id = $2");
-// The first pending event of each (home, sender), due or not: a sender whose
-// first event waits for its retry waits as a whole.
-GC_SQL(kOutboxHeads,
-       "SELECT DISTINCT ON (peer, sender) id, peer, event_id, body, sender, next_at FROM fed_outbox "
-       "WHERE state = 'pending' ORDER BY peer, sender, id");
-GC_SQL(kOutboxDone, "UPDATE fed_outbox SET state = 'done', seq = $2 WHERE id = $1");
-GC_SQL(kOutboxRefused, "UPDATE fed_outbox SET state = 'refused', last_error = $2 WHERE id = $1");
-// Retried after 1 s, 2 s, 4 s, ... at most 60 s ($2 is now); a peer that
-// answers again resets the wait (Federation::RetryPeer).
-GC_SQL(kOutboxRetry,
-       "UPDATE fed_outbox SET attempts = attempts + 1, "
-       "next_at = $2 + LEAST(60000, 1000 * (1::bigint << LEAST(attempts, 6))), last_error = $3 WHERE id = $1");
 
 // How long a local sender waits for the home before the answer is 202 pending,
 // then for the sequenced entry to arrive by push.
@@ -94,24 +70,18 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
     ev.seq = seq;
     return ev;
   };
-  struct Row {
-    std::string event_id, sender, body;
-    std::optional<std::string> txn_id;
-    bool own_membership = false;
-  };
-  std::vector<Row> rows;
+  std::vector<OutboxEntry> rows;
   std::set<std::string> checked;  // senders already looked up by PendingChange
   for (Draft& d : drafts) {
     // An idempotent retry of a send still waiting in the outbox.
     if (d.txn_id) {
-      auto prior = db_.With([&](PgConn& c) { return c.Exec(kOutboxByTxn, {d.sender, *d.txn_id}); });
+      auto prior = store_.OutboxByTxn(d.sender, *d.txn_id);
       if (!prior.ok()) return send->done(prior.error());
-      if (prior->rows() > 0) {
-        if (prior->text(0, 1) == "refused") {
-          return send->done(
-              Error::Forbidden("the home node refused this message: " + prior->opt_text(0, 3).value_or("")));
+      if (*prior) {
+        if ((*prior)->state == "refused") {
+          return send->done(Error::Forbidden("the home node refused this message: " + (*prior)->last_error));
         }
-        send->events.push_back(submitted(d, prior->text(0, 0), prior->opt_int64(0, 2).value_or(0), 0));
+        send->events.push_back(submitted(d, (*prior)->event_id, (*prior)->seq, 0));
         continue;
       }
     }
@@ -132,22 +102,15 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
   {
     // Waiting before the rows exist: the home's answer cannot come first.
     std::lock_guard<std::mutex> lock(mu_);
-    for (const Row& r : rows) send_waits_[r.event_id] = send;
+    for (const OutboxEntry& r : rows) send_waits_[r.event_id] = send;
     send->unanswered = rows.size();
   }
   // Queued durably (and in order) before anything is sent or answered.
-  Status st = db_.Transaction([&](PgConn& c) -> Status {
-    for (const Row& r : rows) {
-      auto ins = c.Exec(kOutboxInsert, {group.server, r.event_id, r.sender, r.txn_id, r.body, NowMs(), group.address,
-                                        r.own_membership ? "true" : "false"});
-      if (!ins.ok()) return ins.error();
-    }
-    return OkStatus();
-  });
+  Status st = store_.QueueOutbox(group.server, group.address, rows, NowMs());
   if (!st.ok()) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const Row& r : rows) send_waits_.erase(r.event_id);
+      for (const OutboxEntry& r : rows) send_waits_.erase(r.event_id);
     }
     if (send->once.Claim()) send->done(st.error());
     return;
@@ -171,9 +134,9 @@ void Federation::SubmitRemote(const GroupState& group, std::vector<Draft> drafts
 }
 
 Status Federation::PendingChange(const GroupState& group, const std::string& user) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kOutboxPendingChange, {user, group.address, group.last_seq}); });
+  auto r = store_.HasPendingChange(user, group.address, group.last_seq);
   if (!r.ok()) return r.error();
-  if (r->rows() == 0) return OkStatus();
+  if (!*r) return OkStatus();
   Error e = Error::Conflict("your earlier membership change in this group is still on its way to " + group.server +
                             "; try again once it has arrived");
   e.detail_code = "pending_change";
@@ -271,7 +234,7 @@ void Federation::OutboxLoop() {
       lock.unlock();
       for (const auto& item : expired) {
         Forget(item.peer, "submit");
-        (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {item.id, now, "no answer from the home node"}); });
+        (void)store_.OutboxRetry(item.id, now, "no answer from the home node");
       }
       lock.lock();
     }
@@ -285,24 +248,22 @@ void Federation::OutboxLoop() {
 
 void Federation::SendOutboxHeads(std::unique_lock<std::mutex>& lock, int64_t now) {
   lock.unlock();
-  auto heads = db_.With([&](PgConn& c) { return c.Exec(kOutboxHeads); });
+  auto heads = store_.OutboxHeads();
   lock.lock();
   if (!heads.ok()) return;
   std::set<int64_t> busy;
   for (const auto& [msg, item] : out_inflight_) busy.insert(item.id);
   // Oldest first across senders.
-  std::vector<int> order;
-  for (int i = 0; i < heads->rows(); ++i) order.push_back(i);
-  std::sort(order.begin(), order.end(), [&](int a, int b) { return heads->int64(a, 0) < heads->int64(b, 0); });
-  for (int i : order) {
+  std::sort(heads->begin(), heads->end(), [](const OutboxHead& a, const OutboxHead& b) { return a.id < b.id; });
+  for (const OutboxHead& head : *heads) {
     if (out_inflight_.size() >= kMaxInflight || stopping_) break;
-    int64_t id = heads->int64(i, 0);
-    std::string peer = heads->text(i, 1);
-    if (busy.count(id) || heads->int64(i, 5) > now) continue;  // in flight, or its retry is not due
+    int64_t id = head.id;
+    std::string peer = head.peer;
+    if (busy.count(id) || head.next_at > now) continue;  // in flight, or its retry is not due
     auto bo = peer_backoff_until_.find(peer);
     if (bo != peer_backoff_until_.end() && bo->second > now) continue;
-    std::string event_id = heads->text(i, 2), sender = heads->text(i, 4);
-    json body = json::parse(heads->view(i, 3), nullptr, false);
+    std::string event_id = head.event_id, sender = head.sender;
+    json body = json::parse(head.body, nullptr, false);
     std::string msg = NewMsgId();
     out_inflight_[msg] = OutItem{id, peer, sender, event_id, now};
     lock.unlock();
@@ -310,12 +271,12 @@ void Federation::SendOutboxHeads(std::unique_lock<std::mutex>& lock, int64_t now
       bool retry = !ok && Retryable(answer);
       if (ok) {
         int64_t seq = answer.contains("seq") && answer["seq"].is_number_integer() ? answer["seq"].get<int64_t>() : 0;
-        (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxDone, {id, seq}); });
+        (void)store_.OutboxDone(id, seq);
       } else if (retry) {
-        (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetry, {id, NowMs(), StrOr(answer, "message", "")}); });
+        (void)store_.OutboxRetry(id, NowMs(), StrOr(answer, "message", ""));
       } else {
         LogWarn("home node refused an event", {{"peer", peer}, {"event_id", event_id}, {"answer", answer.dump()}});
-        (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRefused, {id, StrOr(answer, "message", "refused")}); });
+        (void)store_.OutboxRefused(id, StrOr(answer, "message", "refused"));
       }
       if (!retry) OnSendAnswer(event_id, ok, answer);
       std::lock_guard<std::mutex> l(mu_);

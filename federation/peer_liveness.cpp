@@ -18,24 +18,11 @@
 #include "node/common/encoding.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
-#include "node/db/pg.h"
 
 namespace gc {
 
 using nlohmann::json;
 using namespace wire;
-
-namespace {
-
-GC_SQL(kOutboxRetryPeer, "UPDATE fed_outbox SET next_at = 0 WHERE peer = $1 AND state = 'pending'");
-GC_SQL(kQueueDepth,
-       "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
-       "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
-GC_SQL(kOutboxDepth,
-       "SELECT peer, count(*) FILTER (WHERE state = 'pending'), min(created_at) FILTER (WHERE state = 'pending'), "
-       "count(*) FILTER (WHERE state = 'refused') FROM fed_outbox GROUP BY peer");
-
-}  // namespace
 
 Status Federation::Hello(const std::string& name) {
   if (!IsValidServerName(name)) return Error::Invalid("name must be a server name");
@@ -121,7 +108,7 @@ void Federation::PeerAlive(const std::string& peer) {
 }
 
 void Federation::RetryPeer(const std::string& name) {
-  (void)db_.With([&](PgConn& c) { return c.Exec(kOutboxRetryPeer, {name}); });
+  (void)store_.OutboxRetryNow(name);
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, t] : tracks_) {
@@ -146,21 +133,21 @@ void Federation::RetryPeer(const std::string& name) {
 }
 
 Result<json> Federation::PeersJson() {
-  auto depth = db_.With([](PgConn& c) { return c.Exec(kQueueDepth); });
+  auto depth = store_.PushDepths();
   if (!depth.ok()) return depth.error();
-  auto out = db_.With([](PgConn& c) { return c.Exec(kOutboxDepth); });
+  auto out = store_.OutboxDepths();
   if (!out.ok()) return out.error();
   std::map<std::string, json> extra;
-  for (int i = 0; i < depth->rows(); ++i) {
-    extra[depth->text(i, 0)]["push_queue"] = depth->int64(i, 1);
-    extra[depth->text(i, 0)]["groups"] = depth->int64(i, 2);
+  for (const PeerPushDepth& d : *depth) {
+    extra[d.peer]["push_queue"] = d.push_queue;
+    extra[d.peer]["groups"] = d.groups;
   }
   int64_t now = NowMs();
-  for (int i = 0; i < out->rows(); ++i) {
-    json& e = extra[out->text(i, 0)];
-    e["outbox_pending"] = out->int64(i, 1);
-    e["outbox_lag_ms"] = out->is_null(i, 2) ? 0 : now - out->int64(i, 2);
-    e["outbox_refused"] = out->int64(i, 3);
+  for (const PeerOutboxDepth& d : *out) {
+    json& e = extra[d.peer];
+    e["outbox_pending"] = d.pending;
+    e["outbox_lag_ms"] = d.oldest_pending_at ? now - *d.oldest_pending_at : 0;
+    e["outbox_refused"] = d.refused;
   }
   std::set<std::string> backing_off;
   {

@@ -8,7 +8,6 @@
 #include "node/common/address.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
-#include "node/db/pg.h"
 #include "node/identity/node_keys.h"
 #include "services/groups/group_log.h"
 #include "services/groups/signed_log/canonical_json.h"
@@ -18,38 +17,6 @@
 namespace gc {
 
 using nlohmann::json;
-
-namespace {
-
-GC_SQL(kLoadPeers,
-       "SELECT name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen, admin_state, "
-       "key_conflict, last_error FROM fed_peers");
-GC_SQL(kInsertPeer,
-       "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen) "
-       "VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (name) DO UPDATE SET identity_key = EXCLUDED.identity_key, "
-       "key_id = EXCLUDED.key_id, transport_key = EXCLUDED.transport_key, endpoint = EXCLUDED.endpoint, "
-       "last_seen = EXCLUDED.last_seen, key_conflict = NULL "
-       // A row an admin created (block/allow before first contact) has no key yet.
-       "WHERE fed_peers.identity_key = EXCLUDED.identity_key OR fed_peers.identity_key = ''");
-GC_SQL(kKeyConflict, "UPDATE fed_peers SET key_conflict = $2 WHERE name = $1");
-// Accepting a changed key forgets the pinned one: the key the peer presents
-// on its next contact is pinned (with its current transport key).
-GC_SQL(kAcceptKey,
-       "UPDATE fed_peers SET identity_key = '', key_conflict = NULL WHERE name = $1 AND key_conflict IS NOT NULL");
-GC_SQL(kSetAdminState,
-       "INSERT INTO fed_peers (name, identity_key, key_id, transport_key, endpoint, first_seen, last_seen, admin_state) "
-       "VALUES ($1, '', '', '', '', $3, 0, $2) ON CONFLICT (name) DO UPDATE SET admin_state = EXCLUDED.admin_state");
-GC_SQL(kPinned, "SELECT identity_key, key_id FROM fed_peers WHERE name = $1");
-GC_SQL(kRetireKey,
-       "INSERT INTO fed_peer_keys (name, key_id, key, retired_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING");
-GC_SQL(kRotate,
-       "UPDATE fed_peers SET identity_key = $2, key_id = $3, transport_key = $4, endpoint = $5, last_seen = $6, "
-       "key_conflict = NULL WHERE name = $1 AND identity_key = $7");
-GC_SQL(kLoadOldKeys, "SELECT name, key_id, key FROM fed_peer_keys");
-GC_SQL(kTouch, "UPDATE fed_peers SET last_seen = $2 WHERE name = $1");
-GC_SQL(kRecordError, "UPDATE fed_peers SET last_error = $2 WHERE name = $1");
-
-}  // namespace
 
 Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& base_url,
                                    const OutboundPolicy& policy) {
@@ -103,8 +70,8 @@ Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& b
   return p;
 }
 
-PeerDirectory::PeerDirectory(PgPool& db, const Config& c)
-    : db_(db),
+PeerDirectory::PeerDirectory(PeerStore& store, const Config& c)
+    : store_(store),
       self_(c.node.name),
       policy_(c.federation.policy),
       allow_(c.federation.allow.begin(), c.federation.allow.end()),
@@ -112,31 +79,13 @@ PeerDirectory::PeerDirectory(PgPool& db, const Config& c)
       resolve_(c.federation.resolve) {}
 
 Status PeerDirectory::Load() {
-  auto r = db_.With([](PgConn& c) { return c.Exec(kLoadPeers); });
-  if (!r.ok()) return r.error();
-  auto old = db_.With([](PgConn& c) { return c.Exec(kLoadOldKeys); });
+  auto peers = store_.LoadPeers();
+  if (!peers.ok()) return peers.error();
+  auto old = store_.LoadRetiredKeys();
   if (!old.ok()) return old.error();
   std::lock_guard<std::mutex> lock(mu_);
-  for (int i = 0; i < old->rows(); ++i) {
-    auto k = DecodeBase64Url(old->text(i, 2));
-    if (k.ok()) old_keys_[old->text(i, 0)][old->text(i, 1)] = *k;
-  }
-  for (int i = 0; i < r->rows(); ++i) {
-    PeerInfo p;
-    p.name = r->text(i, 0);
-    auto id = DecodeBase64Url(r->text(i, 1));
-    auto tk = DecodeBase64Url(r->text(i, 3));
-    p.identity_key = id.ok() ? *id : "";
-    p.key_id = r->text(i, 2);
-    p.transport_key = tk.ok() ? *tk : "";
-    p.endpoint = r->text(i, 4);
-    p.first_seen = r->int64(i, 5);
-    p.last_seen = r->int64(i, 6);
-    p.admin_state = r->text(i, 7);
-    p.key_conflict = r->opt_text(i, 8);
-    p.last_error = r->opt_text(i, 9);
-    peers_[p.name] = p;
-  }
+  for (const RetiredPeerKey& k : *old) old_keys_[k.name][k.key_id] = k.key;
+  for (PeerInfo& p : *peers) peers_[p.name] = std::move(p);
   return OkStatus();
 }
 
@@ -215,31 +164,25 @@ Result<PeerInfo> PeerDirectory::Resolve(const std::string& name) {
 
 Result<PeerInfo> PeerDirectory::Pin(const PeerInfo& f) {
   int64_t now = NowMs();
-  std::string id = Base64Url(f.identity_key), tk = Base64Url(f.transport_key);
+  std::string id = Base64Url(f.identity_key);
   std::optional<std::pair<std::string, std::string>> retired;  // (key id, key) handed over
-  auto st = db_.With([&](PgConn& c) -> Result<bool> {
-    auto r = c.Exec(kInsertPeer, {f.name, id, f.key_id, tk, f.endpoint, now});
-    if (!r.ok()) return r.error();
-    if (r->affected() > 0) return true;
+  auto st = [&]() -> Result<bool> {
+    auto pinned = store_.Pin(f, now);
+    if (!pinned.ok() || *pinned) return pinned;
     // A different key: accepted only if the pinned key handed over to it.
-    auto pinned = c.Exec(kPinned, {f.name});
-    if (!pinned.ok()) return pinned.error();
-    if (pinned->rows() > 0 && !f.rotation_signature.empty() && f.rotation_old_key_id == pinned->text(0, 1)) {
-      auto old_key = DecodeBase64Url(pinned->text(0, 0));
+    auto held = store_.Pinned(f.name);
+    if (!held.ok()) return held.error();
+    if (*held && !f.rotation_signature.empty() && f.rotation_old_key_id == (*held)->key_id) {
       std::string bytes = RotationBytes(f.name, f.rotation_old_key_id, f.key_id, id);
-      if (old_key.ok() && VerifyBytes(bytes, f.rotation_signature, *old_key)) {
-        auto keep = c.Exec(kRetireKey, {f.name, pinned->text(0, 1), pinned->text(0, 0), now});
-        if (!keep.ok()) return keep.error();
-        auto up = c.Exec(kRotate, {f.name, id, f.key_id, tk, f.endpoint, now, pinned->text(0, 0)});
-        if (!up.ok()) return up.error();
-        retired = std::make_pair(pinned->text(0, 1), *old_key);
+      if (VerifyBytes(bytes, f.rotation_signature, (*held)->key)) {
+        GC_TRY(store_.Rotate(f, **held, now));
+        retired = std::make_pair((*held)->key_id, (*held)->key);
         return true;
       }
     }
-    auto k = c.Exec(kKeyConflict, {f.name, id});
-    if (!k.ok()) return k.error();
+    GC_TRY(store_.MarkKeyConflict(f.name, f.identity_key));
     return false;
-  });
+  }();
   if (!st.ok()) return st.error();
   std::lock_guard<std::mutex> lock(mu_);
   PeerInfo& p = peers_[f.name];
@@ -321,8 +264,7 @@ std::map<std::string, std::map<std::string, std::string>> PeerDirectory::AllKeys
 
 Status PeerDirectory::SetAdminState(const std::string& name, const std::string& state) {
   if (!IsValidServerName(name) || name == self_) return Error::Invalid("not a peer server name");
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kSetAdminState, {name, state, NowMs()}); });
-  if (!r.ok()) return r.error();
+  GC_TRY(store_.SetAdminState(name, state, NowMs()));
   std::lock_guard<std::mutex> lock(mu_);
   auto& p = peers_[name];
   if (p.name.empty()) {
@@ -334,9 +276,9 @@ Status PeerDirectory::SetAdminState(const std::string& name, const std::string& 
 }
 
 Status PeerDirectory::AcceptNewKey(const std::string& name) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kAcceptKey, {name}); });
-  if (!r.ok()) return r.error();
-  if (r->affected() == 0) return Error::NotFound("no changed key to accept for " + name);
+  auto accepted = store_.AcceptNewKey(name);
+  if (!accepted.ok()) return accepted.error();
+  if (!*accepted) return Error::NotFound("no changed key to accept for " + name);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = peers_.find(name);
   if (it != peers_.end()) {  // re-resolved and re-pinned on next contact; blocks and allows stay
@@ -362,7 +304,7 @@ void PeerDirectory::Touch(const std::string& name) {
 }
 
 void PeerDirectory::RecordError(const std::string& name, const std::string& error) {
-  (void)db_.With([&](PgConn& c) { return c.Exec(kRecordError, {name, error}); });
+  (void)store_.RecordError(name, error);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = peers_.find(name);
   if (it != peers_.end()) it->second.last_error = error;
@@ -375,7 +317,7 @@ void PeerDirectory::FlushContacts() {
     for (const auto& n : touched_) todo[n] = peers_[n].last_seen;
     touched_.clear();
   }
-  for (const auto& [n, t] : todo) (void)db_.With([&](PgConn& c) { return c.Exec(kTouch, {n, t}); });
+  for (const auto& [n, t] : todo) (void)store_.Touch(n, t);
 }
 
 }  // namespace gc

@@ -1,7 +1,7 @@
 // PeerDirectory: the nodes this node federates with (spec/federation.md
 // section 2). A peer is resolved through federation.resolve (name -> base
 // URL) or https://NAME, by fetching /.well-known/groupchat/node and checking
-// its self-signature; its identity key is pinned in fed_peers on first
+// its self-signature; its identity key is pinned (PeerStore) on first
 // contact, and a later different key is refused, logged and kept for the
 // admin to see. Admission: names in federation.deny and peers an admin
 // blocked are refused; under policy allowlist only federation.allow and
@@ -19,26 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "federation/peer_store.h"
 #include "node/common/result.h"
 
 namespace gc {
 
-class PgPool;
 struct Config;
-
-struct PeerInfo {
-  std::string name;
-  std::string identity_key;   // 32 raw bytes
-  std::string key_id;
-  std::string transport_key;  // 32 raw bytes
-  std::string endpoint;       // tcp://host:port
-  int64_t first_seen = 0, last_seen = 0;
-  std::string admin_state;    // "", "allowed", "blocked"
-  std::optional<std::string> key_conflict;
-  std::optional<std::string> last_error;
-  // From a fetched document: the hand-over from the previous key, if any.
-  std::string rotation_old_key_id, rotation_signature;
-};
 
 struct OutboundPolicy;
 
@@ -49,8 +35,8 @@ Result<PeerInfo> FetchNodeDocument(const std::string& name, const std::string& b
 
 class PeerDirectory {
  public:
-  PeerDirectory(PgPool& db, const Config& config);
-  // Loads pinned peers from the database.
+  PeerDirectory(PeerStore& store, const Config& config);
+  // Loads pinned peers from the store.
   Status Load();
 
   // The pinned peer, resolving (and pinning) it on first contact. kForbidden
@@ -90,7 +76,7 @@ class PeerDirectory {
   // names in federation.resolve.
   OutboundPolicy PolicyFor(const std::string& name, int deadline_ms) const;
 
-  PgPool& db_;
+  PeerStore& store_;
   std::string self_;
   std::string policy_;
   std::set<std::string> allow_, deny_;

@@ -26,22 +26,12 @@
 #include "node/common/address.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
-#include "node/db/pg.h"
 #include "services/groups/signed_log/chain.h"
 
 namespace gc {
 
 using nlohmann::json;
 using namespace wire;
-
-namespace {
-
-GC_SQL(kEntryHashAt, "SELECT entry_hash FROM events WHERE group_id = $1 AND seq = $2");
-GC_SQL(kTxnFromOutbox,
-       "UPDATE events e SET txn_id = o.txn_id FROM fed_outbox o WHERE o.event_id = e.event_id "
-       "AND e.group_id = $1 AND e.seq > $2 AND o.txn_id IS NOT NULL AND e.txn_id IS NULL");
-
-}  // namespace
 
 void Federation::HandleEntries(const std::string& peer, const std::string& re, const json& body, bool snapshot) {
   if (!IsStr(body, "group_id") || !body.contains("entries")) {
@@ -126,9 +116,9 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
   for (const json* e : held) {
     if (!IsInt(*e, "seq") || !IsStr(*e, "event_id") || !IsStr(*e, "prev") || !IsInt(*e, "home_ts")) continue;
     auto hash = EntryHash(group_id, (*e)["seq"], (*e)["prev"], (*e)["event_id"], (*e)["home_ts"]);
-    auto stored = db_.With([&](PgConn& c) { return c.Exec(kEntryHashAt, {*row, (*e)["seq"].get<int64_t>()}); });
-    if (!hash.ok() || !stored.ok() || stored->rows() == 0) continue;
-    if (stored->opt_text(0, 0).value_or(*hash) != *hash) {
+    auto stored = store_.EntryHashAt(*row, (*e)["seq"].get<int64_t>());
+    if (!hash.ok() || !stored.ok() || !*stored) continue;
+    if (**stored != *hash) {
       ++forks;
       ++rejected;
       LogError("federation fork: the home sent a different entry for a seq this node holds",
@@ -231,7 +221,7 @@ void Federation::Applied(int64_t row, const std::string& group_id, int64_t befor
   }
   entries_applied += applied->size();
   bool own = std::any_of(applied->begin(), applied->end(), [&](const GroupEvent& e) { return e.origin == self_; });
-  if (own) (void)db_.With([&](PgConn& c) { return c.Exec(kTxnFromOutbox, {row, before}); });
+  if (own) (void)store_.TxnIdsFromOutbox(row, before);
   auto now_last = log_.Read(row, [](const GroupState& st) { return st.last_seq; });
   {
     std::lock_guard<std::mutex> lock(mu_);

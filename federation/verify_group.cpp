@@ -4,7 +4,8 @@
 
 #include <map>
 
-#include "node/db/pg.h"
+#include "federation/federation_store.h"
+#include "federation/peer_store.h"
 #include "node/identity/node_keys.h"
 #include "services/groups/signed_log/canonical_json.h"
 #include "services/groups/signed_log/chain.h"
@@ -16,14 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-GC_SQL(kGroup, "SELECT id, server, head_hash, base_seq, last_seq FROM groups WHERE address = $1 AND deleted_at IS NULL");
-GC_SQL(kPeerKeys,
-       "SELECT name, key_id, identity_key FROM fed_peers WHERE identity_key <> '' "
-       "UNION ALL SELECT name, key_id, key FROM fed_peer_keys");
-GC_SQL(kPage,
-       "SELECT seq, event_id, type, sender, origin, origin_ts, nonce, content_hash, relates_to, content::text, "
-       "home_ts, prev_hash, entry_hash, signatures::text, origin_signatures::text FROM events "
-       "WHERE group_id = $1 AND seq > $2 ORDER BY seq LIMIT 2000");
+constexpr int kPageSize = 2000;
 
 using KeyRing = std::map<std::string, std::map<std::string, std::string>>;  // server -> key id -> key
 
@@ -50,22 +44,24 @@ bool SignedBy(const json& sigs, const std::string& server, const std::string& by
 
 }  // namespace
 
-Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const std::string& self,
-                                 const std::map<std::string, std::string>& self_keys) {
-  auto g = c.Exec(kGroup, {group_id});
-  if (!g.ok()) return g.error();
-  if (g->rows() == 0) return Error::NotFound("no such group: " + group_id);
-  int64_t row = g->int64(0, 0);
-  std::string home = g->text(0, 1), recorded_head = g->text(0, 2);
-  int64_t base = g->int64(0, 3);
+Result<VerifyReport> VerifyGroup(FederationStore& store, PeerStore& peers, const std::string& group_id,
+                                 const std::string& self, const std::map<std::string, std::string>& self_keys) {
+  auto chain = store.ChainOf(group_id);
+  if (!chain.ok()) return chain.error();
+  if (!*chain) return Error::NotFound("no such group: " + group_id);
+  int64_t row = (*chain)->row;
+  std::string home = (*chain)->home, recorded_head = (*chain)->head;
+  int64_t base = (*chain)->base_seq;
   KeyRing keys;
   keys[self] = self_keys;
-  auto pk = c.Exec(kPeerKeys);
-  if (!pk.ok()) return pk.error();
-  for (int i = 0; i < pk->rows(); ++i) {
-    auto pub = DecodeBase64Url(pk->text(i, 2));
-    if (pub.ok()) keys[pk->text(i, 0)][pk->text(i, 1)] = *pub;
+  auto pinned = peers.LoadPeers();
+  if (!pinned.ok()) return pinned.error();
+  for (const PeerInfo& p : *pinned) {
+    if (!p.identity_key.empty()) keys[p.name][p.key_id] = p.identity_key;
   }
+  auto retired = peers.LoadRetiredKeys();
+  if (!retired.ok()) return retired.error();
+  for (const RetiredPeerKey& k : *retired) keys[k.name][k.key_id] = k.key;
   VerifyReport rep;
   rep.group_id = group_id;
   rep.first_seq = base;
@@ -81,45 +77,41 @@ Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const s
   };
   int64_t after = base - 1;
   while (true) {
-    auto page = c.Exec(kPage, {row, after});
+    auto page = store.EntriesAfter(row, after, kPageSize);
     if (!page.ok()) return page.error();
-    if (page->rows() == 0) break;
-    for (int i = 0; i < page->rows(); ++i) {
-      int64_t seq = page->int64(i, 0);
-      std::string id = page->text(i, 1);
+    if (page->empty()) break;
+    for (const StoredEntry& e : *page) {
+      int64_t seq = e.seq;
+      const std::string& id = e.event_id;
       after = seq;
       if (seq != want) return broken(want, "", "entry " + std::to_string(want) + " is missing");
       ++want;
-      auto nonce = page->opt_text(i, 6), chash = page->opt_text(i, 7), ehash = page->opt_text(i, 12);
-      auto home_ts = page->opt_int64(i, 10);
-      auto prev_hash = page->opt_text(i, 11);
-      if (!nonce || !chash || !ehash || !home_ts || !prev_hash) {
+      if (!e.nonce || !e.content_hash || !e.entry_hash || !e.home_ts || !e.prev_hash) {
         return broken(seq, id, "no chain data (written before the hash chain existed)");
       }
-      ChainEvent ce{group_id, page->text(i, 2), page->text(i, 3), page->text(i, 4), page->int64(i, 5),
-                    *nonce, *chash, page->opt_text(i, 8)};
-      json content = json::parse(page->view(i, 9), nullptr, false);
+      ChainEvent ce{group_id, e.type, e.sender, e.origin, e.origin_ts, *e.nonce, *e.content_hash, e.relates_to};
+      json content = json::parse(e.content, nullptr, false);
       if (!ContentMatchesHash(ce.type, content, ce.content_hash, ce.relates_to)) {
         return broken(seq, id, "the stored content does not match its content_hash");
       }
       auto eid = EventIdOf(ce);
       if (!eid.ok() || *eid != id) return broken(seq, id, "the event id is not the hash of the stored event");
       if (first) {
-        if (base == 1 && !prev_hash->empty()) return broken(seq, id, "the first entry has a previous hash");
-        prev = *prev_hash;
+        if (base == 1 && !e.prev_hash->empty()) return broken(seq, id, "the first entry has a previous hash");
+        prev = *e.prev_hash;
         first = false;
       }
-      if (*prev_hash != prev) return broken(seq, id, "prev does not match the previous entry's hash");
-      auto bytes = CanonicalEntry(group_id, seq, *prev_hash, id, *home_ts);
+      if (*e.prev_hash != prev) return broken(seq, id, "prev does not match the previous entry's hash");
+      auto bytes = CanonicalEntry(group_id, seq, *e.prev_hash, id, *e.home_ts);
       if (!bytes.ok()) return broken(seq, id, bytes.error().message);
       std::string hash = Base64Url(Sha256(*bytes));
-      if (hash != *ehash) return broken(seq, id, "the entry hash does not match the entry");
+      if (hash != *e.entry_hash) return broken(seq, id, "the entry hash does not match the entry");
       std::string why;
-      json sigs = json::parse(page->opt_text(i, 13).value_or("null"), nullptr, false);
+      json sigs = json::parse(e.signatures.value_or("null"), nullptr, false);
       if (!SignedBy(sigs, home, *bytes, keys, &why)) return broken(seq, id, "home signature: " + why);
       if (ce.origin != home) {
         auto ebytes = CanonicalOriginEvent(ce);
-        json osigs = json::parse(page->opt_text(i, 14).value_or("null"), nullptr, false);
+        json osigs = json::parse(e.origin_signatures.value_or("null"), nullptr, false);
         if (!ebytes.ok() || !SignedBy(osigs, ce.origin, *ebytes, keys, &why)) {
           return broken(seq, id, "origin signature: " + why);
         }

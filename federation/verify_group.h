@@ -14,7 +14,8 @@
 
 namespace gc {
 
-class PgConn;
+class FederationStore;
+class PeerStore;
 
 struct VerifyReport {
   std::string group_id;
@@ -27,8 +28,8 @@ struct VerifyReport {
 
 // `self`: this node's name, `self_keys`: its identity keys, current and
 // retired (key id -> 32-byte public key). Keys of other nodes, current and
-// retired, come from fed_peers and fed_peer_keys.
-Result<VerifyReport> VerifyGroup(PgConn& c, const std::string& group_id, const std::string& self,
-                                 const std::map<std::string, std::string>& self_keys);
+// retired, come from `peers`; the stored log from `store`.
+Result<VerifyReport> VerifyGroup(FederationStore& store, PeerStore& peers, const std::string& group_id,
+                                 const std::string& self, const std::map<std::string, std::string>& self_keys);
 
 }  // namespace gc

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "federation/pg_federation_store.h"
+#include "federation/pg_peer_store.h"
 #include "federation/verify_group.h"
 #include "node/common/log.h"
 #include "node/config/config.h"
@@ -226,11 +228,11 @@ int Admin(int argc, char** argv) {
     bool created = false;
     auto keys = LoadOrCreateNodeKeys(config.node.data_dir, &created);
     if (!keys.ok()) return Fail(keys.error());
-    auto rep = (*db)->pool().With([&](PgConn& c) {
-      std::map<std::string, std::string> own = {{keys->key_id, keys->identity_public}};
-      for (const auto& o : keys->old_keys) own[o.key_id] = o.public_key;
-      return VerifyGroup(c, args.values["group"], config.node.name, own);
-    });
+    std::map<std::string, std::string> own = {{keys->key_id, keys->identity_public}};
+    for (const auto& o : keys->old_keys) own[o.key_id] = o.public_key;
+    PgFederationStore store((*db)->pool());
+    PgPeerStore peers((*db)->pool());
+    auto rep = VerifyGroup(store, peers, args.values["group"], config.node.name, own);
     if (!rep.ok()) return Fail(rep.error());
     if (!rep->ok) {
       std::cout << "BROKEN " << rep->group_id << " at seq " << rep->broken_seq

@@ -9,28 +9,26 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "admin/admin_http.h"
-#include "admin/audit_log.h"
+#include "admin/pg_audit_log.h"
 #include "admin/notifications_admin.h"
 #include "federation/federation.h"
+#include "federation/pg_federation_store.h"
+#include "federation/pg_peer_store.h"
 #include "node/identity/node_keys.h"
-#include "services/groups/signed_log/chain.h"
-#include "services/groups/signed_log/signed_event.h"
 
-#include <sodium.h>
-#include "node/common/address.h"
 #include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
 #include "node/db/migrations.h"
 #include "node/db/node_database.h"
 #include "node/db/pg.h"
+#include "node/db/pg_probe.h"
 #include "node/db/singleton_lock.h"
 #include "node/http/gateway.h"
 #include "node/http/http_server.h"
@@ -52,6 +50,7 @@
 #include "services/media/media_http.h"
 #include "services/media/pg_media_store.h"
 #include "services/media/media_service.h"
+#include "services/messaging/pg_search_index_store.h"
 #include "services/messaging/search_index.h"
 #include "services/messaging/stream_delivery.h"
 #include "services/notifications/notification_service.h"
@@ -70,11 +69,6 @@ namespace gc {
 
 namespace {
 
-// Introductions (POST /_federation/v1/hello) waiting for the fetch pool;
-// past it, 503 at once.
-constexpr size_t kMaxQueuedHellos = 16;
-GC_SQL(kPing, "SELECT 1");
-std::atomic<bool> g_db_healthy{true};
 // data_dir/media/{blobs,tmp}: created if missing; upload and re-encode
 // files left in tmp by a process that died are removed once they are an
 // hour old (younger ones may belong to another process of this node).
@@ -178,7 +172,8 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
       [self](const std::string& user) { return self->delivery_->PresenceAudience(user); }, c.stream.typing_ttl_s);
   n->delivery_ = std::make_unique<StreamDelivery>(*n->hub_, *n->log_, *n->groups_, *n->messaging_);
   n->log_->add_sink(n->delivery_.get());
-  n->search_index_ = std::make_unique<SearchIndex>(*n->log_, n->db_->pool());
+  n->search_store_ = std::make_unique<PgSearchIndexStore>(n->db_->pool());
+  n->search_index_ = std::make_unique<SearchIndex>(*n->log_, *n->search_store_);
   n->log_->add_sink(n->search_index_.get());
   n->messaging_->set_search_index(n->search_index_.get());
   n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);
@@ -221,7 +216,10 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     if (!user.empty()) self->hub_->CloseUser(user);
   });
   n->users_->set_open_sessions([self] { return self->hub_->OpenSessions(); });
-  n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, n->db_->pool(), *n->log_);
+  n->federation_store_ = std::make_unique<PgFederationStore>(n->db_->pool());
+  n->peer_store_ = std::make_unique<PgPeerStore>(n->db_->pool());
+  n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, *n->federation_store_, *n->peer_store_,
+                                                *n->log_);
   GC_TRY(n->federation_->Bind());
   n->federation_->set_services(n->groups_.get(), n->messaging_.get(), n->users_.get());
   n->log_->set_remote(n->federation_.get());
@@ -248,99 +246,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   probe.auth = false;
   probe.fast = true;
   probe.rate_limited = false;
-  // GET /.well-known/groupchat/node: the node's identity, signed by itself
-  // (spec/federation.md section 2). Built once: the keys do not change while
-  // the node runs.
-  {
-    nlohmann::json doc = {{"name", c.node.name},
-                          {"federation_endpoint",
-                           c.federation.endpoint.empty() ? n->federation_->endpoint() : c.federation.endpoint},
-                          {"public_key", Base64Url(n->keys_->identity_public)},
-                          {"key_id", n->keys_->key_id},
-                          {"transport_key", Base64Url(n->keys_->transport_public)},
-                          {"old_verify_keys", nlohmann::json::object()}};
-    for (const auto& old : n->keys_->old_keys) {
-      doc["old_verify_keys"][old.key_id] = {{"key", Base64Url(old.public_key)}, {"expired_ts", old.retired_ms}};
-    }
-    if (!n->keys_->old_keys.empty()) {
-      // The key before this one hands over to it, so that peers that pinned
-      // it follow the rotation without an admin (spec/federation.md 11).
-      const auto& prev = n->keys_->old_keys.back();
-      std::string bytes = RotationBytes(c.node.name, prev.key_id, n->keys_->key_id, Base64Url(n->keys_->identity_public));
-      doc["rotation"] = {{"old_key_id", prev.key_id}, {"signature", SignBytes(bytes, prev.secret_key)}};
-    }
-    SigningKey sk{c.node.name, n->keys_->key_id, n->keys_->identity_secret, n->keys_->identity_public};
-    auto bytes = SigningBytes(doc);
-    if (!bytes.ok()) return bytes.error();
-    unsigned char sig[crypto_sign_BYTES];
-    crypto_sign_detached(sig, nullptr, reinterpret_cast<const unsigned char*>(bytes->data()), bytes->size(),
-                         reinterpret_cast<const unsigned char*>(sk.secret_key.data()));
-    doc["signature"] = Base64Url(std::string(reinterpret_cast<char*>(sig), sizeof sig));
-    std::string body = doc.dump();
-    n->federation_->set_node_document(body);
-    router.Add("GET", "/.well-known/groupchat/node", probe, [body](RequestContext&) {
-      HttpResponse r = HttpResponse::Json(200, body);
-      r.headers.emplace_back("Cache-Control", "public, max-age=300");
-      return r;
-    });
-  }
-  // POST /_federation/v1/hello {name}: another node introduces itself before
-  // connecting over ZeroMQ; this node resolves and pins it (if admitted).
-  // Anyone may call it, so: a per-address limit, the fetch on a small pool
-  // of its own with a bounded queue (the HTTP workers never wait for it),
-  // outbound policy in PeerDirectory (public addresses only, unless the name
-  // is in federation.resolve; one deadline), and one generic answer for
-  // every failure, so that the caller learns nothing about what the node
-  // can reach (the details go to the log).
-  {
-    RouteOptions hello;
-    hello.auth = false;
-    hello.max_body = 4096;
-    Federation* fed = n->federation_.get();
-    WorkerPool* fetches = n->fetches_.get();
-    std::string fed_name = c.node.name;
-    auto per_ip = std::make_shared<RateLimiter>(0.5, 5);
-    bool limits = c.rate_limits.enabled;
-    router.AddAsync("POST", "/_federation/v1/hello", hello,
-                    [fed, fetches, fed_name, per_ip, limits](RequestContext& ctx, Respond respond) {
-      int retry = 0;
-      if (limits && !per_ip->Allow(ctx.req.remote_ip, MonotonicSeconds(), &retry)) {
-        return respond(ToHttp(Error::RateLimited(retry)));
-      }
-      auto body = ParseJsonObject(ctx.req.body);
-      if (!body.ok()) return respond(ToHttp(body.error()));
-      auto name = RequiredString(*body, "name");
-      if (!name.ok()) return respond(ToHttp(name.error()));
-      if (!IsValidServerName(*name)) return respond(ToHttp(Error::Invalid("name must be a server name")));
-      if (fetches->queued() >= kMaxQueuedHellos) {
-        return respond(ToHttp(Error::Unavailable("too many introductions in progress, retry later")));
-      }
-      fetches->Post([fed, fed_name, name = *name, respond] {
-        Status st = fed->Hello(name);
-        if (st.ok()) return respond(JsonResponse(200, {{"name", fed_name}}));
-        if (st.error().code == ErrorCode::kForbidden) {
-          return respond(ToHttp(Error::Forbidden("this node does not federate with " + name)));
-        }
-        respond(ErrorResponse(502, "peer_unreachable", "could not reach and verify " + name));
-      });
-    });
-  }
-  // GET /healthz
-  router.Add("GET", "/healthz", probe, [self](RequestContext&) {
-    bool db_ok = g_db_healthy.load();
-    nlohmann::json j = {{"status", db_ok ? "ok" : "degraded"},
-                        {"name", self->config_.node.name},
-                        {"version", GC_VERSION},
-                        {"database", db_ok ? "ok" : "unreachable"}};
-    return JsonResponse(db_ok ? 200 : 503, j);
-  });
-  // GET /metrics
-  router.Add("GET", "/metrics", probe, [self](RequestContext&) {
-    HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = self->metrics_->Render();
-    return r;
-  });
+  GC_TRY(n->AddNodeRoutes(router, probe));
   AddUserRoutes(
       router, *n->users_, c, [self](const std::string& u) { return self->hub_->IsOnline(u); },
       [self](const std::string& u) { return self->federation_->RemoteProfile(u); });
@@ -349,7 +255,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   AddNotificationRoutes(router, *n->groups_, *n->notifications_, *n->pushers_);
   AddEmailRoutes(router, *n->email_);
   AddWebPushRoutes(router, *n->webpush_);
-  n->audit_ = std::make_unique<AuditLog>(n->db_->pool());
+  n->audit_ = std::make_unique<PgAuditLog>(n->db_->pool());
   AddNotificationAdminRoutes(router, {*n->notifications_, *n->pushers_, *n->email_, *n->pusher_directory_, *n->audit_,
                                       n->notify_lock_.get()});
   // Media: blobs in the configured store, uploads staged under
@@ -429,126 +335,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
                                      static_cast<size_t>(c.limits.max_upload_bytes));
   n->http_ = std::make_unique<HttpServer>(ho, *n->gateway_);
 
-  Metrics& m = *n->metrics_;
-  PgPool* pool = &n->db_->pool();
-  HttpServer* http = n->http_.get();
-  WorkerPool* workers = n->workers_.get();
-  m.AddGauge("groupchat_db_pool_in_use", "Database connections in use.", [pool] { return pool->in_use(); });
-  m.AddGauge("groupchat_db_pool_idle", "Database connections idle.",
-             [pool] { return pool->size() - pool->in_use(); });
-  m.AddGauge("groupchat_process_resident_memory_bytes", "Resident set size of the node process.",
-             [] { return ProcessRssBytes(); });
-  m.AddGauge("groupchat_http_connections", "Open client connections.", [http] { return http->connections(); });
-  m.AddGauge("groupchat_worker_queue_depth", "Blocking tasks waiting for a worker.",
-             [workers] { return static_cast<double>(workers->queued()); });
-  StreamHub* hub = n->hub_.get();
-  StreamEndpoint* stream = n->stream_.get();
-  GroupLog* log = n->log_.get();
-  m.AddGauge("groupchat_stream_connections", "Open WebSocket streams.", [hub] { return hub->connections(); });
-  m.AddCounterFn("groupchat_stream_frames_delivered_total", "Frames handed to stream connections.",
-             [hub] { return static_cast<double>(hub->frames_delivered()); });
-  m.AddCounterFn("groupchat_handler_exceptions_total",
-                 "Exceptions that escaped a handler and were caught by the barrier (each one is a bug).",
-                 [] { return static_cast<double>(HandlerExceptions()); });
-  m.AddCounterFn("groupchat_stream_slow_consumers_dropped_total", "Streams closed because the client was too slow.",
-             [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
-  m.AddGauge("groupchat_stream_position", "Last committed stream position.",
-             [log] { return static_cast<double>(log->last_stream_pos()); });
-  SearchIndex* search = n->search_index_.get();
-  m.AddGauge("groupchat_search_index_lag", "Stream positions committed but not yet in the search index.",
-             [log, search] { return static_cast<double>(std::max<int64_t>(0, log->last_stream_pos() - search->indexed_pos())); });
-  NotificationService* notif = n->notifications_.get();
-  m.AddGauge("groupchat_notifications_backlog", "Stream positions committed but not yet made into notifications.",
-             [notif] { return static_cast<double>(notif->backlog()); });
-  m.AddGauge("groupchat_notifications_lag_seconds", "Age of the oldest commit the notification worker has not processed.",
-             [notif] { return notif->lag_seconds(); });
-  m.AddCounterFn("groupchat_notifications_made_total", "Inbox entries made.",
-                 [notif] { return static_cast<double>(notif->made.load()); });
-  m.AddCounterFn("groupchat_notifications_withdrawn_total", "Inbox entries withdrawn (their message was deleted).",
-                 [notif] { return static_cast<double>(notif->withdrawn.load()); });
-  m.AddCounterFn("groupchat_notifications_failures_total", "Rounds of the notification worker that failed and were retried.",
-                 [notif] { return static_cast<double>(notif->failures.load()); });
-  PushSender* push = n->pushers_.get();
-  m.AddGauge("groupchat_push_queue_length", "Pushes owed to pushers, webhook and Web Push (as of the sender's last look).",
-             [push] { return static_cast<double>(push->queued()); });
-  m.AddCounterFn("groupchat_push_delivered_total", "Webhook and Web Push POSTs answered 2xx.",
-                 [push] { return static_cast<double>(push->delivered()); });
-  m.AddCounterFn("groupchat_push_failed_total", "Webhook and Web Push POSTs that failed (retried or dropped).",
-                 [push] { return static_cast<double>(push->failed()); });
-  m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
-                 [push] { return static_cast<double>(push->removed()); });
-  // The same per kind of pusher (no labels in this registry: one name each).
-  for (auto [kind, counts] : {std::pair<const char*, PushSender::Counts*>{"webhook", &push->webhook},
-                              std::pair<const char*, PushSender::Counts*>{"webpush", &push->webpush}}) {
-    std::string k = kind, what = k == "webpush" ? "Web Push" : "Webhook";
-    m.AddGauge("groupchat_" + k + "_queue_length", what + " pushes owed (as of the sender's last look).",
-               [counts] { return static_cast<double>(counts->queued.load()); });
-    m.AddCounterFn("groupchat_" + k + "_delivered_total", what + " POSTs answered 2xx.",
-                   [counts] { return static_cast<double>(counts->delivered.load()); });
-    m.AddCounterFn("groupchat_" + k + "_failed_total", what + " POSTs that failed (retried or dropped).",
-                   [counts] { return static_cast<double>(counts->failed.load()); });
-    m.AddCounterFn("groupchat_" + k + "_retried_total", what + " POSTs that failed and are tried again later.",
-                   [counts] { return static_cast<double>(counts->retried.load()); });
-  }
-  EmailNotifier* email = n->email_.get();
-  m.AddGauge("groupchat_email_pending", "Mentions and replies waiting to be mailed (as of the sender's last look).",
-             [email] { return static_cast<double>(email->pending()); });
-  m.AddCounterFn("groupchat_email_sent_total", "Mails the SMTP server accepted.",
-                 [email] { return static_cast<double>(email->sent.load()); });
-  m.AddCounterFn("groupchat_email_failed_total", "Mail attempts that failed (retried or dropped).",
-                 [email] { return static_cast<double>(email->failed.load()); });
-  m.AddCounterFn("groupchat_email_retried_total", "Mail attempts that failed and are tried again later.",
-                 [email] { return static_cast<double>(email->retried.load()); });
-  m.AddCounterFn("groupchat_email_dropped_total", "Mails given up: refused by the server, or too many attempts.",
-                 [email] { return static_cast<double>(email->dropped.load()); });
-  SingletonLock* lock = n->notify_lock_.get();
-  m.AddGauge("groupchat_notifications_singleton_held",
-             "1 if this process runs the notification worker, pushers and email (one process of a node does).",
-             [lock] { return lock->held() ? 1.0 : 0.0; });
-  Federation* fed = n->federation_.get();
-  m.AddCounterFn("groupchat_federation_entries_applied_total", "Remote entries appended to replicas.",
-                 [fed] { return static_cast<double>(fed->entries_applied.load()); });
-  m.AddCounterFn("groupchat_federation_entries_pushed_total", "Entries acknowledged by peers.",
-                 [fed] { return static_cast<double>(fed->entries_pushed.load()); });
-  m.AddCounterFn("groupchat_federation_rejected_total", "Federation frames and entries refused.",
-                 [fed] { return static_cast<double>(fed->rejected.load()); });
-  m.AddCounterFn("groupchat_federation_forks_total", "Entries refused because they rewrote a seq already held.",
-                 [fed] { return static_cast<double>(fed->forks.load()); });
-  m.AddCounterFn("groupchat_federation_connections_refused_total", "Federation connections the ZAP handler refused.",
-                 [fed] { return static_cast<double>(fed->transport().zap_denied.load()); });
-  MediaService* media = n->media_.get();
-  m.AddCounterFn("groupchat_media_uploads_total", "Media uploads stored.",
-                 [media] { return static_cast<double>(media->uploads.load()); });
-  m.AddCounterFn("groupchat_media_upload_bytes_total", "Bytes of media stored by uploads (after re-encoding).",
-                 [media] { return static_cast<double>(media->upload_bytes.load()); });
-  m.AddCounterFn("groupchat_media_uploads_refused_total", "Uploads refused (bad input, quota, overload, store).",
-                 [media] { return static_cast<double>(media->uploads_refused.load()); });
-  m.AddCounterFn("groupchat_media_store_errors_total", "Media store reads and writes that failed.",
-                 [media] { return static_cast<double>(media->store_errors.load()); });
-  m.AddCounterFn("groupchat_media_thumbnails_total", "Thumbnails made.",
-                 [media] { return static_cast<double>(media->thumbnails_made.load()); });
-  m.AddCounterFn("groupchat_media_thumbnail_seconds_total", "Time spent making thumbnails.",
-                 [media] { return static_cast<double>(media->thumbnail_micros.load()) / 1e6; });
-  m.AddCounterFn("groupchat_media_removed_total", "Uploads removed by the sweep (unreferenced or past retention).",
-                 [media] { return static_cast<double>(media->removed.load()); });
-  m.AddGauge("groupchat_media_queue_depth", "Uploads waiting for an image worker.",
-             [media] { return static_cast<double>(media->queued()); });
-  m.AddCounterFn("groupchat_media_remote_fetches_total", "Fetches of other nodes' media from their origin.",
-                 [media] { return static_cast<double>(media->remote_fetches.load()); });
-  m.AddCounterFn("groupchat_media_remote_fetch_failures_total",
-                 "Fetches of other nodes' media that failed (refused, origin unreachable, checks failed).",
-                 [media] { return static_cast<double>(media->remote_fetch_failures.load()); });
-  m.AddCounterFn("groupchat_media_remote_invalid_total",
-                 "Fetches refused because the origin's bytes failed the checks (size, sha256, chunks).",
-                 [media] { return static_cast<double>(media->remote_invalid.load()); });
-  m.AddCounterFn("groupchat_media_remote_evicted_total", "Cached remote media evicted (media.remote_cache_bytes).",
-                 [media] { return static_cast<double>(media->remote_evicted.load()); });
-  m.AddCounterFn("groupchat_media_served_to_peers_total", "Media fetches by other nodes served (first chunks).",
-                 [media] { return static_cast<double>(media->served_to_peers.load()); });
-  m.AddCounterFn("groupchat_media_chunks_to_peers_total", "media.fetch chunks answered to other nodes.",
-                 [media] { return static_cast<double>(media->chunks_to_peers.load()); });
-  m.AddGauge("groupchat_uptime_seconds", "Seconds since the node started.",
-             [self] { return MonotonicSeconds() - self->started_at_; });
+  n->RegisterMetrics();
   return n;
 }
 
@@ -643,9 +430,9 @@ void Node::Housekeeping() {
       LogWarn("media sweep failed", {{"error", swept.error().message}});
     }
   }
-  auto r = db_->pool().With([](PgConn& c) { return c.Exec(kPing); });
+  Status r = PingDatabase(db_->pool());
   bool ok = r.ok();
-  if (ok != g_db_healthy.exchange(ok)) {
+  if (ok != db_healthy_.exchange(ok)) {
     if (ok) LogInfo("database reachable again");
     else LogError("database unreachable", {{"error", r.error().message}});
   }

@@ -2,6 +2,7 @@
 // wires them explicitly, and owns their lifetimes (destroyed in reverse).
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "node/common/result.h"
@@ -12,6 +13,7 @@ namespace gc {
 class NodeDatabase;
 class Metrics;
 class Router;
+struct RouteOptions;
 class Gateway;
 class HttpServer;
 class WorkerPool;
@@ -23,6 +25,9 @@ class GroupLog;
 class Federation;
 class GroupService;
 class SearchIndex;
+class SearchIndexStore;
+class FederationStore;
+class PeerStore;
 class MessagingService;
 class MessageStore;
 class UserStore;
@@ -54,6 +59,11 @@ class Node {
  private:
   Node() = default;
   void Housekeeping();
+  // The node's own routes: its identity document, introductions, probes
+  // (node_routes.cpp).
+  Status AddNodeRoutes(Router& router, const RouteOptions& probe);
+  // Every gauge and counter of GET /metrics (node_metrics.cpp).
+  void RegisterMetrics();
 
   Config config_;
   std::unique_ptr<NodeDatabase> db_;
@@ -70,7 +80,10 @@ class Node {
   std::unique_ptr<GroupService> groups_;
   std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<MessagingService> messaging_;
+  std::unique_ptr<SearchIndexStore> search_store_;
   std::unique_ptr<SearchIndex> search_index_;
+  std::unique_ptr<FederationStore> federation_store_;  // used by federation_: destroyed after it
+  std::unique_ptr<PeerStore> peer_store_;
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
@@ -92,6 +105,8 @@ class Node {
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<HttpServer> http_;
   double started_at_ = 0;
+  // The last health check reached the database (Housekeeping; GET /healthz).
+  std::atomic<bool> db_healthy_{true};
 };
 
 // Blocks SIGTERM and SIGINT in the calling thread (and so in every thread it

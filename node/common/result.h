@@ -1,8 +1,10 @@
 // Result<T>: the value of an operation or the reason it failed.
 //
 // Every service call returns one. The error codes are deliberately few; each
-// adapter (HTTP, federation, CLI) maps them to its own vocabulary in one place
-// (see node/http/http_error.h for the HTTP mapping).
+// adapter (HTTP, federation, CLI) maps them to its own vocabulary in one place:
+// for clients ClientErrorOf (node/common/client_error.h, used by ToHttp in
+// node/http/json_body.h and by the stream), for peers ErrorCodeName
+// (federation/wire.h).
 #pragma once
 
 #include <optional>

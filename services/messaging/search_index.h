@@ -28,12 +28,11 @@
 
 namespace gc {
 
-class PgConn;
-class PgPool;
+class SearchIndexStore;
 
 class SearchIndex : public EventSink {
  public:
-  SearchIndex(GroupLog& log, PgPool& db);
+  SearchIndex(GroupLog& log, SearchIndexStore& store);
   ~SearchIndex() override;  // Stop()
 
   // Reads the cursor and starts the indexer thread (after GroupLog::Start).
@@ -45,11 +44,6 @@ class SearchIndex : public EventSink {
   bool WaitIndexed(int64_t pos, int timeout_ms);
   int64_t indexed_pos() const { return indexed_.load(); }
 
-  // Brings event_search up to date for the events with lo <= stream_pos <=
-  // hi, inside the caller's transaction (backfilled history, which has
-  // negative positions below the cursor, uses this directly).
-  static Status IndexRange(PgConn& c, int64_t lo, int64_t hi);
-
   void Publish(const GroupEvent&, const std::vector<std::string>&, const std::vector<std::string>&) override {}
   void EndBatch() override;
 
@@ -57,7 +51,7 @@ class SearchIndex : public EventSink {
   void Loop();
 
   GroupLog& log_;
-  PgPool& db_;
+  SearchIndexStore& store_;
   std::atomic<int64_t> indexed_{0};
   std::mutex mu_;
   std::condition_variable wake_;     // new events, an urgent wait, or stop

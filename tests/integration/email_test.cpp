@@ -38,6 +38,21 @@ std::string EmailYaml(const SmtpSink& sink, int delay_s) {
          "\n    public_url: \"" + kPublicUrl + "\"\n";
 }
 
+// On `c`'s node: a new user `a` and a group of theirs that a new user `b`,
+// with the profile email <b_prefix>@example.test, has joined.
+struct MailablePair {
+  TestUser a, b;
+  std::string group;
+};
+MailablePair NewMailablePair(HttpClient& c, const char* a_prefix, const char* b_prefix) {
+  MailablePair p{RegisterUser(c, a_prefix), RegisterUser(c, b_prefix), ""};
+  auto r = c.Patch("/api/v1/me", {{"email", std::string(b_prefix) + "@example.test"}}, p.b.token);
+  EXPECT_EQ(r.status, 200) << r.body;
+  p.group = CreateGroup(c, p.a.token);
+  JoinGroup(c, p.b.token, p.group);
+  return p;
+}
+
 class EmailTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -65,9 +80,7 @@ class EmailTest : public ::testing::Test {
 
   std::string GroupWith(const TestUser& owner, std::vector<const TestUser*> members, json extra = json::object()) {
     std::string g = CreateGroup(c_, owner.token, std::move(extra));
-    for (auto* m : members) {
-      EXPECT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), m->token).status, 200);
-    }
+    for (auto* m : members) JoinGroup(c_, m->token, g);
     return g;
   }
   json Mention(const TestUser& from, const std::string& g, const TestUser& to, const std::string& text) {
@@ -323,10 +336,7 @@ TEST(EmailDurability, MentionAcknowledgedBeforeSigkillIsStillMailedOnce) {
   SmtpSink sink;
   auto node = StartNodeWith(EmailYaml(sink, 1));
   HttpClient c(node->http_port());
-  TestUser a = RegisterUser(c, "ka"), b = RegisterUser(c, "kb");
-  ASSERT_EQ(c.Patch("/api/v1/me", {{"email", "kb@example.test"}}, b.token).status, 200);
-  std::string g = CreateGroup(c, a.token);
-  ASSERT_EQ(c.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token).status, 200);
+  auto [a, b, g] = NewMailablePair(c, "ka", "kb");
   SendMessage(c, a.token, g, "before the crash " + b.id);  // 201 received
   node->Kill();
   node->Start();
@@ -347,10 +357,7 @@ TEST(EmailDurability, SmtpServerDownIsRetriedLaterAndTheNodeKeepsServing) {
   int port = sink.port();
   auto node = StartNodeWith(EmailYaml(sink, 0));
   HttpClient c(node->http_port());
-  TestUser a = RegisterUser(c, "da"), b = RegisterUser(c, "db");
-  ASSERT_EQ(c.Patch("/api/v1/me", {{"email", "db@example.test"}}, b.token).status, 200);
-  std::string g = CreateGroup(c, a.token);
-  ASSERT_EQ(c.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token).status, 200);
+  auto [a, b, g] = NewMailablePair(c, "da", "db");
   sink.Stop();
   SendMessage(c, a.token, g, "while the server is down " + b.id);
   // Wait until the node has tried and failed at least once.

@@ -11,12 +11,14 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 
 #include "tests/harness/harness.h"
 #include "tests/support/api.h"
 #include "tests/support/loopback_listener.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -137,34 +139,49 @@ std::string Hmac(const std::string& secret, const std::string& body) {
   return std::string("sha256=") + hex;
 }
 
-class WebhooksTest : public ::testing::Test {
+class WebhooksTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
-    node_ = StartNodeWith("rate_limits:\n  enabled: false\nnotifications:\n  allow_private_endpoints: true\n").release();
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    StartNode(std::string(kNoRateLimits) + "notifications:\n  allow_private_endpoints: true\n");
   }
   json Pushers(const TestUser& u) {
     auto r = c_.Get("/api/v1/me/pushers", u.token);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json()["pushers"];
   }
-  static NodeProcess* node_;
-  HttpClient c_{node_->http_port()};
+  // `a` and `b` in a new group of a's, b with a webhook pusher to `rx`.
+  struct Members {
+    TestUser a, b;
+    std::string group;
+  };
+  Members MembersWithWebhook(const WebhookReceiver& rx) {
+    Members m{NewUser("w"), NewUser("w"), ""};
+    m.group = NewGroup(m.a);
+    JoinGroup(c_, m.b.token, m.group);
+    auto reg = c_.Post("/api/v1/me/pushers", {{"kind", "webhook"}, {"url", rx.url()}}, m.b.token);
+    EXPECT_EQ(reg.status, 201) << reg.body;
+    return m;
+  }
+  // u's first pusher once `done` holds for it, or as it is after `within`
+  // (the sender records an answer after it got it).
+  json WaitPusher(const TestUser& u, const std::function<bool(const json&)>& done,
+                  std::chrono::seconds within = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + within;
+    json p;
+    do {
+      p = Pushers(u)[0];
+      if (done(p)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < deadline);
+    return p;
+  }
 };
-NodeProcess* WebhooksTest::node_ = nullptr;
 
 TEST_F(WebhooksTest, PostsTheSignedEntryAndShowsTheSuccess) {
   WebhookReceiver rx;
-  TestUser a = RegisterUser(c_, "w"), b = RegisterUser(c_, "w");
-  std::string g = CreateGroup(c_, a.token);
-  ASSERT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), b.token).status, 200);
+  TestUser a = NewUser("w"), b = NewUser("w");
+  std::string g = NewGroup(a);
+  JoinGroup(c_, b.token, g);
   auto reg = c_.Post("/api/v1/me/pushers", {{"kind", "webhook"}, {"url", rx.url()}}, b.token);
   ASSERT_EQ(reg.status, 201) << reg.body;
   std::string secret = reg.json()["secret"];
@@ -181,14 +198,8 @@ TEST_F(WebhooksTest, PostsTheSignedEntryAndShowsTheSuccess) {
   EXPECT_NE(got[0].headers["x-groupchat-signature"], Hmac(secret + "x", got[0].body));
   EXPECT_EQ(got[0].headers["x-groupchat-notification-id"], std::to_string(entry["notification_id"].get<int64_t>()));
 
-  // The status shows the success (the sender records it after the answer).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  json p;
-  do {
-    p = Pushers(b)[0];
-    if (!p["last_success_at"].is_null()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < deadline);
+  // The status shows the success.
+  json p = WaitPusher(b, [](const json& p) { return !p["last_success_at"].is_null(); });
   EXPECT_FALSE(p["last_success_at"].is_null());
   EXPECT_EQ(p["failures"], 0);
   EXPECT_TRUE(p["last_error"].is_null());
@@ -219,21 +230,12 @@ TEST_F(WebhooksTest, PostsTheSignedEntryAndShowsTheSuccess) {
 TEST_F(WebhooksTest, RetriesAfter503HonouringRetryAfterWithTheSameId) {
   WebhookReceiver rx;
   rx.Script({{503, 2}});
-  TestUser a = RegisterUser(c_, "w"), b = RegisterUser(c_, "w");
-  std::string g = CreateGroup(c_, a.token);
-  ASSERT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), b.token).status, 200);
-  ASSERT_EQ(c_.Post("/api/v1/me/pushers", {{"kind", "webhook"}, {"url", rx.url()}}, b.token).status, 201);
+  auto [a, b, g] = MembersWithWebhook(rx);
   SendMessage(c_, a.token, g, "again please");
   auto first = rx.WaitFor(1);
   ASSERT_EQ(first.size(), 1u);
   // The failure is visible while the retry waits.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  json p;
-  do {
-    p = Pushers(b)[0];
-    if (p["failures"] == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < deadline);
+  json p = WaitPusher(b, [](const json& p) { return p["failures"] == 1; }, std::chrono::seconds(2));
   EXPECT_EQ(p["failures"], 1);
   EXPECT_EQ(p["last_error"], "HTTP 503");
 
@@ -247,10 +249,7 @@ TEST_F(WebhooksTest, RetriesAfter503HonouringRetryAfterWithTheSameId) {
 TEST_F(WebhooksTest, GoneEndpointRemovesThePusher) {
   WebhookReceiver rx;
   rx.Script({{410, 0}});
-  TestUser a = RegisterUser(c_, "w"), b = RegisterUser(c_, "w");
-  std::string g = CreateGroup(c_, a.token);
-  ASSERT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), b.token).status, 200);
-  ASSERT_EQ(c_.Post("/api/v1/me/pushers", {{"kind", "webhook"}, {"url", rx.url()}}, b.token).status, 201);
+  auto [a, b, g] = MembersWithWebhook(rx);
   SendMessage(c_, a.token, g, "anyone there?");
   ASSERT_EQ(rx.WaitFor(1).size(), 1u);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -263,20 +262,11 @@ TEST_F(WebhooksTest, GoneEndpointRemovesThePusher) {
 TEST_F(WebhooksTest, RedirectsAreNotFollowed) {
   WebhookReceiver rx;
   rx.Script({{302, 0}});
-  TestUser a = RegisterUser(c_, "w"), b = RegisterUser(c_, "w");
-  std::string g = CreateGroup(c_, a.token);
-  ASSERT_EQ(c_.Post("/api/v1/groups/" + PathSegment(g) + "/join", json::object(), b.token).status, 200);
-  ASSERT_EQ(c_.Post("/api/v1/me/pushers", {{"kind", "webhook"}, {"url", rx.url()}}, b.token).status, 201);
+  auto [a, b, g] = MembersWithWebhook(rx);
   SendMessage(c_, a.token, g, "first");
   ASSERT_EQ(rx.WaitFor(1).size(), 1u);
-  // Recorded as a failure (the sender writes it after the answer).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  json p;
-  do {
-    p = Pushers(b)[0];
-    if (p["failures"] == 1) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  } while (std::chrono::steady_clock::now() < deadline);
+  // Recorded as a failure.
+  json p = WaitPusher(b, [](const json& p) { return p["failures"] == 1; });
   EXPECT_EQ(p["last_error"], "HTTP 302");
   // Dropped, not followed or retried: the next request is the next message.
   json second = SendMessage(c_, a.token, g, "second");
@@ -286,7 +276,7 @@ TEST_F(WebhooksTest, RedirectsAreNotFollowed) {
 }
 
 TEST_F(WebhooksTest, PushersAreOwnedAndBadInputIsRefused) {
-  TestUser a = RegisterUser(c_, "w"), b = RegisterUser(c_, "w");
+  TestUser a = NewUser("w"), b = NewUser("w");
   WebhookReceiver rx;
   auto reg = c_.Post("/api/v1/me/pushers", {{"kind", "webhook"}, {"url", rx.url()}}, a.token);
   ASSERT_EQ(reg.status, 201);

@@ -48,6 +48,11 @@ std::string CreateGroup(HttpClient& c, const std::string& token, json extra) {
   return r.json()["group_id"];
 }
 
+void JoinGroup(HttpClient& c, const std::string& token, const std::string& group) {
+  auto r = c.Post("/api/v1/groups/" + PathSegment(group) + "/join", json::object(), token);
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 json SendMessage(HttpClient& c, const std::string& token, const std::string& group, const std::string& body,
                  json extra) {
   extra["body"] = body;

@@ -48,6 +48,9 @@ std::string CreateAdmin(NodeProcess& node, const std::string& name, const std::s
 std::string CreateGroup(HttpClient& c, const std::string& token,
                         nlohmann::json extra = nlohmann::json::object());
 
+// The holder of `token` joins `group` (expects 200).
+void JoinGroup(HttpClient& c, const std::string& token, const std::string& group);
+
 // Sends a message to `group` (expects 201); returns the stored event.
 nlohmann::json SendMessage(HttpClient& c, const std::string& token, const std::string& group,
                            const std::string& body, nlohmann::json extra = nlohmann::json::object());

@@ -1,4 +1,4 @@
-#include "admin/audit_log.h"
+#include "admin/pg_audit_log.h"
 
 #include "node/db/pg.h"
 
@@ -13,16 +13,16 @@ GC_SQL(kListAudit,
        "ORDER BY id DESC LIMIT $1");
 }  // namespace
 
-Status AuditLog::Record(const std::string& actor, const std::string& action, const std::string& target,
-                        const std::string& ip, const std::string& request_id, const nlohmann::json& detail) {
+Status PgAuditLog::Record(const std::string& actor, const std::string& action, const std::string& target,
+                          const std::string& ip, const std::string& request_id, const nlohmann::json& detail) {
   std::string d = detail.is_null() ? "{}" : detail.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   auto r = db_.With([&](PgConn& c) { return c.Exec(kInsertAudit, {actor, action, target, ip, request_id, d}); });
   if (!r.ok()) return r.error();
   return OkStatus();
 }
 
-Result<std::vector<AuditEntry>> AuditLog::List(int limit, std::optional<int64_t> before_id, const std::string& action,
-                                               const std::string& target) {
+Result<std::vector<AuditEntry>> PgAuditLog::List(int limit, std::optional<int64_t> before_id, const std::string& action,
+                                                 const std::string& target) {
   auto r = db_.With([&](PgConn& c) {
     return c.Exec(kListAudit, {limit, before_id.value_or(INT64_MAX), action, target});
   });
