@@ -82,7 +82,7 @@ void AppendCopyRow(std::string& out, const GroupEvent& e) {
   out += '\n';
 }
 
-// Which peers hold a replica of a group homed here (federation/pusher.h):
+// Which peers hold a replica of a group homed here (federation/home_push.cpp):
 // a remote user's membership makes their server a participant (-1: it needs
 // a snapshot first); losing its last member stops it at that seq.
 GC_SQL(kPeerJoined,
