@@ -249,7 +249,9 @@ test('a mention lights the bell live on every device; reading the group or "mark
   await phone.focus('#bell');
   await phone.keyboard.press('Enter');
   await phone.waitForSelector('#inbox:not([hidden])');
-  assert.equal(await phone.evaluate(() => document.activeElement.closest('#inbox-list li') !== null), true);
+  // The focus moves to the first entry once the newest page is read.
+  await phone.waitForFunction(() => document.activeElement.closest('#inbox-list li') !== null, null, { timeout: 10000 });
+  assert.equal(await phone.evaluate(() => [...document.querySelectorAll('#inbox-list button')].indexOf(document.activeElement)), 0);
   await phone.keyboard.press('ArrowDown');
   assert.equal(await phone.evaluate(() => [...document.querySelectorAll('#inbox-list button')].indexOf(document.activeElement)), 1);
   assert.equal((await inboxEntries(phone)).filter((e) => e.unread).length, 2);

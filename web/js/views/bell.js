@@ -6,7 +6,8 @@
 // The inbox model, its stream frames and the count of plain messages from
 // `event` frames are js/notifications.js.
 //
-// Keyboard: the bell toggles the panel (focus moves to the first entry);
+// Keyboard: the bell toggles the panel (focus moves to the first entry once
+// the newest page is read);
 // Up/Down/Home/End move between entries, Escape closes and returns to the
 // bell, as in a menu button's popup.
 import { on } from '../bus.js';
@@ -105,14 +106,22 @@ function close(refocus) {
   if (refocus) $('bell').focus();
 }
 
-function toggle() {
+// Opens the panel at once with the entries known, reads the newest page, and
+// only then moves the focus to the first entry: entries counted from `event`
+// frames are not in the list yet, and a focus set before the read would stay
+// on an entry that the read moves down the list.
+async function toggle() {
   if (!panel.hidden) { close(true); return; }
   panel.hidden = false;
   $('bell').setAttribute('aria-expanded', 'true');
   render();
-  const first = list.querySelector('button');
-  (first || $('inbox-read-all')).focus();
-  reload().catch((e) => alertStatus(`Could not load notifications: ${e.message}`));
+  try {
+    await reload();
+  } catch (e) {
+    alertStatus(`Could not load notifications: ${e.message}`);
+  }
+  if (panel.hidden || panel.contains(document.activeElement)) return;
+  (list.querySelector('button') || $('inbox-read-all')).focus();
 }
 
 function onKey(e) {
