@@ -13,7 +13,7 @@
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined (build and test in build-san, Debug at
-#            -O1, every finding fatal; the node binary the tests start is the
+#            -O0 -g1, every finding fatal; the node binary the tests start is the
 #            sanitized one, the embedded PostgreSQL is Debian's)
 #          BUILD_TYPE=Debug  BUILD=dir  JOBS=n
 #          TARGETS="unit_tests groupchat" (build only these)

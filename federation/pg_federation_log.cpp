@@ -55,8 +55,6 @@ GC_SQL(kFedRelationsOf,
        "AND e.type IN ('message.edit', 'message.delete', 'reaction') ORDER BY e.seq");
 GC_SQL(kFedClearReactions, "DELETE FROM reactions WHERE target = ANY($1::text[])");
 
-Status Done(const Result<PgResult>& r) { return r.ok() ? OkStatus() : Status(r.error()); }
-
 // The wire form of an entry (spec 6.2) straight from a GC_FED_ENTRY_COLUMNS
 // row: the JSON columns are copied as PostgreSQL prints them, nothing is
 // parsed.
@@ -169,7 +167,7 @@ Result<std::optional<std::string>> PgFederationStore::PrevHashAt(int64_t row, in
 }
 
 Status PgFederationStore::TxnIdsFromOutbox(int64_t row, int64_t after_seq) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedTxnFromOutbox, {row, after_seq}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedTxnFromOutbox, {row, after_seq}); }));
 }
 
 Result<std::vector<ReplicaHead>> PgFederationStore::LocalReplicas(const std::string& self) {
@@ -199,7 +197,7 @@ Status PgFederationStore::StoreBackfill(const GroupState& group, std::vector<Dra
       ev.home_ts = f.home_ts;
       ev.content = d.content;
       ev.relates_to = d.relates_to;
-      GC_TRY(Done(c.Exec(kFedBackfillEvent,
+      GC_TRY(StatusOf(c.Exec(kFedBackfillEvent,
                          {ev.stream_pos, ev.event_id, ev.group_row, ev.seq, ev.type, ev.sender, ev.origin,
                           ev.origin_ts, ev.content.dump(), ev.relates_to, f.nonce, f.content_hash, f.home_ts, f.prev,
                           f.entry_hash, f.signatures.dump(),
@@ -210,14 +208,14 @@ Status PgFederationStore::StoreBackfill(const GroupState& group, std::vector<Dra
       if (ev.type == "message" && d.project) GC_TRY(d.project(c, ev));
       if (ev.type == "message") ids.push_back(ev.event_id);
     }
-    GC_TRY(Done(c.Exec(kFedBackfillBase, {group.row, drafts.front().fixed->seq})));
+    GC_TRY(StatusOf(c.Exec(kFedBackfillBase, {group.row, drafts.front().fixed->seq})));
     if (ids.empty()) return OkStatus();
     // Edits, deletes and reactions of the fetched messages, fetched or held,
     // in log order (those held were applied when no message was there).
     std::string arr = "{";
     for (size_t i = 0; i < ids.size(); ++i) arr += (i ? ",\"" : "\"") + ids[i] + "\"";
     arr += "}";
-    GC_TRY(Done(c.Exec(kFedClearReactions, {arr})));
+    GC_TRY(StatusOf(c.Exec(kFedClearReactions, {arr})));
     auto rel = c.Exec(kFedRelationsOf, {group.row, arr});
     if (!rel.ok()) return rel.error();
     for (int i = 0; i < rel->rows(); ++i) {

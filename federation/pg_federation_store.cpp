@@ -64,8 +64,6 @@ GC_SQL(kFedJoinsWithoutReplica,
        "(SELECT 1 FROM groups g WHERE g.address = j.group_id AND g.deleted_at IS NULL)");
 GC_SQL(kFedPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
 
-Status Done(const Result<PgResult>& r) { return r.ok() ? OkStatus() : Status(r.error()); }
-
 }  // namespace
 
 Result<std::vector<PushTrack>> PgFederationStore::Tracks() {
@@ -78,13 +76,13 @@ Result<std::vector<PushTrack>> PgFederationStore::Tracks() {
 
 Status PgFederationStore::SaveAcks(const std::map<std::pair<int64_t, std::string>, int64_t>& acks) {
   return db_.Transaction([&](PgConn& c) -> Status {
-    for (const auto& [k, have] : acks) GC_TRY(Done(c.Exec(kFedSetAcked, {k.first, k.second, have})));
+    for (const auto& [k, have] : acks) GC_TRY(StatusOf(c.Exec(kFedSetAcked, {k.first, k.second, have})));
     return OkStatus();
   });
 }
 
 Status PgFederationStore::NeedSnapshot(int64_t row, const std::string& peer) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedNeedSnapshot, {row, peer}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedNeedSnapshot, {row, peer}); }));
 }
 
 Result<bool> PgFederationStore::Rewind(int64_t row, const std::string& peer, int64_t acked) {
@@ -120,7 +118,7 @@ Status PgFederationStore::QueueOutbox(const std::string& home, const std::string
                                       const std::vector<OutboxEntry>& entries, int64_t now) {
   return db_.Transaction([&](PgConn& c) -> Status {
     for (const OutboxEntry& e : entries) {
-      GC_TRY(Done(c.Exec(kFedOutboxInsert,
+      GC_TRY(StatusOf(c.Exec(kFedOutboxInsert,
                          {home, e.event_id, e.sender, e.txn_id, e.body, now, group_id, e.own_membership})));
     }
     return OkStatus();
@@ -146,19 +144,19 @@ Result<std::vector<OutboxHead>> PgFederationStore::OutboxHeads() {
 }
 
 Status PgFederationStore::OutboxDone(int64_t id, int64_t seq) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxDone, {id, seq}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxDone, {id, seq}); }));
 }
 
 Status PgFederationStore::OutboxRefused(int64_t id, const std::string& error) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRefused, {id, error}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRefused, {id, error}); }));
 }
 
 Status PgFederationStore::OutboxRetry(int64_t id, int64_t now, const std::string& error) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRetry, {id, now, error}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRetry, {id, now, error}); }));
 }
 
 Status PgFederationStore::OutboxRetryNow(const std::string& peer) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRetryPeer, {peer}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRetryPeer, {peer}); }));
 }
 
 Result<std::vector<PeerOutboxDepth>> PgFederationStore::OutboxDepths() {
@@ -172,17 +170,17 @@ Result<std::vector<PeerOutboxDepth>> PgFederationStore::OutboxDepths() {
 }
 
 Status PgFederationStore::Prune(int64_t before_ms) {
-  Status outbox = Done(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxPrune, {before_ms}); }));
-  Status joins = Done(db_.With([&](PgConn& c) { return c.Exec(kFedPendingJoinsPrune, {before_ms}); }));
+  Status outbox = StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxPrune, {before_ms}); }));
+  Status joins = StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedPendingJoinsPrune, {before_ms}); }));
   return outbox.ok() ? joins : outbox;
 }
 
 Status PgFederationStore::RecordPendingJoin(const std::string& group_id, const std::string& user, int64_t now) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedPendingJoinInsert, {group_id, user, now}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedPendingJoinInsert, {group_id, user, now}); }));
 }
 
 Status PgFederationStore::ForgetPendingJoin(const std::string& group_id, const std::string& user) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedPendingJoinDelete, {group_id, user}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedPendingJoinDelete, {group_id, user}); }));
 }
 
 Result<std::set<std::string>> PgFederationStore::PendingJoiners(const std::string& group_id) {

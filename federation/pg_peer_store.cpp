@@ -33,8 +33,6 @@ GC_SQL(kFedLoadOldKeys, "SELECT name, key_id, key FROM fed_peer_keys");
 GC_SQL(kFedTouch, "UPDATE fed_peers SET last_seen = $2 WHERE name = $1");
 GC_SQL(kFedRecordError, "UPDATE fed_peers SET last_error = $2 WHERE name = $1");
 
-Status Done(const Result<PgResult>& r) { return r.ok() ? OkStatus() : Status(r.error()); }
-
 }  // namespace
 
 Result<std::vector<PeerInfo>> PgPeerStore::LoadPeers() {
@@ -92,14 +90,14 @@ Result<std::optional<PeerStore::PinnedKey>> PgPeerStore::Pinned(const std::strin
 Status PgPeerStore::Rotate(const PeerInfo& p, const PinnedKey& old, int64_t now) {
   std::string old_text = Base64Url(old.key);
   return db_.With([&](PgConn& c) -> Status {
-    GC_TRY(Done(c.Exec(kFedRetireKey, {p.name, old.key_id, old_text, now})));
-    return Done(c.Exec(kFedRotate, {p.name, Base64Url(p.identity_key), p.key_id, Base64Url(p.transport_key),
+    GC_TRY(StatusOf(c.Exec(kFedRetireKey, {p.name, old.key_id, old_text, now})));
+    return StatusOf(c.Exec(kFedRotate, {p.name, Base64Url(p.identity_key), p.key_id, Base64Url(p.transport_key),
                                     p.endpoint, now, old_text}));
   });
 }
 
 Status PgPeerStore::MarkKeyConflict(const std::string& name, const std::string& key) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedKeyConflict, {name, Base64Url(key)}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedKeyConflict, {name, Base64Url(key)}); }));
 }
 
 Result<bool> PgPeerStore::AcceptNewKey(const std::string& name) {
@@ -109,15 +107,15 @@ Result<bool> PgPeerStore::AcceptNewKey(const std::string& name) {
 }
 
 Status PgPeerStore::SetAdminState(const std::string& name, const std::string& state, int64_t now) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedSetAdminState, {name, state, now}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedSetAdminState, {name, state, now}); }));
 }
 
 Status PgPeerStore::Touch(const std::string& name, int64_t last_seen) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedTouch, {name, last_seen}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedTouch, {name, last_seen}); }));
 }
 
 Status PgPeerStore::RecordError(const std::string& name, const std::string& error) {
-  return Done(db_.With([&](PgConn& c) { return c.Exec(kFedRecordError, {name, error}); }));
+  return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedRecordError, {name, error}); }));
 }
 
 }  // namespace gc

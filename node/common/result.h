@@ -80,6 +80,12 @@ struct Ok {};
 using Status = Result<Ok>;
 inline Status OkStatus() { return Ok{}; }
 
+// The outcome of `r` without its value (e.g. a statement whose rows are not needed).
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.ok() ? OkStatus() : Status(r.error());
+}
+
 }  // namespace gc
 
 // Propagates an error from an expression returning Result/Status.

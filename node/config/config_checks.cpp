@@ -74,4 +74,6 @@ bool ValidBaseUrl(std::string_view s) {
   return true;
 }
 
+bool ValidOptionalBaseUrl(std::string_view s) { return s.empty() || ValidBaseUrl(s); }
+
 }  // namespace gc::config

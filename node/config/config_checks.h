@@ -14,6 +14,7 @@ bool IsHostPort(std::string_view s, bool allow_star);
 bool ValidServerName(std::string_view s);  // node/common/address.h IsValidServerName
 bool NonEmpty(std::string_view s);
 bool ValidBaseUrl(std::string_view s);  // http:// or https:// with a host
+bool ValidOptionalBaseUrl(std::string_view s);  // empty, or ValidBaseUrl
 
 inline constexpr const char* kServerNameExpect = "a server name (lowercase DNS name, optionally :port)";
 

@@ -6,7 +6,7 @@ namespace gc {
 
 namespace {
 
-WsFrameParser::Event Error(uint16_t code, const char* why) {
+WsFrameParser::Event Violation(uint16_t code, const char* why) {
   WsFrameParser::Event e;
   e.kind = WsFrameParser::Event::kError;
   e.code = code;
@@ -40,22 +40,22 @@ WsFrameParser::Event WsFrameParser::Next(const unsigned char* p, size_t avail, s
     len = 0;
     for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
     hdr = 10;
-    if (len >> 63) return Error(1002, "64-bit frame length with the top bit set");
+    if (len >> 63) return Violation(1002, "64-bit frame length with the top bit set");
   }
-  if (rsv) return Error(1002, "reserved bits set");
-  if (!masked) return Error(1002, "client frames must be masked");
+  if (rsv) return Violation(1002, "reserved bits set");
+  if (!masked) return Violation(1002, "client frames must be masked");
   const bool control = op & 0x8;
   if (control) {
-    if (op != 8 && op != 9 && op != 10) return Error(1002, "unknown opcode");
-    if (!fin || len > 125) return Error(1002, "bad control frame");
+    if (op != 8 && op != 9 && op != 10) return Violation(1002, "unknown opcode");
+    if (!fin || len > 125) return Violation(1002, "bad control frame");
   } else {
-    if (op != 0 && op != 1 && op != 2) return Error(1002, "unknown opcode");
-    if (op == 0 && !in_message_) return Error(1002, "continuation without a message");
-    if (op != 0 && in_message_) return Error(1002, "expected a continuation frame");
+    if (op != 0 && op != 1 && op != 2) return Violation(1002, "unknown opcode");
+    if (op == 0 && !in_message_) return Violation(1002, "continuation without a message");
+    if (op != 0 && in_message_) return Violation(1002, "expected a continuation frame");
     // message_.size() <= max_message_ always holds, so this cannot wrap.
-    if (len > max_message_ - message_.size()) return Error(1009, "message too large");
+    if (len > max_message_ - message_.size()) return Violation(1009, "message too large");
     // Many empty fragments cost no memory but keep a message open for ever.
-    if (op == 0 && ++fragments_ > kMaxFragments) return Error(1009, "too many fragments in one message");
+    if (op == 0 && ++fragments_ > kMaxFragments) return Violation(1009, "too many fragments in one message");
   }
   // From here len <= max(125, max_message_): hdr + 4 + len cannot overflow.
   hdr += 4;
@@ -79,12 +79,12 @@ WsFrameParser::Event WsFrameParser::Next(const unsigned char* p, size_t avail, s
     } else {
       e.kind = Event::kClose;
       e.code = 1000;
-      if (len == 1) return Error(1002, "close frame with a one-byte payload");
+      if (len == 1) return Violation(1002, "close frame with a one-byte payload");
       if (len >= 2) {
         e.code = static_cast<uint16_t>((static_cast<unsigned char>(e.payload[0]) << 8) |
                                        static_cast<unsigned char>(e.payload[1]));
-        if (!ValidCloseCode(e.code)) return Error(1002, "invalid close code");
-        if (!Utf8Length(std::string_view(e.payload).substr(2))) return Error(1007, "close reason must be UTF-8");
+        if (!ValidCloseCode(e.code)) return Violation(1002, "invalid close code");
+        if (!Utf8Length(std::string_view(e.payload).substr(2))) return Violation(1007, "close reason must be UTF-8");
       }
       e.payload.clear();
     }
@@ -109,7 +109,7 @@ WsFrameParser::Event WsFrameParser::Next(const unsigned char* p, size_t avail, s
   e.binary = message_binary_;
   e.payload = std::move(message_);
   message_.clear();
-  if (!e.binary && !Utf8Length(e.payload)) return Error(1007, "text messages must be UTF-8");
+  if (!e.binary && !Utf8Length(e.payload)) return Violation(1007, "text messages must be UTF-8");
   return e;
 }
 

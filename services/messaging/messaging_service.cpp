@@ -155,7 +155,7 @@ void MessagingService::EditAsync(const UserProfile& me, int64_t row, const std::
   if (valid.ok() && body.empty()) valid = Error::Invalid("body must not be empty; delete the message instead");
   if (!valid.ok()) return done(valid.error());
   std::string user = me.user_id;
-  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=, this](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     auto t = store_.Target(ctx, event_id, ctx.group.row);
     if (!t.ok()) return t.error();
@@ -179,7 +179,7 @@ void MessagingService::DeleteAsync(const UserProfile& me, int64_t row, const std
   Status valid = ValidateEventId(event_id);
   if (!valid.ok()) return done(valid.error());
   std::string user = me.user_id;
-  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=, this](OpContext& ctx) -> Result<std::vector<Draft>> {
     const Member* m = ctx.group.Find(user);
     if (!m || m->membership != "join") return Error::Forbidden("you are not a member of this group");
     auto t = store_.Target(ctx, event_id, ctx.group.row);
@@ -210,7 +210,7 @@ void MessagingService::ReactAsync(const UserProfile& me, int64_t row, const std:
     return done(Error::Invalid("key must be 1 to 32 characters of UTF-8 (an emoji or a short word)"));
   }
   std::string user = me.user_id;
-  log_.SubmitAsync(row, [=](OpContext& ctx) -> Result<std::vector<Draft>> {
+  log_.SubmitAsync(row, [=, this](OpContext& ctx) -> Result<std::vector<Draft>> {
     if (!IsJoined(ctx.group, user)) return Error::Forbidden("you are not a member of this group");
     auto t = store_.Target(ctx, event_id, ctx.group.row);
     if (!t.ok()) return t.error();

@@ -13,6 +13,7 @@
 #include "services/media/media_service.h"
 #include "services/media/sniff.h"
 #include "tests/harness/media_fixtures.h"
+#include "tests/unit/unit_files.h"
 
 namespace gc {
 namespace {
@@ -76,12 +77,7 @@ TEST(MediaThumbnails, SizesSnapUpToTheFixedSet) {
 // ---------------------------------------------------------------------------
 // ImageProcessor on real files.
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using unit::ReadFile;
 
 class MediaImages : public ::testing::Test {
  protected:

@@ -12,7 +12,7 @@
 namespace gc {
 namespace {
 
-const std::string kId = "acme.test/AAAAAAAAAAAAAAAAAAAAAAAA";
+const std::string kRemoteId = "acme.test/AAAAAAAAAAAAAAAAAAAAAAAA";
 
 std::string HexSha256(const std::string& bytes) {
   unsigned char d[crypto_hash_sha256_BYTES];
@@ -31,7 +31,7 @@ std::vector<RemoteMediaChunk> Chunks(const std::string& bytes, size_t per) {
   size_t off = 0;
   do {
     RemoteMediaChunk c;
-    c.media_id = kId;
+    c.media_id = kRemoteId;
     c.uploader = "@alice:acme.test";
     c.content_type = "application/octet-stream";
     c.filename = "f.bin";
@@ -47,7 +47,7 @@ std::vector<RemoteMediaChunk> Chunks(const std::string& bytes, size_t per) {
 
 // Feeds `chunks`; the first error, or OK once the download is finished.
 Status Feed(const std::vector<RemoteMediaChunk>& chunks, int64_t max = 1 << 20) {
-  RemoteDownload d(kId, max);
+  RemoteDownload d(kRemoteId, max);
   for (const auto& c : chunks) {
     GC_TRY(d.Take(c));
     if (d.complete()) break;
@@ -72,7 +72,7 @@ TEST(RemoteDownload, TakesAnHonestOriginsChunks) {
   EXPECT_TRUE(Feed(Chunks(bytes, 4096)).ok());
   EXPECT_TRUE(Feed(Chunks(bytes, 10000)).ok());
   EXPECT_TRUE(Feed(Chunks("", 10)).ok());  // an empty file is one empty chunk
-  RemoteDownload d(kId, 1 << 20);
+  RemoteDownload d(kRemoteId, 1 << 20);
   for (const auto& c : Chunks(bytes, 3000)) ASSERT_TRUE(d.Take(c).ok());
   EXPECT_TRUE(d.complete());
   EXPECT_EQ(d.received(), 10000);
@@ -130,7 +130,7 @@ TEST(RemoteDownload, RefusesAnnouncementsOutsideTheLimits) {
 
 TEST(RemoteDownload, AnIncompleteDownloadDoesNotFinish) {
   std::string bytes = Bytes(10000);
-  RemoteDownload d(kId, 1 << 20);
+  RemoteDownload d(kRemoteId, 1 << 20);
   ASSERT_TRUE(d.Take(Chunks(bytes, 4096)[0]).ok());
   EXPECT_FALSE(d.complete());
   ExpectRefused(d.Finish(), "finished after the first chunk");

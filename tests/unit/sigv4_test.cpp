@@ -9,16 +9,12 @@
 #include <sstream>
 
 #include "services/media/sigv4.h"
+#include "tests/unit/unit_files.h"
 
 namespace gc {
 namespace {
 
-std::string ReadFile(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using unit::ReadFile;
 
 TEST(MediaSigV4, MatchesTheAwsTestSuite) {
   std::filesystem::path root = std::filesystem::path(GC_SOURCE_DIR) / "tests/unit/data/aws-sigv4";

@@ -10,7 +10,7 @@ bool ValidDatabaseUrl(std::string_view s) {
   return s.find('=') != std::string_view::npos;  // key=value conninfo
 }
 
-const Key kKeys[] = {
+const Key kDatabaseKeys[] = {
     {"url", StringField{GC_CONFIG_REF(database.url), ValidDatabaseUrl,
                         "empty, a postgresql:// URL or a key=value connection string"},
      "PostgreSQL connection; empty: an embedded cluster under data_dir/pg, started by the node."},
@@ -23,6 +23,6 @@ const Key kKeys[] = {
 
 }  // namespace
 
-Section DatabaseConfigSection() { return {"database", "The PostgreSQL database.", kKeys}; }
+Section DatabaseConfigSection() { return {"database", "The PostgreSQL database.", kDatabaseKeys}; }
 
 }  // namespace gc::config

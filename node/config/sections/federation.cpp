@@ -21,7 +21,7 @@ bool ValidPublishedEndpoint(std::string_view s) {
 
 bool ValidPolicy(std::string_view s) { return s == "open" || s == "allowlist"; }
 
-const Key kKeys[] = {
+const Key kFederationKeys[] = {
     {"listen", StringField{GC_CONFIG_REF(federation.listen), ValidFederationListen,
                            "tcp://host:port (port 0 to 65535)"},
      "Where this node listens for other nodes (ZeroMQ with CURVE); host may be *."},
@@ -46,7 +46,7 @@ const Key kKeys[] = {
 }  // namespace
 
 Section FederationConfigSection() {
-  return {"federation", "Federation with other nodes: endpoint, admission and name resolution.", kKeys};
+  return {"federation", "Federation with other nodes: endpoint, admission and name resolution.", kFederationKeys};
 }
 
 }  // namespace gc::config

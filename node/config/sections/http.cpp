@@ -7,7 +7,7 @@ namespace {
 
 bool ValidHttpListen(std::string_view s) { return IsHostPort(s, /*allow_star=*/false); }
 
-const Key kKeys[] = {
+const Key kHttpKeys[] = {
     {"listen", StringField{GC_CONFIG_REF(http.listen), ValidHttpListen,
                            "host:port (IPv4, [IPv6] or hostname; port 0 to 65535)"},
      "Address of the REST API, the stream, the web client and the admin console; port 0 picks a free one."},
@@ -34,7 +34,7 @@ const Key kKeys[] = {
 }  // namespace
 
 Section HttpConfigSection() {
-  return {"http", "The HTTP port: REST API, WebSocket stream, web client and admin console.", kKeys};
+  return {"http", "The HTTP port: REST API, WebSocket stream, web client and admin console.", kHttpKeys};
 }
 
 }  // namespace gc::config

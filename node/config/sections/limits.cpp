@@ -4,7 +4,7 @@
 namespace gc::config {
 namespace {
 
-const Key kKeys[] = {
+const Key kLimitsKeys[] = {
     {"max_message_bytes", Int64Field{GC_CONFIG_REF(limits.max_message_bytes), 1, 1048576},
      "Largest message body in bytes."},
     {"max_upload_bytes", Int64Field{GC_CONFIG_REF(limits.max_upload_bytes), 1, 4294967296LL},
@@ -13,6 +13,6 @@ const Key kKeys[] = {
 
 }  // namespace
 
-Section LimitsConfigSection() { return {"limits", "Size limits on what users send.", kKeys}; }
+Section LimitsConfigSection() { return {"limits", "Size limits on what users send.", kLimitsKeys}; }
 
 }  // namespace gc::config

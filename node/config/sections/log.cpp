@@ -6,7 +6,7 @@ namespace {
 
 bool ValidLogLevel(std::string_view s) { return s == "debug" || s == "info" || s == "warn" || s == "error"; }
 
-const Key kKeys[] = {
+const Key kLogKeys[] = {
     {"level", StringField{GC_CONFIG_REF(log.level), ValidLogLevel, "debug, info, warn or error"},
      "Lowest level written to stderr."},
     {"access", BoolField{GC_CONFIG_REF(log.access)}, "One JSON line per HTTP request."},
@@ -14,6 +14,6 @@ const Key kKeys[] = {
 
 }  // namespace
 
-Section LogConfigSection() { return {"log", "Logging (JSON lines on stderr).", kKeys}; }
+Section LogConfigSection() { return {"log", "Logging (JSON lines on stderr).", kLogKeys}; }
 
 }  // namespace gc::config

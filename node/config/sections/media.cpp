@@ -7,9 +7,8 @@ namespace gc::config {
 namespace {
 
 bool ValidMediaStore(std::string_view s) { return s == "filesystem" || s == "s3"; }
-bool ValidOptionalBaseUrl(std::string_view s) { return s.empty() || ValidBaseUrl(s); }
 
-const Key kKeys[] = {
+const Key kMediaKeys[] = {
     {"store", StringField{GC_CONFIG_REF(media.store), ValidMediaStore, "filesystem or s3"},
      "Where the bytes live: filesystem (content-addressed files under data_dir/media/blobs) or s3."},
     {"s3.endpoint", StringField{GC_CONFIG_REF(media.s3.endpoint), ValidOptionalBaseUrl,
@@ -48,7 +47,7 @@ const Key kKeys[] = {
 }  // namespace
 
 Section MediaConfigSection() {
-  return {"media", "Uploads: the store (filesystem or S3), image limits, quotas and retention.", kKeys};
+  return {"media", "Uploads: the store (filesystem or S3), image limits, quotas and retention.", kMediaKeys};
 }
 
 }  // namespace gc::config

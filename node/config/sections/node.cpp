@@ -5,7 +5,7 @@
 namespace gc::config {
 namespace {
 
-const Key kKeys[] = {
+const Key kNodeKeys[] = {
     {"name", StringField{GC_CONFIG_REF(node.name), ValidServerName, kServerNameExpect},
      "Server name, part of every address (@alice:acme.test); do not change it once users exist.",
      /*required=*/true},
@@ -16,6 +16,6 @@ const Key kKeys[] = {
 
 }  // namespace
 
-Section NodeConfigSection() { return {"node", "The node's identity and its data directory.", kKeys}; }
+Section NodeConfigSection() { return {"node", "The node's identity and its data directory.", kNodeKeys}; }
 
 }  // namespace gc::config

@@ -11,14 +11,13 @@ bool ValidSmtpUrl(std::string_view s) {
 }
 // No line breaks: the value becomes the From header as it is.
 bool ValidFrom(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos && s.size() <= 256; }
-bool ValidOptionalBaseUrl(std::string_view s) { return s.empty() || ValidBaseUrl(s); }
 // RFC 8292 2.1: the JWT's sub is a mailto: or https: contact URI.
 bool ValidVapidSubject(std::string_view s) {
   auto starts = [s](std::string_view p) { return s.size() > p.size() && s.substr(0, p.size()) == p; };
   return s.empty() || starts("mailto:") || starts("https://");
 }
 
-const Key kKeys[] = {
+const Key kNotificationsKeys[] = {
     {"allow_private_endpoints", BoolField{GC_CONFIG_REF(notifications.allow_private_endpoints)},
      "Pusher URLs and Web Push endpoints may be http:// and private or loopback addresses (tests only)."},
     {"push_concurrency", IntField{GC_CONFIG_REF(notifications.push_concurrency), 1, 64},
@@ -45,7 +44,7 @@ const Key kKeys[] = {
 }  // namespace
 
 Section NotificationsConfigSection() {
-  return {"notifications", "Notification pushers (webhooks, Web Push) and email: where the node may POST, how many at once, what Web Push says, and the SMTP relay.", kKeys};
+  return {"notifications", "Notification pushers (webhooks, Web Push) and email: where the node may POST, how many at once, what Web Push says, and the SMTP relay.", kNotificationsKeys};
 }
 
 }  // namespace gc::config

@@ -10,7 +10,7 @@ namespace {
   Key{#name ".burst", DoubleField{GC_CONFIG_REF(rate_limits.name.burst), 1, false},           \
       "Bucket size for " what "."}
 
-const Key kKeys[] = {
+const Key kRateLimitsKeys[] = {
     {"enabled", BoolField{GC_CONFIG_REF(rate_limits.enabled)}, "false turns every rate limit off (benchmarks)."},
     GC_BUCKET(per_ip, "every API request, by client IP"),
     GC_BUCKET(per_user, "every authenticated request, by user"),
@@ -24,7 +24,7 @@ const Key kKeys[] = {
 }  // namespace
 
 Section RateLimitsConfigSection() {
-  return {"rate_limits", "Token buckets: each request takes a token, an empty bucket answers 429.", kKeys};
+  return {"rate_limits", "Token buckets: each request takes a token, an empty bucket answers 429.", kRateLimitsKeys};
 }
 
 }  // namespace gc::config

@@ -4,7 +4,7 @@
 namespace gc::config {
 namespace {
 
-const Key kKeys[] = {
+const Key kSessionsKeys[] = {
     {"idle_timeout_s", Int64Field{GC_CONFIG_REF(sessions.idle_timeout_s), 0, 315360000},
      "A session unused this many seconds ends (its token, tickets and streams); 0: never."},
     {"password_hash_threads", IntField{GC_CONFIG_REF(sessions.password_hash_threads), 1, 64},
@@ -16,6 +16,6 @@ const Key kKeys[] = {
 
 }  // namespace
 
-Section SessionsConfigSection() { return {"sessions", "Login sessions.", kKeys}; }
+Section SessionsConfigSection() { return {"sessions", "Login sessions.", kSessionsKeys}; }
 
 }  // namespace gc::config

@@ -4,7 +4,7 @@
 namespace gc::config {
 namespace {
 
-const Key kKeys[] = {
+const Key kStreamKeys[] = {
     {"max_connections", IntField{GC_CONFIG_REF(stream.max_connections), 1, 1000000},
      "Open streams at once; past it new ones get HTTP 503."},
     {"send_queue_bytes", IntField{GC_CONFIG_REF(stream.send_queue_bytes), 4096, 268435456},
@@ -20,7 +20,7 @@ const Key kKeys[] = {
 }  // namespace
 
 Section StreamConfigSection() {
-  return {"stream", "The real-time stream (WebSocket at /api/v1/stream on http.listen).", kKeys};
+  return {"stream", "The real-time stream (WebSocket at /api/v1/stream on http.listen).", kStreamKeys};
 }
 
 }  // namespace gc::config

@@ -26,7 +26,7 @@ json EntryJson(const std::string& group_id, int64_t seq, const std::string& prev
 namespace {
 
 // `"key":` (keys here are plain ASCII) then the string value.
-Status Member(std::string& out, const char* key, const std::string& value) {
+Status AppendMember(std::string& out, const char* key, const std::string& value) {
   out += '"';
   out += key;
   out += "\":";
@@ -47,23 +47,23 @@ Result<std::string> CanonicalOriginEvent(const ChainEvent& e) {
   std::string out;
   out.reserve(256);
   out += '{';
-  GC_TRY(Member(out, "content_hash", e.content_hash));
+  GC_TRY(AppendMember(out, "content_hash", e.content_hash));
   out += ',';
-  GC_TRY(Member(out, "group_id", e.group_id));
+  GC_TRY(AppendMember(out, "group_id", e.group_id));
   out += ',';
-  GC_TRY(Member(out, "nonce", e.nonce));
+  GC_TRY(AppendMember(out, "nonce", e.nonce));
   out += ',';
-  GC_TRY(Member(out, "origin", e.origin));
+  GC_TRY(AppendMember(out, "origin", e.origin));
   out += ',';
   GC_TRY(IntMember(out, "origin_ts", e.origin_ts));
   if (e.relates_to) {
     out += ',';
-    GC_TRY(Member(out, "relates_to", *e.relates_to));
+    GC_TRY(AppendMember(out, "relates_to", *e.relates_to));
   }
   out += ',';
-  GC_TRY(Member(out, "sender", e.sender));
+  GC_TRY(AppendMember(out, "sender", e.sender));
   out += ',';
-  GC_TRY(Member(out, "type", e.type));
+  GC_TRY(AppendMember(out, "type", e.type));
   out += '}';
   return out;
 }
@@ -73,13 +73,13 @@ Result<std::string> CanonicalEntry(const std::string& group_id, int64_t seq, con
   std::string out;
   out.reserve(192);
   out += '{';
-  GC_TRY(Member(out, "event_id", event_id));
+  GC_TRY(AppendMember(out, "event_id", event_id));
   out += ',';
-  GC_TRY(Member(out, "group_id", group_id));
+  GC_TRY(AppendMember(out, "group_id", group_id));
   out += ',';
   GC_TRY(IntMember(out, "home_ts", home_ts));
   out += ',';
-  GC_TRY(Member(out, "prev", prev));
+  GC_TRY(AppendMember(out, "prev", prev));
   out += ',';
   GC_TRY(IntMember(out, "seq", seq));
   out += '}';
