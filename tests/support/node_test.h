@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/harness/harness.h"
 #include "tests/support/api.h"
@@ -55,6 +56,13 @@ class NodeTest : public ::testing::Test {
   // A new group of `owner` with a unique name; `extra` adds fields (title, visibility, ...).
   std::string NewGroup(const TestUser& owner, nlohmann::json extra = nlohmann::json::object()) {
     return CreateGroup(c_, owner.token, std::move(extra));
+  }
+  // NewGroup, joined by each of `members` (expects 200 each).
+  std::string NewGroupWith(const TestUser& owner, const std::vector<const TestUser*>& members,
+                           nlohmann::json extra = nlohmann::json::object()) {
+    std::string g = NewGroup(owner, std::move(extra));
+    for (const TestUser* m : members) JoinGroup(c_, m->token, g);
+    return g;
   }
   // Sends a message (expects 201) and returns the stored event.
   nlohmann::json Send(const TestUser& u, const std::string& group, const std::string& body,
