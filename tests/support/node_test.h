@@ -9,9 +9,12 @@
 // stream handshake is made once.
 //
 //   NodeTest          a gtest fixture: one node per suite, checked after each test
-//   api.h             RegisterUser, CreateAdmin, CreateGroup, SendMessage, OpenStream, ...
+//   api.h             RegisterUser, CreateAdmin, CreateGroup, SendMessage, OpenStream,
+//                     NotificationFor / WaitNotification (the inbox), ...
 //   loopback_listener.h  a TCP listener on 127.0.0.1:0 (black hole, or accept it yourself)
 //   federated_nodes.h    the YAML of several federated nodes on loopback, a group's whole log
+//   push_service.h       the local Web Push service (tests/push), over http and https
+//   test_ca.h            a throwaway CA and its leaf certificates (openssl CLI)
 //
 // The multinode fixture (several federated nodes) is
 // tests/integration/federation_fixture.h, built on the same helpers.
