@@ -54,10 +54,11 @@ constexpr size_t kMaxFrame = 1 << 20;         // spec section 9
 // ------------------------------------------------------------------ lifetime
 
 Federation::Federation(const Config& config, const NodeKeys& keys, FederationStore& store, PeerStore& peer_store,
-                       GroupLog& log)
+                       LogEntryStore& entries, GroupLog& log)
     : config_(config),
       keys_(keys),
       store_(store),
+      entries_(entries),
       log_(log),
       self_(config.node.name),
       peers_(peer_store, config),

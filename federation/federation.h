@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "federation/federation_store.h"
+#include "federation/frame_text.h"
 #include "federation/peers.h"
 #include "federation/transport.h"
 #include "node/common/principal.h"
@@ -67,9 +68,11 @@ class WorkerPool;
 class Federation : public RemoteGroups, public RemoteMembership, public EventSink, public RemoteMediaSource {
  public:
   // `store` and `peer_store` hold what federation keeps (federation_store.h,
-  // peer_store.h); both outlive the Federation.
+  // peer_store.h); `entries` is the group log's stored entries as
+  // replication reads them (services/groups/log_entry_store.h). All outlive
+  // the Federation.
   Federation(const Config& config, const NodeKeys& keys, FederationStore& store, PeerStore& peer_store,
-             GroupLog& log);
+             LogEntryStore& entries, GroupLog& log);
   ~Federation() override;
 
   void set_services(GroupService* groups, MessagingService* messaging, UserService* users) {
@@ -233,7 +236,10 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   Result<std::optional<int64_t>> ApplyEntries(const std::string& home, const std::string& group_id,
                                               const nlohmann::json& entries, const nlohmann::json* state,
                                               const HaveFn& answer);
-  void Applied(int64_t row, const std::string& group_id, int64_t before, const Result<std::vector<GroupEvent>>& applied,
+  // Gives this node's events among `applied` (group `row`, back from their
+  // home) the client transaction ids their sends were queued with.
+  void SendsTxnIds(int64_t row, const std::vector<GroupEvent>& applied);
+  void Applied(int64_t row, const std::string& group_id, const Result<std::vector<GroupEvent>>& applied,
                const HaveFn& answer);
   Result<Draft> VerifyEntry(const std::string& home, const std::string& group_id, const nlohmann::json& entry);
   // Does the home's signature over entry `f` verify (with the key its key id
@@ -271,6 +277,7 @@ class Federation : public RemoteGroups, public RemoteMembership, public EventSin
   const Config& config_;
   const NodeKeys& keys_;
   FederationStore& store_;
+  LogEntryStore& entries_;
   GroupLog& log_;
   GroupService* groups_ = nullptr;
   MessagingService* messaging_ = nullptr;

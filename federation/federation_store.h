@@ -1,11 +1,12 @@
 // FederationStore: what federation keeps in storage besides its peers
 // (peer_store.h): the home's deliveries to participants (fed_group_peers),
 // the participant's outbox of local sends to remote homes (fed_outbox), the
-// joins waiting for a group's snapshot (fed_pending_joins), and the reads
-// and writes of the group log's tables that replication needs (entries in
-// their wire form, backfilled history, chain checks). PgFederationStore
-// (pg_federation_store.h) keeps it in PostgreSQL; the mechanisms in
-// federation/*.cpp hold no SQL.
+// joins waiting for a group's snapshot (fed_pending_joins): federation's
+// own tables only. What replication reads and writes of the group log
+// (entries with their chain fields, backfilled history) goes through the
+// group service's LogEntryStore (services/groups/log_entry_store.h) and
+// GroupLog. PgFederationStore (pg_federation_store.h) keeps it in
+// PostgreSQL; the mechanisms in federation/*.cpp hold no SQL.
 //
 // A group is named by its row (GroupState::row) or its address. Every call
 // may block on the database and is thread-safe. Errors are
@@ -25,41 +26,12 @@
 
 namespace gc {
 
-struct Draft;
-struct GroupState;
-
 // One (group homed here, participant peer) delivery.
 struct PushTrack {
   int64_t group_row = 0;
   std::string peer;
   int64_t acked = 0;             // the peer holds the log up to here (-1: it needs a snapshot)
   std::optional<int64_t> until;  // a peer that left: deliver up to here, then stop
-};
-
-// An entry in its wire form (spec/federation.md 6.2), serialized.
-struct WireEntry {
-  int64_t seq;
-  std::string text;
-};
-
-// A stored entry as verify-group reads it: optional fields are empty for
-// entries written before the hash chain existed.
-struct StoredEntry {
-  int64_t seq = 0;
-  std::string event_id, type, sender, origin;
-  int64_t origin_ts = 0;
-  std::optional<std::string> nonce, content_hash, relates_to;
-  std::string content;  // JSON text
-  std::optional<int64_t> home_ts;
-  std::optional<std::string> prev_hash, entry_hash;
-  std::optional<std::string> signatures, origin_signatures;  // JSON text
-};
-
-// Where a group's stored chain starts and ends (verify-group).
-struct StoredChain {
-  int64_t row = 0;
-  std::string home, head;  // head: the recorded hash of the last entry
-  int64_t base_seq = 1;
 };
 
 // A local user's event queued for a remote home.
@@ -85,18 +57,7 @@ struct OutboxHead {
   int64_t next_at = 0;  // not before (ms)
 };
 
-// A replica of a group homed elsewhere with a local member or invitee.
-struct ReplicaHead {
-  std::string group_id, home;
-  int64_t last_seq = 0;
-};
-
-// Delivery state per peer, for the admin's view.
-struct PeerPushDepth {
-  std::string peer;
-  int64_t push_queue = 0;  // entries not yet acknowledged, over its groups
-  int64_t groups = 0;
-};
+// Outbox state per peer, for the admin's view.
 struct PeerOutboxDepth {
   std::string peer;
   int64_t pending = 0, refused = 0;
@@ -121,11 +82,8 @@ class FederationStore {
   // if `peer` is not a current participant of group `row`.
   virtual Result<bool> Rewind(int64_t row, const std::string& peer, int64_t acked) = 0;
   virtual Result<bool> IsParticipant(int64_t row, const std::string& peer) = 0;
-  // Entries from_seq..to_seq of group `row` (address `group_id`), in seq
-  // order, in the wire form (their JSON columns copied, never parsed).
-  virtual Result<std::vector<WireEntry>> WireEntries(int64_t row, const std::string& group_id, int64_t from_seq,
-                                                     int64_t to_seq) = 0;
-  virtual Result<std::vector<PeerPushDepth>> PushDepths() = 0;
+  // Every delivery, finished ones included (the admin's view).
+  virtual Result<std::vector<PushTrack>> AllTracks() = 0;
 
   // --- The participant's outbox (outbox.cpp, peer_liveness.cpp)
   virtual Result<std::optional<OutboxRecord>> OutboxByTxn(const std::string& sender, const std::string& txn_id) = 0;
@@ -144,6 +102,10 @@ class FederationStore {
   virtual Status OutboxRetry(int64_t id, int64_t now, const std::string& error) = 0;
   // Makes every pending send to `peer` due now.
   virtual Status OutboxRetryNow(const std::string& peer) = 0;
+  // The client transaction ids that the sends of `event_ids` were queued
+  // with ((event id, txn id), only those with one).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> OutboxTxnIds(
+      const std::vector<std::string>& event_ids) = 0;
   virtual Result<std::vector<PeerOutboxDepth>> OutboxDepths() = 0;
   // Drops finished sends and pending joins created before `before_ms`.
   virtual Status Prune(int64_t before_ms) = 0;
@@ -152,33 +114,8 @@ class FederationStore {
   virtual Status RecordPendingJoin(const std::string& group_id, const std::string& user, int64_t now) = 0;
   virtual Status ForgetPendingJoin(const std::string& group_id, const std::string& user) = 0;
   virtual Result<std::set<std::string>> PendingJoiners(const std::string& group_id) = 0;
-  // Groups with a pending join and no replica.
-  virtual Result<std::vector<std::string>> JoinsWithoutReplica() = 0;
-  // Replicas of groups homed elsewhere with members or invitees of `self`.
-  virtual Result<std::vector<ReplicaHead>> LocalReplicas(const std::string& self) = 0;
-
-  // --- The group log's tables, as replication needs them
-  // The seq of event `event_id` in its group; nullopt if it is not stored.
-  virtual Result<std::optional<int64_t>> SeqOf(const std::string& event_id) = 0;
-  // The entry hash stored at `seq` of group `row`; nullopt if none (no
-  // entry, or one written before the hash chain existed).
-  virtual Result<std::optional<std::string>> EntryHashAt(int64_t row, int64_t seq) = 0;
-  // The prev hash stored at `seq` of group `row` ("" if null); nullopt if
-  // there is no entry.
-  virtual Result<std::optional<std::string>> PrevHashAt(int64_t row, int64_t seq) = 0;
-  // Gives this node's events of group `row` after `after_seq`, applied from
-  // the home, the client transaction ids they were queued with.
-  virtual Status TxnIdsFromOutbox(int64_t row, int64_t after_seq) = 0;
-  // Stores verified older history of `group` (drafts in seq order, each
-  // with its FixedEvent) below the held log, in one transaction: the events
-  // at negative stream positions, the group's base_seq, the messages'
-  // projections, their edits, deletes and reactions replayed, and their
-  // search index.
-  virtual Status StoreBackfill(const GroupState& group, std::vector<Draft>& drafts) = 0;
-  // verify-group: the stored chain of `address`, nullopt if no such group.
-  virtual Result<std::optional<StoredChain>> ChainOf(const std::string& address) = 0;
-  // Up to `limit` entries of group `row` with seq > after_seq, in seq order.
-  virtual Result<std::vector<StoredEntry>> EntriesAfter(int64_t row, int64_t after_seq, int limit) = 0;
+  // Groups with a pending join (the caller checks which have a replica).
+  virtual Result<std::vector<std::string>> PendingJoinGroups() = 0;
 };
 
 }  // namespace gc

@@ -16,6 +16,47 @@ void AppendQuoted(std::string& out, std::string_view s) {
   if (!AppendCanonicalString(out, s).ok()) out += "\"\"";
 }
 
+std::string EntryText(const StoredEntry& e, const std::string& group_id) {
+  std::string out;
+  out.reserve(768 + e.content.size());
+  out += "{\"seq\":";
+  out += std::to_string(e.seq);
+  out += ",\"event_id\":";
+  AppendQuoted(out, e.event_id);
+  out += ",\"event\":{\"group_id\":";
+  AppendQuoted(out, group_id);
+  out += ",\"type\":";
+  AppendQuoted(out, e.type);
+  out += ",\"sender\":";
+  AppendQuoted(out, e.sender);
+  out += ",\"origin\":";
+  AppendQuoted(out, e.origin);
+  out += ",\"origin_ts\":";
+  out += std::to_string(e.origin_ts);
+  out += ",\"nonce\":";
+  AppendQuoted(out, e.nonce.value_or(""));
+  out += ",\"content_hash\":";
+  AppendQuoted(out, e.content_hash.value_or(""));
+  if (e.relates_to) {
+    out += ",\"relates_to\":";
+    AppendQuoted(out, *e.relates_to);
+  }
+  if (e.origin_signatures) {
+    out += ",\"signatures\":";
+    out += *e.origin_signatures;
+  }
+  out += "},\"content\":";
+  out += e.content;
+  out += ",\"home_ts\":";
+  out += std::to_string(e.home_ts.value_or(0));
+  out += ",\"prev\":";
+  AppendQuoted(out, e.prev_hash.value_or(""));
+  out += ",\"signatures\":";
+  out += e.signatures ? std::string_view(*e.signatures) : std::string_view("{}");
+  out += '}';
+  return out;
+}
+
 void TrimToFrame(std::vector<WireEntry>& list, bool keep_latest) {
   size_t bytes = 0, keep = 0;
   for (; keep < list.size(); ++keep) {

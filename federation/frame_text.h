@@ -1,7 +1,7 @@
 // The text of frames that carry entries: pushes, snapshots and history
 // answers (spec/federation.md 6.2, 8.1, 8.6b), and the quoting every frame
 // the federation service writes uses. Entries travel already serialized
-// (WireEntry, federation_store.h): a push of 500 entries is assembled by appending
+// (WireEntry): a push of 500 entries is assembled by appending
 // their text, never by building and dumping a JSON tree. Shared by the parts
 // of the federation service (federation.cpp, home_push.cpp, requests.cpp);
 // not a public interface.
@@ -11,7 +11,17 @@
 #include <string_view>
 #include <vector>
 
-#include "federation/federation_store.h"  // WireEntry
+#include "services/groups/log_entry_store.h"  // StoredEntry
+
+namespace gc {
+
+// An entry in its wire form (spec/federation.md 6.2), serialized.
+struct WireEntry {
+  int64_t seq;
+  std::string text;
+};
+
+}  // namespace gc
 
 namespace gc::wire {
 
@@ -22,6 +32,10 @@ inline constexpr int kPushBatch = 500;
 // valid UTF-8; should it ever not be, the entry carries "" there and the
 // peer refuses it (its hashes no longer match) rather than a broken frame.
 void AppendQuoted(std::string& out, std::string_view s);
+
+// The wire form of a stored entry of group `group_id` (spec 6.2): its JSON
+// columns are copied as PostgreSQL printed them, nothing is parsed.
+std::string EntryText(const StoredEntry& e, const std::string& group_id);
 
 // Drops entries from `list` until it fits a frame (768 KiB of entries, at
 // least one entry kept): from the end, or with `keep_latest` from the start.

@@ -219,7 +219,11 @@ Result<std::vector<WireEntry>> Federation::LoadEntries(int64_t row, const std::s
       return entries;
     }
   }
-  return store_.WireEntries(row, group_id, from_seq, to_seq);
+  auto stored = entries_.Entries(row, from_seq, to_seq);
+  if (!stored.ok()) return stored.error();
+  entries.reserve(stored->size());
+  for (const StoredEntry& e : *stored) entries.push_back({e.seq, wire::EntryText(e, group_id)});
+  return entries;
 }
 
 json Federation::EntryOf(const GroupEvent& ev) {

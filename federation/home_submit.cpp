@@ -41,7 +41,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
     return AnswerError(peer, re, Error::Invalid("a join carries the sender's own member join event"));
   }
   // Replays are harmless: an event already sequenced is acknowledged again.
-  auto seen = store_.SeqOf((*fixed)->event_id);
+  auto seen = entries_.SeqOf((*fixed)->event_id);
   if (!seen.ok()) return AnswerError(peer, re, seen.error());
   auto row = log_.FindByAddress(ce.group_id);
   if (!row.ok()) return AnswerError(peer, re, Error::NotFound("no such group"));
@@ -63,7 +63,7 @@ void Federation::HandleSubmit(const std::string& peer, const std::string& re, co
   // The seq the event got (actions answer without it); none if the action
   // changed nothing (e.g. a join of a member).
   json ack = {{"event_id", (*fixed)->event_id}};
-  auto got = store_.SeqOf((*fixed)->event_id);
+  auto got = entries_.SeqOf((*fixed)->event_id);
   if (got.ok() && *got) ack["seq"] = **got;
   else ack["noop"] = true;
   Answer(peer, re, true, ack);

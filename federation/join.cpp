@@ -134,15 +134,17 @@ void Federation::RepairReplicas(const std::string& home) {
               }
             });
   };
-  auto replicas = store_.LocalReplicas(self_);
+  auto replicas = entries_.LocalReplicas(self_);
   if (replicas.ok()) {
     for (const ReplicaHead& r : *replicas) {
       if (home.empty() || r.home == home) ask(r.home, r.group_id, r.last_seq + 1);
     }
   }
-  auto orphans = store_.JoinsWithoutReplica();
-  if (orphans.ok()) {
-    for (const std::string& group_id : *orphans) {
+  auto pending = store_.PendingJoinGroups();
+  if (pending.ok()) {
+    for (const std::string& group_id : *pending) {
+      auto held = log_.FindByAddress(group_id);
+      if (held.ok() || held.error().code != ErrorCode::kNotFound) continue;  // a replica, or no answer
       std::string server = ServerOf(group_id);
       if (home.empty() || server == home) ask(server, group_id, 0);  // 0: a snapshot
     }

@@ -12,6 +12,8 @@
 // ends, and the replicas it is the home of catch up on what they may have
 // missed. The admin sees each peer's state (PeersJson) and can block,
 // unblock or retry it.
+#include <algorithm>
+
 #include "federation/federation.h"
 #include "federation/wire.h"
 #include "node/common/address.h"
@@ -133,14 +135,29 @@ void Federation::RetryPeer(const std::string& name) {
 }
 
 Result<json> Federation::PeersJson() {
-  auto depth = store_.PushDepths();
-  if (!depth.ok()) return depth.error();
+  // Per peer: its deliveries, and the entries they have not acknowledged
+  // (up to the group's last seq, or to where a leaver stops).
+  auto tracks = store_.AllTracks();
+  if (!tracks.ok()) return tracks.error();
+  std::vector<int64_t> rows;
+  for (const PushTrack& t : *tracks) rows.push_back(t.group_row);
+  auto last = entries_.LastSeqs(rows);
+  if (!last.ok()) return last.error();
   auto out = store_.OutboxDepths();
   if (!out.ok()) return out.error();
+  std::map<std::string, std::pair<int64_t, int64_t>> pushes;  // peer -> (entries, groups)
+  for (const PushTrack& t : *tracks) {
+    auto seq = last->find(t.group_row);
+    if (seq == last->end()) continue;
+    int64_t upto = t.until ? std::min(*t.until, seq->second) : seq->second;
+    auto& [queued, groups] = pushes[t.peer];
+    queued += std::max<int64_t>(0, upto - std::max<int64_t>(t.acked, 0));
+    ++groups;
+  }
   std::map<std::string, json> extra;
-  for (const PeerPushDepth& d : *depth) {
-    extra[d.peer]["push_queue"] = d.push_queue;
-    extra[d.peer]["groups"] = d.groups;
+  for (const auto& [peer, p] : pushes) {
+    extra[peer]["push_queue"] = p.first;
+    extra[peer]["groups"] = p.second;
   }
   int64_t now = NowMs();
   for (const PeerOutboxDepth& d : *out) {

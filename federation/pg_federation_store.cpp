@@ -19,9 +19,7 @@ GC_SQL(kFedRewind,
        "UPDATE fed_group_peers SET acked_seq = LEAST(acked_seq, $3) WHERE group_id = $1 AND peer = $2 "
        "AND until_seq IS NULL");
 GC_SQL(kFedIsParticipant, "SELECT 1 FROM fed_group_peers WHERE group_id = $1 AND peer = $2 AND until_seq IS NULL");
-GC_SQL(kFedPushDepth,
-       "SELECT p.peer, sum(GREATEST(0, coalesce(LEAST(p.until_seq, g.last_seq), g.last_seq) - GREATEST(p.acked_seq, 0))), "
-       "count(*) FROM fed_group_peers p JOIN groups g ON g.id = p.group_id GROUP BY p.peer");
+GC_SQL(kFedAllTracks, "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers");
 
 // The outbox (the participant's side).
 GC_SQL(kFedOutboxInsert,
@@ -46,6 +44,8 @@ GC_SQL(kFedOutboxRefused, "UPDATE fed_outbox SET state = 'refused', last_error =
 GC_SQL(kFedOutboxRetry,
        "UPDATE fed_outbox SET attempts = attempts + 1, "
        "next_at = $2 + LEAST(60000, 1000 * (1::bigint << LEAST(attempts, 6))), last_error = $3 WHERE id = $1");
+GC_SQL(kFedOutboxTxnIds,
+       "SELECT event_id, txn_id FROM fed_outbox WHERE event_id = ANY($1::text[]) AND txn_id IS NOT NULL");
 GC_SQL(kFedOutboxRetryPeer, "UPDATE fed_outbox SET next_at = 0 WHERE peer = $1 AND state = 'pending'");
 GC_SQL(kFedOutboxDepth,
        "SELECT peer, count(*) FILTER (WHERE state = 'pending'), min(created_at) FILTER (WHERE state = 'pending'), "
@@ -58,20 +58,21 @@ GC_SQL(kFedPendingJoinInsert,
        "ON CONFLICT (group_id, user_id) DO UPDATE SET created_at = EXCLUDED.created_at");
 GC_SQL(kFedPendingJoinDelete, "DELETE FROM fed_pending_joins WHERE group_id = $1 AND user_id = $2");
 GC_SQL(kFedPendingJoiners, "SELECT user_id FROM fed_pending_joins WHERE group_id = $1");
-// Groups a local user asked to join that have no replica.
-GC_SQL(kFedJoinsWithoutReplica,
-       "SELECT DISTINCT j.group_id FROM fed_pending_joins j WHERE NOT EXISTS "
-       "(SELECT 1 FROM groups g WHERE g.address = j.group_id AND g.deleted_at IS NULL)");
+GC_SQL(kFedPendingJoinGroups, "SELECT DISTINCT group_id FROM fed_pending_joins");
 GC_SQL(kFedPendingJoinsPrune, "DELETE FROM fed_pending_joins WHERE created_at < $1");
+
+std::vector<PushTrack> TracksOf(const PgResult& r) {
+  std::vector<PushTrack> out;
+  for (int i = 0; i < r.rows(); ++i) out.push_back({r.int64(i, 0), r.text(i, 1), r.int64(i, 2), r.opt_int64(i, 3)});
+  return out;
+}
 
 }  // namespace
 
 Result<std::vector<PushTrack>> PgFederationStore::Tracks() {
   auto r = db_.With([](PgConn& c) { return c.Exec(kFedTracks); });
   if (!r.ok()) return r.error();
-  std::vector<PushTrack> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back({r->int64(i, 0), r->text(i, 1), r->int64(i, 2), r->opt_int64(i, 3)});
-  return out;
+  return TracksOf(*r);
 }
 
 Status PgFederationStore::SaveAcks(const std::map<std::pair<int64_t, std::string>, int64_t>& acks) {
@@ -97,12 +98,10 @@ Result<bool> PgFederationStore::IsParticipant(int64_t row, const std::string& pe
   return r->rows() > 0;
 }
 
-Result<std::vector<PeerPushDepth>> PgFederationStore::PushDepths() {
-  auto r = db_.With([](PgConn& c) { return c.Exec(kFedPushDepth); });
+Result<std::vector<PushTrack>> PgFederationStore::AllTracks() {
+  auto r = db_.With([](PgConn& c) { return c.Exec(kFedAllTracks); });
   if (!r.ok()) return r.error();
-  std::vector<PeerPushDepth> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back({r->text(i, 0), r->int64(i, 1), r->int64(i, 2)});
-  return out;
+  return TracksOf(*r);
 }
 
 Result<std::optional<OutboxRecord>> PgFederationStore::OutboxByTxn(const std::string& sender,
@@ -159,6 +158,26 @@ Status PgFederationStore::OutboxRetryNow(const std::string& peer) {
   return StatusOf(db_.With([&](PgConn& c) { return c.Exec(kFedOutboxRetryPeer, {peer}); }));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> PgFederationStore::OutboxTxnIds(
+    const std::vector<std::string>& event_ids) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (event_ids.empty()) return out;
+  std::string arr = "{";
+  for (size_t i = 0; i < event_ids.size(); ++i) {
+    arr += i ? ",\"" : "\"";
+    for (char ch : event_ids[i]) {
+      if (ch == '"' || ch == '\\') arr += '\\';
+      arr += ch;
+    }
+    arr += '"';
+  }
+  arr += "}";
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kFedOutboxTxnIds, {arr}); });
+  if (!r.ok()) return r.error();
+  for (int i = 0; i < r->rows(); ++i) out.emplace_back(r->text(i, 0), r->text(i, 1));
+  return out;
+}
+
 Result<std::vector<PeerOutboxDepth>> PgFederationStore::OutboxDepths() {
   auto r = db_.With([](PgConn& c) { return c.Exec(kFedOutboxDepth); });
   if (!r.ok()) return r.error();
@@ -191,8 +210,8 @@ Result<std::set<std::string>> PgFederationStore::PendingJoiners(const std::strin
   return users;
 }
 
-Result<std::vector<std::string>> PgFederationStore::JoinsWithoutReplica() {
-  auto r = db_.With([](PgConn& c) { return c.Exec(kFedJoinsWithoutReplica); });
+Result<std::vector<std::string>> PgFederationStore::PendingJoinGroups() {
+  auto r = db_.With([](PgConn& c) { return c.Exec(kFedPendingJoinGroups); });
   if (!r.ok()) return r.error();
   std::vector<std::string> out;
   for (int i = 0; i < r->rows(); ++i) out.push_back(r->text(i, 0));

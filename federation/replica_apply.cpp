@@ -116,7 +116,7 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
   for (const json* e : held) {
     if (!IsInt(*e, "seq") || !IsStr(*e, "event_id") || !IsStr(*e, "prev") || !IsInt(*e, "home_ts")) continue;
     auto hash = EntryHash(group_id, (*e)["seq"], (*e)["prev"], (*e)["event_id"], (*e)["home_ts"]);
-    auto stored = store_.EntryHashAt(*row, (*e)["seq"].get<int64_t>());
+    auto stored = entries_.EntryHashAt(*row, (*e)["seq"].get<int64_t>());
     if (!hash.ok() || !stored.ok() || !*stored) continue;
     if (**stored != *hash) {
       ++forks;
@@ -194,21 +194,29 @@ Result<std::optional<int64_t>> Federation::ApplyEntries(const std::string& home,
   }
   // Written by the group log's writer while this thread verifies the next
   // push, which continues from these entries (spec_heads_).
-  int64_t before = drafts.front().fixed->seq - 1;
   {
     std::lock_guard<std::mutex> lock(mu_);
     spec_heads_[group_id] = {drafts.back().fixed->seq, drafts.back().fixed->entry_hash};
   }
   int64_t r = *row;
-  log_.ApplyAsync(r, std::move(drafts), [this, r, group_id, before, answer](Result<std::vector<GroupEvent>> applied) {
+  log_.ApplyAsync(r, std::move(drafts), [this, r, group_id, answer](Result<std::vector<GroupEvent>> applied) {
     // On the writer thread: hand over at once.
     auto shared = std::make_shared<Result<std::vector<GroupEvent>>>(std::move(applied));
-    workers_->Post([this, r, group_id, before, answer, shared] { Applied(r, group_id, before, *shared, answer); });
+    workers_->Post([this, r, group_id, answer, shared] { Applied(r, group_id, *shared, answer); });
   });
   return std::optional<int64_t>();
 }
 
-void Federation::Applied(int64_t row, const std::string& group_id, int64_t before,
+void Federation::SendsTxnIds(int64_t row, const std::vector<GroupEvent>& applied) {
+  std::vector<std::string> own;
+  for (const GroupEvent& e : applied) {
+    if (e.origin == self_) own.push_back(e.event_id);
+  }
+  auto txn_ids = store_.OutboxTxnIds(own);
+  if (txn_ids.ok()) (void)entries_.SetTxnIds(row, *txn_ids);
+}
+
+void Federation::Applied(int64_t row, const std::string& group_id,
                          const Result<std::vector<GroupEvent>>& applied, const HaveFn& answer) {
   if (!applied.ok()) {
     // Later pushes verified against these entries fail as gaps; the next
@@ -221,7 +229,7 @@ void Federation::Applied(int64_t row, const std::string& group_id, int64_t befor
   }
   entries_applied += applied->size();
   bool own = std::any_of(applied->begin(), applied->end(), [&](const GroupEvent& e) { return e.origin == self_; });
-  if (own) (void)store_.TxnIdsFromOutbox(row, before);
+  if (own) SendsTxnIds(row, *applied);
   auto now_last = log_.Read(row, [](const GroupState& st) { return st.last_seq; });
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -130,7 +130,7 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
   }
   const FixedEvent& last = *drafts.back().fixed;
   if (last.seq != before_seq - 1) return Error::Invalid("history does not end right before the held log");
-  auto anchor = store_.PrevHashAt(group.row, before_seq);
+  auto anchor = entries_.PrevHashAt(group.row, before_seq);
   if (!anchor.ok()) return anchor.error();
   if (!*anchor || **anchor != last.entry_hash) {
     ++rejected;
@@ -138,7 +138,7 @@ Status Federation::Backfill(const GroupState& group, int64_t before_seq) {
     return Error::Invalid("history does not link to the held log");
   }
   if (!HomeSigned(group.server, group.address, last)) return Error::Unauthorized("the home signature does not verify");
-  Status st = store_.StoreBackfill(group, drafts);
+  Status st = entries_.StoreBackfill(group, drafts);
   if (!st.ok()) return st;
   LogInfo("fetched older history", {{"group", group.address}, {"from_seq", drafts.front().fixed->seq},
                                     {"entries", static_cast<int64_t>(drafts.size())}});

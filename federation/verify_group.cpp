@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "federation/federation_store.h"
 #include "federation/peer_store.h"
 #include "node/identity/node_keys.h"
+#include "services/groups/log_entry_store.h"
 #include "services/groups/signed_log/canonical_json.h"
 #include "services/groups/signed_log/chain.h"
 #include "services/groups/signed_log/signed_event.h"
@@ -44,7 +44,7 @@ bool SignedBy(const json& sigs, const std::string& server, const std::string& by
 
 }  // namespace
 
-Result<VerifyReport> VerifyGroup(FederationStore& store, PeerStore& peers, const std::string& group_id,
+Result<VerifyReport> VerifyGroup(LogEntryStore& store, PeerStore& peers, const std::string& group_id,
                                  const std::string& self, const std::map<std::string, std::string>& self_keys) {
   auto chain = store.ChainOf(group_id);
   if (!chain.ok()) return chain.error();

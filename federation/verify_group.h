@@ -14,7 +14,7 @@
 
 namespace gc {
 
-class FederationStore;
+class LogEntryStore;
 class PeerStore;
 
 struct VerifyReport {
@@ -29,7 +29,7 @@ struct VerifyReport {
 // `self`: this node's name, `self_keys`: its identity keys, current and
 // retired (key id -> 32-byte public key). Keys of other nodes, current and
 // retired, come from `peers`; the stored log from `store`.
-Result<VerifyReport> VerifyGroup(FederationStore& store, PeerStore& peers, const std::string& group_id,
+Result<VerifyReport> VerifyGroup(LogEntryStore& store, PeerStore& peers, const std::string& group_id,
                                  const std::string& self, const std::map<std::string, std::string>& self_keys);
 
 }  // namespace gc

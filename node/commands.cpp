@@ -13,7 +13,6 @@
 #include <string>
 #include <vector>
 
-#include "federation/pg_federation_store.h"
 #include "federation/pg_peer_store.h"
 #include "federation/verify_group.h"
 #include "node/common/log.h"
@@ -23,6 +22,7 @@
 #include "node/db/pg.h"
 #include "node/identity/node_keys.h"
 #include "node/node.h"
+#include "services/groups/pg_log_entry_store.h"
 #include "services/users/pg_user_store.h"
 #include "services/users/user_service.h"
 
@@ -230,7 +230,7 @@ int Admin(int argc, char** argv) {
     if (!keys.ok()) return Fail(keys.error());
     std::map<std::string, std::string> own = {{keys->key_id, keys->identity_public}};
     for (const auto& o : keys->old_keys) own[o.key_id] = o.public_key;
-    PgFederationStore store((*db)->pool());
+    PgLogEntryStore store((*db)->pool());
     PgPeerStore peers((*db)->pool());
     auto rep = VerifyGroup(store, peers, args.values["group"], config.node.name, own);
     if (!rep.ok()) return Fail(rep.error());

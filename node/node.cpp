@@ -42,6 +42,7 @@
 #include "services/groups/group_log.h"
 #include "services/groups/group_service.h"
 #include "services/groups/pg_group_store.h"
+#include "services/groups/pg_log_entry_store.h"
 #include "services/groups/groups_http.h"
 #include "services/messaging/messaging_http.h"
 #include "services/messaging/messaging_service.h"
@@ -217,9 +218,12 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   });
   n->users_->set_open_sessions([self] { return self->hub_->OpenSessions(); });
   n->federation_store_ = std::make_unique<PgFederationStore>(n->db_->pool());
+  // History a replica fetches lies below the search indexer's cursor: the
+  // store indexes it in the same transaction, with messaging's statements.
+  n->log_entries_ = std::make_unique<PgLogEntryStore>(n->db_->pool(), IndexSearchRange);
   n->peer_store_ = std::make_unique<PgPeerStore>(n->db_->pool());
   n->federation_ = std::make_unique<Federation>(n->config_, *n->keys_, *n->federation_store_, *n->peer_store_,
-                                                *n->log_);
+                                                *n->log_entries_, *n->log_);
   GC_TRY(n->federation_->Bind());
   n->federation_->set_services(n->groups_.get(), n->messaging_.get(), n->users_.get());
   n->log_->set_remote(n->federation_.get());

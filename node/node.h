@@ -32,6 +32,7 @@ class MessagingService;
 class MessageStore;
 class UserStore;
 class GroupStore;
+class LogEntryStore;
 class StreamHub;
 class StreamDelivery;
 class StreamEndpoint;
@@ -77,6 +78,7 @@ class Node {
   std::unique_ptr<UserService> users_;
   std::unique_ptr<GroupLog> log_;
   std::unique_ptr<GroupStore> group_store_;
+  std::unique_ptr<LogEntryStore> log_entries_;  // used by federation_: destroyed after it
   std::unique_ptr<GroupService> groups_;
   std::unique_ptr<MessageStore> message_store_;
   std::unique_ptr<MessagingService> messaging_;

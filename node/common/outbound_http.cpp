@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -215,6 +216,11 @@ Result<std::vector<std::pair<sockaddr_storage, socklen_t>>> ResolveAllowed(const
   // rebinding attack would look.
   if (refused) return Error::Unavailable(host + " resolves to an address that is not public");
   return addrs;
+}
+
+const char* TrustedCaFile() {
+  const char* file = std::getenv("SSL_CERT_FILE");
+  return file && *file ? file : nullptr;
 }
 
 Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, const OutboundPolicy& policy,

@@ -53,4 +53,11 @@ Result<std::vector<std::pair<sockaddr_storage, socklen_t>>> ResolveAllowed(const
 Result<std::string> HttpFetch(const std::string& base_url, const std::string& path, const OutboundPolicy& policy,
                               const std::string* post_body);
 
+// The CA file that outbound TLS trusts instead of the system's CAs: the
+// SSL_CERT_FILE environment variable when set and not empty, else nullptr.
+// HttpFetch gets it from OpenSSL's default paths; libcurl does not read the
+// variable, so its users (webhook and Web Push pushers) set CURLOPT_CAINFO
+// from this, and every outbound https:// trusts the same CAs.
+const char* TrustedCaFile();
+
 }  // namespace gc

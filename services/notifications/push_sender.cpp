@@ -198,6 +198,7 @@ WebhookOutcome PostToPusher(const std::string& url, const std::string& body, con
   list = curl_slist_append(list, "Expect:");
   for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
   Answer answer;
+  char tls_error[CURL_ERROR_SIZE] = "";
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, allow_private ? "http,https" : "https");
@@ -206,6 +207,12 @@ WebhookOutcome PostToPusher(const std::string& url, const std::string& body, con
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, kDeadlineMs);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
   curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+  // https:// is verified (peer and host name) against the CAs every outbound
+  // TLS of the node trusts: the system's, or SSL_CERT_FILE's.
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (const char* ca = TrustedCaFile()) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, tls_error);  // the reason, for the pusher's last_error
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(c, CURLOPT_POST, 1L);
   curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
@@ -215,6 +222,7 @@ WebhookOutcome PostToPusher(const std::string& url, const std::string& body, con
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, OnHeader);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &answer);
   CURLcode rc = curl_easy_perform(c);
+  curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);  // tls_error ends with this call; the handle lives on
   long status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
   curl_slist_free_all(list);
@@ -223,7 +231,7 @@ WebhookOutcome PostToPusher(const std::string& url, const std::string& body, con
   out.retry_after_s = answer.retry_after_s;
   if (rc != CURLE_OK && rc != CURLE_WRITE_ERROR) {
     out.status = 0;
-    out.error = std::string("no answer: ") + curl_easy_strerror(rc);
+    out.error = std::string("no answer: ") + (tls_error[0] ? tls_error : curl_easy_strerror(rc));
   } else if (status < 200 || status > 299) {
     out.error = "HTTP " + std::to_string(status);
   }

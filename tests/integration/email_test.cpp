@@ -20,7 +20,7 @@
 #include "node/common/encoding.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/smtp_sink.h"
-#include "tests/support/api.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -53,20 +53,16 @@ MailablePair NewMailablePair(HttpClient& c, const char* a_prefix, const char* b_
   return p;
 }
 
-class EmailTest : public ::testing::Test {
+class EmailTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
     sink_ = new SmtpSink();
-    node_ = StartNodeWith(EmailYaml(*sink_, 1)).release();
+    StartNode(EmailYaml(*sink_, 1));
   }
   static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
+    NodeTest::TearDownTestSuite();
     delete sink_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
+    sink_ = nullptr;
   }
 
   // A user with a unique address as profile email.
@@ -79,9 +75,7 @@ class EmailTest : public ::testing::Test {
   static std::string Addr(const TestUser& u) { return u.name + "@example.test"; }
 
   std::string GroupWith(const TestUser& owner, std::vector<const TestUser*> members, json extra = json::object()) {
-    std::string g = CreateGroup(c_, owner.token, std::move(extra));
-    for (auto* m : members) JoinGroup(c_, m->token, g);
-    return g;
+    return NewGroupWith(owner, members, std::move(extra));
   }
   json Mention(const TestUser& from, const std::string& g, const TestUser& to, const std::string& text) {
     return SendMessage(c_, from.token, g, text + " " + to.id);
@@ -119,8 +113,6 @@ class EmailTest : public ::testing::Test {
   }
 
   static inline SmtpSink* sink_ = nullptr;
-  static inline NodeProcess* node_ = nullptr;
-  HttpClient c_{node_->http_port()};
 };
 
 TEST_F(EmailTest, MailsAnUnreadMentionOnceWithItsLinkAndAnUnsubscribeLink) {

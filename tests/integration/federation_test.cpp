@@ -136,6 +136,12 @@ TEST_F(FederationTest, OlderHistoryIsFetchedOnDemand) {
   auto h = Get(bob, "/api/v1/groups/" + G(g) + "/messages?before=10&limit=20");
   ASSERT_EQ(h.status, 200);
   EXPECT_NE(h.body.find("🎉"), std::string::npos) << h.body;
+  // The fetched part is searchable on bob's node: it lies below the search
+  // indexer's cursor, so the backfill indexes it.
+  auto found = Get(bob, "/api/v1/search?q=old%202");
+  ASSERT_EQ(found.status, 200) << found.body;
+  ASSERT_EQ(found.json()["results"].size(), 1u) << found.body;
+  EXPECT_EQ(found.json()["results"][0]["event_id"], ids[2]) << found.body;
   // The fetched part verifies like the rest.
   auto v = N(1).Cli({"admin", "verify-group", g});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
@@ -258,11 +264,30 @@ TEST_F(FederationTest, ParticipantCutOffAndKilledThenConverges) {
   // The participant killed and restarted catches up too.
   N(1).Kill();
   for (int i = 0; i < 30; ++i) ASSERT_EQ(Send(alice, g, "while dead " + std::to_string(i)).status, 201);
+  // The admin's view of beta on acme: one group, and exactly the 30 entries
+  // it has not acknowledged (acks are saved after the answers: polled).
+  std::string admin = CreateAdmin(N(0), UniqueName("fadm"), kTestPassword);
+  ASSERT_FALSE(admin.empty());
+  json beta;
+  std::string peers_body;
+  auto beta_row = [&] {
+    auto r = HttpClient(alice.port).Get("/api/v1/admin/peers", admin);
+    peers_body = std::to_string(r.status) + " " + r.body;
+    if (r.status != 200) return json::object();
+    json page = r.json();  // named: a loop over a temporary's member would dangle
+    for (const auto& p : page["peers"]) {
+      if (p["name"] == "beta.test") return p;
+    }
+    return json::object();
+  };
+  EXPECT_TRUE(Eventually([&] { return (beta = beta_row()).value("push_queue", -1) == 30; })) << peers_body;
+  EXPECT_EQ(beta.value("groups", -1), 1) << peers_body;
   N(1).Restart();
   ASSERT_TRUE(Eventually([&] { return HasBody(bob, g, "while dead 29"); }, 60)) << N(0).LogText();
   ASSERT_EQ(Send(bob, g, "back").status, 201);
   ASSERT_TRUE(Eventually([&] { return Log(alice, g) == Log(bob, g) && HasBody(alice, g, "back"); }));
   EXPECT_EQ(N(1).Cli({"admin", "verify-group", g}).exit_code, 0);
+  EXPECT_TRUE(Eventually([&] { return (beta = beta_row()).value("push_queue", -1) == 0; })) << peers_body;
 }
 
 TEST_F(FederationTest, ThreeNodesShareOneGroup) {

@@ -8,13 +8,8 @@ namespace {
 
 // The entry of `user`'s inbox (on their node) for `event_id`, or null.
 json EntryFor(const User& user, const std::string& event_id) {
-  auto r = HttpClient(user.port).Get("/api/v1/me/notifications?limit=100", user.token);
-  if (r.status != 200) return nullptr;
-  json page = r.json();
-  for (const auto& n : page["notifications"]) {
-    if (n["event_id"] == event_id) return n;
-  }
-  return nullptr;
+  HttpClient c(user.port);
+  return NotificationFor(c, user.token, event_id);
 }
 
 TEST_F(FederationTest, ARemoteMemberIsNotifiedByTheirOwnNodeUnderTheirOwnSettings) {

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "node/db/pg.h"
-#include "tests/harness/harness.h"
+#include "tests/support/node_test.h"
 
 namespace gc::test {
 namespace {
@@ -22,49 +22,22 @@ using nlohmann::json;
 
 std::string G(const std::string& id) { return PathSegment(id); }
 
-struct User {
-  std::string name, id, token;
-};
+using User = TestUser;
 
 GC_SQL(kCountedAndKept,
        "SELECT (SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL),"
        " coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
 GC_SQL(kCursorAndHead, "SELECT (SELECT pos FROM notification_cursor), (SELECT max(stream_pos) FROM events)");
 
-class NotificationsTest : public ::testing::Test {
+// The suite's node, users, groups and streams come from tests/support
+// (NodeTest); what is added here is the inbox's own vocabulary.
+class NotificationsTest : public NodeTest {
  protected:
-  static void SetUpTestSuite() {
-    NodeOptions o;
-    o.extra_yaml = "rate_limits:\n  enabled: false\n";
-    node_ = new NodeProcess(o);
-    node_->Start();
-  }
-  static void TearDownTestSuite() {
-    EXPECT_EQ(node_->Stop(), 0);
-    delete node_;
-  }
-  void TearDown() override {
-    ASSERT_TRUE(node_->Running()) << node_->LogText();
-    EXPECT_EQ(node_->Client().Get("/healthz").status, 200);
-  }
-  User NewUser() {
-    std::string name = UniqueName("n");
-    auto r = c_.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return {name, r.json()["user_id"], r.json()["access_token"]};
-  }
+  static void SetUpTestSuite() { StartNode(kNoRateLimits); }
+
+  User NewUser() { return NodeTest::NewUser("n"); }
   std::string NewGroup(const User& owner, std::vector<const User*> members = {}) {
-    auto r = c_.Post("/api/v1/groups", {{"name", UniqueName("ng")}}, owner.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    std::string g = r.json()["group_id"];
-    for (auto* m : members) EXPECT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), m->token).status, 200);
-    return g;
-  }
-  json Send(const User& u, const std::string& g, const std::string& body, json extra = json::object()) {
-    extra["body"] = body;
-    auto r = c_.Post("/api/v1/groups/" + G(g) + "/messages", extra, u.token);
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json();
+    return NewGroupWith(owner, members);
   }
   json Inbox(const User& u, const std::string& query = "") {
     auto r = c_.Get("/api/v1/me/notifications" + query, u.token);
@@ -74,34 +47,18 @@ class NotificationsTest : public ::testing::Test {
   // The user's entry for `event_id`, waiting up to 10 s for the worker
   // (it runs after the send answered, by design).
   json WaitEntry(const User& u, const std::string& event_id) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (std::chrono::steady_clock::now() < deadline) {
-      json page = Inbox(u, "?limit=100");  // named: a loop over a temporary's member would dangle
-      for (const auto& n : page["notifications"]) {
-        if (n["event_id"] == event_id) return n;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ADD_FAILURE() << u.id << " was not notified of " << event_id;
-    return nullptr;
+    json n = WaitNotification(c_, u.token, event_id);
+    if (n.is_null()) ADD_FAILURE() << u.id << " was not notified of " << event_id;
+    return n;
   }
-  bool Has(const User& u, const std::string& event_id) {
-    json page = Inbox(u, "?limit=100");
-    for (const auto& n : page["notifications"]) {
-      if (n["event_id"] == event_id) return true;
-    }
-    return false;
-  }
+  bool Has(const User& u, const std::string& event_id) { return !NotificationFor(c_, u.token, event_id).is_null(); }
+  // A stream of `u`'s that has read its ready frame.
   std::unique_ptr<WsClient> Connect(const User& u) {
-    auto ws = std::make_unique<WsClient>(node_->http_port(), StreamTarget(u.token));
-    EXPECT_EQ(ws->status(), 101) << ws->body();
-    EXPECT_TRUE(ws->WaitFor([](const json& f) { return f["type"] == "ready"; }, 10000));
+    auto ws = NodeTest::Connect(u);
+    UntilReady(*ws);
     return ws;
   }
-  static NodeProcess* node_;
-  HttpClient c_{node_->http_port()};
 };
-NodeProcess* NotificationsTest::node_ = nullptr;
 
 TEST_F(NotificationsTest, KindsFollowMentionsAndRepliesAndNeverTheSender) {
   User a = NewUser(), b = NewUser(), c = NewUser();
@@ -450,20 +407,14 @@ TEST_F(NotificationsTest, UnreadCountsStayTrueUnderConcurrentReadsAndDeletes) {
 // acknowledged, before the worker could make their notifications.
 TEST(NotificationsCrashTest, AcknowledgedSendsAreNotifiedAfterSigkill) {
   NodeOptions o;
-  o.extra_yaml = "rate_limits:\n  enabled: false\n";
+  o.extra_yaml = kNoRateLimits;
   NodeProcess node(o);
   node.Start();
   HttpClient c(node.http_port());
-  auto reg = [&](const std::string& name) {
-    auto r = c.Post("/api/v1/auth/register", {{"username", name}, {"password", "correct horse"}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return User{name, r.json()["user_id"], r.json()["access_token"]};
-  };
-  User a = reg(UniqueName("k")), b = reg(UniqueName("k"));
-  auto gr = c.Post("/api/v1/groups", {{"name", UniqueName("kg")}}, a.token);
-  ASSERT_EQ(gr.status, 201);
-  std::string g = gr.json()["group_id"];
-  ASSERT_EQ(c.Post("/api/v1/groups/" + G(g) + "/join", json::object(), b.token).status, 200);
+  User a = RegisterUser(c, "k"), b = RegisterUser(c, "k");
+  std::string g = CreateGroup(c, a.token);
+  ASSERT_FALSE(g.empty());
+  JoinGroup(c, b.token, g);
 
   constexpr int kSends = 40;
   std::set<std::string> sent;

@@ -26,6 +26,7 @@
 #include "tests/harness/node_script.h"
 #include "tests/support/api.h"
 #include "tests/support/node_test.h"
+#include "tests/support/push_service.h"
 
 namespace gc::test {
 namespace {
@@ -36,41 +37,6 @@ constexpr const char* kSubject = "mailto:ops@acme.test";
 constexpr const char* kNodeYaml =
     "rate_limits:\n  enabled: false\nnotifications:\n  allow_private_endpoints: true\n"
     "  vapid_subject: mailto:ops@acme.test\n  webpush_ttl_s: 3600\n";
-
-// The local push service and its control API.
-class PushService {
- public:
-  PushService()
-      : script_(std::string(GC_SOURCE_DIR) + "/tests/push/push_receiver.js", {"--subject", kSubject},
-                std::string(GC_SOURCE_DIR) + "/tests/push/node_modules/http_ece",
-                "run `make deps` (npm ci in tests/push)"),
-        control_(script_.ready()["port"].get<int>()) {
-    control_.set_timeout(std::chrono::seconds(40));
-  }
-  // A new subscription {id, endpoint, keys}, answering `script` first.
-  json Subscribe(json script = json::array()) {
-    auto r = control_.Post("/subscriptions", {{"script", script}});
-    EXPECT_EQ(r.status, 201) << r.body;
-    return r.json();
-  }
-  // The pushes that reached `sub` once `count` did, or after `timeout_ms`.
-  json Pushes(const json& sub, int count, int timeout_ms = 20000) {
-    auto r = control_.Get("/subscriptions/" + sub["id"].get<std::string>() + "/pushes?count=" +
-                          std::to_string(count) + "&timeout_ms=" + std::to_string(timeout_ms));
-    EXPECT_EQ(r.status, 200) << r.body;
-    return r.json()["pushes"];
-  }
-
- private:
-  NodeScript script_;
-  HttpClient control_;
-};
-
-// The body of POST /me/pushers for a subscription, as a browser's
-// PushSubscription.toJSON() gives it.
-json PusherBody(const json& sub) {
-  return {{"kind", "webpush"}, {"endpoint", sub["endpoint"]}, {"expirationTime", nullptr}, {"keys", sub["keys"]}};
-}
 
 // Polls `done` every 20 ms until it holds, for at most 10 s (the pusher's
 // status is written after the receiver answered, so it lags a little).
@@ -88,7 +54,7 @@ class WebPushTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
     StartNode(kNodeYaml);
-    push_ = new PushService();
+    push_ = new PushService(kSubject);
   }
   static void TearDownTestSuite() {
     delete push_;
@@ -384,7 +350,7 @@ TEST_F(WebPushTest, ManyPushersAtOnce) {
 
 // A node of its own: it is killed and restarted.
 TEST(WebPushRestart, PushedAfterSigkillWithTheSameIdsAndKey) {
-  PushService push;
+  PushService push(kSubject);
   auto node = StartNodeWith(kNodeYaml);
   HttpClient c(node->http_port());
   std::string key = c.Get("/api/v1/push/vapid-public-key").json()["public_key"];
@@ -430,7 +396,7 @@ TEST(WebPushPolicy, EndpointsMustBeHttpsToPublicAddresses) {
   auto node = StartNodeWith("rate_limits:\n  enabled: false\n");
   HttpClient c(node->http_port());
   TestUser u = RegisterUser(c, "wq");
-  PushService push;
+  PushService push(kSubject);
   json sub = push.Subscribe();  // an http:// endpoint on loopback
   EXPECT_EQ(c.Post("/api/v1/me/pushers", PusherBody(sub), u.token).status, 400);
   for (std::string ep : {"https://127.0.0.1/push/x", "https://10.0.0.7/push/x", "https://[::1]/push/x",

@@ -13,11 +13,18 @@
 // decrypted payload.
 //
 //   node push_receiver.js [--subject mailto:ops@acme.test]
+//                         [--tls NAME:CERT_FILE:KEY_FILE ...]
 //
-// Listens on 127.0.0.1 port 0 and prints {"port":P} as its first stdout
-// line; exits when its stdin closes (the test process died). Control API:
-//   POST /subscriptions {script?: [{status, retry_after?}]}
-//        -> {id, endpoint, keys: {p256dh, auth}} (a fresh P-256 key and secret)
+// Listens on 127.0.0.1 port 0 and prints {"port":P, "tls":{NAME:PORT}} as
+// its first stdout line; exits when its stdin closes (the test process died).
+// Each --tls adds a listener for the push endpoints over https, also on
+// 127.0.0.1, presenting that certificate (a push service as browsers use
+// them; the test decides which CA the node trusts). Control API (plain
+// http on P):
+//   POST /subscriptions {script?: [{status, retry_after?}], tls?: NAME, host?: "localhost"}
+//        -> {id, endpoint, keys: {p256dh, auth}} (a fresh P-256 key and secret;
+//           the endpoint is https://HOST:PORT/push/ID on listener NAME when
+//           tls is given, HOST defaulting to 127.0.0.1)
 //   POST /subscriptions/ID/script [{status, retry_after?}]   appends answers
 //   GET  /subscriptions/ID/pushes?count=N&timeout_ms=T
 //        -> {pushes: [...]} once N pushes arrived or T ms passed
@@ -25,7 +32,9 @@
 // tests/push/receiver.test.js proves the checks with the npm web-push
 // package as an independent sender, and shows forged pushes refused.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const crypto = require('crypto');
 const ece = require('http_ece');
 
@@ -82,10 +91,13 @@ function checkPush(req, body, sub, origin, subject) {
   return { payload: plaintext.toString('utf8'), jwt: { aud: c.aud, exp: c.exp, sub: c.sub, k } };
 }
 
-// Starts the service; resolves to {server, port, origin}. `onPush(id, push)`
-// (optional) sees every push as it is recorded (bench/webpush_bench.js).
-function startReceiver({ subject, onPush } = {}) {
-  const subs = new Map();  // id -> {ecdh, auth, script: [], pushes: [], waiters: []}
+// Starts the service; resolves to {server, port, origin, tlsPorts}.
+// `onPush(id, push)` (optional) sees every push as it is recorded
+// (bench/webpush_bench.js); `tls` (optional) is [{name, cert, key}] (PEM
+// file names), one https listener each.
+function startReceiver({ subject, onPush, tls = [] } = {}) {
+  const subs = new Map();  // id -> {ecdh, auth, origin, script: [], pushes: [], waiters: []}
+  const tlsPorts = {};     // listener name -> port
   let origin = '';
 
   function json(res, status, body, extra = {}) {
@@ -98,7 +110,7 @@ function startReceiver({ subject, onPush } = {}) {
     for (const w of sub.waiters.splice(0)) w();
   }
 
-  const server = http.createServer((req, res) => {
+  const handle = (req, res) => {
     const chunks = [];
     let size = 0;
     req.on('data', (c) => {
@@ -114,9 +126,12 @@ function startReceiver({ subject, onPush } = {}) {
         ecdh.generateKeys();
         const id = crypto.randomBytes(12).toString('base64url');
         const opts = body.length ? JSON.parse(body) : {};
-        const sub = { ecdh, auth: crypto.randomBytes(16), script: opts.script || [], pushes: [], waiters: [] };
+        if (opts.tls !== undefined && !(opts.tls in tlsPorts)) return json(res, 400, { reason: 'no such tls listener' });
+        const subOrigin = opts.tls === undefined ? origin : `https://${opts.host || '127.0.0.1'}:${tlsPorts[opts.tls]}`;
+        const sub = { ecdh, auth: crypto.randomBytes(16), origin: subOrigin, script: opts.script || [], pushes: [],
+                      waiters: [] };
         subs.set(id, sub);
-        return json(res, 201, { id, endpoint: `${origin}/push/${id}`,
+        return json(res, 201, { id, endpoint: `${subOrigin}/push/${id}`,
                                 keys: { p256dh: b64u(ecdh.getPublicKey()), auth: b64u(sub.auth) } });
       }
       const sub = subs.get(parts[1]);
@@ -143,7 +158,7 @@ function startReceiver({ subject, onPush } = {}) {
       if (parts[0] === 'push' && req.method === 'POST') {
         if (!sub) return json(res, 404, { reason: 'no such subscription' });
         const at_ms = Date.now();
-        const verdict = checkPush(req, body, sub, origin, subject);
+        const verdict = checkPush(req, body, sub, sub.origin, subject);
         const headers = { ttl: req.headers['ttl'], urgency: req.headers['urgency'], topic: req.headers['topic'] };
         if (verdict.reason) {
           console.error(JSON.stringify({ refused: parts[1], reason: verdict.reason }));
@@ -158,22 +173,32 @@ function startReceiver({ subject, onPush } = {}) {
       }
       json(res, 404, { reason: 'unknown route' });
     });
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const port = server.address().port;
-      origin = `http://127.0.0.1:${port}`;
-      resolve({ server, port, origin });
-    });
-  });
+  };
+  const listen = (srv) => new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv.address().port)));
+  const server = http.createServer(handle);
+  return (async () => {
+    const port = await listen(server);
+    origin = `http://127.0.0.1:${port}`;
+    for (const t of tls) {
+      const srv = https.createServer({ cert: fs.readFileSync(t.cert), key: fs.readFileSync(t.key) }, handle);
+      tlsPorts[t.name] = await listen(srv);
+    }
+    return { server, port, origin, tlsPorts };
+  })();
 }
 
 module.exports = { startReceiver };
 
 if (require.main === module) {
   const i = process.argv.indexOf('--subject');
-  startReceiver({ subject: i > 0 ? process.argv[i + 1] : undefined }).then(({ port }) => {
-    process.stdout.write(JSON.stringify({ port }) + '\n');
+  const tls = [];
+  process.argv.forEach((a, k) => {
+    if (a !== '--tls') return;
+    const [name, cert, key] = process.argv[k + 1].split(':');
+    tls.push({ name, cert, key });
+  });
+  startReceiver({ subject: i > 0 ? process.argv[i + 1] : undefined, tls }).then(({ port, tlsPorts }) => {
+    process.stdout.write(JSON.stringify({ port, tls: tlsPorts }) + '\n');
     process.stdin.on('end', () => process.exit(0));
     process.stdin.on('close', () => process.exit(0));
     process.stdin.resume();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include "tests/harness/test_util.h"
 
@@ -59,6 +60,25 @@ json SendMessage(HttpClient& c, const std::string& token, const std::string& gro
   auto r = c.Post("/api/v1/groups/" + PathSegment(group) + "/messages", extra, token);
   EXPECT_EQ(r.status, 201) << r.body;
   return r.json();
+}
+
+json NotificationFor(HttpClient& c, const std::string& token, const std::string& event_id) {
+  auto r = c.Get("/api/v1/me/notifications?limit=100", token);
+  if (r.status != 200) return nullptr;
+  json page = r.json();  // named: a loop over a temporary's member would dangle
+  for (const auto& n : page["notifications"]) {
+    if (n["event_id"] == event_id) return n;
+  }
+  return nullptr;
+}
+
+json WaitNotification(HttpClient& c, const std::string& token, const std::string& event_id, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    json n = NotificationFor(c, token, event_id);
+    if (!n.is_null() || std::chrono::steady_clock::now() >= deadline) return n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polled: made by the node's worker
+  }
 }
 
 std::string ErrorCode(const HttpResponse& r) { return r.json()["error"]["code"]; }

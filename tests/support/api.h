@@ -55,6 +55,15 @@ void JoinGroup(HttpClient& c, const std::string& token, const std::string& group
 nlohmann::json SendMessage(HttpClient& c, const std::string& token, const std::string& group,
                            const std::string& body, nlohmann::json extra = nlohmann::json::object());
 
+// The entry of the holder of `token`'s inbox (its newest 100) for event
+// `event_id`, or null if there is none (or the inbox did not answer 200).
+nlohmann::json NotificationFor(HttpClient& c, const std::string& token, const std::string& event_id);
+// NotificationFor, polled until the entry is there or `timeout_ms` passed
+// (the notification worker runs after the send answered, by design): the
+// entry, or null.
+nlohmann::json WaitNotification(HttpClient& c, const std::string& token, const std::string& event_id,
+                                int timeout_ms = 10000);
+
 // The "code" of an error answer.
 std::string ErrorCode(const HttpResponse& r);
 

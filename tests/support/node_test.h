@@ -9,9 +9,12 @@
 // stream handshake is made once.
 //
 //   NodeTest          a gtest fixture: one node per suite, checked after each test
-//   api.h             RegisterUser, CreateAdmin, CreateGroup, SendMessage, OpenStream, ...
+//   api.h             RegisterUser, CreateAdmin, CreateGroup, SendMessage, OpenStream,
+//                     NotificationFor / WaitNotification (the inbox), ...
 //   loopback_listener.h  a TCP listener on 127.0.0.1:0 (black hole, or accept it yourself)
 //   federated_nodes.h    the YAML of several federated nodes on loopback, a group's whole log
+//   push_service.h       the local Web Push service (tests/push), over http and https
+//   test_ca.h            a throwaway CA and its leaf certificates (openssl CLI)
 //
 // The multinode fixture (several federated nodes) is
 // tests/integration/federation_fixture.h, built on the same helpers.
@@ -22,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/harness/harness.h"
 #include "tests/support/api.h"
@@ -55,6 +59,13 @@ class NodeTest : public ::testing::Test {
   // A new group of `owner` with a unique name; `extra` adds fields (title, visibility, ...).
   std::string NewGroup(const TestUser& owner, nlohmann::json extra = nlohmann::json::object()) {
     return CreateGroup(c_, owner.token, std::move(extra));
+  }
+  // NewGroup, joined by each of `members` (expects 200 each).
+  std::string NewGroupWith(const TestUser& owner, const std::vector<const TestUser*>& members,
+                           nlohmann::json extra = nlohmann::json::object()) {
+    std::string g = NewGroup(owner, std::move(extra));
+    for (const TestUser* m : members) JoinGroup(c_, m->token, g);
+    return g;
   }
   // Sends a message (expects 201) and returns the stored event.
   nlohmann::json Send(const TestUser& u, const std::string& group, const std::string& body,

@@ -19,7 +19,8 @@ bool ValidVapidSubject(std::string_view s) {
 
 const Key kNotificationsKeys[] = {
     {"allow_private_endpoints", BoolField{GC_CONFIG_REF(notifications.allow_private_endpoints)},
-     "Pusher URLs and Web Push endpoints may be http:// and private or loopback addresses (tests only)."},
+     "Pusher URLs and Web Push endpoints may be http:// and private or loopback addresses (tests only). "
+     "https:// is always verified against the system's CAs, or the file named by SSL_CERT_FILE."},
     {"push_concurrency", IntField{GC_CONFIG_REF(notifications.push_concurrency), 1, 64},
      "Webhook and Web Push POSTs in flight at once (at most one per pusher)."},
     {"email.smtp_url", StringField{GC_CONFIG_REF(notifications.email.smtp_url), ValidSmtpUrl,
