@@ -26,7 +26,10 @@ namespace gc::stream_session {
 
 void WsSession::DrainInbox() {
   auto scope = Scope("stream delivery");
-  std::vector<Inbound> batch;
+  // Double-buffered: the inbox gets back the drained vector's storage, so
+  // a busy connection does not allocate a new inbox per drain.
+  std::vector<Inbound>& batch = draining_;
+  batch.clear();
   bool dropped;
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
@@ -48,6 +51,7 @@ void WsSession::DrainInbox() {
     }
     for (const auto& [frame, pos] : in.run->frames) TakeLive(frame, pos);
   }
+  batch.clear();  // drop the runs now, keep the storage
   if (held_bytes_ > ep_.options.send_queue_bytes) {
     ++ep_.slow_consumers_dropped;
     return CloseWith(kCloseSlowConsumer, "too slow: reconnect with since= the last stream_pos received");
