@@ -224,6 +224,7 @@ class GroupLog {
   void set_remote(RemoteGroups* remote) { remote_ = remote; }
   RemoteGroups* remote() const { return remote_; }
   // Entries of groups homed here are signed with this key (64-byte Ed25519).
+  // Before Start(), which starts the signing threads for it.
   void set_signing_key(std::string key_id, std::string secret_key) {
     key_id_ = std::move(key_id);
     secret_key_ = std::move(secret_key);
