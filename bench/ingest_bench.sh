@@ -71,7 +71,16 @@ loadgen() {  # scenario args...
             FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
   fi
   if [ -n "${WAL:-}" ] && [ -s "$TMP/wal_start" ]; then
-    echo "wal: $(pg_sql "SELECT pg_current_wal_lsn() - '$(cat "$TMP/wal_start")'::pg_lsn") bytes written by the cluster, load and drain"
+    local start end
+    start=$(cat "$TMP/wal_start")
+    end=$(pg_sql "SELECT pg_current_wal_lsn()")
+    echo "wal: $(pg_sql "SELECT '$end'::pg_lsn - '$start'::pg_lsn") bytes written by the cluster, load and drain"
+    # What the WAL holds, by kind of record (before a checkpoint recycles it).
+    local wal_dir bin
+    wal_dir=$(find "$TMP/$name" -type d -name pg_wal | head -1)
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    "$bin/pg_waldump" --stats=record -p "$wal_dir" -s "$start" -e "$end" 2>/dev/null |
+      awk '$1 != "Type" && $1 !~ /^-/' | sort -k11 -n -r | head -14 || true
     rm -f "$TMP/wal_start"
   fi
 }
