@@ -12,8 +12,15 @@
 #
 #   bash bench/ingest_bench.sh [scenario...]     (default: all, in that order)
 #   SECONDS_PER_RUN=10 JOINS=500 LOGINS=200 TXN=1 bash bench/ingest_bench.sh ingest5
+# NOTIFY_LEVEL=none sets the ingest members' notification level (the
+# notification worker's share of PostgreSQL's CPU out of the way).
 # PERF_DIR=dir records `perf record -g` of the node while each scenario's
-# load runs into dir/<scenario>.perf (read with `perf report -i`).
+# load runs into dir/<scenario>.perf, and of its PostgreSQL processes (the
+# postmaster's children: backends, WAL writer, checkpointer) into
+# dir/<scenario>.pg.perf (read with `perf report -i`).
+# STATEMENTS=1 restarts each node with pg_stat_statements loaded and prints
+# the statements that took the most time during the load (calls, rows, ms).
+# WAL=1 prints the WAL bytes the cluster wrote during each scenario's load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -30,6 +37,13 @@ fresh_node() {  # name -> PORT, NODE_PID, LOG
   printf '%b\n' "${NODE_YAML_EXTRA:-}" | BENCH_LOAD=1 bench_node_yaml "$TMP/$1/node.yaml" bench.test "$PORT"
   LOG="$TMP/$1/node.log"
   bench_start_node "$TMP/$1/node.yaml" "$PORT" "$LOG"
+  if [ -n "${STATEMENTS:-}" ]; then
+    pg_sql "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+    kill -TERM "$NODE_PID"
+    wait "$NODE_PID" 2>/dev/null || true
+    bench_start_node "$TMP/$1/node.yaml" "$PORT" "$LOG"
+    pg_sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
+  fi
 }
 
 # gc-loadgen, with (PERF_DIR) `perf record` of the node from the moment the
@@ -42,8 +56,46 @@ loadgen() {  # scenario args...
     if [ -n "${PERF_DIR:-}" ] && [[ $line == connections:* ]]; then
       mkdir -p "$PERF_DIR"
       perf record -q -g -p "$NODE_PID" -o "$PERF_DIR/$name.perf" -- sleep "$DUR" >/dev/null 2>&1 &
+      local pg_pids
+      pg_pids=$(pgrep -d, -P "$(pgrep -o -P "$NODE_PID" -x postgres)")
+      perf record -q -g -p "$pg_pids" -o "$PERF_DIR/$name.pg.perf" -- sleep "$DUR" >/dev/null 2>&1 &
     fi
+    if [ -n "${STATEMENTS:-}" ] && [[ $line == connections:* ]]; then
+      pg_sql "SELECT pg_stat_statements_reset()" >/dev/null
+    fi
+    if [ -n "${WAL:-}" ] && [[ $line == connections:* ]]; then pg_sql "SELECT pg_current_wal_lsn()" > "$TMP/wal_start"; fi
   done
+  if [ -n "${STATEMENTS:-}" ]; then
+    echo "statements (calls, rows, total ms, query):"
+    pg_sql "SELECT calls, rows, round(total_exec_time), left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
+  fi
+  if [ -n "${WAL:-}" ] && [ -s "$TMP/wal_start" ]; then
+    local start end
+    start=$(cat "$TMP/wal_start")
+    end=$(pg_sql "SELECT pg_current_wal_lsn()")
+    echo "wal: $(pg_sql "SELECT '$end'::pg_lsn - '$start'::pg_lsn") bytes written by the cluster, load and drain"
+    # What the WAL holds, by kind of record (before a checkpoint recycles it).
+    local wal_dir bin
+    wal_dir=$(find "$TMP/$name" -type d -name pg_wal | head -1)
+    bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+    "$bin/pg_waldump" --stats=record -p "$wal_dir" -s "$start" -e "$end" 2>/dev/null |
+      awk '$1 != "Type" && $1 !~ /^-/' | sort -k11 -n -r | head -14 || true
+    rm -f "$TMP/wal_start"
+  fi
+}
+
+# Runs one SQL statement on the node's cluster (its socket from the node's
+# log) as the database superuser; prints the result, unaligned.
+pg_sql() {
+  local sock bin
+  sock=$(grep -o '"socket_dir":"[^"]*"' "$LOG" | head -1 | cut -d'"' -f4)
+  bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$bin/psql" -qAtX -h "$sock" -U postgres -d groupchat -c "$1"
+  else
+    "$bin/psql" -qAtX -h "$sock" -U postgres -d groupchat -c "$1"
+  fi
 }
 
 # Commits/s of one client inserting one row per transaction, on the node's
@@ -74,7 +126,7 @@ for s in "${SCENARIOS[@]}"; do
       [ -n "${CEILING:-}" ] || ceiling
       echo "## $s (one-row-per-commit ceiling of this cluster: ${CEILING} commits/s, 1 client)"
       loadgen "$s" --mode ingest --senders "${s#ingest}" --inflight 10 \
-        --duration "$DUR" --payload 100 $TXN_FLAG
+        --duration "$DUR" --payload 100 $TXN_FLAG ${NOTIFY_LEVEL:+--notify-level "$NOTIFY_LEVEL"}
       ;;
     joins)
       fresh_node joins

@@ -262,13 +262,16 @@ Status PgConn::ExecScript(const char* sql) {
   return e;
 }
 
-Status PgConn::CopyIn(const char* copy_sql, std::string_view data) {
+Status PgConn::CopyIn(const char* copy_sql, std::string_view data, bool begin) {
   if (deferring_) return Error::Internal("COPY cannot be deferred");
   if (!Healthy()) {
     if (in_transaction_) return Error::Unavailable("the database is unavailable");
     GC_TRY(Connect());
   }
-  PGresult* r = PQexec(conn_, copy_sql);
+  // PQexec stops at the COPY of a multi-statement string and answers its
+  // COPY_IN state; the BEGIN before it has run by then.
+  PGresult* r = PQexec(conn_, begin ? (std::string("BEGIN; ") + copy_sql).c_str() : copy_sql);
+  if (begin) in_transaction_ = true;
   if (PQresultStatus(r) != PGRES_COPY_IN) {
     Error e = MakeError("copy", r);
     PQclear(r);

@@ -99,8 +99,9 @@ class PgConn {
   // COPY ... FROM STDIN with `data` in COPY's text format (rows end in
   // "\n", columns separated by "\t", NULL as "\N"; see CopyText). For bulk
   // inserts: about three times cheaper per row than INSERT ... unnest(...).
-  // Not in deferred mode.
-  Status CopyIn(const char* copy_sql, std::string_view data);
+  // Not in deferred mode. With `begin`, a transaction is opened in the same
+  // round trip ("BEGIN; COPY ...").
+  Status CopyIn(const char* copy_sql, std::string_view data, bool begin = false);
 
   bool Healthy() const;
   Status Connect();

@@ -211,6 +211,7 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   void ToInbox(Inbound in, size_t bytes, bool flush);
   std::mutex inbox_mu_;
   std::vector<Inbound> inbox_;                    // GUARDED_BY(inbox_mu_)
+  std::vector<Inbound> draining_;                 // strand only: the inbox being drained
   size_t inbox_bytes_ = 0;                        // GUARDED_BY(inbox_mu_)
   bool scheduled_ = false;                        // GUARDED_BY(inbox_mu_)
   bool dropped_ = false;                          // GUARDED_BY(inbox_mu_)

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "node/common/barrier.h"
@@ -127,6 +128,12 @@ Status GroupLog::Start(const std::string& conninfo) {
   if (!r.ok()) return r.error();
   next_stream_pos_ = r->int64(0, 0) + 1;
   last_committed_pos_ = next_stream_pos_ - 1;
+  if (!secret_key_.empty()) {
+    // One helper per spare core (at most 3): the writer signs too.
+    unsigned cores = std::thread::hardware_concurrency();
+    int helpers = cores > 1 ? static_cast<int>(std::min(3u, cores - 1)) : 0;
+    signer_ = std::make_unique<EntrySigner>(secret_key_, helpers);
+  }
   completer_ = SpawnGuarded("gc-grouplog-ans", [this] { CompleterLoop(); });
   writer_ = SpawnGuarded("gc-grouplog", [this] { WriterLoop(); });
   return OkStatus();
@@ -139,6 +146,7 @@ void GroupLog::Stop() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  signer_.reset();
   {
     std::lock_guard<std::mutex> lock(answers_mu_);
     answers_stopping_ = true;

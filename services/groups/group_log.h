@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "node/common/result.h"
+#include "services/groups/entry_signer.h"
 
 namespace gc {
 
@@ -223,6 +224,7 @@ class GroupLog {
   void set_remote(RemoteGroups* remote) { remote_ = remote; }
   RemoteGroups* remote() const { return remote_; }
   // Entries of groups homed here are signed with this key (64-byte Ed25519).
+  // Before Start(), which starts the signing threads for it.
   void set_signing_key(std::string key_id, std::string secret_key) {
     key_id_ = std::move(key_id);
     secret_key_ = std::move(secret_key);
@@ -322,9 +324,13 @@ class GroupLog {
   // `published`; on a commit failure returns the error.
   Status TryBatch(std::vector<std::unique_ptr<Request>>& batch,
                   std::vector<Result<std::vector<GroupEvent>>>& results);
-  // Gives `ev` its seq, ids, hashes and signatures. Returns an error for this
-  // request only (the batch goes on). group_log_chain.cpp.
-  Status Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev);
+  // Gives `ev` its seq, ids and hashes, and, for an entry this node signs,
+  // its entry's bytes in `*entry_bytes` to be signed by the caller (the
+  // batch's signatures are made together, EntrySigner); `ev.signatures`
+  // stays null then. Returns an error for this request only (the batch goes
+  // on). group_log_chain.cpp.
+  Status Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev,
+               std::string& entry_bytes);
   // A replica's entries from the home: drops those already held; the rest
   // must continue the chain (kConflict "gap"); only replica applies may bring
   // them (kInvalid otherwise).
@@ -337,6 +343,7 @@ class GroupLog {
   RemoteGroups* remote_ = nullptr;
   std::string key_id_, secret_key_;
   std::unique_ptr<PgConn> writer_conn_;  // used only by the writer thread
+  std::unique_ptr<EntrySigner> signer_;  // used only by the writer thread; null without a key
   std::thread writer_;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -3,8 +3,9 @@
 // On the group's home node the log gives each event its `seq`, its content
 // hash and event id (the origin's, when a remote origin's signed event is
 // pinned: it must match what this node builds for the action), links it to
-// the previous entry (`prev`), hashes the entry and signs it with the node's
-// identity key. On a replica the log takes all of that from the home's
+// the previous entry (`prev`) and hashes the entry; the writer then signs
+// the batch's entries with the node's identity key, several at once
+// (entry_signer.h). On a replica the log takes all of that from the home's
 // entries, which must continue the chain it holds: verified signatures are
 // the federation service's job before they get here; order and continuity
 // are checked here. The formats are in signed_log/ (spec/federation.md 4-6).
@@ -39,7 +40,9 @@ Status GroupLog::FollowHomeChain(const GroupState& state, std::vector<Draft>& dr
   return chain_ok;
 }
 
-Status GroupLog::Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev) {
+Status GroupLog::Chain(GroupState& state, const Draft& d, const Request& req, int64_t now, GroupEvent& ev,
+                       std::string& entry_bytes) {
+  entry_bytes.clear();
   if (state.server != server_name_) {
     // A replica entry, verified by the federation service before it came here.
     const FixedEvent& f = *d.fixed;
@@ -85,7 +88,8 @@ Status GroupLog::Chain(GroupState& state, const Draft& d, const Request& req, in
   auto bytes = CanonicalEntry(state.address, ev.seq, ev.prev_hash, ev.event_id, ev.home_ts);
   if (!bytes.ok()) return bytes.error();
   ev.entry_hash = Base64Url(Sha256(*bytes));
-  if (!secret_key_.empty()) ev.signatures = {{server_name_, {{key_id_, SignBytes(*bytes, secret_key_)}}}};
+  // Signed with the rest of the batch (entry_signer.h), off the serial path.
+  if (!secret_key_.empty()) entry_bytes = std::move(*bytes);
   state.last_seq = ev.seq;
   state.head_hash = ev.entry_hash;
   return OkStatus();

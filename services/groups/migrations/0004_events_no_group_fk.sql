@@ -1,0 +1,11 @@
+-- events.group_id no longer references groups (issue 17, ingest).
+--
+-- The foreign key made PostgreSQL check every inserted event against its
+-- group's row (a SELECT ... FOR KEY SHARE per row, run as a trigger at the end
+-- of the statement) and lock that row, which the same transaction then
+-- updates (last_seq, head_hash): about an eighth of the group-log writer's
+-- database time per message (perf, ingest5). The group log is the only writer
+-- of both tables, and it creates a group's row before, and in the same
+-- transaction as, its first event; groups are never deleted (a deleted group
+-- keeps its row, deleted_at set), so the ON DELETE CASCADE never ran.
+ALTER TABLE events DROP CONSTRAINT IF EXISTS events_group_id_fkey;
