@@ -41,8 +41,12 @@ void TimerQueue::Loop() {
     }
     auto first = tasks_.begin();
     if (first->first > Clock::now()) {
-      // Wakes for the earliest deadline, or earlier when one is added.
-      cv_.wait_until(lock, first->first);
+      // Wakes for the earliest deadline, or earlier when one is added. A
+      // copy: the wait reads its deadline again after every wakeup, and
+      // Stop() may have freed the task (and its key) in between
+      // (AddressSanitizer: heap-use-after-free).
+      const Clock::time_point deadline = first->first;
+      cv_.wait_until(lock, deadline);
       continue;
     }
     std::function<void()> task = std::move(first->second);

@@ -14,6 +14,22 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Stop() while the queue waits for a far deadline: the tasks (and the
+// deadline the wait was given) are freed under the waiting thread. Found by
+// `make sanitize` (heap-use-after-free: the wait read the deadline from the
+// freed task after waking); this test reproduces it under AddressSanitizer.
+TEST(TimerQueueTest, StopsWhileWaitingForAFarDeadline) {
+  for (int round = 0; round < 20; ++round) {
+    TimerQueue timers("test-timers");
+    std::promise<void> ran;
+    timers.After(1h, [] {});
+    timers.After(0ms, [&] { ran.set_value(); });
+    // After the immediate task the queue goes back to waiting on the hour.
+    ASSERT_EQ(ran.get_future().wait_for(5s), std::future_status::ready);
+    timers.Stop();
+  }
+}
+
 TEST(TimerQueueTest, RunsTasksInDeadlineOrderNeverEarly) {
   TimerQueue timers("test-timers");
   std::mutex mu;
