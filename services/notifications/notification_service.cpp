@@ -19,10 +19,11 @@ namespace {
   "n.id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title, "          \
   "n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed"
 
-// A recipient's local part, if the address is of this node ($3).
-#define GC_LOCAL_USER(col, alias)                                                                   \
-  alias ".local_part = split_part(substr(" col ", 2), ':', 1) AND substr(" col ", position(':' in " col \
-  ") + 1) = $3::text"
+// Whether an address ("@bob:acme.test") is of this node ($3): a string test
+// on the member row, no lookup per member.
+#define GC_NOTIF_LOCAL(col) "right(" col ", -position(':' in " col ")) = $3::text"
+// A local address's local part.
+#define GC_NOTIF_LOCAL_PART(col) "split_part(substr(" col ", 2), ':', 1)"
 
 // Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
 // in one statement, which also owes a push of each entry made outside
@@ -34,37 +35,55 @@ namespace {
 // judged at the event's origin_ts, so a backlog after a restart does not
 // push what arrived while the user was away from it (with the user's current
 // dnd_until: a DND ended early before the worker got there does push).
+//
+// Its cost is per member of each event's group, so that part is kept to a
+// string test and two hash probes: a member is local by its address's
+// suffix, not a join to users (deactivated users are the few rows of a
+// hashed subplan, users_deactivated); levels come from two small sets read
+// once per statement (the overrides in the range's groups, the settings
+// that differ from the defaults) instead of two index lookups per member;
+// whatever depends on the event alone (its group's title, the sender's
+// name, the sender of the message it answers) is looked up once per event.
+// At a fixed 100 msg/s to 500 members, the per-member lookups and the
+// statement's custom plan (ProcessRange runs it with a generic one) cost
+// ~12 ms of PostgreSQL per statement of ~5 events (bench/RESULTS.md).
 GC_SQL(kNotifMake,
        "WITH ev AS ("
-       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts FROM events e"
+       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts,"
+       "   g.title, coalesce(su.display_name, '') AS sender_name, e.content -> 'mentions' AS mentions,"
+       "   (SELECT t.sender FROM events t WHERE t.event_id = e.content ->> 'reply_to' AND t.group_id = e.group_id)"
+       "    AS reply_to_sender FROM events e"
        "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
+       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("e.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("e.sender")
        "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
        "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
+       "), lv AS MATERIALIZED ("
+       "  SELECT user_id, group_id, level FROM notification_group_levels WHERE group_id IN (SELECT group_id FROM ev)"
+       "), st AS MATERIALIZED ("
+       "  SELECT user_id, default_level, dnd_until FROM notification_settings"
+       "  WHERE default_level <> 'all' OR dnd_until IS NOT NULL"
        "), cand AS ("
-       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, m.user_id AS recipient,"
-       "   CASE WHEN coalesce(ev.content -> 'mentions' ? m.user_id, false) THEN 'mention'"
-       "        WHEN ev.content ->> 'reply_to' IS NOT NULL AND EXISTS (SELECT 1 FROM events t"
-       "          WHERE t.event_id = ev.content ->> 'reply_to' AND t.group_id = ev.group_id AND t.sender = m.user_id)"
-       "        THEN 'reply' ELSE 'message' END AS kind"
+       "  SELECT ev.*, m.user_id AS recipient,"
+       "   CASE WHEN coalesce(ev.mentions ? m.user_id, false) THEN 'mention'"
+       "        WHEN ev.reply_to_sender = m.user_id THEN 'reply' ELSE 'message' END AS kind"
        "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
-       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender"
+       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender AND " GC_NOTIF_LOCAL("m.user_id")
        "  UNION ALL"
-       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, ev.content ->> 'user_id',"
-       "   'invite' FROM ev WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender"
-       "), ruled AS ("
+       "  SELECT ev.*, ev.content ->> 'user_id', 'invite' FROM ev"
+       "  WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender AND " GC_NOTIF_LOCAL("(ev.content ->> 'user_id')")
+"), ruled AS ("
        "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
        "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
-       "  JOIN users u ON " GC_LOCAL_USER("c.recipient", "u") " AND u.deactivated_at IS NULL"
-       "  LEFT JOIN notification_group_levels gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
-       "  LEFT JOIN notification_settings s ON s.user_id = c.recipient"
+       "  LEFT JOIN lv gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
+       "  LEFT JOIN st s ON s.user_id = c.recipient"
+       "  WHERE " GC_NOTIF_LOCAL_PART("c.recipient") " NOT IN (SELECT local_part FROM users WHERE deactivated_at IS NOT NULL)"
        "), n AS ("
        "  INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, sender_display_name,"
        "   group_title, body_preview, created_at, pushed)"
-       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender,"
-       "   coalesce((SELECT su.display_name FROM users su WHERE " GC_LOCAL_USER("r.sender", "su") "), ''),"
-       "   g.title, CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
+       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender, r.sender_name, r.title,"
+       "   CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
        "   $4::bigint, r.push"
-       "  FROM ruled r JOIN groups g ON g.id = r.group_id"
+       "  FROM ruled r"
        "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
        "   OR (r.kind = 'invite' AND r.level <> 'none')"
        "  ORDER BY r.stream_pos, r.recipient"
@@ -107,6 +126,9 @@ GC_SQL(kNotifWithdraw,
        "  WHERE user_id = n.user_id), 0) FROM n JOIN groups g ON g.id = n.group_id"
        " LEFT JOIN u ON u.user_id = n.user_id ORDER BY n.id");
 GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
+// The worker's statements are planned once per connection: a custom plan of
+// kNotifMake took as long as running it on a one-event range.
+GC_SQL(kNotifGenericPlans, "SET LOCAL plan_cache_mode = force_generic_plan");
 GC_SQL(kNotifSetCursor, "UPDATE notification_cursor SET pos = $1");
 GC_SQL(kNotifInbox,
        "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
@@ -230,6 +252,8 @@ Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Not
     out->clear();
     unread->clear();
     int64_t now = NowMs();
+    auto plans = c.Exec(kNotifGenericPlans);
+    if (!plans.ok()) return plans.error();
     // Withdrawals first: every statement locks entries before counts.
     auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
     if (!gone.ok()) return gone.error();
@@ -417,3 +441,8 @@ void NotificationService::ReadMarker(const std::string& user, const std::string&
 }
 
 }  // namespace gc
+
+#undef GC_NOTIFICATION_COLUMNS
+#undef GC_NOTIF_LOCAL
+#undef GC_NOTIF_LOCAL_PART
+#undef GC_NOTIF_MARK
