@@ -87,7 +87,6 @@ GC_SQL(kNotifMake,
        "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
        "   OR (r.kind = 'invite' AND r.level <> 'none')"
        "  ORDER BY r.stream_pos, r.recipient"
-       "  ON CONFLICT (user_id, event_id) DO NOTHING"
        "  RETURNING *"
        "), q AS ("
        "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
@@ -129,7 +128,12 @@ GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
 // The worker's statements are planned once per connection: a custom plan of
 // kNotifMake took as long as running it on a one-event range.
 GC_SQL(kNotifGenericPlans, "SET LOCAL plan_cache_mode = force_generic_plan");
-GC_SQL(kNotifSetCursor, "UPDATE notification_cursor SET pos = $1");
+// Moves the cursor from $1 to $2, first in the range's transaction: a
+// second worker on the same range (a process that lost the singleton lock
+// and has not noticed yet) waits for the row and then finds it moved, and
+// makes nothing. This is what keeps an entry from being made twice (there is
+// no unique index on (user_id, event_id) to pay for on every entry).
+GC_SQL(kNotifMoveCursor, "UPDATE notification_cursor SET pos = $2 WHERE pos = $1");
 GC_SQL(kNotifInbox,
        "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
        " WHERE n.user_id = $1 AND n.id < $2 AND (NOT $3::boolean OR n.read_at IS NULL)"
@@ -247,11 +251,23 @@ bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
 
 Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out,
                                          std::map<std::string, int64_t>* unread, int64_t* made_out,
-                                         int64_t* withdrawn_out) {
+                                         int64_t* withdrawn_out, int64_t* cursor_out) {
   return db_.Transaction([&](PgConn& c) -> Status {
     out->clear();
     unread->clear();
+    *made_out = *withdrawn_out = 0;
     int64_t now = NowMs();
+    auto moved = c.Exec(kNotifMoveCursor, {lo, hi});
+    if (!moved.ok()) return moved.error();
+    if (moved->affected() != 1) {
+      // Another process made this range: follow the cursor.
+      auto cur = c.Exec(kNotifReadCursor);
+      if (!cur.ok()) return cur.error();
+      if (cur->rows() == 0) return Error::Internal("notification_cursor has no row");
+      *cursor_out = cur->int64(0, 0);
+      return OkStatus();
+    }
+    *cursor_out = hi;
     auto plans = c.Exec(kNotifGenericPlans);
     if (!plans.ok()) return plans.error();
     // Withdrawals first: every statement locks entries before counts.
@@ -268,8 +284,6 @@ Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Not
     }
     *withdrawn_out = gone->rows();
     *made_out = made->rows() > 0 ? made->int64(0, kMadeColumn) : 0;
-    auto cur = c.Exec(kNotifSetCursor, {hi});
-    if (!cur.ok()) return cur.error();
     return OkStatus();
   });
 }
@@ -305,8 +319,8 @@ void NotificationService::Loop() {
       int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
       std::vector<Notification> list;
       std::map<std::string, int64_t> unread;
-      int64_t made_now = 0, withdrawn_now = 0;
-      Status st = ProcessRange(lo, hi, &list, &unread, &made_now, &withdrawn_now);
+      int64_t made_now = 0, withdrawn_now = 0, cursor = hi;
+      Status st = ProcessRange(lo, hi, &list, &unread, &made_now, &withdrawn_now, &cursor);
       if (!st.ok()) {
         // The database is away or overloaded: the range stays unprocessed
         // (nothing was committed) and is tried again, a little later each time.
@@ -324,7 +338,7 @@ void NotificationService::Loop() {
       withdrawn += withdrawn_now;
       {
         std::lock_guard<std::mutex> relock(mu_);
-        processed_ = hi;
+        processed_ = cursor;
       }
       processed_cv_.notify_all();
       if (listener_ && (made_now > 0 || withdrawn_now > 0)) listener_->Made(list, unread);

@@ -20,8 +20,9 @@
 // client derives its badge from those events and its levels, and reads the
 // inbox when it shows it (spec/stream.md 3.5.1). A crash between the send's 201 and the worker's commit
 // loses nothing: at restart the worker starts from the cursor. A range is
-// made at most once (the cursor moves in the same transaction, and
-// UNIQUE (user_id, event_id) guards against anything else), so the
+// made at most once (the cursor moves from the range's start to its end
+// first in the same transaction: a second worker on the range finds it
+// moved and makes nothing), so the
 // `notification_id` of an entry never changes and receivers can drop
 // repeats of a push by it.
 //
@@ -179,9 +180,10 @@ class NotificationService : public EventSink, public EphemeralSink {
   void Loop();
   // Processes (lo, hi]: one transaction. Fills `out` with what to announce.
   // `unread`: each user's unread count after it.
-  // `made`/`withdrawn`: how many entries it made and withdrew.
+  // `made`/`withdrawn`: how many entries it made and withdrew. `cursor`:
+  // where the cursor is after it (hi, or where another process moved it).
   Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out, std::map<std::string, int64_t>* unread,
-                      int64_t* made, int64_t* withdrawn);
+                      int64_t* made, int64_t* withdrawn, int64_t* cursor);
   Result<int64_t> Unread(const std::string& user);
 
   GroupLog& log_;
