@@ -76,7 +76,6 @@ services/groups/group_log.cpp        the group log is the group service storage 
 services/groups/group_log_sql.h      the group log: statements its reader and writer share
 services/groups/group_log_writer.cpp the group log: it orders, chains, signs and commits events
 services/groups/projections.cpp      the group log: what an event changes, inside its transaction
-services/notifications/              TODO(issue 14): its SQL is not yet behind a store
 '
 sql_files=$(grep -rlE 'GC_SQL\(|\.Exec\(|ExecScript\(|CopyIn\(|\bPQ[a-z][A-Za-z]*\(' node services federation admin \
               --include='*.cpp' --include='*.h' | sort)

@@ -57,7 +57,7 @@
 
 namespace gc {
 
-class PgPool;
+class NotificationStore;
 class SingletonLock;
 class WorkerPool;
 
@@ -80,7 +80,7 @@ struct EmailPrefs {
 
 class EmailNotifier {
  public:
-  EmailNotifier(PgPool& db, EmailOptions options);
+  EmailNotifier(NotificationStore& store, EmailOptions options);
   ~EmailNotifier();  // Stop()
 
   // Loads (or makes) the unsubscribe key; starts the sender if configured.
@@ -123,7 +123,7 @@ class EmailNotifier {
   void Send(const std::string& user);
   std::string Token(const std::string& user, int64_t epoch) const;
 
-  PgPool& db_;
+  NotificationStore& store_;
   EmailOptions options_;
   const SingletonLock* singleton_ = nullptr;
   std::string key_;  // HMAC key of unsubscribe tokens; set by Start

@@ -6,187 +6,16 @@
 
 #include "node/common/barrier.h"
 #include "node/common/log.h"
-#include "node/db/pg.h"
 #include "node/db/singleton_lock.h"
 
 namespace gc {
 
 namespace {
 
-// The columns of an entry, as every query below returns them (n: the
-// notifications row, g: its group).
-#define GC_NOTIFICATION_COLUMNS                                                                              \
-  "n.id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title, "          \
-  "n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed"
-
-// Whether an address ("@bob:acme.test") is of this node ($3): a string test
-// on the member row, no lookup per member.
-#define GC_NOTIF_LOCAL(col) "right(" col ", -position(':' in " col ")) = $3::text"
-// A local address's local part.
-#define GC_NOTIF_LOCAL_PART(col) "split_part(substr(" col ", 2), ':', 1)"
-
-// Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
-// in one statement, which also owes a push of each entry made outside
-// do-not-disturb to every pusher of its user and adds the entries to their
-// users' unread counts. It answers the entries that are announced (every
-// kind but `message`; see the header) with their user's unread count after
-// them, and in every row the number of entries made; one row of NULLs and
-// that number when none is announced. $3: this node's name; $4: now (ms). Do-not-disturb is
-// judged at the event's origin_ts, so a backlog after a restart does not
-// push what arrived while the user was away from it (with the user's current
-// dnd_until: a DND ended early before the worker got there does push).
-//
-// Its cost is per member of each event's group, so that part is kept to a
-// string test and two hash probes: a member is local by its address's
-// suffix, not a join to users (deactivated users are the few rows of a
-// hashed subplan, users_deactivated); levels come from two small sets read
-// once per statement (the overrides in the range's groups, the settings
-// that differ from the defaults) instead of two index lookups per member;
-// whatever depends on the event alone (its group's title, the sender's
-// name, the sender of the message it answers) is looked up once per event.
-// At a fixed 100 msg/s to 500 members, the per-member lookups and the
-// statement's custom plan (ProcessRange runs it with a generic one) cost
-// ~12 ms of PostgreSQL per statement of ~5 events (bench/RESULTS.md).
-GC_SQL(kNotifMake,
-       "WITH ev AS ("
-       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts,"
-       "   g.title, coalesce(su.display_name, '') AS sender_name, e.content -> 'mentions' AS mentions,"
-       "   (SELECT t.sender FROM events t WHERE t.event_id = e.content ->> 'reply_to' AND t.group_id = e.group_id)"
-       "    AS reply_to_sender FROM events e"
-       "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
-       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("e.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("e.sender")
-       "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
-       "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
-       "), lv AS MATERIALIZED ("
-       "  SELECT user_id, group_id, level FROM notification_group_levels WHERE group_id IN (SELECT group_id FROM ev)"
-       "), st AS MATERIALIZED ("
-       "  SELECT user_id, default_level, dnd_until FROM notification_settings"
-       "  WHERE default_level <> 'all' OR dnd_until IS NOT NULL"
-       "), cand AS ("
-       "  SELECT ev.*, m.user_id AS recipient,"
-       "   CASE WHEN coalesce(ev.mentions ? m.user_id, false) THEN 'mention'"
-       "        WHEN ev.reply_to_sender = m.user_id THEN 'reply' ELSE 'message' END AS kind"
-       "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
-       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender AND " GC_NOTIF_LOCAL("m.user_id")
-       "  UNION ALL"
-       "  SELECT ev.*, ev.content ->> 'user_id', 'invite' FROM ev"
-       "  WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender AND " GC_NOTIF_LOCAL("(ev.content ->> 'user_id')")
-"), ruled AS ("
-       "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
-       "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
-       "  LEFT JOIN lv gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
-       "  LEFT JOIN st s ON s.user_id = c.recipient"
-       "  WHERE " GC_NOTIF_LOCAL_PART("c.recipient") " NOT IN (SELECT local_part FROM users WHERE deactivated_at IS NOT NULL)"
-       "), n AS ("
-       "  INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, sender_display_name,"
-       "   group_title, body_preview, created_at, pushed)"
-       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender, r.sender_name, r.title,"
-       "   CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
-       "   $4::bigint, r.push"
-       "  FROM ruled r"
-       "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
-       "   OR (r.kind = 'invite' AND r.level <> 'none')"
-       "  ORDER BY r.stream_pos, r.recipient"
-       "  RETURNING *"
-       "), q AS ("
-       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
-       "  SELECT p.id, n.id, $4::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
-       "), u AS ("
-       "  INSERT INTO notification_unread (user_id, unread) SELECT n.user_id, count(*) FROM n GROUP BY n.user_id"
-       "  ON CONFLICT (user_id) DO UPDATE SET unread = notification_unread.unread + EXCLUDED.unread"
-       "  RETURNING user_id, unread"
-       "), k AS (SELECT count(*) AS made FROM n"
-       ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread, k.made FROM k LEFT JOIN (n JOIN groups g ON g.id = n.group_id"
-       " JOIN u ON u.user_id = n.user_id) ON n.kind <> 'message' ORDER BY n.id");
-// Messages deleted in ($1, $2]: their entries are withdrawn (and read: the
-// unread counts lose the ones that were not). $3: now (ms). The rows are
-// locked first so that `was_unread` is what this statement changes, whatever
-// a concurrent read did; entries before counts, as every statement here.
-// Each withdrawn entry is pushed again (as withdrawn) where it was pushed.
-GC_SQL(kNotifWithdraw,
-       "WITH old AS ("
-       "  SELECT x.id, x.read_at IS NULL AS was_unread FROM notifications x JOIN events d"
-       "   ON x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id"
-       "  WHERE d.stream_pos > $1::bigint AND d.stream_pos <= $2::bigint AND d.type = 'message.delete'"
-       "  AND x.withdrawn_at IS NULL ORDER BY x.id FOR UPDATE OF x"
-       "), n AS ("
-       "  UPDATE notifications x SET withdrawn_at = $3::bigint, read_at = coalesce(x.read_at, $3::bigint),"
-       "   body_preview = '' FROM old WHERE x.id = old.id"
-       "  RETURNING x.*"
-       "), q AS ("
-       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
-       "  SELECT p.id, n.id, $3::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
-       "), u AS ("
-       "  UPDATE notification_unread c SET unread = c.unread - d.k FROM"
-       "   (SELECT x.user_id, count(*) AS k FROM old JOIN notifications x ON x.id = old.id"
-       "    WHERE old.was_unread GROUP BY x.user_id) d"
-       "  WHERE c.user_id = d.user_id RETURNING c.user_id, c.unread"
-       ") SELECT " GC_NOTIFICATION_COLUMNS ", coalesce(u.unread, (SELECT unread FROM notification_unread"
-       "  WHERE user_id = n.user_id), 0) FROM n JOIN groups g ON g.id = n.group_id"
-       " LEFT JOIN u ON u.user_id = n.user_id ORDER BY n.id");
-GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
-// The worker's statements are planned once per connection: a custom plan of
-// kNotifMake took as long as running it on a one-event range.
-GC_SQL(kNotifGenericPlans, "SET LOCAL plan_cache_mode = force_generic_plan");
-// Moves the cursor from $1 to $2, first in the range's transaction: a
-// second worker on the same range (a process that lost the singleton lock
-// and has not noticed yet) waits for the row and then finds it moved, and
-// makes nothing. This is what keeps an entry from being made twice (there is
-// no unique index on (user_id, event_id) to pay for on every entry).
-GC_SQL(kNotifMoveCursor, "UPDATE notification_cursor SET pos = $2 WHERE pos = $1");
-GC_SQL(kNotifInbox,
-       "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
-       " WHERE n.user_id = $1 AND n.id < $2 AND (NOT $3::boolean OR n.read_at IS NULL)"
-       " ORDER BY n.id DESC LIMIT $4");
-GC_SQL(kNotifUnread, "SELECT coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
-// Marking read: the entries, then the count, by as many as changed. Answers
-// (unread after it, entries changed).
-#define GC_NOTIF_MARK(where)                                                                               \
-  "WITH x AS (UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND read_at IS NULL AND " where     \
-  " RETURNING 1), u AS (UPDATE notification_unread SET unread = unread - (SELECT count(*) FROM x)"         \
-  " WHERE user_id = $1 RETURNING unread) SELECT coalesce((SELECT unread FROM u), 0), (SELECT count(*) FROM x)"
-GC_SQL(kNotifMarkRead, GC_NOTIF_MARK("id <= $2"));
-// $2: the group's address, $4: its seq.
-GC_SQL(kNotifMarkGroupRead,
-       GC_NOTIF_MARK("seq <= $4 AND group_id IN (SELECT id FROM groups WHERE address = $2)"));
-GC_SQL(kNotifSettings, "SELECT default_level, dnd_until FROM notification_settings WHERE user_id = $1");
-GC_SQL(kNotifGroupLevels,
-       "SELECT g.address, l.level FROM notification_group_levels l JOIN groups g ON g.id = l.group_id"
-       " WHERE l.user_id = $1 AND g.deleted_at IS NULL ORDER BY g.address");
-GC_SQL(kNotifUpdateSettings,
-       "INSERT INTO notification_settings (user_id, default_level, dnd_until) VALUES ($1, coalesce($2, 'all'), $3)"
-       " ON CONFLICT (user_id) DO UPDATE SET default_level = coalesce($2, notification_settings.default_level),"
-       " dnd_until = CASE WHEN $4::boolean THEN $3::bigint ELSE notification_settings.dnd_until END");
-GC_SQL(kNotifGroupLevel, "SELECT level FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
-GC_SQL(kNotifSetGroupLevel,
-       "INSERT INTO notification_group_levels (user_id, group_id, level) VALUES ($1, $2, $3)"
-       " ON CONFLICT (user_id, group_id) DO UPDATE SET level = EXCLUDED.level");
-GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
-
-constexpr int kUnreadColumn = 13;   // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
-constexpr int kMadeColumn = 14;     // kNotifMake: entries made
 constexpr int64_t kMaxRange = 1000;  // positions per transaction
 // Commits arriving together are made in one round; short, since a
 // notification is something a person waits for.
 constexpr auto kGather = std::chrono::milliseconds(20);
-
-Notification FromRow(const PgResult& r, int i) {
-  Notification n;
-  n.notification_id = r.int64(i, 0);
-  n.user_id = r.text(i, 1);
-  n.kind = r.text(i, 2);
-  n.group_id = r.text(i, 3);
-  n.event_id = r.text(i, 4);
-  n.sender = r.text(i, 5);
-  n.sender_display_name = r.text(i, 6);
-  n.group_title = r.text(i, 7);
-  n.body_preview = r.text(i, 8);
-  n.created_at = r.int64(i, 9);
-  n.read = r.boolean(i, 10);
-  n.withdrawn = r.boolean(i, 11);
-  n.pushed = r.boolean(i, 12);
-  return n;
-}
 
 }  // namespace
 
@@ -194,15 +23,15 @@ bool IsNotificationLevel(const std::string& level) {
   return level == "all" || level == "mentions" || level == "none";
 }
 
-NotificationService::NotificationService(GroupLog& log, PgPool& db, std::string node_name)
-    : log_(log), db_(db), node_name_(std::move(node_name)) {}
+NotificationService::NotificationService(GroupLog& log, NotificationStore& store, std::string node_name)
+    : log_(log), store_(store), node_name_(std::move(node_name)) {}
 
 NotificationService::~NotificationService() { Stop(); }
 
 Status NotificationService::Start() {
-  auto r = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
-  if (!r.ok()) return r.error();
-  processed_ = r->rows() > 0 ? r->int64(0, 0) : 0;
+  auto cursor = store_.Cursor();
+  if (!cursor.ok()) return cursor.error();
+  processed_ = *cursor;
   {
     std::lock_guard<std::mutex> lock(mu_);
     news_ = true;  // whatever the log committed after the cursor (a crash's leftovers)
@@ -249,45 +78,6 @@ bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
          processed_.load() >= pos;
 }
 
-Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out,
-                                         std::map<std::string, int64_t>* unread, int64_t* made_out,
-                                         int64_t* withdrawn_out, int64_t* cursor_out) {
-  return db_.Transaction([&](PgConn& c) -> Status {
-    out->clear();
-    unread->clear();
-    *made_out = *withdrawn_out = 0;
-    int64_t now = NowMs();
-    auto moved = c.Exec(kNotifMoveCursor, {lo, hi});
-    if (!moved.ok()) return moved.error();
-    if (moved->affected() != 1) {
-      // Another process made this range: follow the cursor.
-      auto cur = c.Exec(kNotifReadCursor);
-      if (!cur.ok()) return cur.error();
-      if (cur->rows() == 0) return Error::Internal("notification_cursor has no row");
-      *cursor_out = cur->int64(0, 0);
-      return OkStatus();
-    }
-    *cursor_out = hi;
-    auto plans = c.Exec(kNotifGenericPlans);
-    if (!plans.ok()) return plans.error();
-    // Withdrawals first: every statement locks entries before counts.
-    auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
-    if (!gone.ok()) return gone.error();
-    auto made = c.Exec(kNotifMake, {lo, hi, node_name_, now});
-    if (!made.ok()) return made.error();
-    for (const PgResult* r : {&*gone, &*made}) {
-      for (int i = 0; i < r->rows(); ++i) {
-        if (r->is_null(i, 0)) continue;  // kNotifMake announcing nothing
-        out->push_back(FromRow(*r, i));
-        (*unread)[out->back().user_id] = r->int64(i, kUnreadColumn);
-      }
-    }
-    *withdrawn_out = gone->rows();
-    *made_out = made->rows() > 0 ? made->int64(0, kMadeColumn) : 0;
-    return OkStatus();
-  });
-}
-
 void NotificationService::Loop() {
   int backoff = 0;
   std::unique_lock<std::mutex> lock(mu_);
@@ -304,7 +94,7 @@ void NotificationService::Loop() {
     lock.unlock();
     if (singleton_ && singleton_->generation() != singleton_seen_) {
       // Just took over: the process that had the work moved the cursor.
-      auto cur = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
+      auto cur = store_.Cursor();
       lock.lock();
       if (!cur.ok()) {
         news_ = true;
@@ -312,20 +102,17 @@ void NotificationService::Loop() {
         continue;
       }
       singleton_seen_ = singleton_->generation();
-      if (cur->rows() > 0) processed_ = cur->int64(0, 0);
+      processed_ = *cur;
       lock.unlock();
     }
     while (processed_.load() < target) {
       int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
-      std::vector<Notification> list;
-      std::map<std::string, int64_t> unread;
-      int64_t made_now = 0, withdrawn_now = 0, cursor = hi;
-      Status st = ProcessRange(lo, hi, &list, &unread, &made_now, &withdrawn_now, &cursor);
-      if (!st.ok()) {
+      auto range = store_.MakeRange(lo, hi, node_name_, NowMs());
+      if (!range.ok()) {
         // The database is away or overloaded: the range stays unprocessed
         // (nothing was committed) and is tried again, a little later each time.
         ++failures;
-        LogWarn("notifications: could not process events", {{"after", lo}, {"error", st.error().message}});
+        LogWarn("notifications: could not process events", {{"after", lo}, {"error", range.error().message}});
         backoff = std::min(backoff + 1, 6);
         lock.lock();
         news_ = true;
@@ -334,14 +121,14 @@ void NotificationService::Loop() {
         break;
       }
       backoff = 0;
-      made += made_now;
-      withdrawn += withdrawn_now;
+      made += range->made;
+      withdrawn += range->withdrawn;
       {
         std::lock_guard<std::mutex> relock(mu_);
-        processed_ = cursor;
+        processed_ = range->cursor;
       }
       processed_cv_.notify_all();
-      if (listener_ && (made_now > 0 || withdrawn_now > 0)) listener_->Made(list, unread);
+      if (listener_ && (range->made > 0 || range->withdrawn > 0)) listener_->Made(range->announced, range->unread);
     }
     if (processed_.load() >= log_.last_stream_pos()) {
       pending_since_ms_ = 0;
@@ -352,31 +139,24 @@ void NotificationService::Loop() {
   }
 }
 
-Result<int64_t> NotificationService::Unread(const std::string& user) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUnread, {user}); });
-  if (!r.ok()) return r.error();
-  return r->int64(0, 0);
-}
-
 Result<InboxPage> NotificationService::Inbox(const std::string& user, std::optional<int64_t> before, int limit,
                                             bool unread_only) {
   InboxPage page;
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kNotifInbox, {user, before.value_or(INT64_MAX), unread_only, limit + 1});
-  });
-  if (!r.ok()) return r.error();
-  for (int i = 0; i < r->rows() && i < limit; ++i) page.notifications.push_back(FromRow(*r, i));
-  page.has_more = r->rows() > limit;
-  auto unread = Unread(user);
+  auto rows = store_.Inbox(user, before.value_or(INT64_MAX), limit + 1, unread_only);
+  if (!rows.ok()) return rows.error();
+  page.has_more = static_cast<int>(rows->size()) > limit;
+  if (page.has_more) rows->resize(limit);
+  page.notifications = std::move(*rows);
+  auto unread = store_.Unread(user);
   if (!unread.ok()) return unread.error();
   page.unread = *unread;
   return page;
 }
 
 Result<int64_t> NotificationService::MarkRead(const std::string& user, int64_t up_to) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkRead, {user, up_to, NowMs()}); });
+  auto r = store_.MarkRead(user, up_to, NowMs());
   if (!r.ok()) return r.error();
-  int64_t unread = r->int64(0, 0);
+  int64_t unread = r->first;
   // Every device clears its badge, even when nothing changed here: the one
   // that asked may have shown a stale count.
   if (listener_) listener_->Read(user, unread);
@@ -385,30 +165,14 @@ Result<int64_t> NotificationService::MarkRead(const std::string& user, int64_t u
 
 Result<int64_t> NotificationService::MarkGroupRead(const std::string& user, const std::string& group_id,
                                                    int64_t seq) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkGroupRead, {user, group_id, NowMs(), seq}); });
+  auto r = store_.MarkGroupRead(user, group_id, seq, NowMs());
   if (!r.ok()) return r.error();
-  int64_t unread = r->int64(0, 0);
-  if (r->int64(0, 1) > 0 && listener_) listener_->Read(user, unread);
+  int64_t unread = r->first;
+  if (r->second > 0 && listener_) listener_->Read(user, unread);
   return unread;
 }
 
-Result<NotificationSettings> NotificationService::Settings(const std::string& user) {
-  NotificationSettings s;
-  auto st = db_.With([&](PgConn& c) -> Status {
-    auto r = c.Exec(kNotifSettings, {user});
-    if (!r.ok()) return r.error();
-    if (r->rows() > 0) {
-      s.default_level = r->text(0, 0);
-      s.dnd_until = r->opt_int64(0, 1);
-    }
-    auto g = c.Exec(kNotifGroupLevels, {user});
-    if (!g.ok()) return g.error();
-    for (int i = 0; i < g->rows(); ++i) s.groups.emplace_back(g->text(i, 0), g->text(i, 1));
-    return OkStatus();
-  });
-  if (!st.ok()) return st.error();
-  return s;
-}
+Result<NotificationSettings> NotificationService::Settings(const std::string& user) { return store_.Settings(user); }
 
 Status NotificationService::UpdateSettings(const std::string& user, std::optional<std::string> default_level,
                                            std::optional<std::optional<int64_t>> dnd_until) {
@@ -418,27 +182,16 @@ Status NotificationService::UpdateSettings(const std::string& user, std::optiona
   if (dnd_until && *dnd_until && **dnd_until < 0) return Error::Invalid("dnd_until must be ms since the epoch");
   std::optional<int64_t> dnd;
   if (dnd_until && *dnd_until) dnd = **dnd_until;
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kNotifUpdateSettings, {user, default_level, dnd, dnd_until.has_value()});
-  });
-  if (!r.ok()) return r.error();
-  return OkStatus();
+  return store_.UpdateSettings(user, default_level, dnd, dnd_until.has_value());
 }
 
 Result<std::optional<std::string>> NotificationService::GroupLevel(const std::string& user, int64_t row) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifGroupLevel, {user, row}); });
-  if (!r.ok()) return r.error();
-  if (r->rows() == 0) return std::optional<std::string>();
-  return std::optional<std::string>(r->text(0, 0));
+  return store_.GroupLevel(user, row);
 }
 
 Status NotificationService::SetGroupLevel(const std::string& user, int64_t row, std::optional<std::string> level) {
   if (level && !IsNotificationLevel(*level)) return Error::Invalid("level must be one of all, mentions, none, default");
-  auto r = db_.With([&](PgConn& c) {
-    return level ? c.Exec(kNotifSetGroupLevel, {user, row, *level}) : c.Exec(kNotifClearGroupLevel, {user, row});
-  });
-  if (!r.ok()) return r.error();
-  return OkStatus();
+  return store_.SetGroupLevel(user, row, level);
 }
 
 void NotificationService::Typing(const std::string& group_id, const std::string& user, bool typing,
@@ -455,8 +208,3 @@ void NotificationService::ReadMarker(const std::string& user, const std::string&
 }
 
 }  // namespace gc
-
-#undef GC_NOTIFICATION_COLUMNS
-#undef GC_NOTIF_LOCAL
-#undef GC_NOTIF_LOCAL_PART
-#undef GC_NOTIF_MARK

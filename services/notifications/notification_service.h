@@ -61,41 +61,16 @@
 #include "node/common/result.h"
 #include "services/groups/group_log.h"
 #include "services/messaging/messaging_service.h"
+#include "services/notifications/notification_store.h"
 
 namespace gc {
 
-class PgPool;
-class PgConn;
 class SingletonLock;
-class PgResult;
-
-// One inbox entry.
-struct Notification {
-  int64_t notification_id = 0;
-  std::string user_id;  // recipient
-  std::string kind;     // message | mention | reply | invite
-  std::string group_id; // "#eng:acme.test"
-  std::string event_id;
-  std::string sender;
-  std::string sender_display_name;  // "" when unknown (a remote sender)
-  std::string group_title;
-  std::string body_preview;  // first 140 characters; "" once withdrawn
-  int64_t created_at = 0;    // ms since the epoch
-  bool read = false;
-  bool withdrawn = false;
-  bool pushed = true;  // false: made during do-not-disturb
-};
 
 struct InboxPage {
   std::vector<Notification> notifications;  // newest first
   int64_t unread = 0;                       // all of the user's unread entries
   bool has_more = false;
-};
-
-struct NotificationSettings {
-  std::string default_level = "all";
-  std::optional<int64_t> dnd_until;                        // ms since the epoch
-  std::vector<std::pair<std::string, std::string>> groups; // (group_id, level) overrides
 };
 
 // Receives what the service made or changed, after it is committed. Called
@@ -121,7 +96,7 @@ bool IsNotificationLevel(const std::string& level);
 class NotificationService : public EventSink, public EphemeralSink {
  public:
   // `node_name` tells local users from remote ones.
-  NotificationService(GroupLog& log, PgPool& db, std::string node_name);
+  NotificationService(GroupLog& log, NotificationStore& store, std::string node_name);
   ~NotificationService() override;  // Stop()
 
   void set_listener(NotificationListener* listener) { listener_ = listener; }
@@ -178,16 +153,8 @@ class NotificationService : public EventSink, public EphemeralSink {
 
  private:
   void Loop();
-  // Processes (lo, hi]: one transaction. Fills `out` with what to announce.
-  // `unread`: each user's unread count after it.
-  // `made`/`withdrawn`: how many entries it made and withdrew. `cursor`:
-  // where the cursor is after it (hi, or where another process moved it).
-  Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out, std::map<std::string, int64_t>* unread,
-                      int64_t* made, int64_t* withdrawn, int64_t* cursor);
-  Result<int64_t> Unread(const std::string& user);
-
   GroupLog& log_;
-  PgPool& db_;
+  NotificationStore& store_;
   std::string node_name_;
   NotificationListener* listener_ = nullptr;
   EphemeralSink* next_ = nullptr;

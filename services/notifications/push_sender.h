@@ -47,20 +47,14 @@
 
 #include "node/common/result.h"
 #include "services/notifications/notification_service.h"
-#include "services/notifications/pusher_row.h"
 
 namespace gc {
 
-class PgPool;
 class SingletonLock;
 class WorkerPool;
 
 struct WebPushSubscription;
 class WebPushSender;
-
-struct Pusher : PusherStatus {
-  std::string secret;  // only in the answer to Register
-};
 
 // What one POST came to.
 struct WebhookOutcome {
@@ -89,7 +83,7 @@ std::string WebhookSignature(const std::string& secret, const std::string& body)
 class PushSender {
  public:
   // `render` turns an entry into the JSON body that is POSTed.
-  PushSender(PgPool& db, bool allow_private, int concurrency,
+  PushSender(NotificationStore& store, bool allow_private, int concurrency,
              std::function<std::string(const Notification&)> render);
   ~PushSender();  // Stop()
 
@@ -129,14 +123,12 @@ class PushSender {
   int64_t queued() const { return webhook.queued.load() + webpush.queued.load(); }
 
  private:
-  struct Job;
+  using Job = DuePush;
   void Loop();
-  Status Fetch(int64_t now, int limit, const std::set<int64_t>& skip, std::vector<std::shared_ptr<Job>>* jobs,
-               int64_t* next_due);
   void Send(std::shared_ptr<Job> job);
   void Finish(const Job& job, const WebhookOutcome& out);
 
-  PgPool& db_;
+  NotificationStore& store_;
   bool allow_private_;
   int concurrency_;
   std::function<std::string(const Notification&)> render_;
