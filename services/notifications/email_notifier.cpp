@@ -8,7 +8,6 @@
 #include <random>
 #include <vector>
 
-#include "node/common/barrier.h"
 #include "node/common/encoding.h"
 #include "node/common/log.h"
 #include "node/common/worker_pool.h"
@@ -62,32 +61,18 @@ Status EmailNotifier::Start() {
   key_ = *key;
   if (!configured()) return OkStatus();
   pool_ = std::make_unique<WorkerPool>(options_.concurrency, "gc-email");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;  // whatever was owed before a restart
-  }
-  thread_ = SpawnGuarded("gc-email-queue", [this] { Loop(); });
+  // The first round mails whatever was owed before a restart.
+  loop_.Start("gc-email-queue", [this] { return Round(); });
   return OkStatus();
 }
 
 void EmailNotifier::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.Stop();
   // Mails in flight finish within their timeout; the rest stay owed.
   if (pool_) pool_->Stop(/*drop_queued=*/true);
 }
 
-void EmailNotifier::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;
-  }
-  wake_.notify_one();
-}
+void EmailNotifier::Wake() { loop_.Wake(); }
 
 Status EmailNotifier::Collect(int64_t now) {
   int64_t delay_ms = int64_t{options_.delay_s} * 1000;
@@ -99,53 +84,46 @@ Status EmailNotifier::Collect(int64_t now) {
   return OkStatus();
 }
 
-void EmailNotifier::Loop() {
+std::optional<std::chrono::milliseconds> EmailNotifier::Round() {
   std::unique_lock<std::mutex> lock(mu_);
-  auto wait = std::chrono::milliseconds(0);
-  while (!stopping_) {
-    if (wait.count() > 0) wake_.wait_for(lock, wait, [&] { return stopping_ || news_; });
-    if (stopping_) return;
-    news_ = false;
-    wait = std::chrono::milliseconds(kEmailIdlePoll);
-    // Another process of this node does the mailing; this one is woken
-    // (Wake) when it takes over.
-    if (singleton_ && !singleton_->held()) continue;
-    int free_slots = options_.concurrency - static_cast<int>(in_flight_.size());
-    std::set<std::string> busy = in_flight_;
-    lock.unlock();
-    int64_t now = NowMs();
-    std::vector<std::string> users;
-    int64_t next_due = 0;
-    Status st = Collect(now);
-    if (st.ok()) {
-      // Asks for as many more as are in flight, which it skips.
-      auto queue = store_.EmailQueue(now, free_slots > 0 ? free_slots + static_cast<int>(busy.size()) : 0);
-      if (queue.ok()) {
-        for (const auto& user : queue->due_users) {
-          if (static_cast<int>(users.size()) < free_slots && !busy.count(user)) users.push_back(user);
-        }
-        next_due = queue->next_due;
-        pending_ = queue->pending;
-      } else {
-        st = queue.error();
+  // Another process of this node does the mailing; this one is woken
+  // (Wake) when it takes over.
+  if (singleton_ && !singleton_->held()) return kEmailIdlePoll;
+  int free_slots = options_.concurrency - static_cast<int>(in_flight_.size());
+  std::set<std::string> busy = in_flight_;
+  lock.unlock();
+  int64_t now = NowMs();
+  std::vector<std::string> users;
+  int64_t next_due = 0;
+  Status st = Collect(now);
+  if (st.ok()) {
+    // Asks for as many more as are in flight, which it skips.
+    auto queue = store_.EmailQueue(now, free_slots > 0 ? free_slots + static_cast<int>(busy.size()) : 0);
+    if (queue.ok()) {
+      for (const auto& user : queue->due_users) {
+        if (static_cast<int>(users.size()) < free_slots && !busy.count(user)) users.push_back(user);
       }
-    }
-    lock.lock();
-    if (!st.ok()) {
-      LogWarn("email queue unavailable", {{"error", st.error().message}});
-      wait = std::chrono::milliseconds(1000);
-      continue;
-    }
-    for (const auto& user : users) {
-      in_flight_.insert(user);
-      pool_->Post([this, user] { Send(user); });
-    }
-    // Sleep until the next mail is due, or a while. Mails due now are in
-    // flight (or wait for a slot): each one ending wakes this loop.
-    if (next_due > now) {
-      wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(next_due - now), kEmailIdlePoll);
+      next_due = queue->next_due;
+      pending_ = queue->pending;
+    } else {
+      st = queue.error();
     }
   }
+  lock.lock();
+  if (!st.ok()) {
+    LogWarn("email queue unavailable", {{"error", st.error().message}});
+    return std::chrono::milliseconds(1000);
+  }
+  for (const auto& user : users) {
+    in_flight_.insert(user);
+    pool_->Post([this, user] { Send(user); });
+  }
+  // Wait until the next mail is due, or a while. Mails due now are in
+  // flight (or wait for a slot): each one ending wakes this loop.
+  if (next_due > now) {
+    return std::min<std::chrono::milliseconds>(std::chrono::milliseconds(next_due - now), kEmailIdlePoll);
+  }
+  return kEmailIdlePoll;
 }
 
 void EmailNotifier::Send(const std::string& user) {
@@ -217,9 +195,8 @@ void EmailNotifier::Send(const std::string& user) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.erase(user);
-    news_ = true;
   }
-  wake_.notify_one();
+  loop_.Wake();
 }
 
 std::string EmailNotifier::Token(const std::string& user, int64_t epoch) const {

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <map>
 
-#include "node/common/barrier.h"
 #include "node/common/log.h"
 #include "node/db/singleton_lock.h"
 
@@ -32,12 +31,10 @@ Status NotificationService::Start() {
   auto cursor = store_.Cursor();
   if (!cursor.ok()) return cursor.error();
   processed_ = *cursor;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;  // whatever the log committed after the cursor (a crash's leftovers)
-  }
   if (log_.last_stream_pos() > processed_.load()) pending_since_ms_ = NowMs();
-  thread_ = SpawnGuarded("gc-notify", [this] { Loop(); });
+  // The first round makes whatever the log committed after the cursor (a
+  // crash's leftovers).
+  loop_.Start("gc-notify", [this] { return Round(); }, kGather);
   return OkStatus();
 }
 
@@ -46,19 +43,14 @@ void NotificationService::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   processed_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.Stop();
 }
 
 void NotificationService::EndBatch() {
   int64_t expected = 0;
   pending_since_ms_.compare_exchange_strong(expected, NowMs());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;
-  }
-  wake_.notify_one();
+  loop_.Wake();
 }
 
 int64_t NotificationService::backlog() const {
@@ -78,65 +70,50 @@ bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
          processed_.load() >= pos;
 }
 
-void NotificationService::Loop() {
-  int backoff = 0;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    wake_.wait(lock, [&] { return stopping_ || news_; });
-    if (stopping_) return;
-    wake_.wait_for(lock, kGather, [&] { return stopping_; });
-    if (stopping_) return;
-    news_ = false;
-    // Another process of this node makes the notifications; this one is
-    // woken (EndBatch) when it takes over.
-    if (singleton_ && !singleton_->held()) continue;
-    int64_t target = log_.last_stream_pos();
-    lock.unlock();
-    if (singleton_ && singleton_->generation() != singleton_seen_) {
-      // Just took over: the process that had the work moved the cursor.
-      auto cur = store_.Cursor();
-      lock.lock();
-      if (!cur.ok()) {
-        news_ = true;
-        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
-        continue;
-      }
-      singleton_seen_ = singleton_->generation();
-      processed_ = *cur;
-      lock.unlock();
+std::optional<std::chrono::milliseconds> NotificationService::Round() {
+  constexpr auto kUntilWoken = std::nullopt;
+  // Another process of this node makes the notifications; this one is
+  // woken (EndBatch) when it takes over.
+  if (singleton_ && !singleton_->held()) return kUntilWoken;
+  int64_t target = log_.last_stream_pos();
+  if (singleton_ && singleton_->generation() != singleton_seen_) {
+    // Just took over: the process that had the work moved the cursor.
+    auto cur = store_.Cursor();
+    if (!cur.ok()) {
+      loop_.Pause(std::chrono::seconds(1));
+      return std::chrono::milliseconds(0);
     }
-    while (processed_.load() < target) {
-      int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
-      auto range = store_.MakeRange(lo, hi, node_name_, NowMs());
-      if (!range.ok()) {
-        // The database is away or overloaded: the range stays unprocessed
-        // (nothing was committed) and is tried again, a little later each time.
-        ++failures;
-        LogWarn("notifications: could not process events", {{"after", lo}, {"error", range.error().message}});
-        backoff = std::min(backoff + 1, 6);
-        lock.lock();
-        news_ = true;
-        wake_.wait_for(lock, std::chrono::milliseconds(100 << backoff), [&] { return stopping_; });
-        lock.unlock();
-        break;
-      }
-      backoff = 0;
-      made += range->made;
-      withdrawn += range->withdrawn;
-      {
-        std::lock_guard<std::mutex> relock(mu_);
-        processed_ = range->cursor;
-      }
-      processed_cv_.notify_all();
-      if (listener_ && (range->made > 0 || range->withdrawn > 0)) listener_->Made(range->announced, range->unread);
-    }
-    if (processed_.load() >= log_.last_stream_pos()) {
-      pending_since_ms_ = 0;
-      // A batch committed between the read above and the reset sets news_
-      // and is measured from its own wake-up.
-    }
-    lock.lock();
+    singleton_seen_ = singleton_->generation();
+    processed_ = *cur;
   }
+  while (processed_.load() < target) {
+    int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
+    auto range = store_.MakeRange(lo, hi, node_name_, NowMs());
+    if (!range.ok()) {
+      // The database is away or overloaded: the range stays unprocessed
+      // (nothing was committed) and is tried again, a little later each time.
+      ++failures;
+      LogWarn("notifications: could not process events", {{"after", lo}, {"error", range.error().message}});
+      backoff_ = std::min(backoff_ + 1, 6);
+      loop_.Pause(std::chrono::milliseconds(100 << backoff_));
+      return std::chrono::milliseconds(0);
+    }
+    backoff_ = 0;
+    made += range->made;
+    withdrawn += range->withdrawn;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      processed_ = range->cursor;
+    }
+    processed_cv_.notify_all();
+    if (listener_ && (range->made > 0 || range->withdrawn > 0)) listener_->Made(range->announced, range->unread);
+  }
+  if (processed_.load() >= log_.last_stream_pos()) {
+    pending_since_ms_ = 0;
+    // A batch committed between the read above and the reset wakes the
+    // loop again and is measured from its own wake-up.
+  }
+  return kUntilWoken;
 }
 
 Result<InboxPage> NotificationService::Inbox(const std::string& user, std::optional<int64_t> before, int limit,

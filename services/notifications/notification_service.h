@@ -49,16 +49,17 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "node/common/result.h"
+#include "node/common/wakeable_loop.h"
 #include "services/groups/group_log.h"
 #include "services/messaging/messaging_service.h"
 #include "services/notifications/notification_store.h"
@@ -152,7 +153,8 @@ class NotificationService : public EventSink, public EphemeralSink {
   void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
 
  private:
-  void Loop();
+  // One round of the worker (loop_): makes every range up to the log's end.
+  std::optional<std::chrono::milliseconds> Round();
   GroupLog& log_;
   NotificationStore& store_;
   std::string node_name_;
@@ -162,12 +164,11 @@ class NotificationService : public EventSink, public EphemeralSink {
   uint64_t singleton_seen_ = 0;  // the lock's generation the cursor was read at; worker thread only
   std::atomic<int64_t> processed_{0};
   std::atomic<int64_t> pending_since_ms_{0};  // when the oldest unprocessed batch committed (0: none)
-  std::mutex mu_;
-  std::condition_variable wake_;
+  int backoff_ = 0;              // worker thread only
+  std::mutex mu_;                // with processed_cv_: WaitProcessed
   std::condition_variable processed_cv_;
-  bool news_ = false;      // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
+  WakeableLoop loop_;
 };
 
 }  // namespace gc

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <random>
 
-#include "node/common/barrier.h"
 #include "node/common/encoding.h"
 #include "node/common/log.h"
 #include "node/common/outbound_http.h"
@@ -206,88 +205,64 @@ PushSender::~PushSender() { Stop(); }
 Status PushSender::Start() {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   pool_ = std::make_unique<WorkerPool>(concurrency_, "gc-push");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;  // whatever was owed before a restart
-  }
-  thread_ = SpawnGuarded("gc-push-queue", [this] { Loop(); });
+  // The first round sends whatever was owed before a restart.
+  loop_.Start("gc-push-queue", [this] { return Round(); });
   return OkStatus();
 }
 
 void PushSender::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.Stop();
   // POSTs in flight finish within their deadline; queued ones stay owed in
   // the table for the next start.
   if (pool_) pool_->Stop(/*drop_queued=*/true);
 }
 
-void PushSender::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;
-  }
-  wake_.notify_one();
-}
+void PushSender::Wake() { loop_.Wake(); }
 
-void PushSender::Loop() {
+std::optional<std::chrono::milliseconds> PushSender::Round() {
   std::unique_lock<std::mutex> lock(mu_);
-  auto wait = std::chrono::milliseconds(0);
-  while (!stopping_) {
-    if (wait.count() > 0) wake_.wait_for(lock, wait, [&] { return stopping_ || news_; });
-    if (stopping_) return;
-    news_ = false;
-    if (singleton_ && !singleton_->held()) {  // another process sends; Wake() when this one takes over
-      ready_.clear();
-      wait = std::chrono::milliseconds(kPushIdlePoll);
-      continue;
+  if (singleton_ && !singleton_->held()) {  // another process sends; Wake() when this one takes over
+    ready_.clear();
+    return kPushIdlePoll;
+  }
+  // Rows fetched earlier go out first, as slots free up; the queue is read
+  // again only once they are all out, kFetch rows at a time: scanning the
+  // queue for every push made the scan (a sort of every due row) the cost
+  // of a push when thousands were owed.
+  int64_t now = NowMs();
+  int64_t next_due = -1;  // -1: not read this round
+  if (ready_.empty() && static_cast<int>(in_flight_.size()) < concurrency_) {
+    std::set<int64_t> skip = in_flight_;
+    lock.unlock();
+    auto due = store_.DuePushes(now, kFetch, skip);
+    lock.lock();
+    if (!due.ok()) {
+      LogWarn("push queue unavailable", {{"error", due.error().message}});
+      return std::chrono::milliseconds(1000);
     }
-    // Rows fetched earlier go out first, as slots free up; the queue is read
-    // again only once they are all out, kFetch rows at a time: scanning the
-    // queue for every push made the scan (a sort of every due row) the cost
-    // of a push when thousands were owed.
-    int64_t now = NowMs();
-    int64_t next_due = -1;  // -1: not read this round
-    if (ready_.empty() && static_cast<int>(in_flight_.size()) < concurrency_) {
-      std::set<int64_t> skip = in_flight_;
-      lock.unlock();
-      auto due = store_.DuePushes(now, kFetch, skip);
-      lock.lock();
-      if (!due.ok()) {
-        LogWarn("push queue unavailable", {{"error", due.error().message}});
-        wait = std::chrono::milliseconds(1000);
-        continue;
-      }
-      next_due = due->second.next_due;
-      webhook.queued = due->second.webhook;
-      webpush.queued = due->second.webpush;
-      for (auto& job : due->first) {
-        if (!in_flight_.count(job.pusher_id)) ready_.push_back(std::make_shared<Job>(std::move(job)));
-      }
-    }
-    while (!ready_.empty() && static_cast<int>(in_flight_.size()) < concurrency_) {
-      auto job = std::move(ready_.front());
-      ready_.pop_front();
-      in_flight_.insert(job->pusher_id);
-      pool_->Post([this, job] { Send(job); });
-    }
-    // A finished push wakes this loop (news_): with rows waiting, that is
-    // all it needs. Otherwise sleep until the next retry is due, a wake-up,
-    // or a while.
-    if (!ready_.empty()) {
-      wait = kPushIdlePoll;
-    } else if (next_due > now) {
-      wait = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(next_due - now), kPushIdlePoll);
-    } else if (next_due > 0 && static_cast<int>(in_flight_.size()) < concurrency_) {
-      wait = std::chrono::milliseconds(1);  // more were due than one read held
-    } else {
-      wait = kPushIdlePoll;
+    next_due = due->second.next_due;
+    webhook.queued = due->second.webhook;
+    webpush.queued = due->second.webpush;
+    for (auto& job : due->first) {
+      if (!in_flight_.count(job.pusher_id)) ready_.push_back(std::make_shared<Job>(std::move(job)));
     }
   }
+  while (!ready_.empty() && static_cast<int>(in_flight_.size()) < concurrency_) {
+    auto job = std::move(ready_.front());
+    ready_.pop_front();
+    in_flight_.insert(job->pusher_id);
+    pool_->Post([this, job] { Send(job); });
+  }
+  // A finished push wakes this loop: with rows waiting, that is all it
+  // needs. Otherwise wait until the next retry is due, a wake-up, or a while.
+  if (!ready_.empty()) return kPushIdlePoll;
+  if (next_due > now) {
+    return std::min<std::chrono::milliseconds>(std::chrono::milliseconds(next_due - now), kPushIdlePoll);
+  }
+  if (next_due > 0 && static_cast<int>(in_flight_.size()) < concurrency_) {
+    return std::chrono::milliseconds(1);  // more were due than one read held
+  }
+  return kPushIdlePoll;
 }
 
 void PushSender::Send(std::shared_ptr<Job> job) {
@@ -305,9 +280,8 @@ void PushSender::Send(std::shared_ptr<Job> job) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     in_flight_.erase(job->pusher_id);
-    news_ = true;
   }
-  wake_.notify_one();
+  loop_.Wake();
 }
 
 void PushSender::Finish(const Job& job, const WebhookOutcome& out) {

@@ -33,7 +33,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,10 +42,10 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "node/common/result.h"
+#include "node/common/wakeable_loop.h"
 #include "services/notifications/notification_service.h"
 
 namespace gc {
@@ -124,7 +124,9 @@ class PushSender {
 
  private:
   using Job = DuePush;
-  void Loop();
+  // One round of the queue's loop (loop_): reads due rows, hands them to
+  // free slots; returns how long to wait for a Wake() at most.
+  std::optional<std::chrono::milliseconds> Round();
   void Send(std::shared_ptr<Job> job);
   void Finish(const Job& job, const WebhookOutcome& out);
 
@@ -136,12 +138,9 @@ class PushSender {
   WebPushSender* webpush_ = nullptr;
   std::unique_ptr<WorkerPool> pool_;
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool news_ = false;                // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
   std::set<int64_t> in_flight_;      // GUARDED_BY(mu_): pusher ids
   std::deque<std::shared_ptr<Job>> ready_;  // GUARDED_BY(mu_): due rows read, waiting for a slot; one per pusher
-  std::thread thread_;
+  WakeableLoop loop_;  // last: stopped (joined) first
 };
 
 }  // namespace gc
