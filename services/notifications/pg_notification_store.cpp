@@ -164,25 +164,25 @@ GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_
 constexpr int kNotifUnreadColumn = 13;  // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
 constexpr int kNotifMadeColumn = 14;    // kNotifMake: entries made
 
-Notification NotificationFromRow(const PgResult& r, int i) {
+}  // namespace
+
+Notification PgNotificationStore::EntryFromRow(const PgResult& r, int row, int col) {
   Notification n;
-  n.notification_id = r.int64(i, 0);
-  n.user_id = r.text(i, 1);
-  n.kind = r.text(i, 2);
-  n.group_id = r.text(i, 3);
-  n.event_id = r.text(i, 4);
-  n.sender = r.text(i, 5);
-  n.sender_display_name = r.text(i, 6);
-  n.group_title = r.text(i, 7);
-  n.body_preview = r.text(i, 8);
-  n.created_at = r.int64(i, 9);
-  n.read = r.boolean(i, 10);
-  n.withdrawn = r.boolean(i, 11);
-  n.pushed = r.boolean(i, 12);
+  n.notification_id = r.int64(row, col + 0);
+  n.user_id = r.text(row, col + 1);
+  n.kind = r.text(row, col + 2);
+  n.group_id = r.text(row, col + 3);
+  n.event_id = r.text(row, col + 4);
+  n.sender = r.text(row, col + 5);
+  n.sender_display_name = r.text(row, col + 6);
+  n.group_title = r.text(row, col + 7);
+  n.body_preview = r.text(row, col + 8);
+  n.created_at = r.int64(row, col + 9);
+  n.read = r.boolean(row, col + 10);
+  n.withdrawn = r.boolean(row, col + 11);
+  n.pushed = r.boolean(row, col + 12);
   return n;
 }
-
-}  // namespace
 
 Result<int64_t> PgNotificationStore::Cursor() {
   auto r = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
@@ -215,7 +215,7 @@ Result<NotificationStore::RangeMade> PgNotificationStore::MakeRange(int64_t lo, 
     for (const PgResult* r : {&*gone, &*made}) {
       for (int i = 0; i < r->rows(); ++i) {
         if (r->is_null(i, 0)) continue;  // kNotifMake announcing nothing
-        out.announced.push_back(NotificationFromRow(*r, i));
+        out.announced.push_back(EntryFromRow(*r, i));
         out.unread[out.announced.back().user_id] = r->int64(i, kNotifUnreadColumn);
       }
     }
@@ -236,7 +236,7 @@ Result<std::vector<Notification>> PgNotificationStore::Inbox(const std::string& 
   auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifInbox, {user, before, unread_only, limit}); });
   if (!r.ok()) return r.error();
   std::vector<Notification> out;
-  for (int i = 0; i < r->rows(); ++i) out.push_back(NotificationFromRow(*r, i));
+  for (int i = 0; i < r->rows(); ++i) out.push_back(EntryFromRow(*r, i));
   return out;
 }
 

@@ -12,6 +12,7 @@
 namespace gc {
 
 class PgPool;
+class PgResult;
 
 class PgNotificationStore : public NotificationStore {
  public:
@@ -59,6 +60,11 @@ class PgNotificationStore : public NotificationStore {
   Result<std::optional<std::pair<std::optional<std::string>, bool>>> EmailPrefs(const std::string& user) override;
 
  private:
+  // The entry in row `row` of `r`, read from column `col` on: the columns
+  // of an entry as pg_notification_store.cpp's GC_NOTIFICATION_COLUMNS
+  // lists them (the inbox, the worker, the push queue read them alike).
+  static Notification EntryFromRow(const PgResult& r, int row, int col = 0);
+
   PgPool& db_;
 };
 

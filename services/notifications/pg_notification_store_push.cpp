@@ -2,11 +2,16 @@
 // pushers, the queue the sender delivers, and the admin's directory.
 #include "node/db/pg.h"
 #include "services/notifications/pg_notification_store.h"
-#include "services/notifications/pusher_row.h"
 
 namespace gc {
 
 namespace {
+
+// What every pusher row query reads first, from `pushers` aliased `p`, and
+// the one mapper from it (PusherFromRow): the user's own list and
+// registration, and the admin's directory (which adds user and queue).
+#define GC_PUSHER_COLUMNS "p.id, p.kind, p.url, p.created_at, p.last_success_at, p.last_error, p.failures"
+constexpr int kPusherColumns = 7;  // how many GC_PUSHER_COLUMNS are
 
 GC_SQL(kPushCount, "SELECT count(*), coalesce(bool_or(url = $2), false) FROM pushers WHERE user_id = $1");
 GC_SQL(kPushUpsert,
@@ -19,6 +24,7 @@ GC_SQL(kPushList, "SELECT " GC_PUSHER_COLUMNS " FROM pushers p WHERE p.user_id =
 GC_SQL(kPushTakeOver, "DELETE FROM pushers WHERE url = $1 AND kind = 'webpush' AND user_id <> $2");
 GC_SQL(kPushRemove, "DELETE FROM pushers WHERE user_id = $1 AND id = $2");
 // The oldest due row of each pusher. $1: now (ms); $2: how many.
+// Columns 5..17 are an entry as EntryFromRow reads it (GC_NOTIFICATION_COLUMNS).
 GC_SQL(kPushDue,
        "SELECT * FROM (SELECT DISTINCT ON (q.pusher_id) q.id AS queue_id, q.pusher_id, q.attempts, p.url, p.secret,"
        " n.id AS notification_id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title,"
@@ -53,9 +59,22 @@ GC_SQL(kPusherDirStats,
 GC_SQL(kPusherDirGet, "SELECT " GC_PUSHER_RECORD_COLUMNS " FROM pushers p WHERE p.id = $1 FOR UPDATE");
 GC_SQL(kPusherDirRemove, "DELETE FROM pushers WHERE id = $1");
 
+// Row `i` of `r`, whose first columns are GC_PUSHER_COLUMNS, into `p`
+// (a PusherStatus, or a type built on it).
+void PusherFromRow(const PgResult& r, int i, PusherStatus* p) {
+  p->pusher_id = r.int64(i, 0);
+  p->kind = r.text(i, 1);
+  p->url = r.text(i, 2);
+  p->created_at = r.int64(i, 3);
+  p->last_success_at = r.opt_int64(i, 4);
+  p->last_error = r.opt_text(i, 5);
+  p->failures = static_cast<int>(r.int64(i, 6));
+}
+
+// GC_PUSHER_RECORD_COLUMNS: a pusher, then its user and queued pushes.
 PusherRecord PusherRecordFromRow(const PgResult& r, int i) {
   PusherRecord p;
-  static_cast<PusherStatus&>(p) = PusherFromRow(r, i);
+  PusherFromRow(r, i, &p);
   p.user_id = r.text(i, kPusherColumns);
   p.queued = r.int64(i, kPusherColumns + 1);
   return p;
@@ -78,7 +97,7 @@ Result<Pusher> PgNotificationStore::AddPusher(const std::string& user, const std
     auto r = c.Exec(kPushUpsert, {user, kind, url, secret, now, p256dh, auth});
     if (!r.ok()) return r.error();
     Pusher p;
-    static_cast<PusherStatus&>(p) = PusherFromRow(*r, 0);
+    PusherFromRow(*r, 0, &p);
     p.secret = r->text(0, kPusherColumns);
     return p;
   });
@@ -90,7 +109,7 @@ Result<std::vector<Pusher>> PgNotificationStore::Pushers(const std::string& user
   std::vector<Pusher> out;
   for (int i = 0; i < r->rows(); ++i) {
     out.emplace_back();
-    static_cast<PusherStatus&>(out.back()) = PusherFromRow(*r, i);
+    PusherFromRow(*r, i, &out.back());
   }
   return out;
 }
@@ -115,20 +134,7 @@ Result<std::pair<std::vector<DuePush>, NotificationStore::QueueState>> PgNotific
       job.attempts = static_cast<int>(r->int64(i, 2));
       job.url = r->text(i, 3);
       job.secret = r->text(i, 4);
-      Notification& n = job.entry;
-      n.notification_id = r->int64(i, 5);
-      n.user_id = r->text(i, 6);
-      n.kind = r->text(i, 7);
-      n.group_id = r->text(i, 8);
-      n.event_id = r->text(i, 9);
-      n.sender = r->text(i, 10);
-      n.sender_display_name = r->text(i, 11);
-      n.group_title = r->text(i, 12);
-      n.body_preview = r->text(i, 13);
-      n.created_at = r->int64(i, 14);
-      n.read = r->boolean(i, 15);
-      n.withdrawn = r->boolean(i, 16);
-      n.pushed = r->boolean(i, 17);
+      job.entry = EntryFromRow(*r, i, 5);  // columns 5..17
       job.kind = r->text(i, 18);
       job.p256dh = r->text(i, 19);
       job.auth = r->text(i, 20);
@@ -208,3 +214,4 @@ Result<std::optional<PusherRecord>> PgNotificationStore::RemoveAnyPusher(int64_t
 }  // namespace gc
 
 #undef GC_PUSHER_RECORD_COLUMNS
+#undef GC_PUSHER_COLUMNS
