@@ -55,6 +55,7 @@
 #include "services/messaging/search_index.h"
 #include "services/messaging/stream_delivery.h"
 #include "services/notifications/notification_service.h"
+#include "services/notifications/pg_notification_store.h"
 #include "services/notifications/notifications_http.h"
 #include "services/notifications/email_http.h"
 #include "services/notifications/email_notifier.h"
@@ -180,8 +181,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->log_->set_signing_key(n->keys_->key_id, n->keys_->identity_secret);
   // Read markers pass through the notification service (which marks the
   // group's notifications read) to the stream delivery.
-  n->notifications_ = std::make_unique<NotificationService>(*n->log_, n->db_->pool(), c.node.name);
-  n->pushers_ = std::make_unique<PushSender>(n->db_->pool(), c.notifications.allow_private_endpoints,
+  n->notification_store_ = std::make_unique<PgNotificationStore>(n->db_->pool());
+  n->notifications_ = std::make_unique<NotificationService>(*n->log_, *n->notification_store_, c.node.name);
+  n->pushers_ = std::make_unique<PushSender>(*n->notification_store_, c.notifications.allow_private_endpoints,
                                              c.notifications.push_concurrency,
                                              [](const Notification& x) { return NotificationJson(x).dump(); });
   // Web Push: the VAPID key browsers subscribe with (data_dir/keys/vapid.key).
@@ -195,9 +197,9 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->pushers_->set_webpush(n->webpush_.get());
   const auto& ec = c.notifications.email;
   n->email_ = std::make_unique<EmailNotifier>(
-      n->db_->pool(), EmailOptions{ec.smtp_url, ec.from, ec.delay_s,
+      *n->notification_store_, EmailOptions{ec.smtp_url, ec.from, ec.delay_s,
                                    ec.public_url.empty() ? "http://" + c.http.listen : ec.public_url, c.node.name});
-  n->pusher_directory_ = std::make_unique<PusherDirectory>(n->db_->pool());
+  n->pusher_directory_ = std::make_unique<PusherDirectory>(*n->notification_store_);
   n->notify_lock_ = std::make_unique<SingletonLock>(n->db_->pool().conninfo(), kNotificationLockKey, "notifications");
   n->notify_lock_->OnAcquired([self] {
     self->notifications_->EndBatch();  // reads the cursor again and catches up

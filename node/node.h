@@ -40,6 +40,7 @@ class AuditLog;
 class BlobStore;
 class MediaService;
 class NotificationService;
+class NotificationStore;
 class NotificationListener;
 class PushSender;
 class WebPushSender;
@@ -89,6 +90,7 @@ class Node {
   std::unique_ptr<Federation> federation_;
   std::unique_ptr<StreamHub> hub_;
   std::unique_ptr<StreamDelivery> delivery_;  // feeds hub_: destroyed before it
+  std::unique_ptr<NotificationStore> notification_store_;  // used by the four below: destroyed after them
   std::unique_ptr<NotificationService> notifications_;
   std::unique_ptr<NotificationListener> notification_frames_;
   std::unique_ptr<WebPushSender> webpush_;  // used by pushers_: destroyed after it

@@ -78,7 +78,6 @@ services/groups/group_log.cpp        the group log is the group service storage 
 services/groups/group_log_sql.h      the group log: statements its reader and writer share
 services/groups/group_log_writer.cpp the group log: it orders, chains, signs and commits events
 services/groups/projections.cpp      the group log: what an event changes, inside its transaction
-services/notifications/              TODO(issue 14): its SQL is not yet behind a store
 '
 sql_files=$(grep -rlE 'GC_SQL\(|\.Exec\(|ExecScript\(|CopyIn\(|\bPQ[a-z][A-Za-z]*\(' node services federation admin \
               --include='*.cpp' --include='*.h' | sort)
@@ -108,7 +107,9 @@ GROUP_TABLES_ALLOWED='
 services/groups/                   the owner
 services/messaging/                messages are events of the log: its stores read history, reactions, mentions and write read markers
 services/media/pg_media_store.cpp  may a user see a media id: is it referenced by an event of a group they are in
-services/notifications/            TODO(issue 14): reads the log after its cursor; its store is moving (branch notif3)
+services/notifications/pg_notification_store.cpp        the inbox worker follows the log after its cursor (the log is its outbox)
+services/notifications/pg_notification_store_push.cpp   a pushed entry names its group (title, address)
+services/notifications/pg_notification_store_email.cpp  a mailed entry names its group and is dropped once the group is read
 '
 FED_TABLES_ALLOWED='
 federation/                          the owner

@@ -44,20 +44,20 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "node/common/result.h"
+#include "node/common/wakeable_loop.h"
 
 namespace gc {
 
-class PgPool;
+class NotificationStore;
 class SingletonLock;
 class WorkerPool;
 
@@ -80,7 +80,7 @@ struct EmailPrefs {
 
 class EmailNotifier {
  public:
-  EmailNotifier(PgPool& db, EmailOptions options);
+  EmailNotifier(NotificationStore& store, EmailOptions options);
   ~EmailNotifier();  // Stop()
 
   // Loads (or makes) the unsubscribe key; starts the sender if configured.
@@ -117,24 +117,22 @@ class EmailNotifier {
   Result<int64_t> CountPending();
 
  private:
-  struct Job;
-  void Loop();
+  // One round of the mail loop (loop_): collects, hands due users to free
+  // slots; returns how long to wait for a Wake() at most.
+  std::optional<std::chrono::milliseconds> Round();
   Status Collect(int64_t now);
   void Send(const std::string& user);
   std::string Token(const std::string& user, int64_t epoch) const;
 
-  PgPool& db_;
+  NotificationStore& store_;
   EmailOptions options_;
   const SingletonLock* singleton_ = nullptr;
   std::string key_;  // HMAC key of unsubscribe tokens; set by Start
   std::unique_ptr<WorkerPool> pool_;
   std::atomic<int64_t> pending_{0};
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool news_ = false;                // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
   std::set<std::string> in_flight_;  // GUARDED_BY(mu_): users being mailed
-  std::thread thread_;
+  WakeableLoop loop_;  // last: stopped (joined) first
 };
 
 }  // namespace gc

@@ -4,163 +4,17 @@
 #include <chrono>
 #include <map>
 
-#include "node/common/barrier.h"
 #include "node/common/log.h"
-#include "node/db/pg.h"
 #include "node/db/singleton_lock.h"
 
 namespace gc {
 
 namespace {
 
-// The columns of an entry, as every query below returns them (n: the
-// notifications row, g: its group).
-#define GC_NOTIFICATION_COLUMNS                                                                              \
-  "n.id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title, "          \
-  "n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed"
-
-// A recipient's local part, if the address is of this node ($3).
-#define GC_LOCAL_USER(col, alias)                                                                   \
-  alias ".local_part = split_part(substr(" col ", 2), ':', 1) AND substr(" col ", position(':' in " col \
-  ") + 1) = $3::text"
-
-// Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
-// in one statement, which also owes a push of each entry made outside
-// do-not-disturb to every pusher of its user and adds the entries to their
-// users' unread counts. It answers the entries that are announced (every
-// kind but `message`; see the header) with their user's unread count after
-// them, and in every row the number of entries made; one row of NULLs and
-// that number when none is announced. $3: this node's name; $4: now (ms). Do-not-disturb is
-// judged at the event's origin_ts, so a backlog after a restart does not
-// push what arrived while the user was away from it (with the user's current
-// dnd_until: a DND ended early before the worker got there does push).
-GC_SQL(kNotifMake,
-       "WITH ev AS ("
-       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts FROM events e"
-       "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
-       "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
-       "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
-       "), cand AS ("
-       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, m.user_id AS recipient,"
-       "   CASE WHEN coalesce(ev.content -> 'mentions' ? m.user_id, false) THEN 'mention'"
-       "        WHEN ev.content ->> 'reply_to' IS NOT NULL AND EXISTS (SELECT 1 FROM events t"
-       "          WHERE t.event_id = ev.content ->> 'reply_to' AND t.group_id = ev.group_id AND t.sender = m.user_id)"
-       "        THEN 'reply' ELSE 'message' END AS kind"
-       "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
-       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender"
-       "  UNION ALL"
-       "  SELECT ev.stream_pos, ev.event_id, ev.group_id, ev.seq, ev.sender, ev.content, ev.origin_ts, ev.content ->> 'user_id',"
-       "   'invite' FROM ev WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender"
-       "), ruled AS ("
-       "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
-       "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
-       "  JOIN users u ON " GC_LOCAL_USER("c.recipient", "u") " AND u.deactivated_at IS NULL"
-       "  LEFT JOIN notification_group_levels gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
-       "  LEFT JOIN notification_settings s ON s.user_id = c.recipient"
-       "), n AS ("
-       "  INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, sender_display_name,"
-       "   group_title, body_preview, created_at, pushed)"
-       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender,"
-       "   coalesce((SELECT su.display_name FROM users su WHERE " GC_LOCAL_USER("r.sender", "su") "), ''),"
-       "   g.title, CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
-       "   $4::bigint, r.push"
-       "  FROM ruled r JOIN groups g ON g.id = r.group_id"
-       "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
-       "   OR (r.kind = 'invite' AND r.level <> 'none')"
-       "  ORDER BY r.stream_pos, r.recipient"
-       "  ON CONFLICT (user_id, event_id) DO NOTHING"
-       "  RETURNING *"
-       "), q AS ("
-       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
-       "  SELECT p.id, n.id, $4::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
-       "), u AS ("
-       "  INSERT INTO notification_unread (user_id, unread) SELECT n.user_id, count(*) FROM n GROUP BY n.user_id"
-       "  ON CONFLICT (user_id) DO UPDATE SET unread = notification_unread.unread + EXCLUDED.unread"
-       "  RETURNING user_id, unread"
-       "), k AS (SELECT count(*) AS made FROM n"
-       ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread, k.made FROM k LEFT JOIN (n JOIN groups g ON g.id = n.group_id"
-       " JOIN u ON u.user_id = n.user_id) ON n.kind <> 'message' ORDER BY n.id");
-// Messages deleted in ($1, $2]: their entries are withdrawn (and read: the
-// unread counts lose the ones that were not). $3: now (ms). The rows are
-// locked first so that `was_unread` is what this statement changes, whatever
-// a concurrent read did; entries before counts, as every statement here.
-// Each withdrawn entry is pushed again (as withdrawn) where it was pushed.
-GC_SQL(kNotifWithdraw,
-       "WITH old AS ("
-       "  SELECT x.id, x.read_at IS NULL AS was_unread FROM notifications x JOIN events d"
-       "   ON x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id"
-       "  WHERE d.stream_pos > $1::bigint AND d.stream_pos <= $2::bigint AND d.type = 'message.delete'"
-       "  AND x.withdrawn_at IS NULL ORDER BY x.id FOR UPDATE OF x"
-       "), n AS ("
-       "  UPDATE notifications x SET withdrawn_at = $3::bigint, read_at = coalesce(x.read_at, $3::bigint),"
-       "   body_preview = '' FROM old WHERE x.id = old.id"
-       "  RETURNING x.*"
-       "), q AS ("
-       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
-       "  SELECT p.id, n.id, $3::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
-       "), u AS ("
-       "  UPDATE notification_unread c SET unread = c.unread - d.k FROM"
-       "   (SELECT x.user_id, count(*) AS k FROM old JOIN notifications x ON x.id = old.id"
-       "    WHERE old.was_unread GROUP BY x.user_id) d"
-       "  WHERE c.user_id = d.user_id RETURNING c.user_id, c.unread"
-       ") SELECT " GC_NOTIFICATION_COLUMNS ", coalesce(u.unread, (SELECT unread FROM notification_unread"
-       "  WHERE user_id = n.user_id), 0) FROM n JOIN groups g ON g.id = n.group_id"
-       " LEFT JOIN u ON u.user_id = n.user_id ORDER BY n.id");
-GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
-GC_SQL(kNotifSetCursor, "UPDATE notification_cursor SET pos = $1");
-GC_SQL(kNotifInbox,
-       "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
-       " WHERE n.user_id = $1 AND n.id < $2 AND (NOT $3::boolean OR n.read_at IS NULL)"
-       " ORDER BY n.id DESC LIMIT $4");
-GC_SQL(kNotifUnread, "SELECT coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
-// Marking read: the entries, then the count, by as many as changed. Answers
-// (unread after it, entries changed).
-#define GC_NOTIF_MARK(where)                                                                               \
-  "WITH x AS (UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND read_at IS NULL AND " where     \
-  " RETURNING 1), u AS (UPDATE notification_unread SET unread = unread - (SELECT count(*) FROM x)"         \
-  " WHERE user_id = $1 RETURNING unread) SELECT coalesce((SELECT unread FROM u), 0), (SELECT count(*) FROM x)"
-GC_SQL(kNotifMarkRead, GC_NOTIF_MARK("id <= $2"));
-// $2: the group's address, $4: its seq.
-GC_SQL(kNotifMarkGroupRead,
-       GC_NOTIF_MARK("seq <= $4 AND group_id IN (SELECT id FROM groups WHERE address = $2)"));
-GC_SQL(kNotifSettings, "SELECT default_level, dnd_until FROM notification_settings WHERE user_id = $1");
-GC_SQL(kNotifGroupLevels,
-       "SELECT g.address, l.level FROM notification_group_levels l JOIN groups g ON g.id = l.group_id"
-       " WHERE l.user_id = $1 AND g.deleted_at IS NULL ORDER BY g.address");
-GC_SQL(kNotifUpdateSettings,
-       "INSERT INTO notification_settings (user_id, default_level, dnd_until) VALUES ($1, coalesce($2, 'all'), $3)"
-       " ON CONFLICT (user_id) DO UPDATE SET default_level = coalesce($2, notification_settings.default_level),"
-       " dnd_until = CASE WHEN $4::boolean THEN $3::bigint ELSE notification_settings.dnd_until END");
-GC_SQL(kNotifGroupLevel, "SELECT level FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
-GC_SQL(kNotifSetGroupLevel,
-       "INSERT INTO notification_group_levels (user_id, group_id, level) VALUES ($1, $2, $3)"
-       " ON CONFLICT (user_id, group_id) DO UPDATE SET level = EXCLUDED.level");
-GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
-
-constexpr int kUnreadColumn = 13;   // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
-constexpr int kMadeColumn = 14;     // kNotifMake: entries made
 constexpr int64_t kMaxRange = 1000;  // positions per transaction
 // Commits arriving together are made in one round; short, since a
 // notification is something a person waits for.
 constexpr auto kGather = std::chrono::milliseconds(20);
-
-Notification FromRow(const PgResult& r, int i) {
-  Notification n;
-  n.notification_id = r.int64(i, 0);
-  n.user_id = r.text(i, 1);
-  n.kind = r.text(i, 2);
-  n.group_id = r.text(i, 3);
-  n.event_id = r.text(i, 4);
-  n.sender = r.text(i, 5);
-  n.sender_display_name = r.text(i, 6);
-  n.group_title = r.text(i, 7);
-  n.body_preview = r.text(i, 8);
-  n.created_at = r.int64(i, 9);
-  n.read = r.boolean(i, 10);
-  n.withdrawn = r.boolean(i, 11);
-  n.pushed = r.boolean(i, 12);
-  return n;
-}
 
 }  // namespace
 
@@ -168,21 +22,19 @@ bool IsNotificationLevel(const std::string& level) {
   return level == "all" || level == "mentions" || level == "none";
 }
 
-NotificationService::NotificationService(GroupLog& log, PgPool& db, std::string node_name)
-    : log_(log), db_(db), node_name_(std::move(node_name)) {}
+NotificationService::NotificationService(GroupLog& log, NotificationStore& store, std::string node_name)
+    : log_(log), store_(store), node_name_(std::move(node_name)) {}
 
 NotificationService::~NotificationService() { Stop(); }
 
 Status NotificationService::Start() {
-  auto r = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
-  if (!r.ok()) return r.error();
-  processed_ = r->rows() > 0 ? r->int64(0, 0) : 0;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;  // whatever the log committed after the cursor (a crash's leftovers)
-  }
+  auto cursor = store_.Cursor();
+  if (!cursor.ok()) return cursor.error();
+  processed_ = *cursor;
   if (log_.last_stream_pos() > processed_.load()) pending_since_ms_ = NowMs();
-  thread_ = SpawnGuarded("gc-notify", [this] { Loop(); });
+  // The first round makes whatever the log committed after the cursor (a
+  // crash's leftovers).
+  loop_.Start("gc-notify", [this] { return Round(); }, kGather);
   return OkStatus();
 }
 
@@ -191,19 +43,14 @@ void NotificationService::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
   processed_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  loop_.Stop();
 }
 
 void NotificationService::EndBatch() {
   int64_t expected = 0;
   pending_since_ms_.compare_exchange_strong(expected, NowMs());
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    news_ = true;
-  }
-  wake_.notify_one();
+  loop_.Wake();
 }
 
 int64_t NotificationService::backlog() const {
@@ -223,122 +70,70 @@ bool NotificationService::WaitProcessed(int64_t pos, int timeout_ms) {
          processed_.load() >= pos;
 }
 
-Status NotificationService::ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out,
-                                         std::map<std::string, int64_t>* unread, int64_t* made_out,
-                                         int64_t* withdrawn_out) {
-  return db_.Transaction([&](PgConn& c) -> Status {
-    out->clear();
-    unread->clear();
-    int64_t now = NowMs();
-    // Withdrawals first: every statement locks entries before counts.
-    auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
-    if (!gone.ok()) return gone.error();
-    auto made = c.Exec(kNotifMake, {lo, hi, node_name_, now});
-    if (!made.ok()) return made.error();
-    for (const PgResult* r : {&*gone, &*made}) {
-      for (int i = 0; i < r->rows(); ++i) {
-        if (r->is_null(i, 0)) continue;  // kNotifMake announcing nothing
-        out->push_back(FromRow(*r, i));
-        (*unread)[out->back().user_id] = r->int64(i, kUnreadColumn);
-      }
+std::optional<std::chrono::milliseconds> NotificationService::Round() {
+  constexpr auto kUntilWoken = std::nullopt;
+  // Another process of this node makes the notifications; this one is
+  // woken (EndBatch) when it takes over.
+  if (singleton_ && !singleton_->held()) return kUntilWoken;
+  int64_t target = log_.last_stream_pos();
+  if (singleton_ && singleton_->generation() != singleton_seen_) {
+    // Just took over: the process that had the work moved the cursor.
+    auto cur = store_.Cursor();
+    if (!cur.ok()) {
+      loop_.Pause(std::chrono::seconds(1));
+      return std::chrono::milliseconds(0);
     }
-    *withdrawn_out = gone->rows();
-    *made_out = made->rows() > 0 ? made->int64(0, kMadeColumn) : 0;
-    auto cur = c.Exec(kNotifSetCursor, {hi});
-    if (!cur.ok()) return cur.error();
-    return OkStatus();
-  });
-}
-
-void NotificationService::Loop() {
-  int backoff = 0;
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    wake_.wait(lock, [&] { return stopping_ || news_; });
-    if (stopping_) return;
-    wake_.wait_for(lock, kGather, [&] { return stopping_; });
-    if (stopping_) return;
-    news_ = false;
-    // Another process of this node makes the notifications; this one is
-    // woken (EndBatch) when it takes over.
-    if (singleton_ && !singleton_->held()) continue;
-    int64_t target = log_.last_stream_pos();
-    lock.unlock();
-    if (singleton_ && singleton_->generation() != singleton_seen_) {
-      // Just took over: the process that had the work moved the cursor.
-      auto cur = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
-      lock.lock();
-      if (!cur.ok()) {
-        news_ = true;
-        wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; });
-        continue;
-      }
-      singleton_seen_ = singleton_->generation();
-      if (cur->rows() > 0) processed_ = cur->int64(0, 0);
-      lock.unlock();
-    }
-    while (processed_.load() < target) {
-      int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
-      std::vector<Notification> list;
-      std::map<std::string, int64_t> unread;
-      int64_t made_now = 0, withdrawn_now = 0;
-      Status st = ProcessRange(lo, hi, &list, &unread, &made_now, &withdrawn_now);
-      if (!st.ok()) {
-        // The database is away or overloaded: the range stays unprocessed
-        // (nothing was committed) and is tried again, a little later each time.
-        ++failures;
-        LogWarn("notifications: could not process events", {{"after", lo}, {"error", st.error().message}});
-        backoff = std::min(backoff + 1, 6);
-        lock.lock();
-        news_ = true;
-        wake_.wait_for(lock, std::chrono::milliseconds(100 << backoff), [&] { return stopping_; });
-        lock.unlock();
-        break;
-      }
-      backoff = 0;
-      made += made_now;
-      withdrawn += withdrawn_now;
-      {
-        std::lock_guard<std::mutex> relock(mu_);
-        processed_ = hi;
-      }
-      processed_cv_.notify_all();
-      if (listener_ && (made_now > 0 || withdrawn_now > 0)) listener_->Made(list, unread);
-    }
-    if (processed_.load() >= log_.last_stream_pos()) {
-      pending_since_ms_ = 0;
-      // A batch committed between the read above and the reset sets news_
-      // and is measured from its own wake-up.
-    }
-    lock.lock();
+    singleton_seen_ = singleton_->generation();
+    processed_ = *cur;
   }
-}
-
-Result<int64_t> NotificationService::Unread(const std::string& user) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUnread, {user}); });
-  if (!r.ok()) return r.error();
-  return r->int64(0, 0);
+  while (processed_.load() < target) {
+    int64_t lo = processed_.load(), hi = std::min(target, lo + kMaxRange);
+    auto range = store_.MakeRange(lo, hi, node_name_, NowMs());
+    if (!range.ok()) {
+      // The database is away or overloaded: the range stays unprocessed
+      // (nothing was committed) and is tried again, a little later each time.
+      ++failures;
+      LogWarn("notifications: could not process events", {{"after", lo}, {"error", range.error().message}});
+      backoff_ = std::min(backoff_ + 1, 6);
+      loop_.Pause(std::chrono::milliseconds(100 << backoff_));
+      return std::chrono::milliseconds(0);
+    }
+    backoff_ = 0;
+    made += range->made;
+    withdrawn += range->withdrawn;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      processed_ = range->cursor;
+    }
+    processed_cv_.notify_all();
+    if (listener_ && (range->made > 0 || range->withdrawn > 0)) listener_->Made(range->announced, range->unread);
+  }
+  if (processed_.load() >= log_.last_stream_pos()) {
+    pending_since_ms_ = 0;
+    // A batch committed between the read above and the reset wakes the
+    // loop again and is measured from its own wake-up.
+  }
+  return kUntilWoken;
 }
 
 Result<InboxPage> NotificationService::Inbox(const std::string& user, std::optional<int64_t> before, int limit,
                                             bool unread_only) {
   InboxPage page;
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kNotifInbox, {user, before.value_or(INT64_MAX), unread_only, limit + 1});
-  });
-  if (!r.ok()) return r.error();
-  for (int i = 0; i < r->rows() && i < limit; ++i) page.notifications.push_back(FromRow(*r, i));
-  page.has_more = r->rows() > limit;
-  auto unread = Unread(user);
+  auto rows = store_.Inbox(user, before.value_or(INT64_MAX), limit + 1, unread_only);
+  if (!rows.ok()) return rows.error();
+  page.has_more = static_cast<int>(rows->size()) > limit;
+  if (page.has_more) rows->resize(limit);
+  page.notifications = std::move(*rows);
+  auto unread = store_.Unread(user);
   if (!unread.ok()) return unread.error();
   page.unread = *unread;
   return page;
 }
 
 Result<int64_t> NotificationService::MarkRead(const std::string& user, int64_t up_to) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkRead, {user, up_to, NowMs()}); });
+  auto r = store_.MarkRead(user, up_to, NowMs());
   if (!r.ok()) return r.error();
-  int64_t unread = r->int64(0, 0);
+  int64_t unread = r->first;
   // Every device clears its badge, even when nothing changed here: the one
   // that asked may have shown a stale count.
   if (listener_) listener_->Read(user, unread);
@@ -347,30 +142,14 @@ Result<int64_t> NotificationService::MarkRead(const std::string& user, int64_t u
 
 Result<int64_t> NotificationService::MarkGroupRead(const std::string& user, const std::string& group_id,
                                                    int64_t seq) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkGroupRead, {user, group_id, NowMs(), seq}); });
+  auto r = store_.MarkGroupRead(user, group_id, seq, NowMs());
   if (!r.ok()) return r.error();
-  int64_t unread = r->int64(0, 0);
-  if (r->int64(0, 1) > 0 && listener_) listener_->Read(user, unread);
+  int64_t unread = r->first;
+  if (r->second > 0 && listener_) listener_->Read(user, unread);
   return unread;
 }
 
-Result<NotificationSettings> NotificationService::Settings(const std::string& user) {
-  NotificationSettings s;
-  auto st = db_.With([&](PgConn& c) -> Status {
-    auto r = c.Exec(kNotifSettings, {user});
-    if (!r.ok()) return r.error();
-    if (r->rows() > 0) {
-      s.default_level = r->text(0, 0);
-      s.dnd_until = r->opt_int64(0, 1);
-    }
-    auto g = c.Exec(kNotifGroupLevels, {user});
-    if (!g.ok()) return g.error();
-    for (int i = 0; i < g->rows(); ++i) s.groups.emplace_back(g->text(i, 0), g->text(i, 1));
-    return OkStatus();
-  });
-  if (!st.ok()) return st.error();
-  return s;
-}
+Result<NotificationSettings> NotificationService::Settings(const std::string& user) { return store_.Settings(user); }
 
 Status NotificationService::UpdateSettings(const std::string& user, std::optional<std::string> default_level,
                                            std::optional<std::optional<int64_t>> dnd_until) {
@@ -380,27 +159,16 @@ Status NotificationService::UpdateSettings(const std::string& user, std::optiona
   if (dnd_until && *dnd_until && **dnd_until < 0) return Error::Invalid("dnd_until must be ms since the epoch");
   std::optional<int64_t> dnd;
   if (dnd_until && *dnd_until) dnd = **dnd_until;
-  auto r = db_.With([&](PgConn& c) {
-    return c.Exec(kNotifUpdateSettings, {user, default_level, dnd, dnd_until.has_value()});
-  });
-  if (!r.ok()) return r.error();
-  return OkStatus();
+  return store_.UpdateSettings(user, default_level, dnd, dnd_until.has_value());
 }
 
 Result<std::optional<std::string>> NotificationService::GroupLevel(const std::string& user, int64_t row) {
-  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifGroupLevel, {user, row}); });
-  if (!r.ok()) return r.error();
-  if (r->rows() == 0) return std::optional<std::string>();
-  return std::optional<std::string>(r->text(0, 0));
+  return store_.GroupLevel(user, row);
 }
 
 Status NotificationService::SetGroupLevel(const std::string& user, int64_t row, std::optional<std::string> level) {
   if (level && !IsNotificationLevel(*level)) return Error::Invalid("level must be one of all, mentions, none, default");
-  auto r = db_.With([&](PgConn& c) {
-    return level ? c.Exec(kNotifSetGroupLevel, {user, row, *level}) : c.Exec(kNotifClearGroupLevel, {user, row});
-  });
-  if (!r.ok()) return r.error();
-  return OkStatus();
+  return store_.SetGroupLevel(user, row, level);
 }
 
 void NotificationService::Typing(const std::string& group_id, const std::string& user, bool typing,

@@ -20,8 +20,9 @@
 // client derives its badge from those events and its levels, and reads the
 // inbox when it shows it (spec/stream.md 3.5.1). A crash between the send's 201 and the worker's commit
 // loses nothing: at restart the worker starts from the cursor. A range is
-// made at most once (the cursor moves in the same transaction, and
-// UNIQUE (user_id, event_id) guards against anything else), so the
+// made at most once (the cursor moves from the range's start to its end
+// first in the same transaction: a second worker on the range finds it
+// moved and makes nothing), so the
 // `notification_id` of an entry never changes and receivers can drop
 // repeats of a push by it.
 //
@@ -48,53 +49,29 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "node/common/result.h"
+#include "node/common/wakeable_loop.h"
 #include "services/groups/group_log.h"
 #include "services/messaging/messaging_service.h"
+#include "services/notifications/notification_store.h"
 
 namespace gc {
 
-class PgPool;
-class PgConn;
 class SingletonLock;
-class PgResult;
-
-// One inbox entry.
-struct Notification {
-  int64_t notification_id = 0;
-  std::string user_id;  // recipient
-  std::string kind;     // message | mention | reply | invite
-  std::string group_id; // "#eng:acme.test"
-  std::string event_id;
-  std::string sender;
-  std::string sender_display_name;  // "" when unknown (a remote sender)
-  std::string group_title;
-  std::string body_preview;  // first 140 characters; "" once withdrawn
-  int64_t created_at = 0;    // ms since the epoch
-  bool read = false;
-  bool withdrawn = false;
-  bool pushed = true;  // false: made during do-not-disturb
-};
 
 struct InboxPage {
   std::vector<Notification> notifications;  // newest first
   int64_t unread = 0;                       // all of the user's unread entries
   bool has_more = false;
-};
-
-struct NotificationSettings {
-  std::string default_level = "all";
-  std::optional<int64_t> dnd_until;                        // ms since the epoch
-  std::vector<std::pair<std::string, std::string>> groups; // (group_id, level) overrides
 };
 
 // Receives what the service made or changed, after it is committed. Called
@@ -120,7 +97,7 @@ bool IsNotificationLevel(const std::string& level);
 class NotificationService : public EventSink, public EphemeralSink {
  public:
   // `node_name` tells local users from remote ones.
-  NotificationService(GroupLog& log, PgPool& db, std::string node_name);
+  NotificationService(GroupLog& log, NotificationStore& store, std::string node_name);
   ~NotificationService() override;  // Stop()
 
   void set_listener(NotificationListener* listener) { listener_ = listener; }
@@ -176,16 +153,10 @@ class NotificationService : public EventSink, public EphemeralSink {
   void ReadMarker(const std::string& user, const std::string& group_id, int64_t seq) override;
 
  private:
-  void Loop();
-  // Processes (lo, hi]: one transaction. Fills `out` with what to announce.
-  // `unread`: each user's unread count after it.
-  // `made`/`withdrawn`: how many entries it made and withdrew.
-  Status ProcessRange(int64_t lo, int64_t hi, std::vector<Notification>* out, std::map<std::string, int64_t>* unread,
-                      int64_t* made, int64_t* withdrawn);
-  Result<int64_t> Unread(const std::string& user);
-
+  // One round of the worker (loop_): makes every range up to the log's end.
+  std::optional<std::chrono::milliseconds> Round();
   GroupLog& log_;
-  PgPool& db_;
+  NotificationStore& store_;
   std::string node_name_;
   NotificationListener* listener_ = nullptr;
   EphemeralSink* next_ = nullptr;
@@ -193,12 +164,11 @@ class NotificationService : public EventSink, public EphemeralSink {
   uint64_t singleton_seen_ = 0;  // the lock's generation the cursor was read at; worker thread only
   std::atomic<int64_t> processed_{0};
   std::atomic<int64_t> pending_since_ms_{0};  // when the oldest unprocessed batch committed (0: none)
-  std::mutex mu_;
-  std::condition_variable wake_;
+  int backoff_ = 0;              // worker thread only
+  std::mutex mu_;                // with processed_cv_: WaitProcessed
   std::condition_variable processed_cv_;
-  bool news_ = false;      // GUARDED_BY(mu_)
   bool stopping_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
+  WakeableLoop loop_;
 };
 
 }  // namespace gc

@@ -33,7 +33,7 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -42,25 +42,19 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "node/common/result.h"
+#include "node/common/wakeable_loop.h"
 #include "services/notifications/notification_service.h"
-#include "services/notifications/pusher_row.h"
 
 namespace gc {
 
-class PgPool;
 class SingletonLock;
 class WorkerPool;
 
 struct WebPushSubscription;
 class WebPushSender;
-
-struct Pusher : PusherStatus {
-  std::string secret;  // only in the answer to Register
-};
 
 // What one POST came to.
 struct WebhookOutcome {
@@ -89,7 +83,7 @@ std::string WebhookSignature(const std::string& secret, const std::string& body)
 class PushSender {
  public:
   // `render` turns an entry into the JSON body that is POSTed.
-  PushSender(PgPool& db, bool allow_private, int concurrency,
+  PushSender(NotificationStore& store, bool allow_private, int concurrency,
              std::function<std::string(const Notification&)> render);
   ~PushSender();  // Stop()
 
@@ -129,14 +123,14 @@ class PushSender {
   int64_t queued() const { return webhook.queued.load() + webpush.queued.load(); }
 
  private:
-  struct Job;
-  void Loop();
-  Status Fetch(int64_t now, int limit, const std::set<int64_t>& skip, std::vector<std::shared_ptr<Job>>* jobs,
-               int64_t* next_due);
+  using Job = DuePush;
+  // One round of the queue's loop (loop_): reads due rows, hands them to
+  // free slots; returns how long to wait for a Wake() at most.
+  std::optional<std::chrono::milliseconds> Round();
   void Send(std::shared_ptr<Job> job);
   void Finish(const Job& job, const WebhookOutcome& out);
 
-  PgPool& db_;
+  NotificationStore& store_;
   bool allow_private_;
   int concurrency_;
   std::function<std::string(const Notification&)> render_;
@@ -144,12 +138,9 @@ class PushSender {
   WebPushSender* webpush_ = nullptr;
   std::unique_ptr<WorkerPool> pool_;
   std::mutex mu_;
-  std::condition_variable wake_;
-  bool news_ = false;                // GUARDED_BY(mu_)
-  bool stopping_ = false;            // GUARDED_BY(mu_)
   std::set<int64_t> in_flight_;      // GUARDED_BY(mu_): pusher ids
   std::deque<std::shared_ptr<Job>> ready_;  // GUARDED_BY(mu_): due rows read, waiting for a slot; one per pusher
-  std::thread thread_;
+  WakeableLoop loop_;  // last: stopped (joined) first
 };
 
 }  // namespace gc

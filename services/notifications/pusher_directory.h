@@ -11,28 +11,13 @@
 #include <vector>
 
 #include "node/common/result.h"
-#include "services/notifications/pusher_row.h"
+#include "services/notifications/notification_store.h"
 
 namespace gc {
 
-class PgPool;
-
-struct PusherRecord : PusherStatus {
-  std::string user_id;
-  int64_t queued = 0;  // pushes owed to it
-};
-
-// Counts over every pusher of one kind.
-struct PusherKindStats {
-  std::string kind;
-  int64_t pushers = 0;
-  int64_t failing = 0;  // with failures > 0
-  int64_t queued = 0;
-};
-
 class PusherDirectory {
  public:
-  explicit PusherDirectory(PgPool& db) : db_(db) {}
+  explicit PusherDirectory(NotificationStore& store) : store_(store) {}
 
   // Pushers of `user` (all users if empty), by id, after `offset`, at most
   // `limit`; `total` is the count of all that match.
@@ -43,7 +28,7 @@ class PusherDirectory {
   Result<PusherRecord> Remove(int64_t pusher_id);
 
  private:
-  PgPool& db_;
+  NotificationStore& store_;
 };
 
 }  // namespace gc

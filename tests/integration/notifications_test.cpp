@@ -27,6 +27,7 @@ using User = TestUser;
 GC_SQL(kCountedAndKept,
        "SELECT (SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL),"
        " coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
+GC_SQL(kEntriesOfEvent, "SELECT count(*) FROM notifications WHERE user_id = $1 AND event_id = $2");
 GC_SQL(kCursorAndHead, "SELECT (SELECT pos FROM notification_cursor), (SELECT max(stream_pos) FROM events)");
 
 // The suite's node, users, groups and streams come from tests/support
@@ -82,6 +83,31 @@ TEST_F(NotificationsTest, KindsFollowMentionsAndRepliesAndNeverTheSender) {
   EXPECT_FALSE(Has(a, plain["event_id"]));
   EXPECT_FALSE(Has(a, mention["event_id"]));
   EXPECT_FALSE(Has(c, reply["event_id"]));
+}
+
+// The worker tells local members by their address and leaves out the
+// deactivated ones (kNotifMake); the group's title and the sender's display
+// name are the event's, looked up once for all its entries.
+TEST_F(NotificationsTest, DeactivatedMembersAreLeftOutAndTheSendersNameIsShown) {
+  User a = NewUser(), b = NewUser(), c = NewUser();
+  ASSERT_EQ(c_.Patch("/api/v1/me", {{"display_name", "Ada Sender"}}, a.token).status, 200);
+  std::string g = NewGroup(a, {&b, &c});
+  std::string admin = CreateAdmin(*node_, UniqueName("na"), "admin password");
+  ASSERT_EQ(c_.Post("/api/v1/admin/users/" + G(b.id) + "/deactivate", nullptr, admin).status, 200);
+  json away = Send(a, g, "while b is away");
+  json n = WaitEntry(c, away["event_id"]);  // the worker has made this event's entries
+  EXPECT_EQ(n["sender_display_name"], "Ada Sender");
+  PgConn db(node_->database_url());
+  ASSERT_TRUE(db.Connect().ok());
+  auto r = db.Exec(kEntriesOfEvent, {b.id, away["event_id"].get<std::string>()});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->int64(0, 0), 0) << "a deactivated member was notified";
+  ASSERT_EQ(c_.Post("/api/v1/admin/users/" + G(b.id) + "/reactivate", nullptr, admin).status, 200);
+  json back = Send(a, g, "b is back");
+  WaitEntry(c, back["event_id"]);
+  r = db.Exec(kEntriesOfEvent, {b.id, back["event_id"].get<std::string>()});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->int64(0, 0), 1) << "a reactivated member was not notified";
 }
 
 TEST_F(NotificationsTest, LevelsPerGroupOverrideTheUsersDefault) {

@@ -1,0 +1,304 @@
+// The worker's and the inbox's half of PgNotificationStore: the statement
+// that makes a range of the group log into entries (every rule of
+// notification_service.h in one INSERT ... SELECT), withdrawals, the inbox,
+// read marks, levels and do-not-disturb.
+#include <climits>
+
+#include "node/db/pg.h"
+#include "services/notifications/pg_notification_store.h"
+
+namespace gc {
+
+namespace {
+
+// The columns of an entry, as every query below returns them (n: the
+// notifications row, g: its group).
+#define GC_NOTIFICATION_COLUMNS                                                                              \
+  "n.id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title, "          \
+  "n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed"
+
+// Whether an address ("@bob:acme.test") is of this node ($3): a string test
+// on the member row, no lookup per member.
+#define GC_NOTIF_LOCAL(col) "right(" col ", -position(':' in " col ")) = $3::text"
+// A local address's local part.
+#define GC_NOTIF_LOCAL_PART(col) "split_part(substr(" col ", 2), ':', 1)"
+
+// Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
+// in one statement, which also owes a push of each entry made outside
+// do-not-disturb to every pusher of its user and adds the entries to their
+// users' unread counts. It answers the entries that are announced (every
+// kind but `message`; see the header) with their user's unread count after
+// them, and in every row the number of entries made; one row of NULLs and
+// that number when none is announced. $3: this node's name; $4: now (ms). Do-not-disturb is
+// judged at the event's origin_ts, so a backlog after a restart does not
+// push what arrived while the user was away from it (with the user's current
+// dnd_until: a DND ended early before the worker got there does push).
+//
+// Its cost is per member of each event's group, so that part is kept to a
+// string test and two hash probes: a member is local by its address's
+// suffix, not a join to users (deactivated users are the few rows of a
+// hashed subplan, users_deactivated); levels come from two small sets read
+// once per statement (the overrides in the range's groups, the settings
+// that differ from the defaults) instead of two index lookups per member;
+// whatever depends on the event alone (its group's title, the sender's
+// name, the sender of the message it answers) is looked up once per event.
+// At a fixed 100 msg/s to 500 members, the per-member lookups and the
+// statement's custom plan (MakeRange runs it with a generic one) cost
+// ~12 ms of PostgreSQL per statement of ~5 events (bench/RESULTS.md).
+GC_SQL(kNotifMake,
+       "WITH ev AS ("
+       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts,"
+       "   g.title, coalesce(su.display_name, '') AS sender_name, e.content -> 'mentions' AS mentions,"
+       "   (SELECT t.sender FROM events t WHERE t.event_id = e.content ->> 'reply_to' AND t.group_id = e.group_id)"
+       "    AS reply_to_sender FROM events e"
+       "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
+       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("e.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("e.sender")
+       "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
+       "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
+       "), lv AS MATERIALIZED ("
+       "  SELECT user_id, group_id, level FROM notification_group_levels WHERE group_id IN (SELECT group_id FROM ev)"
+       "), st AS MATERIALIZED ("
+       "  SELECT user_id, default_level, dnd_until FROM notification_settings"
+       "  WHERE default_level <> 'all' OR dnd_until IS NOT NULL"
+       "), cand AS ("
+       "  SELECT ev.*, m.user_id AS recipient,"
+       "   CASE WHEN coalesce(ev.mentions ? m.user_id, false) THEN 'mention'"
+       "        WHEN ev.reply_to_sender = m.user_id THEN 'reply' ELSE 'message' END AS kind"
+       "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
+       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender AND " GC_NOTIF_LOCAL("m.user_id")
+       "  UNION ALL"
+       "  SELECT ev.*, ev.content ->> 'user_id', 'invite' FROM ev"
+       "  WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender AND " GC_NOTIF_LOCAL("(ev.content ->> 'user_id')")
+"), ruled AS ("
+       "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
+       "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
+       "  LEFT JOIN lv gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
+       "  LEFT JOIN st s ON s.user_id = c.recipient"
+       "  WHERE " GC_NOTIF_LOCAL_PART("c.recipient") " NOT IN (SELECT local_part FROM users WHERE deactivated_at IS NOT NULL)"
+       "), n AS ("
+       "  INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, sender_display_name,"
+       "   group_title, body_preview, created_at, pushed)"
+       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender, r.sender_name, r.title,"
+       "   CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
+       "   $4::bigint, r.push"
+       "  FROM ruled r"
+       "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
+       "   OR (r.kind = 'invite' AND r.level <> 'none')"
+       "  ORDER BY r.stream_pos, r.recipient"
+       "  RETURNING *"
+       "), q AS ("
+       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
+       "  SELECT p.id, n.id, $4::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
+       "), u AS ("
+       "  INSERT INTO notification_unread (user_id, unread) SELECT n.user_id, count(*) FROM n GROUP BY n.user_id"
+       "  ON CONFLICT (user_id) DO UPDATE SET unread = notification_unread.unread + EXCLUDED.unread"
+       "  RETURNING user_id, unread"
+       "), k AS (SELECT count(*) AS made FROM n"
+       ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread, k.made FROM k LEFT JOIN (n JOIN groups g ON g.id = n.group_id"
+       " JOIN u ON u.user_id = n.user_id) ON n.kind <> 'message' ORDER BY n.id");
+// Messages deleted in ($1, $2]: their entries are withdrawn (and read: the
+// unread counts lose the ones that were not). $3: now (ms). The rows are
+// locked first so that `was_unread` is what this statement changes, whatever
+// a concurrent read did; entries before counts, as every statement here.
+// Each withdrawn entry is pushed again (as withdrawn) where it was pushed.
+GC_SQL(kNotifWithdraw,
+       "WITH old AS ("
+       "  SELECT x.id, x.read_at IS NULL AS was_unread FROM notifications x JOIN events d"
+       "   ON x.event_id = d.content ->> 'event_id' AND x.group_id = d.group_id"
+       "  WHERE d.stream_pos > $1::bigint AND d.stream_pos <= $2::bigint AND d.type = 'message.delete'"
+       "  AND x.withdrawn_at IS NULL ORDER BY x.id FOR UPDATE OF x"
+       "), n AS ("
+       "  UPDATE notifications x SET withdrawn_at = $3::bigint, read_at = coalesce(x.read_at, $3::bigint),"
+       "   body_preview = '' FROM old WHERE x.id = old.id"
+       "  RETURNING x.*"
+       "), q AS ("
+       "  INSERT INTO push_queue (pusher_id, notification_id, next_at)"
+       "  SELECT p.id, n.id, $3::bigint FROM n JOIN pushers p ON p.user_id = n.user_id WHERE n.pushed ORDER BY n.id, p.id"
+       "), u AS ("
+       "  UPDATE notification_unread c SET unread = c.unread - d.k FROM"
+       "   (SELECT x.user_id, count(*) AS k FROM old JOIN notifications x ON x.id = old.id"
+       "    WHERE old.was_unread GROUP BY x.user_id) d"
+       "  WHERE c.user_id = d.user_id RETURNING c.user_id, c.unread"
+       ") SELECT " GC_NOTIFICATION_COLUMNS ", coalesce(u.unread, (SELECT unread FROM notification_unread"
+       "  WHERE user_id = n.user_id), 0) FROM n JOIN groups g ON g.id = n.group_id"
+       " LEFT JOIN u ON u.user_id = n.user_id ORDER BY n.id");
+GC_SQL(kNotifReadCursor, "SELECT pos FROM notification_cursor");
+// The worker's statements are planned once per connection: a custom plan of
+// kNotifMake took as long as running it on a one-event range.
+GC_SQL(kNotifGenericPlans, "SET LOCAL plan_cache_mode = force_generic_plan");
+// Moves the cursor from $1 to $2, first in the range's transaction: a
+// second worker on the same range (a process that lost the singleton lock
+// and has not noticed yet) waits for the row and then finds it moved, and
+// makes nothing. This is what keeps an entry from being made twice (there is
+// no unique index on (user_id, event_id) to pay for on every entry).
+GC_SQL(kNotifMoveCursor, "UPDATE notification_cursor SET pos = $2 WHERE pos = $1");
+GC_SQL(kNotifInbox,
+       "SELECT " GC_NOTIFICATION_COLUMNS " FROM notifications n JOIN groups g ON g.id = n.group_id"
+       " WHERE n.user_id = $1 AND n.id < $2 AND (NOT $3::boolean OR n.read_at IS NULL)"
+       " ORDER BY n.id DESC LIMIT $4");
+GC_SQL(kNotifUnread, "SELECT coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
+// Marking read: the entries, then the count, by as many as changed. Answers
+// (unread after it, entries changed).
+#define GC_NOTIF_MARK(where)                                                                               \
+  "WITH x AS (UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND read_at IS NULL AND " where     \
+  " RETURNING 1), u AS (UPDATE notification_unread SET unread = unread - (SELECT count(*) FROM x)"         \
+  " WHERE user_id = $1 RETURNING unread) SELECT coalesce((SELECT unread FROM u), 0), (SELECT count(*) FROM x)"
+GC_SQL(kNotifMarkRead, GC_NOTIF_MARK("id <= $2"));
+// $2: the group's address, $4: its seq.
+GC_SQL(kNotifMarkGroupRead,
+       GC_NOTIF_MARK("seq <= $4 AND group_id IN (SELECT id FROM groups WHERE address = $2)"));
+GC_SQL(kNotifSettings, "SELECT default_level, dnd_until FROM notification_settings WHERE user_id = $1");
+GC_SQL(kNotifGroupLevels,
+       "SELECT g.address, l.level FROM notification_group_levels l JOIN groups g ON g.id = l.group_id"
+       " WHERE l.user_id = $1 AND g.deleted_at IS NULL ORDER BY g.address");
+GC_SQL(kNotifUpdateSettings,
+       "INSERT INTO notification_settings (user_id, default_level, dnd_until) VALUES ($1, coalesce($2, 'all'), $3)"
+       " ON CONFLICT (user_id) DO UPDATE SET default_level = coalesce($2, notification_settings.default_level),"
+       " dnd_until = CASE WHEN $4::boolean THEN $3::bigint ELSE notification_settings.dnd_until END");
+GC_SQL(kNotifGroupLevel, "SELECT level FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
+GC_SQL(kNotifSetGroupLevel,
+       "INSERT INTO notification_group_levels (user_id, group_id, level) VALUES ($1, $2, $3)"
+       " ON CONFLICT (user_id, group_id) DO UPDATE SET level = EXCLUDED.level");
+GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
+
+constexpr int kNotifUnreadColumn = 13;  // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
+constexpr int kNotifMadeColumn = 14;    // kNotifMake: entries made
+
+}  // namespace
+
+Notification PgNotificationStore::EntryFromRow(const PgResult& r, int row, int col) {
+  Notification n;
+  n.notification_id = r.int64(row, col + 0);
+  n.user_id = r.text(row, col + 1);
+  n.kind = r.text(row, col + 2);
+  n.group_id = r.text(row, col + 3);
+  n.event_id = r.text(row, col + 4);
+  n.sender = r.text(row, col + 5);
+  n.sender_display_name = r.text(row, col + 6);
+  n.group_title = r.text(row, col + 7);
+  n.body_preview = r.text(row, col + 8);
+  n.created_at = r.int64(row, col + 9);
+  n.read = r.boolean(row, col + 10);
+  n.withdrawn = r.boolean(row, col + 11);
+  n.pushed = r.boolean(row, col + 12);
+  return n;
+}
+
+Result<int64_t> PgNotificationStore::Cursor() {
+  auto r = db_.With([](PgConn& c) { return c.Exec(kNotifReadCursor); });
+  if (!r.ok()) return r.error();
+  return r->rows() > 0 ? r->int64(0, 0) : 0;
+}
+
+Result<NotificationStore::RangeMade> PgNotificationStore::MakeRange(int64_t lo, int64_t hi,
+                                                                     const std::string& node_name, int64_t now) {
+  return db_.Transaction([&](PgConn& c) -> Result<RangeMade> {
+    RangeMade out;
+    auto moved = c.Exec(kNotifMoveCursor, {lo, hi});
+    if (!moved.ok()) return moved.error();
+    if (moved->affected() != 1) {
+      // Another process made this range: follow the cursor.
+      auto cur = c.Exec(kNotifReadCursor);
+      if (!cur.ok()) return cur.error();
+      if (cur->rows() == 0) return Error::Internal("notification_cursor has no row");
+      out.cursor = cur->int64(0, 0);
+      return out;
+    }
+    out.cursor = hi;
+    auto plans = c.Exec(kNotifGenericPlans);
+    if (!plans.ok()) return plans.error();
+    // Withdrawals first: every statement locks entries before counts.
+    auto gone = c.Exec(kNotifWithdraw, {lo, hi, now});
+    if (!gone.ok()) return gone.error();
+    auto made = c.Exec(kNotifMake, {lo, hi, node_name, now});
+    if (!made.ok()) return made.error();
+    for (const PgResult* r : {&*gone, &*made}) {
+      for (int i = 0; i < r->rows(); ++i) {
+        if (r->is_null(i, 0)) continue;  // kNotifMake announcing nothing
+        out.announced.push_back(EntryFromRow(*r, i));
+        out.unread[out.announced.back().user_id] = r->int64(i, kNotifUnreadColumn);
+      }
+    }
+    out.withdrawn = gone->rows();
+    out.made = made->rows() > 0 ? made->int64(0, kNotifMadeColumn) : 0;
+    return out;
+  });
+}
+
+Result<int64_t> PgNotificationStore::Unread(const std::string& user) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUnread, {user}); });
+  if (!r.ok()) return r.error();
+  return r->int64(0, 0);
+}
+
+Result<std::vector<Notification>> PgNotificationStore::Inbox(const std::string& user, int64_t before, int limit,
+                                                             bool unread_only) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifInbox, {user, before, unread_only, limit}); });
+  if (!r.ok()) return r.error();
+  std::vector<Notification> out;
+  for (int i = 0; i < r->rows(); ++i) out.push_back(EntryFromRow(*r, i));
+  return out;
+}
+
+Result<std::pair<int64_t, int64_t>> PgNotificationStore::MarkRead(const std::string& user, int64_t up_to,
+                                                                  int64_t now) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkRead, {user, up_to, now}); });
+  if (!r.ok()) return r.error();
+  return std::make_pair(r->int64(0, 0), r->int64(0, 1));
+}
+
+Result<std::pair<int64_t, int64_t>> PgNotificationStore::MarkGroupRead(const std::string& user,
+                                                                       const std::string& group_id, int64_t seq,
+                                                                       int64_t now) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifMarkGroupRead, {user, group_id, now, seq}); });
+  if (!r.ok()) return r.error();
+  return std::make_pair(r->int64(0, 0), r->int64(0, 1));
+}
+
+Result<NotificationSettings> PgNotificationStore::Settings(const std::string& user) {
+  NotificationSettings s;
+  auto st = db_.With([&](PgConn& c) -> Status {
+    auto r = c.Exec(kNotifSettings, {user});
+    if (!r.ok()) return r.error();
+    if (r->rows() > 0) {
+      s.default_level = r->text(0, 0);
+      s.dnd_until = r->opt_int64(0, 1);
+    }
+    auto g = c.Exec(kNotifGroupLevels, {user});
+    if (!g.ok()) return g.error();
+    for (int i = 0; i < g->rows(); ++i) s.groups.emplace_back(g->text(i, 0), g->text(i, 1));
+    return OkStatus();
+  });
+  if (!st.ok()) return st.error();
+  return s;
+}
+
+Status PgNotificationStore::UpdateSettings(const std::string& user, const std::optional<std::string>& default_level,
+                                           std::optional<int64_t> dnd, bool set_dnd) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifUpdateSettings, {user, default_level, dnd, set_dnd}); });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+Result<std::optional<std::string>> PgNotificationStore::GroupLevel(const std::string& user, int64_t row) {
+  auto r = db_.With([&](PgConn& c) { return c.Exec(kNotifGroupLevel, {user, row}); });
+  if (!r.ok()) return r.error();
+  if (r->rows() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(r->text(0, 0));
+}
+
+Status PgNotificationStore::SetGroupLevel(const std::string& user, int64_t row,
+                                          const std::optional<std::string>& level) {
+  auto r = db_.With([&](PgConn& c) {
+    return level ? c.Exec(kNotifSetGroupLevel, {user, row, *level}) : c.Exec(kNotifClearGroupLevel, {user, row});
+  });
+  if (!r.ok()) return r.error();
+  return OkStatus();
+}
+
+}  // namespace gc
+
+#undef GC_NOTIFICATION_COLUMNS
+#undef GC_NOTIF_LOCAL
+#undef GC_NOTIF_LOCAL_PART
+#undef GC_NOTIF_MARK
