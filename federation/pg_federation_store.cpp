@@ -20,6 +20,12 @@ GC_SQL(kFedRewind,
        "AND until_seq IS NULL");
 GC_SQL(kFedIsParticipant, "SELECT 1 FROM fed_group_peers WHERE group_id = $1 AND peer = $2 AND until_seq IS NULL");
 GC_SQL(kFedAllTracks, "SELECT group_id, peer, acked_seq, until_seq FROM fed_group_peers");
+// A server with a member (again) takes part (-1: a new participant needs a
+// snapshot first); one that lost its last member stops at that seq.
+GC_SQL(kFedServerJoined,
+       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
+       "ON CONFLICT (group_id, peer) DO UPDATE SET until_seq = NULL");
+GC_SQL(kFedServerLeft, "UPDATE fed_group_peers SET until_seq = $3 WHERE group_id = $1 AND peer = $2");
 
 // The outbox (the participant's side).
 GC_SQL(kFedOutboxInsert,
@@ -80,6 +86,14 @@ Status PgFederationStore::SaveAcks(const std::map<std::pair<int64_t, std::string
     for (const auto& [k, have] : acks) GC_TRY(StatusOf(c.Exec(kFedSetAcked, {k.first, k.second, have})));
     return OkStatus();
   });
+}
+
+Status PgFederationStore::ServerJoined(PgConn& c, int64_t group_row, const std::string& server) {
+  return StatusOf(c.Exec(kFedServerJoined, {group_row, server}));
+}
+
+Status PgFederationStore::ServerLeft(PgConn& c, int64_t group_row, const std::string& server, int64_t seq) {
+  return StatusOf(c.Exec(kFedServerLeft, {group_row, server, seq}));
 }
 
 Status PgFederationStore::NeedSnapshot(int64_t row, const std::string& peer) {

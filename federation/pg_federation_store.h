@@ -5,12 +5,13 @@
 #pragma once
 
 #include "federation/federation_store.h"
+#include "services/groups/participant_recorder.h"
 
 namespace gc {
 
 class PgPool;
 
-class PgFederationStore : public FederationStore {
+class PgFederationStore : public FederationStore, public ParticipantRecorder {
  public:
   explicit PgFederationStore(PgPool& db) : db_(db) {}
 
@@ -20,6 +21,9 @@ class PgFederationStore : public FederationStore {
   Result<bool> Rewind(int64_t row, const std::string& peer, int64_t acked) override;
   Result<bool> IsParticipant(int64_t row, const std::string& peer) override;
   Result<std::vector<PushTrack>> AllTracks() override;
+  // ParticipantRecorder (the group log, in a membership event's transaction).
+  Status ServerJoined(PgConn& c, int64_t group_row, const std::string& server) override;
+  Status ServerLeft(PgConn& c, int64_t group_row, const std::string& server, int64_t seq) override;
 
   Result<std::optional<OutboxRecord>> OutboxByTxn(const std::string& sender, const std::string& txn_id) override;
   Status QueueOutbox(const std::string& home, const std::string& group_id, const std::vector<OutboxEntry>& entries,

@@ -219,7 +219,11 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
     if (!user.empty()) self->hub_->CloseUser(user);
   });
   n->users_->set_open_sessions([self] { return self->hub_->OpenSessions(); });
-  n->federation_store_ = std::make_unique<PgFederationStore>(n->db_->pool());
+  auto federation_store = std::make_unique<PgFederationStore>(n->db_->pool());
+  // Membership events of groups homed here record their participant servers
+  // in federation's table, in the event's transaction.
+  n->log_->set_participants(federation_store.get());
+  n->federation_store_ = std::move(federation_store);
   // History a replica fetches lies below the search indexer's cursor: the
   // store indexes it in the same transaction, with messaging's statements.
   n->log_entries_ = std::make_unique<PgLogEntryStore>(n->db_->pool(), IndexSearchRange);

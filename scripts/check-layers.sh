@@ -113,7 +113,6 @@ services/notifications/pg_notification_store_email.cpp  a mailed entry names its
 '
 FED_TABLES_ALLOWED='
 federation/                          the owner
-services/groups/group_log_writer.cpp TODO(issue 14): records participant peers (fed_group_peers) in the transaction of the membership event
 '
 table_stray() {  # $1: table regex, $2: allowed list, $3: whose tables
   local files f path allowed n=0

@@ -38,6 +38,7 @@
 
 #include "node/common/result.h"
 #include "services/groups/entry_signer.h"
+#include "services/groups/participant_recorder.h"
 
 namespace gc {
 
@@ -229,6 +230,9 @@ class GroupLog {
     key_id_ = std::move(key_id);
     secret_key_ = std::move(secret_key);
   }
+  // Where the servers taking part in groups homed here are recorded (before
+  // Start; without one they are not recorded).
+  void set_participants(ParticipantRecorder* participants) { participants_ = participants; }
   // Opens the writer's connection, reads the next stream position, starts the
   // writer thread.
   Status Start(const std::string& conninfo);
@@ -342,6 +346,7 @@ class GroupLog {
   std::vector<EventSink*> sinks_;
   RemoteGroups* remote_ = nullptr;
   std::string key_id_, secret_key_;
+  ParticipantRecorder* participants_ = nullptr;
   std::unique_ptr<PgConn> writer_conn_;  // used only by the writer thread
   std::unique_ptr<EntrySigner> signer_;  // used only by the writer thread; null without a key
   std::thread writer_;

@@ -82,14 +82,6 @@ void AppendCopyRow(std::string& out, const GroupEvent& e) {
   out += '\n';
 }
 
-// Which peers hold a replica of a group homed here (federation/home_push.cpp):
-// a remote user's membership makes their server a participant (-1: it needs
-// a snapshot first); losing its last member stops it at that seq.
-GC_SQL(kPeerJoined,
-       "INSERT INTO fed_group_peers (group_id, peer, acked_seq) VALUES ($1, $2, -1) "
-       "ON CONFLICT (group_id, peer) DO UPDATE SET until_seq = NULL");
-GC_SQL(kPeerLeft, "UPDATE fed_group_peers SET until_seq = $3 WHERE group_id = $1 AND peer = $2");
-
 // A PostgreSQL array literal of text values (NULL for nullopt), quoted so
 // that any value round-trips.
 class ArrayLiteral {
@@ -351,17 +343,19 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       ev.stream_pos = next_stream_pos_++;
       if (d.apply) d.apply(*state);
       state->last_event_at = std::max(state->last_event_at, hosted ? now : ev.home_ts);
-      if (hosted && ev.type == "member" && ev.content.contains("user_id") && ev.content["user_id"].is_string()) {
+      // Which servers hold a replica of a group homed here
+      // (participant_recorder.h), in this event's transaction.
+      if (participants_ && hosted && ev.type == "member" && ev.content.contains("user_id") &&
+          ev.content["user_id"].is_string()) {
         std::string server = ServerOf(ev.content["user_id"].get<std::string>());
         if (server != server_name_) {
           bool still = HasMembersOn(*state, server);
           int64_t row = state->row, seq = ev.seq;
           auto inner = std::move(d.project);
-          d.project = [inner, server, still, row, seq](PgConn& c, const GroupEvent& e) -> Status {
+          ParticipantRecorder* participants = participants_;
+          d.project = [inner, participants, server, still, row, seq](PgConn& c, const GroupEvent& e) -> Status {
             if (inner) GC_TRY(inner(c, e));
-            auto r = still ? c.Exec(kPeerJoined, {row, server}) : c.Exec(kPeerLeft, {row, server, seq});
-            if (!r.ok()) return r.error();
-            return OkStatus();
+            return still ? participants->ServerJoined(c, row, server) : participants->ServerLeft(c, row, server, seq);
           };
         }
       }
