@@ -1,7 +1,9 @@
 // Small helpers shared by the integration tests.
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,11 +42,24 @@ inline std::string UniqueName(const char* prefix) {
 
 // A loopback TCP port below the ephemeral range that is free right now, for
 // nodes that must keep their ports across restarts (or be named in another
-// node's config before they start).
+// node's config before they start). Test binaries run in parallel and pick
+// at random, so a port is also claimed for the life of this process with a
+// lock file ($TMPDIR/gc-test-port-N.lock, flock): another test process skips
+// it even before the node that will listen on it has started (once two
+// shards drew the same port in that window: "Address already in use").
 inline int FreeLoopbackPort() {
   static std::mt19937 rng(static_cast<unsigned>(getpid()) ^ static_cast<unsigned>(time(nullptr)));
+  const char* tmp = getenv("TMPDIR");
+  std::string dir = tmp && *tmp ? tmp : "/tmp";
   for (int i = 0; i < 200; ++i) {
     int port = 20000 + static_cast<int>(rng() % 12000);
+    std::string lock_path = dir + "/gc-test-port-" + std::to_string(port) + ".lock";
+    int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0) continue;
+    if (flock(lock, LOCK_EX | LOCK_NB) != 0) {  // another test process holds it
+      close(lock);
+      continue;
+    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -52,7 +67,8 @@ inline int FreeLoopbackPort() {
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
     close(fd);
-    if (ok) return port;
+    if (ok) return port;  // `lock` stays open (and held) until this process exits
+    close(lock);
   }
   throw std::runtime_error("no free loopback port");
 }
