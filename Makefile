@@ -9,7 +9,7 @@
 #                 for FUZZ_SECONDS on a copy of its corpus (fuzz/README.md)
 #   make soak     run the randomized federation fault test for SOAK_SECONDS
 #   make sanitize the unit and federation tests under ASan + UBSan (build-san;
-#                 not yet in CI, see .ci/run)
+#                 .ci/run runs it after make test)
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined (build and test in build-san, Debug at
