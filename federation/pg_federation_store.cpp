@@ -1,6 +1,7 @@
 #include "federation/pg_federation_store.h"
 
 #include "node/db/pg.h"
+#include "node/db/pg_array.h"
 
 namespace gc {
 
@@ -176,16 +177,7 @@ Result<std::vector<std::pair<std::string, std::string>>> PgFederationStore::Outb
     const std::vector<std::string>& event_ids) {
   std::vector<std::pair<std::string, std::string>> out;
   if (event_ids.empty()) return out;
-  std::string arr = "{";
-  for (size_t i = 0; i < event_ids.size(); ++i) {
-    arr += i ? ",\"" : "\"";
-    for (char ch : event_ids[i]) {
-      if (ch == '"' || ch == '\\') arr += '\\';
-      arr += ch;
-    }
-    arr += '"';
-  }
-  arr += "}";
+  std::string arr = PgArray::Of(event_ids);
   auto r = db_.With([&](PgConn& c) { return c.Exec(kFedOutboxTxnIds, {arr}); });
   if (!r.ok()) return r.error();
   for (int i = 0; i < r->rows(); ++i) out.emplace_back(r->text(i, 0), r->text(i, 1));

@@ -21,6 +21,7 @@
 #include "node/common/address.h"
 #include "node/common/log.h"
 #include "node/db/pg.h"
+#include "node/db/pg_array.h"
 #include "services/groups/group_log_sql.h"
 
 namespace gc {
@@ -82,36 +83,6 @@ void AppendCopyRow(std::string& out, const GroupEvent& e) {
   out += '\n';
 }
 
-// A PostgreSQL array literal of text values (NULL for nullopt), quoted so
-// that any value round-trips.
-class ArrayLiteral {
- public:
-  void Add(const std::string& v) {
-    Sep();
-    s_ += '"';
-    for (char c : v) {
-      if (c == '"' || c == '\\') s_ += '\\';
-      s_ += c;
-    }
-    s_ += '"';
-  }
-  void Add(const std::optional<std::string>& v) {
-    if (v) return Add(*v);
-    Sep();
-    s_ += "NULL";
-  }
-  void Add(int64_t v) {
-    Sep();
-    s_ += std::to_string(v);
-  }
-  std::string str() const { return "{" + s_ + "}"; }
-
- private:
-  void Sep() {
-    if (!s_.empty()) s_ += ',';
-  }
-  std::string s_;
-};
 // Idempotent sends (TxnKey): the events already stored for a batch's keys.
 GC_SQL(kFindTxns, "SELECT " GC_EVENT_COLUMNS ", e.txn_id FROM events e JOIN groups g ON g.id = e.group_id "
                   "WHERE e.txn_id IS NOT NULL AND (e.sender, e.txn_id) IN "
@@ -224,7 +195,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   std::unordered_map<std::string, GroupEvent> by_txn;
   auto key_of = [](const TxnKey& k) { return k.sender + '\n' + k.txn_id; };
   if (std::any_of(batch.begin(), batch.end(), [](const auto& r) { return r->txn.has_value(); })) {
-    ArrayLiteral senders, txns;
+    PgArray senders, txns;
     for (auto& req : batch) {
       if (!req->txn) continue;
       senders.Add(req->txn->sender);
@@ -445,7 +416,7 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
   if (lazy) (void)c.ExecScript("SET LOCAL synchronous_commit TO off");
   // One statement for all events of the batch, then the projections in order.
   if (!pending.empty() && !use_copy) {
-    ArrayLiteral pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,
+    PgArray pos, id, grp, seq, type, sender, origin, ts, content, rel, txn, nonce, chash, hts, prev, ehash, sigs,
         osigs;
     for (const auto& p : pending) {
       const GroupEvent& e = p.event;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/db/pg.h"
+#include "node/db/pg_array.h"
 #include "services/groups/group_log.h"
 #include "services/groups/projections.h"
 
@@ -123,9 +124,7 @@ Result<std::optional<std::string>> PgLogEntryStore::PrevHashAt(int64_t row, int6
 Result<std::map<int64_t, int64_t>> PgLogEntryStore::LastSeqs(const std::vector<int64_t>& rows) {
   std::map<int64_t, int64_t> out;
   if (rows.empty()) return out;
-  std::string arr = "{";
-  for (size_t i = 0; i < rows.size(); ++i) arr += (i ? "," : "") + std::to_string(rows[i]);
-  arr += "}";
+  std::string arr = PgArray::Of(rows);
   auto r = db_.With([&](PgConn& c) { return c.Exec(kLesLastSeqs, {arr}); });
   if (!r.ok()) return r.error();
   for (int i = 0; i < r->rows(); ++i) out[r->int64(i, 0)] = r->int64(i, 1);
@@ -182,9 +181,7 @@ Status PgLogEntryStore::StoreBackfill(const GroupState& group, std::vector<Draft
     if (ids.empty()) return OkStatus();
     // Edits, deletes and reactions of the fetched messages, fetched or held,
     // in log order (those held were applied when no message was there).
-    std::string arr = "{";
-    for (size_t i = 0; i < ids.size(); ++i) arr += (i ? ",\"" : "\"") + ids[i] + "\"";
-    arr += "}";
+    std::string arr = PgArray::Of(ids);
     GC_TRY(LesDone(c.Exec(kLesClearReactions, {arr})));
     auto rel = c.Exec(kLesRelationsOf, {group.row, arr});
     if (!rel.ok()) return rel.error();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "node/db/pg.h"
+#include "node/db/pg_array.h"
 #include "services/groups/projections.h"
 
 namespace gc {
@@ -84,17 +85,12 @@ Result<HistoryPage> PgMessageStore::Page(int64_t row, std::optional<int64_t> bef
     page.has_more = n > limit;
     for (int i = 0; i < std::min(n, limit); ++i) page.events.push_back(EventFromRow(*r, i));
     if (!after) std::reverse(page.events.begin(), page.events.end());
-    std::string ids = "{";
-    bool first = true;
+    PgArray ids;
     for (const auto& e : page.events) {
-      if (e.type != "message" || e.deleted_at) continue;
-      if (!first) ids += ',';
-      ids += "\"" + e.event_id + "\"";  // event ids are [$A-Za-z0-9_-]: no quoting issues
-      first = false;
+      if (e.type == "message" && !e.deleted_at) ids.Add(e.event_id);
     }
-    ids += "}";
-    if (!first) {
-      auto rx = c.Exec(kReactionsOf, {ids});
+    if (!ids.empty()) {
+      auto rx = c.Exec(kReactionsOf, {ids.str()});
       if (!rx.ok()) return rx.error();
       for (int i = 0; i < rx->rows(); ++i) {
         page.reactions[rx->text(i, 0)][rx->text(i, 1)] =
@@ -157,9 +153,7 @@ Result<MessageStats> PgMessageStore::Stats(int64_t now_ms) {
 Result<std::vector<GroupEvent>> PgMessageStore::EventsSince(const std::string& user,
                                                             const std::vector<int64_t>& groups, int64_t since,
                                                             int64_t upto, int limit) {
-  std::string arr = "{";
-  for (size_t i = 0; i < groups.size(); ++i) arr += (i ? "," : "") + std::to_string(groups[i]);
-  arr += "}";
+  std::string arr = PgArray::Of(groups);
   auto r = db_.With([&](PgConn& c) { return c.Exec(kEventsSince, {since, upto, arr, user, limit}); });
   if (!r.ok()) return r.error();
   return Events(*r);

@@ -1,11 +1,11 @@
 #include "services/users/pg_user_store.h"
 
 #include "node/db/pg.h"
+#include "node/db/pg_array.h"
 #include "services/users/user_internal.h"
 
 namespace gc {
 
-using users_internal::ArrayLiteral;
 
 namespace {
 
@@ -276,9 +276,9 @@ Status PgUserStore::RevokeAllSessions(const std::string& local) {
 
 Status PgUserStore::Touch(const std::vector<int64_t>& sessions, const std::vector<int64_t>& users) {
   return db_.With([&](PgConn& c) -> Status {
-    auto a = c.Exec(kTouchSessions, {ArrayLiteral(sessions)});
+    auto a = c.Exec(kTouchSessions, {PgArray::Of(sessions)});
     if (!a.ok()) return a.error();
-    auto b = c.Exec(kTouchUsers, {ArrayLiteral(users)});
+    auto b = c.Exec(kTouchUsers, {PgArray::Of(users)});
     if (!b.ok()) return b.error();
     return OkStatus();
   });
@@ -287,7 +287,7 @@ Status PgUserStore::Touch(const std::vector<int64_t>& sessions, const std::vecto
 Result<std::vector<int64_t>> PgUserStore::ExpireIdle(const std::vector<int64_t>& open, int64_t idle_timeout_s) {
   auto r = db_.With([&](PgConn& c) -> Result<PgResult> {
     if (!open.empty()) {
-      auto t = c.Exec(kTouchSessions, {ArrayLiteral(open)});
+      auto t = c.Exec(kTouchSessions, {PgArray::Of(open)});
       if (!t.ok()) return t.error();
     }
     return c.Exec(kExpireIdle, {idle_timeout_s});

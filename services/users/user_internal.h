@@ -34,13 +34,4 @@ inline std::string RandomToken(size_t bytes) {
   return out;
 }
 
-inline std::string ArrayLiteral(const std::vector<int64_t>& ids) {
-  std::string s = "{";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i) s += ',';
-    s += std::to_string(ids[i]);
-  }
-  return s + "}";
-}
-
 }  // namespace gc::users_internal
