@@ -253,7 +253,7 @@ void GroupService::JoinAsync(const UserProfile& me, const std::string& group_id,
 namespace {
 
 // What a membership change answers: only whether it was done.
-SubmitDone StatusOf(GroupService::StatusDone done) {
+SubmitDone AnswerStatusOnly(GroupService::StatusDone done) {
   return [done](Result<std::vector<GroupEvent>> r) {
     if (!r.ok()) return done(r.error());
     done(OkStatus());
@@ -283,7 +283,7 @@ void GroupService::LeaveAsync(const UserProfile& me, const std::string& group_id
       return e;
     }
     return std::vector<Draft>{MemberDraft(user, user, "leave", "member", "")};
-  }, StatusOf(done));
+  }, AnswerStatusOnly(done));
 }
 
 Status GroupService::Invite(const UserProfile& me, const std::string& group_id, const std::string& user_id) {
@@ -362,7 +362,7 @@ void GroupService::MembershipAsync(const UserProfile& me, const std::string& gro
     // unban
     if (!t || t->membership != "ban") return Error::NotFound("that user is not banned");
     return std::vector<Draft>{MemberDraft(actor, target, "leave", "member", "")};
-  }, StatusOf(done));
+  }, AnswerStatusOnly(done));
 }
 
 Status GroupService::SetRole(const UserProfile& me, const std::string& group_id, const std::string& user_id,
