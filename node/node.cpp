@@ -402,9 +402,7 @@ Status Node::Serve() {
 
   // Streams first: send close frames and give clients a moment to answer.
   hub_->CloseAll();
-  for (int i = 0; i < 200 && hub_->connections() > 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  hub_->WaitUntilNoConnections(std::chrono::seconds(2));
   http_->Stop(10000);
   hub_->DetachAll();
   workers_->Stop();

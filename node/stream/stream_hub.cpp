@@ -70,6 +70,7 @@ void StreamHub::Detach(const std::string& user, const StreamConnection* conn) {
     if (v.empty()) {
       by_user_.erase(it);
       last = true;
+      if (by_user_.empty()) none_left_.notify_all();
     }
   }
   --connections_;
@@ -106,6 +107,11 @@ void StreamHub::CloseAll() {
   for (auto& [u, conns] : by_user_) {
     for (auto& c : conns) c->Kick(1001, "server shutting down");
   }
+}
+
+bool StreamHub::WaitUntilNoConnections(std::chrono::milliseconds max) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return none_left_.wait_for(lock, max, [&] { return by_user_.empty(); });
 }
 
 void StreamHub::DetachAll() {

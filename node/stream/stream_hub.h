@@ -130,6 +130,9 @@ class StreamHub {
   std::vector<int64_t> OpenSessions() const;
   void CloseUser(const std::string& user);
   void CloseAll();
+  // Waits until every stream has detached (after CloseAll: clients answered
+  // the close, or their sockets ended), at most `max`. True if none is left.
+  bool WaitUntilNoConnections(std::chrono::milliseconds max);
   // Forgets every connection (after the I/O threads stopped, before the
   // connections' io_context is destroyed).
   void DetachAll();
@@ -161,6 +164,7 @@ class StreamHub {
   int typing_ttl_s_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::shared_ptr<StreamConnection>>> by_user_;  // GUARDED_BY(mu_)
+  std::condition_variable none_left_;  // with mu_: by_user_ became empty
   std::atomic<int> connections_{0};
   std::atomic<uint64_t> frames_delivered_{0};
 

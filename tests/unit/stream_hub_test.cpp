@@ -6,8 +6,10 @@
 // tests/integration/stream_fanout_test.cpp with real streams).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "node/stream/stream_hub.h"
@@ -128,6 +130,29 @@ TEST(StreamHub, DetachedConnectionsGetNothingFromTheBatchEnd) {
   hub.EndBatch();
   EXPECT_EQ(a->Positions(), (std::vector<int64_t>{1}));
   EXPECT_TRUE(b->runs.empty());
+}
+
+// Shutdown waits for the streams to go (Node::Serve after CloseAll): the
+// wait ends when the last one detaches, woken by it, and otherwise at its
+// bound.
+TEST(StreamHub, WaitUntilNoConnectionsEndsWhenTheLastStreamDetaches) {
+  StreamHub hub(nullptr, 5);
+  auto a = std::make_shared<Recorder>(), b = std::make_shared<Recorder>();
+  hub.Attach("a", a);
+  hub.Attach("b", b);
+  EXPECT_FALSE(hub.WaitUntilNoConnections(std::chrono::milliseconds(20))) << "two streams are still open";
+  auto start = std::chrono::steady_clock::now();
+  std::thread leaver([&] {
+    hub.Detach("a", a.get());
+    hub.Detach("b", b.get());
+  });
+  const auto bound = std::chrono::seconds(60);
+  EXPECT_TRUE(hub.WaitUntilNoConnections(bound));
+  // Woken by the last Detach, not by the bound running out.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, bound);
+  leaver.join();
+  EXPECT_TRUE(hub.WaitUntilNoConnections(std::chrono::milliseconds(0)));
+  EXPECT_EQ(hub.connections(), 0);
 }
 
 }  // namespace
