@@ -1,12 +1,21 @@
 #include "node/common/worker_pool.h"
 
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "node/common/barrier.h"
+#include "node/common/log.h"
 
 namespace gc {
 
-WorkerPool::WorkerPool(int threads, std::string name) : name_(std::move(name)) {
+WorkerPool::WorkerPool(int threads, std::string name, int nice)
+    : name_(std::move(name)), nice_(std::clamp(nice, 0, 19)) {
   for (int i = 0; i < threads; ++i) {
     threads_.push_back(SpawnGuarded(name_, [this] { Loop(); }));
   }
@@ -58,6 +67,15 @@ int WorkerPool::busy() const {
 }
 
 void WorkerPool::Loop() {
+  if (nice_ > 0) {
+    // On Linux a thread has a nice value of its own, set through its tid.
+    auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, tid);
+    if (errno == 0 && setpriority(PRIO_PROCESS, tid, std::min(19, base + nice_)) != 0) {
+      LogWarn("cannot lower a pool thread's priority", {{"pool", name_}, {"error", std::strerror(errno)}});
+    }
+  }
   while (true) {
     std::function<void()> task;
     {

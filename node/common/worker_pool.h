@@ -3,6 +3,11 @@
 //
 // Post() never blocks; tasks run in FIFO order. Stop() finishes queued tasks
 // (or drops them) and joins. Thread-safe.
+//
+// A pool for CPU-heavy work that must not take the CPU from message traffic
+// (password hashing) runs its threads `nice` steps below the process's
+// priority: on a busy machine the scheduler then gives them what the rest of
+// the node leaves, and on an idle one they run at full speed.
 #pragma once
 
 #include <condition_variable>
@@ -17,7 +22,9 @@ namespace gc {
 
 class WorkerPool {
  public:
-  WorkerPool(int threads, std::string name);
+  // `nice` 0..19: how much lower than the process the threads run (Linux
+  // per-thread nice value; 0 = the same).
+  WorkerPool(int threads, std::string name, int nice = 0);
   ~WorkerPool();  // Stop()
 
   void Post(std::function<void()> task);
@@ -42,6 +49,7 @@ class WorkerPool {
   int busy_ = 0;                             // GUARDED_BY(mu_)
   std::vector<std::thread> threads_;
   std::string name_;
+  int nice_ = 0;
 };
 
 }  // namespace gc

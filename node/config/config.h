@@ -105,6 +105,7 @@ struct Config {
     int64_t idle_timeout_s = 2592000;  // a session unused this long ends; 0: never, else 3600..315360000
     int password_hash_threads = 2;     // argon2id hashes at once (64 MiB each), 1..64
     int password_hash_queue = 64;      // logins/registrations waiting beyond this get 503, 0..100000
+    int password_hash_nice = 10;       // hashing threads run this many nice steps lower, 0..19
   } sessions;
 
   struct RateLimits {

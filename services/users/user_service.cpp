@@ -76,7 +76,7 @@ UserService::UserService(UserStore& store, std::string server_name, std::string 
       default_mode_(std::move(default_registration_mode)),
       hashing_(std::clamp(hashing.threads, 1, 64)),
       hash_queue_(static_cast<size_t>(std::max(0, hashing.queue))),
-      hash_pool_(std::clamp(hashing.threads, 1, 64), "gc-pwhash") {
+      hash_pool_(std::clamp(hashing.threads, 1, 64), "gc-pwhash", hashing.nice) {
   dummy_hash_ = HashPassword("a password nobody has, for timing");
 }
 

@@ -59,6 +59,7 @@ struct ClientInfo {
 struct PasswordHashing {
   int threads = 2;  // hashes at once, each 64 MiB; 1..64
   int queue = 64;   // logins/registrations waiting for a thread before refusals
+  int nice = 10;    // the threads run this many nice steps below the node, 0..19
 };
 
 class UserService : public Authenticator {

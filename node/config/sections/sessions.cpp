@@ -9,6 +9,9 @@ const Key kSessionsKeys[] = {
      "A session unused this many seconds ends (its token, tickets and streams); 0: never."},
     {"password_hash_threads", IntField{GC_CONFIG_REF(sessions.password_hash_threads), 1, 64},
      "Threads hashing passwords for logins and registrations (argon2id, 64 MiB each): the most that run at once."},
+    {"password_hash_nice", IntField{GC_CONFIG_REF(sessions.password_hash_nice), 0, 19},
+     "How much lower than the rest of the node the hashing threads run (Linux nice steps): a burst of logins then "
+     "takes only the CPU that message traffic leaves; 0 runs them at the node's priority."},
     {"password_hash_queue", IntField{GC_CONFIG_REF(sessions.password_hash_queue), 0, 100000},
      "Logins and registrations that may wait for a hashing thread; past that they are answered 503 with "
      "Retry-After."},
