@@ -9,7 +9,7 @@
 // its pid.
 //
 //   gc-loadgen --port P [--members N] [--senders S] [--rate R] [--duration D]
-//              [--payload BYTES] [--node-pid PID] [--conns-per-user K] [--idle]
+//              [--payload BYTES] [--node-pid PID] [--conns-per-user K] [--idle] [--in-phase]
 //              [--receivers-port P2] [--notify-level all|mentions|none]
 //
 // --receivers-port: federation. The group lives on the node at --port, where
@@ -19,6 +19,9 @@
 // --notify-level sets every receiver's default notification level first
 // (`none`: the node makes no inbox entries for the run; `all`, the default
 // for users: an entry and a `notification` frame per member and message).
+// --rate R: the senders take turns, so messages leave evenly spaced (1/R
+// apart); --in-phase sends S at once every S/R instead (a burst each period:
+// what the figures before 2026-12-07 evening measured, queueing included).
 // --rate 0 is flat out. --idle only opens the connections and reports memory.
 // Users are registered as lg-<run>-<i>; the node must have rate limits off.
 //
@@ -74,6 +77,7 @@ struct Options {
   int node_pid = 0;
   int conns_per_user = 1;
   bool idle = false;
+  bool in_phase = false;  // --in-phase: all senders at once each period
   int receivers_port = 0;
   std::string notify_level;  // "" leaves the users' default
   std::string mode = "fanout";
@@ -354,6 +358,7 @@ int main(int argc, char** argv) {
     else if (a == "--node-pid") o.node_pid = std::atoi(next());
     else if (a == "--conns-per-user") o.conns_per_user = std::atoi(next());
     else if (a == "--idle") o.idle = true;
+    else if (a == "--in-phase") o.in_phase = true;
     else if (a == "--receivers-port") o.receivers_port = std::atoi(next());
     else if (a == "--notify-level") o.notify_level = next();
     else if (a == "--mode") o.mode = next();
@@ -582,7 +587,10 @@ int main(int argc, char** argv) {
         Http h(o.port);
         const std::string& token = sender_tokens[s % sender_tokens.size()];
         double per_sender = o.rate > 0 ? o.rate / o.senders : 0;
-        auto next_send = Clock::now();
+        // Senders take turns: at a fixed rate the messages arrive evenly spaced.
+        auto next_send = start + (o.rate > 0 && !o.in_phase
+                                      ? std::chrono::nanoseconds(static_cast<int64_t>(1e9 * s / o.rate))
+                                      : std::chrono::nanoseconds(0));
         while (Clock::now() < end) {
           if (per_sender > 0) {
             std::this_thread::sleep_until(next_send);
