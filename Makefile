@@ -10,7 +10,8 @@
 #                 for FUZZ_SECONDS on a copy of its corpus (fuzz/README.md)
 #   make soak     run the randomized federation fault test for SOAK_SECONDS
 #   make sanitize the unit and federation tests under ASan + UBSan (build-san;
-#                 .ci/run runs it after make test SKIP_SANITIZED=1)
+#                 .ci/run runs it after make test SKIP_SANITIZED=1, having
+#                 built it beside that run with make sanitize-build)
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined (build and test in build-san, Debug at
@@ -48,7 +49,7 @@ FUZZ_CXX   ?= clang++-14
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 
-.PHONY: all deps configure build run run-beta test soak sanitize fuzz fuzz-build bench clean
+.PHONY: all deps configure build run run-beta test soak sanitize sanitize-build fuzz fuzz-build bench clean
 
 all: build
 
@@ -104,6 +105,10 @@ sanitize:
 	$(MAKE) --no-print-directory test SANITIZE=address,undefined \
 	  FUZZ_SMOKE_SECONDS=0 SKIP_SANITIZED= TARGETS="$(SANITIZED_TARGETS)" \
 	  CTEST_LABELS='$(SANITIZED_LABELS)'
+
+# Only the build of `make sanitize` (.ci/run starts it early, beside make test).
+sanitize-build:
+	$(MAKE) --no-print-directory build SANITIZE=address,undefined TARGETS="$(SANITIZED_TARGETS)"
 
 # The randomized federation fault test, long (SOAK_SECONDS, default 300;
 # GC_CHAOS_SEED=N replays a schedule). Prints its seed and figures.
