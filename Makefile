@@ -27,6 +27,7 @@
 #            instead of twice; every test still runs once in CI. A developer's
 #            plain `make test` runs everything)
 #          FUZZ_SECONDS=60  FUZZ_SMOKE_SECONDS=3 (0: make test runs no fuzzing)
+#          FUZZ_JOBS=n (fuzz targets run at once, default nproc)
 
 SANITIZE   ?=
 BUILD      ?= $(if $(SANITIZE),build-san,build)
@@ -47,6 +48,7 @@ TEST_JOBS  ?= 4
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CXX   ?= clang++-14
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(shell nproc)
 FUZZ_SMOKE_SECONDS ?= 3
 
 .PHONY: all deps configure build run run-beta test soak sanitize sanitize-build fuzz fuzz-build bench clean
@@ -95,7 +97,7 @@ fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 fuzz: fuzz-build
-	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The unit and federation integration tests under AddressSanitizer and
 # UndefinedBehaviorSanitizer (every finding fatal), building only what they
