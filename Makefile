@@ -5,11 +5,13 @@
 #   make run      deps if missing, build, start one node with config/node.yaml
 #   make test     build and run every test (unit, integration) with ctest,
 #                 after a short run of each fuzz target (FUZZ_SMOKE_SECONDS)
+#                 (SKIP_SANITIZED=1: all but what `make sanitize` runs)
 #   make fuzz     build the libFuzzer targets (clang, build-fuzz) and run each
 #                 for FUZZ_SECONDS on a copy of its corpus (fuzz/README.md)
 #   make soak     run the randomized federation fault test for SOAK_SECONDS
 #   make sanitize the unit and federation tests under ASan + UBSan (build-san;
-#                 .ci/run runs it after make test)
+#                 .ci/run runs it after make test SKIP_SANITIZED=1, having
+#                 built it beside that run with make sanitize-build)
 #   make bench    run the benchmarks in bench/ (see bench/README.md)
 #
 # Options: SANITIZE=address,undefined (build and test in build-san, Debug at
@@ -19,7 +21,13 @@
 #          TARGETS="unit_tests groupchat" (build only these)
 #          TEST_JOBS=n (tests at once, default 4)
 #          CTEST_LABELS='unit|federation' (run only tests with a matching label)
+#          SKIP_SANITIZED=1 (make test builds neither unit_tests nor
+#            federation_tests and runs no test labelled unit or federation:
+#            .ci/run runs those once, under `make sanitize`, the stricter run,
+#            instead of twice; every test still runs once in CI. A developer's
+#            plain `make test` runs everything)
 #          FUZZ_SECONDS=60  FUZZ_SMOKE_SECONDS=3 (0: make test runs no fuzzing)
+#          FUZZ_JOBS=n (fuzz targets run at once, default nproc)
 
 SANITIZE   ?=
 BUILD      ?= $(if $(SANITIZE),build-san,build)
@@ -29,15 +37,21 @@ CONFIG     ?= config/node.yaml
 GENERATOR  := $(shell command -v ninja >/dev/null 2>&1 && echo Ninja || echo "Unix Makefiles")
 TARGETS    ?=
 CTEST_LABELS ?=
+SKIP_SANITIZED ?=
+# What `make sanitize` builds and runs, and what the rest of the suite needs.
+SANITIZED_TARGETS := groupchat unit_tests federation_tests
+SANITIZED_LABELS  := unit|federation
+UNSANITIZED_TARGETS := groupchat integration_tests gc-loadgen
 # Tests mostly wait on nodes, PostgreSQL and browsers: more run at once than
 # there are cores (4 on 2 cores: 5.9 min of ctest instead of 7.4).
 TEST_JOBS  ?= 4
 FUZZ_BUILD ?= build-fuzz
 FUZZ_CXX   ?= clang++-14
 FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= $(shell nproc)
 FUZZ_SMOKE_SECONDS ?= 3
 
-.PHONY: all deps configure build run run-beta test soak sanitize fuzz fuzz-build bench clean
+.PHONY: all deps configure build run run-beta test soak sanitize sanitize-build fuzz fuzz-build bench clean
 
 all: build
 
@@ -51,7 +65,7 @@ $(BUILD)/CMakeCache.txt:
 configure: $(BUILD)/CMakeCache.txt
 
 build: configure
-	cmake --build $(BUILD) -j $(JOBS) $(if $(TARGETS),--target $(TARGETS))
+	cmake --build $(BUILD) -j $(JOBS) $(if $(SKIP_SANITIZED),--target $(UNSANITIZED_TARGETS),$(if $(TARGETS),--target $(TARGETS)))
 
 run: deps build
 	@echo "Starting GroupChat with $(CONFIG) (Ctrl-C stops it)"
@@ -70,7 +84,8 @@ run-beta: deps build
 test: build
 	@if [ "$(FUZZ_SMOKE_SECONDS)" = 0 ]; then echo "fuzz: not run by this make test (FUZZ_SMOKE_SECONDS=0)"; \
 	else $(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS); fi
-	cd $(BUILD) && $(if $(SANITIZE),UBSAN_OPTIONS=print_stacktrace=1) ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 $(if $(CTEST_LABELS),-L '$(CTEST_LABELS)')
+	cd $(BUILD) && $(if $(SANITIZE),UBSAN_OPTIONS=print_stacktrace=1) ctest --output-on-failure -j $(TEST_JOBS) --timeout 900 $(if $(CTEST_LABELS),-L '$(CTEST_LABELS)') \
+	  $(if $(SKIP_SANITIZED),-LE '$(SANITIZED_LABELS)' -E '_NOT_BUILT$$')
 
 # libFuzzer targets: their own CMake project (fuzz/CMakeLists.txt), built
 # with clang in $(FUZZ_BUILD); the gcc build is not involved.
@@ -82,7 +97,7 @@ fuzz-build: $(FUZZ_BUILD)/CMakeCache.txt
 	cmake --build $(FUZZ_BUILD) -j $(JOBS)
 
 fuzz: fuzz-build
-	bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+	FUZZ_JOBS=$(FUZZ_JOBS) bash fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # The unit and federation integration tests under AddressSanitizer and
 # UndefinedBehaviorSanitizer (every finding fatal), building only what they
@@ -90,14 +105,18 @@ fuzz: fuzz-build
 # is Debian's.
 sanitize:
 	$(MAKE) --no-print-directory test SANITIZE=address,undefined \
-	  FUZZ_SMOKE_SECONDS=0 TARGETS="groupchat unit_tests federation_test federation_security_test" \
-	  CTEST_LABELS='unit|federation'
+	  FUZZ_SMOKE_SECONDS=0 SKIP_SANITIZED= TARGETS="$(SANITIZED_TARGETS)" \
+	  CTEST_LABELS='$(SANITIZED_LABELS)'
+
+# Only the build of `make sanitize` (.ci/run starts it early, beside make test).
+sanitize-build:
+	$(MAKE) --no-print-directory build SANITIZE=address,undefined TARGETS="$(SANITIZED_TARGETS)"
 
 # The randomized federation fault test, long (SOAK_SECONDS, default 300;
 # GC_CHAOS_SEED=N replays a schedule). Prints its seed and figures.
 SOAK_SECONDS ?= 300
 soak: build
-	GC_CHAOS_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/federation_chaos_test --gtest_color=no
+	GC_CHAOS_SECONDS=$(SOAK_SECONDS) $(BUILD)/tests/integration_tests --gtest_color=no --gtest_filter='FederationChaosTest.*'
 
 bench: build
 	bash bench/run.sh

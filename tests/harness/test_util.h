@@ -32,6 +32,8 @@ inline std::string PathSegment(const std::string& id) {
   }
   return out;
 }
+// The same, short, for the many paths tests write: "/api/v1/groups/" + G(g).
+inline std::string G(const std::string& id) { return PathSegment(id); }
 
 // A name unique within this test process and across parallel test
 // processes: prefix + pid + counter (valid as a username or group name).

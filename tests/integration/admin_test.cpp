@@ -10,8 +10,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string G(const std::string& id) { return PathSegment(id); }
-
 class AdminTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {

@@ -28,8 +28,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-std::string G(const std::string& id) { return PathSegment(id); }
-
 constexpr const char* kPublicUrl = "https://chat.acme.test";
 
 std::string EmailYaml(const SmtpSink& sink, int delay_s) {

@@ -26,8 +26,6 @@ namespace gc::test {
 
 using nlohmann::json;
 
-inline std::string G(const std::string& id) { return PathSegment(id); }
-
 struct User {
   std::string id, token;
   int port;

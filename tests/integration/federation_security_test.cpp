@@ -32,8 +32,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string G(const std::string& id) { return PathSegment(id); }
-
 // Serves one canned HTTP answer to every request, on 127.0.0.1 (the fake
 // node's /.well-known/groupchat/node); over TLS when given a certificate.
 class TinyHttpServer {

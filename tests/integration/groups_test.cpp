@@ -14,10 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string Unique(const char* prefix) { return UniqueName(prefix); }
-
-std::string G(const std::string& id) { return PathSegment(id); }
-
 class GroupsTest : public NodeTest {
  protected:
   static void SetUpTestSuite() { StartNode(std::string(kNoRateLimits) + "limits:\n  max_message_bytes: 2000\n"); }
@@ -199,7 +195,7 @@ TEST_F(GroupsTest, SettingsOnlyByOwnersAndAdmins) {
 
 TEST_F(GroupsTest, DirectorySearchAndPagination) {
   TestUser a = NewUser();
-  std::string tag = Unique("dirtag");
+  std::string tag = UniqueName("dirtag");
   for (int i = 0; i < 5; ++i) NewGroup(a, {{"title", "Directory " + tag + " " + std::to_string(i)}});
   NewGroup(a, {{"title", "Hidden " + tag}, {"visibility", "private"}});
   auto p1 = c_.Get("/api/v1/directory?q=" + tag + "&limit=3", a.token).json();

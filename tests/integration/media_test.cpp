@@ -28,8 +28,6 @@ using nlohmann::json;
 constexpr int64_t kUploadLimit = 4 << 20;
 constexpr int64_t kQuota = 6 << 20;
 
-using User = TestUser;
-
 class MediaTest : public NodeTest {
  protected:
   static void SetUpTestSuite() {
@@ -39,12 +37,12 @@ class MediaTest : public NodeTest {
     ASSERT_FALSE(admin_token_.empty());
   }
 
-  User NewUser() { return NodeTest::NewUser("m"); }
-  HttpResponse Upload(const User& u, const std::string& bytes, const std::string& filename = "f.bin",
+  TestUser NewUser() { return NodeTest::NewUser("m"); }
+  HttpResponse Upload(const TestUser& u, const std::string& bytes, const std::string& filename = "f.bin",
                       const std::string& claimed_type = "application/octet-stream") {
     return c_.PostRaw("/api/v1/media?filename=" + filename, bytes, claimed_type, u.token);
   }
-  json Uploaded(const User& u, const std::string& bytes, const std::string& filename = "f.bin") {
+  json Uploaded(const TestUser& u, const std::string& bytes, const std::string& filename = "f.bin") {
     auto r = Upload(u, bytes, filename);
     EXPECT_EQ(r.status, 201) << r.body;
     return r.status == 201 ? r.json() : json::object();
@@ -54,7 +52,7 @@ class MediaTest : public NodeTest {
     if (!token.empty()) h.emplace_back("Authorization", "Bearer " + token);
     return c_.Request("GET", "/api/v1/media/" + media_id, {}, h);
   }
-  HttpResponse SendMedia(const User& u, const std::string& g, const std::string& media_id) {
+  HttpResponse SendMedia(const TestUser& u, const std::string& g, const std::string& media_id) {
     return c_.Post("/api/v1/groups/" + PathSegment(g) + "/messages", {{"body", ""}, {"media_id", media_id}}, u.token);
   }
 
@@ -62,7 +60,7 @@ class MediaTest : public NodeTest {
 };
 
 TEST_F(MediaTest, UploadAnswersWithIdTypeSizeHashAndDimensions) {
-  User a = NewUser();
+  TestUser a = NewUser();
   auto r = Upload(a, MakeJpeg(1200, 900), "holiday.jpg", "text/plain");
   ASSERT_EQ(r.status, 201) << r.body;
   json m = r.json();
@@ -101,7 +99,7 @@ TEST_F(MediaTest, UploadAnswersWithIdTypeSizeHashAndDimensions) {
 }
 
 TEST_F(MediaTest, JpegWithGpsIsStoredWithoutAnyExifAndUpright) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string jpeg = WithExif(MakeJpeg(64, 32), 6, "GCSECRETCAMERA");
   json m = Uploaded(a, jpeg, "gps.jpg");
   EXPECT_EQ(m["width"], 32);  // orientation 6 applied
@@ -119,7 +117,7 @@ TEST_F(MediaTest, JpegWithGpsIsStoredWithoutAnyExifAndUpright) {
 }
 
 TEST_F(MediaTest, PngTextChunksAreNotStored) {
-  User a = NewUser();
+  TestUser a = NewUser();
   json m = Uploaded(a, WithPngText(MakePng(40, 30), "Comment", "GCSECRETPNGTEXT"), "t.png");
   EXPECT_EQ(m["content_type"], "image/png");
   auto d = Download(m["media_id"], a.token);
@@ -129,7 +127,7 @@ TEST_F(MediaTest, PngTextChunksAreNotStored) {
 }
 
 TEST_F(MediaTest, HtmlAndSvgWithScriptsAreDownloadsThatNeverRender) {
-  User a = NewUser();
+  TestUser a = NewUser();
   for (std::string doc : {std::string("<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>"),
                           std::string("<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>")}) {
     auto r = Upload(a, doc, "page.html", "text/html");
@@ -146,7 +144,7 @@ TEST_F(MediaTest, HtmlAndSvgWithScriptsAreDownloadsThatNeverRender) {
 }
 
 TEST_F(MediaTest, PdfLabelledAsPngIsAPdfAttachment) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string pdf = "%PDF-1.4\n1 0 obj<< /Type /Catalog >>endobj\ntrailer<< /Root 1 0 R >>\n%%EOF\n";
   auto r = Upload(a, pdf, "innocent.png", "image/png");
   ASSERT_EQ(r.status, 201) << r.body;
@@ -160,7 +158,7 @@ TEST_F(MediaTest, PdfLabelledAsPngIsAPdfAttachment) {
 }
 
 TEST_F(MediaTest, BrokenAndBombImagesAreInvalidMedia) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string jpeg = MakeJpeg(400, 300);
   for (const std::string& bad : {jpeg.substr(0, jpeg.size() / 2), PngBomb(30000, 30000),
                                  std::string("\x89PNG\r\n\x1A\n", 8) + "garbage after the signature",
@@ -175,7 +173,7 @@ TEST_F(MediaTest, BrokenAndBombImagesAreInvalidMedia) {
 }
 
 TEST_F(MediaTest, OverTheLimitIsRefusedBeforeTheBodyArrives) {
-  User a = NewUser();
+  TestUser a = NewUser();
   RawConnection raw(node_->http_port());
   ASSERT_TRUE(raw.Send("POST /api/v1/media?filename=big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + a.token +
                        "\r\nContent-Length: " + std::to_string(kUploadLimit + 1) + "\r\n\r\n"));
@@ -201,7 +199,7 @@ TEST_F(MediaTest, AnUploadWithoutATokenIsRefusedBeforeItsBody) {
 }
 
 TEST_F(MediaTest, QuotaIsPerUserAndSaysSo) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   size_t part = static_cast<size_t>(kQuota / 2 + 1024);
   ASSERT_EQ(Upload(a, RandomBytes(part)).status, 201);
   auto over = Upload(a, RandomBytes(part));
@@ -211,7 +209,7 @@ TEST_F(MediaTest, QuotaIsPerUserAndSaysSo) {
 }
 
 TEST_F(MediaTest, OnlyUploaderAndGroupMembersMayRead) {
-  User alice = NewUser(), bob = NewUser(), carol = NewUser(), mallory = NewUser();
+  TestUser alice = NewUser(), bob = NewUser(), carol = NewUser(), mallory = NewUser();
   std::string id = Uploaded(alice, MakeJpeg(30, 30))["media_id"];
   EXPECT_EQ(Download(id, "").status, 401);
   auto none = Download(id, bob.token);
@@ -240,7 +238,7 @@ TEST_F(MediaTest, OnlyUploaderAndGroupMembersMayRead) {
 }
 
 TEST_F(MediaTest, AnAvatarIsAnImageOfYourOwnThatEveryoneMaySee) {
-  User alice = NewUser(), bob = NewUser();
+  TestUser alice = NewUser(), bob = NewUser();
   std::string face = Uploaded(alice, MakePng(64, 64))["media_id"];
   std::string doc = Uploaded(alice, RandomBytes(1000))["media_id"];
   EXPECT_EQ(Download(face, bob.token).status, 404);
@@ -255,7 +253,7 @@ TEST_F(MediaTest, AnAvatarIsAnImageOfYourOwnThatEveryoneMaySee) {
 }
 
 TEST_F(MediaTest, PathTraversalIdsNeverReachTheFilesystem) {
-  User a = NewUser();
+  TestUser a = NewUser();
   for (const char* path : {"/api/v1/media/..%2F..%2F..%2Fetc%2Fpasswd", "/api/v1/media/acme.test/..%2F..%2Fetc%2Fpasswd",
                            "/api/v1/media/../../etc/passwd", "/api/v1/media/acme.test%2F..%2F..%2Fblobs",
                            "/api/v1/media/acme.test/%2e%2e%2f%2e%2e%2fnode.yaml", "/api/v1/media/%00/AAAAAAAAAAAAAAAAAAAA",
@@ -269,7 +267,7 @@ TEST_F(MediaTest, PathTraversalIdsNeverReachTheFilesystem) {
 }
 
 TEST_F(MediaTest, RangeRequestsAnswerPartialContent) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string bytes = RandomBytes(100000);
   std::string id = Uploaded(a, bytes, "video.bin")["media_id"];
   auto r = Download(id, a.token, {{"Range", "bytes=10-19"}});
@@ -289,7 +287,7 @@ TEST_F(MediaTest, RangeRequestsAnswerPartialContent) {
 }
 
 TEST_F(MediaTest, ThumbnailsSnapToFixedSizesAndFit) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string id = Uploaded(a, MakeJpeg(1600, 800))["media_id"];
   for (auto [asked, box] : {std::pair{50, 96}, std::pair{96, 96}, std::pair{200, 320}, std::pair{5000, 800}}) {
     auto t = c_.Get("/api/v1/media/" + id + "/thumbnail?size=" + std::to_string(asked), a.token);
@@ -308,7 +306,7 @@ TEST_F(MediaTest, ThumbnailsSnapToFixedSizesAndFit) {
 }
 
 TEST_F(MediaTest, AnimatedGifStaysAnimated) {
-  User a = NewUser();
+  TestUser a = NewUser();
   json m = Uploaded(a, MakeAnimatedGif(40, 30, 4), "a.gif");
   EXPECT_EQ(m["content_type"], "image/gif");
   EXPECT_EQ(m["width"], 40);
@@ -321,7 +319,7 @@ TEST_F(MediaTest, AnimatedGifStaysAnimated) {
 
 TEST_F(MediaTest, TenIdenticalUploadsAtOnceAreStoredOnce) {
   auto stats = [&] { return c_.Get("/api/v1/admin/stats", admin_token_).json()["media"]; };
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string bytes = MakeJpeg(1000 + static_cast<int>(getpid() % 500), 700);  // new content for this run
   json before = stats();
   std::vector<std::thread> threads;
@@ -350,7 +348,7 @@ TEST_F(MediaTest, TenIdenticalUploadsAtOnceAreStoredOnce) {
 }
 
 TEST_F(MediaTest, QuarantineHidesMediaFromEveryoneUntilReleased) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string id = Uploaded(a, MakeJpeg(20, 20))["media_id"];
   EXPECT_EQ(c_.Post("/api/v1/admin/media/" + id + "/quarantine", json::object(), a.token).status, 403);
   ASSERT_EQ(c_.Post("/api/v1/admin/media/" + id + "/quarantine", json::object(), admin_token_).status, 200);
@@ -370,7 +368,7 @@ TEST_F(MediaTest, QuarantineHidesMediaFromEveryoneUntilReleased) {
 }
 
 TEST_F(MediaTest, AdminSeesMediaStatsAndBiggestUploaders) {
-  User a = NewUser();
+  TestUser a = NewUser();
   Uploaded(a, RandomBytes(5000));
   Uploaded(a, MakePng(10, 10));
   auto s = c_.Get("/api/v1/admin/stats", admin_token_);
@@ -392,7 +390,7 @@ TEST_F(MediaTest, AdminSeesMediaStatsAndBiggestUploaders) {
 
 // Last: it restarts the shared node.
 TEST_F(MediaTest, ZzMediaSurvivesSigkillRightAfterTheUploadIsAnswered) {
-  User a = NewUser();
+  TestUser a = NewUser();
   std::string bytes = RandomBytes(300000);
   json m = Uploaded(a, bytes);
   node_->Kill();

@@ -23,8 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string G(const std::string& id) { return PathSegment(id); }
-
 GC_SQL(kSingletonDiag,
        "SELECT (SELECT json_agg(p) FROM email_pending p)::text, (SELECT notification_id FROM email_cursor)::text,"
        " (SELECT max(id) FROM notifications)::text, (SELECT json_agg(r) FROM email_retry r)::text");

@@ -20,10 +20,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string G(const std::string& id) { return PathSegment(id); }
-
-using User = TestUser;
-
 GC_SQL(kCountedAndKept,
        "SELECT (SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL),"
        " coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
@@ -36,25 +32,25 @@ class NotificationsTest : public NodeTest {
  protected:
   static void SetUpTestSuite() { StartNode(kNoRateLimits); }
 
-  User NewUser() { return NodeTest::NewUser("n"); }
-  std::string NewGroup(const User& owner, std::vector<const User*> members = {}) {
+  TestUser NewUser() { return NodeTest::NewUser("n"); }
+  std::string NewGroup(const TestUser& owner, std::vector<const TestUser*> members = {}) {
     return NewGroupWith(owner, members);
   }
-  json Inbox(const User& u, const std::string& query = "") {
+  json Inbox(const TestUser& u, const std::string& query = "") {
     auto r = c_.Get("/api/v1/me/notifications" + query, u.token);
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json();
   }
   // The user's entry for `event_id`, waiting up to 10 s for the worker
   // (it runs after the send answered, by design).
-  json WaitEntry(const User& u, const std::string& event_id) {
+  json WaitEntry(const TestUser& u, const std::string& event_id) {
     json n = WaitNotification(c_, u.token, event_id);
     if (n.is_null()) ADD_FAILURE() << u.id << " was not notified of " << event_id;
     return n;
   }
-  bool Has(const User& u, const std::string& event_id) { return !NotificationFor(c_, u.token, event_id).is_null(); }
+  bool Has(const TestUser& u, const std::string& event_id) { return !NotificationFor(c_, u.token, event_id).is_null(); }
   // A stream of `u`'s that has read its ready frame.
-  std::unique_ptr<WsClient> Connect(const User& u) {
+  std::unique_ptr<WsClient> Connect(const TestUser& u) {
     auto ws = NodeTest::Connect(u);
     UntilReady(*ws);
     return ws;
@@ -62,7 +58,7 @@ class NotificationsTest : public NodeTest {
 };
 
 TEST_F(NotificationsTest, KindsFollowMentionsAndRepliesAndNeverTheSender) {
-  User a = NewUser(), b = NewUser(), c = NewUser();
+  TestUser a = NewUser(), b = NewUser(), c = NewUser();
   std::string g = NewGroup(a, {&b, &c});
   json plain = Send(a, g, "hello all");
   json mention = Send(a, g, "look " + b.id + " here");
@@ -89,7 +85,7 @@ TEST_F(NotificationsTest, KindsFollowMentionsAndRepliesAndNeverTheSender) {
 // deactivated ones (kNotifMake); the group's title and the sender's display
 // name are the event's, looked up once for all its entries.
 TEST_F(NotificationsTest, DeactivatedMembersAreLeftOutAndTheSendersNameIsShown) {
-  User a = NewUser(), b = NewUser(), c = NewUser();
+  TestUser a = NewUser(), b = NewUser(), c = NewUser();
   ASSERT_EQ(c_.Patch("/api/v1/me", {{"display_name", "Ada Sender"}}, a.token).status, 200);
   std::string g = NewGroup(a, {&b, &c});
   std::string admin = CreateAdmin(*node_, UniqueName("na"), "admin password");
@@ -111,7 +107,7 @@ TEST_F(NotificationsTest, DeactivatedMembersAreLeftOutAndTheSendersNameIsShown) 
 }
 
 TEST_F(NotificationsTest, LevelsPerGroupOverrideTheUsersDefault) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b}), other = NewGroup(a, {&b});
   auto put = c_.Put("/api/v1/groups/" + G(g) + "/notification-level", {{"level", "mentions"}}, b.token);
   ASSERT_EQ(put.status, 200) << put.body;
@@ -147,7 +143,7 @@ TEST_F(NotificationsTest, LevelsPerGroupOverrideTheUsersDefault) {
 }
 
 TEST_F(NotificationsTest, DoNotDisturbStillRecordsInTheInbox) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   int64_t in_an_hour = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch()).count() + 3600 * 1000;
@@ -161,7 +157,7 @@ TEST_F(NotificationsTest, DoNotDisturbStillRecordsInTheInbox) {
 }
 
 TEST_F(NotificationsTest, EditsDoNotRenotifyAndDeletesWithdraw) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   json m = Send(a, g, "first words");
   json n = WaitEntry(b, m["event_id"]);
@@ -187,7 +183,7 @@ TEST_F(NotificationsTest, EditsDoNotRenotifyAndDeletesWithdraw) {
 }
 
 TEST_F(NotificationsTest, InvitesNotifyTheInvitedUser) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   auto r = c_.Post("/api/v1/groups", {{"name", UniqueName("ng")}, {"join_rule", "invite"}}, a.token);
   ASSERT_EQ(r.status, 201) << r.body;
   std::string g = r.json()["group_id"];
@@ -207,7 +203,7 @@ TEST_F(NotificationsTest, InvitesNotifyTheInvitedUser) {
 }
 
 TEST_F(NotificationsTest, InboxPagesNewestFirstAndReadsUpToAnId) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   std::vector<std::string> events;
   for (int i = 0; i < 7; ++i) events.push_back(Send(a, g, "m" + std::to_string(i))["event_id"]);
@@ -237,7 +233,7 @@ TEST_F(NotificationsTest, InboxPagesNewestFirstAndReadsUpToAnId) {
 }
 
 TEST_F(NotificationsTest, FramesReachEveryStreamAndAReadClearsTheOtherDevices) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   auto phone = Connect(b), laptop = Connect(b), sender = Connect(a);
   json m = Send(a, g, "ping " + b.id);
@@ -267,7 +263,7 @@ TEST_F(NotificationsTest, FramesReachEveryStreamAndAReadClearsTheOtherDevices) {
 // its `event` frame is on the stream already (spec/stream.md 3.5.1). The
 // next announced entry carries the count that includes it.
 TEST_F(NotificationsTest, PlainMessagesAreNotAnnouncedButCounted) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   auto ws = Connect(b);
   json plain = Send(a, g, "just chatting");
@@ -287,7 +283,7 @@ TEST_F(NotificationsTest, PlainMessagesAreNotAnnouncedButCounted) {
 }
 
 TEST_F(NotificationsTest, ReadingTheGroupMarksItsNotificationsRead) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b}), other = NewGroup(a, {&b});
   json m1 = Send(a, g, "one");
   json m2 = Send(a, g, "two");
@@ -305,7 +301,7 @@ TEST_F(NotificationsTest, ReadingTheGroupMarksItsNotificationsRead) {
 }
 
 TEST_F(NotificationsTest, BadInputGetsAClearError) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a);
   EXPECT_EQ(c_.Get("/api/v1/me/notifications").status, 401);
   EXPECT_EQ(c_.Get("/api/v1/me/notifications?limit=0", a.token).status, 400);
@@ -332,9 +328,9 @@ TEST_F(NotificationsTest, BadInputGetsAClearError) {
 // A crowd: many senders at once, every member notified of every message
 // exactly once, and the sends not slowed by the members they notify.
 TEST_F(NotificationsTest, ManySendersAtOnceNotifyEveryMemberOnce) {
-  User owner = NewUser();
-  std::vector<User> members;
-  std::vector<const User*> ptrs;
+  TestUser owner = NewUser();
+  std::vector<TestUser> members;
+  std::vector<const TestUser*> ptrs;
   for (int i = 0; i < 8; ++i) members.push_back(NewUser());
   for (auto& m : members) ptrs.push_back(&m);
   std::string g = NewGroup(owner, ptrs);
@@ -370,9 +366,9 @@ TEST_F(NotificationsTest, ManySendersAtOnceNotifyEveryMemberOnce) {
 // sends, reads of the inbox, reads of the group and deletes, all at once,
 // must leave it equal to the entries that are unread.
 TEST_F(NotificationsTest, UnreadCountsStayTrueUnderConcurrentReadsAndDeletes) {
-  User owner = NewUser();
-  std::vector<User> members;
-  std::vector<const User*> ptrs;
+  TestUser owner = NewUser();
+  std::vector<TestUser> members;
+  std::vector<const TestUser*> ptrs;
   for (int i = 0; i < 6; ++i) members.push_back(NewUser());
   for (auto& m : members) ptrs.push_back(&m);
   std::string g = NewGroup(owner, ptrs);
@@ -381,7 +377,7 @@ TEST_F(NotificationsTest, UnreadCountsStayTrueUnderConcurrentReadsAndDeletes) {
   for (size_t k = 0; k < members.size(); ++k) {
     threads.emplace_back([&, k] {
       HttpClient c(node_->http_port());
-      const User& me = members[k];
+      const TestUser& me = members[k];
       for (int i = 0; i < 15; ++i) {
         auto r = c.Post("/api/v1/groups/" + G(g) + "/messages", {{"body", "busy " + std::to_string(i)}}, me.token);
         if (r.status != 201) {
@@ -437,7 +433,7 @@ TEST(NotificationsCrashTest, AcknowledgedSendsAreNotifiedAfterSigkill) {
   NodeProcess node(o);
   node.Start();
   HttpClient c(node.http_port());
-  User a = RegisterUser(c, "k"), b = RegisterUser(c, "k");
+  TestUser a = RegisterUser(c, "k"), b = RegisterUser(c, "k");
   std::string g = CreateGroup(c, a.token);
   ASSERT_FALSE(g.empty());
   JoinGroup(c, b.token, g);

@@ -14,10 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string G(const std::string& id) { return PathSegment(id); }
-
-std::string Unique(const char* prefix) { return UniqueName(prefix); }
-
 bool IsEvent(const json& f) { return f["type"] == "event"; }
 bool IsMessage(const json& f, const std::string& body) {
   return f["type"] == "event" && f["event"]["type"] == "message" && f["event"]["content"].value("body", "") == body;
@@ -357,7 +353,7 @@ TEST_F(StreamTest, ReadMarkersReachTheUsersOtherStreams) {
 }
 
 TEST_F(StreamTest, DeactivationClosesTheUsersStreams) {
-  std::string admin = CreateAdmin(*node_, Unique("adm"), "adminpassword");
+  std::string admin = CreateAdmin(*node_, UniqueName("adm"), "adminpassword");
   ASSERT_FALSE(admin.empty());
   TestUser a = NewUser();
   auto w = Connect(a);
