@@ -230,7 +230,9 @@ TEST(GroupCommitCrashTest, ConcurrentAcknowledgedSendsSurviveSigkillOnceEachWith
       ASSERT_TRUE(stored.count(id)) << "acknowledged " << id << " is lost";
       EXPECT_EQ(stored[id], seq);
     }
-    if (s % 2 == 1) EXPECT_EQ(acked[s], acked[s - 1]);
+    if (s % 2 == 1) {
+      EXPECT_EQ(acked[s], acked[s - 1]);
+    }
   }
   EXPECT_EQ(node->Stop(), 0);
 }

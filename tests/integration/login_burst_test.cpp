@@ -30,7 +30,9 @@ class LoginBurstTest : public NodeTest {
       HttpClient c(node_->http_port());
       auto me = c.Get("/api/v1/me", token);
       EXPECT_EQ(me.status, 200);
-      if (me.status == 200) EXPECT_EQ(me.json()["user_id"], u.id);
+      if (me.status == 200) {
+        EXPECT_EQ(me.json()["user_id"], u.id);
+      }
       return;
     }
     ASSERT_EQ(r.status, 503) << r.body;

@@ -45,7 +45,9 @@ class MediaLimitsTest : public ::testing::Test {
     user_ = RegisterUser(*c_, "l").token;
   }
   void TearDown() override {
-    if (node_) EXPECT_EQ(node_->Stop(), 0);
+    if (node_) {
+      EXPECT_EQ(node_->Stop(), 0);
+    }
   }
   HttpResponse Get(const std::string& media_id) {
     return c_->Request("GET", "/api/v1/media/" + media_id, {}, {{"Authorization", "Bearer " + user_}});

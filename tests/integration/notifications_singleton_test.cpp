@@ -64,11 +64,15 @@ TEST(NotificationSingleton, OneProcessMailsAndAnotherTakesOverAfterSigkill) {
   SmtpSink sink;
   std::string yaml = "rate_limits:\n  enabled: false\nnotifications:\n  email:\n    smtp_url: \"" + sink.url() +
                      "\"\n    from: \"chat@acme.test\"\n    delay_s: 3\n";
-  NodeProcess a(NodeOptions{.extra_yaml = yaml});
+  NodeOptions a_options;
+  a_options.extra_yaml = yaml;
+  NodeProcess a(a_options);
   a.Start();
   // The same node: same database, same keys (a data dir is one process's:
   // node.lock), so B gets a copy of A's keys.
-  NodeProcess b(NodeOptions{.extra_yaml = yaml + "database:\n  url: \"" + a.database_url() + "\"\n"});
+  NodeOptions b_options;
+  b_options.extra_yaml = yaml + "database:\n  url: \"" + a.database_url() + "\"\n";
+  NodeProcess b(b_options);
   std::filesystem::create_directories(b.data_dir());
   std::filesystem::copy(a.data_dir() + "/keys", b.data_dir() + "/keys", std::filesystem::copy_options::recursive);
   b.Start();
