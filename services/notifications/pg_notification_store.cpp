@@ -1,6 +1,7 @@
 // The worker's and the inbox's half of PgNotificationStore: the statement
 // that makes a range of the group log into entries (every rule of
-// notification_service.h in one INSERT ... SELECT), withdrawals, the inbox,
+// notification_service.h in one INSERT ... SELECT ... ON CONFLICT, which
+// coalesces plain messages per user and group), withdrawals, the inbox,
 // read marks, levels and do-not-disturb.
 #include <climits>
 
@@ -25,12 +26,16 @@ namespace {
 #define GC_NOTIF_LOCAL_PART(col) "split_part(substr(" col ", 2), ':', 1)"
 
 // Every rule of the header, applied to the events in ($1, $2] by PostgreSQL
-// in one statement, which also owes a push of each entry made outside
-// do-not-disturb to every pusher of its user and adds the entries to their
-// users' unread counts. It answers the entries that are announced (every
-// kind but `message`; see the header) with their user's unread count after
-// them, and in every row the number of entries made; one row of NULLs and
-// that number when none is announced. $3: this node's name; $4: now (ms). Do-not-disturb is
+// in one statement, which also owes a push of each entry made or added to
+// outside do-not-disturb to every pusher of its user and adds the new
+// entries to their users' unread counts. A user's plain messages of one
+// group in the range are one row, upserted into their unread `message`
+// entry of the group (ON CONFLICT on notifications_open_message; `fresh`
+// tells a new row from an updated one). It answers the entries that are
+// announced (every kind but `message`; see the header) with their user's
+// unread count after them, and in every row the number of entries made and
+// of entries added to; one row of NULLs and those numbers when none is
+// announced. $3: this node's name; $4: now (ms). Do-not-disturb is
 // judged at the event's origin_ts, so a backlog after a restart does not
 // push what arrived while the user was away from it (with the user's current
 // dnd_until: a DND ended early before the worker got there does push).
@@ -81,20 +86,24 @@ GC_SQL(kNotifMake,
        "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
        "   OR (r.kind = 'invite' AND r.level <> 'none')"
        // The plain messages of one (user, group) in the range, as one row:
-       // the latest, with the first one's event and how many there are.
+       // the latest (joined back by its position), with the first one's
+       // event and how many there are. (A window with last_value over the
+       // whole partition was quadratic in the messages of a range: once the
+       // worker fell behind, its ranges grew and it fell further behind.)
+       "), agg AS ("
+       "  SELECT k.recipient, k.group_id, count(*) AS n_msgs, max(k.stream_pos) AS last_pos, min(k.seq) AS first_seq,"
+       "   (array_agg(k.event_id ORDER BY k.seq))[1] AS first_event"
+       "  FROM keep k WHERE k.kind = 'message' GROUP BY k.recipient, k.group_id"
        "), msg AS ("
-       "  SELECT k.*, count(*) OVER w AS n_msgs, row_number() OVER w AS nth,"
-       "   last_value(k.event_id) OVER w AS first_event, last_value(k.seq) OVER w AS first_seq"
-       "  FROM keep k WHERE k.kind = 'message'"
-       "  WINDOW w AS (PARTITION BY k.recipient, k.group_id ORDER BY k.stream_pos DESC"
-       "   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+       "  SELECT k.*, a.n_msgs, a.first_event, a.first_seq FROM agg a"
+       "  JOIN keep k ON k.recipient = a.recipient AND k.stream_pos = a.last_pos"
        "), ent AS ("
        "  SELECT k.stream_pos, k.recipient, k.kind, k.group_id, k.event_id, k.seq, k.sender, k.sender_name, k.title,"
        "   k.content, k.push, 1::bigint AS n_msgs, NULL::text AS last_event_id, NULL::bigint AS last_seq"
        "  FROM keep k WHERE k.kind <> 'message'"
        "  UNION ALL"
        "  SELECT m.stream_pos, m.recipient, m.kind, m.group_id, m.first_event, m.first_seq, m.sender, m.sender_name,"
-       "   m.title, m.content, m.push, m.n_msgs, m.event_id, m.seq FROM msg m WHERE m.nth = 1"
+       "   m.title, m.content, m.push, m.n_msgs, m.event_id, m.seq FROM msg m"
        // A plain message where the user has an unread `message` entry of the
        // group updates it (HOT: no indexed column changes); other kinds
        // never meet the arbiter's predicate and are always new rows.
