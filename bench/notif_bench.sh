@@ -36,7 +36,10 @@ metric() {  # name -> value (0 when absent)
 }
 # Recipients notified: new entries plus plain messages added to an unread
 # entry (coalesced, migration 0008; a build before it has no merged counter).
-notified() { echo $(( $(metric groupchat_notifications_made_total | cut -d. -f1) + $(metric groupchat_notifications_merged_total | cut -d. -f1) )); }
+notified() {
+  awk -v a="$(metric groupchat_notifications_made_total)" -v b="$(metric groupchat_notifications_merged_total)" \
+    'BEGIN { printf "%d\n", a + b }'
+}
 run() {  # level rate
   # The CPU is counted from when every receiver is connected (gc-loadgen
   # prints "connections:" then, a second before its senders start), so that
