@@ -9,6 +9,10 @@
 // that one, and then look (the worker processes the log in order).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
 #include <set>
 #include <thread>
 
@@ -30,6 +34,10 @@ GC_SQL(kCountedAndKept,
 GC_SQL(kEntriesOfEvent, "SELECT count(*) FROM notifications WHERE user_id = $1 AND event_id = $2");
 GC_SQL(kOpenMessageEntries,
        "SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'message' AND read_at IS NULL");
+GC_SQL(kFoldedRows,
+       "SELECT id || ' ' || count || ' ' || CASE WHEN read_at IS NULL THEN 'unread' ELSE 'read' END"
+       " FROM notifications ORDER BY id");
+GC_SQL(kFoldedCounts, "SELECT string_agg(user_id || ' ' || unread, ', ' ORDER BY user_id) FROM notification_unread");
 GC_SQL(kCursorAndHead, "SELECT (SELECT pos FROM notification_cursor), (SELECT max(stream_pos) FROM events)");
 
 // The suite's node, users, groups and streams come from tests/support
@@ -563,6 +571,47 @@ TEST_F(NotificationsTest, AReadCoalescedEntryHidesADeletedLatestMessage) {
     EXPECT_EQ(x["body_preview"], "");
   }
   EXPECT_TRUE(seen);
+}
+
+// Migration 0008 on rows made before it, in a scratch schema of the node's
+// database (the same tables as 0001 and 0003 made them): several unread
+// plain entries of one (user, group) become the newest, standing for all
+// of them; the older are read and leave the unread count; read entries,
+// mentions and other groups are left alone.
+TEST_F(NotificationsTest, MigrationFoldsOldUnreadMessageEntriesIntoTheNewest) {
+  std::ifstream in(std::string(GC_SOURCE_DIR) + "/services/notifications/migrations/0008_coalesced_messages.sql");
+  ASSERT_TRUE(in) << "migration 0008 not found";
+  std::string migration((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  PgConn db(node_->database_url());
+  ASSERT_TRUE(db.Connect().ok());
+  std::string schema = "fold" + std::to_string(::getpid());
+  std::string setup =
+      "CREATE SCHEMA " + schema + "; SET search_path = " + schema + ";"
+      "CREATE TABLE notifications (id bigserial PRIMARY KEY, user_id text NOT NULL, kind text NOT NULL,"
+      " group_id bigint NOT NULL, event_id text NOT NULL, seq bigint NOT NULL, sender text NOT NULL,"
+      " sender_display_name text NOT NULL DEFAULT '', group_title text NOT NULL DEFAULT '',"
+      " body_preview text NOT NULL DEFAULT '', created_at bigint NOT NULL, read_at bigint, withdrawn_at bigint,"
+      " pushed boolean NOT NULL);"
+      "CREATE TABLE notification_unread (user_id text PRIMARY KEY, unread bigint NOT NULL CHECK (unread >= 0));"
+      "INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, created_at, read_at, pushed) VALUES"
+      " ('@b:x', 'message', 1, '$1', 1, '@a:x', 100, NULL, true), ('@b:x', 'message', 1, '$2', 2, '@a:x', 200, NULL, true),"
+      " ('@b:x', 'mention', 1, '$3', 3, '@a:x', 300, NULL, true), ('@b:x', 'message', 1, '$4', 4, '@a:x', 400, NULL, true),"
+      " ('@b:x', 'message', 2, '$5', 1, '@a:x', 500, NULL, true), ('@b:x', 'message', 1, '$0', 0, '@a:x', 50, 60, true),"
+      " ('@c:x', 'message', 1, '$1', 1, '@a:x', 100, NULL, true), ('@c:x', 'message', 1, '$2', 2, '@a:x', 200, NULL, true);"
+      "INSERT INTO notification_unread SELECT user_id, count(*) FROM notifications WHERE read_at IS NULL GROUP BY user_id;";
+  ASSERT_TRUE(db.ExecScript(setup.c_str()).ok());
+  Status applied = db.ExecScript(migration.c_str());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  auto rows = db.Exec(kFoldedRows);
+  ASSERT_TRUE(rows.ok());
+  std::vector<std::string> got;
+  for (int i = 0; i < rows->rows(); ++i) got.push_back(rows->text(i, 0));
+  EXPECT_EQ(got, (std::vector<std::string>{"1 1 read", "2 1 read", "3 1 unread", "4 3 unread", "5 1 unread",
+                                           "6 1 read", "7 1 read", "8 2 unread"}));
+  auto counts = db.Exec(kFoldedCounts);
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->text(0, 0), "@b:x 3, @c:x 1");
+  ASSERT_TRUE(db.ExecScript(("DROP SCHEMA " + schema + " CASCADE; SET search_path = public").c_str()).ok());
 }
 
 // Runs last in the suite (its own node): SIGKILL right after the sends were

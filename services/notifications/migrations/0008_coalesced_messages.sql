@@ -26,9 +26,9 @@ ALTER TABLE notifications SET (fillfactor = 70);
 -- the newest one's time) and leave the unread counts.
 WITH open AS (
   SELECT id, user_id, created_at,
-         row_number() OVER w AS rn, count(*) OVER w AS k
+         row_number() OVER (PARTITION BY user_id, group_id ORDER BY id DESC) AS rn,
+         count(*) OVER (PARTITION BY user_id, group_id) AS k
   FROM notifications WHERE kind = 'message' AND read_at IS NULL
-  WINDOW w AS (PARTITION BY user_id, group_id ORDER BY id DESC)
 ), folded AS (
   UPDATE notifications n SET read_at = o.created_at FROM open o WHERE n.id = o.id AND o.rn > 1
   RETURNING n.user_id
