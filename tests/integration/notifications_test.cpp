@@ -490,7 +490,9 @@ TEST_F(NotificationsTest, PlainMessagesCoalesceIntoOneUnreadEntryPerGroup) {
   json old = Inbox(b);
   EXPECT_EQ(old["unread"], 1);
   for (const auto& n : old["notifications"]) {
-    if (n["notification_id"] == first["notification_id"]) EXPECT_EQ(n["count"], kN + 1) << "a read entry was added to";
+    if (n["notification_id"] == first["notification_id"]) {
+      EXPECT_EQ(n["count"], kN + 1) << "a read entry was added to";
+    }
   }
   // Exactly one unread message entry per (user, group) in the table.
   PgConn db(node_->database_url());
@@ -594,10 +596,14 @@ TEST_F(NotificationsTest, MigrationFoldsOldUnreadMessageEntriesIntoTheNewest) {
       " pushed boolean NOT NULL);"
       "CREATE TABLE notification_unread (user_id text PRIMARY KEY, unread bigint NOT NULL CHECK (unread >= 0));"
       "INSERT INTO notifications (user_id, kind, group_id, event_id, seq, sender, created_at, read_at, pushed) VALUES"
-      " ('@b:x', 'message', 1, '$1', 1, '@a:x', 100, NULL, true), ('@b:x', 'message', 1, '$2', 2, '@a:x', 200, NULL, true),"
-      " ('@b:x', 'mention', 1, '$3', 3, '@a:x', 300, NULL, true), ('@b:x', 'message', 1, '$4', 4, '@a:x', 400, NULL, true),"
-      " ('@b:x', 'message', 2, '$5', 1, '@a:x', 500, NULL, true), ('@b:x', 'message', 1, '$0', 0, '@a:x', 50, 60, true),"
-      " ('@c:x', 'message', 1, '$1', 1, '@a:x', 100, NULL, true), ('@c:x', 'message', 1, '$2', 2, '@a:x', 200, NULL, true);"
+      " ('@b:x', 'message', 1, '$1', 1, '@a:x', 100, NULL, true),"
+      " ('@b:x', 'message', 1, '$2', 2, '@a:x', 200, NULL, true),"
+      " ('@b:x', 'mention', 1, '$3', 3, '@a:x', 300, NULL, true),"
+      " ('@b:x', 'message', 1, '$4', 4, '@a:x', 400, NULL, true),"
+      " ('@b:x', 'message', 2, '$5', 1, '@a:x', 500, NULL, true),"
+      " ('@b:x', 'message', 1, '$0', 0, '@a:x', 50, 60, true),"  // read already: left alone
+      " ('@c:x', 'message', 1, '$1', 1, '@a:x', 100, NULL, true),"
+      " ('@c:x', 'message', 1, '$2', 2, '@a:x', 200, NULL, true);"
       "INSERT INTO notification_unread SELECT user_id, count(*) FROM notifications WHERE read_at IS NULL GROUP BY user_id;";
   ASSERT_TRUE(db.ExecScript(setup.c_str()).ok());
   Status applied = db.ExecScript(migration.c_str());
