@@ -152,7 +152,7 @@ class NotificationService : public EventSink, public EphemeralSink {
   int64_t backlog() const;
   double lag_seconds() const;
   std::atomic<uint64_t> made{0};
-  std::atomic<uint64_t> merged{0};  // plain messages added to an unread `message` entry
+  std::atomic<uint64_t> merged{0};  // plain messages added to an entry instead of making one
   std::atomic<uint64_t> withdrawn{0};
   std::atomic<uint64_t> failures{0};
 

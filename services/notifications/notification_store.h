@@ -113,7 +113,7 @@ class NotificationStore {
     std::vector<Notification> announced;   // withdrawals, then new entries of every kind but `message`
     std::map<std::string, int64_t> unread;  // each announced entry's user's unread count after it
     int64_t made = 0;       // new entries
-    int64_t merged = 0;     // unread `message` entries that plain messages were added to
+    int64_t merged = 0;     // plain messages added to an entry instead of making one
     int64_t withdrawn = 0;  // entries withdrawn
     int64_t changed = 0;    // coalesced entries left with one message fewer by a delete
     int64_t cursor = 0;  // where the cursor is after it: hi, or where another process moved it

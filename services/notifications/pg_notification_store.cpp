@@ -34,8 +34,8 @@ namespace {
 // tells a new row from an updated one). It answers the entries that are
 // announced (every kind but `message`; see the header) with their user's
 // unread count after them, and in every row the number of entries made and
-// of entries added to; one row of NULLs and those numbers when none is
-// announced. $3: this node's name; $4: now (ms). Do-not-disturb is
+// of messages added to an entry instead (recipients notified = the sum);
+// one row of NULLs and those numbers when none is announced. $3: this node's name; $4: now (ms). Do-not-disturb is
 // judged at the event's origin_ts, so a backlog after a restart does not
 // push what arrived while the user was away from it (with the user's current
 // dnd_until: a DND ended early before the worker got there does push).
@@ -128,7 +128,8 @@ GC_SQL(kNotifMake,
        "  SELECT n.user_id, count(*) FROM n WHERE n.fresh GROUP BY n.user_id"
        "  ON CONFLICT (user_id) DO UPDATE SET unread = notification_unread.unread + EXCLUDED.unread"
        "  RETURNING user_id, unread"
-       "), k AS (SELECT count(*) FILTER (WHERE n.fresh) AS made, count(*) FILTER (WHERE NOT n.fresh) AS merged FROM n"
+       "), k AS (SELECT count(*) FILTER (WHERE n.fresh) AS made,"
+       "  (SELECT count(*) FROM keep) - count(*) FILTER (WHERE n.fresh) AS merged FROM n"
        ") SELECT " GC_NOTIFICATION_COLUMNS ", u.unread, k.made, k.merged FROM k LEFT JOIN (n JOIN groups g"
        " ON g.id = n.group_id JOIN u ON u.user_id = n.user_id) ON n.kind <> 'message' ORDER BY n.id");
 // Messages deleted in ($1, $2] (at now, $3; $4: this node's name), by the
@@ -256,7 +257,7 @@ GC_SQL(kNotifSetGroupLevel,
 GC_SQL(kNotifClearGroupLevel, "DELETE FROM notification_group_levels WHERE user_id = $1 AND group_id = $2");
 
 constexpr int kNotifUnreadColumn = 14;  // after GC_NOTIFICATION_COLUMNS in kNotifMake and kNotifWithdraw
-constexpr int kNotifMadeColumn = 15;    // kNotifMake: entries made; then entries a message was added to
+constexpr int kNotifMadeColumn = 15;    // kNotifMake: entries made; then messages added to an entry
 constexpr int kNotifActColumn = 15;     // kNotifWithdraw: withdraw | shrink | repoint
 
 }  // namespace
