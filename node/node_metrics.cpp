@@ -62,6 +62,9 @@ void Node::RegisterMetrics() {
              [notif] { return notif->lag_seconds(); });
   m.AddCounterFn("groupchat_notifications_made_total", "Inbox entries made.",
                  [notif] { return static_cast<double>(notif->made.load()); });
+  m.AddCounterFn("groupchat_notifications_merged_total",
+                 "Plain messages added to the recipient's unread message entry of the group instead of a new entry.",
+                 [notif] { return static_cast<double>(notif->merged.load()); });
   m.AddCounterFn("groupchat_notifications_withdrawn_total", "Inbox entries withdrawn (their message was deleted).",
                  [notif] { return static_cast<double>(notif->withdrawn.load()); });
   m.AddCounterFn("groupchat_notifications_failures_total", "Rounds of the notification worker that failed and were retried.",

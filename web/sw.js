@@ -7,8 +7,10 @@
 // notification service's webpush pusher) carries one inbox entry as JSON, the
 // `Notification` schema of spec/openapi.yaml. It is shown with the group as
 // title and "sender: preview" as body, tagged with its notification_id so a
-// repeat (delivery is at least once) replaces it instead of adding one; an
-// entry with `withdrawn: true` (the message was deleted) closes it.
+// repeat (delivery is at least once) replaces it instead of adding one, and
+// so does a newer message of a coalesced `message` entry (same id, `count`
+// grown: "(3 new messages)", alerting again); an entry with
+// `withdrawn: true` (the message was deleted) closes it.
 // Clicking it focuses an open window of the client and tells it to open the
 // message, or opens a new one at the message's link,
 // /#/g/<group_id>/e/<event_id> (both percent-encoded; spec/web-client.md
@@ -42,11 +44,13 @@ async function onPush(data) {
   }
   const who = n.sender_display_name || n.sender || 'Someone';
   let body;
+  const count = Number(n.count) || 1;
   if (n.kind === 'invite') body = `${who} ${KINDS.invite}`;
-  else body = `${who}: ${n.body_preview || ''}`;
+  else body = `${who}: ${n.body_preview || ''}${count > 1 ? ` (${count} new messages)` : ''}`;
   await self.registration.showNotification(n.group_title || n.group_id, {
     body,
     tag,
+    renotify: count > 1,
     icon: '/icons/icon-192.png',
     timestamp: n.created_at,
     data: { group_id: n.group_id, event_id: n.kind === 'invite' ? null : n.event_id, notification_id: n.notification_id },

@@ -100,13 +100,15 @@ std::optional<std::chrono::milliseconds> NotificationService::Round() {
     }
     backoff_ = 0;
     made += range->made;
+    merged += range->merged;
     withdrawn += range->withdrawn;
     {
       std::lock_guard<std::mutex> lock(mu_);
       processed_ = range->cursor;
     }
     processed_cv_.notify_all();
-    if (listener_ && (range->made > 0 || range->withdrawn > 0)) listener_->Made(range->announced, range->unread);
+    bool pushes_owed = range->made + range->merged + range->withdrawn + range->changed > 0;
+    if (listener_ && pushes_owed) listener_->Made(range->announced, range->unread);
   }
   if (processed_.load() >= log_.last_stream_pos()) {
     pending_since_ms_ = 0;

@@ -30,6 +30,14 @@
 // - a `message` notifies every local member who had joined the group by
 //   then, except its sender: kind `mention` if the body mentions them,
 //   `reply` if it answers one of their messages, else `message`;
+// - plain `message` entries are coalesced per (user, group) while unread:
+//   a plain message where the user has an unread `message` entry of the
+//   group is added to it (latest event, sender, preview, created_at, and
+//   `count` + 1; same notification_id, pushed again) instead of making a
+//   new entry; once read, the next one makes a new entry. One row per
+//   member and message was most of PostgreSQL's work at level `all`; the
+//   update is HOT (migration 0008). Mentions, replies and invites are one
+//   entry each;
 // - the level for (user, group) is the group's own level, else the user's
 //   default, else `all`: `all` keeps every kind, `mentions` keeps mention and
 //   reply, `none` keeps nothing;
@@ -37,7 +45,9 @@
 //   level for that group is `none`);
 // - never for the user's own events; edits make nothing; a message deleted
 //   before the worker reaches it makes nothing, one deleted later has its
-//   entries marked withdrawn (and read, preview blanked);
+//   entries marked withdrawn (and read, preview blanked), except that an
+//   unread coalesced entry standing for other messages too only loses it
+//   (one fewer; if it was the latest, the entry shows the one before);
 // - during do-not-disturb (dnd_until after the event's origin_ts) the entry is recorded
 //   with pushed = false: it is in the inbox and on open streams (the badge),
 //   but no push or email is sent for it.
@@ -115,8 +125,9 @@ class NotificationService : public EventSink, public EphemeralSink {
   // The inbox, newest first: entries with notification_id < before (all if
   // nullopt), at most `limit`; only unread ones with `unread_only`.
   Result<InboxPage> Inbox(const std::string& user, std::optional<int64_t> before, int limit, bool unread_only);
-  // Marks the user's entries with notification_id <= up_to read. Returns the
-  // unread count after it.
+  // Marks the user's entries with notification_id <= up_to read, all but an
+  // entry the worker is adding a message to at that moment (it stays
+  // unread). Returns the unread count after it.
   Result<int64_t> MarkRead(const std::string& user, int64_t up_to);
   // Marks the user's entries of the group with seq <= seq read.
   Result<int64_t> MarkGroupRead(const std::string& user, const std::string& group_id, int64_t seq);
@@ -141,6 +152,7 @@ class NotificationService : public EventSink, public EphemeralSink {
   int64_t backlog() const;
   double lag_seconds() const;
   std::atomic<uint64_t> made{0};
+  std::atomic<uint64_t> merged{0};  // plain messages added to an entry instead of making one
   std::atomic<uint64_t> withdrawn{0};
   std::atomic<uint64_t> failures{0};
 

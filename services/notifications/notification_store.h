@@ -32,7 +32,7 @@ struct Notification {
   std::string user_id;  // recipient
   std::string kind;     // message | mention | reply | invite
   std::string group_id; // "#eng:acme.test"
-  std::string event_id;
+  std::string event_id;  // a coalesced `message` entry: its latest message
   std::string sender;
   std::string sender_display_name;  // "" when unknown (a remote sender)
   std::string group_title;
@@ -41,6 +41,11 @@ struct Notification {
   bool read = false;
   bool withdrawn = false;
   bool pushed = true;  // false: made during do-not-disturb
+  // The messages a `message` entry stands for (1 for every other kind): a
+  // plain message in a group where the user has an unread `message` entry
+  // is added to it (its latest event, sender, preview and created_at)
+  // instead of making a new one. notification_id does not change.
+  int64_t count = 1;
 };
 
 struct NotificationSettings {
@@ -107,16 +112,22 @@ class NotificationStore {
   struct RangeMade {
     std::vector<Notification> announced;   // withdrawals, then new entries of every kind but `message`
     std::map<std::string, int64_t> unread;  // each announced entry's user's unread count after it
-    int64_t made = 0, withdrawn = 0;
+    int64_t made = 0;       // new entries
+    int64_t merged = 0;     // plain messages added to an entry instead of making one
+    int64_t withdrawn = 0;  // entries withdrawn
+    int64_t changed = 0;    // coalesced entries left with one message fewer by a delete
     int64_t cursor = 0;  // where the cursor is after it: hi, or where another process moved it
   };
   // In one transaction: moves the cursor from `lo` to `hi` (if it is not at
   // `lo`, another process made the range: nothing is made, and `cursor`
   // says where it is), withdraws the entries of messages deleted in
-  // (lo, hi], makes the entries of its events under every rule of
-  // notification_service.h (`node_name` tells local users from remote
-  // ones), queues their pushes and adds them to the unread counts. `now`:
-  // the entries' created_at (ms).
+  // (lo, hi] (or takes the deleted message out of a coalesced entry), makes
+  // the entries of its events under every rule of notification_service.h
+  // (`node_name` tells local users from remote ones; plain messages are
+  // added to the user's unread `message` entry of the group if there is
+  // one), queues their pushes (a coalesced entry is pushed again at every
+  // change) and adds new entries to the unread counts. `now`: the entries'
+  // created_at (ms).
   virtual Result<RangeMade> MakeRange(int64_t lo, int64_t hi, const std::string& node_name, int64_t now) = 0;
 
   virtual Result<int64_t> Unread(const std::string& user) = 0;

@@ -24,7 +24,8 @@ json NotificationJson(const Notification& n) {
           {"body_preview", n.body_preview},
           {"created_at", n.created_at},
           {"read", n.read},
-          {"withdrawn", n.withdrawn}};
+          {"withdrawn", n.withdrawn},
+          {"count", n.count}};
 }
 
 std::string NotificationFrame(const Notification& n, int64_t unread) {

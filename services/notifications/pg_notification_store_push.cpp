@@ -24,11 +24,12 @@ GC_SQL(kPushList, "SELECT " GC_PUSHER_COLUMNS " FROM pushers p WHERE p.user_id =
 GC_SQL(kPushTakeOver, "DELETE FROM pushers WHERE url = $1 AND kind = 'webpush' AND user_id <> $2");
 GC_SQL(kPushRemove, "DELETE FROM pushers WHERE user_id = $1 AND id = $2");
 // The oldest due row of each pusher. $1: now (ms); $2: how many.
-// Columns 5..17 are an entry as EntryFromRow reads it (GC_NOTIFICATION_COLUMNS).
+// Columns 5..18 are an entry as EntryFromRow reads it (GC_NOTIFICATION_COLUMNS).
 GC_SQL(kPushDue,
        "SELECT * FROM (SELECT DISTINCT ON (q.pusher_id) q.id AS queue_id, q.pusher_id, q.attempts, p.url, p.secret,"
-       " n.id AS notification_id, n.user_id, n.kind, g.address, n.event_id, n.sender, n.sender_display_name, n.group_title,"
-       " n.body_preview, n.created_at, n.read_at IS NOT NULL, n.withdrawn_at IS NOT NULL, n.pushed,"
+       " n.id AS notification_id, n.user_id, n.kind, g.address, coalesce(n.last_event_id, n.event_id), n.sender,"
+       " n.sender_display_name, n.group_title, n.body_preview, n.created_at, n.read_at IS NOT NULL,"
+       " n.withdrawn_at IS NOT NULL, n.pushed, n.count,"
        " p.kind, coalesce(p.p256dh, ''), coalesce(p.auth, '')"
        " FROM push_queue q JOIN pushers p ON p.id = q.pusher_id JOIN notifications n ON n.id = q.notification_id"
        " JOIN groups g ON g.id = n.group_id WHERE q.next_at <= $1 ORDER BY q.pusher_id, q.id) d"
@@ -134,10 +135,10 @@ Result<std::pair<std::vector<DuePush>, NotificationStore::QueueState>> PgNotific
       job.attempts = static_cast<int>(r->int64(i, 2));
       job.url = r->text(i, 3);
       job.secret = r->text(i, 4);
-      job.entry = EntryFromRow(*r, i, 5);  // columns 5..17
-      job.kind = r->text(i, 18);
-      job.p256dh = r->text(i, 19);
-      job.auth = r->text(i, 20);
+      job.entry = EntryFromRow(*r, i, 5);  // columns 5..18
+      job.kind = r->text(i, 19);
+      job.p256dh = r->text(i, 20);
+      job.auth = r->text(i, 21);
       out.first.push_back(std::move(job));
     }
     auto next = c.Exec(kPushNextDue);

@@ -388,11 +388,11 @@ test('"Enable desktop notifications" asks the node for its key and says plainly 
   await ctx.close();
 });
 
-test('120 messages sent at once count 120 ("99+" on the badge) and the inbox shows the newest 50', async () => {
+test('120 mentions sent at once count 120 ("99+" on the badge) and the inbox shows the newest 50', async () => {
   const alice = await apiUser('burster');
   const busy = await group(alice, 'busy', 'Busy');
   const { ctx, page, tok } = await memberPage('frank', busy);
-  const sent = await Promise.all(Array.from({ length: 120 }, (_, i) => say(busy, alice, `burst ${i}`)));
+  const sent = await Promise.all(Array.from({ length: 120 }, (_, i) => say(busy, alice, `@frank:acme.test burst ${i}`)));
   assert.equal(new Set(sent).size, 120);
   await page.waitForFunction(() => document.title === '(120) GroupChat', null, { timeout: 60000 });
   assert.equal(await page.textContent('#bell-count'), '99+');
@@ -401,12 +401,30 @@ test('120 messages sent at once count 120 ("99+" on the badge) and the inbox sho
   await page.waitForFunction(() => document.querySelectorAll('#inbox-list li.unread').length === 50);
   const previews = (await inboxEntries(page)).map((e) => e.preview);
   assert.equal(new Set(previews).size, 50);
-  assert.ok(previews.every((p) => /^burst \d+$/.test(p)));
+  assert.ok(previews.every((p) => /^@frank:acme\.test burst \d+$/.test(p)));
   // "Mark all read" reads everything up to the newest entry, also the 70
   // older ones the panel does not show.
   await page.click('#inbox-read-all');
   await waitForUnread(page, 0);
   assert.equal((await call(env.node, 'GET', '/me/notifications?limit=1', undefined, tok)).body.unread, 0);
+  await ctx.close();
+});
+
+test('40 plain messages sent at once are one unread entry of the group, "40 new messages"', async () => {
+  const alice = await apiUser('chatter');
+  const busy = await group(alice, 'chatty', 'Chatty');
+  const { ctx, page, tok } = await memberPage('ivy', busy);
+  const sent = await Promise.all(Array.from({ length: 40 }, (_, i) => say(busy, alice, `chat ${i}`)));
+  assert.equal(new Set(sent).size, 40);
+  // The client counts the group's first plain message and not the others.
+  await page.waitForFunction(() => document.title === '(1) GroupChat', null, { timeout: 60000 });
+  await until(async () => (await call(env.node, 'GET', '/me/notifications', undefined, tok)).body,
+    (r) => r.notifications.length === 1 && r.notifications[0].count === 40 && r.unread === 1,
+    'the 40 messages are one entry');
+  await page.click('#bell');
+  await page.waitForSelector('#inbox-list li.unread .entry-count:has-text("40 new messages")');
+  assert.equal(await page.locator('#inbox-list li').count(), 1);
+  assert.equal(await page.title(), '(1) GroupChat');
   await ctx.close();
 });
 

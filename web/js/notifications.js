@@ -12,8 +12,11 @@
 //
 // A plain `message` entry (a group at level `all`) has no frame: its message
 // comes as an `event`, and applyMessageEvent counts it by the same rule as
-// the node, with the levels of /me/notification-settings. The entries shown
-// are then stale and are read again when the inbox is opened (refresh()).
+// the node, with the levels of /me/notification-settings. The node keeps one
+// unread `message` entry per group and adds later plain messages to it
+// (spec/notifications.md 1.1), so a message counts only in a group with no
+// unread entry known here (`openGroups`). The entries shown are then stale
+// and are read again when the inbox is opened (refresh()).
 import { api } from './api.js';
 import { emit } from './bus.js';
 import { state } from './store.js';
@@ -25,6 +28,13 @@ export const inbox = {
   stale: false,   // entries were made that `entries` does not hold
 };
 let levels = { default_level: 'all', groups: {} };
+// Groups with an unread `message` entry, as far as this client knows.
+const openGroups = new Set();
+
+function rememberOpen(entries) {
+  openGroups.clear();
+  for (const e of entries) if (e.kind === 'message' && !e.read && !e.withdrawn) openGroups.add(e.group_id);
+}
 
 const PAGE = 50;
 
@@ -43,6 +53,7 @@ export async function reload() {
       const r = await api('GET', `/me/notifications?limit=${PAGE}`);
       inbox.entries = r.notifications;
       inbox.unread = r.unread;
+      rememberOpen(r.notifications);
       inbox.loaded = true;
       changed();
     } while (again);
@@ -76,7 +87,10 @@ export function applyMessageEvent(f) {
   const answered = ev.content.reply_to && tl && tl.events.get(ev.content.reply_to);
   if (answered && answered.sender === me) return;
   if (loading) again = true;  // the count being read may or may not hold it
-  inbox.unread += 1;
+  if (!openGroups.has(ev.group_id)) {
+    openGroups.add(ev.group_id);
+    inbox.unread += 1;  // a new entry; otherwise the message joins the group's unread one
+  }
   inbox.stale = true;
   changed();
 }
@@ -87,6 +101,7 @@ export function clearInbox() {
   inbox.unread = 0;
   inbox.loaded = false;
   inbox.stale = false;
+  openGroups.clear();
   levels = { default_level: 'all', groups: {} };
   changed();
 }
@@ -111,7 +126,10 @@ export function applyNotification(f) {
 export function applyNotificationRead(f) {
   if (typeof f.unread !== 'number') return;
   inbox.unread = f.unread;
-  if (f.unread === 0) for (const e of inbox.entries) e.read = true;
+  if (f.unread === 0) {
+    for (const e of inbox.entries) e.read = true;
+    openGroups.clear();
+  }
   changed();
   if (f.unread > 0) reload().catch(() => { /* the next ready reads it */ });
 }
@@ -122,6 +140,7 @@ export async function markAllRead() {
   const newest = inbox.entries.reduce((m, e) => Math.max(m, e.notification_id), 0);
   if (!newest) return;
   for (const e of inbox.entries) e.read = true;
+  openGroups.clear();
   const r = await api('POST', '/me/notifications/read', { up_to: newest });
   inbox.unread = r.unread;
   changed();

@@ -1,7 +1,8 @@
 // The bell in the top bar: the unread count of the notification inbox on a
 // badge, in the bell's accessible name and in the tab title ("(3)
 // GroupChat"), and the inbox itself in a panel under it: one entry per
-// mention, reply, message or invitation, newest first, unread ones marked;
+// mention, reply or invitation, and one per group for its plain messages
+// while unread ("12 new messages"), newest first, unread ones marked;
 // an entry opens its message (views/pwa.js), "Mark all read" reads them all.
 // The inbox model, its stream frames and the count of plain messages from
 // `event` frames are js/notifications.js.
@@ -65,6 +66,8 @@ function entryView(n) {
   const p = el('span', n.withdrawn ? 'entry-preview withdrawn' : 'entry-preview', preview);
   const text = el('span', 'entry-text');
   text.append(head, p);
+  // A group's plain messages are one entry while unread (the latest shown).
+  if (n.count > 1 && !n.withdrawn) text.append(el('span', 'entry-count', `${n.count} new messages`));
   b.append(icon, text);
   if (!n.read) {
     const dot = el('span', 'unread-dot');
