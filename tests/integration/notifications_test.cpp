@@ -454,7 +454,7 @@ TEST_F(NotificationsTest, UnreadCountsStayTrueUnderConcurrentReadsAndDeletes) {
 // 0008): one entry that counts them and shows the latest; a read entry is
 // never added to, the next message makes a new one; mentions stay their own.
 TEST_F(NotificationsTest, PlainMessagesCoalesceIntoOneUnreadEntryPerGroup) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b}), other = NewGroup(a, {&b});
   constexpr int kN = 6;
   json m;
@@ -503,7 +503,7 @@ TEST_F(NotificationsTest, PlainMessagesCoalesceIntoOneUnreadEntryPerGroup) {
 // deleting its first counts one fewer; deleting the only message left
 // withdraws it.
 TEST_F(NotificationsTest, DeletingACoalescedMessageShrinksOrWithdrawsItsEntry) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   json m1 = Send(a, g, "one");
   json m2 = Send(a, g, "two");
@@ -549,7 +549,7 @@ TEST_F(NotificationsTest, DeletingACoalescedMessageShrinksOrWithdrawsItsEntry) {
 // A read coalesced entry is not changed by the worker when its latest
 // message is deleted; the inbox shows it withdrawn, without the preview.
 TEST_F(NotificationsTest, AReadCoalescedEntryHidesADeletedLatestMessage) {
-  User a = NewUser(), b = NewUser();
+  TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
   Send(a, g, "kept");
   json secret = Send(a, g, "oops, a secret");
