@@ -50,6 +50,12 @@ void Node::RegisterMetrics() {
                  [] { return static_cast<double>(HandlerExceptions()); });
   m.AddCounterFn("groupchat_stream_slow_consumers_dropped_total", "Streams closed because the client was too slow.",
              [stream] { return static_cast<double>(stream->slow_consumers_dropped.load()); });
+  m.AddCounterFn("groupchat_stream_direct_writes_total",
+                 "Deliveries the delivering thread wrote to an idle stream's socket itself.",
+                 [stream] { return static_cast<double>(stream->direct_writes.load()); });
+  m.AddCounterFn("groupchat_stream_queued_deliveries_total",
+                 "Deliveries handed to a stream's own I/O thread (it was busy, or the socket took only part).",
+                 [stream] { return static_cast<double>(stream->queued_deliveries.load()); });
   m.AddGauge("groupchat_stream_position", "Last committed stream position.",
              [log] { return static_cast<double>(log->last_stream_pos()); });
   SearchIndex* search = search_index_.get();

@@ -64,6 +64,10 @@ class StreamEndpoint : public UpgradeHandler {
   Post post_blocking;
   std::atomic<int> open{0};
   std::atomic<uint64_t> slow_consumers_dropped{0};
+  // Deliveries written by the delivering thread itself (the connection was
+  // idle and the socket took all of it), and those handed to the strand.
+  std::atomic<uint64_t> direct_writes{0};
+  std::atomic<uint64_t> queued_deliveries{0};
 };
 
 }  // namespace gc

@@ -115,6 +115,14 @@ void WsSession::ToInbox(Inbound in, size_t bytes, bool flush) {
   {
     std::lock_guard<std::mutex> lock(inbox_mu_);
     if (dropped_) return;
+    if (flush && direct_ok_) {
+      if (WriteDirect(in, bytes)) {
+        ++ep_.direct_writes;
+        return;  // on the wire: no post, no wake-up of an I/O thread
+      }
+    }
+    direct_ok_ = false;  // the inbox is not empty any more
+    ++ep_.queued_deliveries;
     inbox_bytes_ += bytes;
     if (inbox_bytes_ + queued_bytes_.load() > ep_.options.send_queue_bytes) {
       dropped_ = true;  // too slow: stop buffering at once, close on the strand

@@ -13,7 +13,9 @@
 //   stream_endpoint.cpp  the endpoint that creates sessions.
 // Everything but Deliver, Flush and Kick runs on the connection's strand;
 // those three may come from any thread (the hub), and only touch the inbox
-// under its mutex.
+// under its mutex. The one exception is the direct write (ws_session_io.cpp):
+// while the strand has declared the connection idle, a delivering thread
+// sends the frames itself, holding the inbox mutex.
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
@@ -209,12 +211,33 @@ class WsSession : public StreamConnection, public std::enable_shared_from_this<W
   // Adds `in` (of `bytes`) to the inbox unless the bound is passed, and with
   // `flush` schedules DrainInbox on the strand once.
   void ToInbox(Inbound in, size_t bytes, bool flush);
+  // The direct write: with inbox_mu_ held and direct_ok_ set, sends `in`'s
+  // frames with one non-blocking sendmsg. True when all of it went; else
+  // `in` and `bytes` become what is left (all of it, or a run starting with
+  // the rest of a partly written frame) for the inbox and the strand.
+  bool WriteDirect(Inbound& in, size_t& bytes);
+  // Strand, before any write or close and when a write ends: collects a
+  // direct write's unwritten tail, and allows direct writes only when
+  // `idle` (nothing queued, no write under way, no replay, not closing) and
+  // the inbox is empty.
+  void SettleDirect(bool idle);
   std::mutex inbox_mu_;
   std::vector<Inbound> inbox_;                    // GUARDED_BY(inbox_mu_)
   std::vector<Inbound> draining_;                 // strand only: the inbox being drained
   size_t inbox_bytes_ = 0;                        // GUARDED_BY(inbox_mu_)
   bool scheduled_ = false;                        // GUARDED_BY(inbox_mu_)
   bool dropped_ = false;                          // GUARDED_BY(inbox_mu_)
+  // Set by the strand only while it is idle, cleared by the strand before it
+  // writes or closes and by a delivering thread that falls back to the
+  // inbox. Implies inbox_ empty and no drain scheduled. While it is set,
+  // last_pos_ and the socket's sends belong to whoever holds inbox_mu_.
+  bool direct_ok_ = false;                        // GUARDED_BY(inbox_mu_)
+  // The unwritten rest of a frame a direct write sent only part of: it must
+  // leave before any other byte, so the strand puts it at the front of
+  // queue_ the next time it drains, writes or closes (TakeTail).
+  Frame tail_;                                    // GUARDED_BY(inbox_mu_)
+  // Needs inbox_mu_: moves tail_ to the front of queue_.
+  void TakeTail();
 };
 
 }  // namespace gc::stream_session

@@ -12,6 +12,23 @@
 // malformed frame gets an error frame (or the RFC 6455 close code), never an
 // exception. The node pings at half stream.idle_timeout_s and drops a
 // connection silent for the whole of it.
+//
+// The direct write: at a low rate every delivery used to be its own post to
+// the connection's strand, a wake-up of an I/O thread and a send. When the
+// strand is idle (nothing queued, no write under way, no replay, no close),
+// it sets direct_ok_ under the inbox mutex, and the delivering thread (the
+// hub's) then sends the frames itself with one non-blocking sendmsg while
+// holding that mutex. The strand clears direct_ok_ under the same mutex
+// before it writes, closes or drains, so the two never write at once and
+// never reorder: what the strand writes afterwards went into queue_ after
+// the direct write returned. When the socket takes less than everything
+// (EAGAIN, a full buffer, an error), the rest goes the ordinary way: the
+// unwritten part of a frame is kept in tail_ and put at the front of queue_
+// by the strand, the remaining frames go to the inbox, and a drain is
+// scheduled; an error is then found by the strand's own write.
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -37,6 +54,7 @@ void WsSession::DrainInbox() {
     inbox_bytes_ = 0;
     scheduled_ = false;
     dropped = dropped_;
+    TakeTail();  // a direct write's rest leaves before what follows it
   }
   if (closing_) return;
   if (dropped) {
@@ -81,7 +99,75 @@ void WsSession::Push(const Frame& frame) {
   queued_bytes_ += frame->size();
 }
 
+void WsSession::TakeTail() {
+  if (!tail_) return;
+  queued_bytes_ += tail_->size();
+  queue_.push_front(std::move(tail_));
+  tail_.reset();
+}
+
+void WsSession::SettleDirect(bool idle) {
+  std::lock_guard<std::mutex> lock(inbox_mu_);
+  TakeTail();
+  direct_ok_ = idle && queue_.empty() && inbox_.empty() && !scheduled_ && !dropped_;
+}
+
+bool WsSession::WriteDirect(Inbound& in, size_t& bytes) {
+  // The frames the client has not had yet (as in TakeLive), gathered.
+  constexpr size_t kMaxFrames = 64;
+  const std::pair<Frame, int64_t> single{in.frame, in.pos};
+  const std::pair<Frame, int64_t>* frames = in.run ? in.run->frames.data() : &single;
+  size_t count = in.run ? in.run->frames.size() : 1;
+  if (count > kMaxFrames) return false;  // a burst: the strand's gathered write
+  iovec iov[kMaxFrames];
+  size_t which[kMaxFrames];
+  size_t n = 0, total = 0;
+  int64_t pos_after = last_pos_;
+  for (size_t i = 0; i < count; ++i) {
+    const auto& [frame, pos] = frames[i];
+    if (pos && pos <= pos_after) continue;  // already sent
+    if (pos) pos_after = pos;
+    iov[n] = {const_cast<char*>(frame->data()), frame->size()};
+    which[n++] = i;
+    total += frame->size();
+  }
+  if (total == 0) return true;
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = n;
+  ssize_t sent = ::sendmsg(sock_->socket().native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (sent == static_cast<ssize_t>(total)) {
+    last_pos_ = pos_after;
+    return true;
+  }
+  if (sent <= 0) return false;  // nothing went: all of it to the inbox
+  // Part went: the rest of the frame it stopped in becomes tail_, the
+  // frames after it a run for the inbox.
+  auto rest = std::make_shared<FrameRun>();
+  size_t done = static_cast<size_t>(sent);
+  for (size_t k = 0; k < n; ++k) {
+    const auto& [frame, pos] = frames[which[k]];
+    if (done >= frame->size()) {
+      done -= frame->size();
+      if (pos) last_pos_ = pos;
+      continue;
+    }
+    if (done > 0) {
+      tail_ = std::make_shared<const std::string>(*frame, done);
+      done = 0;
+      if (pos) last_pos_ = pos;  // its rest is already committed to the wire
+      continue;
+    }
+    rest->frames.emplace_back(frame, pos);
+    rest->bytes += frame->size();
+  }
+  bytes = rest->bytes + (tail_ ? tail_->size() : 0);
+  in = Inbound{nullptr, 0, std::move(rest)};
+  return false;
+}
+
 void WsSession::WriteNext() {
+  SettleDirect(/*idle=*/queue_.empty() && sock_ && !closing_ && !replaying_);
   if (queue_.empty() || !sock_) {
     writing_ = false;
     if (close_sent_ && !shut_down_) ShutdownAfterClose();
@@ -130,6 +216,9 @@ void WsSession::CloseWith(uint16_t code, const std::string& reason) {
     queue_.clear();
     pending_pong_.reset();
   }
+  // No direct write after this; a frame one sent only part of is finished
+  // before the close frame.
+  SettleDirect(false);
   queue_.push_back(ControlFrame(0x8, payload));
   queued_bytes_ += queue_.back()->size();
   close_sent_ = true;
@@ -152,6 +241,7 @@ void WsSession::Finish() {
   if (finished_) return;
   finished_ = true;
   closing_ = true;
+  SettleDirect(false);  // no direct write on a closed (or reused) descriptor
   timer_.cancel();
   beast::error_code ec;
   if (sock_) sock_->socket().close(ec);

@@ -4,11 +4,16 @@
 // against a real node: every one of hundreds of sessions gets every event of
 // concurrent bursts, intact and in stream_pos order, and nothing else;
 // connections that vanish in the middle of a fan-out cost the others nothing
-// and the node keeps running.
+// and the node keeps running; and the two ways a frame leaves (written by
+// the delivering thread to an idle connection, or queued for the
+// connection's own I/O thread when it is busy or its socket is full) mix on
+// one connection without a frame torn, lost, doubled or reordered.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -27,7 +32,9 @@ class StreamFanoutTest : public NodeTest {
     getrlimit(RLIMIT_NOFILE, &rl);
     rl.rlim_cur = rl.rlim_max;
     setrlimit(RLIMIT_NOFILE, &rl);
-    StartNode(kNoRateLimits);
+    // A send queue bound large enough that the stalled readers of
+    // StalledAndFastReaders... are held, not closed as too slow.
+    StartNode(std::string(kNoRateLimits) + "stream:\n  send_queue_bytes: 33554432\n");
   }
 
   // A group of members[0] that the others have joined.
@@ -155,6 +162,93 @@ TEST_F(StreamFanoutTest, ConnectionsVanishingMidFanOutCostTheOthersNothing) {
   auto got = MessagesOf(*fresh, 1, &in_order);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0], "after the resets");
+}
+
+// A counter's value from /metrics.
+double Metric(HttpClient& c, const std::string& name) {
+  auto m = c.Get("/metrics");
+  EXPECT_EQ(m.status, 200);
+  size_t at = m.body.find("\n" + name + " ");
+  EXPECT_NE(at, std::string::npos) << name;
+  if (at == std::string::npos) return 0;
+  return std::stod(m.body.substr(at + name.size() + 2));
+}
+
+TEST_F(StreamFanoutTest, StalledAndFastReadersAtOnceGetEveryFrameWholeAndInOrder) {
+  // Fast readers read as frames arrive: their connections are idle between
+  // commits, so the hub's thread writes to them itself. Stalled readers
+  // read nothing until 3/4 of the messages
+  // are sent: their sockets fill, a write stops in the middle of a frame or
+  // finds no room, and the rest goes through the connection's queue; then
+  // they catch up and are idle (written directly) again.
+  std::vector<TestUser> members;
+  for (int i = 0; i < 4; ++i) members.push_back(NewUser("mix"));
+  std::string g = GroupOf(members);
+  std::vector<std::unique_ptr<WsClient>> fast, stalled;
+  for (int k = 0; k < 4; ++k) {
+    for (const auto& m : members) {
+      fast.push_back(Connect(m));
+      stalled.push_back(Connect(m));
+    }
+  }
+  for (auto& ws : fast) UntilReady(*ws);
+  for (auto& ws : stalled) UntilReady(*ws);
+  double direct0 = Metric(c_, "groupchat_stream_direct_writes_total");
+  double queued0 = Metric(c_, "groupchat_stream_queued_deliveries_total");
+
+  // 4 senders x 160 messages of ~12 kB: ~7.7 MB per stream, of which the
+  // ~5.8 MB sent during the stall are more than a stalled socket's kernel
+  // buffers hold (up to 4 MiB of send buffer here, and the receive
+  // buffer), and less than this suite's stream.send_queue_bytes.
+  const int kSenders = 4, kEach = 160, kTotal = kSenders * kEach;
+  const std::string pad(12000, 'm');
+  std::mutex mu;
+  std::condition_variable stall_over;
+  int sent_count = 0;
+  std::vector<std::vector<std::string>> got(fast.size() + stalled.size());
+  std::vector<int> ordered(got.size(), 0);
+  std::vector<std::thread> readers;
+  for (size_t i = 0; i < got.size(); ++i) {
+    readers.emplace_back([&, i] {
+      bool fast_reader = i < fast.size();
+      WsClient& ws = fast_reader ? *fast[i] : *stalled[i - fast.size()];
+      if (!fast_reader) {  // the stall: no read until 3/4 of the messages are committed
+        std::unique_lock<std::mutex> lock(mu);
+        stall_over.wait_for(lock, std::chrono::seconds(60), [&] { return sent_count >= kTotal * 3 / 4; });
+      }
+      bool in_order = false;
+      got[i] = MessagesOf(ws, kTotal, &in_order);
+      ordered[i] = in_order;
+    });
+  }
+  std::vector<std::thread> senders;
+  std::set<std::string> sent;
+  for (int s = 0; s < kSenders; ++s) {
+    for (int k = 0; k < kEach; ++k) sent.insert("mix-" + std::to_string(s) + "-" + std::to_string(k) + pad);
+    senders.emplace_back([&, s] {
+      HttpClient c(node_->http_port());
+      for (int k = 0; k < kEach; ++k) {
+        SendMessage(c, members[s].token, g, "mix-" + std::to_string(s) + "-" + std::to_string(k) + pad);
+        std::lock_guard<std::mutex> lock(mu);
+        ++sent_count;
+        stall_over.notify_all();
+      }
+    });
+  }
+  for (auto& t : senders) t.join();
+  for (auto& t : readers) t.join();
+  for (size_t i = 0; i < got.size(); ++i) {
+    const char* kind = i < fast.size() ? "fast" : "stalled";
+    EXPECT_TRUE(ordered[i]) << kind << " stream " << i;
+    EXPECT_EQ(got[i].size(), sent.size()) << kind << " stream " << i << ": a loss, a duplicate or a torn frame";
+    EXPECT_EQ(std::set<std::string>(got[i].begin(), got[i].end()), sent) << kind << " stream " << i;
+  }
+  // Both paths were taken (the stalled sockets forced the queue; the fast
+  // ones and the stalled ones once caught up were idle), and no stream was
+  // closed as too slow.
+  EXPECT_GT(Metric(c_, "groupchat_stream_direct_writes_total"), direct0);
+  EXPECT_GT(Metric(c_, "groupchat_stream_queued_deliveries_total"), queued0);
+  for (auto& ws : stalled) EXPECT_TRUE(ws->open());
 }
 
 }  // namespace
