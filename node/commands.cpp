@@ -245,7 +245,8 @@ int Admin(int argc, char** argv) {
     return kExitOk;
   }
   PgUserStore user_store((*db)->pool(), config.node.name);
-  UserService users(user_store, config.node.name, config.registration.mode);
+  UserService users(user_store, config.node.name, config.registration.mode, 0,
+                    PasswordHashing{.memory_mib = config.sessions.password_hash_memory_mib});
 
   if (sub == "create-user") {
     auto password = ReadPasswordFile(*args.Get("--password-file"));

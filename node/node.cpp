@@ -161,7 +161,7 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
   n->users_ = std::make_unique<UserService>(
       *n->user_store_, c.node.name, c.registration.mode, c.sessions.idle_timeout_s,
       PasswordHashing{c.sessions.password_hash_threads, c.sessions.password_hash_queue,
-                      c.sessions.password_hash_nice});
+                      c.sessions.password_hash_nice, c.sessions.password_hash_memory_mib});
   Node* self = n.get();
   n->log_ = std::make_unique<GroupLog>(n->db_->pool(), c.node.name);
   n->group_store_ = std::make_unique<PgGroupStore>(n->db_->pool());

@@ -106,6 +106,7 @@ struct Config {
     int password_hash_threads = 2;     // argon2id hashes at once (64 MiB each), 1..64
     int password_hash_queue = 64;      // logins/registrations waiting beyond this get 503, 0..100000
     int password_hash_nice = 10;       // hashing threads run this many nice steps lower, 0..19
+    int password_hash_memory_mib = 64;  // argon2id memory per hash, 1..4096 (under 64: tests)
   } sessions;
 
   struct RateLimits {

@@ -76,6 +76,7 @@ UserService::UserService(UserStore& store, std::string server_name, std::string 
       default_mode_(std::move(default_registration_mode)),
       hashing_(std::clamp(hashing.threads, 1, 64)),
       hash_queue_(static_cast<size_t>(std::max(0, hashing.queue))),
+      hash_memory_(static_cast<size_t>(std::clamp(hashing.memory_mib, 1, 4096)) << 20),
       hash_pool_(std::clamp(hashing.threads, 1, 64), "gc-pwhash", hashing.nice) {
   dummy_hash_ = HashPassword("a password nobody has, for timing");
 }
@@ -112,7 +113,7 @@ std::string UserService::HashPassword(std::string_view password) {
   char out[crypto_pwhash_STRBYTES];
   hashing_.acquire();
   int rc = crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+                             hash_memory_);
   hashing_.release();
   if (rc != 0) return {};
   return out;
@@ -243,6 +244,16 @@ Result<LoginResult> UserService::Login(std::string_view username, std::string_vi
     return kBad;
   }
   if (!VerifyPassword(row->password_hash, password)) return kBad;
+  // Made with another cost (sessions.password_hash_memory_mib changed since):
+  // hash it again with today's, now that the password is known. Best effort:
+  // the login does not fail if this does.
+  if (crypto_pwhash_str_needs_rehash(row->password_hash.c_str(), crypto_pwhash_OPSLIMIT_INTERACTIVE, hash_memory_) != 0) {
+    std::string again = HashPassword(password);
+    if (!again.empty()) {
+      auto set = store_.SetPassword(*local, again);
+      if (!set.ok()) LogWarn("could not store a password hashed again at login", {{"error", set.error().message}});
+    }
+  }
   auto user = row->user;
   PutUser(user);
   return StartSession(user, client);

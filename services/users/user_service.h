@@ -5,7 +5,8 @@
 // first), passwords 8..1024 characters of valid UTF-8, display names up to
 // 256 characters of UTF-8 without control characters. Passwords are hashed
 // with argon2id (libsodium, INTERACTIVE limits); at most
-// PasswordHashing::threads hashes run at once (each takes 64 MiB). Logins and
+// PasswordHashing::threads hashes run at once (each takes memory_mib, 64 MiB
+// by default). Logins and
 // registrations from clients run on a pool of their own with a bounded queue
 // (LoginAsync, RegisterAsync), so that a burst of them holds no thread of the
 // node's worker pool and cannot starve message traffic: past the bound they
@@ -60,6 +61,7 @@ struct PasswordHashing {
   int threads = 2;  // hashes at once, each 64 MiB; 1..64
   int queue = 64;   // logins/registrations waiting for a thread before refusals
   int nice = 10;    // the threads run this many nice steps below the node, 0..19
+  int memory_mib = 64;  // argon2id memory per hash (libsodium's interactive cost is 64)
 };
 
 class UserService : public Authenticator {
@@ -213,6 +215,7 @@ class UserService : public Authenticator {
   std::string dummy_hash_;  // verified against for unknown users (equal timing)
   std::counting_semaphore<64> hashing_;  // hashes at once (PasswordHashing::threads)
   size_t hash_queue_;
+  size_t hash_memory_;  // bytes per argon2id hash (PasswordHashing::memory_mib)
   WorkerPool hash_pool_;  // LoginAsync, RegisterAsync
 
   std::shared_mutex cache_mu_;

@@ -88,6 +88,9 @@ export async function startNode(options = {}) {
     federation: { listen: `tcp://127.0.0.1:${federationPort}` },
     database: { url: '""' },
     rate_limits: { enabled: 'false' },
+    // Password hashes at 1 MiB instead of 64 (the suite's CPU; see
+    // tests/harness/node_process.cpp).
+    sessions: { password_hash_memory_mib: '1' },
   }, parseYaml(extraYaml));
   fs.writeFileSync(config, emitYaml(settings));
   const logPath = path.join(dir, 'node.log');

@@ -373,6 +373,10 @@ void NodeProcess::WriteConfig() {
   config["federation"]["listen"] = federation_listen_;
   config["database"]["url"] = database_url_;  // "" selects the embedded cluster
   config["rate_limits"]["enabled"] = true;
+  // Password hashes at 1 MiB instead of 64: registrations and logins are a
+  // large share of the suite's CPU at the real cost; login_burst_test sets
+  // the real one back.
+  config["sessions"]["password_hash_memory_mib"] = 1;
   MergeYaml(config, extra);
 
   YAML::Emitter emitter;

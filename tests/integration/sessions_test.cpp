@@ -72,10 +72,12 @@ TEST(IdleSessions, EndAfterTheIdleTimeoutUnlessInUse) {
   auto started = StartNodeWith("rate_limits:\n  enabled: false\nsessions:\n  idle_timeout_s: 2\n");
   NodeProcess& node = *started;
   HttpClient c = node.Client();
+  // Each session is put to use right after it starts: on a loaded machine a
+  // registration may take longer than the 2 s a session may idle.
   std::string idle = Register(c, UniqueName("idle"));
   std::string streaming = Register(c, UniqueName("stream"));
-  std::string busy = Register(c, UniqueName("busy"));
   WsClient ws(node.http_port(), "/api/v1/stream?ticket=" + Ticket(c, streaming));
+  std::string busy = Register(c, UniqueName("busy"));
   ASSERT_EQ(ws.status(), 101) << ws.body();
   // Wait for the housekeeping sweep (every 5 s) to end the idle session; the
   // busy session is used all along, which is also what paces this loop.

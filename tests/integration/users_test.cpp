@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "node/db/pg.h"
 #include "tests/support/node_test.h"
 
 namespace gc::test {
@@ -381,6 +382,52 @@ TEST(RateLimits, LoginLimitCoversEverySpellingOfTheAccount) {
     if (c.Post("/api/v1/auth/login", {{"username", name}, {"password", "wrong pass"}}).status == 429) ++limited;
   }
   EXPECT_EQ(limited, 1);
+  EXPECT_EQ(node.Stop(), 0);
+}
+
+GC_SQL(kUsersTestStoredHash, "SELECT password_hash FROM users WHERE local_part = $1");
+
+// sessions.password_hash_memory_mib: new hashes use it, and a password hashed
+// with another value is hashed again at its next successful login (never at
+// a failed one), also when ten logins of the account arrive at once.
+TEST(PasswordCost, OldHashesAreRedoneAtTheNextLogin) {
+  auto started = StartNodeWith("rate_limits:\n  enabled: false\nsessions:\n  password_hash_memory_mib: 2\n");
+  NodeProcess& node = *started;
+  PgConn db(node.database_url());
+  ASSERT_TRUE(db.Connect().ok());
+  auto stored = [&] {
+    auto r = db.Exec(kUsersTestStoredHash, {std::string("petra")});
+    EXPECT_TRUE(r.ok() && r->rows() == 1);
+    return r.ok() && r->rows() == 1 ? r->text(0, 0) : std::string();
+  };
+  HttpClient c = node.Client();
+  ASSERT_EQ(c.Post("/api/v1/auth/register", {{"username", "petra"}, {"password", "correct horse"}}).status, 201);
+  std::string first = stored();
+  EXPECT_NE(first.find("$argon2id$"), std::string::npos) << first;
+  EXPECT_NE(first.find("m=2048,"), std::string::npos) << first;
+
+  node.options().extra_yaml = "rate_limits:\n  enabled: false\nsessions:\n  password_hash_memory_mib: 3\n";
+  node.Restart();
+  c = node.Client();
+  EXPECT_EQ(c.Post("/api/v1/auth/login", {{"username", "petra"}, {"password", "wrong horse"}}).status, 401);
+  EXPECT_EQ(stored(), first) << "a failed login changed the hash";
+
+  std::vector<std::thread> crowd;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 10; ++i) {
+    crowd.emplace_back([&] {
+      HttpClient mine = node.Client();
+      if (mine.Post("/api/v1/auth/login", {{"username", "petra"}, {"password", "correct horse"}}).status == 200) ++ok;
+    });
+  }
+  for (auto& t : crowd) t.join();
+  EXPECT_EQ(ok.load(), 10);
+  std::string again = stored();
+  EXPECT_NE(again.find("m=3072,"), std::string::npos) << again;
+  // The new hash is the password's: logins go on working, wrong ones fail.
+  EXPECT_EQ(c.Post("/api/v1/auth/login", {{"username", "petra"}, {"password", "correct horse"}}).status, 200);
+  EXPECT_EQ(c.Post("/api/v1/auth/login", {{"username", "petra"}, {"password", "wrong horse"}}).status, 401);
+  EXPECT_EQ(stored(), again) << "a hash made with today's cost was made again";
   EXPECT_EQ(node.Stop(), 0);
 }
 
