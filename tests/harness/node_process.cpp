@@ -360,7 +360,8 @@ void NodeProcess::WriteConfig() {
   bool extra_sets_url = extra_view["database"] && extra_view["database"]["url"];
   if (!database_created_) {
     if (!options_.embedded_db && !extra_sets_url) {
-      database_url_ = TestPostgres::Shared().CreateDatabase();
+      database_url_ = options_.empty_database ? TestPostgres::Shared().CreateDatabase()
+                                              : TestPostgres::Shared().CreateMigratedDatabase();
     }
     database_created_ = true;
   }

@@ -41,6 +41,10 @@ struct NodeOptions {
   // extra_yaml sets database.url). true: database.url is "", the node runs
   // its own embedded cluster under its data dir.
   bool embedded_db = false;
+  // Without embedded_db: the node's database starts empty (the node creates
+  // its schema) instead of as a copy of one with every migration applied
+  // (TestPostgres::CreateMigratedDatabase, the default: cheaper).
+  bool empty_database = false;
   // Extra environment for the node. Inherited GROUPCHAT_* variables are
   // dropped so a developer's shell cannot change test configs.
   std::map<std::string, std::string> env;

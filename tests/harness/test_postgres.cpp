@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "node/db/embedded_pg.h"
+#include "node/db/migrations.h"
+#include "node/db/pg.h"
 
 namespace gc::test {
 namespace {
@@ -71,20 +73,17 @@ std::string TestPostgres::conninfo(const std::string& dbname) const {
   return server_->conninfo(dbname);
 }
 
-std::string TestPostgres::CreateDatabase() {
-  std::string name;
-  {
-    std::lock_guard lock(mu_);
-    name = "gc_" + std::to_string(next_db_++);
-  }
+void TestPostgres::Create(const std::string& name, const std::string& template_name) {
   PGconn* conn = PQconnectdb(conninfo("postgres").c_str());
   std::string error;
   if (PQstatus(conn) != CONNECTION_OK) {
     error = PQerrorMessage(conn);
   } else {
-    // CREATE DATABASE takes no parameters; the name is generated above from
-    // [a-z0-9_] only, never from input.
-    PGresult* res = PQexec(conn, ("CREATE DATABASE " + name).c_str());
+    // CREATE DATABASE takes no parameters; the names are made in this file
+    // from [a-z0-9_] only, never from input.
+    std::string sql = "CREATE DATABASE " + name;
+    if (!template_name.empty()) sql += " TEMPLATE " + template_name;
+    PGresult* res = PQexec(conn, sql.c_str());
     if (PQresultStatus(res) != PGRES_COMMAND_OK) error = PQresultErrorMessage(res);
     PQclear(res);
   }
@@ -92,6 +91,41 @@ std::string TestPostgres::CreateDatabase() {
   if (!error.empty()) {
     throw std::runtime_error("TestPostgres: CREATE DATABASE " + name + " failed: " + error);
   }
+}
+
+std::string TestPostgres::CreateDatabase() {
+  std::string name;
+  {
+    std::lock_guard lock(mu_);
+    name = "gc_" + std::to_string(next_db_++);
+  }
+  Create(name, "");
+  return conninfo(name);
+}
+
+std::string TestPostgres::CreateMigratedDatabase() {
+  const std::string kTemplate = "gc_migrated";
+  {
+    std::lock_guard lock(template_mu_);
+    if (!template_made_) {
+      Create(kTemplate, "");
+      {
+        auto pool = PgPool::Create(conninfo(kTemplate), 1, 30);
+        if (!pool.ok()) throw std::runtime_error("TestPostgres: " + pool.error().message);
+        auto applied = ApplyMigrations(**pool);
+        if (!applied.ok()) throw std::runtime_error("TestPostgres: migrating the template: " + applied.error().message);
+      }  // its connection closes: a template must have no session when copied
+      template_made_ = true;
+    }
+  }
+  std::string name;
+  {
+    std::lock_guard lock(mu_);
+    name = "gc_" + std::to_string(next_db_++);
+  }
+  // (CREATE DATABASE waits a few seconds for the template's last session,
+  // just closed above, to end; copies made at once share the source.)
+  Create(name, kTemplate);
   return conninfo(name);
 }
 

@@ -41,6 +41,13 @@ class TestPostgres {
   // std::runtime_error if the server refuses. Thread-safe.
   std::string CreateDatabase();
 
+  // The same, but a copy of a database that has every migration applied
+  // (made once per process, with the migrations compiled into this test
+  // binary, which are the node's): a node started on it finds its schema up
+  // to date instead of creating it, which costs PostgreSQL about half a CPU
+  // second per node. Thread-safe; throws like CreateDatabase.
+  std::string CreateMigratedDatabase();
+
   // conninfo of any database in the cluster ("postgres" is the maintenance one).
   std::string conninfo(const std::string& dbname = "postgres") const;
 
@@ -66,6 +73,10 @@ class TestPostgres {
   std::unique_ptr<EmbeddedPostgres> server_;
   std::mutex mu_;
   int next_db_ = 1;  // guarded by mu_
+  std::mutex template_mu_;
+  bool template_made_ = false;  // guarded by template_mu_
+
+  void Create(const std::string& name, const std::string& template_name);
 };
 
 }  // namespace gc::test

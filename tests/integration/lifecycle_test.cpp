@@ -108,7 +108,9 @@ TEST(Cli, KeygenCreatesPrivateKeysOnce) {
 }
 
 TEST(Cli, MigrateAppliesOnceAndRecords) {
-  NodeProcess node;
+  NodeOptions fresh;
+  fresh.empty_database = true;
+  NodeProcess node(fresh);
   node.WriteConfig();
   auto first = node.Cli({"migrate"});
   ASSERT_EQ(first.exit_code, 0) << first.err;
