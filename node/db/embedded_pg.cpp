@@ -176,6 +176,39 @@ Result<std::string> ResolveClusterDir(const std::string& requested, const RunAs&
   return alt;
 }
 
+// Runs argv as `as` and waits for it; `what` names it in the error.
+Status Run(const RunAs& as, const std::vector<std::string>& argv, const std::string& what, const std::string& log) {
+  pid_t pid = Spawn(as, argv, log);
+  if (pid < 0) return Error::Unavailable(std::string("fork failed: ") + strerror(errno));
+  int rc = WaitExit(pid);
+  if (rc != 0) {
+    return Error::Unavailable(what + " failed (exit " + std::to_string(rc) + "); see " + log + ":\n" + Tail(log));
+  }
+  return OkStatus();
+}
+
+Status Initdb(const RunAs& as, const std::string& bin, const std::string& data, const std::string& log) {
+  return Run(as,
+             {bin + "/initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
+              "--no-instructions"},
+             "initdb", log);
+}
+
+// Options::initdb_template: made by initdb in a directory of its own and
+// renamed into place, so that processes starting at once never copy a half
+// made template; a process that loses the race drops its own.
+Status EnsureTemplate(const RunAs& as, const std::string& bin, const std::string& tmpl, const std::string& log) {
+  if (fs::exists(tmpl + "/PG_VERSION")) return OkStatus();
+  std::string own = tmpl + ".making-" + std::to_string(getpid());
+  GC_TRY(EnsureDir(own, as, 0700));
+  GC_TRY(Initdb(as, bin, own, log));
+  std::error_code ec;
+  fs::rename(own, tmpl, ec);
+  if (ec) fs::remove_all(own, ec);  // another process was first
+  if (!fs::exists(tmpl + "/PG_VERSION")) return Error::Unavailable("cannot make the cluster template " + tmpl);
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const Options& options) {
@@ -206,14 +239,11 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const Options&
   if (!fs::exists(data + "/PG_VERSION")) {
     GC_TRY(EnsureDir(data, *as, 0700));
     LogInfo("creating embedded PostgreSQL cluster", {{"dir", data}});
-    pid_t pid = Spawn(*as,
-                      {bin + "/initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                       "--locale=C.UTF-8", "--no-instructions"},
-                      log);
-    if (pid < 0) return Error::Unavailable(std::string("fork failed: ") + strerror(errno));
-    int rc = WaitExit(pid);
-    if (rc != 0) {
-      return Error::Unavailable("initdb failed (exit " + std::to_string(rc) + "); see " + log + ":\n" + Tail(log));
+    if (options.initdb_template.empty()) {
+      GC_TRY(Initdb(*as, bin, data, log));
+    } else {
+      GC_TRY(EnsureTemplate(*as, bin, options.initdb_template, log));
+      GC_TRY(Run(*as, {"/bin/cp", "-a", options.initdb_template + "/.", data}, "copying the cluster template", log));
     }
   }
 

@@ -32,6 +32,11 @@ class EmbeddedPostgres {
     std::string dir;         // cluster directory, created if missing
     std::string bin_dir;     // PostgreSQL binaries; empty: newest /usr/lib/postgresql/*/bin
     int start_timeout_s = 60;
+    // Test harnesses: a new cluster is a copy of this directory, a cluster
+    // made once by the same initdb (made here when missing), instead of an
+    // initdb of its own (about a CPU second each). It must be a path the
+    // postgres user can reach. Empty (the node): initdb.
+    std::string initdb_template;
   };
 
   // Creates (initdb) when needed and starts the cluster; returns once it

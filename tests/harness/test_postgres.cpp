@@ -58,6 +58,9 @@ TestPostgres& TestPostgres::Shared() {
   }
   std::unique_ptr<TestPostgres> pg(new TestPostgres);
   EmbeddedPostgres::Options options;
+  // Set by ctest (tests/CMakeLists.txt, fixture pg_template): the test
+  // processes of one run copy one initdb instead of each running its own.
+  if (const char* t = std::getenv("GC_TEST_PG_TEMPLATE"); t && *t) options.initdb_template = t;
   options.dir = (fs::path(pg->dir_.path()) / "pg").string();
   auto started = EmbeddedPostgres::Start(options);
   if (!started.ok()) {
