@@ -225,7 +225,11 @@ GC_SQL(kNotifUnread, "SELECT coalesce((SELECT unread FROM notification_unread WH
 // Marking read takes the user's count row first (kNotifLockUnread), then
 // the entries, skipping those the worker holds: a coalesced entry it is
 // adding a message to stays unread (the user has not seen that message),
-// and one it withdraws is read anyway. So a read never waits for the worker
+// and one it withdraws is read anyway. NO KEY UPDATE, not UPDATE: a row
+// that another transaction only refers to (an email_pending or push_queue
+// row being inserted takes FOR KEY SHARE on it, by its foreign key) is
+// read, not skipped; with FOR UPDATE such an entry stayed unread, and was
+// mailed, although the read was answered 200. So a read never waits for the worker
 // while holding entries the worker waits for (which could deadlock: the
 // worker's transaction takes entries, then counts, then entries again).
 // Then the count, by as many as changed. Answers (unread after it, entries
@@ -233,7 +237,7 @@ GC_SQL(kNotifUnread, "SELECT coalesce((SELECT unread FROM notification_unread WH
 GC_SQL(kNotifLockUnread, "SELECT 1 FROM notification_unread WHERE user_id = $1 FOR UPDATE");
 #define GC_NOTIF_MARK(where)                                                                                  \
   "WITH l AS (SELECT id FROM notifications WHERE user_id = $1 AND read_at IS NULL AND " where                 \
-  " FOR UPDATE SKIP LOCKED), x AS (UPDATE notifications n SET read_at = $3 FROM l WHERE n.id = l.id"          \
+  " FOR NO KEY UPDATE SKIP LOCKED), x AS (UPDATE notifications n SET read_at = $3 FROM l WHERE n.id = l.id"   \
   " RETURNING 1), u AS (UPDATE notification_unread SET unread = unread - (SELECT count(*) FROM x)"            \
   " WHERE user_id = $1 RETURNING unread) SELECT coalesce((SELECT unread FROM u), 0), (SELECT count(*) FROM x)"
 GC_SQL(kNotifMarkRead, GC_NOTIF_MARK("id <= $2"));

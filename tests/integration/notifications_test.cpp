@@ -27,6 +27,7 @@ using nlohmann::json;
 GC_SQL(kCountedAndKept,
        "SELECT (SELECT count(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL),"
        " coalesce((SELECT unread FROM notification_unread WHERE user_id = $1), 0)");
+GC_SQL(kNotifTestReferTo, "SELECT 1 FROM notifications WHERE id = $1 FOR KEY SHARE");
 GC_SQL(kEntriesOfEvent, "SELECT count(*) FROM notifications WHERE user_id = $1 AND event_id = $2");
 GC_SQL(kOpenMessageEntries,
        "SELECT count(*) FROM notifications WHERE user_id = $1 AND kind = 'message' AND read_at IS NULL");
@@ -220,6 +221,29 @@ TEST_F(NotificationsTest, InvitesNotifyTheInvitedUser) {
 }
 
 // Mentions are one entry each (plain messages would be one entry in all).
+// A read marks an entry that another transaction is only referring to (the
+// email collector inserting its email_pending row, a push_queue row: their
+// foreign keys lock the entry FOR KEY SHARE until they commit). It used to
+// skip it: answered 200, the entry stayed unread and was mailed.
+TEST_F(NotificationsTest, AReadMarksAnEntryThatIsBeingQueuedForMail) {
+  TestUser a = NewUser(), b = NewUser();
+  std::string g = NewGroup(a, {&b});
+  json n = WaitEntry(b, Send(a, g, "look " + b.id)["event_id"]);
+  ASSERT_FALSE(n.is_null());
+  int64_t id = n["notification_id"];
+  PgConn db(node_->database_url());
+  ASSERT_TRUE(db.Connect().ok());
+  ASSERT_TRUE(db.ExecScript("BEGIN").ok());
+  auto held = db.Exec(kNotifTestReferTo, {id});
+  ASSERT_TRUE(held.ok() && held->rows() == 1);
+  auto rd = c_.Post("/api/v1/me/notifications/read", {{"up_to", id}}, b.token);
+  ASSERT_EQ(rd.status, 200) << rd.body;
+  EXPECT_EQ(rd.json()["unread"], 0) << rd.body;
+  ASSERT_TRUE(db.ExecScript("COMMIT").ok());
+  EXPECT_EQ(Inbox(b)["unread"], 0);
+  EXPECT_TRUE(Inbox(b, "?unread_only=true")["notifications"].empty());
+}
+
 TEST_F(NotificationsTest, InboxPagesNewestFirstAndReadsUpToAnId) {
   TestUser a = NewUser(), b = NewUser();
   std::string g = NewGroup(a, {&b});
