@@ -153,8 +153,8 @@ async function devtoolsPusher(cdp, origin, registrationId) {
     note(status ? `${e.eventName}: ${status}` : e.eventName);
   });
   cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
-    for (const v of versions.filter((v) => v.registrationId === registrationId)) {
-      note(`version ${v.versionId} ${v.status} ${v.runningStatus}`);
+    for (const v of versions) {
+      if (v.registrationId === registrationId) note(`version ${v.versionId} ${v.status} ${v.runningStatus}`);
     }
   });
   cdp.on('ServiceWorker.workerErrorReported', ({ errorMessage: m }) => {
