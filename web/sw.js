@@ -59,6 +59,11 @@ async function onPush(data) {
 
 // Pushes are handled one after the other: a withdrawal that arrives right
 // after a repeat of its entry must not close it before the repeat shows it.
+// It also keeps a withdrawal's getNotifications() from running while
+// another push's showNotification() is under way: Chromium's
+// getNotifications() forgets a notification that is stored but not yet on
+// screen (it stays shown, but is never listed again), and a later
+// withdrawal of it could then not close it.
 let pushes = Promise.resolve();
 self.addEventListener('push', (e) => {
   const job = pushes.then(() => onPush(e.data));
