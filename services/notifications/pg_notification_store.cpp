@@ -48,6 +48,11 @@ namespace {
 // that differ from the defaults) instead of two index lookups per member;
 // whatever depends on the event alone (its group's title, the sender's
 // name, the sender of the message it answers) is looked up once per event.
+// The answered message is found by its event_id alone (the group compared
+// after): with the group in its WHERE, a generic plan made while `events`
+// was small (a new node: the plan lives until the table is next analyzed)
+// scanned the whole group's log per event through (group_id, seq), which
+// was ~90% of PostgreSQL's time at ingest5 (bench/RESULTS.md, perf20).
 // At a fixed 100 msg/s to 500 members, the per-member lookups and the
 // statement's custom plan (MakeRange runs it with a generic one) cost
 // ~12 ms of PostgreSQL per statement of ~5 events (bench/RESULTS.md).
@@ -55,8 +60,8 @@ GC_SQL(kNotifMake,
        "WITH ev AS ("
        "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts,"
        "   g.title, coalesce(su.display_name, '') AS sender_name, e.content -> 'mentions' AS mentions,"
-       "   (SELECT t.sender FROM events t WHERE t.event_id = e.content ->> 'reply_to' AND t.group_id = e.group_id)"
-       "    AS reply_to_sender FROM events e"
+       "   (SELECT CASE WHEN t.group_id = e.group_id THEN t.sender END FROM events t"
+       "    WHERE t.event_id = e.content ->> 'reply_to') AS reply_to_sender FROM events e"
        "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
        "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("e.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("e.sender")
        "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
