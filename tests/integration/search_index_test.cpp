@@ -3,7 +3,9 @@
 // test: new messages go in with a plain INSERT, so a round must still get
 // right a range that holds an edit of an older message, the delete of
 // another and new messages edited or deleted in the same range; and a round
-// over a range another process already indexed must change nothing.
+// over a range another process already indexed must change nothing. The
+// rows have no foreign key to events: deleting a group's history must still
+// take them along.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -13,6 +15,7 @@
 #include "node/db/migrations.h"
 #include "node/db/pg.h"
 #include "services/groups/group_log.h"
+#include "services/groups/pg_group_store.h"
 #include "services/groups/projections.h"
 #include "services/messaging/pg_search_index_store.h"
 #include "tests/harness/test_postgres.h"
@@ -156,6 +159,38 @@ TEST_F(SearchIndexTest, IndexingARangeAgainInsideATransactionIsHarmless) {
     ASSERT_TRUE(st.ok()) << st.error().message;
   }
   EXPECT_EQ(Found("wombat"), (Texts{"again wombat"}));
+}
+
+// An admin deleting a group with its history (PgGroupStore::PurgeHistory)
+// takes the group's index rows along (migration messaging/0002's trigger),
+// and only the group's.
+TEST_F(SearchIndexTest, PurgingAGroupsHistoryTakesItsIndexRows) {
+  PgSearchIndexStore store(*pool_);
+  auto cursor = store.Cursor();
+  ASSERT_TRUE(cursor.ok());
+  Message("purged wombat");
+  GroupEvent last = Message("purged numbat");
+  GroupState other;
+  other.address = "#kept:acme.test";
+  other.server = "acme.test";
+  other.visibility = "public";
+  other.join_rule = "open";
+  other.created_by = kAlice;
+  auto kept = log_->Create(other, [](OpContext&) -> Result<std::vector<Draft>> {
+    return std::vector<Draft>{EventDraft(kAlice, "member", {{"user_id", kAlice}, {"membership", "join"}}),
+                              EventDraft(kAlice, "message", {{"body", "kept wombat"}})};
+  });
+  ASSERT_TRUE(kept.ok()) << kept.error().message;
+  auto done = store.IndexRound(*cursor + 1, kept->back().stream_pos);
+  ASSERT_TRUE(done.ok()) << done.error().message;
+  ASSERT_EQ(Found("wombat"), (Texts{"purged wombat", "kept wombat"}));
+  ASSERT_GT(last.stream_pos, 0);
+  PgGroupStore groups(*pool_);
+  auto purged = groups.PurgeHistory(row_);
+  ASSERT_TRUE(purged.ok()) << purged.error().message;
+  EXPECT_GE(*purged, 3);
+  EXPECT_EQ(Found("wombat"), (Texts{"kept wombat"}));
+  EXPECT_EQ(Rows(), 1);
 }
 
 }  // namespace
