@@ -48,24 +48,34 @@ namespace {
 // that differ from the defaults) instead of two index lookups per member;
 // whatever depends on the event alone (its group's title, the sender's
 // name, the sender of the message it answers) is looked up once per event.
-// The answered message is found by its event_id alone (the group compared
-// after): with the group in its WHERE, a generic plan made while `events`
-// was small (a new node: the plan lives until the table is next analyzed)
-// scanned the whole group's log per event through (group_id, seq), which
-// was ~90% of PostgreSQL's time at ingest5 (bench/RESULTS.md, perf20).
+// The statement runs with a generic plan, made once per connection with the
+// statistics of the moment: on a new node, while `events` is small, and it
+// lives until autovacuum next analyzes the table. So every read of `events`
+// and `group_members` has one way in whatever the statistics say, bounded
+// by the range: the range's events are read by stream_pos alone (r,
+// materialized; joined to `groups` as a whole, the plan could read the whole
+// group's log through (group_id, seq) and intersect it with the range), the
+// answered message by its event_id alone (the group compared after: with the
+// group in its WHERE, the plan scanned the group's log per event, ~90% of
+// PostgreSQL's time at ingest5), and the local joined members once per group
+// of the range (mem), not once per event (bench/RESULTS.md, perf20).
 // At a fixed 100 msg/s to 500 members, the per-member lookups and the
 // statement's custom plan (MakeRange runs it with a generic one) cost
 // ~12 ms of PostgreSQL per statement of ~5 events (bench/RESULTS.md).
 GC_SQL(kNotifMake,
-       "WITH ev AS ("
-       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts,"
-       "   g.title, coalesce(su.display_name, '') AS sender_name, e.content -> 'mentions' AS mentions,"
-       "   (SELECT CASE WHEN t.group_id = e.group_id THEN t.sender END FROM events t"
-       "    WHERE t.event_id = e.content ->> 'reply_to') AS reply_to_sender FROM events e"
-       "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
-       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("e.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("e.sender")
+       "WITH r AS MATERIALIZED ("
+       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts FROM events e"
        "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
        "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
+       "), ev AS ("
+       "  SELECT r.*, g.title, coalesce(su.display_name, '') AS sender_name, r.content -> 'mentions' AS mentions,"
+       "   (SELECT CASE WHEN t.group_id = r.group_id THEN t.sender END FROM events t"
+       "    WHERE t.event_id = r.content ->> 'reply_to') AS reply_to_sender FROM r"
+       "  JOIN groups g ON g.id = r.group_id AND g.deleted_at IS NULL"
+       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("r.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("r.sender")
+       "), mem AS MATERIALIZED ("
+       "  SELECT m.group_id, m.user_id, m.since_seq FROM group_members m"
+       "  WHERE m.group_id IN (SELECT group_id FROM r) AND m.membership = 'join' AND " GC_NOTIF_LOCAL("m.user_id")
        "), lv AS MATERIALIZED ("
        "  SELECT user_id, group_id, level FROM notification_group_levels WHERE group_id IN (SELECT group_id FROM ev)"
        "), st AS MATERIALIZED ("
@@ -75,8 +85,8 @@ GC_SQL(kNotifMake,
        "  SELECT ev.*, m.user_id AS recipient,"
        "   CASE WHEN coalesce(ev.mentions ? m.user_id, false) THEN 'mention'"
        "        WHEN ev.reply_to_sender = m.user_id THEN 'reply' ELSE 'message' END AS kind"
-       "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
-       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender AND " GC_NOTIF_LOCAL("m.user_id")
+       "  FROM ev JOIN mem m ON m.group_id = ev.group_id AND m.since_seq <= ev.seq"
+       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender"
        "  UNION ALL"
        "  SELECT ev.*, ev.content ->> 'user_id', 'invite' FROM ev"
        "  WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender AND " GC_NOTIF_LOCAL("(ev.content ->> 'user_id')")
