@@ -31,6 +31,17 @@ GC_SQL(kTestSearchRows, "SELECT count(*) FROM event_search");
 
 constexpr const char* kAlice = "@alice:acme.test";
 
+// A public, open group of this node's that Alice creates.
+GroupState AlicesGroup(const std::string& address) {
+  GroupState init;
+  init.address = address;
+  init.server = "acme.test";
+  init.visibility = "public";
+  init.join_rule = "open";
+  init.created_by = kAlice;
+  return init;
+}
+
 class SearchIndexTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,13 +53,7 @@ class SearchIndexTest : public ::testing::Test {
     ASSERT_TRUE(applied.ok()) << applied.error().message;
     log_ = std::make_unique<GroupLog>(*pool_, "acme.test");
     ASSERT_TRUE(log_->Start(conninfo_).ok());
-    GroupState init;
-    init.address = "#search:acme.test";
-    init.server = "acme.test";
-    init.visibility = "public";
-    init.join_rule = "open";
-    init.created_by = kAlice;
-    auto created = log_->Create(init, [](OpContext&) -> Result<std::vector<Draft>> {
+    auto created = log_->Create(AlicesGroup("#search:acme.test"), [](OpContext&) -> Result<std::vector<Draft>> {
       return std::vector<Draft>{
           EventDraft(kAlice, "member", {{"user_id", kAlice}, {"membership", "join"}, {"role", "owner"}})};
     });
@@ -170,13 +175,7 @@ TEST_F(SearchIndexTest, PurgingAGroupsHistoryTakesItsIndexRows) {
   ASSERT_TRUE(cursor.ok());
   Message("purged wombat");
   GroupEvent last = Message("purged numbat");
-  GroupState other;
-  other.address = "#kept:acme.test";
-  other.server = "acme.test";
-  other.visibility = "public";
-  other.join_rule = "open";
-  other.created_by = kAlice;
-  auto kept = log_->Create(other, [](OpContext&) -> Result<std::vector<Draft>> {
+  auto kept = log_->Create(AlicesGroup("#kept:acme.test"), [](OpContext&) -> Result<std::vector<Draft>> {
     return std::vector<Draft>{EventDraft(kAlice, "member", {{"user_id", kAlice}, {"membership", "join"}}),
                               EventDraft(kAlice, "message", {{"body", "kept wombat"}})};
   });
