@@ -87,11 +87,11 @@ void SearchIndex::Loop() {
     lock.unlock();
     while (indexed_.load() < target) {
       int64_t lo = indexed_.load() + 1, hi = std::min(target, indexed_.load() + kMaxRange);
-      Status st = store_.IndexRound(lo, hi);
-      if (!st.ok()) {
+      auto done = store_.IndexRound(lo, hi);
+      if (!done.ok()) {
         // The database is away or overloaded: try again a little later
         // (searches meanwhile see what is indexed).
-        LogWarn("search indexing failed", {{"from", lo}, {"error", st.error().message}});
+        LogWarn("search indexing failed", {{"from", lo}, {"error", done.error().message}});
         failures = std::min(failures + 1, 6);
         lock.lock();
         news_ = true;
@@ -102,7 +102,10 @@ void SearchIndex::Loop() {
       failures = 0;
       {
         std::lock_guard<std::mutex> relock(mu_);  // no wake-up lost to a waiter between check and wait
-        indexed_ = hi;
+        // hi, or the cursor another process sharing the database moved
+        // (ahead; or behind, after the database lost its last rounds, rows
+        // and cursor together: the next round indexes from there).
+        indexed_ = *done;
       }
       indexed_cv_.notify_all();
     }

@@ -7,10 +7,10 @@
 // events without it, and this indexer follows the log in stream_pos order:
 // woken by each committed batch, it gathers for a moment (250 ms, or 3 s
 // while thousands of events a second arrive), then indexes up to
-// 5,000 positions per transaction with two statements run by PostgreSQL
-// itself (new messages and edited ones upserted, deleted ones removed) and
-// advances a cursor stored in the same transaction, so a restart resumes
-// where it stopped. A search calls WaitIndexed first: it sees every message
+// 5,000 positions per transaction with statements run by PostgreSQL
+// itself (new messages inserted, edited ones upserted, deleted ones
+// removed) and advances a cursor stored in the same transaction, so a
+// restart resumes where it stopped. A search calls WaitIndexed first: it sees every message
 // committed before it, as before.
 //
 // Thread-safety: thread-safe. Publish/EndBatch are called by the log's

@@ -48,34 +48,55 @@ namespace {
 // that differ from the defaults) instead of two index lookups per member;
 // whatever depends on the event alone (its group's title, the sender's
 // name, the sender of the message it answers) is looked up once per event.
+// The statement runs with a generic plan, made once per connection with the
+// statistics of the moment: on a new node, while `events` is small, and it
+// lives until autovacuum next analyzes the table. So every read of `events`
+// and `group_members` has one way in whatever the statistics say, bounded
+// by the range: the range's events are read by stream_pos alone (r,
+// materialized; joined to `groups` as a whole, the plan could read the whole
+// group's log through (group_id, seq) and intersect it with the range), the
+// answered message by its event_id alone (the group compared after: with the
+// group in its WHERE, the plan scanned the group's log per event, ~90% of
+// PostgreSQL's time at ingest5), and the local joined members once per group
+// of the range (mem), not once per event (bench/RESULTS.md, perf20).
 // At a fixed 100 msg/s to 500 members, the per-member lookups and the
 // statement's custom plan (MakeRange runs it with a generic one) cost
 // ~12 ms of PostgreSQL per statement of ~5 events (bench/RESULTS.md).
 GC_SQL(kNotifMake,
-       "WITH ev AS ("
-       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts,"
-       "   g.title, coalesce(su.display_name, '') AS sender_name, e.content -> 'mentions' AS mentions,"
-       "   (SELECT t.sender FROM events t WHERE t.event_id = e.content ->> 'reply_to' AND t.group_id = e.group_id)"
-       "    AS reply_to_sender FROM events e"
-       "  JOIN groups g ON g.id = e.group_id AND g.deleted_at IS NULL"
-       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("e.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("e.sender")
+       "WITH r AS MATERIALIZED ("
+       "  SELECT e.stream_pos, e.event_id, e.group_id, e.seq, e.type, e.sender, e.content, e.origin_ts FROM events e"
        "  WHERE e.stream_pos > $1::bigint AND e.stream_pos <= $2::bigint AND e.deleted_at IS NULL"
        "  AND (e.type = 'message' OR (e.type = 'member' AND e.content ->> 'membership' = 'invite'))"
+       "), ev AS ("
+       "  SELECT r.*, g.title, coalesce(su.display_name, '') AS sender_name, r.content -> 'mentions' AS mentions,"
+       "   (SELECT CASE WHEN t.group_id = r.group_id THEN t.sender END FROM events t"
+       "    WHERE t.event_id = r.content ->> 'reply_to') AS reply_to_sender FROM r"
+       "  JOIN groups g ON g.id = r.group_id AND g.deleted_at IS NULL"
+       "  LEFT JOIN users su ON " GC_NOTIF_LOCAL("r.sender") " AND su.local_part = " GC_NOTIF_LOCAL_PART("r.sender")
+       "), mem AS MATERIALIZED ("
+       "  SELECT m.group_id, m.user_id, m.since_seq FROM group_members m"
+       "  WHERE m.group_id IN (SELECT group_id FROM r) AND m.membership = 'join' AND " GC_NOTIF_LOCAL("m.user_id")
        "), lv AS MATERIALIZED ("
        "  SELECT user_id, group_id, level FROM notification_group_levels WHERE group_id IN (SELECT group_id FROM ev)"
        "), st AS MATERIALIZED ("
        "  SELECT user_id, default_level, dnd_until FROM notification_settings"
        "  WHERE default_level <> 'all' OR dnd_until IS NOT NULL"
+       // From here on a row per (event, recipient) carries the event's
+       // position and what the rules need, not the event itself (its content,
+       // sender, title): at 50 members the copies of those wide rows through
+       // the CTEs, the hash and the sort were most of the statement. The few
+       // entries made join their events back (e: the entry's, f: the first of
+       // a coalesced entry) at the end.
        "), cand AS ("
-       "  SELECT ev.*, m.user_id AS recipient,"
+       "  SELECT ev.stream_pos, ev.group_id, ev.origin_ts, m.user_id AS recipient,"
        "   CASE WHEN coalesce(ev.mentions ? m.user_id, false) THEN 'mention'"
        "        WHEN ev.reply_to_sender = m.user_id THEN 'reply' ELSE 'message' END AS kind"
-       "  FROM ev JOIN group_members m ON m.group_id = ev.group_id AND m.membership = 'join' AND m.since_seq <= ev.seq"
-       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender AND " GC_NOTIF_LOCAL("m.user_id")
+       "  FROM ev JOIN mem m ON m.group_id = ev.group_id AND m.since_seq <= ev.seq"
+       "  WHERE ev.type = 'message' AND m.user_id <> ev.sender"
        "  UNION ALL"
-       "  SELECT ev.*, ev.content ->> 'user_id', 'invite' FROM ev"
+       "  SELECT ev.stream_pos, ev.group_id, ev.origin_ts, ev.content ->> 'user_id', 'invite' FROM ev"
        "  WHERE ev.type = 'member' AND ev.content ->> 'user_id' <> ev.sender AND " GC_NOTIF_LOCAL("(ev.content ->> 'user_id')")
-"), ruled AS ("
+       "), ruled AS ("
        "  SELECT c.*, coalesce(gl.level, s.default_level, 'all') AS level,"
        "   (s.dnd_until IS NULL OR s.dnd_until <= c.origin_ts) AS push FROM cand c"
        "  LEFT JOIN lv gl ON gl.user_id = c.recipient AND gl.group_id = c.group_id"
@@ -86,34 +107,32 @@ GC_SQL(kNotifMake,
        "  WHERE r.level = 'all' OR (r.level = 'mentions' AND r.kind IN ('mention', 'reply'))"
        "   OR (r.kind = 'invite' AND r.level <> 'none')"
        // The plain messages of one (user, group) in the range, as one row:
-       // the latest (joined back by its position), with the first one's
-       // event and how many there are. (A window with last_value over the
-       // whole partition was quadratic in the messages of a range: once the
-       // worker fell behind, its ranges grew and it fell further behind.)
+       // the latest (joined back by its position), with the first one and
+       // how many there are (positions follow seq within a group). (A window
+       // with last_value over the whole partition was quadratic in the
+       // messages of a range: once the worker fell behind, its ranges grew
+       // and it fell further behind.)
        "), agg AS ("
-       "  SELECT k.recipient, k.group_id, count(*) AS n_msgs, max(k.stream_pos) AS last_pos, min(k.seq) AS first_seq,"
-       "   (array_agg(k.event_id ORDER BY k.seq))[1] AS first_event"
+       "  SELECT k.recipient, count(*) AS n_msgs, max(k.stream_pos) AS last_pos, min(k.stream_pos) AS first_pos"
        "  FROM keep k WHERE k.kind = 'message' GROUP BY k.recipient, k.group_id"
-       "), msg AS ("
-       "  SELECT k.*, a.n_msgs, a.first_event, a.first_seq FROM agg a"
-       "  JOIN keep k ON k.recipient = a.recipient AND k.stream_pos = a.last_pos"
        "), ent AS ("
-       "  SELECT k.stream_pos, k.recipient, k.kind, k.group_id, k.event_id, k.seq, k.sender, k.sender_name, k.title,"
-       "   k.content, k.push, 1::bigint AS n_msgs, NULL::text AS last_event_id, NULL::bigint AS last_seq"
-       "  FROM keep k WHERE k.kind <> 'message'"
+       "  SELECT k.stream_pos, k.recipient, k.kind, k.push, 1::bigint AS n_msgs, k.stream_pos AS first_pos,"
+       "   false AS coalesced FROM keep k WHERE k.kind <> 'message'"
        "  UNION ALL"
-       "  SELECT m.stream_pos, m.recipient, m.kind, m.group_id, m.first_event, m.first_seq, m.sender, m.sender_name,"
-       "   m.title, m.content, m.push, m.n_msgs, m.event_id, m.seq FROM msg m"
+       "  SELECT a.last_pos, a.recipient, 'message', k.push, a.n_msgs, a.first_pos, true FROM agg a"
+       "  JOIN keep k ON k.recipient = a.recipient AND k.stream_pos = a.last_pos"
        // A plain message where the user has an unread `message` entry of the
        // group updates it (HOT: no indexed column changes); other kinds
        // never meet the arbiter's predicate and are always new rows.
        "), n AS ("
        "  INSERT INTO notifications AS x (user_id, kind, group_id, event_id, seq, sender, sender_display_name,"
        "   group_title, body_preview, created_at, pushed, count, last_event_id, last_seq)"
-       "  SELECT r.recipient, r.kind, r.group_id, r.event_id, r.seq, r.sender, r.sender_name, r.title,"
-       "   CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(r.content ->> 'body', ''), 140) END,"
-       "   $4::bigint, r.push, r.n_msgs, r.last_event_id, r.last_seq"
-       "  FROM ent r ORDER BY r.stream_pos, r.recipient"
+       "  SELECT r.recipient, r.kind, e.group_id, f.event_id, f.seq, e.sender, e.sender_name, e.title,"
+       "   CASE WHEN r.kind = 'invite' THEN '' ELSE left(coalesce(e.content ->> 'body', ''), 140) END,"
+       "   $4::bigint, r.push, r.n_msgs, CASE WHEN r.coalesced THEN e.event_id END,"
+       "   CASE WHEN r.coalesced THEN e.seq END"
+       "  FROM ent r JOIN ev e ON e.stream_pos = r.stream_pos JOIN ev f ON f.stream_pos = r.first_pos"
+       "  ORDER BY r.stream_pos, r.recipient"
        "  ON CONFLICT (group_id, user_id) WHERE kind = 'message' AND read_at IS NULL DO UPDATE SET"
        "   count = x.count + EXCLUDED.count, last_event_id = EXCLUDED.last_event_id, last_seq = EXCLUDED.last_seq,"
        "   sender = EXCLUDED.sender, sender_display_name = EXCLUDED.sender_display_name,"

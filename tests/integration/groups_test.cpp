@@ -490,6 +490,65 @@ TEST_F(GroupsTest, SearchOnlyTheGroupsIAmIn) {
   EXPECT_EQ(c_.Get("/api/v1/search?q=" + word, a.token).json()["results"].size(), 2u);
 }
 
+// An edit of an indexed message, the delete of another and a new message,
+// back to back, then a search at once: the indexer (which gathers commits
+// for a moment unless a search wakes it) takes the three in one range as a
+// rule, and the search sees all of them either way.
+TEST_F(GroupsTest, SearchRightAfterAnEditADeleteAndANewMessage) {
+  TestUser a = NewUser();
+  std::string g = NewGroup(a);
+  std::string word = "ibex" + std::to_string(getpid());
+  json old = Send(a, g, "old " + word), doomed = Send(a, g, "doomed " + word);
+  ASSERT_EQ(c_.Get("/api/v1/search?q=" + word, a.token).json()["results"].size(), 2u);
+  auto edited = c_.Patch("/api/v1/groups/" + G(g) + "/messages/" + G(old["event_id"]), {{"body", "renamed " + word}},
+                         a.token);
+  ASSERT_EQ(edited.status, 200) << edited.body;
+  auto deleted = c_.Delete("/api/v1/groups/" + G(g) + "/messages/" + G(doomed["event_id"]), a.token);
+  ASSERT_LT(deleted.status, 300) << deleted.body;
+  Send(a, g, "fresh " + word);
+  auto r = c_.Get("/api/v1/search?q=" + word, a.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json results = r.json()["results"];
+  std::multiset<std::string> bodies;
+  for (auto& x : results) bodies.insert(x["content"]["body"].get<std::string>());
+  EXPECT_EQ(bodies, (std::multiset<std::string>{"renamed " + word, "fresh " + word}));
+  EXPECT_EQ(c_.Get("/api/v1/search?q=doomed", a.token).json()["results"].size(), 0u);
+}
+
+// Ten senders at once, then one search: every message is found, once.
+TEST_F(GroupsTest, SearchFindsEveryMessageOfTenConcurrentSenders) {
+  TestUser a = NewUser();
+  std::string g = NewGroup(a);
+  std::vector<TestUser> users;
+  for (int i = 0; i < 10; ++i) {
+    users.push_back(NewUser("ts"));
+    ASSERT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token).status, 200);
+  }
+  std::string word = "heron" + std::to_string(getpid());
+  std::atomic<int> sent{0};
+  std::vector<std::thread> threads;
+  for (size_t s = 0; s < users.size(); ++s) {
+    threads.emplace_back([&, s] {
+      HttpClient c(node_->http_port());
+      for (int i = 0; i < 8; ++i) {
+        auto r = c.Post("/api/v1/groups/" + G(g) + "/messages",
+                        {{"body", word + " s" + std::to_string(s) + "m" + std::to_string(i)}}, users[s].token);
+        if (r.status == 201) ++sent;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(sent.load(), 80);
+  auto r = c_.Get("/api/v1/search?q=" + word + "&limit=100", a.token);
+  ASSERT_EQ(r.status, 200) << r.body;
+  json results = r.json()["results"];
+  std::set<std::string> bodies;
+  for (auto& x : results) bodies.insert(x["content"]["body"].get<std::string>());
+  EXPECT_EQ(results.size(), 80u);
+  EXPECT_EQ(bodies.size(), 80u);
+  EXPECT_FALSE(r.json()["has_more"]);
+}
+
 TEST_F(GroupsTest, ConcurrentSendersGetGaplessSequence) {
   TestUser a = NewUser();
   std::string g = NewGroup(a);
