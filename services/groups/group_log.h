@@ -69,6 +69,11 @@ struct GroupEvent {
   int64_t home_ts = 0;
   nlohmann::json origin_signatures;  // {origin: {key_id: sig}} when the origin is not the home
   nlohmann::json signatures;         // {home: {key_id: sig}} over the entry
+  // EventJson(*this) serialized, made once by the writer after the commit
+  // for the events it answers a caller with, and shared by every copy: the
+  // caller's answer and the stream frame use the same bytes. Null elsewhere
+  // (history, replica entries): use ClientJsonText.
+  std::shared_ptr<const std::string> client_json;
 };
 
 // An event whose identity was fixed elsewhere: by its origin node (a remote
@@ -89,6 +94,8 @@ struct FixedEvent {
 // origin_ts, content} plus, for messages in history, edited/deleted flags with
 // the latest text in content.
 nlohmann::json EventJson(const GroupEvent& e);
+// EventJson(e) as text (the bytes of e.client_json when it is set).
+std::shared_ptr<const std::string> ClientJsonText(const GroupEvent& e);
 
 struct Member {
   std::string membership;  // join | invite | leave | ban

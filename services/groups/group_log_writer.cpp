@@ -173,7 +173,11 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     std::shared_ptr<const std::vector<std::string>> members;
     std::vector<std::string> extra;
     std::function<Status(PgConn&, const GroupEvent&)> project;
+    // Where the caller's copy is (results[result_index][appended_index]);
+    // result_index is npos for replica entries (their caller wants no JSON).
+    size_t result_index, appended_index;
   };
+  constexpr size_t npos = static_cast<size_t>(-1);
   std::vector<Pending> pending;
   std::vector<int64_t> touched_order;
   // Entries this node signs: their bytes, and where the signature goes (the
@@ -354,7 +358,8 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       if (!entry_bytes.empty()) {
         unsigned_entries.push_back({pending.size(), results.size(), appended.size() - 1, std::move(entry_bytes)});
       }
-      pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project)});
+      pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project),
+                         req->replica_apply ? npos : results.size(), appended.size() - 1});
     }
     if (!refused.ok()) {
       results.push_back(refused.error());
@@ -476,6 +481,17 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     }
   }
   if (!pending.empty()) last_committed_pos_ = pending.back().event.stream_pos;
+  // The client JSON of what callers are answered with, once: the answer and
+  // the stream frame share it (the stream renders the rest itself).
+  for (auto& p : pending) {
+    if (p.result_index == npos || !results[p.result_index].ok() ||
+        p.appended_index >= results[p.result_index]->size()) {
+      continue;
+    }
+    auto text = ClientJsonText(p.event);
+    p.event.client_json = text;
+    (*results[p.result_index])[p.appended_index].client_json = std::move(text);
+  }
   if (!pending.empty()) {
     for (EventSink* sink : sinks_) {
       sink->BeginBatch();
