@@ -17,7 +17,11 @@
 # PERF_DIR=dir records `perf record -g` of the node while each scenario's
 # load runs into dir/<scenario>.perf, and of its PostgreSQL processes (the
 # postmaster's children: backends, WAL writer, checkpointer) into
-# dir/<scenario>.pg.perf (read with `perf report -i`).
+# dir/<scenario>.pg.perf (read with `perf report -i`). PERF_CALL_GRAPH=dwarf
+# records the node's stacks with DWARF unwinding instead (the release build
+# has no frame pointers, so -g cuts its stacks short; larger files, so at
+# PERF_FREQ, default 999 Hz): what bench/perf_stages.py needs to split the
+# node's CPU by stage.
 # STATEMENTS=1 restarts each node with pg_stat_statements loaded and prints
 # the statements that took the most time during the load (calls, rows, ms).
 # WAL=1 prints the WAL bytes the cluster wrote during each scenario's load
@@ -56,7 +60,9 @@ loadgen() {  # scenario args...
     echo "$line"
     if [ -n "${PERF_DIR:-}" ] && [[ $line == connections:* ]]; then
       mkdir -p "$PERF_DIR"
-      perf record -q -g -p "$NODE_PID" -o "$PERF_DIR/$name.perf" -- sleep "$DUR" >/dev/null 2>&1 &
+      local node_graph=(-g)
+      [ "${PERF_CALL_GRAPH:-}" = dwarf ] && node_graph=(-F "${PERF_FREQ:-999}" --call-graph dwarf,32768)
+      perf record -q "${node_graph[@]}" -p "$NODE_PID" -o "$PERF_DIR/$name.perf" -- sleep "$DUR" >/dev/null 2>&1 &
       local pg_pids
       pg_pids=$(pgrep -d, -P "$(pgrep -o -P "$NODE_PID" -x postgres)")
       perf record -q -g -p "$pg_pids" -o "$PERF_DIR/$name.pg.perf" -- sleep "$DUR" >/dev/null 2>&1 &

@@ -70,6 +70,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   template <class Res>
   bool FillHead(Res& res, HttpResponse& resp);
   void Write(HttpResponse resp);
+  // Write for an in-memory body with no headers of its own (most answers).
+  void WritePlain(HttpResponse resp);
   template <class Res>
   void SendResponse(std::shared_ptr<Res> res, bool keep);
   // An answer that ends the connection (413, 400, 431, 503).
@@ -85,6 +87,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<boost::beast::http::request_parser<UploadBody>> upload_parser_;  // a body_to_file request
   std::string remote_ip_;
   std::string request_id_;
+  std::string out_head_, out_body_;  // WritePlain's answer while it is written
   bool keep_alive_ = true;
   bool head_request_ = false;
   bool idle_ = true;

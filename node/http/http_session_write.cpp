@@ -8,6 +8,9 @@
 // body never sees the 413. Like nginx's lingering close, it is bounded:
 // kLingerBytes in all, kLingerIdle without data, kLingerTotal overall.
 // Nothing read here is ever parsed.
+#include <array>
+
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/message.hpp>
@@ -64,6 +67,8 @@ void HttpSession::Write(HttpResponse resp) {
     res->prepare_payload();
     return SendResponse(res, keep);
   }
+  bool bodiless_status = resp.status < 200 || resp.status == 204 || resp.status == 304;
+  if (resp.headers.empty() && !(bodiless_status && !resp.body.empty())) return WritePlain(std::move(resp));
   auto res = std::make_shared<http::response<http::string_body>>();
   bool keep = FillHead(*res, resp);
   res->body() = std::move(resp.body);
@@ -75,6 +80,45 @@ void HttpSession::Write(HttpResponse resp) {
     res->content_length(len);
   }
   SendResponse(res, keep);
+}
+
+// The usual answer (a JSON body in memory, no headers of its own) without
+// Beast's serializer: the head FillHead would make, in the same order (the
+// serializer's field list, per-answer allocations and buffer views were
+// half of the node's CPU for writing an answer at ingest5), then the head
+// and the body in one gathered write.
+void HttpSession::WritePlain(HttpResponse resp) {
+  bool keep = keep_alive_ && !resp.close && !server_.stopping.load();
+  size_t length = resp.body.size();
+  if (head_request_) resp.body.clear();  // Content-Length of the GET answer, no body
+  std::string& head = out_head_;
+  head.clear();
+  auto reason = http::obsolete_reason(http::int_to_status(static_cast<unsigned>(resp.status)));
+  head += "HTTP/1.1 ";
+  head += std::to_string(resp.status);
+  head += ' ';
+  head.append(reason.data(), reason.size());
+  head += "\r\n";
+  if (!resp.content_type.empty()) {
+    head += "Content-Type: ";
+    head += resp.content_type;
+    head += "\r\n";
+  }
+  head += "X-Request-Id: ";
+  head += request_id_;
+  head += "\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n";
+  if (!keep) head += "Connection: close\r\n";
+  head += "Content-Length: ";
+  head += std::to_string(length);
+  head += "\r\n\r\n";
+  out_body_ = std::move(resp.body);
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(out_head_), asio::buffer(out_body_)};
+  stream_.expires_after(std::chrono::seconds(server_.options.idle_timeout_s));
+  asio::async_write(stream_, buffers, [self = shared_from_this(), keep](beast::error_code ec, size_t) {
+    if (ec) return self->Close();
+    if (!keep) return self->LingerClose();
+    self->WaitForRequest();
+  });
 }
 
 template <class Res>

@@ -10,9 +10,11 @@ namespace gc {
 
 using nlohmann::json;
 
-Frame WsTextFrame(const std::string& payload) {
+// A text frame of the concatenation of `parts`, built in place.
+static Frame WsTextFrameOf(std::initializer_list<std::string_view> parts) {
   auto f = std::make_shared<std::string>();
-  size_t n = payload.size();
+  size_t n = 0;
+  for (auto p : parts) n += p.size();
   f->reserve(n + 10);
   f->push_back(static_cast<char>(0x81));  // FIN, text
   if (n < 126) {
@@ -25,9 +27,11 @@ Frame WsTextFrame(const std::string& payload) {
     f->push_back(static_cast<char>(127));
     for (int i = 7; i >= 0; --i) f->push_back(static_cast<char>((static_cast<uint64_t>(n) >> (8 * i)) & 0xff));
   }
-  f->append(payload);
+  for (auto p : parts) f->append(p);
   return f;
 }
+
+Frame WsTextFrame(const std::string& payload) { return WsTextFrameOf({payload}); }
 
 StreamHub::StreamHub(Audience presence_audience, int typing_ttl_s)
     : audience_(std::move(presence_audience)), typing_ttl_s_(typing_ttl_s) {
@@ -225,16 +229,22 @@ bool StreamHub::AudienceConnected(const std::vector<std::string>& members, const
 
 void StreamHub::Publish(const StreamEvent& event, const std::vector<std::string>& members,
                         const std::vector<std::string>& extra) {
-  // Serialized once, shared by every receiver.
-  auto frame = WsTextFrame(
-      json{{"type", "event"}, {"event", event.event}}.dump(-1, ' ', false, json::error_handler_t::replace));
+  PublishText(event.stream_pos, event.event.dump(-1, ' ', false, json::error_handler_t::replace), members, extra);
+}
+
+void StreamHub::PublishText(int64_t stream_pos, std::string_view event_json, const std::vector<std::string>& members,
+                            const std::vector<std::string>& extra) {
+  // Serialized once, shared by every receiver: what dumping
+  // {"type": "event", "event": {...}} gives (an object's keys in order).
+  constexpr std::string_view kOpen = "{\"event\":", kClose = ",\"type\":\"event\"}";
+  auto frame = WsTextFrameOf({kOpen, event_json, kClose});
   if (in_batch_) {
-    batch_.push_back({std::move(frame), event.stream_pos, &members, &extra});
+    batch_.push_back({std::move(frame), stream_pos, &members, &extra});
     return;
   }
   auto run = std::make_shared<FrameRun>();
   run->bytes = frame->size();
-  run->frames.emplace_back(std::move(frame), event.stream_pos);
+  run->frames.emplace_back(std::move(frame), stream_pos);
   std::lock_guard<std::mutex> lock(mu_);
   DeliverRunLocked(members, extra, run);
 }

@@ -30,6 +30,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -90,6 +91,10 @@ class StreamHub {
   // EndBatch bracket the events of one commit, which go out together.
   void Publish(const StreamEvent& event, const std::vector<std::string>& members,
                const std::vector<std::string>& extra);
+  // Publish with the event object already serialized (`event_json`, the
+  // same bytes as dumping StreamEvent::event): the frame is spliced around it.
+  void PublishText(int64_t stream_pos, std::string_view event_json, const std::vector<std::string>& members,
+                   const std::vector<std::string>& extra);
   // During a batch, `members` and `extra` must stay alive and unchanged
   // until EndBatch (the group log keeps them in its batch), and the frames
   // leave at EndBatch.

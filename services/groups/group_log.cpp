@@ -64,6 +64,11 @@ json EventJson(const GroupEvent& e) {
   return j;
 }
 
+std::shared_ptr<const std::string> ClientJsonText(const GroupEvent& e) {
+  if (e.client_json) return e.client_json;
+  return std::make_shared<const std::string>(EventJson(e).dump(-1, ' ', false, json::error_handler_t::replace));
+}
+
 GroupEvent EventFromRow(const PgResult& r, int i) {
   GroupEvent e;
   e.stream_pos = r.int64(i, 0);

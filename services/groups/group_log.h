@@ -7,9 +7,10 @@
 // `seq` and node-wide `stream_pos`, runs the operation's projections (member
 // rows, reactions, ...) in the same transaction, and commits the batch once
 // (group commit). Only after the commit does it apply the result to the
-// in-memory state visible to readers, publish the events to the stream and
-// answer the callers, so nothing is acknowledged before it is durable and
-// stream positions become visible strictly in order.
+// in-memory state visible to readers, answer the callers and then publish
+// the events to the sinks (the stream, search, federation, notifications),
+// so nothing is acknowledged before it is durable, stream positions become
+// visible strictly in order, and an answer does not wait for the fan-out.
 //
 // If a batch fails to commit, every group it touched is evicted from memory
 // (reloaded from the database on next use) and its operations are retried
@@ -69,6 +70,11 @@ struct GroupEvent {
   int64_t home_ts = 0;
   nlohmann::json origin_signatures;  // {origin: {key_id: sig}} when the origin is not the home
   nlohmann::json signatures;         // {home: {key_id: sig}} over the entry
+  // EventJson(*this) serialized, made once by the writer after the commit
+  // for the events it answers a caller with, and shared by every copy: the
+  // caller's answer and the stream frame use the same bytes. Null elsewhere
+  // (history, replica entries): use ClientJsonText.
+  std::shared_ptr<const std::string> client_json;
 };
 
 // An event whose identity was fixed elsewhere: by its origin node (a remote
@@ -89,6 +95,8 @@ struct FixedEvent {
 // origin_ts, content} plus, for messages in history, edited/deleted flags with
 // the latest text in content.
 nlohmann::json EventJson(const GroupEvent& e);
+// EventJson(e) as text (the bytes of e.client_json when it is set).
+std::shared_ptr<const std::string> ClientJsonText(const GroupEvent& e);
 
 struct Member {
   std::string membership;  // join | invite | leave | ban
@@ -324,6 +332,8 @@ class GroupLog {
   // Answers `r` now, or (answer_elsewhere) after the batch, on the completer.
   void Complete(std::unique_ptr<Request> r, Result<std::vector<GroupEvent>> result);
   void RunBatch(std::vector<std::unique_ptr<Request>>& batch);
+  // Hands the committed events of the last batch (to_publish_) to the sinks.
+  void Publish();
   // Runs a batch in one transaction. On success fills `results` and
   // `published`; on a commit failure returns the error.
   Status TryBatch(std::vector<std::unique_ptr<Request>>& batch,
@@ -355,6 +365,15 @@ class GroupLog {
   std::deque<std::unique_ptr<Request>> queue_;  // GUARDED_BY(queue_mu_)
   bool stopping_ = false;                       // GUARDED_BY(queue_mu_)
   int64_t next_stream_pos_ = 1;                 // writer thread only
+  // Committed events waiting for the sinks (writer thread only), with their
+  // audience: the joined members then (shared with the group's state) and
+  // the others who must see it.
+  struct Publication {
+    GroupEvent event;
+    std::shared_ptr<const std::vector<std::string>> members;
+    std::vector<std::string> extra;
+  };
+  std::vector<Publication> to_publish_;
   // What SubmitAsync callers are told (the HTTP answer: its JSON, metrics,
   // access log) is done by one completer thread, handed over once per batch,
   // so that the writer goes on to the next batch at once.

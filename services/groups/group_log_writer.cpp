@@ -8,8 +8,10 @@
 // groups gives both without locks on the hot path; batching gives back the
 // throughput (one round trip to PostgreSQL per batch: the writes are
 // pipelined, and a large batch of replica entries goes in with COPY). Only
-// after the commit are the new states shown to readers and the events
-// published to the sinks (stream, search, federation), in stream_pos order.
+// after the commit are the new states shown to readers, the callers
+// answered, and then the events published to the sinks (stream, search,
+// federation), in stream_pos order: a sender's 201 does not wait for the
+// fan-out to its group's streams.
 // A failed batch is retried one operation at a time (RunBatch).
 #include "services/groups/group_log.h"
 
@@ -123,6 +125,8 @@ void GroupLog::WriterLoop() {
       }
     }
     RunBatch(batch);
+    // The callers first (their events are durable), then the sinks: a
+    // sender's answer does not wait for the fan-out to its group's streams.
     if (!answers_.empty()) {
       {
         std::lock_guard<std::mutex> lock(answers_mu_);
@@ -131,7 +135,18 @@ void GroupLog::WriterLoop() {
       answers_.clear();
       answers_cv_.notify_one();
     }
+    Publish();
   }
+}
+
+void GroupLog::Publish() {
+  if (to_publish_.empty()) return;
+  for (EventSink* sink : sinks_) {
+    sink->BeginBatch();
+    for (const auto& p : to_publish_) sink->Publish(p.event, *p.members, p.extra);
+    sink->EndBatch();
+  }
+  to_publish_.clear();
 }
 
 void GroupLog::RunBatch(std::vector<std::unique_ptr<Request>>& batch) {
@@ -173,7 +188,11 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     std::shared_ptr<const std::vector<std::string>> members;
     std::vector<std::string> extra;
     std::function<Status(PgConn&, const GroupEvent&)> project;
+    // Where the caller's copy is (results[result_index][appended_index]);
+    // result_index is npos for replica entries (their caller wants no JSON).
+    size_t result_index, appended_index;
   };
+  constexpr size_t npos = static_cast<size_t>(-1);
   std::vector<Pending> pending;
   std::vector<int64_t> touched_order;
   // Entries this node signs: their bytes, and where the signature goes (the
@@ -354,7 +373,8 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
       if (!entry_bytes.empty()) {
         unsigned_entries.push_back({pending.size(), results.size(), appended.size() - 1, std::move(entry_bytes)});
       }
-      pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project)});
+      pending.push_back({std::move(ev), state->Joined(), std::move(extra), std::move(d.project),
+                         req->replica_apply ? npos : results.size(), appended.size() - 1});
     }
     if (!refused.ok()) {
       results.push_back(refused.error());
@@ -476,13 +496,19 @@ Status GroupLog::TryBatch(std::vector<std::unique_ptr<Request>>& batch,
     }
   }
   if (!pending.empty()) last_committed_pos_ = pending.back().event.stream_pos;
-  if (!pending.empty()) {
-    for (EventSink* sink : sinks_) {
-      sink->BeginBatch();
-      for (const auto& p : pending) sink->Publish(p.event, *p.members, p.extra);
-      sink->EndBatch();
+  // The client JSON of what callers are answered with, once: the answer and
+  // the stream frame share it (the stream renders the rest itself).
+  for (auto& p : pending) {
+    if (p.result_index == npos || !results[p.result_index].ok() ||
+        p.appended_index >= results[p.result_index]->size()) {
+      continue;
     }
+    auto text = ClientJsonText(p.event);
+    p.event.client_json = text;
+    (*results[p.result_index])[p.appended_index].client_json = std::move(text);
   }
+  // Published by WriterLoop once the callers are answered.
+  for (auto& p : pending) to_publish_.push_back({std::move(p.event), std::move(p.members), std::move(p.extra)});
   return OkStatus();
 }
 

@@ -68,6 +68,8 @@ void AddMessagingRoutes(Router& router, GroupService& groups, MessagingService& 
     if (!row) return respond(std::move(err));
     messaging.SendAsync(ctx.user(), *row, req, [respond](Result<GroupEvent> r) {
       if (!r.ok()) return respond(ToHttp(r.error()));
+      // The bytes the stream frame carries (serialized once by the writer).
+      if (r->seq != 0 && r->client_json) return respond(HttpResponse::Json(201, *r->client_json));
       json out = EventJson(*r);
       if (r->seq == 0) {
         // A remote group whose home node has not answered yet: the message is

@@ -112,7 +112,7 @@ void MessagingService::SendAsync(const UserProfile& me, int64_t row, const SendR
       }
       return done(result.error());
     }
-    done(result->front());
+    done(std::move(result->front()));
   }, std::move(txn));
 }
 

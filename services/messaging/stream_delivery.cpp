@@ -17,7 +17,7 @@ void StreamDelivery::Publish(const GroupEvent& event, const std::vector<std::str
   // Nobody to tell (a replica catching up for users who are away): skip the
   // rendering. A stream opened meanwhile replays from the database.
   if (!hub_.AudienceConnected(members, extra)) return;
-  hub_.Publish(StreamEvent{event.stream_pos, EventJson(event)}, members, extra);
+  hub_.PublishText(event.stream_pos, *ClientJsonText(event), members, extra);
 }
 
 void StreamDelivery::BeginBatch() { hub_.BeginBatch(); }

@@ -4,9 +4,12 @@
 // batch, then lets go: the writer takes everything queued as its next batch.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -232,6 +235,88 @@ TEST(GroupCommitCrashTest, ConcurrentAcknowledgedSendsSurviveSigkillOnceEachWith
     }
     if (s % 2 == 1) {
       EXPECT_EQ(acked[s], acked[s - 1]);
+    }
+  }
+  EXPECT_EQ(node->Stop(), 0);
+}
+
+// The writer answers a batch's senders before it publishes the events to
+// the stream (and the other sinks), and the answer carries the bytes the
+// stream frame carries. A 201 still only comes after the commit: killing the
+// node the moment the first answers arrive, while more sends are in flight,
+// loses none of the acknowledged messages.
+TEST(GroupCommitCrashTest, SendsKilledRightAfterTheirAnswersAreStoredAndTheAnswerIsTheFramesEvent) {
+  using nlohmann::json;
+  auto node = test::StartNodeWith(test::kNoRateLimits);
+  test::HttpClient c(node->http_port());
+  test::TestUser a = test::RegisterUser(c, "gk");
+  ASSERT_FALSE(a.token.empty());
+  std::string g = test::CreateGroup(c, a.token);
+  std::string path = "/api/v1/groups/" + test::PathSegment(g) + "/messages";
+  {
+    // The answer's body is the frame's event, byte for byte.
+    auto ws = test::OpenStream(node->http_port(), a.token);
+    ASSERT_EQ(ws->status(), 101);
+    test::UntilReady(*ws);
+    auto r = c.Post(path, json{{"body", "caf\u00e9 \"quoted\" \\ <b>"}, {"client_txn_id", "one"}}, a.token);
+    ASSERT_EQ(r.status, 201) << r.body;
+    std::string frame;
+    for (int i = 0; i < 20 && frame.empty(); ++i) {  // bounded: skips presence and the like
+      auto m = ws->Receive(10000);
+      ASSERT_EQ(m.kind, test::WsMessage::kText) << "no event frame came";
+      if (json::parse(m.data).value("type", "") == "event") frame = m.data;
+    }
+    EXPECT_EQ(frame, "{\"event\":" + r.body + ",\"type\":\"event\"}");
+  }
+  constexpr int kSenders = 6, kEach = 40;
+  std::vector<std::map<std::string, int64_t>> acked(kSenders);  // event_id -> seq
+  std::mutex mu;
+  std::condition_variable answered_cv;
+  int answered = 0;  // GUARDED_BY(mu)
+  std::vector<std::thread> ts;
+  for (int s = 0; s < kSenders; ++s) {
+    ts.emplace_back([&, s] {
+      try {
+        test::HttpClient hc(node->http_port());
+        hc.set_timeout(std::chrono::milliseconds(5000));
+        for (int i = 0; i < kEach; ++i) {
+          auto r = hc.Post(path, json{{"body", "k" + std::to_string(s) + "-" + std::to_string(i)}}, a.token);
+          if (r.status != 201) return;  // the node is gone
+          acked[s][r.json()["event_id"]] = r.json()["seq"];
+          std::lock_guard<std::mutex> lock(mu);
+          ++answered;
+          answered_cv.notify_all();
+        }
+      } catch (const std::exception&) {
+        // The node was killed under this sender (connection refused).
+      }
+    });
+  }
+  // Kill as soon as a few sends were answered: the rest are in flight.
+  bool enough;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    enough = answered_cv.wait_for(lock, std::chrono::seconds(30), [&] { return answered >= kSenders; });
+  }
+  node->Kill();
+  for (auto& t : ts) t.join();
+  ASSERT_TRUE(enough) << "the sends were not answered in time";
+  node->Start();
+  test::HttpClient c2(node->http_port());
+  std::map<std::string, int64_t> stored;
+  std::string q = "?limit=100";
+  for (int page = 0; page < 10; ++page) {
+    auto r = c2.Get(path + q, a.token);
+    ASSERT_EQ(r.status, 200) << r.body;
+    json j = r.json();
+    for (auto& e : j["events"]) stored[e["event_id"]] = e["seq"];
+    if (!j["has_more"]) break;
+    q = "?limit=100&before=" + std::to_string(j["first_seq"].get<int64_t>());
+  }
+  for (int s = 0; s < kSenders; ++s) {
+    for (auto& [id, seq] : acked[s]) {
+      ASSERT_TRUE(stored.count(id)) << "acknowledged " << id << " is lost";
+      EXPECT_EQ(stored[id], seq);
     }
   }
   EXPECT_EQ(node->Stop(), 0);

@@ -46,6 +46,38 @@ TEST(Router, MatchesPatternsAndDecodesCaptures) {
   EXPECT_EQ(router.Match("GET", "*", &route, &params), Router::MatchResult::kBadPath);
 }
 
+// Match checks routes in order, segment by segment: a capture that does not
+// decode is a bad path once the route's segments before it matched, and a
+// route whose literal segment differs first is skipped; only the route found
+// has its captures decoded.
+TEST(Router, DecodesOnlyTheRouteFoundAndKeepsTheBadPathOrder) {
+  Router router;
+  router.Add("POST", "/api/v1/groups/{group_id}/read", {}, [](RequestContext&) { return HttpResponse{}; });
+  router.Add("POST", "/api/v1/groups/{group_id}/messages/{event_id}/reactions", {},
+             [](RequestContext&) { return HttpResponse{}; });
+  router.Add("POST", "/api/v1/groups/{group_id}/messages", {}, [](RequestContext&) { return HttpResponse{}; });
+  router.Add("GET", "/api/v1/users/x/{user_id}", {}, [](RequestContext&) { return HttpResponse{}; });
+  const Route* route = nullptr;
+  std::vector<std::pair<std::string, std::string>> params;
+  ASSERT_EQ(router.Match("POST", "/api/v1/groups/%23eng%3Aacme.test/messages", &route, &params),
+            Router::MatchResult::kFound);
+  EXPECT_EQ(route->pattern, "/api/v1/groups/{group_id}/messages");
+  ASSERT_EQ(params.size(), 1u);
+  EXPECT_EQ(params[0], std::make_pair(std::string("group_id"), std::string("#eng:acme.test")));
+  ASSERT_EQ(router.Match("POST", "//api/v1/groups/g%41/messages/%24e1/reactions", &route, &params),
+            Router::MatchResult::kFound);
+  ASSERT_EQ(params.size(), 2u);
+  EXPECT_EQ(params[0].second, "gA");
+  EXPECT_EQ(params[1], std::make_pair(std::string("event_id"), std::string("$e1")));
+  // The capture comes before the segment that differs: a bad path.
+  EXPECT_EQ(router.Match("POST", "/api/v1/groups/%zz/messages", &route, &params), Router::MatchResult::kBadPath);
+  // A literal segment differs before the capture: not this route, so not found.
+  EXPECT_EQ(router.Match("GET", "/api/v1/users/y/%zz", &route, &params), Router::MatchResult::kNotFound);
+  EXPECT_EQ(router.Match("GET", "/api/v1/users/x/%4", &route, &params), Router::MatchResult::kBadPath);
+  EXPECT_EQ(router.Match("GET", "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p/q/r", &route, &params),
+            Router::MatchResult::kNotFound);
+}
+
 TEST(ErrorBody, IsTheContractShapeAndEscapes) {
   EXPECT_EQ(ErrorBody("not_found", "no \"such\" thing"),
             R"({"error":{"code":"not_found","message":"no \"such\" thing"}})");

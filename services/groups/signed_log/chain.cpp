@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "node/common/encoding.h"
+#include "node/common/random_pool.h"
 #include "services/groups/signed_log/canonical_json.h"
 #include "services/groups/signed_log/signed_event.h"
 
@@ -115,18 +116,10 @@ bool ContentMatchesHash(const std::string& type, const json& content, const std:
 }
 
 std::string NewNonce() {
-  // randombytes_buf is a getrandom() system call each time: take the bytes
-  // of 64 nonces at once (the group log's writer makes one per event).
-  constexpr size_t kNonceBytes = 16, kNoncePool = 64 * kNonceBytes;
-  thread_local unsigned char pool[kNoncePool];
-  thread_local size_t pool_used = kNoncePool;
-  if (pool_used == kNoncePool) {
-    randombytes_buf(pool, kNoncePool);
-    pool_used = 0;
-  }
-  std::string raw(reinterpret_cast<const char*>(pool + pool_used), kNonceBytes);
-  pool_used += kNonceBytes;
-  return Base64Url(raw);
+  // Pooled: the group log's writer makes one per event.
+  unsigned char raw[16];
+  PooledRandomBytes(raw, sizeof raw);
+  return Base64Url(std::string(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
 std::string SignBytes(const std::string& bytes, const std::string& secret_key) {
