@@ -14,11 +14,11 @@
 #include <thread>
 #include <vector>
 
-#include "node/db/migrations.h"
 #include "node/db/pg.h"
 #include "services/groups/group_log.h"
 #include "services/groups/projections.h"
 #include "tests/harness/test_postgres.h"
+#include "tests/support/group_log_fixture.h"
 #include "tests/support/node_test.h"
 
 namespace gc {
@@ -46,17 +46,11 @@ Operation Message(const std::string& body, std::optional<std::string> txn = std:
   };
 }
 
-class GroupLogBatchTest : public ::testing::Test {
+class GroupLogBatchTest : public test::GroupLogTest {
  protected:
   void SetUp() override {
-    conninfo_ = test::TestPostgres::Shared().CreateDatabase();
-    auto pool = PgPool::Create(conninfo_, 2, 5);
-    ASSERT_TRUE(pool.ok()) << pool.error().message;
-    pool_ = std::move(*pool);
-    auto applied = ApplyMigrations(*pool_);
-    ASSERT_TRUE(applied.ok()) << applied.error().message;
-    log_ = std::make_unique<GroupLog>(*pool_, "acme.test");
-    ASSERT_TRUE(log_->Start(conninfo_).ok());
+    test::GroupLogTest::SetUp();
+    if (HasFatalFailure()) return;
     GroupState init;
     init.address = "#batch:acme.test";
     init.server = "acme.test";
@@ -70,7 +64,6 @@ class GroupLogBatchTest : public ::testing::Test {
     ASSERT_TRUE(created.ok()) << created.error().message;
     row_ = created->front().group_row;
   }
-  void TearDown() override { log_->Stop(); }
 
   // Holds the writer inside an operation until Release(); returns once it is
   // held, so that whatever is queued next goes into one batch.
@@ -99,9 +92,6 @@ class GroupLogBatchTest : public ::testing::Test {
     return out;
   }
 
-  std::string conninfo_;
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<GroupLog> log_;
   std::shared_ptr<std::promise<void>> gate_;
   int64_t row_ = 0;
 };

@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "node/db/migrations.h"
 #include "node/db/pg.h"
 #include "services/groups/group_log.h"
 #include "services/groups/pg_group_store.h"
 #include "services/groups/projections.h"
 #include "services/messaging/pg_search_index_store.h"
 #include "tests/harness/test_postgres.h"
+#include "tests/support/group_log_fixture.h"
 
 namespace gc {
 namespace {
@@ -42,17 +42,11 @@ GroupState AlicesGroup(const std::string& address) {
   return init;
 }
 
-class SearchIndexTest : public ::testing::Test {
+class SearchIndexTest : public test::GroupLogTest {
  protected:
   void SetUp() override {
-    conninfo_ = test::TestPostgres::Shared().CreateDatabase();
-    auto pool = PgPool::Create(conninfo_, 2, 5);
-    ASSERT_TRUE(pool.ok()) << pool.error().message;
-    pool_ = std::move(*pool);
-    auto applied = ApplyMigrations(*pool_);
-    ASSERT_TRUE(applied.ok()) << applied.error().message;
-    log_ = std::make_unique<GroupLog>(*pool_, "acme.test");
-    ASSERT_TRUE(log_->Start(conninfo_).ok());
+    test::GroupLogTest::SetUp();
+    if (HasFatalFailure()) return;
     auto created = log_->Create(AlicesGroup("#search:acme.test"), [](OpContext&) -> Result<std::vector<Draft>> {
       return std::vector<Draft>{
           EventDraft(kAlice, "member", {{"user_id", kAlice}, {"membership", "join"}, {"role", "owner"}})};
@@ -60,7 +54,6 @@ class SearchIndexTest : public ::testing::Test {
     ASSERT_TRUE(created.ok()) << created.error().message;
     row_ = created->front().group_row;
   }
-  void TearDown() override { log_->Stop(); }
 
   // Appends one event of `type` and returns it.
   GroupEvent Append(const std::string& type, nlohmann::json content, std::optional<std::string> relates_to = {}) {
@@ -92,9 +85,6 @@ class SearchIndexTest : public ::testing::Test {
     return r.ok() ? r->int64(0, 0) : -1;
   }
 
-  std::string conninfo_;
-  std::unique_ptr<PgPool> pool_;
-  std::unique_ptr<GroupLog> log_;
   int64_t row_ = 0;
 };
 
