@@ -359,4 +359,15 @@ void PgPool::Rollback(PgConn& c) { (void)c.ExecScript("ROLLBACK"); }
 
 bool IsRetryableTxnError(const Error& e) { return e.detail_code == "serialization_failure"; }
 
+Result<std::optional<int64_t>> ClaimRange(PgConn& c, const SqlQuery& move, const SqlQuery& read, int64_t lo,
+                                          int64_t hi) {
+  auto moved = c.Exec(move, {lo, hi});
+  if (!moved.ok()) return moved.error();
+  if (moved->affected() == 1) return std::optional<int64_t>();
+  auto cur = c.Exec(read);
+  if (!cur.ok()) return cur.error();
+  if (cur->rows() == 0) return Error::Internal(std::string(read.name) + " found no cursor row");
+  return std::optional<int64_t>(cur->int64(0, 0));
+}
+
 }  // namespace gc

@@ -137,6 +137,14 @@ class PgConn {
 // and carriage return escaped); nullopt appends NULL ("\N").
 void CopyText(std::string& out, const std::optional<std::string_view>& v);
 
+// A worker's range cursor, moved by compare-and-set inside the range's
+// transaction: `move` (params lo, hi) must change one row when the cursor is
+// where this worker expects it, and `read` answers where it is. Answers
+// nullopt when this transaction moved it (the range is this worker's), or
+// the position another process moved it to first (follow it, do nothing).
+Result<std::optional<int64_t>> ClaimRange(PgConn& c, const SqlQuery& move, const SqlQuery& read, int64_t lo,
+                                          int64_t hi);
+
 class PgPool {
  public:
   static Result<std::unique_ptr<PgPool>> Create(const std::string& conninfo, int size,

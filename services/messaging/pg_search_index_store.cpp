@@ -64,15 +64,9 @@ Result<int64_t> PgSearchIndexStore::Cursor() {
 Result<int64_t> PgSearchIndexStore::IndexRound(int64_t lo, int64_t hi) {
   return db_.Transaction([&](PgConn& c) -> Result<int64_t> {
     GC_TRY(c.ExecScript("SET LOCAL synchronous_commit TO off"));
-    auto moved = c.Exec(kMoveCursor, {lo, hi});
-    if (!moved.ok()) return moved.error();
-    if (moved->affected() != 1) {
-      // Another process indexed from here: follow its cursor.
-      auto cur = c.Exec(kReadCursor);
-      if (!cur.ok()) return cur.error();
-      if (cur->rows() == 0) return Error::Internal("search_cursor has no row");
-      return cur->int64(0, 0);
-    }
+    auto other = ClaimRange(c, kMoveCursor, kReadCursor, lo, hi);
+    if (!other.ok()) return other.error();
+    if (*other) return **other;  // another process indexed from here: follow its cursor
     GC_TRY(Done(c.Exec(kIndexNew, {lo, hi})));
     GC_TRY(Done(c.Exec(kIndexEdited, {lo, hi})));
     GC_TRY(Done(c.Exec(kIndexDelete, {lo, hi})));

@@ -314,14 +314,10 @@ Result<NotificationStore::RangeMade> PgNotificationStore::MakeRange(int64_t lo, 
                                                                      const std::string& node_name, int64_t now) {
   return db_.Transaction([&](PgConn& c) -> Result<RangeMade> {
     RangeMade out;
-    auto moved = c.Exec(kNotifMoveCursor, {lo, hi});
-    if (!moved.ok()) return moved.error();
-    if (moved->affected() != 1) {
-      // Another process made this range: follow the cursor.
-      auto cur = c.Exec(kNotifReadCursor);
-      if (!cur.ok()) return cur.error();
-      if (cur->rows() == 0) return Error::Internal("notification_cursor has no row");
-      out.cursor = cur->int64(0, 0);
+    auto other = ClaimRange(c, kNotifMoveCursor, kNotifReadCursor, lo, hi);
+    if (!other.ok()) return other.error();
+    if (*other) {  // another process made this range: follow the cursor
+      out.cursor = **other;
       return out;
     }
     out.cursor = hi;
