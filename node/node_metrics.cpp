@@ -85,8 +85,9 @@ void Node::RegisterMetrics() {
   m.AddCounterFn("groupchat_push_pushers_removed_total", "Pushers removed because the endpoint answered 404 or 410.",
                  [push] { return static_cast<double>(push->removed()); });
   // The same per kind of pusher (no labels in this registry: one name each).
-  for (auto [kind, counts] : {std::pair<const char*, PushSender::Counts*>{"webhook", &push->webhook},
-                              std::pair<const char*, PushSender::Counts*>{"webpush", &push->webpush}}) {
+  for (auto [kind, binding] : {std::pair<const char*, PushSender::Counts*>{"webhook", &push->webhook},
+                               std::pair<const char*, PushSender::Counts*>{"webpush", &push->webpush}}) {
+    PushSender::Counts* counts = binding;  // clang 14 cannot capture a structured binding
     std::string k = kind, what = k == "webpush" ? "Web Push" : "Webhook";
     m.AddGauge("groupchat_" + k + "_queue_length", what + " pushes owed (as of the sender's last look).",
                [counts] { return static_cast<double>(counts->queued.load()); });

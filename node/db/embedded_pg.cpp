@@ -250,15 +250,18 @@ Result<std::unique_ptr<EmbeddedPostgres>> EmbeddedPostgres::Start(const Options&
   // A postmaster left behind (should not happen thanks to PDEATHSIG, but a
   // hard crash of the machine can leave a stale pid file): postgres itself
   // detects a stale file; a live one means another owner, and we refuse.
-  pg->pid_ = Spawn(*as,
-                   {bin + "/postgres", "-D", data, "-k", pg->socket_dir_, "-p", std::to_string(kPgPort),
-                    "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
-                    "-c", "max_connections=200", "-c", "shared_buffers=128MB",
-                    // New WAL segments need not be zero-filled first (a stall
-                    // of its own under load); the file system gives zeros.
-                    "-c", "wal_init_zero=off",
-                    "-c", "logging_collector=off"},
-                   log);
+  std::vector<std::string> argv = {bin + "/postgres", "-D", data, "-k", pg->socket_dir_, "-p", std::to_string(kPgPort),
+                                   "-c", "listen_addresses=", "-c", "unix_socket_permissions=0700",
+                                   "-c", "max_connections=200", "-c", "shared_buffers=128MB",
+                                   // New WAL segments need not be zero-filled first (a stall
+                                   // of its own under load); the file system gives zeros.
+                                   "-c", "wal_init_zero=off",
+                                   "-c", "logging_collector=off"};
+  for (const auto& s : options.settings) {
+    argv.push_back("-c");
+    argv.push_back(s);
+  }
+  pg->pid_ = Spawn(*as, argv, log);
   if (pg->pid_ < 0) return Error::Unavailable(std::string("fork failed: ") + strerror(errno));
 
   std::string ci = pg->conninfo("postgres");

@@ -21,6 +21,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "node/common/result.h"
 
@@ -37,6 +38,9 @@ class EmbeddedPostgres {
     // initdb of its own (about a CPU second each). It must be a path the
     // postgres user can reach. Empty (the node): initdb.
     std::string initdb_template;
+    // More server settings, "name=value" each (passed as -c): test harnesses
+    // turn off what only guards against a crash of the machine.
+    std::vector<std::string> settings;
   };
 
   // Creates (initdb) when needed and starts the cluster; returns once it

@@ -62,6 +62,10 @@ TestPostgres& TestPostgres::Shared() {
   // processes of one run copy one initdb instead of each running its own.
   if (const char* t = std::getenv("GC_TEST_PG_TEMPLATE"); t && *t) options.initdb_template = t;
   options.dir = (fs::path(pg->dir_.path()) / "pg").string();
+  // A test cluster lives as long as its test process; what these settings
+  // guard against (a crash of the machine, not of a process) cannot happen
+  // to it, and syncing only slows the suite down.
+  options.settings = {"fsync=off", "full_page_writes=off"};
   auto started = EmbeddedPostgres::Start(options);
   if (!started.ok()) {
     throw std::runtime_error("TestPostgres: cannot start PostgreSQL in " + options.dir + ": " +
