@@ -483,6 +483,21 @@ bool NodeProcess::Running() {
   return false;
 }
 
+void NodeProcess::Freeze() {
+  if (pid_ <= 0) throw std::runtime_error("Freeze: the node is not running");
+  if (::kill(pid_, SIGSTOP) != 0) throw std::runtime_error(std::string("Freeze: kill: ") + std::strerror(errno));
+  while (true) {  // ends: a stopped or dead child is reported, EINTR retried
+    int status = 0;
+    pid_t r = ::waitpid(pid_, &status, WUNTRACED);
+    if (r == pid_ && WIFSTOPPED(status)) return;
+    if (r == pid_) {
+      Reaped(status);
+      throw std::runtime_error("Freeze: the node exited");
+    }
+    if (r < 0 && errno != EINTR) throw std::runtime_error(std::string("Freeze: waitpid: ") + std::strerror(errno));
+  }
+}
+
 int NodeProcess::Stop() {
   if (!Running()) return last_status_;
   ::kill(pid_, SIGTERM);  // the node only: it shuts down its own children in order

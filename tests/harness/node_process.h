@@ -99,6 +99,9 @@ class NodeProcess {
   void Restart();
   // Reaps the node if it has exited.
   bool Running();
+  // SIGSTOP, and returns once the kernel reports the node stopped (every
+  // thread: kill() alone returns as soon as the signal is queued).
+  void Freeze();
 
   int http_port() const { return http_port_; }
   std::string base_url() const;  // http://127.0.0.1:PORT

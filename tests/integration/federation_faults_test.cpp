@@ -306,12 +306,15 @@ INSTANTIATE_TEST_SUITE_P(HomeCrashedFrozenOrSlow, QueuedSendOrderTest, ::testing
 // (and his next message, answered 202, refused by the home).
 TEST_F(FederationFaultsTest, AQueuedLeaveIsNotUndoneByAStaleRejoin) {
   auto [alice, bob, carol, g] = StartWithRemoteGroup();
-  ASSERT_EQ(kill(N(0).pid(), SIGSTOP), 0);
+  N(0).Freeze();
   auto left = Post(bob, "/api/v1/groups/" + G(g) + "/leave");
   ASSERT_EQ(left.status, 200) << left.body;  // queued, durably, after the wait for the home
   auto rejoin = Post(bob, "/api/v1/groups/" + G(g) + "/join");
-  EXPECT_EQ(rejoin.status, 409) << rejoin.body;
-  EXPECT_EQ(rejoin.json()["error"].value("reason", ""), "pending_change") << rejoin.body;
+  // Seen once in CI (a loaded fresh-clone run, not reproduced in 16 runs
+  // since): 200 with the leave already applied, as if the home had sequenced
+  // it while frozen. The logs say what happened if it comes back.
+  EXPECT_EQ(rejoin.status, 409) << rejoin.body << "\nhome:\n" << N(0).LogText() << "\nparticipant:\n" << N(1).LogText();
+  EXPECT_EQ(rejoin.json().value("error", json::object()).value("reason", ""), "pending_change") << rejoin.body;
   auto early = Send(bob, g, "written between leave and rejoin");
   EXPECT_EQ(early.status, 409) << early.body;
   EXPECT_EQ(Send(carol, g, "carol is not held up").status, 202);  // another user's sends still queue
