@@ -255,7 +255,11 @@ TEST_F(FederationFaultsTest, JoinsAndInviteAcceptancesSurviveSigkill) {
 class QueuedSendOrderTest : public FederationFaultsTest, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(QueuedSendOrderTest, KeepsEachUsersOrder) {
-  auto [alice, bob, carol, g] = StartWithRemoteGroup();
+  // Named references, not a structured binding: clang 14 (the sanitized
+  // build) cannot capture a binding in a lambda.
+  RemoteGroup r = StartWithRemoteGroup();
+  User &alice = r.alice, &bob = r.bob, &carol = r.carol;
+  std::string& g = r.g;
   ASSERT_EQ(Send(bob, g, "b0").status, 201);
 
   std::string how = GetParam();
@@ -305,7 +309,11 @@ INSTANTIATE_TEST_SUITE_P(HomeCrashedFrozenOrSlow, QueuedSendOrderTest, ::testing
 // then landed, and bob was out of the group with his join acknowledged
 // (and his next message, answered 202, refused by the home).
 TEST_F(FederationFaultsTest, AQueuedLeaveIsNotUndoneByAStaleRejoin) {
-  auto [alice, bob, carol, g] = StartWithRemoteGroup();
+  // Named references, not a structured binding: clang 14 (the sanitized
+  // build) cannot capture a binding in a lambda.
+  RemoteGroup r = StartWithRemoteGroup();
+  User &alice = r.alice, &bob = r.bob, &carol = r.carol;
+  std::string& g = r.g;
   N(0).Freeze();
   auto left = Post(bob, "/api/v1/groups/" + G(g) + "/leave");
   ASSERT_EQ(left.status, 200) << left.body;  // queued, durably, after the wait for the home
@@ -375,7 +383,11 @@ TEST_F(FederationFaultsTest, JoinsWaitingOnAFrozenHomeDoNotStarveLocalRequests) 
 // the home, still queued, and local reads are answered while far more of
 // them wait than the node has worker threads.
 TEST_F(FederationFaultsTest, ChangesWaitingOnAFrozenHomeDoNotStarveLocalRequests) {
-  auto [alice, bob, carol, g] = StartWithRemoteGroup();
+  // Named references, not a structured binding: clang 14 (the sanitized
+  // build) cannot capture a binding in a lambda.
+  RemoteGroup r = StartWithRemoteGroup();
+  User &bob = r.bob, &carol = r.carol;
+  std::string& g = r.g;
   auto sent = Send(bob, g, "react to me");
   ASSERT_EQ(sent.status, 201) << sent.body;
   std::string reactions = "/api/v1/groups/" + G(g) + "/messages/" + G(sent.json()["event_id"]) + "/reactions";
