@@ -118,6 +118,18 @@ void Federation::Stop() {
   for (auto& l : lanes_) l->Stop();
   if (workers_) workers_->Stop();
   if (applier_) applier_->Stop();
+  // Calls still waiting for a peer's answer get none now: their callbacks
+  // go here, while what they hold (an HTTP session waiting to answer its
+  // client) can still be released. After Stop they would live until this
+  // object is destroyed, after the HTTP server (a use after free that
+  // AddressSanitizer caught when a node stopped with joins waiting on a
+  // frozen home).
+  std::map<std::string, std::pair<int64_t, AnswerFn>> unanswered;
+  {
+    std::lock_guard<std::mutex> lock(answers_mu_);
+    unanswered.swap(answers_);
+  }
+  unanswered.clear();
   peers_.FlushContacts();
 }
 

@@ -352,11 +352,13 @@ Result<std::unique_ptr<Node>> Node::Create(Config config) {
 
 Node::~Node() {
   if (hub_) hub_->DetachAll();
+  // Requests waiting on peers hold HTTP sessions: the federation lets go of
+  // them before the HTTP server goes (a no-op after Run, which stopped it).
+  if (federation_) federation_->Stop();
   http_.reset();
   gateway_.reset();
   if (workers_) workers_->Stop();
   if (media_) media_->Stop();
-  if (federation_) federation_->Stop();
   if (log_) log_->Stop();
   if (search_index_) search_index_->Stop();
   if (notifications_) notifications_->Stop();
