@@ -33,11 +33,6 @@ GC_SQL(kAddReaction,
        "ON CONFLICT DO NOTHING");
 GC_SQL(kRemoveReaction, "DELETE FROM reactions WHERE target = $1 AND user_id = $2 AND key = $3");
 
-Status Done(const Result<PgResult>& r) {
-  if (!r.ok()) return r.error();
-  return OkStatus();
-}
-
 std::string Str(const json& c, const char* key) {
   auto it = c.find(key);
   return it != c.end() && it->is_string() ? it->get<std::string>() : std::string();
@@ -117,7 +112,7 @@ Draft EventDraft(const std::string& sender, const std::string& type, json conten
     std::string user = Str(c, "user_id"), membership = Str(c, "membership");
     std::string role = membership == "join" && IsStr(c, "role") ? Str(c, "role") : "member";
     d.project = [user, membership, role](PgConn& conn, const GroupEvent& ev) {
-      return Done(conn.Exec(kUpsertMember, {ev.group_row, user, membership, role, ev.seq}));
+      return StatusOf(conn.Exec(kUpsertMember, {ev.group_row, user, membership, role, ev.seq}));
     };
     d.apply = [user, membership, role](GroupState& s) {
       s.members[user] = Member{membership, role};
@@ -129,7 +124,7 @@ Draft EventDraft(const std::string& sender, const std::string& type, json conten
     std::string title = Str(c, "title"), topic = Str(c, "topic"), vis = Str(c, "visibility"),
                 rule = Str(c, "join_rule");
     d.project = [=](PgConn& conn, const GroupEvent& ev) {
-      return Done(conn.Exec(kUpdateSettings, {ev.group_row, title, topic, vis, rule}));
+      return StatusOf(conn.Exec(kUpdateSettings, {ev.group_row, title, topic, vis, rule}));
     };
     d.apply = [=](GroupState& s) {
       s.title = title;
@@ -139,7 +134,7 @@ Draft EventDraft(const std::string& sender, const std::string& type, json conten
     };
   } else if (type == "group.delete") {
     d.project = [](PgConn& conn, const GroupEvent& ev) {
-      return Done(conn.Exec(kMarkDeleted, {ev.group_row, ev.home_ts ? ev.home_ts : ev.origin_ts}));
+      return StatusOf(conn.Exec(kMarkDeleted, {ev.group_row, ev.home_ts ? ev.home_ts : ev.origin_ts}));
     };
     d.apply = [](GroupState& s) { s.deleted = true; };
   } else if (type == "message") {
@@ -151,7 +146,9 @@ Draft EventDraft(const std::string& sender, const std::string& type, json conten
     }
     if (!mentions.empty()) {
       d.project = [mentions](PgConn& conn, const GroupEvent& ev) -> Status {
-        for (const auto& m : mentions) GC_TRY(Done(conn.Exec(kInsertMention, {m, ev.stream_pos, ev.group_row, ev.seq})));
+        for (const auto& m : mentions) {
+          GC_TRY(StatusOf(conn.Exec(kInsertMention, {m, ev.stream_pos, ev.group_row, ev.seq})));
+        }
         return OkStatus();
       };
     }
@@ -159,23 +156,23 @@ Draft EventDraft(const std::string& sender, const std::string& type, json conten
     std::string target = Str(c, "event_id"), body = Str(c, "body");
     if (IsStr(c, "body")) {
       d.project = [target, body](PgConn& conn, const GroupEvent& ev) {
-        return Done(conn.Exec(kSetEdit, {target, json{{"body", body}}.dump(), ev.origin_ts, ev.group_row}));
+        return StatusOf(conn.Exec(kSetEdit, {target, json{{"body", body}}.dump(), ev.origin_ts, ev.group_row}));
       };
     }
   } else if (type == "message.delete") {
     std::string target = Str(c, "event_id");
     d.project = [target](PgConn& conn, const GroupEvent& ev) -> Status {
-      GC_TRY(Done(conn.Exec(kEraseMessage, {target, ev.origin_ts, ev.group_row})));
-      GC_TRY(Done(conn.Exec(kEraseEdits, {target, ev.group_row})));
-      return Done(conn.Exec(kEraseMentions, {target, ev.group_row}));
+      GC_TRY(StatusOf(conn.Exec(kEraseMessage, {target, ev.origin_ts, ev.group_row})));
+      GC_TRY(StatusOf(conn.Exec(kEraseEdits, {target, ev.group_row})));
+      return StatusOf(conn.Exec(kEraseMentions, {target, ev.group_row}));
     };
   } else if (type == "reaction") {
     std::string target = Str(c, "event_id"), key = Str(c, "key");
     bool removed = c.contains("removed") && c["removed"] == true;
     std::string user = sender;
     d.project = [=](PgConn& conn, const GroupEvent& ev) {
-      return removed ? Done(conn.Exec(kRemoveReaction, {target, user, key}))
-                     : Done(conn.Exec(kAddReaction, {target, user, key, ev.group_row, ev.stream_pos}));
+      return removed ? StatusOf(conn.Exec(kRemoveReaction, {target, user, key}))
+                     : StatusOf(conn.Exec(kAddReaction, {target, user, key, ev.group_row, ev.stream_pos}));
     };
   }
   d.content = std::move(content);

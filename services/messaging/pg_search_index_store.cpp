@@ -46,13 +46,11 @@ GC_SQL(kMoveCursor, "UPDATE search_cursor SET indexed_pos = $2 WHERE indexed_pos
 #undef GC_SEARCH_NEW
 #undef GC_SEARCH_WORDS
 
-Status Done(const Result<PgResult>& r) { return r.ok() ? OkStatus() : Status(r.error()); }
-
 }  // namespace
 
 Status IndexSearchRange(PgConn& c, int64_t lo, int64_t hi) {
-  GC_TRY(Done(c.Exec(kIndexUpsert, {lo, hi})));
-  return Done(c.Exec(kIndexDelete, {lo, hi}));
+  GC_TRY(StatusOf(c.Exec(kIndexUpsert, {lo, hi})));
+  return StatusOf(c.Exec(kIndexDelete, {lo, hi}));
 }
 
 Result<int64_t> PgSearchIndexStore::Cursor() {
@@ -67,9 +65,9 @@ Result<int64_t> PgSearchIndexStore::IndexRound(int64_t lo, int64_t hi) {
     auto other = ClaimRange(c, kMoveCursor, kReadCursor, lo, hi);
     if (!other.ok()) return other.error();
     if (*other) return **other;  // another process indexed from here: follow its cursor
-    GC_TRY(Done(c.Exec(kIndexNew, {lo, hi})));
-    GC_TRY(Done(c.Exec(kIndexEdited, {lo, hi})));
-    GC_TRY(Done(c.Exec(kIndexDelete, {lo, hi})));
+    GC_TRY(StatusOf(c.Exec(kIndexNew, {lo, hi})));
+    GC_TRY(StatusOf(c.Exec(kIndexEdited, {lo, hi})));
+    GC_TRY(StatusOf(c.Exec(kIndexDelete, {lo, hi})));
     return hi;
   });
 }

@@ -247,7 +247,8 @@ Result<LoginResult> UserService::Login(std::string_view username, std::string_vi
   // Made with another cost (sessions.password_hash_memory_mib changed since):
   // hash it again with today's, now that the password is known. Best effort:
   // the login does not fail if this does.
-  if (crypto_pwhash_str_needs_rehash(row->password_hash.c_str(), crypto_pwhash_OPSLIMIT_INTERACTIVE, hash_memory_) != 0) {
+  if (crypto_pwhash_str_needs_rehash(row->password_hash.c_str(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                     hash_memory_) != 0) {
     std::string again = HashPassword(password);
     if (!again.empty()) {
       auto set = store_.SetPassword(*local, again);
