@@ -100,12 +100,13 @@ void TestPostgres::Create(const std::string& name, const std::string& template_n
   }
 }
 
+std::string TestPostgres::NewName() {
+  std::lock_guard lock(mu_);
+  return "gc_" + std::to_string(next_db_++);
+}
+
 std::string TestPostgres::CreateDatabase() {
-  std::string name;
-  {
-    std::lock_guard lock(mu_);
-    name = "gc_" + std::to_string(next_db_++);
-  }
+  std::string name = NewName();
   Create(name, "");
   return conninfo(name);
 }
@@ -125,11 +126,7 @@ std::string TestPostgres::CreateMigratedDatabase() {
       template_made_ = true;
     }
   }
-  std::string name;
-  {
-    std::lock_guard lock(mu_);
-    name = "gc_" + std::to_string(next_db_++);
-  }
+  std::string name = NewName();
   // (CREATE DATABASE waits a few seconds for the template's last session,
   // just closed above, to end; copies made at once share the source.)
   Create(name, kTemplate);

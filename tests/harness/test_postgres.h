@@ -76,6 +76,8 @@ class TestPostgres {
   std::mutex template_mu_;
   bool template_made_ = false;  // guarded by template_mu_
 
+  // A database name not used yet in this process (gc_N).
+  std::string NewName();
   void Create(const std::string& name, const std::string& template_name);
 };
 

@@ -23,6 +23,16 @@ class GroupsTest : public NodeTest {
     EXPECT_EQ(r.status, 200) << r.body;
     return r.json();
   }
+  // `n` new users (names starting with `prefix`), each joined to `g`.
+  std::vector<TestUser> JoinedUsers(const std::string& g, int n, const char* prefix) {
+    std::vector<TestUser> users;
+    for (int i = 0; i < n; ++i) {
+      users.push_back(NewUser(prefix));
+      auto r = c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token);
+      EXPECT_EQ(r.status, 200) << r.body;
+    }
+    return users;
+  }
 };
 
 TEST_F(GroupsTest, CreateGetAndListGroups) {
@@ -155,11 +165,7 @@ TEST_F(GroupsTest, RolesKickBanUnban) {
 TEST_F(GroupsTest, MembersArePaginated) {
   TestUser owner = NewUser();
   std::string g = NewGroup(owner);
-  std::vector<TestUser> users;
-  for (int i = 0; i < 7; ++i) {
-    users.push_back(NewUser("pm"));
-    c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token);
-  }
+  std::vector<TestUser> users = JoinedUsers(g, 7, "pm");
   std::set<std::string> seen;
   std::string after;
   for (int page = 0; page < 10; ++page) {
@@ -519,11 +525,8 @@ TEST_F(GroupsTest, SearchRightAfterAnEditADeleteAndANewMessage) {
 TEST_F(GroupsTest, SearchFindsEveryMessageOfTenConcurrentSenders) {
   TestUser a = NewUser();
   std::string g = NewGroup(a);
-  std::vector<TestUser> users;
-  for (int i = 0; i < 10; ++i) {
-    users.push_back(NewUser("ts"));
-    ASSERT_EQ(c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token).status, 200);
-  }
+  std::vector<TestUser> users = JoinedUsers(g, 10, "ts");
+  ASSERT_FALSE(HasFailure());
   std::string word = "heron" + std::to_string(getpid());
   std::atomic<int> sent{0};
   std::vector<std::thread> threads;
@@ -552,11 +555,7 @@ TEST_F(GroupsTest, SearchFindsEveryMessageOfTenConcurrentSenders) {
 TEST_F(GroupsTest, ConcurrentSendersGetGaplessSequence) {
   TestUser a = NewUser();
   std::string g = NewGroup(a);
-  std::vector<TestUser> users;
-  for (int i = 0; i < 4; ++i) {
-    users.push_back(NewUser("cs"));
-    c_.Post("/api/v1/groups/" + G(g) + "/join", json::object(), users.back().token);
-  }
+  std::vector<TestUser> users = JoinedUsers(g, 4, "cs");
   std::vector<std::thread> threads;
   for (auto& u : users) {
     threads.emplace_back([&, u] {

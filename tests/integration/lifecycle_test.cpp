@@ -193,9 +193,8 @@ TEST(Shutdown, SigtermFinishesInFlightRequestsAndExitsZero) {
   // also counts the connection asking): polled, as the node offers no
   // event for it; 10 s bound for a loaded machine.
   auto connections = [&] {
-    std::string body = setup.Get("/metrics").body;
-    auto at = body.find("\ngroupchat_http_connections ");
-    return at == std::string::npos ? -1 : std::atoi(body.c_str() + at + 28);
+    auto v = MetricValue(setup, "groupchat_http_connections");
+    return v ? static_cast<int>(*v) : -1;
   };
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (connections() < 5 && std::chrono::steady_clock::now() < deadline) {

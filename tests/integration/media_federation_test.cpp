@@ -15,7 +15,6 @@
 #include <sodium.h>
 
 #include <future>
-#include <sstream>
 
 #include "tests/harness/media_fixtures.h"
 #include "tests/integration/federation_fixture.h"
@@ -53,12 +52,8 @@ class MediaFederationTest : public FederationTest {
   }
   // A counter or gauge from a node's /metrics.
   double Metric(size_t node, const std::string& name) {
-    std::istringstream in(N(node).Client().Get("/metrics").body);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
-    }
-    ADD_FAILURE() << "no metric " << name;
-    return -1;
+    HttpClient c = N(node).Client();
+    return MetricValue(c, name).value_or(-1);
   }
   static std::string Code(const HttpResponse& r) {
     json j = r.json();

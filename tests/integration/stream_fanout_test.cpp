@@ -167,15 +167,8 @@ TEST_F(StreamFanoutTest, ConnectionsVanishingMidFanOutCostTheOthersNothing) {
   EXPECT_EQ(got[0], "after the resets");
 }
 
-// A counter's value from /metrics.
-double Metric(HttpClient& c, const std::string& name) {
-  auto m = c.Get("/metrics");
-  EXPECT_EQ(m.status, 200);
-  size_t at = m.body.find("\n" + name + " ");
-  EXPECT_NE(at, std::string::npos) << name;
-  if (at == std::string::npos) return 0;
-  return std::stod(m.body.substr(at + name.size() + 2));
-}
+// A counter's value from /metrics (0, and a failure, if it is not there).
+double Metric(HttpClient& c, const std::string& name) { return MetricValue(c, name).value_or(0); }
 
 TEST_F(StreamFanoutTest, StalledAndFastReadersAtOnceGetEveryFrameWholeAndInOrder) {
   // Fast readers read as frames arrive: their connections are idle between

@@ -89,6 +89,16 @@ std::unique_ptr<WsClient> OpenStream(int port, const std::string& token, std::op
   return ws;
 }
 
+std::optional<double> MetricValue(HttpClient& c, const std::string& name) {
+  auto r = c.Get("/metrics");
+  EXPECT_EQ(r.status, 200) << r.body;
+  // A line of its own: "\n" before the body, so that the first line counts.
+  size_t at = ("\n" + r.body).find("\n" + name + " ");
+  EXPECT_NE(at, std::string::npos) << "no metric " << name;
+  if (r.status != 200 || at == std::string::npos) return std::nullopt;
+  return std::stod(r.body.substr(at + name.size() + 1));
+}
+
 std::vector<json> UntilReady(WsClient& ws, int timeout_ms) {
   std::vector<json> before;
   auto ready = ws.WaitFor([](const json& f) { return f["type"] == "ready"; }, timeout_ms, &before);

@@ -67,6 +67,10 @@ nlohmann::json WaitNotification(HttpClient& c, const std::string& token, const s
 // The "code" of an error answer.
 std::string ErrorCode(const HttpResponse& r);
 
+// A counter's or gauge's value from the node's /metrics (expects 200 and the
+// metric there); nullopt if either failed.
+std::optional<double> MetricValue(HttpClient& c, const std::string& name);
+
 // Opens a stream with the access token (expects 101), from `since` if given.
 // Without since the ready frame comes first; with it, the replay of what
 // came after `since` comes first and ends with the ready frame.
