@@ -126,16 +126,6 @@ class FederationFaultsTest : public FederationTest {
     std::printf("at most %d of %d waiting on the frozen home across one local read\n", most, crowd);
     return most;
   }
-  // The number of rows `query` ($1: `user`) counts in node `node`'s database.
-  std::function<int()> RowCounter(size_t node, const SqlQuery& query, const std::string& user) {
-    auto db = std::make_shared<PgConn>(N(node).database_url());
-    EXPECT_TRUE(db->Connect().ok());
-    return [db, &query, user] {
-      auto r = db->Exec(query, {user});
-      EXPECT_TRUE(r.ok());
-      return r.ok() && r->rows() > 0 ? static_cast<int>(r->int64(0, 0)) : 0;
-    };
-  }
   // The bodies of `g`'s messages in log order, as `u`'s node holds them.
   static std::vector<std::string> Bodies(const User& u, const std::string& g) {
     std::vector<std::string> out;
@@ -354,8 +344,6 @@ TEST_F(FederationFaultsTest, JoinsWaitingOnAFrozenHomeDoNotStarveLocalRequests) 
   ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);  // introduced, a replica
   // The joins beta has taken up: each is recorded before it goes to the home
   // (federation/join.cpp), and the record stays when the home does not answer.
-  static constexpr SqlQuery kRecordedJoins{"faults_recorded_joins",
-                                           "SELECT count(*) FROM fed_pending_joins WHERE user_id = $1"};
   auto recorded = RowCounter(1, kRecordedJoins, carol.id);
   ASSERT_EQ(recorded(), 0);
   ASSERT_EQ(kill(N(0).pid(), SIGSTOP), 0);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "tests/harness/harness.h"
+#include "node/db/pg.h"
 #include "tests/support/api.h"
 #include "tests/support/federated_nodes.h"
 
@@ -40,6 +42,11 @@ bool Eventually(Fn fn, int seconds = 30) {
   }
   return false;
 }
+
+// The joins a node has taken up for user $1: each is recorded before it
+// goes to the home (federation/join.cpp), and stays while the home does not
+// answer.
+GC_SQL(kRecordedJoins, "SELECT count(*) FROM fed_pending_joins WHERE user_id = $1");
 
 class FederationTest : public ::testing::Test {
  protected:
@@ -70,6 +77,16 @@ class FederationTest : public ::testing::Test {
     }
   }
   NodeProcess& N(size_t i) { return *nodes_[i]; }
+  // The number of rows `query` ($1: `user`) counts in node `node`'s database.
+  std::function<int()> RowCounter(size_t node, const SqlQuery& query, const std::string& user) {
+    auto db = std::make_shared<PgConn>(N(node).database_url());
+    EXPECT_TRUE(db->Connect().ok());
+    return [db, &query, user] {
+      auto r = db->Exec(query, {user});
+      EXPECT_TRUE(r.ok());
+      return r.ok() && r->rows() > 0 ? static_cast<int>(r->int64(0, 0)) : 0;
+    };
+  }
 
   User Register(size_t node) {
     TestUser u = RegisterUser(N(node));

@@ -115,10 +115,7 @@ TEST_F(FederationTest, StopsCleanlyWithJoinsWaitingOnAFrozenHome) {
   User alice = Register(0), bob = Register(1), carol = Register(1);
   std::string g = CreateGroup(alice);
   ASSERT_EQ(Post(bob, "/api/v1/groups/" + G(g) + "/join").status, 200);  // beta knows acme now
-  static constexpr SqlQuery kRecordedJoins{"fedtest_recorded_joins",
-                                           "SELECT count(*) FROM fed_pending_joins WHERE user_id = $1"};
-  PgConn db(N(1).database_url());
-  ASSERT_TRUE(db.Connect().ok());
+  auto recorded = RowCounter(1, kRecordedJoins, carol.id);
   N(0).Freeze();
   constexpr int kJoins = 8;
   std::vector<std::thread> joins;
@@ -130,11 +127,7 @@ TEST_F(FederationTest, StopsCleanlyWithJoinsWaitingOnAFrozenHome) {
       }
     });
   }
-  // Each join is recorded before it goes to the home (federation/join.cpp).
-  EXPECT_TRUE(Eventually([&] {
-    auto r = db.Exec(kRecordedJoins, {carol.id});
-    return r.ok() && r->int64(0, 0) == kJoins;
-  })) << "beta did not take up every join";
+  EXPECT_TRUE(Eventually([&] { return recorded() == kJoins; })) << "beta did not take up every join";
   EXPECT_EQ(N(1).Stop(), 0) << N(1).LogText();
   for (auto& t : joins) t.join();
 }
